@@ -1,0 +1,118 @@
+"""`create_app()`: the Flask app of the WeCom SCRM service.
+
+`flask --app app <command>` and `gunicorn 'app:create_app()'` both come through here. The app refuses
+to start on a database that is not migrated to head, except for the `db` commands that migrate it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Mapping
+
+import click
+from flask import Flask, jsonify, request
+
+from config import Settings, load_settings
+
+
+def _serving_db_command() -> bool:
+    """True when the Flask CLI is loading the app to run `flask db ...`, which must work un-migrated.
+
+    Flask gives the factory no hint of the subcommand (the click context has none yet), so read argv.
+    """
+    if click.get_current_context(silent=True) is None:
+        return False
+    args, i = sys.argv[1:], 0
+    while i < len(args):
+        if args[i] in ("--app", "-A", "--env-file", "-e"):
+            i += 2
+        elif args[i].startswith("-"):
+            i += 1
+        else:
+            return args[i] == "db"
+    return False
+
+
+def _configure_logging() -> None:
+    """Our loggers at INFO; urllib3 kept at WARNING because its DEBUG lines carry request URLs, and
+    WeCom puts the access token in the query string."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    import handlers  # noqa: F401  (registers handlers)
+    import jobs  # noqa: F401  (registers jobs)
+    from jobs.runtime import build_runtime, install
+    from migrations.runner import SchemaNotCurrent, require_current
+    from models.corp import save_app
+    from web import api, callback
+
+    _configure_logging()
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.from_mapping(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.json.ensure_ascii = False  # Chinese names stay readable in API answers
+
+    runtime = build_runtime(settings)
+    install(runtime)
+    app.extensions["scrm"] = runtime
+
+    if not _serving_db_command():
+        try:
+            require_current(runtime.engine)
+        except SchemaNotCurrent as exc:
+            raise SystemExit(f"error: {exc}") from None
+        if settings.env_app is not None:
+            _ensure_env_app(runtime, settings, save_app)
+
+    app.register_blueprint(callback.bp)
+    app.register_blueprint(api.bp)
+
+    @app.errorhandler(404)
+    def _not_found(exc: Any) -> Any:
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"code": "not_found", "message": "no such endpoint"}}), 404
+        return exc
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        from sqlalchemy import text
+
+        status = {"db": "ok", "redis": "off" if runtime.redis is None else "ok"}
+        try:
+            with runtime.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            status["db"] = "down"
+        if runtime.redis is not None:
+            try:
+                runtime.redis.ping()
+            except Exception:
+                status["redis"] = "down"
+        healthy = status["db"] == "ok" and status["redis"] != "down"
+        return jsonify(status), 200 if healthy else 503
+
+    from cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _ensure_env_app(runtime: Any, settings: Settings, save_app: Any) -> None:
+    """Make the environment's app reachable as `/wecom/callback/default` (idempotent; several gunicorn
+    workers may do this at once, and the unique slug lets only one insert win)."""
+    from sqlalchemy.exc import IntegrityError
+
+    env = settings.env_app
+    fields = {"slug": "default", "corp_id": env.corp_id, "kind": env.kind, "token": env.token,
+              "aes_key": env.aes_key, "secret": env.secret, "agent_id": env.agent_id}
+    try:
+        with runtime.WriteSession.begin() as s:
+            save_app(s, fields)
+    except IntegrityError:
+        pass

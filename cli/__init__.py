@@ -1,0 +1,12 @@
+"""`flask --app app ...` commands: db, token, apps, events, dead-letters, sweep, send-sample, fake."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from cli import admin, db, wecom_tools
+
+
+def register(app: Flask) -> None:
+    for group in (*db.COMMANDS, *admin.COMMANDS, *wecom_tools.COMMANDS):
+        app.cli.add_command(group)

@@ -1,0 +1,128 @@
+"""Operator commands: API tokens, apps, stored events, dead letters and the sweeper."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from jobs.events import replay_event
+from jobs.maintenance import sweep
+from jobs.queue import replay_dead_letter
+from models import App, DeadLetter
+from models.corp import save_app
+from rules.apps import app_errors
+from web.auth import create_token
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    return current_app.extensions["scrm"]
+
+
+@click.group("token", help="Admin API tokens.")
+def token() -> None:
+    pass
+
+
+@token.command("create", help="Create a token; it is printed once, on the last line.")
+@click.option("--role", type=click.Choice(["super_admin", "admin", "member"]), required=True)
+@click.option("--name", required=True)
+@click.option("--userid", help="For a member token: the staff member whose customers it may see.")
+@click.option("--corp-id", help="Limit the token to one corp.")
+@with_appcontext
+def token_create(role: str, name: str, userid: str | None, corp_id: str | None) -> None:
+    try:
+        with _runtime().WriteSession.begin() as s:
+            value = create_token(s, name, role, userid=userid, corp_id=corp_id)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"created {role} token {name!r}; keep it, it is not shown again:")
+    click.echo(value)
+
+
+@click.group("apps", help="WeCom apps (callback URL /wecom/callback/<slug>).")
+def apps() -> None:
+    pass
+
+
+@apps.command("add", help="Add or update an app.")
+@click.option("--slug", required=True)
+@click.option("--corp-id", required=True)
+@click.option("--kind", type=click.Choice(["agent", "contact", "kf"]), default="agent", show_default=True)
+@click.option("--token", "token_", required=True, help="The callback Token from WeCom's console.")
+@click.option("--aes-key", required=True, help="The 43-character EncodingAESKey.")
+@click.option("--secret", required=True)
+@click.option("--agent-id", type=int)
+@with_appcontext
+def apps_add(slug: str, corp_id: str, kind: str, token_: str, aes_key: str, secret: str,
+             agent_id: int | None) -> None:
+    fields = {"slug": slug, "corp_id": corp_id, "kind": kind, "token": token_, "aes_key": aes_key,
+              "secret": secret, "agent_id": agent_id}
+    problems = app_errors(fields)
+    if problems:
+        raise click.UsageError("; ".join(f"{k}: {v}" for k, v in problems.items()))
+    with _runtime().WriteSession.begin() as s:
+        app = save_app(s, fields)
+        click.echo(json.dumps(app.public(), ensure_ascii=False))
+
+
+@apps.command("list")
+@with_appcontext
+def apps_list() -> None:
+    with _runtime().Session() as s:
+        for app in s.scalars(select(App).order_by(App.id)):
+            click.echo(json.dumps(app.public(), ensure_ascii=False))
+
+
+@click.group("events", help="Stored callbacks.")
+def events() -> None:
+    pass
+
+
+@events.command("replay", help="Process stored callback INBOX_ID again.")
+@click.argument("inbox_id", type=int)
+@with_appcontext
+def events_replay(inbox_id: int) -> None:
+    if replay_event(inbox_id) is None:
+        raise click.ClickException(f"no event {inbox_id}")
+    click.echo(f"event {inbox_id} enqueued")
+
+
+@click.command("sweep", help="Enqueue callbacks and outbound effects whose enqueue was lost.")
+@click.option("--older-than", type=int, default=None, help="Seconds (default SCRM_SWEEP_AFTER, 60).")
+@with_appcontext
+def sweep_command(older_than: int | None) -> None:
+    counts = sweep(older_than)
+    click.echo(f"enqueued {counts['inbox']} event(s) and {counts['outbox']} outbound effect(s)")
+
+
+@click.group("dead-letters", help="Jobs that exhausted their retries.")
+def dead_letters() -> None:
+    pass
+
+
+@dead_letters.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include replayed ones.")
+@with_appcontext
+def dead_letters_list(show_all: bool) -> None:
+    with _runtime().Session() as s:
+        query = select(DeadLetter).order_by(DeadLetter.id)
+        if not show_all:
+            query = query.where(DeadLetter.replayed_at.is_(None))
+        for row in s.scalars(query):
+            click.echo(json.dumps(row.public(), ensure_ascii=False))
+
+
+@dead_letters.command("replay")
+@click.argument("dead_letter_id", type=int)
+@with_appcontext
+def dead_letters_replay(dead_letter_id: int) -> None:
+    if replay_dead_letter(dead_letter_id) is None:
+        raise click.ClickException(f"no dead letter {dead_letter_id}")
+    click.echo(f"dead letter {dead_letter_id} enqueued again")
+
+
+COMMANDS = [token, apps, events, sweep_command, dead_letters]

@@ -1,0 +1,106 @@
+"""Settings read once from the environment (and an optional `.env`).
+
+This module imports nothing of ours so that every room (the web app, the rq worker processes, the CLI
+and the migration environment) reads configuration the same way: a worker started by plain `rq worker`
+never runs `create_app`, yet must find the same database and WeCom base URL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+WECOM_REAL_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class EnvApp:
+    """The single app that can be configured from the environment alone (`/wecom/callback/default`)."""
+
+    corp_id: str
+    token: str
+    aes_key: str
+    secret: str
+    agent_id: int | None
+    kind: str = "agent"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///scrm.db"
+    redis_url: str | None = None
+    wecom_api_base: str = WECOM_REAL_API_BASE
+    secret_key: str = "dev-insecure-secret-key"
+    max_clock_skew: int = 900
+    max_body_bytes: int = 64 * 1024
+    timezone: str = "Asia/Shanghai"
+    env_app: EnvApp | None = None
+    sweep_after_seconds: int = 60
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def jobs_inline(self) -> bool:
+        """Without Redis, jobs run in-process right after the request's commit (the embedded default)."""
+        return not self.redis_url
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        return replace(self, **overrides)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_app(env: Mapping[str, str]) -> EnvApp | None:
+    names = ("WECOM_CORP_ID", "WECOM_TOKEN", "WECOM_AES_KEY", "WECOM_SECRET")
+    present = [n for n in names if env.get(n)]
+    if not present:
+        return None
+    missing = [n for n in names if not env.get(n)]
+    if missing:
+        raise ConfigError(f"the environment app needs {', '.join(missing)} as well as {', '.join(present)}")
+    aes_key = env["WECOM_AES_KEY"]
+    if len(aes_key) != 43:
+        raise ConfigError("WECOM_AES_KEY must be the 43-character EncodingAESKey from WeCom's console")
+    agent = env.get("WECOM_AGENT_ID")
+    return EnvApp(
+        corp_id=env["WECOM_CORP_ID"],
+        token=env["WECOM_TOKEN"],
+        aes_key=aes_key,
+        secret=env["WECOM_SECRET"],
+        agent_id=int(agent) if agent else None,
+        kind=env.get("WECOM_APP_KIND", "agent"),
+    )
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from `env` (default: os.environ after loading `.env` if present)."""
+    if env is None:
+        from dotenv import load_dotenv
+
+        load_dotenv(override=False)
+        env = os.environ
+    base = env.get("WECOM_API_BASE") or WECOM_REAL_API_BASE
+    if not base.endswith("/"):
+        base += "/"
+    return Settings(
+        database_url=env.get("DATABASE_URL") or "sqlite:///scrm.db",
+        redis_url=env.get("REDIS_URL") or None,
+        wecom_api_base=base,
+        secret_key=env.get("SECRET_KEY") or "dev-insecure-secret-key",
+        max_clock_skew=_int(env, "WECOM_MAX_CLOCK_SKEW", 900),
+        timezone=env.get("SCRM_TIMEZONE") or "Asia/Shanghai",
+        env_app=_env_app(env),
+        sweep_after_seconds=_int(env, "SCRM_SWEEP_AFTER", 60),
+    )

@@ -1,0 +1,94 @@
+"""change_external_contact: customers adding staff members, and the CRM rows that follow from it.
+
+The event itself carries only ids (UserID, ExternalUserID, State, WelcomeCode), so the handler records
+what the event says (the customer exists, this member follows them, through this channel state) and asks
+the job layer, through the outbox, to fetch the full profile with externalcontact/get. Applying that
+profile is also here (`apply_external_contact`): it is the same CRM write whoever triggers it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from handlers.registry import HandlerContext, on
+from models import Customer, FollowRelation, FollowStatus, Staff
+from models.db import get_or_create, utcnow
+from rules.customers import choose_owner
+from wecom.events import ExternalContactEvent
+
+
+@on("change_external_contact/add_external_contact")
+def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> None:
+    customer, _ = get_or_create(
+        ctx.session, Customer, {"corp_id": ctx.corp_id, "external_userid": event.external_user_id}
+    )
+    added_at = event.create_time or utcnow()
+    follow, created = get_or_create(
+        ctx.session, FollowRelation, {"customer_id": customer.id, "userid": event.user_id},
+        corp_id=ctx.corp_id, state=event.state, added_at=added_at,
+    )
+    if not created and follow.status != FollowStatus.active.value:
+        # Re-added after a deletion: the relation lives again, with this add's channel and time.
+        follow.status = FollowStatus.active.value
+        follow.status_changed_at = added_at
+        follow.state = event.state
+        follow.added_at = added_at
+    _refresh_owner(customer)
+    ctx.outbox(
+        "sync_customer",
+        {"app_pk": ctx.app_pk, "external_userid": event.external_user_id},
+        key=f"sync_customer:inbox:{ctx.inbox_id}",
+    )
+
+
+def _refresh_owner(customer: Customer) -> None:
+    customer.owner_userid = choose_owner(
+        customer.owner_userid,
+        [(f.userid, f.added_at, f.status == FollowStatus.active.value) for f in customer.follows],
+    )
+
+
+def apply_external_contact(session: Session, corp_id: str, payload: dict[str, Any]) -> Customer:
+    """Upsert a customer and its follow relations from an externalcontact/get answer.
+
+    Members missing from `follow_user` are left alone: WeCom lists only members in the app's visible
+    range, so absence is not deletion.
+    """
+    info = payload["external_contact"]
+    customer, _ = get_or_create(session, Customer, {"corp_id": corp_id, "external_userid": info["external_userid"]})
+    customer.name = info.get("name", customer.name)
+    customer.avatar = info.get("avatar", customer.avatar)
+    customer.type = info.get("type", customer.type)
+    customer.gender = info.get("gender", customer.gender)
+    customer.unionid = info.get("unionid", customer.unionid)
+    customer.corp_name = info.get("corp_name", customer.corp_name)
+    customer.position = info.get("position", customer.position)
+    customer.synced_at = utcnow()
+    for item in payload.get("follow_user", []):
+        added_at = dt.datetime.fromtimestamp(int(item.get("createtime") or 0), dt.timezone.utc)
+        follow, _ = get_or_create(
+            session, FollowRelation, {"customer_id": customer.id, "userid": item["userid"]},
+            corp_id=corp_id, added_at=added_at,
+        )
+        follow.remark = item.get("remark", "")
+        follow.description = item.get("description", "")
+        follow.remark_mobiles = list(item.get("remark_mobiles", []))
+        follow.add_way = item.get("add_way")
+        follow.state = item.get("state", follow.state)
+        follow.added_at = added_at
+    session.flush()
+    session.refresh(customer, ["follows"])
+    _refresh_owner(customer)
+    return customer
+
+
+def apply_user(session: Session, corp_id: str, payload: dict[str, Any]) -> Staff:
+    """Upsert a staff member from a user/get answer (status 1 active, 2 disabled, 5 resigned/left)."""
+    staff, _ = get_or_create(session, Staff, {"corp_id": corp_id, "userid": payload["userid"]})
+    staff.name = payload.get("name", staff.name)
+    staff.department = list(payload.get("department", []))
+    staff.status = {1: "active", 2: "disabled", 4: "inactive", 5: "resigned"}.get(payload.get("status", 1), "active")
+    return staff

@@ -1,0 +1,65 @@
+"""Routing key → handler functions, and the context a handler works in.
+
+Registration is a decorator (`@on("change_external_contact/add_external_contact")`), dispatch runs every
+handler of a key inside the caller's transaction. A handler never talks HTTP: what it wants done outside
+the DB it writes to the outbox through `ctx.outbox(...)`, and the job layer runs it after commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Outbox, OutboxStatus
+from wecom.events import Event
+
+
+@dataclass
+class HandlerContext:
+    session: Session
+    corp_id: str
+    app_pk: int
+    inbox_id: int | None = None
+    pending_outbox: list[Outbox] = field(default_factory=list)
+
+    def outbox(self, job: str, args: dict[str, Any], key: str, queue: str = "outbound") -> Outbox:
+        """Record an effect to run after commit. `key` makes it once-only: a handler that runs again
+        for the same event finds its row instead of adding a second one."""
+        row = self.session.scalar(select(Outbox).where(Outbox.key == key))
+        if row is None:
+            row = Outbox(
+                key=key, corp_id=self.corp_id, job=job, args=args, queue=queue, inbox_id=self.inbox_id
+            )
+            self.session.add(row)
+            self.session.flush()
+        if row.status == OutboxStatus.pending.value:
+            self.pending_outbox.append(row)
+        return row
+
+
+Handler = Callable[[HandlerContext, Event], None]
+_HANDLERS: dict[str, list[Handler]] = {}
+
+
+def on(*routing_keys: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for key in routing_keys:
+            _HANDLERS.setdefault(key, []).append(fn)
+        return fn
+
+    return register
+
+
+def handled_keys() -> frozenset[str]:
+    return frozenset(_HANDLERS)
+
+
+def dispatch(ctx: HandlerContext, event: Event) -> bool:
+    """Run every handler for the event's key; False when none is registered (the row is 'unhandled')."""
+    handlers = _HANDLERS.get(event.routing_key, [])
+    for handler in handlers:
+        handler(ctx, event)
+    return bool(handlers)

@@ -1,0 +1,65 @@
+"""Scheduled upkeep: the sweeper that finds work whose enqueue was lost.
+
+A callback is stored before it is enqueued, and an outbox row is committed before its job is enqueued;
+if Redis was down at that moment, or a worker died holding the job, the row waits. The sweeper enqueues
+inbox rows still `received` and outbox rows still `pending` after `older_than` seconds, unless RQ already
+holds a queued or scheduled job for them. Running a job twice is harmless (both jobs check status), so
+the sweeper errs on the side of enqueueing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from jobs.queue import enqueue, job
+from jobs.runtime import current
+from models import Inbox, InboxStatus, Outbox, OutboxStatus
+from models.db import utcnow
+
+WAITING = {"queued", "scheduled", "deferred"}
+
+
+def _waiting_in_rq(redis: Any, job_id: str) -> bool:
+    if redis is None:
+        return False
+    from rq.job import Job
+    from rq.exceptions import NoSuchJobError
+
+    try:
+        status = Job.fetch(job_id, connection=redis).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return status is not None and str(getattr(status, "value", status)) in WAITING
+
+
+def sweep(older_than: int | None = None, limit: int = 1000) -> dict[str, int]:
+    """Enqueue stranded inbox and outbox rows; returns how many of each were enqueued."""
+    runtime = current()
+    age = runtime.settings.sweep_after_seconds if older_than is None else older_than
+    cutoff = utcnow() - dt.timedelta(seconds=age)
+    with runtime.Session() as s:
+        inbox_ids = s.scalars(
+            select(Inbox.id).where(Inbox.status == InboxStatus.received.value, Inbox.received_at <= cutoff)
+            .order_by(Inbox.id).limit(limit)
+        ).all()
+        outbox_ids = s.scalars(
+            select(Outbox.id).where(Outbox.status == OutboxStatus.pending.value, Outbox.created_at <= cutoff)
+            .order_by(Outbox.id).limit(limit)
+        ).all()
+    counts = {"inbox": 0, "outbox": 0}
+    for kind, name, ids in (("inbox", "process_event", inbox_ids), ("outbox", "deliver_outbox", outbox_ids)):
+        for row_id in ids:
+            job_id = f"{kind}-{row_id}"
+            if not _waiting_in_rq(runtime.redis, job_id):
+                enqueue(name, row_id, job_id=job_id)
+                counts[kind] += 1
+    return counts
+
+
+@job("sweep", queue="maintenance")
+def sweep_job() -> dict[str, int]:
+    """The periodic form, run by `rq cron jobs.cron`."""
+    return sweep()

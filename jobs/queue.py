@@ -1,0 +1,139 @@
+"""Queues, retry policy, inline mode and the dead-letter list.
+
+Every job is an ordinary function registered here by name (`@job("process_event", queue="events")`),
+so a dead letter can be replayed by name and args. With `REDIS_URL` set, jobs go to RQ with
+exponential back-off retries; without it they run inline, right after the caller's commit (the embedded
+default). A job that fails for good, because its retries are spent or because it raised a `FinalError`,
+is written to the `dead_letters` table and its `on_dead` hook marks the CRM row failed.
+
+RQ calls `on_failure` on *every* failed attempt (and for jobs abandoned by a killed worker), so the
+callback only acts when no retry is left.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from models import DeadLetter
+from models.db import utcnow
+from jobs.runtime import current
+
+log = logging.getLogger(__name__)
+
+# Queue names, highest priority first: workers listen in this order.
+QUEUES = ("events", "outbound", "maintenance")
+RETRY_INTERVALS = {
+    "events": [5, 30, 120, 600, 1800],
+    "outbound": [2, 10, 60, 300, 900],
+    "maintenance": [],
+}
+
+
+class FinalError(Exception):
+    """A failure retrying cannot mend (WeCom said no for good, the row is gone): dead-letter at once."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    fn: Callable[..., Any]
+    queue: str
+    on_dead: Callable[[list[Any], str], None] | None
+
+
+JOBS: dict[str, JobSpec] = {}
+
+
+def job(name: str, queue: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        JOBS[name] = JobSpec(name, fn, queue, None)
+        return fn
+
+    return register
+
+
+def on_dead(name: str) -> Callable[[Callable[[list[Any], str], None]], Callable[[list[Any], str], None]]:
+    """Register what to mark in the DB when job `name` is dead-lettered."""
+
+    def register(fn: Callable[[list[Any], str], None]) -> Callable[[list[Any], str], None]:
+        spec = JOBS[name]
+        JOBS[name] = JobSpec(spec.name, spec.fn, spec.queue, fn)
+        return fn
+
+    return register
+
+
+def enqueue(name: str, *args: Any, job_id: str | None = None) -> None:
+    """Run job `name` with `args`: on RQ when Redis is configured, else now, in this process.
+
+    On RQ this raises redis' ConnectionError when Redis is down; callers that must not fail (the callback
+    view) catch it and leave the row for the sweeper.
+    """
+    spec = JOBS[name]
+    runtime = current()
+    if runtime.redis is None:
+        _run_inline(spec, list(args))
+        return
+    from rq import Callback, Queue, Retry
+
+    intervals = RETRY_INTERVALS[spec.queue]
+    Queue(spec.queue, connection=runtime.redis).enqueue(
+        spec.fn,
+        *args,
+        job_id=job_id,
+        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+        on_failure=Callback(rq_failure_callback),
+        meta={"scrm_job": name},
+        result_ttl=3600,
+        failure_ttl=7 * 86400,
+    )
+
+
+def _run_inline(spec: JobSpec, args: list[Any]) -> None:
+    try:
+        spec.fn(*args)
+    except Exception as exc:  # inline mode has no retry: the failure goes straight to the dead letters
+        dead_letter(spec.name, args, exc, attempts=1)
+
+
+def rq_failure_callback(rq_job: Any, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
+    """RQ's on_failure: dead-letter only the last failure of a job (or a FinalError at once)."""
+    final = isinstance(exc_value, FinalError) or not rq_job.retries_left
+    if not final:
+        return
+    if isinstance(exc_value, FinalError) and rq_job.retries_left:
+        rq_job.retries_left = 0  # no point in retrying; RQ reads this after the callback
+    intervals = RETRY_INTERVALS.get(rq_job.origin, [])
+    dead_letter(rq_job.meta.get("scrm_job", rq_job.func_name), list(rq_job.args), exc_value,
+                attempts=len(intervals) + 1 - int(rq_job.retries_left or 0))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def dead_letter(name: str, args: list[Any], exc: BaseException, attempts: int) -> None:
+    """Keep a job that failed for good, and let its owner mark the CRM row failed."""
+    error = _describe(exc)
+    log.warning("job %s%s failed for good after %d attempt(s): %s", name, tuple(args), attempts, error)
+    spec = JOBS.get(name)
+    runtime = current()
+    with runtime.WriteSession.begin() as s:
+        s.add(DeadLetter(job=name, args=args, queue=spec.queue if spec else "?", error=error, attempts=attempts))
+    if spec and spec.on_dead:
+        spec.on_dead(args, error)
+
+
+def replay_dead_letter(dead_letter_id: int) -> DeadLetter | None:
+    """Run a dead-lettered job again with its args; None when there is no such dead letter."""
+    runtime = current()
+    with runtime.WriteSession.begin() as s:
+        row = s.get(DeadLetter, dead_letter_id)
+        if row is None:
+            return None
+        row.replayed_at = utcnow()
+        name, args = row.job, list(row.args)
+    enqueue(name, *args)
+    return row

@@ -1,0 +1,77 @@
+"""What a job needs to run: settings, DB sessions, Redis and WeCom clients, built once per process.
+
+The web app installs its runtime in `create_app`; a process started by plain `rq worker` never calls
+`create_app`, so `current()` builds one from the environment on first use, the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import sessionmaker
+
+from config import Settings, load_settings
+from models import App
+from models.db import make_engine, make_session_factory
+from wecom.client import WeComClient
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    Session: sessionmaker
+    WriteSession: sessionmaker
+    redis: Any = None
+    _clients: dict[tuple[str, str], WeComClient] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def client_for_app(self, app_pk: int) -> WeComClient:
+        """The API client of one app, reused across jobs so its HTTP connections stay open."""
+        with self.Session() as s:
+            app = s.scalar(select(App).where(App.id == app_pk))
+            if app is None:
+                raise LookupError(f"app {app_pk} no longer exists")
+            corp_id, secret = app.corp.corp_id, app.secret
+        with self._lock:
+            client = self._clients.get((corp_id, secret))
+            if client is None:
+                client = WeComClient(corp_id, secret, self.settings.wecom_api_base, redis=self.redis)
+                self._clients[(corp_id, secret)] = client
+        return client
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings.database_url)
+    redis = None
+    if settings.redis_url:
+        from redis import Redis
+
+        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        Session=make_session_factory(engine),
+        WriteSession=make_session_factory(engine, writer=True),
+        redis=redis,
+    )
+
+
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def install(runtime: Runtime) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = build_runtime(load_settings())
+        return _current

@@ -1,0 +1,1 @@
+"""Alembic revisions; `flask --app app db upgrade` applies them (see `migrations.runner`)."""

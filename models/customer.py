@@ -1,0 +1,71 @@
+"""Customers (external contacts) and the follow relations that tie them to staff members."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.db import Base, created_at, intpk, utcnow
+
+
+class FollowStatus(str, enum.Enum):
+    active = "active"
+    deleted_by_staff = "deleted_by_staff"
+    deleted_by_customer = "deleted_by_customer"
+
+
+class Customer(Base):
+    """One WeCom external contact of a corp. `owner_userid` is the single 跟进人, the first adder."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("corp_id", "external_userid"),)
+
+    id: Mapped[intpk]
+    corp_id: Mapped[str] = mapped_column(String(64))
+    external_userid: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    avatar: Mapped[str] = mapped_column(String(512), default="")
+    type: Mapped[int | None]
+    gender: Mapped[int | None]
+    unionid: Mapped[str | None] = mapped_column(String(64))
+    corp_name: Mapped[str] = mapped_column(String(128), default="")
+    position: Mapped[str] = mapped_column(String(128), default="")
+    owner_userid: Mapped[str | None] = mapped_column(String(64))
+    synced_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    follows: Mapped[list["FollowRelation"]] = relationship(
+        back_populates="customer", order_by="FollowRelation.added_at"
+    )
+
+
+class FollowRelation(Base):
+    """A staff member following a customer, with what that member recorded about them."""
+
+    __tablename__ = "follow_relations"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "userid"),
+        Index("ix_follow_relations_corp_id_userid", "corp_id", "userid"),
+    )
+
+    id: Mapped[intpk]
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    corp_id: Mapped[str] = mapped_column(String(64))
+    userid: Mapped[str] = mapped_column(String(64))
+    remark: Mapped[str] = mapped_column(String(128), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    remark_mobiles: Mapped[list[Any]] = mapped_column(default=list)
+    add_way: Mapped[int | None]
+    state: Mapped[str] = mapped_column(String(64), default="")
+    added_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(24), default=FollowStatus.active.value)
+    status_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="follows")

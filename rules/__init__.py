@@ -1,0 +1,1 @@
+"""Pure CRM decisions on plain values: no DB session, no network."""

@@ -1,0 +1,220 @@
+"""The admin HTTP API, `/api/v1`: events and their replay, dead letters, customers, apps, OpenAPI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from jobs.events import replay_event
+from jobs.queue import replay_dead_letter
+from jobs.runtime import Runtime
+from models import App, Customer, DeadLetter, FollowRelation, Inbox, InboxStatus, Role, Staff
+from models.corp import save_app
+from rules.apps import app_errors
+from web import errors, openapi
+from web.auth import audit, require
+from web.callback import apps as app_cache
+from web.errors import ApiError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+errors.register(bp)
+
+MAX_PAGE_SIZE = 200
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["scrm"]
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, "bad_request", f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _time_arg(name: str) -> dt.datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "bad_request", f"{name} must be an ISO 8601 time, e.g. 2026-11-23T08:00:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _page(query: Select, render: Any) -> Any:
+    page = _int_arg("page", 1, 1, 1_000_000)
+    size = _int_arg("page_size", 50, 1, MAX_PAGE_SIZE)
+    with _runtime().Session() as s:
+        total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        rows = s.scalars(query.limit(size).offset((page - 1) * size)).all()
+        items = [render(r) for r in rows]
+    return jsonify({"items": items, "page": page, "page_size": size, "total": total})
+
+
+# -- events -------------------------------------------------------------------------------------------
+@bp.get("/events")
+@require(Role.admin)
+def list_events() -> Any:
+    query = select(Inbox).order_by(Inbox.id.desc())
+    status = request.args.get("status")
+    if status:
+        if status not in InboxStatus.__members__:
+            raise ApiError(400, "bad_request", f"status must be one of {', '.join(InboxStatus.__members__)}")
+        query = query.where(Inbox.status == status)
+    if request.args.get("routing_key"):
+        query = query.where(Inbox.routing_key == request.args["routing_key"])
+    since, until = _time_arg("since"), _time_arg("until")
+    if since:
+        query = query.where(Inbox.received_at >= since)
+    if until:
+        query = query.where(Inbox.received_at < until)
+    return _page(query, Inbox.public)
+
+
+@bp.get("/events/<int:inbox_id>")
+@require(Role.admin)
+def get_event(inbox_id: int) -> Any:
+    with _runtime().Session() as s:
+        row = s.get(Inbox, inbox_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"no event {inbox_id}")
+        return jsonify({**row.public(), "raw_xml": row.raw_xml})
+
+
+@bp.post("/events/<int:inbox_id>/replay")
+@require(Role.admin)
+def replay(inbox_id: int) -> Any:
+    with _runtime().WriteSession.begin() as s:
+        if s.get(Inbox, inbox_id) is None:
+            raise ApiError(404, "not_found", f"no event {inbox_id}")
+        audit(s, "event.replay", f"inbox:{inbox_id}")
+    replay_event(inbox_id)
+    with _runtime().Session() as s:
+        return jsonify(s.get(Inbox, inbox_id).public()), 202
+
+
+# -- dead letters --------------------------------------------------------------------------------------
+@bp.get("/dead-letters")
+@require(Role.admin)
+def list_dead_letters() -> Any:
+    query = select(DeadLetter).order_by(DeadLetter.id.desc())
+    if request.args.get("job"):
+        query = query.where(DeadLetter.job == request.args["job"])
+    if request.args.get("replayed") in ("true", "false"):
+        flag = DeadLetter.replayed_at.is_not(None)
+        query = query.where(flag if request.args["replayed"] == "true" else ~flag)
+    return _page(query, DeadLetter.public)
+
+
+@bp.post("/dead-letters/<int:dead_letter_id>/replay")
+@require(Role.admin)
+def replay_dead(dead_letter_id: int) -> Any:
+    with _runtime().WriteSession.begin() as s:
+        if s.get(DeadLetter, dead_letter_id) is None:
+            raise ApiError(404, "not_found", f"no dead letter {dead_letter_id}")
+        audit(s, "dead_letter.replay", f"dead_letter:{dead_letter_id}")
+    replay_dead_letter(dead_letter_id)
+    with _runtime().Session() as s:
+        return jsonify(s.get(DeadLetter, dead_letter_id).public()), 202
+
+
+# -- customers -----------------------------------------------------------------------------------------
+def _customer_json(c: Customer, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "corp_id": c.corp_id,
+        "external_userid": c.external_userid,
+        "name": c.name,
+        "avatar": c.avatar,
+        "type": c.type,
+        "gender": c.gender,
+        "corp_name": c.corp_name,
+        "position": c.position,
+        "owner_userid": c.owner_userid,
+        "follows": [
+            {"userid": f.userid, "staff_name": names.get(f.userid, ""), "remark": f.remark,
+             "state": f.state, "add_way": f.add_way, "status": f.status, "added_at": f.added_at.isoformat()}
+            for f in c.follows
+        ],
+        "created_at": c.created_at.isoformat(),
+        "synced_at": c.synced_at.isoformat() if c.synced_at else None,
+    }
+
+
+def _customer_query() -> Select:
+    query = select(Customer).options(selectinload(Customer.follows)).order_by(Customer.id.desc())
+    principal = g.principal
+    if principal.corp_id:
+        query = query.where(Customer.corp_id == principal.corp_id)
+    if principal.is_member:
+        query = query.where(Customer.follows.any(FollowRelation.userid == principal.userid))
+    return query
+
+
+def _staff_names() -> dict[str, str]:
+    with _runtime().Session() as s:
+        return {userid: name for userid, name in s.execute(select(Staff.userid, Staff.name))}
+
+
+@bp.get("/customers")
+@require(Role.member)
+def list_customers() -> Any:
+    query = _customer_query()
+    if request.args.get("staff"):
+        query = query.where(Customer.follows.any(FollowRelation.userid == request.args["staff"]))
+    keyword = request.args.get("keyword", "").strip()
+    if keyword:
+        like = f"%{keyword}%"
+        query = query.where(or_(Customer.name.like(like), Customer.follows.any(FollowRelation.remark.like(like))))
+    names = _staff_names()
+    return _page(query, lambda c: _customer_json(c, names))
+
+
+@bp.get("/customers/<int:customer_id>")
+@require(Role.member)
+def get_customer(customer_id: int) -> Any:
+    with _runtime().Session() as s:
+        customer = s.scalar(_customer_query().where(Customer.id == customer_id))
+        if customer is None:
+            raise ApiError(404, "not_found", f"no customer {customer_id}")
+        return jsonify(_customer_json(customer, _staff_names()))
+
+
+# -- apps ----------------------------------------------------------------------------------------------
+@bp.get("/apps")
+@require(Role.super_admin)
+def list_apps() -> Any:
+    return _page(select(App).order_by(App.id), App.public)
+
+
+@bp.post("/apps")
+@require(Role.super_admin)
+def create_app_config() -> Any:
+    fields = request.get_json(silent=True)
+    if not isinstance(fields, dict):
+        raise ApiError(400, "bad_request", "send a JSON object")
+    problems = app_errors(fields)
+    if problems:
+        raise ApiError(422, "invalid", "the app definition has errors", problems)
+    with _runtime().WriteSession.begin() as s:
+        if s.scalar(select(App.id).where(App.slug == fields["slug"])) is not None:
+            raise ApiError(409, "conflict", f"app {fields['slug']!r} exists")
+        app = save_app(s, fields)
+        audit(s, "app.create", f"app:{app.slug}", corp_id=fields["corp_id"], kind=app.kind)
+        body = app.public()
+    app_cache.clear()
+    return jsonify(body), 201
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Any:
+    return jsonify(openapi.document())

@@ -1,0 +1,179 @@
+"""The WeCom callback door: `/wecom/callback/<app>`.
+
+GET answers URL verification. POST stores the decrypted callback in the inbox and enqueues it; nothing
+else happens here (no CRM logic, no WeCom API call). The order of checks is deliberate: cheap, stateless
+checks first (app, size, parameters, clock), then signature and decryption, and only a callback that
+passed all of them touches the DB. A rejection is a 4xx with a short reason and one log line; once the
+row is stored the answer is 200 whatever the handlers later do, because any other status makes WeCom
+retry a callback we already hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from jobs.queue import enqueue
+from jobs.runtime import Runtime
+from models import App, Inbox
+from models.db import utcnow
+from wecom import events
+from wecom.crypto import CallbackCrypto, CallbackRejected
+
+log = logging.getLogger(__name__)
+bp = Blueprint("callback", __name__)
+
+APP_CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class CallbackApp:
+    pk: int
+    slug: str
+    corp_id: str
+    crypto: CallbackCrypto
+
+
+class DatabaseDown(Exception):
+    """The DB cannot be reached: answer 503 so WeCom retries later."""
+
+
+class _AppCache:
+    """Apps by slug for a few seconds, so a callback costs no app query and no key derivation.
+
+    Each process has its own copy: a changed credential reaches every worker within APP_CACHE_SECONDS.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, CallbackApp | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, runtime: Runtime, slug: str) -> CallbackApp | None:
+        now = time.monotonic()
+        hit = self._entries.get(slug)
+        if hit and hit[0] > now:
+            return hit[1]
+        try:
+            with runtime.Session() as s:
+                app = s.scalar(select(App).where(App.slug == slug))
+                entry = CallbackApp(app.id, app.slug, app.corp.corp_id,
+                                    CallbackCrypto(app.token, app.aes_key, app.corp.corp_id)) if app else None
+        except OperationalError as exc:
+            raise DatabaseDown() from exc
+        if entry is not None:  # misses are not cached: a newly added app answers at once
+            with self._lock:
+                self._entries[slug] = (now + APP_CACHE_SECONDS, entry)
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+apps = _AppCache()
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["scrm"]
+
+
+def _params(*names: str) -> list[str]:
+    values = [request.args.get(n, "") for n in names]
+    missing = [n for n, v in zip(names, values) if not v]
+    if missing:
+        raise CallbackRejected(400, f"missing {', '.join(missing)}")
+    return values
+
+
+def _check_clock(timestamp: str) -> None:
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise CallbackRejected(400, "timestamp is not a number") from None
+    skew = _runtime().settings.max_clock_skew
+    if skew and abs(time.time() - sent) > skew:
+        raise CallbackRejected(403, "stale timestamp")
+
+
+def _app(slug: str) -> CallbackApp:
+    app = apps.get(_runtime(), slug)
+    if app is None:
+        raise CallbackRejected(404, "unknown app")
+    return app
+
+
+def _reject(slug: str, exc: CallbackRejected) -> Response:
+    log.warning("callback rejected app=%s status=%d reason=%s", slug, exc.status, exc.reason)
+    return Response(exc.reason, status=exc.status, mimetype="text/plain")
+
+
+@bp.get("/wecom/callback/<slug>")
+def verify(slug: str) -> Response:
+    try:
+        app = _app(slug)
+        signature, timestamp, nonce, echostr = _params("msg_signature", "timestamp", "nonce", "echostr")
+        _check_clock(timestamp)
+        return Response(app.crypto.verify_url(signature, timestamp, nonce, echostr), mimetype="text/plain")
+    except CallbackRejected as exc:
+        return _reject(slug, exc)
+    except DatabaseDown:
+        return Response("database unavailable", status=503, mimetype="text/plain")
+
+
+@bp.post("/wecom/callback/<slug>")
+def receive(slug: str) -> Response:
+    runtime = _runtime()
+    try:
+        app = _app(slug)
+        limit = runtime.settings.max_body_bytes
+        if (request.content_length or 0) > limit:
+            raise CallbackRejected(413, "body too large")
+        request.max_content_length = limit  # also bounds chunked bodies without Content-Length
+        signature, timestamp, nonce = _params("msg_signature", "timestamp", "nonce")
+        _check_clock(timestamp)
+        plaintext = app.crypto.decrypt(request.get_data(cache=False), signature, timestamp, nonce)
+        event = events.parse(plaintext)
+        inbox_id = _store(runtime, app, event, plaintext)
+    except CallbackRejected as exc:
+        return _reject(slug, exc)
+    except DatabaseDown:
+        log.error("callback app=%s not stored: database unavailable, answering 503 so WeCom retries", slug)
+        return Response("database unavailable", status=503, mimetype="text/plain")
+    if inbox_id is not None:
+        _enqueue(inbox_id)
+    return Response(b"", status=200)
+
+
+def _store(runtime: Runtime, app: CallbackApp, event: events.Event, plaintext: str) -> int | None:
+    """Insert the inbox row; None when this callback is a retry of one already stored."""
+    row = {
+        "app_pk": app.pk,
+        "corp_id": app.corp_id,
+        "dedup_key": events.dedup_key(event, plaintext),
+        "routing_key": event.routing_key[:96],
+        "raw_xml": plaintext,
+        "status": "received",
+        "attempts": 0,
+    }
+    try:
+        with runtime.engine.begin() as conn:
+            return conn.execute(insert(Inbox).values(**row, received_at=utcnow())).inserted_primary_key[0]
+    except IntegrityError:
+        return None
+    except OperationalError as exc:
+        raise DatabaseDown() from exc
+
+
+def _enqueue(inbox_id: int) -> None:
+    """Hand the row to the job queue. If Redis is down the row stays `received` for the sweeper; in
+    inline mode a failing handler is dead-lettered inside `enqueue`. Either way WeCom gets its 200."""
+    try:
+        enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}")
+    except Exception:
+        log.exception("inbox %d stored but not enqueued; the sweeper will pick it up", inbox_id)
