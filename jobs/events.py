@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from handlers import HandlerContext, dispatch
-from jobs.queue import enqueue, job, on_dead
+from jobs.queue import enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus
 from models.db import utcnow
@@ -51,13 +51,21 @@ def _mark_failed(args: list[Any], error: str) -> None:
             row.error = error
 
 
+@on_replay("process_event")
+def _make_received(args: list[Any]) -> None:
+    with current().WriteSession.begin() as s:
+        row = s.get(Inbox, args[0])
+        if row is not None:
+            row.status = InboxStatus.received.value
+            row.error = None
+
+
 def replay_event(inbox_id: int) -> Inbox | None:
     """Process a stored callback again (handlers are idempotent, so a processed row ends the same)."""
-    with current().WriteSession.begin() as s:
+    with current().Session() as s:
         row = s.get(Inbox, inbox_id)
-        if row is None:
-            return None
-        row.status = InboxStatus.received.value
-        row.error = None
+    if row is None:
+        return None
+    _make_received([inbox_id])
     enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}")
     return row

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.contacts import apply_external_contact, apply_user
-from jobs.queue import FinalError, job, on_dead
+from jobs.queue import FinalError, job, on_dead, on_replay
 from jobs.runtime import Runtime, current
 from models import Outbox, OutboxStatus, Staff
 from models.db import utcnow
@@ -88,6 +88,15 @@ def _mark_failed(args: list[Any], error: str) -> None:
         if row is not None and row.status == OutboxStatus.pending.value:
             row.status = OutboxStatus.failed.value
             row.error = error
+
+
+@on_replay("deliver_outbox")
+def _make_pending(args: list[Any]) -> None:
+    """A replayed effect must run again: a failed row goes back to pending (a done one stays done)."""
+    with current().WriteSession.begin() as s:
+        row = s.get(Outbox, args[0])
+        if row is not None and row.status == OutboxStatus.failed.value:
+            row.status = OutboxStatus.pending.value
 
 
 @effect("sync_customer")

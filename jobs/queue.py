@@ -13,7 +13,7 @@ callback only acts when no retry is left.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from models import DeadLetter
@@ -35,12 +35,17 @@ class FinalError(Exception):
     """A failure retrying cannot mend (WeCom said no for good, the row is gone): dead-letter at once."""
 
 
+DeadHook = Callable[[list[Any], str], None]
+ReplayHook = Callable[[list[Any]], None]
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
     fn: Callable[..., Any]
     queue: str
-    on_dead: Callable[[list[Any], str], None] | None
+    on_dead: DeadHook | None = None
+    on_replay: ReplayHook | None = None
 
 
 JOBS: dict[str, JobSpec] = {}
@@ -48,21 +53,28 @@ JOBS: dict[str, JobSpec] = {}
 
 def job(name: str, queue: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        JOBS[name] = JobSpec(name, fn, queue, None)
+        JOBS[name] = JobSpec(name, fn, queue)
         return fn
 
     return register
 
 
-def on_dead(name: str) -> Callable[[Callable[[list[Any], str], None]], Callable[[list[Any], str], None]]:
-    """Register what to mark in the DB when job `name` is dead-lettered."""
-
-    def register(fn: Callable[[list[Any], str], None]) -> Callable[[list[Any], str], None]:
-        spec = JOBS[name]
-        JOBS[name] = JobSpec(spec.name, spec.fn, spec.queue, fn)
+def _hook(name: str, slot: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def register(fn: Callable[..., None]) -> Callable[..., None]:
+        JOBS[name] = replace(JOBS[name], **{slot: fn})
         return fn
 
     return register
+
+
+def on_dead(name: str) -> Callable[[DeadHook], DeadHook]:
+    """Register what to mark in the DB when job `name` is dead-lettered (args, error)."""
+    return _hook(name, "on_dead")
+
+
+def on_replay(name: str) -> Callable[[ReplayHook], ReplayHook]:
+    """Register how to make job `name`'s row runnable again before a dead letter is replayed (args)."""
+    return _hook(name, "on_replay")
 
 
 def enqueue(name: str, *args: Any, job_id: str | None = None) -> None:
@@ -135,5 +147,10 @@ def replay_dead_letter(dead_letter_id: int) -> DeadLetter | None:
             return None
         row.replayed_at = utcnow()
         name, args = row.job, list(row.args)
+    spec = JOBS.get(name)
+    if spec is None:
+        raise LookupError(f"dead letter {dead_letter_id} names unknown job {name!r}")
+    if spec.on_replay:
+        spec.on_replay(args)
     enqueue(name, *args)
     return row

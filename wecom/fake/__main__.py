@@ -1,0 +1,57 @@
+"""Run the fake WeCom server in the foreground: ``python -m wecom.fake --host 127.0.0.1 --port 8900``.
+
+Used by the demo and by manual runs, where the app under test is pointed at ``http://HOST:PORT/cgi-bin/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from wecom.fake.server import create_fake_app
+from wecom.fake.state import FakeState, SeedError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; defaults mirror WeCom's own (7200 s tokens, 10000 calls/min per API)."""
+    parser = argparse.ArgumentParser(prog="python -m wecom.fake", description="Fake WeCom API server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8900, help="0 picks a free port (printed on start)")
+    parser.add_argument("--token-ttl", type=int, default=7200, metavar="SECONDS",
+                        help="expires_in of issued access tokens")
+    parser.add_argument("--rate-limit", type=int, default=10000, metavar="N",
+                        help="calls per corp per endpoint per minute before 45009")
+    parser.add_argument("--seed", type=Path, metavar="FILE.json",
+                        help="seed data (same shape as POST /fake/seed)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Seed, bind and serve until interrupted."""
+    args = parse_args(argv)
+    state = FakeState()
+    if args.seed is not None:
+        try:
+            state.seed(json.loads(args.seed.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as error:  # SeedError and JSONDecodeError are ValueErrors
+            kind = "invalid seed" if isinstance(error, SeedError) else "cannot read seed"
+            print(f"{kind} {args.seed}: {error}", file=sys.stderr)
+            return 2
+    app = create_fake_app(state, token_ttl=args.token_ttl, rate_limit_per_minute=args.rate_limit)
+    server = make_server(args.host, args.port, app, threaded=True)
+    print(f"fake WeCom listening on http://{args.host}:{server.server_port}/cgi-bin/", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
