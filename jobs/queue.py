@@ -115,11 +115,10 @@ def rq_failure_callback(rq_job: Any, connection: Any, exc_type: type, exc_value:
     final = isinstance(exc_value, FinalError) or not rq_job.retries_left
     if not final:
         return
-    if isinstance(exc_value, FinalError) and rq_job.retries_left:
-        rq_job.retries_left = 0  # no point in retrying; RQ reads this after the callback
-    intervals = RETRY_INTERVALS.get(rq_job.origin, [])
-    dead_letter(rq_job.meta.get("scrm_job", rq_job.func_name), list(rq_job.args), exc_value,
-                attempts=len(intervals) + 1 - int(rq_job.retries_left or 0))
+    attempts = len(RETRY_INTERVALS.get(rq_job.origin, [])) + 1 - int(rq_job.retries_left or 0)
+    if rq_job.retries_left:
+        rq_job.retries_left = 0  # a FinalError: no point in retrying; RQ reads this after the callback
+    dead_letter(rq_job.meta.get("scrm_job", rq_job.func_name), list(rq_job.args), exc_value, attempts=attempts)
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,45 +8,16 @@ import tempfile
 from typing import Any, Iterator
 
 import pytest
-import requests
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from config import EnvApp, Settings
+from config import Settings
+from migrations import runner
 from models import Base
 from models.db import make_engine
-from migrations import runner
+from support import AES_KEY, CORP_ID, SEED, TOKEN, FakeWeCom, Sender, make_settings
 from wecom.crypto import CallbackCrypto
-from wecom.fake.sender import build_callback, render_sample
 from wecom.fake.server import FakeWeComServer
-
-CORP_ID = "wwtestcorp000001"
-TOKEN = "TestToken123"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-SECRET = "test-app-secret-0001"
-AGENT_ID = 1000002
-
-SEED = {
-    "corps": [{"corpid": CORP_ID, "secrets": {SECRET: AGENT_ID}}],
-    "users": [
-        {"corpid": CORP_ID, "userid": "zhangsan", "name": "张三", "department": [1], "status": 1},
-        {"corpid": CORP_ID, "userid": "lisi", "name": "李四", "department": [1], "status": 1},
-    ],
-    "external_contacts": [
-        {"corpid": CORP_ID,
-         "external_contact": {"external_userid": "wmCustomer0001", "name": "王小明😀", "type": 1, "gender": 1,
-                              "unionid": "ou_union_0001", "avatar": "https://example.invalid/a.png",
-                              "corp_name": "", "position": ""},
-         "follow_user": [{"userid": "zhangsan", "remark": "老客户", "description": "", "createtime": 1732000000,
-                          "tags": [], "remark_mobiles": ["13800000000"], "add_way": 1, "state": "ch-1"}]},
-        {"corpid": CORP_ID,
-         "external_contact": {"external_userid": "wmCustomer0002", "name": "赵六", "type": 2, "gender": 2,
-                              "corp_name": "某某科技", "position": "采购"},
-         "follow_user": [{"userid": "lisi", "remark": "", "description": "", "createtime": 1732000100,
-                          "tags": [], "remark_mobiles": [], "add_way": 3, "state": ""}]},
-    ],
-}
-
 
 def _database_url(tmp_dir: str) -> str:
     return os.environ.get("SCRM_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir}/scrm-test.db"
@@ -87,49 +58,12 @@ def fake_server() -> Iterator[FakeWeComServer]:
 
 
 @pytest.fixture
-def fake_wecom(fake_server: FakeWeComServer) -> Iterator["FakeWeCom"]:
+def fake_wecom(fake_server: FakeWeComServer) -> Iterator[FakeWeCom]:
     fake = FakeWeCom(fake_server.url)
     fake.reset()
     fake.seed(SEED)
     yield fake
     fake.reset()
-
-
-class FakeWeCom:
-    """Test-side handle on the fake WeCom: seed it and read the calls it received, over HTTP."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.api_base = f"{url}/cgi-bin/"
-
-    def reset(self) -> None:
-        requests.delete(f"{self.url}/fake/calls", timeout=5).raise_for_status()
-        requests.delete(f"{self.url}/fake/faults", timeout=5).raise_for_status()
-
-    def seed(self, data: dict[str, Any]) -> None:
-        requests.post(f"{self.url}/fake/seed", json=data, timeout=5).raise_for_status()
-
-    def calls(self, path: str | None = None) -> list[dict[str, Any]]:
-        params = {"path": path} if path else {}
-        return requests.get(f"{self.url}/fake/calls", params=params, timeout=5).json()["calls"]
-
-    def fault(self, path: str, errcode: int, count: int = 1, delay: float = 0.0) -> None:
-        requests.post(f"{self.url}/fake/faults", json={"path": path, "errcode": errcode, "count": count,
-                                                        "delay": delay}, timeout=5).raise_for_status()
-
-    def expire_tokens(self) -> None:
-        requests.post(f"{self.url}/fake/tokens/expire", timeout=5).raise_for_status()
-
-
-def make_settings(database_url: str, api_base: str, **overrides: Any) -> Settings:
-    base = Settings(
-        database_url=database_url,
-        redis_url=None,
-        wecom_api_base=api_base,
-        secret_key="test",
-        env_app=EnvApp(CORP_ID, TOKEN, AES_KEY, SECRET, AGENT_ID),
-    )
-    return base.with_overrides(**overrides)
 
 
 @pytest.fixture
@@ -161,25 +95,6 @@ def runtime(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def crypto() -> CallbackCrypto:
     return CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
-
-
-class Sender:
-    """Posts callbacks to the test client exactly as WeCom would (encrypted, signed, with a fresh nonce)."""
-
-    def __init__(self, client: Any, crypto: CallbackCrypto, slug: str = "default") -> None:
-        self.client = client
-        self.crypto = crypto
-        self.path = f"/wecom/callback/{slug}"
-
-    def xml(self, name: str, **fields: Any) -> str:
-        return render_sample(name, corp_id=self.crypto.corp_id, **fields)
-
-    def post_xml(self, plaintext: str, **kwargs: Any) -> Any:
-        params, body = build_callback(self.crypto, plaintext, AGENT_ID, **kwargs)
-        return self.client.post(self.path, query_string=params, data=body, content_type="text/xml")
-
-    def post(self, name: str, **fields: Any) -> Any:
-        return self.post_xml(self.xml(name, **fields))
 
 
 @pytest.fixture

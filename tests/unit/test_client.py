@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from conftest import CORP_ID, SECRET
+from support import CORP_ID, SECRET
 from wecom.client import WeComClient, WeComError
 
 

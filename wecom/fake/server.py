@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from wecom.fake.state import FakeState, SeedError, WeComError
 
@@ -310,6 +310,13 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     return app
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: WeCom's URLs carry access tokens and secrets, and /fake/calls already records calls."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
 class FakeWeComServer:
     """The fake on a real socket in a daemon thread, so tests can drive the real HTTP client against it.
 
@@ -330,7 +337,7 @@ class FakeWeComServer:
         """Bind (port 0 picks a free port) and serve in the background; returns self for chaining."""
         if self._server is not None:
             raise RuntimeError("FakeWeComServer is already running")
-        self._server = make_server(self._host, self._port, self.app, threaded=True)
+        self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler)
         # A short poll interval makes stop() return in ~50 ms instead of 500 ms; suites start many fakes.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-wecom", daemon=True)

@@ -1,0 +1,114 @@
+"""Real parts: a Redis server, the service under gunicorn and `rq worker` processes, all on loopback,
+with the fake WeCom (from the parent conftest) over HTTP and the session's DB (SQLite or MariaDB)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+
+from integration.realparts import BIN, ROOT, Proc, free_port, wait_for
+from support import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (CI must install Debian's redis-server)")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    from redis import Redis
+
+    wait_for(lambda: _pings(Redis.from_url(url)), 10, "redis-server")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def _pings(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    from redis import Redis
+
+    Redis.from_url(redis_server).flushdb()
+    return redis_server
+
+
+@pytest.fixture
+def service_env(clean_db: str, redis_url: str, fake_wecom) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "SCRM_", "DATABASE_URL", "REDIS_URL"))}
+    env.update({
+        "DATABASE_URL": clean_db, "REDIS_URL": redis_url, "WECOM_API_BASE": fake_wecom.api_base,
+        "WECOM_CORP_ID": CORP_ID, "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "WECOM_SECRET": SECRET,
+        "WECOM_AGENT_ID": str(AGENT_ID), "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
+    procs: list[Proc] = []
+
+    def start(name: str, args: list[str], env: dict[str, str]) -> Proc:
+        proc = Proc(args, env, tmp_path / f"{name}-{len(procs)}.log")
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def service(spawn, service_env) -> str:  # type: ignore[no-untyped-def]
+    """The service under gunicorn, as in production."""
+    port = free_port()
+    proc = spawn("gunicorn", [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "app:create_app()"],
+                 service_env)
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert proc.proc.poll() is None, proc.output()
+        try:
+            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_for(up, 30, "gunicorn")
+    return url
+
+
+@pytest.fixture
+def start_worker(spawn, service_env) -> Callable[..., Proc]:  # type: ignore[no-untyped-def]
+    def start(env: dict[str, str] | None = None) -> Proc:
+        env = env or service_env
+        return spawn("rq-worker", [str(BIN / "rq"), "worker", "-u", env["REDIS_URL"], "--with-scheduler",
+                                   "events", "outbound", "maintenance"], env)
+
+    return start
+
+
+@pytest.fixture
+def flask_cli(service_env) -> Callable[..., subprocess.CompletedProcess]:  # type: ignore[no-untyped-def]
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "flask"), "--app", "app", *args], env=env or service_env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+
+    return run
