@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 
 import click
@@ -13,6 +14,7 @@ from jobs.events import replay_event
 from jobs.maintenance import sweep
 from jobs.queue import replay_dead_letter
 from models import App, DeadLetter
+from models.auth import record_audit
 from models.corp import save_app
 from rules.apps import app_errors
 from web.auth import create_token
@@ -20,6 +22,15 @@ from web.auth import create_token
 
 def _runtime():  # type: ignore[no-untyped-def]
     return current_app.extensions["scrm"]
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _audit(action: str, target: str) -> None:
+    with _runtime().WriteSession.begin() as s:
+        record_audit(s, _actor(), action, target)
 
 
 @click.group("token", help="Admin API tokens.")
@@ -37,6 +48,7 @@ def token_create(role: str, name: str, userid: str | None, corp_id: str | None) 
     try:
         with _runtime().WriteSession.begin() as s:
             value = create_token(s, name, role, userid=userid, corp_id=corp_id)
+            record_audit(s, _actor(), "token.create", f"token:{name}", role=role, userid=userid)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"created {role} token {name!r}; keep it, it is not shown again:")
@@ -66,6 +78,7 @@ def apps_add(slug: str, corp_id: str, kind: str, token_: str, aes_key: str, secr
         raise click.UsageError("; ".join(f"{k}: {v}" for k, v in problems.items()))
     with _runtime().WriteSession.begin() as s:
         app = save_app(s, fields)
+        record_audit(s, _actor(), "app.save", f"app:{slug}", corp_id=corp_id, kind=kind)
         click.echo(json.dumps(app.public(), ensure_ascii=False))
 
 
@@ -88,6 +101,7 @@ def events() -> None:
 def events_replay(inbox_id: int) -> None:
     if replay_event(inbox_id) is None:
         raise click.ClickException(f"no event {inbox_id}")
+    _audit("event.replay", f"inbox:{inbox_id}")
     click.echo(f"event {inbox_id} enqueued")
 
 
@@ -122,6 +136,7 @@ def dead_letters_list(show_all: bool) -> None:
 def dead_letters_replay(dead_letter_id: int) -> None:
     if replay_dead_letter(dead_letter_id) is None:
         raise click.ClickException(f"no dead letter {dead_letter_id}")
+    _audit("dead_letter.replay", f"dead_letter:{dead_letter_id}")
     click.echo(f"dead letter {dead_letter_id} enqueued again")
 
 

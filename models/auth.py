@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Base, created_at, intpk
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class Role(str, enum.Enum):
@@ -46,3 +49,8 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(191))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+def record_audit(session: "Session", actor: str, action: str, target: str, **detail: Any) -> None:
+    """Write who changed what, in the caller's transaction (API: `token:<name>`, CLI: `cli:<os user>`)."""
+    session.add(AuditLog(actor=actor, action=action, target=target, detail=detail))

@@ -17,7 +17,8 @@ from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ApiToken, AuditLog, Role
+from models import ApiToken, Role
+from models.auth import record_audit
 from web.errors import ApiError
 
 RANK = {Role.member.value: 0, Role.admin.value: 1, Role.super_admin.value: 2}
@@ -82,5 +83,4 @@ def require(role: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def audit(session: Session, action: str, target: str, **detail: Any) -> None:
     """Record a change made through the API, by whom; in the caller's transaction."""
-    principal: Principal = g.principal
-    session.add(AuditLog(actor=f"token:{principal.name}", action=action, target=target, detail=detail))
+    record_audit(session, f"token:{g.principal.name}", action, target, **detail)

@@ -13,7 +13,7 @@ from models import Customer, Inbox
 from wecom.crypto import CallbackCrypto
 from wecom.fake.sender import build_callback
 
-VECTORS = json.loads((Path(__file__).resolve().parents[3] / "shared" / "wecom" / "vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "wecom_vectors.json").read_text())
 ADD = "change_external_contact/add_external_contact"
 
 

@@ -1,4 +1,5 @@
-"""The callback crypto against WeCom's official vectors (../shared/wecom/vectors.json, PROTOCOL.md §3)."""
+"""The callback crypto against WeCom's official vectors (tests/fixtures/wecom_vectors.json, a copy of
+../shared/wecom/vectors.json; PROTOCOL.md §3)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from wecom.crypto import CallbackCrypto, CallbackRejected
 
-VECTORS = json.loads((Path(__file__).resolve().parents[3] / "shared" / "wecom" / "vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "wecom_vectors.json").read_text())
 APP = VECTORS["app"]
 
 
