@@ -47,8 +47,11 @@ class FakeWeCom:
         self.api_base = f"{url}/cgi-bin/"
 
     def reset(self) -> None:
+        """Seeds, faults and the call log: gone (the fake lives for the whole session)."""
+        requests.delete(f"{self.url}/fake/state", timeout=5).raise_for_status()
+
+    def clear_calls(self) -> None:
         requests.delete(f"{self.url}/fake/calls", timeout=5).raise_for_status()
-        requests.delete(f"{self.url}/fake/faults", timeout=5).raise_for_status()
 
     def seed(self, data: dict[str, Any]) -> None:
         requests.post(f"{self.url}/fake/seed", json=data, timeout=5).raise_for_status()

@@ -87,8 +87,8 @@ def service(spawn, service_env) -> str:  # type: ignore[no-untyped-def]
     def up() -> bool:
         assert proc.proc.poll() is None, proc.output()
         try:
-            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f"{url}/healthz", timeout=5).status_code == 200
+        except requests.RequestException:
             return False
 
     wait_for(up, 30, "gunicorn")

@@ -60,7 +60,7 @@ def test_killing_the_worker_mid_job_loses_nothing_and_doubles_nothing(
     assert one(Session, select(Outbox.status)) == "pending"
     # The interrupted call still completes on the fake's side; let it land before the log is cleared.
     wait_for(lambda: fake_wecom.calls("externalcontact/get"), 15, "the interrupted call to finish")
-    fake_wecom.reset()
+    fake_wecom.clear_calls()
     start_worker()
     # Either RQ's own abandoned-job cleanup in the new worker or the sweeper re-runs the job; both are fine.
     sweep = flask_cli("sweep", "--older-than", "0")
@@ -113,8 +113,8 @@ def test_redis_down_the_callback_is_stored_and_the_sweeper_recovers_it(
     def up() -> bool:
         assert proc.proc.poll() is None, proc.output()
         try:
-            return requests.get(f"{url}/healthz", timeout=1).status_code in (200, 503)
-        except requests.ConnectionError:
+            return requests.get(f"{url}/healthz", timeout=5).status_code in (200, 503)
+        except requests.RequestException:
             return False
 
     wait_for(up, 30, "gunicorn without redis")

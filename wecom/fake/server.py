@@ -291,6 +291,11 @@ def _add_control_routes(app: Flask, state: FakeState) -> None:
         state.clear_faults()
         return {"ok": True}
 
+    @app.delete("/fake/state")
+    def reset_state() -> dict[str, Any]:
+        state.reset()
+        return {"ok": True}
+
 
 def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
                     rate_limit_per_minute: int = 10000) -> Flask:

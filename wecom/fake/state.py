@@ -101,6 +101,17 @@ class FakeState:
         if seed:
             self.seed(seed)
 
+    def reset(self) -> None:
+        """Forget seeds, faults, calls and rate windows, so one test's data cannot leak into the next.
+        Issued tokens stay valid, as a real corp's would across a test boundary."""
+        with self._lock:
+            self._corps.clear()
+            self._users.clear()
+            self._externals.clear()
+            self._windows.clear()
+            self._faults.clear()
+            self._calls.clear()
+
     # -- seed data ---------------------------------------------------------------------------------------
 
     def seed(self, data: Any) -> None:
