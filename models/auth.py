@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     super_admin = "super_admin"
     admin = "admin"
     member = "member"
@@ -51,6 +51,6 @@ class AuditLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-def record_audit(session: "Session", actor: str, action: str, target: str, **detail: Any) -> None:
+def record_audit(session: Session, actor: str, action: str, target: str, **detail: Any) -> None:
     """Write who changed what, in the caller's transaction (API: `token:<name>`, CLI: `cli:<os user>`)."""
     session.add(AuditLog(actor=actor, action=action, target=target, detail=detail))

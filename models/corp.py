@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
-class AppKind(str, enum.Enum):
+class AppKind(enum.StrEnum):
     """WeCom app kinds: self-built app, customer-contact (客户联系) and customer service (微信客服)."""
 
     agent = "agent"
@@ -32,7 +32,7 @@ class Corp(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     created_at: Mapped[created_at]
 
-    apps: Mapped[list["App"]] = relationship(back_populates="corp")
+    apps: Mapped[list[App]] = relationship(back_populates="corp")
 
 
 class App(Base):
@@ -68,7 +68,7 @@ class App(Base):
         }
 
 
-def save_app(session: "Session", fields: dict[str, Any]) -> App:
+def save_app(session: Session, fields: dict[str, Any]) -> App:
     """Create or update the app `fields["slug"]`, creating its corp on first sight. Fields must have
     passed `rules.apps.app_errors`."""
     from sqlalchemy import select

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.db import Base, created_at, intpk, utcnow
 
 
-class FollowStatus(str, enum.Enum):
+class FollowStatus(enum.StrEnum):
     active = "active"
     deleted_by_staff = "deleted_by_staff"
     deleted_by_customer = "deleted_by_customer"
@@ -39,7 +39,7 @@ class Customer(Base):
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    follows: Mapped[list["FollowRelation"]] = relationship(
+    follows: Mapped[list[FollowRelation]] = relationship(
         back_populates="customer", order_by="FollowRelation.added_at"
     )
 

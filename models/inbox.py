@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.db import Base, UTCDateTime, intpk, utcnow
 
 
-class InboxStatus(str, enum.Enum):
+class InboxStatus(enum.StrEnum):
     received = "received"
     processed = "processed"
     failed = "failed"

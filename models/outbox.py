@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.db import Base, created_at, intpk
 
 
-class OutboxStatus(str, enum.Enum):
+class OutboxStatus(enum.StrEnum):
     pending = "pending"
     done = "done"
     failed = "failed"

@@ -11,7 +11,8 @@ import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from flask import current_app, g, request
 from sqlalchemy import select

@@ -85,7 +85,7 @@ def _runtime() -> Runtime:
 
 def _params(*names: str) -> list[str]:
     values = [request.args.get(n, "") for n in names]
-    missing = [n for n, v in zip(names, values) if not v]
+    missing = [n for n, v in zip(names, values, strict=True) if not v]
     if missing:
         raise CallbackRejected(400, f"missing {', '.join(missing)}")
     return values

@@ -255,7 +255,7 @@ def parse(plaintext: str) -> Event:
         "known": known,
         "corp_id": str(fields_.get("ToUserName", "")),
         "msg_type": str(fields_.get("MsgType", "")),
-        "create_time": dt.datetime.fromtimestamp(create, dt.timezone.utc) if create else None,
+        "create_time": dt.datetime.fromtimestamp(create, dt.UTC) if create else None,
         "agent_id": _opt_int(fields_.get("AgentID")),
         "msg_id": msg_id if msg_id != "0" else None,
         "from_user": str(fields_.get("FromUserName", "")),

@@ -1,7 +1,7 @@
 """foundation: corps, apps, inbox, outbox, dead letters, customers, staff, tokens, audit
 
 Revision ID: 0001_foundation
-Revises: 
+Revises:
 Create Date: 2026-11-23 12:41:19.322822
 """
 from alembic import op

@@ -134,22 +134,12 @@ class _CgiBin:
 
     def user_get(self, call: Call) -> dict[str, Any]:
         """A member's directory fields."""
-        userid = call.args.get("userid")
-        if not userid:
-            raise WeComError(41009)
-        user = self.state.user(_corpid(call), userid)
-        if user is None:
-            raise WeComError(60111)
-        return user
+        return _found(self.state.user(_corpid(call), _arg(call, "userid", 41009)), 60111)
 
     def externalcontact_get(self, call: Call) -> dict[str, Any]:
         """A customer and the members who added them, follow_user paged by ``cursor`` (doc 92114)."""
-        external_userid = call.args.get("external_userid")
-        if not external_userid:
-            raise WeComError(40058)
-        record = self.state.external_contact(_corpid(call), external_userid)
-        if record is None:
-            raise WeComError(84061)
+        external_userid = _arg(call, "external_userid", 40058)
+        record = _found(self.state.external_contact(_corpid(call), external_userid), 84061)
         offset = _cursor_offset(call.args.get("cursor", ""))
         end = offset + FOLLOW_USER_PAGE_SIZE
         follow_user = record["follow_user"]
@@ -313,6 +303,20 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     app.add_url_rule("/cgi-bin/<path:path>", "cgi_bin", cgi_bin.handle, methods=["GET", "POST"])
     _add_control_routes(app, state)
     return app
+
+
+def _arg(call: Call, name: str, missing_errcode: int) -> str:
+    """A required query argument, or WeCom's errcode for its absence."""
+    value = call.args.get(name)
+    if not value:
+        raise WeComError(missing_errcode)
+    return value
+
+
+def _found(record: dict[str, Any] | None, missing_errcode: int) -> dict[str, Any]:
+    if record is None:
+        raise WeComError(missing_errcode)
+    return record
 
 
 class _QuietHandler(WSGIRequestHandler):
