@@ -27,7 +27,17 @@ class Runtime:
     WriteSession: sessionmaker
     redis: Any = None
     _clients: dict[tuple[str, str], WeComClient] = field(default_factory=dict)
+    _queues: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def queue(self, name: str) -> Any:
+        """The RQ queue `name`, made once per process (RQ Queue objects are cheap but not free)."""
+        q = self._queues.get(name)
+        if q is None:
+            from rq import Queue
+
+            q = self._queues[name] = Queue(name, connection=self.redis)
+        return q
 
     def client_for_app(self, app_pk: int) -> WeComClient:
         """The API client of one app, reused across jobs so its HTTP connections stay open."""
