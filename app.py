@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import click
 from flask import Flask, jsonify, request

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 WECOM_REAL_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
 
@@ -48,7 +49,7 @@ class Settings:
         """Without Redis, jobs run in-process right after the request's commit (the embedded default)."""
         return not self.redis_url
 
-    def with_overrides(self, **overrides: Any) -> "Settings":
+    def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **overrides)
 
 

@@ -68,7 +68,7 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
     customer.position = info.get("position", customer.position)
     customer.synced_at = utcnow()
     for item in payload.get("follow_user", []):
-        added_at = dt.datetime.fromtimestamp(int(item.get("createtime") or 0), dt.timezone.utc)
+        added_at = dt.datetime.fromtimestamp(int(item.get("createtime") or 0), dt.UTC)
         follow, _ = get_or_create(
             session, FollowRelation, {"customer_id": customer.id, "userid": item["userid"]},
             corp_id=corp_id, added_at=added_at,

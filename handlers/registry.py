@@ -8,7 +8,8 @@ the DB it writes to the outbox through `ctx.outbox(...)`, and the job layer runs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

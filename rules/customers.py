@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def choose_owner(current_owner: str | None, adders: Iterable[tuple[str, dt.datetime, bool]]) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text

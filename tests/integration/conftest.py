@@ -8,7 +8,8 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests

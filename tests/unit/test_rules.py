@@ -9,7 +9,7 @@ import pytest
 from rules.apps import app_errors
 from rules.customers import choose_owner
 
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 LATER = T0 + dt.timedelta(hours=1)
 
 
