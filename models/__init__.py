@@ -1,15 +1,24 @@
 """SQLAlchemy 2.0 models, one module per aggregate. Importing the package registers every table."""
 
 from models.auth import ApiToken, AuditLog, Role
+from models.channels import ChannelCode, ChannelDailyStat, ChannelMember
 from models.corp import App, AppKind, Corp
 from models.customer import Customer, FollowRelation, FollowStatus
 from models.db import Base
 from models.dead_letter import DeadLetter
+from models.directory import Department
+from models.fields import CustomerFieldValue, CustomField
 from models.inbox import Inbox, InboxStatus
 from models.outbox import Outbox, OutboxStatus
+from models.settings import CorpSettings
 from models.staff import Staff
+from models.tags import FollowTag, Tag, TagGroup
+from models.timeline import CustomerEvent
+from models.welcome import Material, WelcomeLog, WelcomeMessage
 
 __all__ = [
-    "ApiToken", "App", "AppKind", "AuditLog", "Base", "Corp", "Customer", "DeadLetter", "FollowRelation",
-    "FollowStatus", "Inbox", "InboxStatus", "Outbox", "OutboxStatus", "Role", "Staff",
+    "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
+    "CorpSettings", "Customer", "CustomerEvent", "CustomerFieldValue", "CustomField", "DeadLetter", "Department",
+    "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "Material", "Outbox", "OutboxStatus",
+    "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
 ]

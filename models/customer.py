@@ -35,7 +35,11 @@ class Customer(Base):
     corp_name: Mapped[str] = mapped_column(String(128), default="")
     position: Mapped[str] = mapped_column(String(128), default="")
     owner_userid: Mapped[str | None] = mapped_column(String(64))
+    mobile: Mapped[str] = mapped_column(String(32), default="")
+    channel: Mapped[str] = mapped_column(String(64), default="")
     synced_at: Mapped[dt.datetime | None]
+    deleted_at: Mapped[dt.datetime | None]
+    deleted_by: Mapped[str | None] = mapped_column(String(96))
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -65,6 +69,9 @@ class FollowRelation(Base):
     added_at: Mapped[dt.datetime]
     status: Mapped[str] = mapped_column(String(24), default=FollowStatus.active.value)
     status_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    channel_code_id: Mapped[int | None]
+    inherit_status: Mapped[str] = mapped_column(String(16), default="")
+    transfer_fail_reason: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

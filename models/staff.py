@@ -21,5 +21,9 @@ class Staff(Base):
     name: Mapped[str] = mapped_column(String(128), default="")
     department: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    mobile: Mapped[str] = mapped_column(String(32), default="")
+    position: Mapped[str] = mapped_column(String(64), default="")
+    manager_userid: Mapped[str | None] = mapped_column(String(64))
+    resigned_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,52 @@
+"""Customer custom fields (001 字段设置): definitions and each customer's values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.db import Base, created_at, intpk
+
+
+class FieldType(enum.StrEnum):
+    text = "text"
+    number = "number"
+    date = "date"
+    select = "select"
+    multi_select = "multi_select"
+    phone = "phone"
+
+
+class CustomField(Base):
+    __tablename__ = "custom_fields"
+    __table_args__ = (UniqueConstraint("corp_id", "key"),)
+
+    id: Mapped[intpk]
+    corp_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16))
+    options: Mapped[list[Any]] = mapped_column(default=list)
+    required: Mapped[bool] = mapped_column(default=False)
+    unique: Mapped[bool] = mapped_column(default=False)
+    visible: Mapped[bool] = mapped_column(default=True)
+    order: Mapped[int] = mapped_column(default=0)
+    deleted_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+
+
+class CustomerFieldValue(Base):
+    """A value, stored as JSON, plus `text` (its canonical string) so `unique` can be a DB index."""
+
+    __tablename__ = "customer_field_values"
+    __table_args__ = (UniqueConstraint("customer_id", "field_id"),)
+
+    id: Mapped[intpk]
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    field_id: Mapped[int] = mapped_column(ForeignKey("custom_fields.id"))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    text: Mapped[str] = mapped_column(String(191), default="")

@@ -1,0 +1,21 @@
+"""Per-corp settings a sales manager changes (001 参数设置, 004 §4.5, §4.1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.db import Base, intpk, utcnow
+
+
+class CorpSettings(Base):
+    __tablename__ = "corp_settings"
+
+    id: Mapped[intpk]
+    corp_id: Mapped[str] = mapped_column(String(64), unique=True)
+    mask_mobile_for_members: Mapped[bool] = mapped_column(default=True)
+    recycle_retention_days: Mapped[int] = mapped_column(default=30)
+    notify_manager_on_loss: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,69 @@
+"""Welcome messages (欢迎语) and the material library their attachments come from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.db import Base, created_at, intpk, utcnow
+
+
+class WelcomeScope(enum.StrEnum):
+    default = "default"
+    staff = "staff"
+    code = "code"
+
+
+class Material(Base):
+    """A library item usable as an attachment: image (media_id), link or mini-program."""
+
+    __tablename__ = "materials"
+
+    id: Mapped[intpk]
+    corp_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(128), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    deleted_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+
+
+class WelcomeMessage(Base):
+    """One welcome: for everyone (default), one staff member, or one channel code; optionally only for a
+    time of day (corp time zone, minutes since midnight, `start` inclusive, `end` exclusive)."""
+
+    __tablename__ = "welcome_messages"
+    __table_args__ = (Index("ix_welcome_messages_corp_id_scope", "corp_id", "scope"),)
+
+    id: Mapped[intpk]
+    corp_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))
+    userid: Mapped[str | None] = mapped_column(String(64))
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("channel_codes.id"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    material_ids: Mapped[list[Any]] = mapped_column(default=list)
+    start_minute: Mapped[int | None]
+    end_minute: Mapped[int | None]
+    deleted_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WelcomeLog(Base):
+    """What happened to each WelcomeCode: sent, missed (past the 20 s window), failed, or skipped."""
+
+    __tablename__ = "welcome_log"
+
+    id: Mapped[intpk]
+    corp_id: Mapped[str] = mapped_column(String(64))
+    welcome_code: Mapped[str] = mapped_column(String(128), unique=True)
+    external_userid: Mapped[str] = mapped_column(String(64))
+    userid: Mapped[str] = mapped_column(String(64))
+    welcome_id: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[created_at]
