@@ -73,11 +73,24 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
 
     app.register_blueprint(callback.bp)
     app.register_blueprint(api.bp)
+    from web import api_directory  # departments, staff and the directory sync, its own blueprint
+    app.register_blueprint(api_directory.bp)
+    from web import api_tags  # the tag admin API, its own blueprint
+    app.register_blueprint(api_tags.bp)
+    from web import api_contact  # channel codes, welcome messages, materials, corp settings
+    app.register_blueprint(api_contact.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:
         if request.path.startswith("/api/"):
             return jsonify({"error": {"code": "not_found", "message": "no such endpoint"}}), 404
+        return exc
+
+    @app.errorhandler(405)
+    def _wrong_method(exc: Any) -> Any:
+        if request.path.startswith("/api/"):
+            body = {"error": {"code": "method_not_allowed", "message": f"{request.method} is not allowed here"}}
+            return jsonify(body), 405, {"Allow": ", ".join(exc.valid_methods or [])}
         return exc
 
     @app.get("/healthz")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cli import admin, db, wecom_tools
+from cli import admin, db, directory, wecom_tools
 
 
 def register(app: Flask) -> None:
-    for group in (*db.COMMANDS, *admin.COMMANDS, *wecom_tools.COMMANDS):
+    for group in (*db.COMMANDS, *admin.COMMANDS, *directory.COMMANDS, *wecom_tools.COMMANDS):
         app.cli.add_command(group)

@@ -13,15 +13,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from handlers import timeline
+from handlers.channels import code_for_state, count_add
+from handlers.directory import apply_user  # noqa: F401  (re-exported: jobs.outbound uses it)
 from handlers.registry import HandlerContext, on
-from models import Customer, FollowRelation, FollowStatus, Staff
+from handlers.tags import set_follow_tags
+from handlers.welcome import plan_welcome
+from models import Customer, FollowRelation, FollowStatus
 from models.db import get_or_create, utcnow
 from rules.customers import choose_owner
 from wecom.events import ExternalContactEvent
 
 
-@on("change_external_contact/add_external_contact")
+@on("change_external_contact/add_external_contact", "change_external_contact/add_half_external_contact")
 def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> None:
+    """A customer added a member (or, half: added them, not yet accepted). Records the relation, counts the
+    channel code the State names, plans the welcome if WeCom sent a WelcomeCode, and fetches the profile."""
     customer, _ = get_or_create(
         ctx.session, Customer, {"corp_id": ctx.corp_id, "external_userid": event.external_user_id}
     )
@@ -36,7 +43,18 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
         follow.status_changed_at = added_at
         follow.state = event.state
         follow.added_at = added_at
-    _refresh_owner(customer)
+    refresh_owner(customer)
+    code = code_for_state(ctx, event.state)
+    first = timeline.record(ctx.session, customer.id, "added", f"inbox:{ctx.inbox_id}", added_at,
+                            userid=event.user_id, state=event.state, code_id=code.id if code else None,
+                            half=event.routing_key.endswith("add_half_external_contact"))
+    if code is not None:
+        if first:
+            count_add(ctx, code, follow, added_at)
+        if not customer.channel:
+            customer.channel = code.channel
+    if event.welcome_code:
+        plan_welcome(ctx, event, code, added_at)
     ctx.outbox(
         "sync_customer",
         {"app_pk": ctx.app_pk, "external_userid": event.external_user_id},
@@ -44,7 +62,7 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
     )
 
 
-def _refresh_owner(customer: Customer) -> None:
+def refresh_owner(customer: Customer) -> None:
     customer.owner_userid = choose_owner(
         customer.owner_userid,
         [(f.userid, f.added_at, f.status == FollowStatus.active.value) for f in customer.follows],
@@ -79,16 +97,10 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
         follow.add_way = item.get("add_way")
         follow.state = item.get("state", follow.state)
         follow.added_at = added_at
+        if "tags" in item:
+            set_follow_tags(session, follow, item["tags"])
     session.flush()
     session.refresh(customer, ["follows"])
-    _refresh_owner(customer)
+    refresh_owner(customer)
     return customer
 
-
-def apply_user(session: Session, corp_id: str, payload: dict[str, Any]) -> Staff:
-    """Upsert a staff member from a user/get answer (status 1 active, 2 disabled, 5 resigned/left)."""
-    staff, _ = get_or_create(session, Staff, {"corp_id": corp_id, "userid": payload["userid"]})
-    staff.name = payload.get("name", staff.name)
-    staff.department = list(payload.get("department", []))
-    staff.status = {1: "active", 2: "disabled", 4: "inactive", 5: "resigned"}.get(payload.get("status", 1), "active")
-    return staff

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from handlers import HandlerContext, dispatch
-from jobs.queue import enqueue, job, on_dead, on_replay
+from jobs.queue import QUEUES, enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus
 from models.db import utcnow
@@ -35,9 +35,9 @@ def process_event(inbox_id: int) -> str:
         row.status = (InboxStatus.processed if handled else InboxStatus.unhandled).value
         row.error = None
         row.processed_at = utcnow()
-        pending = [o.id for o in ctx.pending_outbox]
-    for outbox_id in pending:
-        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}")
+        pending = [(o.id, o.queue) for o in ctx.pending_outbox]
+    for outbox_id, queue in sorted(pending, key=lambda p: QUEUES.index(p[1])):  # welcome first
+        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue=queue)
     return row.status
 
 

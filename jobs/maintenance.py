@@ -45,17 +45,19 @@ def sweep(older_than: int | None = None, limit: int = 1000) -> dict[str, int]:
             select(Inbox.id).where(Inbox.status == InboxStatus.received.value, Inbox.received_at <= cutoff)
             .order_by(Inbox.id).limit(limit)
         ).all()
-        outbox_ids = s.scalars(
-            select(Outbox.id).where(Outbox.status == OutboxStatus.pending.value, Outbox.created_at <= cutoff)
+        outbox_rows = s.execute(
+            select(Outbox.id, Outbox.queue).where(Outbox.status == OutboxStatus.pending.value,
+                                                  Outbox.created_at <= cutoff)
             .order_by(Outbox.id).limit(limit)
         ).all()
     counts = {"inbox": 0, "outbox": 0}
-    for kind, name, ids in (("inbox", "process_event", inbox_ids), ("outbox", "deliver_outbox", outbox_ids)):
-        for row_id in ids:
-            job_id = f"{kind}-{row_id}"
-            if not _waiting_in_rq(runtime.redis, job_id):
-                enqueue(name, row_id, job_id=job_id)
-                counts[kind] += 1
+    work = [("inbox", "process_event", row_id, None) for row_id in inbox_ids]
+    work += [("outbox", "deliver_outbox", row_id, queue) for row_id, queue in outbox_rows]
+    for kind, name, row_id, queue in work:
+        job_id = f"{kind}-{row_id}"
+        if not _waiting_in_rq(runtime.redis, job_id):
+            enqueue(name, row_id, job_id=job_id, queue=queue)
+            counts[kind] += 1
     return counts
 
 

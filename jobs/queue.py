@@ -23,9 +23,11 @@ from jobs.runtime import current
 
 log = logging.getLogger(__name__)
 
-# Queue names, highest priority first: workers listen in this order.
-QUEUES = ("events", "outbound", "maintenance")
+# Queue names, highest priority first: workers listen in this order. `welcome` comes first because a
+# WelcomeCode dies 20 s after the event, whatever backlog the other queues hold.
+QUEUES = ("welcome", "events", "outbound", "maintenance")
 RETRY_INTERVALS = {
+    "welcome": [1, 2, 4],
     "events": [5, 30, 120, 600, 1800],
     "outbound": [2, 10, 60, 300, 900],
     "maintenance": [],
@@ -78,24 +80,26 @@ def on_replay(name: str) -> Callable[[ReplayHook], ReplayHook]:
     return _hook(name, "on_replay")
 
 
-def enqueue(name: str, *args: Any, job_id: str | None = None) -> None:
-    """Run job `name` with `args`: on RQ when Redis is configured, else now, in this process.
+def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None = None) -> None:
+    """Run job `name` with `args` (on `queue`, default the job's own): on RQ when Redis is configured,
+    else now, in this process.
 
     On RQ this raises redis' ConnectionError when Redis is down; callers that must not fail (the callback
     view) catch it and leave the row for the sweeper.
     """
     spec = JOBS[name]
     runtime = current()
+    queue = queue or spec.queue
     if runtime.redis is None:
-        _run_inline(spec, list(args))
+        _run_inline(spec, list(args), queue)
         return
     from rq import Callback, Retry
 
-    intervals = RETRY_INTERVALS[spec.queue]
+    intervals = RETRY_INTERVALS[queue]
     # One MULTI/EXEC for the whole enqueue (RQ alone uses two): the job hash and the queue push still
     # land atomically, at half the round trips on the callback's hot path.
     with runtime.redis.pipeline() as pipe:
-        runtime.queue(spec.queue).enqueue(
+        runtime.queue(queue).enqueue(
             spec.fn,
             *args,
             job_id=job_id,
@@ -109,11 +113,11 @@ def enqueue(name: str, *args: Any, job_id: str | None = None) -> None:
         pipe.execute()
 
 
-def _run_inline(spec: JobSpec, args: list[Any]) -> None:
+def _run_inline(spec: JobSpec, args: list[Any], queue: str) -> None:
     try:
         spec.fn(*args)
     except Exception as exc:  # inline mode has no retry: the failure goes straight to the dead letters
-        dead_letter(spec.name, args, exc, attempts=1)
+        dead_letter(spec.name, args, exc, attempts=1, queue=queue)
 
 
 def rq_failure_callback(rq_job: Any, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
@@ -124,21 +128,23 @@ def rq_failure_callback(rq_job: Any, connection: Any, exc_type: type, exc_value:
     attempts = len(RETRY_INTERVALS.get(rq_job.origin, [])) + 1 - int(rq_job.retries_left or 0)
     if rq_job.retries_left:
         rq_job.retries_left = 0  # a FinalError: no point in retrying; RQ reads this after the callback
-    dead_letter(rq_job.meta.get("scrm_job", rq_job.func_name), list(rq_job.args), exc_value, attempts=attempts)
+    dead_letter(rq_job.meta.get("scrm_job", rq_job.func_name), list(rq_job.args), exc_value, attempts=attempts,
+                queue=rq_job.origin)
 
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def dead_letter(name: str, args: list[Any], exc: BaseException, attempts: int) -> None:
+def dead_letter(name: str, args: list[Any], exc: BaseException, attempts: int, queue: str | None = None) -> None:
     """Keep a job that failed for good, and let its owner mark the CRM row failed."""
     error = _describe(exc)
     log.warning("job %s%s failed for good after %d attempt(s): %s", name, tuple(args), attempts, error)
     spec = JOBS.get(name)
     runtime = current()
     with runtime.WriteSession.begin() as s:
-        s.add(DeadLetter(job=name, args=args, queue=spec.queue if spec else "?", error=error, attempts=attempts))
+        s.add(DeadLetter(job=name, args=args, queue=queue or (spec.queue if spec else "?"), error=error,
+                         attempts=attempts))
     if spec and spec.on_dead:
         spec.on_dead(args, error)
 
@@ -151,11 +157,11 @@ def replay_dead_letter(dead_letter_id: int) -> DeadLetter | None:
         if row is None:
             return None
         row.replayed_at = utcnow()
-        name, args = row.job, list(row.args)
+        name, args, queue = row.job, list(row.args), row.queue
     spec = JOBS.get(name)
     if spec is None:
         raise LookupError(f"dead letter {dead_letter_id} names unknown job {name!r}")
     if spec.on_replay:
         spec.on_replay(args)
-    enqueue(name, *args)
+    enqueue(name, *args, queue=queue)
     return row

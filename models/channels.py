@@ -65,7 +65,7 @@ class ChannelCode(Base):
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    members: Mapped[list["ChannelMember"]] = relationship(
+    members: Mapped[list[ChannelMember]] = relationship(
         back_populates="code", order_by="ChannelMember.position", cascade="all, delete-orphan"
     )
 

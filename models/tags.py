@@ -28,7 +28,7 @@ class TagGroup(Base):
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    tags: Mapped[list["Tag"]] = relationship(back_populates="group", order_by="Tag.order")
+    tags: Mapped[list[Tag]] = relationship(back_populates="group", order_by="Tag.order")
 
 
 class Tag(Base):

@@ -31,6 +31,7 @@ def app_errors(fields: dict[str, Any]) -> dict[str, str]:
     if not str(fields.get("secret") or "").strip() or len(str(fields.get("secret"))) > 128:
         errors["secret"] = "required, at most 128 characters"
     agent_id = fields.get("agent_id")
-    if agent_id not in (None, "") and not (isinstance(agent_id, int) or str(agent_id).isdigit()):
+    whole = isinstance(agent_id, int) or (str(agent_id).isascii() and str(agent_id).isdigit())
+    if agent_id not in (None, "") and not whole:
         errors["agent_id"] = "a whole number"
     return errors

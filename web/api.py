@@ -34,7 +34,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ApiError(400, "bad_request", f"{name} must be a whole number from {low} to {high}")
     return int(raw)
 
@@ -60,11 +60,24 @@ def _page(query: Select, render: Any) -> Any:
     return jsonify({"items": items, "page": page, "page_size": size, "total": total})
 
 
+def _visible(corp_id: str) -> bool:
+    """A token limited to one corp sees that corp's rows only; others are answered as absent."""
+    return g.principal.corp_id in (None, corp_id)
+
+
+def _all_corps() -> None:
+    """Dead letters are jobs, not a corp's rows: only a token for every corp may see or replay them."""
+    if g.principal.corp_id:
+        raise ApiError(403, "forbidden", "dead letters span corps: use a token not limited to one corp")
+
+
 # -- events -------------------------------------------------------------------------------------------
 @bp.get("/events")
 @require(Role.admin)
 def list_events() -> Any:
     query = select(Inbox).order_by(Inbox.id.desc())
+    if g.principal.corp_id:
+        query = query.where(Inbox.corp_id == g.principal.corp_id)
     status = request.args.get("status")
     if status:
         if status not in InboxStatus.__members__:
@@ -85,7 +98,7 @@ def list_events() -> Any:
 def get_event(inbox_id: int) -> Any:
     with _runtime().Session() as s:
         row = s.get(Inbox, inbox_id)
-        if row is None:
+        if row is None or not _visible(row.corp_id):
             raise ApiError(404, "not_found", f"no event {inbox_id}")
         return jsonify({**row.public(), "raw_xml": row.raw_xml})
 
@@ -94,7 +107,8 @@ def get_event(inbox_id: int) -> Any:
 @require(Role.admin)
 def replay(inbox_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
-        if s.get(Inbox, inbox_id) is None:
+        row = s.get(Inbox, inbox_id)
+        if row is None or not _visible(row.corp_id):
             raise ApiError(404, "not_found", f"no event {inbox_id}")
         audit(s, "event.replay", f"inbox:{inbox_id}")
     replay_event(inbox_id)
@@ -106,10 +120,14 @@ def replay(inbox_id: int) -> Any:
 @bp.get("/dead-letters")
 @require(Role.admin)
 def list_dead_letters() -> Any:
+    _all_corps()
     query = select(DeadLetter).order_by(DeadLetter.id.desc())
     if request.args.get("job"):
         query = query.where(DeadLetter.job == request.args["job"])
-    if request.args.get("replayed") in ("true", "false"):
+    replayed = request.args.get("replayed")
+    if replayed not in (None, "true", "false"):
+        raise ApiError(400, "bad_request", "replayed must be true or false")
+    if replayed:
         flag = DeadLetter.replayed_at.is_not(None)
         query = query.where(flag if request.args["replayed"] == "true" else ~flag)
     return _page(query, DeadLetter.public)
@@ -118,6 +136,7 @@ def list_dead_letters() -> Any:
 @bp.post("/dead-letters/<int:dead_letter_id>/replay")
 @require(Role.admin)
 def replay_dead(dead_letter_id: int) -> Any:
+    _all_corps()
     with _runtime().WriteSession.begin() as s:
         if s.get(DeadLetter, dead_letter_id) is None:
             raise ApiError(404, "not_found", f"no dead letter {dead_letter_id}")
@@ -173,8 +192,9 @@ def list_customers() -> Any:
         query = query.where(Customer.follows.any(FollowRelation.userid == request.args["staff"]))
     keyword = request.args.get("keyword", "").strip()
     if keyword:
-        like = f"%{keyword}%"
-        query = query.where(or_(Customer.name.like(like), Customer.follows.any(FollowRelation.remark.like(like))))
+        like = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Customer.name.like(like, escape="\\"),
+                                Customer.follows.any(FollowRelation.remark.like(like, escape="\\"))))
     names = _staff_names()
     return _page(query, lambda c: _customer_json(c, names))
 

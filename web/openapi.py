@@ -50,6 +50,73 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
             "secret": {"type": "string"}, "agent_id": {"type": "integer"},
         },
     }),
+    ("get", "/tag-groups", "member", "Customer tag groups with their tags, colours and descriptions", [], None),
+    ("post", "/tag-groups", "admin", "Create a tag group with its tags in WeCom (202: pending add_corp_tag)", [], {
+        "type": "object", "required": ["name", "tags"],
+        "properties": {
+            "name": {"type": "string", "maxLength": 30}, "corp_id": {"type": "string"},
+            "tags": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["name"],
+                "properties": {"name": {"type": "string", "maxLength": 30},
+                               "colour": {"type": "string", "maxLength": 16},
+                               "description": {"type": "string", "maxLength": 255}}}},
+        },
+    }),
+    ("patch", "/tags/{tag_pk}", "admin", "Rename a tag (202: edit_corp_tag) or set its colour/description",
+     [_id("tag_pk")], {"type": "object", "properties": {
+         "name": {"type": "string", "maxLength": 30}, "colour": {"type": "string", "maxLength": 16},
+         "description": {"type": "string", "maxLength": 255}}}),
+    ("delete", "/tags/{tag_pk}", "admin", "Delete a tag in WeCom (202: del_corp_tag)", [_id("tag_pk")], None),
+    ("delete", "/tag-groups/{group_pk}", "admin", "Delete a tag group in WeCom (202: del_corp_tag)",
+     [_id("group_pk")], None),
+    ("post", "/tags/sync", "admin", "Fetch the whole tag library from WeCom (202)", [], None),
+    ("get", "/departments", "admin", "Departments in tree order (depth-first, WeCom's order)", [
+        _q("corp_id", {"type": "string"})], None),
+    ("get", "/staff", "admin", "Staff members; mobiles masked (138****0000) below super_admin", PAGE_PARAMS + [
+        _q("department", {"type": "integer"}, "this department and those below it"),
+        _q("status", {"enum": ["active", "disabled", "inactive", "resigned"]}),
+        _q("keyword", {"type": "string"}, "name, userid or position"),
+    ], None),
+    ("post", "/directory/sync", "admin", "Full sync of departments and staff from WeCom (202)", [],
+     {"type": "object", "properties": {"app": {"type": "string", "description": "app slug"},
+                                        "corp_id": {"type": "string"}}}),
+    ("post", "/customers/{customer_id}/tags", "member", "Tag a customer (mark_tag) for one follower",
+     [_id("customer_id")], {"type": "object", "properties": {
+         "userid": {"type": "string", "description": "the follower; a member's own by default, required for admins"},
+         "add": {"type": "array", "items": {"type": "integer"}},
+         "remove": {"type": "array", "items": {"type": "integer"}}}}),
+    ("post", "/channel-codes", "admin", "Create a channel code (活码), or one per member with batch_single (202)",
+     [], {"type": "object", "required": ["kind", "name", "channel", "members"], "properties": {
+         "kind": {"enum": ["single", "batch_single", "multi"]}, "name": {"type": "string"},
+         "channel": {"type": "string"}, "scene": {"type": "string", "maxLength": 30},
+         "members": {"type": "array", "items": {"type": "string"}},
+         "departments": {"type": "array", "items": {"type": "integer"}},
+         "backups": {"type": "array", "items": {"type": "string"}},
+         "assign_mode": {"enum": ["round_robin", "overflow"]}, "daily_limit": {"type": "integer", "minimum": 1},
+         "accept_policy": {"enum": ["auto", "manual", "auto_in_working_hours"]},
+         "tag_ids": {"type": "array", "items": {"type": "integer"}}, "remark": {"type": "string"},
+         "welcome": {"type": "object", "properties": {"text": {"type": "string", "maxLength": 100},
+                                                      "material_ids": {"type": "array", "maxItems": 9}}}}}),
+    ("get", "/channel-codes", "admin", "Channel codes with members, status and adds per day", [
+        _q("kind", {"type": "string"}), _q("status", {"enum": ["normal", "abnormal"]}),
+        _q("scene", {"type": "string"}), _q("staff", {"type": "string"})], None),
+    ("get", "/channel-codes/{code_id}", "admin", "One channel code", [_id("code_id")], None),
+    ("delete", "/channel-codes/{code_id}", "admin", "Delete a channel code (202: del_contact_way)",
+     [_id("code_id")], None),
+    ("post", "/welcome-messages", "admin", "A default or per-member welcome, optionally for a time of day", [],
+     {"type": "object", "properties": {
+         "scope": {"enum": ["default", "staff"]}, "userid": {"type": "string"}, "text": {"type": "string"},
+         "material_ids": {"type": "array", "maxItems": 9, "items": {"type": "integer"}},
+         "start_minute": {"type": "integer"}, "end_minute": {"type": "integer"}}}),
+    ("get", "/welcome-messages", "admin", "Welcome messages", [], None),
+    ("post", "/materials", "admin", "Add an image, link or mini-program to the material library", [],
+     {"type": "object", "required": ["kind", "payload"], "properties": {
+         "kind": {"enum": ["image", "link", "miniprogram"]}, "title": {"type": "string"},
+         "payload": {"type": "object"}}}),
+    ("get", "/settings", "admin", "Corp settings (参数设置)", [_q("corp_id", {"type": "string"})], None),
+    ("patch", "/settings", "super_admin", "Change corp settings", [], {"type": "object", "properties": {
+        "mask_mobile_for_members": {"type": "boolean"}, "recycle_retention_days": {"type": "integer"},
+        "notify_manager_on_loss": {"type": "boolean"}}}),
 ]
 
 ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {

@@ -155,3 +155,8 @@ class WeComClient(WeChatClient):
 
     def get_user(self, userid: str) -> dict[str, Any]:
         return self.get("user/get", params={"userid": userid})
+
+    def send_app_message(self, agent_id: int, touser: list[str], msgtype: str, body: dict[str, Any]) -> Any:
+        """message/send from the self-built app; the answer's `invaliduser` lists refused recipients."""
+        data = {"touser": "|".join(touser), "msgtype": msgtype, "agentid": agent_id, msgtype: body}
+        return self.post("message/send", data=data)

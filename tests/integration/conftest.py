@@ -101,7 +101,7 @@ def start_worker(spawn, service_env) -> Callable[..., Proc]:  # type: ignore[no-
     def start(env: dict[str, str] | None = None) -> Proc:
         env = env or service_env
         return spawn("rq-worker", [str(BIN / "rq"), "worker", "-u", env["REDIS_URL"], "--with-scheduler",
-                                   "events", "outbound", "maintenance"], env)
+                                   "welcome", "events", "outbound", "maintenance"], env)
 
     return start
 

@@ -5,8 +5,10 @@ errcode handling and rate limiting are exercised over the wire, not against a mo
 like WeCom: HTTP 200 with ``errcode``/``errmsg`` for every business error. Anything it does not implement
 answers HTTP 404 / errcode 99999, so a test that strays off the supported surface fails loudly.
 
-Control endpoints under ``/fake/`` (no auth) let tests seed data, read the call log, expire tokens and inject
-faults. State lives in :class:`wecom.fake.state.FakeState`.
+Control endpoints under ``/fake/`` (no auth) let tests seed data, read the call log, expire tokens, inject
+faults, and play WeCom's side of adding customers (WelcomeCodes, contact-way scans: ``endpoints_contact.py``,
+which also serves the address-book, tag, welcome and contact-way APIs). State lives in
+:class:`wecom.fake.state.FakeState`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from typing import Any, Self
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from wecom.fake.state import FakeState, SeedError, WeComError
+from wecom.fake import endpoints_contact as contact
+from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
+from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
 UNKNOWN_ENDPOINT = 99999
 """Not a WeCom errcode: marks a request the fake cannot answer, so the test notices instead of passing."""
@@ -34,30 +38,6 @@ MESSAGE_TYPES = frozenset({"text", "image", "voice", "video", "file", "textcard"
 
 FOLLOW_USER_PAGE_SIZE = 500
 """externalcontact/get pages follow_user beyond 500 members through ``cursor``/``next_cursor``."""
-
-_UNRECORDED_PARAMS = frozenset({"access_token", "corpsecret"})
-"""Credentials never enter the call log, which tests print and dump freely."""
-
-
-@dataclass
-class Call:
-    """One /cgi-bin/ request as the handlers see it; identity is filled in once the token is checked."""
-
-    method: str
-    path: str
-    args: dict[str, str]
-    body: Any  # parsed JSON, or None when the body is empty or not JSON
-    at: float
-    corpid: str | None = None
-    agentid: int | None = None
-
-    def log_entry(self, errcode: int) -> dict[str, Any]:
-        """What /fake/calls shows for this call (``seq`` is added by the state)."""
-        return {"method": self.method, "path": self.path,
-                "query": {k: v for k, v in self.args.items() if k not in _UNRECORDED_PARAMS},
-                "body": self.body, "errcode": errcode, "corpid": self.corpid, "agentid": self.agentid,
-                "at": self.at}
-
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -134,12 +114,12 @@ class _CgiBin:
 
     def user_get(self, call: Call) -> dict[str, Any]:
         """A member's directory fields."""
-        return _found(self.state.user(_corpid(call), _arg(call, "userid", 41009)), 60111)
+        return found(self.state.user(corpid_of(call), query_arg(call, "userid", 41009)), 60111)
 
     def externalcontact_get(self, call: Call) -> dict[str, Any]:
         """A customer and the members who added them, follow_user paged by ``cursor`` (doc 92114)."""
-        external_userid = _arg(call, "external_userid", 40058)
-        record = _found(self.state.external_contact(_corpid(call), external_userid), 84061)
+        external_userid = query_arg(call, "external_userid", 40058)
+        record = found(self.state.external_contact(corpid_of(call), external_userid), 84061)
         offset = _cursor_offset(call.args.get("cursor", ""))
         end = offset + FOLLOW_USER_PAGE_SIZE
         follow_user = record["follow_user"]
@@ -159,18 +139,31 @@ class _CgiBin:
         if msgtype == "text" and not _text_content(message):
             raise WeComError(44004)
         recipients = self.state.resolve_recipients(
-            _corpid(call), *(_split_ids(message.get(key)) for key in ("touser", "toparty", "totag")))
+            corpid_of(call), *(_split_ids(message.get(key)) for key in ("touser", "toparty", "totag")))
         if not recipients.members:
             raise WeComError(81013)
-        if not self.state.admit_messages(_corpid(call), recipients.members):
+        if not self.state.admit_messages(corpid_of(call), recipients.members):
             raise WeComError(45009)
         return {**recipients.invalid, "msgid": secrets.token_urlsafe(24)}
 
 
 ENDPOINTS: dict[str, Endpoint] = {
     "gettoken": Endpoint("GET", _CgiBin.gettoken, needs_token=False),
+    "department/list": Endpoint("GET", contact.department_list),
     "user/get": Endpoint("GET", _CgiBin.user_get),
+    "user/list": Endpoint("GET", contact.user_list),
+    "user/simplelist": Endpoint("GET", contact.user_simplelist),
     "externalcontact/get": Endpoint("GET", _CgiBin.externalcontact_get),
+    "externalcontact/get_corp_tag_list": Endpoint("POST", contact.get_corp_tag_list),
+    "externalcontact/add_corp_tag": Endpoint("POST", contact.add_corp_tag),
+    "externalcontact/edit_corp_tag": Endpoint("POST", contact.edit_corp_tag),
+    "externalcontact/del_corp_tag": Endpoint("POST", contact.del_corp_tag),
+    "externalcontact/mark_tag": Endpoint("POST", contact.mark_tag),
+    "externalcontact/send_welcome_msg": Endpoint("POST", contact.send_welcome_msg),
+    "externalcontact/add_contact_way": Endpoint("POST", contact.add_contact_way),
+    "externalcontact/get_contact_way": Endpoint("POST", contact.get_contact_way),
+    "externalcontact/update_contact_way": Endpoint("POST", contact.update_contact_way),
+    "externalcontact/del_contact_way": Endpoint("POST", contact.del_contact_way),
     "message/send": Endpoint("POST", _CgiBin.message_send),
 }
 """The WeCom API surface the fake implements, by path under /cgi-bin/."""
@@ -189,12 +182,6 @@ def _read_call(path: str) -> Call:
 def _unknown(errmsg: str) -> dict[str, Any]:
     """The loud answer for requests outside the implemented surface."""
     return {"errcode": UNKNOWN_ENDPOINT, "errmsg": errmsg}
-
-
-def _corpid(call: Call) -> str:
-    """The corp of a token-authenticated call (set by ``_identify`` before any handler runs)."""
-    assert call.corpid is not None
-    return call.corpid
 
 
 def _cursor_offset(cursor: str) -> int:
@@ -235,11 +222,6 @@ def _parse_fault(spec: Any) -> dict[str, Any]:
     return {"path": spec["path"], "errcode": errcode, "count": count, "delay": float(delay), "errmsg": errmsg}
 
 
-def _bad_request(message: str) -> tuple[Response, int]:
-    """A control endpoint's answer to a malformed request."""
-    return jsonify({"ok": False, "error": message}), 400
-
-
 def _add_control_routes(app: Flask, state: FakeState) -> None:
     """Register the unauthenticated /fake/ endpoints tests and the demo use to drive the fake."""
 
@@ -261,7 +243,7 @@ def _add_control_routes(app: Flask, state: FakeState) -> None:
         try:
             state.seed(request.get_json(force=True, silent=True))
         except SeedError as error:
-            return _bad_request(str(error))
+            return bad_request(str(error))
         return {"ok": True}
 
     @app.post("/fake/tokens/expire")
@@ -273,7 +255,7 @@ def _add_control_routes(app: Flask, state: FakeState) -> None:
         try:
             state.set_fault(**_parse_fault(request.get_json(force=True, silent=True)))
         except ValueError as error:
-            return _bad_request(str(error))
+            return bad_request(str(error))
         return {"ok": True}
 
     @app.delete("/fake/faults")
@@ -288,11 +270,12 @@ def _add_control_routes(app: Flask, state: FakeState) -> None:
 
 
 def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
-                    rate_limit_per_minute: int = 10000) -> Flask:
+                    rate_limit_per_minute: int = 10000, welcome_code_ttl: float = WELCOME_CODE_TTL) -> Flask:
     """Build the fake WeCom Flask app around ``state`` (a fresh one if None).
 
     ``token_ttl`` is the ``expires_in`` of issued tokens; ``rate_limit_per_minute`` is the per-corp,
-    per-API limit (WeCom's is 10000/min; tests lower it to reach 45009 quickly).
+    per-API limit (WeCom's is 10000/min; tests lower it to reach 45009 quickly); ``welcome_code_ttl`` is
+    how long issued WelcomeCodes stay usable (WeCom's 20 s; tests shorten it to reach expiry quickly).
     """
     state = FakeState() if state is None else state
     app = Flask("wecom.fake")
@@ -302,21 +285,8 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     cgi_bin = _CgiBin(state, token_ttl, rate_limit_per_minute)
     app.add_url_rule("/cgi-bin/<path:path>", "cgi_bin", cgi_bin.handle, methods=["GET", "POST"])
     _add_control_routes(app, state)
+    contact.add_contact_control_routes(app, state, welcome_code_ttl)
     return app
-
-
-def _arg(call: Call, name: str, missing_errcode: int) -> str:
-    """A required query argument, or WeCom's errcode for its absence."""
-    value = call.args.get(name)
-    if not value:
-        raise WeComError(missing_errcode)
-    return value
-
-
-def _found(record: dict[str, Any] | None, missing_errcode: int) -> dict[str, Any]:
-    if record is None:
-        raise WeComError(missing_errcode)
-    return record
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -333,10 +303,11 @@ class FakeWeComServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, state: FakeState | None = None,
-                 token_ttl: int = 7200, rate_limit_per_minute: int = 10000) -> None:
+                 token_ttl: int = 7200, rate_limit_per_minute: int = 10000,
+                 welcome_code_ttl: float = WELCOME_CODE_TTL) -> None:
         self.state = FakeState() if state is None else state
-        self.app = create_fake_app(self.state, token_ttl=token_ttl,
-                                   rate_limit_per_minute=rate_limit_per_minute)
+        self.app = create_fake_app(self.state, token_ttl=token_ttl, rate_limit_per_minute=rate_limit_per_minute,
+                                   welcome_code_ttl=welcome_code_ttl)
         self._host = host
         self._port = port
         self._server: BaseWSGIServer | None = None

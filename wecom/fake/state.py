@@ -1,8 +1,9 @@
 """In-memory state of the fake WeCom server.
 
-The HTTP layer (``server.py``) only translates requests and responses; everything that several request
-threads share (seeded directory data, tokens, rate windows, recorded calls, injected faults) lives here
-behind one lock, so tests that hammer the fake from many threads still see consistent counts.
+The HTTP layer (``server.py``, ``endpoints_contact.py``) only translates requests and responses; everything
+that several request threads share (seeded directory data, customer tags, welcome codes, contact ways, tokens,
+rate windows, recorded calls, injected faults) lives here behind one lock, so tests that hammer the fake from
+many threads still see consistent counts.
 """
 
 from __future__ import annotations
@@ -12,8 +13,15 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from wecom.fake.corp_tags import CorpTag, CorpTagLibrary, NewTag, TagGroup
+from wecom.fake.errors import ERRMSG, WeComError
+from wecom.fake.seed import SeedError, is_int, parse_seed
+
+__all__ = ["ERRMSG", "FakeState", "SeedError", "WeComError"]  # re-exported from errors.py and seed.py
 
 WINDOW_SECONDS = 60.0
 """WeCom's frequency limits are per rolling minute (doc 90454)."""
@@ -21,41 +29,14 @@ WINDOW_SECONDS = 60.0
 MEMBER_MESSAGES_PER_MINUTE = 30
 """WeCom delivers at most 30 app messages per minute to one member (doc 90454)."""
 
-ERRMSG: dict[int, str] = {
-    -1: "system busy",
-    0: "ok",
-    40001: "invalid credential",
-    40008: "invalid message type",
-    40013: "invalid corpid",
-    40014: "invalid access_token",
-    40058: "invalid parameter",
-    41001: "access_token missing",
-    41009: "missing userid",
-    42001: "access_token expired",
-    44004: "empty content",
-    45009: "api freq out of limit",
-    47001: "data format error",
-    60111: "userid not found",
-    81013: "user & party & tag all invalid",
-    84061: "not external contact",
-    301002: "not allow operate another agent with this accesstoken",
-}
-"""The errmsg WeCom pairs with each errcode the fake can answer (clients log errmsg, some match on it)."""
+WELCOME_CODE_TTL = 20.0
+"""A WelcomeCode is usable for 20 s after the add event, once (doc 92599)."""
 
-_SEED_KEYS = frozenset({"corps", "users", "external_contacts"})
+MAX_CONTACT_WAY_MEMBERS = 100
+"""A contact way reaches at most 100 members, departments expanded (global errcode table, 41041)."""
 
-
-class WeComError(Exception):
-    """A WeCom business error; the server answers it as HTTP 200 ``{"errcode": N, "errmsg": ...}``."""
-
-    def __init__(self, errcode: int, errmsg: str | None = None) -> None:
-        self.errcode = errcode
-        self.errmsg = errmsg or ERRMSG.get(errcode, "fake WeCom error")
-        super().__init__(f"{self.errcode} {self.errmsg}")
-
-
-class SeedError(ValueError):
-    """Seed data has the wrong shape; raised before anything is applied, so a bad seed changes nothing."""
+MAX_API_CONTACT_WAYS = 500_000
+"""Contact ways a corp may create through the API (PROTOCOL.md section 4; 41045 in the global table)."""
 
 
 @dataclass
@@ -85,6 +66,51 @@ class Recipients:
     invalid: dict[str, str]  # response field ("invaliduser", ...) -> ids joined by "|"
 
 
+@dataclass
+class WelcomeCode:
+    """A WelcomeCode from an add_external_contact event: one send, before ``expires_at`` (monotonic)."""
+
+    code: str
+    corpid: str
+    userid: str
+    external_userid: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class _Directory:
+    """One corp's departments and who is in them, taken under the lock, for questions that span both."""
+
+    departments: list[dict[str, Any]]  # seeded department/list records, in seed order
+    member_departments: dict[str, set[int]]  # userid -> the departments it belongs to directly
+
+    def known(self) -> set[int]:
+        """Seeded departments, plus those members name without a seed (older seeds have no departments)."""
+        return {dept["id"] for dept in self.departments}.union(*self.member_departments.values())
+
+    def subtree(self, root: int) -> set[int]:
+        """``root`` and every department below it, by the seeded ``parentid`` links."""
+        children: dict[int, list[int]] = {}
+        for dept in self.departments:
+            children.setdefault(dept["parentid"], []).append(dept["id"])
+        found: set[int] = set()
+        todo = [root]
+        while todo:
+            dept_id = todo.pop()
+            if dept_id not in found:
+                found.add(dept_id)
+                todo.extend(children.get(dept_id, []))
+        return found
+
+    def members_of(self, department_ids: Iterable[int], with_children: bool = True) -> set[str]:
+        """Members of the given departments, and of their subdepartments unless ``with_children`` is False."""
+        wanted = set(department_ids)
+        if with_children:
+            wanted = set().union(*(self.subtree(dept_id) for dept_id in wanted))
+        return {userid for userid, depts in self.member_departments.items() if depts & wanted}
+
+
 class FakeState:
     """Everything the fake WeCom remembers; every public method is thread-safe."""
 
@@ -92,7 +118,12 @@ class FakeState:
         self._lock = threading.Lock()
         self._corps: dict[str, dict[str, int]] = {}  # corpid -> secret -> agentid
         self._users: dict[tuple[str, str], dict[str, Any]] = {}
+        self._departments: dict[tuple[str, int], dict[str, Any]] = {}
         self._externals: dict[tuple[str, str], dict[str, Any]] = {}
+        self._tag_libraries: dict[str, CorpTagLibrary] = {}
+        self._welcome_codes: dict[str, WelcomeCode] = {}
+        self._welcomes: list[dict[str, Any]] = []
+        self._contact_ways: dict[str, dict[str, Any]] = {}  # config_id -> way, with its corpid
         self._tokens: dict[str, Token] = {}
         self._windows: dict[tuple[str, ...], deque[float]] = {}
         self._faults: dict[str, Fault] = {}
@@ -102,43 +133,103 @@ class FakeState:
             self.seed(seed)
 
     def reset(self) -> None:
-        """Forget seeds, faults, calls and rate windows, so one test's data cannot leak into the next.
-        Issued tokens stay valid, as a real corp's would across a test boundary."""
+        """Forget seeds, everything created through the API, faults, calls and rate windows, so one test's
+        data cannot leak into the next. Issued tokens stay valid, as a real corp's would across a test boundary."""
         with self._lock:
-            self._corps.clear()
-            self._users.clear()
-            self._externals.clear()
-            self._windows.clear()
-            self._faults.clear()
-            self._calls.clear()
+            for table in (self._corps, self._users, self._departments, self._externals, self._tag_libraries,
+                          self._welcome_codes, self._welcomes, self._contact_ways, self._windows, self._faults,
+                          self._calls):
+                table.clear()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
     def seed(self, data: Any) -> None:
         """Merge seed data (a dict shaped like the body of POST /fake/seed).
 
-        Corps gain secrets; users and external contacts are upserted (replaced whole) by their ids.
+        Corps gain secrets; users, departments and external contacts are upserted (replaced whole) by their ids.
 
         The whole payload is validated first, so a typo fails loudly instead of half-seeding the fake.
         """
-        corps, users, externals = _parse_seed(data)
+        parsed = parse_seed(data)
         with self._lock:
-            known = set(self._corps) | {corpid for corpid, _ in corps}
-            for corpid in {record["corpid"] for record in users + externals} - known:
+            known = set(self._corps) | {corpid for corpid, _ in parsed.corps}
+            records = parsed.users + parsed.externals + parsed.departments
+            for corpid in {record["corpid"] for record in records} - known:
                 raise SeedError(f"seed refers to corpid {corpid!r}, not seeded here or before")
-            for corpid, secret_map in corps:
+            for corpid, secret_map in parsed.corps:
                 self._corps.setdefault(corpid, {}).update(secret_map)
-            for user in users:
+            for user in parsed.users:
                 self._users[(user["corpid"], user["userid"])] = user
-            for record in externals:
+            for dept in parsed.departments:
+                self._departments[(dept.pop("corpid"), dept["id"])] = dept
+            for record in parsed.externals:
                 external_userid = record["external_contact"]["external_userid"]
                 self._externals[(record["corpid"], external_userid)] = record
+
+    # -- directory ---------------------------------------------------------------------------------------
 
     def user(self, corpid: str, userid: str) -> dict[str, Any] | None:
         """A copy of the member's user/get fields (without our ``corpid`` key), or None if unknown."""
         with self._lock:
             user = self._users.get((corpid, userid))
-            return None if user is None else {k: copy.deepcopy(v) for k, v in user.items() if k != "corpid"}
+            return None if user is None else _without_corpid(user)
+
+    def departments(self, corpid: str, root: int | None = None) -> list[dict[str, Any]]:
+        """department/list: the corp's seeded departments, or ``root`` and those below it (60123 if unknown).
+
+        Departments members name but nobody seeded have no name, so they are not listed here.
+        """
+        with self._lock:
+            directory = self._directory(corpid)
+            shown = directory.departments
+            if root is not None:
+                if root not in {dept["id"] for dept in shown}:
+                    raise WeComError(60123)
+                subtree = directory.subtree(root)
+                shown = [dept for dept in shown if dept["id"] in subtree]
+            return copy.deepcopy(shown)
+
+    def members(self, corpid: str, department_id: int, with_children: bool) -> list[dict[str, Any]]:
+        """user/list: copies of the members of a department (and its subdepartments), 60123 if unknown."""
+        with self._lock:
+            directory = self._directory(corpid)
+            if department_id not in directory.known():
+                raise WeComError(60123)
+            userids = directory.members_of([department_id], with_children)
+            return [_without_corpid(user) for (user_corp, userid), user in self._users.items()
+                    if user_corp == corpid and userid in userids]
+
+    def resolve_recipients(self, corpid: str, users: list[str], parties: list[str],
+                           tags: list[str]) -> Recipients:
+        """Who gets a message, and which of the given ids WeCom would report as invalid.
+
+        ``users`` must be members of the corp (``["@all"]`` means everyone). A party is valid if it is a
+        known department (seeded, or named by a member) and reaches the members of its subtree. The fake has
+        no member tags, so every tag id is invalid.
+        """
+        with self._lock:
+            directory = self._directory(corpid)
+        corp_members = set(directory.member_departments)
+        if users == ["@all"]:
+            return Recipients(members=corp_members, invalid={"invaliduser": ""})
+        known_parties = {str(dept_id) for dept_id in directory.known()}
+        members = {user for user in users if user in corp_members}
+        members |= directory.members_of(int(party) for party in parties if party in known_parties)
+        invalid = {"invaliduser": "|".join(user for user in users if user not in corp_members)}
+        if parties:
+            invalid["invalidparty"] = "|".join(party for party in parties if party not in known_parties)
+        if tags:
+            invalid["invalidtag"] = "|".join(tags)
+        return Recipients(members=members, invalid=invalid)
+
+    def _directory(self, corpid: str) -> _Directory:
+        """The corp's departments and membership (caller holds the lock; records are shared, not copied)."""
+        departments = [dept for (dept_corp, _), dept in self._departments.items() if dept_corp == corpid]
+        members = {userid: _department_ids(user.get("department"))
+                   for (user_corp, userid), user in self._users.items() if user_corp == corpid}
+        return _Directory(departments=departments, member_departments=members)
+
+    # -- customers and their tags ------------------------------------------------------------------------
 
     def external_contact(self, corpid: str, external_userid: str) -> dict[str, Any] | None:
         """A copy of ``{"external_contact": ..., "follow_user": [...]}``, or None if not a customer."""
@@ -149,28 +240,227 @@ class FakeState:
             return copy.deepcopy({"external_contact": record["external_contact"],
                                   "follow_user": record["follow_user"]})
 
-    def resolve_recipients(self, corpid: str, users: list[str], parties: list[str],
-                           tags: list[str]) -> Recipients:
-        """Who gets a message, and which of the given ids WeCom would report as invalid.
+    def corp_tags(self, corpid: str, tag_ids: list[str], group_ids: list[str]) -> list[dict[str, Any]]:
+        """get_corp_tag_list (see :meth:`CorpTagLibrary.list`)."""
+        with self._lock:
+            return self._tag_library(corpid).list(tag_ids, group_ids)
 
-        ``users`` must be members of the corp (``["@all"]`` means everyone). A party id is valid if some
-        member belongs to it directly (the fake has no department tree). The fake has no member tags, so
-        every tag id is invalid.
+    def add_corp_tags(self, corpid: str, group_id: str | None, group_name: str | None, group_order: int,
+                      tags: list[NewTag]) -> dict[str, Any]:
+        """add_corp_tag: the group the tags went into, showing only the new tags."""
+        with self._lock:
+            return self._tag_library(corpid).add(group_id, group_name, group_order, tags, int(time.time()))
+
+    def edit_corp_tag(self, corpid: str, item_id: str, name: str | None, order: int | None) -> None:
+        """edit_corp_tag; customers marked with the tag show its new name in externalcontact/get."""
+        with self._lock:
+            self._tag_library(corpid).edit(item_id, name, order)
+            self._sync_marked_tags(corpid, removed=set())
+
+    def delete_corp_tags(self, corpid: str, tag_ids: list[str], group_ids: list[str]) -> None:
+        """del_corp_tag; the deleted tags also disappear from every customer they were marked on."""
+        with self._lock:
+            removed = self._tag_library(corpid).delete(tag_ids, group_ids)
+            self._sync_marked_tags(corpid, removed)
+
+    def mark_tag(self, corpid: str, userid: str, external_userid: str, add: list[str],
+                 remove: list[str]) -> None:
+        """mark_tag: edit the corp tags ``userid`` has on their customer (doc 92697).
+
+        84061 unless ``userid`` follows that customer; 40068 for any id that is not a current corp tag.
+        Adding a tag twice keeps one entry; a tag both added and removed ends up removed.
         """
         with self._lock:
-            departments = {userid: {str(dept) for dept in user.get("department", [])}
-                           for (user_corp, userid), user in self._users.items() if user_corp == corpid}
-        if users == ["@all"]:
-            return Recipients(members=set(departments), invalid={"invaliduser": ""})
-        known_parties = set().union(*departments.values())
-        members = {user for user in users if user in departments}
-        members |= {user for user, depts in departments.items() if depts & set(parties)}
-        invalid = {"invaliduser": "|".join(user for user in users if user not in departments)}
-        if parties:
-            invalid["invalidparty"] = "|".join(party for party in parties if party not in known_parties)
-        if tags:
-            invalid["invalidtag"] = "|".join(tags)
-        return Recipients(members=members, invalid=invalid)
+            follow = self._follow_user(corpid, userid, external_userid)
+            library = self._tag_library(corpid)
+            found = {tag_id: library.find_tag(tag_id) for tag_id in add + remove}
+            hits = {tag_id: hit for tag_id, hit in found.items() if hit is not None}
+            if len(hits) < len(found):
+                raise WeComError(40068)
+            removed = set(remove)
+            tags = [tag for tag in follow.get("tags", []) if tag.get("tag_id") not in removed]
+            present = {tag.get("tag_id") for tag in tags} | removed
+            for tag_id in dict.fromkeys(add):
+                if tag_id not in present:
+                    tags.append(_marked_tag(*hits[tag_id]))
+            follow["tags"] = tags
+
+    def _tag_library(self, corpid: str) -> CorpTagLibrary:
+        """The corp's tag library, created empty on first use (caller holds the lock)."""
+        return self._tag_libraries.setdefault(corpid, CorpTagLibrary())
+
+    def _follow_user(self, corpid: str, userid: str, external_userid: str) -> dict[str, Any]:
+        """The live follow_user entry linking member and customer, or 84061 (caller holds the lock)."""
+        record = self._externals.get((corpid, external_userid))
+        follow = next((f for f in record["follow_user"] if f.get("userid") == userid), None) if record else None
+        if follow is None:
+            raise WeComError(84061)
+        return follow
+
+    def _sync_marked_tags(self, corpid: str, removed: set[str]) -> None:
+        """Bring customers' corp tags in line with the library: drop ``removed`` ids, refresh names (caller
+        holds the lock). Tags the library never issued (seeded, or personal ones) are left alone."""
+        library = self._tag_library(corpid)
+        for (record_corp, _), record in self._externals.items():
+            if record_corp != corpid:
+                continue
+            for follow in record["follow_user"]:
+                if "tags" in follow:
+                    kept = [tag for tag in follow["tags"] if tag.get("tag_id") not in removed]
+                    follow["tags"] = [_refreshed_tag(tag, library) for tag in kept]
+
+    # -- welcome codes -----------------------------------------------------------------------------------
+
+    def issue_welcome_code(self, corpid: str, userid: str, external_userid: str, ttl: float,
+                           code: str | None = None) -> str:
+        """Issue the WelcomeCode an add_external_contact event would carry; ValueError for a bad request."""
+        with self._lock:
+            return self._issue_welcome_code(corpid, userid, external_userid, ttl, code)
+
+    def check_welcome_code(self, corpid: str, code: str) -> None:
+        """Raise what send_welcome_msg would answer for ``code`` now, without using it up."""
+        with self._lock:
+            self._live_welcome_code(corpid, code)
+
+    def send_welcome(self, corpid: str, code: str, text: dict[str, Any] | None,
+                     attachments: list[dict[str, Any]]) -> None:
+        """Use up ``code`` and record the welcome; checked again here, so of two racing sends one gets 41051."""
+        with self._lock:
+            welcome = self._live_welcome_code(corpid, code)
+            welcome.used = True
+            self._welcomes.append({"code": code, "corpid": corpid, "userid": welcome.userid,
+                                   "external_userid": welcome.external_userid, "text": copy.deepcopy(text),
+                                   "attachments": copy.deepcopy(attachments), "at": time.time()})
+
+    def welcomes(self) -> list[dict[str, Any]]:
+        """The welcome messages delivered so far, in order."""
+        with self._lock:
+            return copy.deepcopy(self._welcomes)
+
+    def _issue_welcome_code(self, corpid: str, userid: str, external_userid: str, ttl: float,
+                            code: str | None) -> str:
+        """(caller holds the lock)"""
+        if corpid not in self._corps:
+            raise ValueError(f"corpid {corpid!r} is not seeded")
+        if code is None:
+            code = secrets.token_urlsafe(24)
+        if code in self._welcome_codes:
+            raise ValueError(f"welcome code {code!r} was already issued")
+        self._welcome_codes[code] = WelcomeCode(code=code, corpid=corpid, userid=userid,
+                                                external_userid=external_userid,
+                                                expires_at=time.monotonic() + ttl)
+        return code
+
+    def _live_welcome_code(self, corpid: str, code: str) -> WelcomeCode:
+        """``code`` if it can still be sent (caller holds the lock).
+
+        Used → 41051 (doc 92599: the welcome was delivered; don't retry). Unknown, another corp's, or past
+        its TTL → 41050, which the global errcode table names 无效的欢迎语code and explains by the 20 s
+        validity; the errmsg tells expired from unknown.
+        """
+        welcome = self._welcome_codes.get(code)
+        if welcome is None or welcome.corpid != corpid:
+            raise WeComError(41050)
+        if welcome.used:
+            raise WeComError(41051)
+        if time.monotonic() >= welcome.expires_at:
+            raise WeComError(41050, "invalid welcome_code: expired")
+        return welcome
+
+    # -- contact ways (联系我) -----------------------------------------------------------------------------
+
+    def add_contact_way(self, corpid: str, way: dict[str, Any]) -> dict[str, Any]:
+        """add_contact_way for an already well-formed ``way``: check its members, store it, return a copy
+        with ``config_id`` (and ``qr_code`` for scene 2: WeCom only makes QR codes for that scene)."""
+        with self._lock:
+            if sum(1 for stored in self._contact_ways.values() if stored["corpid"] == corpid) \
+                    >= MAX_API_CONTACT_WAYS:
+                raise WeComError(41045)
+            self._check_way_members(corpid, way)
+            config_id = secrets.token_hex(16)
+            stored = {"corpid": corpid, "config_id": config_id, **copy.deepcopy(way)}
+            if way["scene"] == 2:
+                stored["qr_code"] = f"https://fake.invalid/qr/{config_id}.png"
+            self._contact_ways[config_id] = stored
+            return _without_corpid(stored)
+
+    def contact_way(self, corpid: str, config_id: str) -> dict[str, Any]:
+        """get_contact_way: a copy of the way, 41044 if the corp has no such config_id."""
+        with self._lock:
+            return _without_corpid(self._contact_way(corpid, config_id))
+
+    def update_contact_way(self, corpid: str, config_id: str, way: dict[str, Any]) -> None:
+        """update_contact_way with the full, already merged and well-formed way."""
+        with self._lock:
+            stored = self._contact_way(corpid, config_id)
+            self._check_way_members(corpid, way)
+            stored.update(copy.deepcopy(way))
+
+    def delete_contact_way(self, corpid: str, config_id: str) -> None:
+        """del_contact_way; 41044 if the corp has no such config_id."""
+        with self._lock:
+            self._contact_way(corpid, config_id)
+            del self._contact_ways[config_id]
+
+    def contact_ways(self) -> list[dict[str, Any]]:
+        """Every stored contact way of every corp (with ``corpid``), for GET /fake/contact_ways."""
+        with self._lock:
+            return copy.deepcopy(list(self._contact_ways.values()))
+
+    def scan_contact_way(self, config_id: str, external_userid: str, name: str | None,
+                         welcome_code_ttl: float) -> dict[str, Any]:
+        """A customer scans the way's QR code and is added at once (skip_verify is not simulated).
+
+        Routing: a single-person way (type 1) goes to its user; a multi-person way (type 2) goes to the FIRST
+        of its users (or, with only departments, the first of their members by userid). Real WeCom picks
+        among them itself; a service that wants rotation rewrites the user list with update_contact_way.
+
+        The customer (created if unknown) gains a follow_user for that member carrying the way's ``state``,
+        and a WelcomeCode is issued as the add_external_contact event would carry. ValueError if the way is
+        unknown, has nobody to route to, or the customer already follows that member.
+        """
+        with self._lock:
+            way = self._contact_ways.get(config_id)
+            if way is None:
+                raise ValueError(f"no contact way {config_id!r}")
+            corpid = way["corpid"]
+            userid = self._route(way)
+            record = self._externals.setdefault((corpid, external_userid), _new_customer(
+                corpid, external_userid, name))
+            if any(follow.get("userid") == userid for follow in record["follow_user"]):
+                raise ValueError(f"{external_userid!r} is already a customer of {userid!r}")
+            record["follow_user"].append(_new_follow_user(userid, way["state"]))
+            code = self._issue_welcome_code(corpid, userid, external_userid, welcome_code_ttl, None)
+            return {"userid": userid, "external_userid": external_userid, "state": way["state"],
+                    "welcome_code": code}
+
+    def _contact_way(self, corpid: str, config_id: str) -> dict[str, Any]:
+        """The stored way (caller holds the lock); 41044 (global table: 无效的「联系我」config_id参数)."""
+        way = self._contact_ways.get(config_id)
+        if way is None or way["corpid"] != corpid:
+            raise WeComError(41044)
+        return way
+
+    def _check_way_members(self, corpid: str, way: dict[str, Any]) -> None:
+        """At most 100 people with departments expanded (41041); users must be members (60111, a guess
+        at WeCom's errcode) and parties departments (60123, likewise) of the corp. Caller holds the lock."""
+        directory = self._directory(corpid)
+        people = set(way["user"]) | directory.members_of(way["party"])
+        if len(people) > MAX_CONTACT_WAY_MEMBERS:
+            raise WeComError(41041)
+        if any(userid not in directory.member_departments for userid in way["user"]):
+            raise WeComError(60111)
+        if any(party not in directory.known() for party in way["party"]):
+            raise WeComError(60123)
+
+    def _route(self, way: dict[str, Any]) -> str:
+        """The member a scan of ``way`` reaches (see :meth:`scan_contact_way`; caller holds the lock)."""
+        if way["user"]:
+            return str(way["user"][0])
+        members = sorted(self._directory(way["corpid"]).members_of(way["party"]))
+        if not members:
+            raise ValueError(f"contact way {way['config_id']!r} has nobody to route to")
+        return members[0]
 
     # -- tokens ------------------------------------------------------------------------------------------
 
@@ -283,57 +573,42 @@ class FakeState:
             self._calls.clear()
 
 
-_ParsedSeed = tuple[list[tuple[str, dict[str, int]]], list[dict[str, Any]], list[dict[str, Any]]]
+def _department_ids(value: Any) -> set[int]:
+    """A member's ``department`` list as ints (seeds may spell ids as strings)."""
+    if not isinstance(value, list):
+        return set()
+    return {int(item) for item in value if is_int(item) or (isinstance(item, str) and item.isdigit())}
 
 
-def _parse_seed(data: Any) -> _ParsedSeed:
-    """Validate a seed payload and return (corps, users, external contact records) as fresh copies."""
-    if not isinstance(data, dict):
-        raise SeedError("seed must be a JSON object")
-    unknown = set(data) - _SEED_KEYS
-    if unknown:
-        raise SeedError(f"unknown seed keys {sorted(unknown)}; expected some of {sorted(_SEED_KEYS)}")
-    data = copy.deepcopy(data)
-    corps = [_parse_corp(corp) for corp in _records(data, "corps")]
-    users = [_require(user, "users", "corpid", "userid") for user in _records(data, "users")]
-    externals = [_parse_external(record) for record in _records(data, "external_contacts")]
-    return corps, users, externals
+def _without_corpid(record: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a stored record minus the ``corpid`` key the fake files it under."""
+    return {key: copy.deepcopy(value) for key, value in record.items() if key != "corpid"}
 
 
-def _records(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """The list under ``key`` (empty if absent), checked to hold only objects."""
-    records = data.get(key, [])
-    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
-        raise SeedError(f"{key!r} must be a list of objects")
-    return records
+def _marked_tag(group: TagGroup, tag: CorpTag) -> dict[str, Any]:
+    """A corp tag as externalcontact/get lists it in follow_user[].tags (type 1 = 企业标签)."""
+    return {"group_name": group.group_name, "tag_name": tag.name, "tag_id": tag.id, "type": 1}
 
 
-def _require(record: dict[str, Any], where: str, *keys: str) -> dict[str, Any]:
-    """``record`` itself, after checking that each of ``keys`` is a non-empty string."""
-    for key in keys:
-        if not isinstance(record.get(key), str) or not record[key]:
-            raise SeedError(f"every entry of {where!r} needs a non-empty string {key!r}: {record!r}")
-    return record
+def _refreshed_tag(entry: dict[str, Any], library: CorpTagLibrary) -> dict[str, Any]:
+    """``entry`` with current names if it is one of the library's corp tags, else unchanged."""
+    hit = library.find_tag(entry.get("tag_id", "")) if entry.get("type") == 1 else None
+    return entry if hit is None else _marked_tag(*hit)
 
 
-def _parse_corp(corp: dict[str, Any]) -> tuple[str, dict[str, int]]:
-    """(corpid, secret -> agentid) from a ``corps`` entry."""
-    _require(corp, "corps", "corpid")
-    secret_map = corp.get("secrets", {})
-    if not isinstance(secret_map, dict) or not all(
-            isinstance(secret, str) and isinstance(agentid, int) for secret, agentid in secret_map.items()):
-        raise SeedError(f"corp {corp['corpid']!r}: 'secrets' must map secret strings to integer agentids")
-    return corp["corpid"], secret_map
+def _new_customer(corpid: str, external_userid: str, name: str | None) -> dict[str, Any]:
+    """The record of a WeChat user who first becomes a customer by scanning a contact way."""
+    return {"corpid": corpid,
+            "external_contact": {"external_userid": external_userid, "name": name or external_userid,
+                                 "type": 1, "gender": 0, "avatar": ""},
+            "follow_user": []}
 
 
-def _parse_external(record: dict[str, Any]) -> dict[str, Any]:
-    """An ``external_contacts`` entry, with ``follow_user`` defaulting to an empty list."""
-    _require(record, "external_contacts", "corpid")
-    contact = record.get("external_contact")
-    if not isinstance(contact, dict):
-        raise SeedError(f"external contact entry needs an 'external_contact' object: {record!r}")
-    _require(contact, "external_contacts[].external_contact", "external_userid")
-    follow_user = record.setdefault("follow_user", [])
-    if not isinstance(follow_user, list):
-        raise SeedError(f"external contact {contact['external_userid']!r}: 'follow_user' must be a list")
-    return record
+def _new_follow_user(userid: str, state: str) -> dict[str, Any]:
+    """A follow_user entry as WeCom shows it after a QR-code add (add_way 1); ``state`` only if the way set
+    one, as WeCom omits it otherwise."""
+    follow: dict[str, Any] = {"userid": userid, "remark": "", "description": "", "createtime": int(time.time()),
+                              "tags": [], "remark_mobiles": [], "add_way": 1}
+    if state:
+        follow["state"] = state
+    return follow

@@ -1,0 +1,59 @@
+"""WeCom business errors as the fake answers them: an errcode and the errmsg WeCom pairs with it.
+
+Its own module so the state and the pure rule modules (``corp_tags.py``) can raise them without importing
+each other. ``wecom.fake.state`` re-exports both names.
+
+Where an errcode comes from: PROTOCOL.md, the endpoint's doc page, or WeCom's global errcode table (doc
+90313, transcribed e.g. in zsmhub/workweixin's errcode constants). Errcodes for a limit that the docs state
+but give no errcode for are guesses; the code that raises them says so.
+"""
+
+from __future__ import annotations
+
+ERRMSG: dict[int, str] = {
+    -1: "system busy",
+    0: "ok",
+    40001: "invalid credential",
+    40008: "invalid message type",
+    40013: "invalid corpid",
+    40014: "invalid access_token",
+    40058: "invalid parameter",
+    40068: "invalid tagid",
+    40071: "tag name exists",
+    40126: "corp tag count exceeds the limit of 3000",
+    41001: "access_token missing",
+    41009: "missing userid",
+    41035: "missing external_userid",
+    41039: "invalid contact way type",
+    41040: "invalid contact way scene",
+    41041: "contact way has too many members",
+    41042: "invalid contact way style",
+    41043: "missing config_id",
+    41044: "invalid config_id",
+    41045: "too many contact ways created through the API",
+    41049: "missing welcome_code",
+    41050: "invalid welcome_code",
+    41051: "externaluser has started chatting",
+    41065: "invalid attachment type",
+    41096: "welcome msg is being distributed",
+    42001: "access_token expired",
+    44004: "empty content",
+    45009: "api freq out of limit",
+    47001: "data format error",
+    60111: "userid not found",
+    60123: "invalid department",
+    81013: "user & party & tag all invalid",
+    84061: "not external contact",
+    301002: "not allow operate another agent with this accesstoken",
+}
+"""The errmsg WeCom pairs with each errcode the fake can answer (clients log errmsg, some match on it).
+41051 and 41096 are quoted from doc 92599; the rest paraphrase the global table."""
+
+
+class WeComError(Exception):
+    """A WeCom business error; the server answers it as HTTP 200 ``{"errcode": N, "errmsg": ...}``."""
+
+    def __init__(self, errcode: int, errmsg: str | None = None) -> None:
+        self.errcode = errcode
+        self.errmsg = errmsg or ERRMSG.get(errcode, "fake WeCom error")
+        super().__init__(f"{self.errcode} {self.errmsg}")
