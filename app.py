@@ -79,6 +79,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_tags.bp)
     from web import api_contact  # channel codes, welcome messages, materials, corp settings
     app.register_blueprint(api_contact.bp)
+    from web import api_customers, api_fields  # customers, recycle bin, export; custom field definitions
+    app.register_blueprint(api_customers.bp)
+    app.register_blueprint(api_fields.bp)
+    from web import api_kf  # WeChat customer service: accounts, knowledge base, rules, sessions
+    app.register_blueprint(api_kf.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -28,28 +28,34 @@ from wecom.events import ExternalContactEvent
 @on("change_external_contact/add_external_contact", "change_external_contact/add_half_external_contact")
 def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> None:
     """A customer added a member (or, half: added them, not yet accepted). Records the relation, counts the
-    channel code the State names, plans the welcome if WeCom sent a WelcomeCode, and fetches the profile."""
+    channel code the State names, plans the welcome if WeCom sent a WelcomeCode, and fetches the profile.
+
+    Only a new add (a new relation, or one that had ended before this event) counts on the code and moves
+    its rotation: a replay, or the full add after the half one, must not count the customer twice.
+    """
     customer, _ = get_or_create(
         ctx.session, Customer, {"corp_id": ctx.corp_id, "external_userid": event.external_user_id}
     )
     added_at = event.create_time or utcnow()
     follow, created = get_or_create(
         ctx.session, FollowRelation, {"customer_id": customer.id, "userid": event.user_id},
-        corp_id=ctx.corp_id, state=event.state, added_at=added_at,
+        corp_id=ctx.corp_id, state=event.state, added_at=added_at, status_changed_at=added_at,
     )
-    if not created and follow.status != FollowStatus.active.value:
+    code = code_for_state(ctx, event.state)
+    first = timeline.record(ctx.session, customer.id, "added", f"inbox:{ctx.inbox_id}", added_at,
+                            userid=event.user_id, state=event.state, code_id=code.id if code else None,
+                            half=event.routing_key.endswith("add_half_external_contact"))
+    readded = (first and not created and follow.status != FollowStatus.active.value
+               and added_at >= follow.status_changed_at)
+    if readded:
         # Re-added after a deletion: the relation lives again, with this add's channel and time.
         follow.status = FollowStatus.active.value
         follow.status_changed_at = added_at
         follow.state = event.state
         follow.added_at = added_at
     refresh_owner(customer)
-    code = code_for_state(ctx, event.state)
-    first = timeline.record(ctx.session, customer.id, "added", f"inbox:{ctx.inbox_id}", added_at,
-                            userid=event.user_id, state=event.state, code_id=code.id if code else None,
-                            half=event.routing_key.endswith("add_half_external_contact"))
     if code is not None:
-        if first:
+        if first and (created or readded):
             count_add(ctx, code, follow, added_at)
         if not customer.channel:
             customer.channel = code.channel

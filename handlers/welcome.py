@@ -25,7 +25,7 @@ def plan_welcome(ctx: HandlerContext, event: ExternalContactEvent, code: Channel
     rows = ctx.session.scalars(select(WelcomeMessage).where(
         WelcomeMessage.corp_id == ctx.corp_id, WelcomeMessage.deleted_at.is_(None))).all()
     options = [WelcomeOption(w.id, w.scope, w.userid, w.code_id, w.start_minute, w.end_minute) for w in rows]
-    local = at.astimezone(corp_zone(ctx))
+    local = at.astimezone(corp_zone(ctx.session, ctx.corp_id))
     chosen = choose_welcome(options, code.id if code else None, event.user_id, local.hour * 60 + local.minute)
     if chosen is None:
         get_or_create(ctx.session, WelcomeLog, {"welcome_code": event.welcome_code}, corp_id=ctx.corp_id,

@@ -1,4 +1,5 @@
-"""Channel codes in WeCom: add_contact_way, update_contact_way (rotation, limits), del_contact_way."""
+"""Channel codes in WeCom: add_contact_way, update_contact_way (rotation, limits), del_contact_way; and the
+periodic re-routing that gives a code back to its members when a new day lifts their daily limits."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers.channels import corp_zone, rotate
+from handlers.registry import HandlerContext
 from jobs.outbound import EffectContext, effect
+from jobs.queue import enqueue, job
+from jobs.runtime import current
 from models import ChannelCode, Corp
+from models.db import utcnow
 
 WORKDAY_START, WORKDAY_END = 9 * 60, 18 * 60
 
@@ -38,6 +44,8 @@ def _code(ctx: EffectContext, code_id: int) -> tuple[ChannelCode, ZoneInfo]:
 @effect("create_contact_way")
 def create_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | None:
     code, zone = _code(ctx, code_id)
+    if code.deleted_at is not None:  # deleted before WeCom ever had it: nothing to create
+        return ctx.finish(lambda s: {"config_id": None})
     answer = ctx.client.post("externalcontact/add_contact_way", data={
         "type": 1 if code.kind == "single" else 2, "scene": 2, "remark": code.remark, "state": code.state,
         "skip_verify": skip_verify(code.accept_policy, dt.datetime.now(zone)), "user": list(code.current_users),
@@ -52,13 +60,17 @@ def create_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | Non
 
 
 @effect("update_contact_way")
-def update_contact_way(ctx: EffectContext, code_id: int, user: list[str]) -> dict[str, Any] | None:
+def update_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | None:
+    """Send the code's member list as it is now, not as it was when the rotation was queued: a delayed
+    retry then never overwrites a newer rotation."""
     code, zone = _code(ctx, code_id)
+    if code.deleted_at is not None or not code.config_id:
+        return ctx.finish(lambda s: {"user": None})
     ctx.client.post("externalcontact/update_contact_way", data={
-        "config_id": code.config_id, "user": user, "state": code.state, "remark": code.remark,
+        "config_id": code.config_id, "user": list(code.current_users), "state": code.state, "remark": code.remark,
         "skip_verify": skip_verify(code.accept_policy, dt.datetime.now(zone)),
     })
-    return ctx.finish(lambda s: {"user": user})
+    return ctx.finish(lambda s: {"user": list(code.current_users)})
 
 
 @effect("delete_contact_way")
@@ -67,3 +79,25 @@ def delete_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | Non
     if code.config_id:
         ctx.client.post("externalcontact/del_contact_way", data={"config_id": code.config_id})
     return ctx.finish(lambda s: {"deleted": code.config_id})
+
+
+@job("reroute_codes", queue="maintenance")
+def reroute_codes_job() -> int:
+    """Codes routed to their backups (members at the daily limit, or gone) or abnormal are routed again:
+    at the corp's midnight the limits start over, and no add comes through the members to notice it.
+    Run by `rq cron jobs.cron`; returns how many codes were rewritten."""
+    runtime = current()
+    with runtime.WriteSession.begin() as s:
+        rows = []
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+        for code in s.scalars(select(ChannelCode).where(ChannelCode.deleted_at.is_(None))):
+            members = {m.userid for m in code.members if not m.is_backup}
+            if code.status == "normal" and set(code.current_users) <= members:
+                continue
+            ctx = HandlerContext(session=s, corp_id=code.corp_id, app_pk=code.app_pk)
+            row = rotate(ctx, code, utcnow().astimezone(corp_zone(s, code.corp_id)).date(), reason=f"tick:{stamp}")
+            if row is not None:
+                rows.append((row.id, row.queue))
+    for outbox_id, queue in rows:
+        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue=queue)
+    return len(rows)

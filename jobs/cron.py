@@ -1,7 +1,18 @@
-"""Periodic jobs for `rq cron jobs.cron` (one cron process per deployment)."""
+"""Periodic jobs for `rq cron jobs.cron` (one cron process per deployment): the sweeper every minute, the
+recycle-bin purge every hour, the customer-service silence sweep (jobs.kf.kf_tick) every minute, plan
+reminders (jobs.bot.remind_plans_job) every minute, channel codes back from their backups
+(jobs.channels.reroute_codes_job) every 5 minutes."""
 
 from rq import cron
 
+from jobs.bot import remind_plans_job
+from jobs.channels import reroute_codes_job
+from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
+from jobs.recycle import purge_recycle_bin_job
 
 cron.register(sweep_job, queue_name="maintenance", interval=60)
+cron.register(purge_recycle_bin_job, queue_name="maintenance", interval=3600)
+cron.register(kf_tick, queue_name="maintenance", interval=60)
+cron.register(remind_plans_job, queue_name="maintenance", interval=60)
+cron.register(reroute_codes_job, queue_name="maintenance", interval=300)

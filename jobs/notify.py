@@ -7,21 +7,27 @@ from typing import Any
 from sqlalchemy import select
 
 from jobs.outbound import EffectContext, effect
-from models import App, CorpSettings, Staff
+from models import CorpSettings, Staff
 
 
 @effect("notify_lost")
-def notify_lost(ctx: EffectContext, app_pk: int, userid: str, external_userid: str,
+def notify_lost(ctx: EffectContext, agent_id: int | None, userid: str, external_userid: str,
                 customer_name: str) -> dict[str, Any] | None:
-    """流失提醒: the member (and, if the corp set it, their manager) learns the customer deleted them."""
+    """流失提醒: the member (and, if the corp set it, their manager) learns the customer deleted them.
+    A manager who has left, or who is the member themself, gets nothing."""
     with ctx.runtime.Session() as s:
-        agent_id = s.scalar(select(App.agent_id).where(App.id == app_pk))
         settings = s.scalar(select(CorpSettings).where(CorpSettings.corp_id == ctx.corp_id))
-        staff = s.scalar(select(Staff).where(Staff.corp_id == ctx.corp_id, Staff.userid == userid))
+        member = s.execute(select(Staff.name, Staff.manager_userid).where(
+            Staff.corp_id == ctx.corp_id, Staff.userid == userid)).first()
+        name, manager = (member.name or userid, member.manager_userid) if member else (userid, None)
+        manager_status = s.scalar(select(Staff.status).where(Staff.corp_id == ctx.corp_id,
+                                                             Staff.userid == manager)) if manager else None
     recipients = [userid]
-    if settings is not None and settings.notify_manager_on_loss and staff is not None and staff.manager_userid:
-        recipients.append(staff.manager_userid)
+    if settings is not None and settings.notify_manager_on_loss and manager and manager != userid \
+            and manager_status != "resigned":
+        recipients.append(manager)
     who = customer_name or external_userid
-    text = f"客户流失提醒：客户「{who}」已将你从企业微信好友中删除。"
+    # One message to both: worded so it reads right for the member and for their manager.
+    text = f"客户流失提醒：客户「{who}」已删除成员「{name}」，不再是企业微信好友。"
     answer = ctx.client.send_app_message(agent_id or 0, recipients, "text", {"content": text})
     return ctx.finish(lambda s: {"recipients": recipients, "invaliduser": answer.get("invaliduser", "")})

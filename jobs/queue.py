@@ -80,9 +80,14 @@ def on_replay(name: str) -> Callable[[ReplayHook], ReplayHook]:
     return _hook(name, "on_replay")
 
 
-def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None = None) -> None:
+def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None = None,
+            retry_as: str | None = None) -> None:
     """Run job `name` with `args` (on `queue`, default the job's own): on RQ when Redis is configured,
     else now, in this process.
+
+    Retries follow the back-off of queue `retry_as` (default: the queue it runs on). A job sent ahead of
+    its queue only to be taken sooner (an event carrying a WelcomeCode goes on `welcome`) keeps its own
+    queue's patience: the welcome queue's few quick retries suit a 20 s code, not a customer upsert.
 
     On RQ this raises redis' ConnectionError when Redis is down; callers that must not fail (the callback
     view) catch it and leave the row for the sweeper.
@@ -95,7 +100,7 @@ def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None 
         return
     from rq import Callback, Retry
 
-    intervals = RETRY_INTERVALS[queue]
+    intervals = RETRY_INTERVALS[retry_as or queue]
     # One MULTI/EXEC for the whole enqueue (RQ alone uses two): the job hash and the queue push still
     # land atomically, at half the round trips on the callback's hot path.
     with runtime.redis.pipeline() as pipe:
@@ -105,7 +110,7 @@ def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None 
             job_id=job_id,
             retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
             on_failure=Callback(rq_failure_callback),
-            meta={"scrm_job": name},
+            meta={"scrm_job": name, "scrm_retry_as": retry_as or queue},
             result_ttl=3600,
             failure_ttl=7 * 86400,
             pipeline=pipe,
@@ -125,11 +130,12 @@ def rq_failure_callback(rq_job: Any, connection: Any, exc_type: type, exc_value:
     final = isinstance(exc_value, FinalError) or not rq_job.retries_left
     if not final:
         return
-    attempts = len(RETRY_INTERVALS.get(rq_job.origin, [])) + 1 - int(rq_job.retries_left or 0)
+    policy = rq_job.meta.get("scrm_retry_as", rq_job.origin)  # a replay goes back to that queue
+    attempts = len(RETRY_INTERVALS.get(policy, [])) + 1 - int(rq_job.retries_left or 0)
     if rq_job.retries_left:
         rq_job.retries_left = 0  # a FinalError: no point in retrying; RQ reads this after the callback
     dead_letter(rq_job.meta.get("scrm_job", rq_job.func_name), list(rq_job.args), exc_value, attempts=attempts,
-                queue=rq_job.origin)
+                queue=policy)
 
 
 def _describe(exc: BaseException) -> str:

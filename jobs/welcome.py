@@ -1,7 +1,10 @@
 """send_welcome: the welcome message, within WelcomeCode's 20 s, once (PROTOCOL.md §4, doc 92599).
 
-Past the deadline nothing is sent and the miss is logged. 41051 (already sent) is final and logged;
-41096 (another app is delivering) is retried on the welcome queue while the deadline allows.
+Past the deadline nothing is sent and the miss is logged; so is WeCom's 41050 (the code expired or is
+unknown). 41051 (already sent) is final and logged. 41096 (another app is delivering) and transient errors
+are retried on the welcome queue while the deadline allows; after it they are logged as a miss too.
+Any other error is logged as failed and dead-lettered with the outbox row failed, so a replay re-checks
+the deadline instead of finding the row done.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.outbound import EffectContext, effect
+from jobs.queue import FinalError
 from models import Material, WelcomeLog, WelcomeMessage
 from models.db import get_or_create, utcnow
-from rules.welcome import render
+from rules.welcome import NICKNAME, render
 from wecom.client import WeComError
 
-ALREADY_SENT, BUSY_ELSEWHERE = 41051, 41096
+EXPIRED, ALREADY_SENT, BUSY_ELSEWHERE = 41050, 41051, 41096
 
 
 class WelcomeBusy(Exception):
-    """WeCom says another app is delivering this welcome; worth one more try inside the window."""
+    """WeCom says another app is delivering this welcome (41096), or was busy or out of reach: worth another
+    try on the welcome queue's short back-off while the window is open."""
 
 
 def attachment(material: Material) -> dict[str, Any]:
@@ -38,36 +43,51 @@ def attachment(material: Material) -> dict[str, Any]:
                                                       "appid": p["appid"], "page": p["page"]}}
 
 
-def _log(ctx: EffectContext, args: dict[str, Any], status: str, detail: str = "") -> dict[str, Any] | None:
-    def write(s: Session) -> dict[str, Any]:
-        row, _ = get_or_create(s, WelcomeLog, {"welcome_code": args["welcome_code"]}, corp_id=ctx.corp_id,
-                               external_userid=args["external_userid"], userid=args["userid"],
-                               welcome_id=args["welcome_id"], status=status, detail=detail)
-        row.status, row.detail = status, detail
-        return {"welcome": status}
+def _write_log(s: Session, ctx: EffectContext, args: dict[str, Any], status: str, detail: str) -> dict[str, Any]:
+    row, _ = get_or_create(s, WelcomeLog, {"welcome_code": args["welcome_code"]}, corp_id=ctx.corp_id,
+                           external_userid=args["external_userid"], userid=args["userid"],
+                           welcome_id=args["welcome_id"], status=status, detail=detail)
+    row.status, row.detail = status, detail
+    return {"welcome": status}
 
-    return ctx.finish(write)
+
+def _log(ctx: EffectContext, args: dict[str, Any], status: str, detail: str = "") -> dict[str, Any] | None:
+    """Record the outcome and mark the outbox row done, in one transaction."""
+    return ctx.finish(lambda s: _write_log(s, ctx, args, status, detail))
+
+
+def _message(welcome_id: int, ctx: EffectContext) -> tuple[str, list[dict[str, Any]]]:
+    """The welcome's text template and its attachments (deleted materials left out)."""
+    with ctx.runtime.Session() as s:
+        welcome = s.get(WelcomeMessage, welcome_id)
+        materials = s.scalars(select(Material).where(Material.id.in_(welcome.material_ids or []),
+                                                     Material.deleted_at.is_(None))).all()
+        return welcome.text, [attachment(m) for m in materials]
 
 
 @effect("send_welcome")
 def send_welcome(ctx: EffectContext, **args: Any) -> dict[str, Any] | None:
-    if utcnow() > dt.datetime.fromisoformat(args["deadline"]):
+    deadline = dt.datetime.fromisoformat(args["deadline"])
+    if utcnow() >= deadline:
         return _log(ctx, args, "missed", "WelcomeCode expired (20 s) before the job ran")
-    with ctx.runtime.Session() as s:
-        welcome = s.get(WelcomeMessage, args["welcome_id"])
-        materials = s.scalars(select(Material).where(Material.id.in_(welcome.material_ids or []))).all()
-        text, parts = welcome.text, [attachment(m) for m in materials]
-    name = ctx.client.get_external_contact(args["external_userid"])["external_contact"].get("name", "")
+    text, parts = _message(args["welcome_id"], ctx)
     body: dict[str, Any] = {"welcome_code": args["welcome_code"], "attachments": parts}
-    if text:
-        body["text"] = {"content": render(text, name)}
     try:
+        if NICKNAME in text:  # the name costs a WeCom call inside the 20 s: only when the text uses it
+            name = ctx.client.get_external_contact(args["external_userid"])["external_contact"].get("name", "")
+            text = render(text, name)
+        if text:
+            body["text"] = {"content": text}
         ctx.client.post("externalcontact/send_welcome_msg", data=body)
     except WeComError as exc:
         if exc.errcode == ALREADY_SENT:
             return _log(ctx, args, "already_sent", str(exc))
-        if exc.errcode == BUSY_ELSEWHERE and utcnow() < dt.datetime.fromisoformat(args["deadline"]):
+        busy = exc.errcode == BUSY_ELSEWHERE or exc.retryable
+        if busy and utcnow() < deadline:
             raise WelcomeBusy(str(exc)) from None
-        _log(ctx, args, "failed", str(exc))
-        raise
+        if busy or exc.errcode == EXPIRED:  # the window closed while WeCom was busy, or WeCom says it has
+            return _log(ctx, args, "missed", str(exc))
+        with ctx.runtime.WriteSession.begin() as s:
+            _write_log(s, ctx, args, "failed", str(exc))
+        raise FinalError(str(exc)) from None
     return _log(ctx, args, "sent")

@@ -15,10 +15,22 @@ from models.staff import Staff
 from models.tags import FollowTag, Tag, TagGroup
 from models.timeline import CustomerEvent
 from models.welcome import Material, WelcomeLog, WelcomeMessage
+from models.conversation import Message
+from models.kf import KfAccount, KfCursor, KfScene, KfServicer, KfSession, KfSettings
+from models.knowledge import KnowledgeItem
+from models.bot import BotReply, ReplyVia
+from models.followup import FollowUp, Plan
+from models.lead import Lead, LeadStatus
+from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
+                               SensitiveRule, WorkCalendar)
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
     "CorpSettings", "Customer", "CustomerEvent", "CustomerFieldValue", "CustomField", "DeadLetter", "Department",
     "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "Material", "Outbox", "OutboxStatus",
     "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
+    "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
+    "BotReply", "FollowUp", "Lead", "LeadStatus", "Plan", "ReplyVia",
+    "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
+    "WorkCalendar",
 ]

@@ -22,7 +22,8 @@ class Customer(Base):
     """One WeCom external contact of a corp. `owner_userid` is the single 跟进人, the first adder."""
 
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("corp_id", "external_userid"),)
+    # deleted_at: the lists skip the recycle bin and the purge job scans it by age.
+    __table_args__ = (UniqueConstraint("corp_id", "external_userid"), Index("ix_customers_deleted_at", "deleted_at"))
 
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))

@@ -40,13 +40,18 @@ class CustomField(Base):
 
 
 class CustomerFieldValue(Base):
-    """A value, stored as JSON, plus `text` (its canonical string) so `unique` can be a DB index."""
+    """A value, stored as JSON, plus `text` (its canonical string). `unique_text` repeats `text` only while
+    the field is unique: NULLs never collide, so the index enforces `unique` across the corp's customers
+    (a field belongs to one corp) even against two concurrent writers, and costs nothing for other fields.
+    unique_text leads the index so that MySQL keeps its own index for the field_id foreign key (an index led
+    by field_id would replace it and could then not be dropped by a downgrade)."""
 
     __tablename__ = "customer_field_values"
-    __table_args__ = (UniqueConstraint("customer_id", "field_id"),)
+    __table_args__ = (UniqueConstraint("customer_id", "field_id"), UniqueConstraint("unique_text", "field_id"))
 
     id: Mapped[intpk]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     field_id: Mapped[int] = mapped_column(ForeignKey("custom_fields.id"))
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     text: Mapped[str] = mapped_column(String(191), default="")
+    unique_text: Mapped[str | None] = mapped_column(String(191))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 NICKNAME = "#nickname#"
 CODE_TEXT_LIMIT = 100
+TEXT_BYTES_LIMIT = 4000  # send_welcome_msg's text.content limit (doc 92599) is in bytes, not characters
 MAX_ATTACHMENTS = 9
 SCOPE_RANK = {"code": 0, "staff": 1, "default": 2}
 
@@ -60,8 +61,8 @@ def welcome_errors(text: str, attachments: int, scope: str) -> dict[str, str]:
         errors["text"] = "a welcome needs text or at least one attachment"
     if scope == "code" and len(text) > CODE_TEXT_LIMIT:
         errors["text"] = f"a code's welcome text is at most {CODE_TEXT_LIMIT} characters"
-    if len(text) > 4000:
-        errors["text"] = "at most 4000 characters"
+    if len(text.encode("utf-8")) > TEXT_BYTES_LIMIT:
+        errors["text"] = f"at most {TEXT_BYTES_LIMIT} bytes in UTF-8 (a Chinese character takes 3)"
     if attachments > MAX_ATTACHMENTS:
         errors["material_ids"] = f"at most {MAX_ATTACHMENTS} attachments"
     return errors

@@ -1,18 +1,20 @@
-"""The admin HTTP API, `/api/v1`: events and their replay, dead letters, customers, apps, OpenAPI."""
+"""The admin HTTP API, `/api/v1`: events and their replay, dead letters, apps, OpenAPI; and the paging and
+argument helpers the other `/api/v1` blueprints share (customers live in `web/api_customers.py`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from jobs.events import replay_event
 from jobs.queue import replay_dead_letter
 from jobs.runtime import Runtime
-from models import App, Customer, DeadLetter, FollowRelation, Inbox, InboxStatus, Role, Staff
+from models import App, DeadLetter, Inbox, InboxStatus, Role
 from models.corp import save_app
 from rules.apps import app_errors
 from web import errors, openapi
@@ -50,14 +52,33 @@ def _time_arg(name: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _page(query: Select, render: Any) -> Any:
+def _page(query: Select, render: Callable[[Any], dict[str, Any]]) -> Any:
+    """One page of `query` as `{"items", "page", "page_size", "total"}`, each row through `render`."""
+    return _page_rows(query, lambda s, rows: [render(r) for r in rows])
+
+
+def _page_rows(query: Select, render_page: Callable[[Session, list[Any]], list[dict[str, Any]]]) -> Any:
+    """`_page` for renderers that load what a page needs in a few queries (`render_page(session, rows)`)
+    instead of one or more per row."""
     page = _int_arg("page", 1, 1, 1_000_000)
     size = _int_arg("page_size", 50, 1, MAX_PAGE_SIZE)
     with _runtime().Session() as s:
         total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        rows = s.scalars(query.limit(size).offset((page - 1) * size)).all()
-        items = [render(r) for r in rows]
+        rows = list(s.scalars(query.limit(size).offset((page - 1) * size)).all())
+        items = render_page(s, rows)
     return jsonify({"items": items, "page": page, "page_size": size, "total": total})
+
+
+def _like(keyword: str) -> str:
+    """A LIKE pattern (escape character `\\`) matching `keyword` anywhere, its % and _ taken literally."""
+    return "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _json_object() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "send a JSON object")
+    return body
 
 
 def _visible(corp_id: str) -> bool:
@@ -146,69 +167,6 @@ def replay_dead(dead_letter_id: int) -> Any:
         return jsonify(s.get(DeadLetter, dead_letter_id).public()), 202
 
 
-# -- customers -----------------------------------------------------------------------------------------
-def _customer_json(c: Customer, names: dict[str, str]) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "corp_id": c.corp_id,
-        "external_userid": c.external_userid,
-        "name": c.name,
-        "avatar": c.avatar,
-        "type": c.type,
-        "gender": c.gender,
-        "corp_name": c.corp_name,
-        "position": c.position,
-        "owner_userid": c.owner_userid,
-        "follows": [
-            {"userid": f.userid, "staff_name": names.get(f.userid, ""), "remark": f.remark,
-             "state": f.state, "add_way": f.add_way, "status": f.status, "added_at": f.added_at.isoformat()}
-            for f in c.follows
-        ],
-        "created_at": c.created_at.isoformat(),
-        "synced_at": c.synced_at.isoformat() if c.synced_at else None,
-    }
-
-
-def _customer_query() -> Select:
-    query = select(Customer).options(selectinload(Customer.follows)).order_by(Customer.id.desc())
-    principal = g.principal
-    if principal.corp_id:
-        query = query.where(Customer.corp_id == principal.corp_id)
-    if principal.is_member:
-        query = query.where(Customer.follows.any(FollowRelation.userid == principal.userid))
-    return query
-
-
-def _staff_names() -> dict[str, str]:
-    with _runtime().Session() as s:
-        return {userid: name for userid, name in s.execute(select(Staff.userid, Staff.name))}
-
-
-@bp.get("/customers")
-@require(Role.member)
-def list_customers() -> Any:
-    query = _customer_query()
-    if request.args.get("staff"):
-        query = query.where(Customer.follows.any(FollowRelation.userid == request.args["staff"]))
-    keyword = request.args.get("keyword", "").strip()
-    if keyword:
-        like = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Customer.name.like(like, escape="\\"),
-                                Customer.follows.any(FollowRelation.remark.like(like, escape="\\"))))
-    names = _staff_names()
-    return _page(query, lambda c: _customer_json(c, names))
-
-
-@bp.get("/customers/<int:customer_id>")
-@require(Role.member)
-def get_customer(customer_id: int) -> Any:
-    with _runtime().Session() as s:
-        customer = s.scalar(_customer_query().where(Customer.id == customer_id))
-        if customer is None:
-            raise ApiError(404, "not_found", f"no customer {customer_id}")
-        return jsonify(_customer_json(customer, _staff_names()))
-
-
 # -- apps ----------------------------------------------------------------------------------------------
 @bp.get("/apps")
 @require(Role.super_admin)
@@ -219,9 +177,7 @@ def list_apps() -> Any:
 @bp.post("/apps")
 @require(Role.super_admin)
 def create_app_config() -> Any:
-    fields = request.get_json(silent=True)
-    if not isinstance(fields, dict):
-        raise ApiError(400, "bad_request", "send a JSON object")
+    fields = _json_object()
     problems = app_errors(fields)
     if problems:
         raise ApiError(422, "invalid", "the app definition has errors", problems)

@@ -8,13 +8,16 @@ and the job layer makes the WeCom call after commit (answer 202 while it is pend
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from handlers.channels import corp_zone, rotate
 from handlers.registry import HandlerContext
+from handlers.tags import is_pending
 from jobs.queue import enqueue
 from models import (ChannelCode, ChannelDailyStat, ChannelMember, CorpSettings, Material, Outbox, Role, Staff, Tag,
                     WelcomeMessage)
@@ -48,6 +51,27 @@ def _enqueue_after_commit(rows: list[Outbox]) -> None:
         enqueue("deliver_outbox", row.id, job_id=f"outbox-{row.id}", queue=row.queue)
 
 
+def _list_of(body: dict[str, Any], key: str, kind: type) -> list[Any] | None:
+    """body[key] as a list of non-empty `kind` values (absent or null: empty), or None if it is anything else,
+    so a string where a list belongs ("zhangsan") is refused instead of read letter by letter."""
+    value = body.get(key)
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(v, kind) and not isinstance(v, bool) and v != "" for v in value):
+        return value
+    return None
+
+
+def _shape_errors(body: dict[str, Any], lists: tuple[tuple[str, type, str], ...]) -> dict[str, str]:
+    return {key: f"a list of {what}" for key, kind, what in lists if _list_of(body, key, kind) is None}
+
+
+def _check_materials(s: Session, corp_id: str, ids: list[int]) -> None:
+    known = set(s.scalars(select(Material.id).where(Material.corp_id == corp_id, Material.deleted_at.is_(None))))
+    if not set(ids) <= known:
+        raise ApiError(422, "invalid", "unknown material", {"material_ids": "every material must exist"})
+
+
 def _userids(s: Session, corp_id: str, body: dict[str, Any], key: str, departments_key: str | None) -> list[str]:
     """Userids named directly, plus members of the named departments (expanded, order kept, no repeats)."""
     named = [str(u) for u in body.get(key) or []]
@@ -60,14 +84,16 @@ def _userids(s: Session, corp_id: str, body: dict[str, Any], key: str, departmen
 
 
 def _wecom_tag_ids(s: Session, corp_id: str, tag_pks: list[Any]) -> list[str]:
+    """WeCom's ids of our tags; a tag still waiting for its WeCom id counts as unknown (mark_tag would fail)."""
     tags = s.scalars(select(Tag).where(Tag.corp_id == corp_id, Tag.id.in_(tag_pks), Tag.deleted_at.is_(None))).all()
-    if len(tags) != len(set(tag_pks)):
-        raise ApiError(422, "invalid", "unknown tag", {"tag_ids": "every tag must exist"})
-    return [t.tag_id for t in tags]
+    if len(tags) != len(set(tag_pks)) or any(is_pending(t.tag_id) for t in tags):
+        raise ApiError(422, "invalid", "unknown tag", {"tag_ids": "every tag must exist in WeCom"})
+    wecom_ids = {t.id: t.tag_id for t in tags}
+    return list(dict.fromkeys(wecom_ids[pk] for pk in tag_pks))  # in the caller's order
 
 
 def _code_json(s: Session, code: ChannelCode) -> dict[str, Any]:
-    today = dt.date.today()
+    today = utcnow().astimezone(corp_zone(s, code.corp_id)).date()
     stats = s.execute(select(ChannelDailyStat.day, func.sum(ChannelDailyStat.adds)).where(
         ChannelDailyStat.code_id == code.id, ChannelDailyStat.day >= today - dt.timedelta(days=30))
         .group_by(ChannelDailyStat.day).order_by(ChannelDailyStat.day)).all()
@@ -90,6 +116,54 @@ def _kind_of(requested: str, group: list[str]) -> str:
 
 
 # -- channel codes ---------------------------------------------------------------------------------------
+EDITABLE = ("name", "scene", "channel", "remark", "assign_mode", "daily_limit", "accept_policy")
+
+
+def _checked_code(s: Session, corp_id: str, body: dict[str, Any], base: dict[str, Any]
+                  ) -> tuple[dict[str, Any], list[str], list[str], list[str], dict[str, Any] | None]:
+    """A code definition, `base` (the stored code, for an edit) overlaid with `body`, checked whole:
+    (fields, members, backups, WeCom tag ids, welcome or None when the body names none). 422 otherwise."""
+    welcome = body.get("welcome")
+    shape = _shape_errors(body, (("members", str, "userids"), ("backups", str, "userids"),
+                                 ("departments", int, "department ids"), ("tag_ids", int, "tag ids")))
+    if welcome is not None and (not isinstance(welcome, dict) or not isinstance(welcome.get("text", ""), str)
+                                or _list_of(welcome, "material_ids", int) is None):
+        shape["welcome"] = "an object {text, material_ids}"
+    if shape:
+        raise ApiError(422, "invalid", "the channel code has errors", shape)
+    fields = {**base, **{k: body[k] for k in (*EDITABLE, "kind") if k in body}}
+    members = (_userids(s, corp_id, body, "members", "departments")
+               if "members" in body or "departments" in body else base["members"])
+    backups = _userids(s, corp_id, body, "backups", None) if "backups" in body else base["backups"]
+    problems = code_errors(fields, members, backups)
+    if welcome:
+        problems |= welcome_errors(welcome.get("text", ""), len(welcome.get("material_ids") or []), "code")
+    if problems:
+        raise ApiError(422, "invalid", "the channel code has errors", problems)
+    tag_ids = _wecom_tag_ids(s, corp_id, body["tag_ids"] or []) if "tag_ids" in body else base["tag_ids"]
+    _check_materials(s, corp_id, (welcome or {}).get("material_ids") or [])
+    return fields, members, backups, tag_ids, welcome
+
+
+def _set_people(code: ChannelCode, members: list[str], backups: list[str]) -> None:
+    code.members = [ChannelMember(userid=u, position=i) for i, u in enumerate(members)] \
+        + [ChannelMember(userid=u, position=i, is_backup=True) for i, u in enumerate(backups)]
+
+
+def _set_welcome(s: Session, code: ChannelCode, welcome: dict[str, Any]) -> None:
+    """The code's own welcome, replacing the one it had (an empty object removes it)."""
+    for old in s.scalars(select(WelcomeMessage).where(WelcomeMessage.code_id == code.id,
+                                                      WelcomeMessage.deleted_at.is_(None))):
+        old.deleted_at = utcnow()
+    if welcome:
+        s.add(WelcomeMessage(corp_id=code.corp_id, scope="code", code_id=code.id, text=welcome.get("text", ""),
+                             material_ids=list(welcome.get("material_ids") or [])))
+
+
+def _today(s: Session, corp_id: str) -> dt.date:
+    return utcnow().astimezone(corp_zone(s, corp_id)).date()
+
+
 @bp.post("/channel-codes")
 @require(Role.admin)
 def create_codes() -> Any:
@@ -97,34 +171,27 @@ def create_codes() -> Any:
     body = _json()
     with _runtime().WriteSession.begin() as s:
         corp_id, app_pk = corp_and_app(s, body.get("corp_id"))
-        members = _userids(s, corp_id, body, "members", "departments")
-        backups = _userids(s, corp_id, body, "backups", None)
-        problems = code_errors(body, members, backups)
-        welcome = body.get("welcome") or {}
-        problems |= welcome_errors(str(welcome.get("text", "")), len(welcome.get("material_ids") or []), "code") \
-            if welcome else {}
-        if problems:
-            raise ApiError(422, "invalid", "the channel code has errors", problems)
-        tag_ids = _wecom_tag_ids(s, corp_id, body.get("tag_ids") or [])
+        fields, members, backups, tag_ids, welcome = _checked_code(
+            s, corp_id, body, {"members": [], "backups": [], "tag_ids": []})
         groups = [[m] for m in members] if body["kind"] == "batch_single" else [members]
         codes, outbox = [], []
         for group in groups:
             code = ChannelCode(
                 corp_id=corp_id, app_pk=app_pk, kind=_kind_of(body["kind"], group),
-                name=body["name"], scene=body.get("scene", ""), channel=body["channel"], state="pending",
-                assign_mode=body.get("assign_mode", "round_robin"), daily_limit=body.get("daily_limit"),
-                accept_policy=body.get("accept_policy", "auto"), tag_ids=tag_ids, remark=body.get("remark", ""),
+                name=fields["name"], scene=fields.get("scene", ""), channel=fields["channel"], state="pending",
+                assign_mode=fields.get("assign_mode", "round_robin"), daily_limit=fields.get("daily_limit"),
+                accept_policy=fields.get("accept_policy", "auto"), tag_ids=tag_ids, remark=fields.get("remark", ""),
                 current_users=[group[0]], created_by=f"token:{g.principal.name}",
-                members=[ChannelMember(userid=u, position=i) for i, u in enumerate(group)]
-                + [ChannelMember(userid=u, position=i, is_backup=True) for i, u in enumerate(backups)],
             )
+            _set_people(code, group, backups)
             s.add(code)
             s.flush()
             code.state = f"ch-{code.id}"  # WeCom echoes it as State: ≤30 chars, unique per corp
             if welcome:
-                s.add(WelcomeMessage(corp_id=corp_id, scope="code", code_id=code.id, text=welcome.get("text", ""),
-                                     material_ids=list(welcome.get("material_ids") or [])))
+                _set_welcome(s, code, welcome)
             ctx = HandlerContext(session=s, corp_id=corp_id, app_pk=app_pk)
+            # The first member who can take a customer today (not one who left or is at the limit).
+            rotate(ctx, code, _today(s, corp_id), reason="create")
             outbox.append(ctx.outbox("create_contact_way", {"app_pk": app_pk, "code_id": code.id},
                                      key=f"create_contact_way:{code.id}"))
             audit(s, "channel_code.create", f"channel_code:{code.id}", members=group)
@@ -134,6 +201,49 @@ def create_codes() -> Any:
     _enqueue_after_commit(outbox)
     with _runtime().Session() as s:
         return jsonify({"items": [_code_json(s, s.get(ChannelCode, i)) for i in ids]}), 202
+
+
+def _live_code(s: Session, code_id: int) -> ChannelCode:
+    code = s.get(ChannelCode, code_id)
+    if code is None or code.deleted_at is not None or g.principal.corp_id not in (None, code.corp_id):
+        raise ApiError(404, "not_found", f"no channel code {code_id}")
+    return code
+
+
+@bp.patch("/channel-codes/<int:code_id>")
+@require(Role.admin)
+def edit_code(code_id: int) -> Any:
+    """Change a code's settings, people, tags or welcome; WeCom's copy is rewritten (update_contact_way).
+    The kind is fixed: WeCom cannot turn a single-member way into a multi-member one."""
+    body = _json()
+    with _runtime().WriteSession.begin() as s:
+        code = _live_code(s, code_id)
+        if "kind" in body and body["kind"] != code.kind:
+            raise ApiError(422, "invalid", "the channel code has errors", {"kind": "cannot be changed"})
+        base = {**{k: getattr(code, k) for k in (*EDITABLE, "kind", "tag_ids")},
+                "members": [m.userid for m in code.members if not m.is_backup],
+                "backups": [m.userid for m in code.members if m.is_backup]}
+        fields, members, backups, tag_ids, welcome = _checked_code(s, code.corp_id, body, base)
+        for key in EDITABLE:
+            setattr(code, key, fields.get(key))
+        code.tag_ids = tag_ids
+        if (members, backups) != (base["members"], base["backups"]):
+            code.members = []
+            s.flush()  # the old rows go before the new ones arrive: (code, userid, is_backup) is unique
+            _set_people(code, members, backups)
+            code.next_index = 0  # the round-robin cursor pointed into the old list
+        if welcome is not None:
+            _set_welcome(s, code, welcome)
+        ctx = HandlerContext(session=s, corp_id=code.corp_id, app_pk=code.app_pk)
+        reason = f"edit:{uuid.uuid4().hex}"
+        row = rotate(ctx, code, _today(s, code.corp_id), reason=reason)
+        if row is None and code.config_id:  # nobody new to route to, but the settings changed
+            row = ctx.outbox("update_contact_way", {"app_pk": code.app_pk, "code_id": code.id},
+                             key=f"rotate:{code.id}:{reason}")
+        audit(s, "channel_code.update", f"channel_code:{code.id}", fields=sorted(body))
+    _enqueue_after_commit([row] if row is not None else [])
+    with _runtime().Session() as s:
+        return jsonify(_code_json(s, s.get(ChannelCode, code_id))), 202
 
 
 @bp.get("/channel-codes")
@@ -155,19 +265,14 @@ def list_codes() -> Any:
 @require(Role.admin)
 def get_code(code_id: int) -> Any:
     with _runtime().Session() as s:
-        code = s.get(ChannelCode, code_id)
-        if code is None or code.deleted_at is not None or g.principal.corp_id not in (None, code.corp_id):
-            raise ApiError(404, "not_found", f"no channel code {code_id}")
-        return jsonify(_code_json(s, code))
+        return jsonify(_code_json(s, _live_code(s, code_id)))
 
 
 @bp.delete("/channel-codes/<int:code_id>")
 @require(Role.admin)
 def delete_code(code_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
-        code = s.get(ChannelCode, code_id)
-        if code is None or code.deleted_at is not None or g.principal.corp_id not in (None, code.corp_id):
-            raise ApiError(404, "not_found", f"no channel code {code_id}")
+        code = _live_code(s, code_id)
         code.deleted_at = utcnow()
         ctx = HandlerContext(session=s, corp_id=code.corp_id, app_pk=code.app_pk)
         row = ctx.outbox("delete_contact_way", {"app_pk": code.app_pk, "code_id": code.id},
@@ -189,21 +294,25 @@ def create_welcome() -> Any:
     """A default welcome, or one member's; optionally only between start_minute and end_minute."""
     body = _json()
     scope = body.get("scope", "default")
-    problems = welcome_errors(str(body.get("text", "")), len(body.get("material_ids") or []), scope)
+    shape = _shape_errors(body, (("material_ids", int, "material ids"),))
+    if not isinstance(body.get("text", ""), str):
+        shape["text"] = "a string"
+    if shape:
+        raise ApiError(422, "invalid", "the welcome message has errors", shape)
+    problems = welcome_errors(body.get("text", ""), len(body.get("material_ids") or []), scope)
     if scope not in ("default", "staff"):
         problems["scope"] = "default or staff (a code's welcome is set on the code)"
-    if scope == "staff" and not body.get("userid"):
+    if scope == "staff" and not (isinstance(body.get("userid"), str) and body["userid"]):
         problems["userid"] = "required for a member's welcome"
     window = (body.get("start_minute"), body.get("end_minute"))
-    if window != (None, None) and not all(isinstance(m, int) and 0 <= m < 1440 for m in window):
-        problems["start_minute"] = "both start_minute and end_minute, minutes since midnight (0-1439)"
+    if window != (None, None) and (window[0] == window[1] or not all(
+            isinstance(m, int) and not isinstance(m, bool) and 0 <= m < 1440 for m in window)):
+        problems["start_minute"] = "both start_minute and end_minute, different minutes since midnight (0-1439)"
     if problems:
         raise ApiError(422, "invalid", "the welcome message has errors", problems)
     with _runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, body.get("corp_id"))
-        known = set(s.scalars(select(Material.id).where(Material.corp_id == corp_id, Material.deleted_at.is_(None))))
-        if not set(body.get("material_ids") or []) <= known:
-            raise ApiError(422, "invalid", "unknown material", {"material_ids": "every material must exist"})
+        _check_materials(s, corp_id, body.get("material_ids") or [])
         row = WelcomeMessage(corp_id=corp_id, scope=scope, userid=body.get("userid"), text=body.get("text", ""),
                              material_ids=list(body.get("material_ids") or []), start_minute=window[0],
                              end_minute=window[1])
@@ -224,6 +333,20 @@ def list_welcomes() -> Any:
         return jsonify({"items": [_welcome_json(w) for w in rows]})
 
 
+@bp.delete("/welcome-messages/<int:welcome_id>")
+@require(Role.admin)
+def delete_welcome(welcome_id: int) -> Any:
+    """Stop using a welcome (a code's own welcome is changed through the code)."""
+    with _runtime().WriteSession.begin() as s:
+        row = s.get(WelcomeMessage, welcome_id)
+        if row is None or row.deleted_at is not None or row.scope == "code" \
+                or g.principal.corp_id not in (None, row.corp_id):
+            raise ApiError(404, "not_found", f"no welcome message {welcome_id}")
+        row.deleted_at = utcnow()
+        audit(s, "welcome.delete", f"welcome:{row.id}")
+    return jsonify({"id": welcome_id, "deleted": True})
+
+
 # -- materials -------------------------------------------------------------------------------------------
 @bp.post("/materials")
 @require(Role.admin)
@@ -233,6 +356,8 @@ def create_material() -> Any:
     payload = body.get("payload") or {}
     if kind not in MATERIAL_KINDS:
         raise ApiError(422, "invalid", "bad material", {"kind": f"one of {', '.join(MATERIAL_KINDS)}"})
+    if not isinstance(payload, dict) or not all(isinstance(v, str) for v in payload.values()):
+        raise ApiError(422, "invalid", "bad material", {"payload": "an object of strings"})
     needed = [k for k in MATERIAL_KINDS[kind] if not payload.get(k)]
     if kind == "image" and payload.get("pic_url"):
         needed = []

@@ -14,8 +14,9 @@ from jobs.queue import enqueue
 from jobs.runtime import Runtime
 from models import App, Role, Staff
 from models.directory import Department
+from rules.privacy import mask_mobile
 from web import errors
-from web.api import _page
+from web.api import _like, _page
 from web.auth import audit, require
 from web.errors import ApiError
 from web.scope import corp_and_app
@@ -26,15 +27,6 @@ errors.register(bp)
 
 def _runtime() -> Runtime:
     return current_app.extensions["scrm"]
-
-
-def mask_mobile(mobile: str) -> str:
-    """138****0000: the first three and last four digits stay; short numbers are hidden whole."""
-    if not mobile:
-        return ""
-    if len(mobile) < 8:
-        return "*" * len(mobile)
-    return f"{mobile[:3]}****{mobile[-4:]}"
 
 
 def _corp_filter() -> str | None:
@@ -110,7 +102,7 @@ def list_staff() -> Any:
         query = query.where(Staff.status == status)
     keyword = request.args.get("keyword", "").strip()
     if keyword:
-        like = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = _like(keyword)
         query = query.where(or_(*(col.like(like, escape="\\") for col in (Staff.name, Staff.userid, Staff.position))))
     if department is not None:
         with _runtime().Session() as s:

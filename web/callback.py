@@ -1,11 +1,12 @@
 """The WeCom callback door: `/wecom/callback/<app>`.
 
 GET answers URL verification. POST stores the decrypted callback in the inbox and enqueues it; nothing
-else happens here (no CRM logic, no WeCom API call). The order of checks is deliberate: cheap, stateless
-checks first (app, size, parameters, clock), then signature and decryption, and only a callback that
-passed all of them touches the DB. A rejection is a 4xx with a short reason and one log line; once the
-row is stored the answer is 200 whatever the handlers later do, because any other status makes WeCom
-retry a callback we already hold.
+else happens here (no CRM logic, no WeCom API call), except that a bot command is processed right away
+after it is stored so its answer can ride in the response as a passive reply (`jobs.bot`).
+The order of checks is deliberate: cheap, stateless checks first (app, size, parameters, clock), then
+signature and decryption, and only a callback that passed all of them touches the DB. A rejection is a
+4xx with a short reason and one log line; once the row is stored the answer is 200 whatever the handlers
+later do, because any other status makes WeCom retry a callback we already hold.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from jobs import bot as bot_jobs
 from jobs.queue import enqueue
 from jobs.runtime import Runtime
 from models import App, Inbox
 from models.db import utcnow
 from wecom import events
 from wecom.crypto import CallbackCrypto, CallbackRejected
+from wecom.replies import text_reply
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callback", __name__)
@@ -131,6 +134,7 @@ def verify(slug: str) -> Response:
 
 @bp.post("/wecom/callback/<slug>")
 def receive(slug: str) -> Response:
+    started = time.monotonic()
     runtime = _runtime()
     try:
         app = _app(slug)
@@ -145,9 +149,32 @@ def receive(slug: str) -> Response:
     except DatabaseDown:
         log.error("callback app=%s not stored: database unavailable, answering 503 so WeCom retries", slug)
         return Response("database unavailable", status=503, mimetype="text/plain")
+    if bot_jobs.is_command(event):
+        return _answer_command(app, event, plaintext, inbox_id, started, nonce, timestamp)
     if inbox_id is not None:
-        _enqueue(inbox_id)
+        _enqueue(inbox_id, event)
     return Response(b"", status=200)
+
+
+def _answer_command(app: CallbackApp, event: events.Event, plaintext: str, inbox_id: int | None, started: float,
+                    nonce: str, timestamp: str) -> Response:
+    """A bot command: run now and answer passively when it is quick (jobs/bot.py says why here); a retry
+    gets the passive answer already given, if any, and never runs the command again. The row is stored
+    before this, so whatever fails here the answer is still a 200 and the queue takes over."""
+    try:
+        if inbox_id is None:
+            text = bot_jobs.retried_reply(app.corp_id, events.dedup_key(event, plaintext))
+        else:
+            text = bot_jobs.answer_passively(inbox_id, started)
+    except Exception:
+        log.exception("bot command app=%s not answered in the callback; left to the queue", app.slug)
+        if inbox_id is not None:
+            _enqueue(inbox_id)
+        return Response(b"", status=200)
+    if text is None:
+        return Response(b"", status=200)
+    reply = text_reply(event.from_user, app.corp_id, text, int(time.time()))
+    return Response(app.crypto.encrypt_reply(reply, nonce, timestamp), status=200, mimetype="application/xml")
 
 
 def _body(limit: int) -> bytes:
@@ -181,10 +208,15 @@ def _store(runtime: Runtime, app: CallbackApp, event: events.Event, plaintext: s
         raise DatabaseDown() from exc
 
 
-def _enqueue(inbox_id: int) -> None:
+def _enqueue(inbox_id: int, event: events.Event | None = None) -> None:
     """Hand the row to the job queue. If Redis is down the row stays `received` for the sweeper; in
-    inline mode a failing handler is dead-lettered inside `enqueue`. Either way WeCom gets its 200."""
+    inline mode a failing handler is dead-lettered inside `enqueue`. Either way WeCom gets its 200.
+
+    An event carrying a WelcomeCode jumps the `events` backlog onto the `welcome` queue: its welcome must
+    go out within 20 s, and the welcome job only exists once this event has been processed."""
+    urgent = bool(getattr(event, "welcome_code", ""))
     try:
-        enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}")
+        enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}", queue="welcome" if urgent else None,
+                retry_as="events")
     except Exception:
         log.exception("inbox %d stored but not enqueued; the sweeper will pick it up", inbox_id)

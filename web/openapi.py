@@ -18,6 +18,25 @@ def _id(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
+CUSTOMER_FILTERS = [
+    _q("staff", {"type": "string"}, "userid of a follower"),
+    {**_q("tag", {"type": "array", "items": {"type": "integer"}}, "tag id; repeat it: customers with every tag"),
+     "style": "form", "explode": True},
+    _q("channel", {"type": "string"}, "channel name, or channel code id"),
+    _q("added_from", {"type": "string", "format": "date"}, "a follow relation added on or after this corp-local day"),
+    _q("added_to", {"type": "string", "format": "date"}, "… on or before this corp-local day"),
+    _q("status", {"enum": ["active", "deleted_by_staff", "deleted_by_customer"]}, "a follow relation's status"),
+    _q("owner", {"type": "string"}, "userid of the owner (跟进人)"),
+    _q("keyword", {"type": "string"}, "matches name or remark"),
+]
+
+CUSTOM_FIELD = {"type": "object", "properties": {
+    "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}, "label": {"type": "string", "maxLength": 64},
+    "type": {"enum": ["text", "number", "date", "select", "multi_select", "phone"]},
+    "options": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 100},
+    "required": {"type": "boolean"}, "unique": {"type": "boolean"}, "visible": {"type": "boolean"},
+    "order": {"type": "integer"}, "corp_id": {"type": "string"}}}
+
 # (method, path, role, summary, parameters, request body schema)
 OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] | None]] = [
     ("get", "/events", "admin", "List stored callbacks", PAGE_PARAMS + [
@@ -33,12 +52,35 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
     ], None),
     ("post", "/dead-letters/{dead_letter_id}/replay", "admin", "Run a dead-lettered job again",
      [_id("dead_letter_id")], None),
-    ("get", "/customers", "member", "Customers (a member sees only those they follow)", PAGE_PARAMS + [
-        _q("staff", {"type": "string"}, "userid of a follower"),
-        _q("keyword", {"type": "string"}, "matches name or remark"),
-    ], None),
-    ("get", "/customers/{customer_id}", "member", "One customer with its follow relations",
+    ("get", "/customers", "member", "Customers (a member sees only those they follow; mobiles masked for "
+     "members while the corp's mask_mobile_for_members is on)", PAGE_PARAMS + CUSTOMER_FILTERS, None),
+    ("get", "/customers/{customer_id}", "member",
+     "One customer: follow relations with their tags, custom field values, timeline (newest first)",
      [_id("customer_id")], None),
+    ("put", "/customers/{customer_id}/fields", "member",
+     "Set custom field values (key → value, null clears); 422 names bad fields, 409 a taken unique value",
+     [_id("customer_id")], {"type": "object", "additionalProperties": True}),
+    ("delete", "/customers/{customer_id}", "super_admin", "Move a customer to the recycle bin (soft delete)",
+     [_id("customer_id")], None),
+    ("get", "/customers/export.csv", "super_admin",
+     "One corp's customers as CSV (UTF-8 with BOM), streamed; the list's filters",
+     CUSTOMER_FILTERS + [_q("corp_id", {"type": "string"})], None),
+    ("get", "/recycle-bin", "admin", "Customers in the recycle bin, latest deletion first", PAGE_PARAMS + [
+        _q("keyword", {"type": "string"}, "name, mobile or remark"),
+        _q("deleted_from", {"type": "string", "format": "date"}, "corp-local day, inclusive"),
+        _q("deleted_to", {"type": "string", "format": "date"}, "corp-local day, inclusive"),
+    ], None),
+    ("post", "/recycle-bin/{customer_id}/restore", "admin",
+     "Take a customer out of the recycle bin with its relations, tags and field values", [_id("customer_id")], None),
+    ("get", "/custom-fields", "member", "Customer custom field definitions (members: the visible ones)",
+     [_q("corp_id", {"type": "string"})], None),
+    ("post", "/custom-fields", "admin", "Define a customer custom field", [], CUSTOM_FIELD | {
+        "required": ["key", "label", "type"]}),
+    ("patch", "/custom-fields/{field_id}", "admin",
+     "Change a custom field (key and type are fixed; 409 if stored values stand in the way)",
+     [_id("field_id")], CUSTOM_FIELD),
+    ("delete", "/custom-fields/{field_id}", "admin", "Delete a custom field (its key stays taken)",
+     [_id("field_id")], None),
     ("get", "/apps", "super_admin", "Configured WeCom apps (credentials never shown)", PAGE_PARAMS, None),
     ("post", "/apps", "super_admin", "Add a WeCom app", [], {
         "type": "object",
@@ -101,6 +143,18 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
         _q("kind", {"type": "string"}), _q("status", {"enum": ["normal", "abnormal"]}),
         _q("scene", {"type": "string"}), _q("staff", {"type": "string"})], None),
     ("get", "/channel-codes/{code_id}", "admin", "One channel code", [_id("code_id")], None),
+    ("patch", "/channel-codes/{code_id}", "admin",
+     "Change a code's settings, members, backups, tags or welcome (202: update_contact_way); not its kind",
+     [_id("code_id")], {"type": "object", "properties": {
+         "name": {"type": "string"}, "channel": {"type": "string"}, "scene": {"type": "string", "maxLength": 30},
+         "members": {"type": "array", "items": {"type": "string"}},
+         "departments": {"type": "array", "items": {"type": "integer"}},
+         "backups": {"type": "array", "items": {"type": "string"}},
+         "assign_mode": {"enum": ["round_robin", "overflow"]},
+         "daily_limit": {"type": ["integer", "null"], "minimum": 1},
+         "accept_policy": {"enum": ["auto", "manual", "auto_in_working_hours"]},
+         "tag_ids": {"type": "array", "items": {"type": "integer"}}, "remark": {"type": "string"},
+         "welcome": {"type": "object", "description": "replaces the code's welcome; {} removes it"}}}),
     ("delete", "/channel-codes/{code_id}", "admin", "Delete a channel code (202: del_contact_way)",
      [_id("code_id")], None),
     ("post", "/welcome-messages", "admin", "A default or per-member welcome, optionally for a time of day", [],
@@ -109,6 +163,8 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
          "material_ids": {"type": "array", "maxItems": 9, "items": {"type": "integer"}},
          "start_minute": {"type": "integer"}, "end_minute": {"type": "integer"}}}),
     ("get", "/welcome-messages", "admin", "Welcome messages", [], None),
+    ("delete", "/welcome-messages/{welcome_id}", "admin", "Stop using a default or per-member welcome",
+     [_id("welcome_id")], None),
     ("post", "/materials", "admin", "Add an image, link or mini-program to the material library", [],
      {"type": "object", "required": ["kind", "payload"], "properties": {
          "kind": {"enum": ["image", "link", "miniprogram"]}, "title": {"type": "string"},
@@ -117,6 +173,54 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
     ("patch", "/settings", "super_admin", "Change corp settings", [], {"type": "object", "properties": {
         "mask_mobile_for_members": {"type": "boolean"}, "recycle_retention_days": {"type": "integer"},
         "notify_manager_on_loss": {"type": "boolean"}}}),
+]
+
+_KF_ACCOUNT = {"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 16}, "media_id": {"type": "string"},
+    "rule": {"enum": ["round_robin", "least_busy", "last_receptionist"]},
+    "max_sessions": {"type": "integer", "minimum": 1, "maximum": 1000}, "welcome_text": {"type": "string"},
+    "corp_id": {"type": "string"}}}
+_KNOWLEDGE = {"type": "object", "properties": {
+    "question": {"type": "string", "maxLength": 128}, "similar": {"type": "array", "items": {"type": "string"}},
+    "answer": {"type": "string", "maxLength": 300}, "category": {"type": "string"}, "enabled": {"type": "boolean"}}}
+# WeChat customer service (web/api_kf.py)
+OPERATIONS += [
+    ("get", "/kf/accounts", "admin", "Customer-service accounts with servicers and scene links", [], None),
+    ("post", "/kf/accounts", "admin", "Create a kf account (202: kf/account/add; at most 10 per corp)", [],
+     {**_KF_ACCOUNT, "required": ["name", "media_id"]}),
+    ("patch", "/kf/accounts/{account_pk}", "admin", "Change a kf account (202 when kf/account/update runs)",
+     [_id("account_pk")], _KF_ACCOUNT),
+    ("delete", "/kf/accounts/{account_pk}", "admin", "Delete a kf account (202: kf/account/del)",
+     [_id("account_pk")], None),
+    ("post", "/kf/accounts/{account_pk}/servicers", "admin", "Add receptionists (202: kf/servicer/add)",
+     [_id("account_pk")], {"type": "object", "required": ["userids"], "properties": {
+         "userids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string"}}}}),
+    ("delete", "/kf/accounts/{account_pk}/servicers/{userid}", "admin",
+     "Remove a receptionist, ending their sessions (202: kf/servicer/del)",
+     [_id("account_pk"), {"name": "userid", "in": "path", "required": True, "schema": {"type": "string"}}], None),
+    ("post", "/kf/accounts/{account_pk}/scenes", "admin", "Add a scene with its own link (202: kf/add_contact_way)",
+     [_id("account_pk")], {"type": "object", "required": ["name", "scene"], "properties": {
+         "name": {"type": "string"}, "scene": {"type": "string", "pattern": "^[0-9A-Za-z_-]{1,32}$"}}}),
+    ("get", "/kf/knowledge", "member", "Knowledge base (话术库) the bot answers from", PAGE_PARAMS + [
+        _q("keyword", {"type": "string"}, "part of the question")], None),
+    ("post", "/kf/knowledge", "admin", "Add a question with similar questions and its answer", [],
+     {**_KNOWLEDGE, "required": ["question", "answer"]}),
+    ("patch", "/kf/knowledge/{item_pk}", "admin", "Change a knowledge item", [_id("item_pk")], _KNOWLEDGE),
+    ("delete", "/kf/knowledge/{item_pk}", "admin", "Delete a knowledge item", [_id("item_pk")], None),
+    ("get", "/kf/settings", "admin", "Conversation rules: closing words, silence, end message, bot threshold",
+     [_q("corp_id", {"type": "string"})], None),
+    ("put", "/kf/settings", "admin", "Change the conversation rules", [], {"type": "object", "properties": {
+        "closing_words": {"type": "array", "items": {"type": "string"}},
+        "handover_words": {"type": "array", "items": {"type": "string"}},
+        "silence_minutes": {"type": "integer", "minimum": 1}, "end_message": {"type": "string"},
+        "bot_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}}}),
+    ("get", "/kf/sessions", "admin", "Service sessions with counts, first response and duration", PAGE_PARAMS + [
+        _q("state", {"enum": ["new", "bot", "queue", "human", "ended"]}), _q("open_kfid", {"type": "string"}),
+        _q("external_userid", {"type": "string"}), _q("servicer", {"type": "string"}),
+        _q("session_id", {"type": "string"}), _q("since", {"type": "string", "format": "date-time"}),
+        _q("until", {"type": "string", "format": "date-time"})], None),
+    ("get", "/kf/sessions/{session_id}", "admin", "One session with its messages",
+     [{"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}], None),
 ]
 
 ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {

@@ -3,9 +3,9 @@
     python tests/bench/bench_ingress.py [--n 20000] [--database-url URL | --mariadb] [--workers 2]
                                         [--worker-class sync|gthread] [--threads 4] [--concurrency 16]
 
-Everything runs on loopback and is started (and killed again, also on Ctrl-C) by this script: a Redis
-server, the fake WeCom (`python -m wecom.fake`, seeded with every customer the callbacks name), the
-service under gunicorn, and afterwards `rq worker` processes. The database is a SQLite file in a temp
+Everything runs on loopback and is started (and ended again, also on Ctrl-C) by tests/bench/harness.py:
+a Redis server, the fake WeCom (`python -m wecom.fake`, seeded with every customer the callbacks name),
+the service under gunicorn, and afterwards `rq worker` processes. The database is a SQLite file in a temp
 dir unless `--database-url` names one (a MySQL/MariaDB database given there is dropped and created
 afresh, and dropped again at the end) or `--mariadb` starts a private mariadbd in the temp dir.
 
@@ -15,13 +15,14 @@ Phases and what is measured:
               (same query string, same body) of earlier ones, shuffled in shortly after their original.
   2. bare     in this process, CallbackCrypto.decrypt + wecom.events.parse over the same N bodies
               (CPU seconds, time.process_time): the floor the server cannot go below.
-  3. post     --concurrency client threads post all N over keep-alive connections (http.client);
+  3. post     --concurrency client threads post all N (keep-alive where the server allows it);
               per-request latency, and the CPU (utime+stime from /proc) of the gunicorn master and
               its workers before/after, so server CPU per callback can be set against the bare cost.
   4. process  `rq worker` processes are started on every queue of jobs.QUEUES and timed until no inbox
-              row is `received` and no outbox row is `pending`.
+              row is `received` and no outbox row is `pending` (progress is printed every 5 s).
 Then the inbox is checked against the expected dedup keys: nothing lost, nothing stored twice.
-Exits 1 if any answer was not 200, if a callback was lost or doubled, or if processing timed out.
+Exits 1 if any answer was not 200, if a callback was lost or doubled, or if processing timed out;
+2 if a part could not be started (the message says which, with its log).
 
 This is not a pytest test (tests/bench is outside pytest's collection).
 """
@@ -30,42 +31,29 @@ from __future__ import annotations
 
 import argparse
 import collections
-import http.client
-import itertools
-import json
 import os
 import random
 import shlex
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlsplit
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import (  # noqa: E402
+    AGENT_ID, CORP_ID, Request, Stack, add_stack_args, bench_crypto, cpu_delta, drain, encrypt, percentile,
+    post_all, proc_cpu, run_main, say, seed_corp, seed_customer, stack, staff_id, tree_cpu,
+)
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from wecom import events  # noqa: E402
 from wecom.crypto import CallbackCrypto  # noqa: E402
-from wecom.fake.sender import build_callback, render_sample  # noqa: E402
+from wecom.fake.sender import render_sample  # noqa: E402
 
-CORP_ID = "wwbenchcorp00001"
-TOKEN = "BenchToken2024"
-AES_KEY = "BenchAesKey0123456789abcdefghijklmnopqrstuv"  # 43 alphanumerics, as WeCom's console gives
-SECRET = "bench-app-secret-0001"
-AGENT_ID = 1000002
 STAFF = 200  # members; UserIDs spread over them so no member hits the fake's 30 messages/min limit
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # (sample name, share of the distinct callbacks). Every kind the service receives in production.
 MIX: list[tuple[str, float]] = [
@@ -80,128 +68,6 @@ MIX: list[tuple[str, float]] = [
     ("kf_msg_or_event", 0.03),
 ]
 
-assert len(AES_KEY) == 43 and AES_KEY.isalnum()
-
-
-# -- processes ---------------------------------------------------------------------------------------
-
-class Procs:
-    """Every subprocess this script starts, each in its own session so its whole group can be ended."""
-
-    def __init__(self, logdir: Path) -> None:
-        self.logdir = logdir
-        self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.logdir / f"{name}.log", "ab")
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        self.started.append((name, proc))
-        return proc
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        path = self.logdir / f"{name}.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, wait: float = 15.0) -> None:
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)  # the group is this process' own session (start_new_session)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(5)
-
-    def stop_all(self) -> None:
-        for _name, proc in reversed(self.started):
-            try:
-                self.stop(proc)
-            except Exception as exc:  # keep going: every other process must still be ended
-                print(f"warning: could not stop pid {proc.pid}: {exc}", file=sys.stderr)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check: Any, timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} while starting")
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} not ready after {timeout:.0f} s")
-
-
-def http_get_ok(port: int, path: str) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", path)
-        return conn.getresponse().status == 200
-    finally:
-        conn.close()
-
-
-def proc_cpu(pid: int, children: bool = False) -> float:
-    """utime+stime (plus the reaped children's with `children`) of one process, in seconds."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-    if children:
-        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return ticks / CLK_TCK
-
-
-def child_pids(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as fh:
-                out.extend(int(p) for p in fh.read().split())
-        except OSError:
-            pass
-    return out
-
-
-def tree_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds of `pid` and every descendant still alive, by pid."""
-    result: dict[int, float] = {}
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        result[p] = proc_cpu(p)
-        todo.extend(child_pids(p))
-    return result
-
-
-def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    return sum(after[p] - before.get(p, 0.0) for p in after)
-
 
 # -- the callbacks -----------------------------------------------------------------------------------
 
@@ -215,7 +81,7 @@ def build_plaintexts(n_distinct: int, rng: random.Random) -> tuple[list[str], li
     customers: list[str] = []
     plaintexts: list[str] = []
     for i, kind in enumerate(kinds):
-        staff = f"staff{rng.randrange(STAFF):04d}"
+        staff = staff_id(rng.randrange(STAFF))
         fields: dict[str, str | int] = {"CreateTime": base + i}
         if kind.endswith("add_external_contact"):
             external = f"wmBench{i:08d}"
@@ -245,14 +111,10 @@ def build_plaintexts(n_distinct: int, rng: random.Random) -> tuple[list[str], li
 
 
 def build_requests(plaintexts: list[str], n_resend: int, rng: random.Random,
-                   crypto: CallbackCrypto) -> list[tuple[str, bytes, dict[str, str], int]]:
-    """(path with query, body, params, distinct index) in posting order, re-sends shuffled in."""
-    built = []
+                   crypto: CallbackCrypto) -> list[Request]:
+    """The POSTs in posting order, re-sends (the very same request again) shuffled in."""
     now = str(int(time.time()))
-    for i, plaintext in enumerate(plaintexts):
-        params, body = build_callback(crypto, plaintext, agent_id=AGENT_ID, timestamp=now,
-                                      nonce=str(rng.randrange(10**10)))
-        built.append((f"/wecom/callback/default?{urlencode(params)}", body, params, i))
+    built = [encrypt(crypto, plaintext, rng, now) for plaintext in plaintexts]
     # Retries come after their original, sometimes while it is still in flight, sometimes later.
     order = [(float(i), req) for i, req in enumerate(built)]
     for k in rng.sample(range(len(built)), n_resend):
@@ -261,106 +123,17 @@ def build_requests(plaintexts: list[str], n_resend: int, rng: random.Random,
     return [req for _, req in order]
 
 
-def bare_cost(reqs: list[tuple[str, bytes, dict[str, str], int]], crypto: CallbackCrypto) -> tuple[float, float]:
+def bare_cost(reqs: list[Request], crypto: CallbackCrypto) -> tuple[float, float]:
     """CPU seconds per callback of decrypt alone and of decrypt + parse, over the same bodies."""
+    work = [(body, {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}) for path, body in reqs]
     t0 = time.process_time()
-    for _, body, p, _ in reqs:
+    for body, p in work:
         crypto.decrypt(body, p["msg_signature"], p["timestamp"], p["nonce"])
     t1 = time.process_time()
-    for _, body, p, _ in reqs:
+    for body, p in work:
         events.parse(crypto.decrypt(body, p["msg_signature"], p["timestamp"], p["nonce"]))
     t2 = time.process_time()
     return (t1 - t0) / len(reqs), (t2 - t1) / len(reqs)
-
-
-# -- posting -----------------------------------------------------------------------------------------
-
-def post_all(port: int, reqs: list[tuple[str, bytes, dict[str, str], int]],
-             concurrency: int) -> tuple[list[float], collections.Counter[Any], float]:
-    latencies = [0.0] * len(reqs)
-    statuses: collections.Counter[Any] = collections.Counter()
-    counter = itertools.count()
-    lock = threading.Lock()
-    headers = {"Content-Type": "text/xml"}
-
-    def run() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        local: collections.Counter[Any] = collections.Counter()
-        while True:
-            i = next(counter)
-            if i >= len(reqs):
-                break
-            path, body, _, _ = reqs[i]
-            t0 = time.perf_counter()
-            try:
-                conn.request("POST", path, body, headers)
-                resp = conn.getresponse()
-                resp.read()
-                status: Any = resp.status
-            except (OSError, http.client.HTTPException) as exc:
-                status = type(exc).__name__
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            latencies[i] = time.perf_counter() - t0
-            local[status] += 1
-        conn.close()
-        with lock:
-            statuses.update(local)
-
-    threads = [threading.Thread(target=run, name=f"client-{k}", daemon=True) for k in range(concurrency)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, statuses, time.perf_counter() - start
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(round(q * (len(sorted_values) - 1))))]
-
-
-# -- database ----------------------------------------------------------------------------------------
-
-def start_mariadb(procs: Procs, tmp: Path) -> str:
-    datadir, sock, port = tmp / "mariadb", tmp / "mariadb.sock", free_port()
-    user = ["--user=root"] if os.geteuid() == 0 else []
-    install = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={datadir}",
-                              "--auth-root-authentication-method=normal", "--skip-test-db", *user],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if install.returncode != 0:
-        raise RuntimeError("mariadb-install-db failed:\n" + install.stdout.decode(errors="replace")[-2000:])
-    proc = procs.start("mariadbd", ["mariadbd", "--no-defaults", f"--datadir={datadir}", f"--port={port}",
-                                    "--bind-address=127.0.0.1", f"--socket={sock}", "--skip-grant-tables",
-                                    "--skip-name-resolve", "--innodb-buffer-pool-size=1G",
-                                    f"--pid-file={tmp / 'mariadb.pid'}", *user])
-    url = f"mysql+pymysql://root@127.0.0.1:{port}/scrm_bench"
-
-    def up() -> bool:
-        import pymysql
-
-        pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=1).close()
-        return True
-
-    wait_until(up, 60, "mariadbd", proc)
-    return url
-
-
-def recreate_mysql_db(url: str, drop_only: bool = False) -> None:
-    from models.db import make_engine
-
-    parsed = make_url(url)
-    server = make_engine(parsed.set(database="").render_as_string(hide_password=False))
-    try:
-        with server.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
-            if not drop_only:
-                conn.execute(text(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 "
-                                  "COLLATE utf8mb4_unicode_ci"))
-    finally:
-        server.dispose()
 
 
 # -- py-spy summary ----------------------------------------------------------------------------------
@@ -391,29 +164,6 @@ def summarize_raw_profile(path: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-# -- the preloading rq worker (--rq-worker-class preload) ------------------------------------------------
-
-try:
-    from rq.worker import Worker as _RqWorker
-except ImportError:  # pragma: no cover
-    _RqWorker = object  # type: ignore[misc,assignment]
-
-
-class PreloadWorker(_RqWorker):  # type: ignore[misc,valid-type]
-    """rq's forking Worker, but with the job modules imported once in the parent.
-
-    rq's default Worker forks a work horse per job and only the horse imports the job's function, so
-    every job pays `import jobs` (~0.5 s of CPU: handlers, models, SQLAlchemy, wechatpy). Importing
-    them before forking lets every horse inherit them. This only exists to measure that fix.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        import handlers  # noqa: F401
-        import jobs  # noqa: F401
-
-        super().__init__(*args, **kwargs)
-
-
 # -- main --------------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -421,81 +171,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20000, help="callbacks posted, re-sends included")
     ap.add_argument("--resend", type=float, default=0.05, help="share of the N that are exact re-sends")
-    ap.add_argument("--database-url", help="default: a SQLite file in a temp dir; a mysql URL is recreated")
-    ap.add_argument("--mariadb", action="store_true", help="start a private mariadbd and use it")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     ap.add_argument("--worker-class", choices=("sync", "gthread"), default="sync")
     ap.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     ap.add_argument("--gunicorn-args", default="", help="more gunicorn options, e.g. \"-c prof.conf.py\"")
     ap.add_argument("--concurrency", type=int, default=16, help="client threads")
-    ap.add_argument("--rq-workers", type=int, default=2)
-    ap.add_argument("--rq-worker-class", default=None,
-                    help="rq -w class, e.g. rq.worker.SimpleWorker, or 'preload' for PreloadWorker below "
-                         "(default: rq's forking Worker)")
     ap.add_argument("--no-process", action="store_true", help="skip the rq processing phase")
-    ap.add_argument("--process-timeout", type=float, default=600.0)
+    ap.add_argument("--process-timeout", type=float, default=900.0, help="seconds the processing phase may take")
     ap.add_argument("--fake-rate-limit", type=int, default=10**9,
                     help="fake WeCom calls/min per API (WeCom's real limit is 10000; the default lifts it so "
                          "the processing phase measures the service, not the throttle)")
     ap.add_argument("--py-spy", type=Path, metavar="FILE.txt",
                     help="py-spy record the gunicorn workers during posting (raw collapsed stacks); "
                          "sampling costs CPU, so the timings of such a run are not clean")
-    ap.add_argument("--seed", type=int, default=20240601)
-    ap.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, SQLite file)")
+    add_stack_args(ap)
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.mariadb and args.database_url:
-        raise SystemExit("--mariadb and --database-url exclude each other")
-    rng = random.Random(args.seed)
-    tmp = Path(tempfile.mkdtemp(prefix="scrm-bench-"))
-    procs = Procs(tmp)
-    mysql_dbs: list[str] = []  # MySQL databases this run created, dropped again at the end
 
-    def on_term(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+    def body() -> int:
+        with stack(args) as st:
+            return run(args, st)
 
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
-    try:
-        return run(args, rng, tmp, procs, mysql_dbs.append)
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        return 130
-    finally:
-        procs.stop_all()
-        for url in mysql_dbs:
-            if not args.keep_tmp:
-                try:
-                    recreate_mysql_db(url, drop_only=True)
-                except Exception:
-                    pass
-        if args.keep_tmp:
-            print(f"temp dir kept: {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return run_main(body)
 
 
-def run(args: argparse.Namespace, rng: random.Random, tmp: Path, procs: Procs, note_mysql: Any) -> int:
-    from models.db import make_engine
+def run(args: argparse.Namespace, st: Stack) -> int:
     from models import Inbox, Outbox
+    from models.db import make_engine
 
-    # 1. database ------------------------------------------------------------------------------------
-    if args.mariadb:
-        db_url = start_mariadb(procs, tmp)
-    else:
-        db_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-    if db_url.startswith("mysql"):
-        recreate_mysql_db(db_url)
-        if not args.mariadb:  # a private mariadbd goes away with the temp dir
-            note_mysql(db_url)
-
-    # 2. the callbacks, built before anything is timed -----------------------------------------------
+    rng = random.Random(args.seed)
+    # 1. the callbacks, built before anything is timed -----------------------------------------------
     n_resend = int(round(args.n * args.resend))
     n_distinct = args.n - n_resend
-    crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
+    crypto = bench_crypto()
     t0 = time.perf_counter()
     plaintexts, customers = build_plaintexts(n_distinct, rng)
     expected_keys = [events.dedup_key(events.parse(p), p) for p in plaintexts]
@@ -503,94 +214,46 @@ def run(args: argparse.Namespace, rng: random.Random, tmp: Path, procs: Procs, n
         raise RuntimeError("the generator made two callbacks with one dedup key")
     reqs = build_requests(plaintexts, n_resend, rng, crypto)
     kinds = collections.Counter(events.parse(p).routing_key for p in plaintexts)
-    print(f"built {len(reqs)} callbacks ({n_distinct} distinct + {n_resend} re-sends) in "
-          f"{time.perf_counter() - t0:.1f} s")
+    say(f"built {len(reqs)} callbacks ({n_distinct} distinct + {n_resend} re-sends) in "
+        f"{time.perf_counter() - t0:.1f} s")
 
-    # 3. Redis, fake WeCom ----------------------------------------------------------------------------
-    redis_port = free_port()
-    redis_proc = procs.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                                       "--save", "", "--appendonly", "no", "--dir", str(tmp)])
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    from redis import Redis
-
-    wait_until(lambda: Redis.from_url(redis_url).ping(), 15, "redis-server", redis_proc)
-
-    seed = {
-        "corps": [{"corpid": CORP_ID, "secrets": {SECRET: AGENT_ID}}],
-        "users": [{"corpid": CORP_ID, "userid": f"staff{k:04d}", "name": f"员工{k}", "department": [1],
-                   "status": 1} for k in range(STAFF)],
-        "external_contacts": [
-            {"corpid": CORP_ID,
-             "external_contact": {"external_userid": ext, "name": f"客户{ext[-6:]}", "type": 1, "gender": 1},
-             "follow_user": [{"userid": f"staff{rng.randrange(STAFF):04d}", "remark": "", "description": "",
-                              "createtime": 1732000000, "tags": [], "remark_mobiles": [], "add_way": 1,
-                              "state": ""}]}
-            for ext in sorted(set(customers))],
-    }
-    seed_path = tmp / "seed.json"
-    seed_path.write_text(json.dumps(seed, ensure_ascii=False), encoding="utf-8")
-    fake_port = free_port()
-    fake_proc = procs.start("fake", [sys.executable, "-m", "wecom.fake", "--port", str(fake_port),
-                                     "--seed", str(seed_path), "--rate-limit", str(args.fake_rate_limit)],
-                            cwd=ROOT)
-    wait_until(lambda: http_get_ok(fake_port, "/fake/health"), 30, "fake WeCom", fake_proc)
-
-    # 4. environment, migration ------------------------------------------------------------------------
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("WECOM_", "SCRM_", "DATABASE_URL", "REDIS_URL"))}
-    env.update({
-        "DATABASE_URL": db_url, "REDIS_URL": redis_url,
-        "WECOM_API_BASE": f"http://127.0.0.1:{fake_port}/cgi-bin/",
-        "WECOM_CORP_ID": CORP_ID, "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "WECOM_SECRET": SECRET,
-        "WECOM_AGENT_ID": str(AGENT_ID), "WECOM_MAX_CLOCK_SKEW": "0", "PYTHONUNBUFFERED": "1",
-    })
-    migrate = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], env=env, cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if migrate.returncode != 0:
-        raise RuntimeError("migration failed:\n" + migrate.stdout.decode(errors="replace")[-3000:])
-
-    # 5. gunicorn ---------------------------------------------------------------------------------------
-    web_port = free_port()
-    gargv = [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{web_port}",
-             "--backlog", "2048"]
-    if args.worker_class == "gthread":
-        gargv += ["-k", "gthread", "--threads", str(args.threads)]
-    gargv += shlex.split(args.gunicorn_args)
-    gunicorn = procs.start("gunicorn", [*gargv, "app:create_app()"], env=env, cwd=ROOT)
-    try:
-        wait_until(lambda: http_get_ok(web_port, "/healthz"), 60, "gunicorn", gunicorn)
-        wait_until(lambda: len(child_pids(gunicorn.pid)) >= args.workers, 30, "gunicorn workers", gunicorn)
-    except RuntimeError:
-        print(procs.log_tail("gunicorn"), file=sys.stderr)
-        raise
-    # Warm every worker (app cache, DB pool, Redis) with a GET that costs no row.
-    for _ in range(4 * args.workers):
-        http_get_ok(web_port, "/healthz")
+    # 2. the parts ------------------------------------------------------------------------------------
+    db_url = st.start_database()
+    st.start_redis()
+    seed = seed_corp(STAFF)
+    seed["external_contacts"] = [seed_customer(ext, staff_id(rng.randrange(STAFF))) for ext in sorted(set(customers))]
+    st.start_fake(seed, args.fake_rate_limit)
+    st.make_env()
+    st.flask("db", "upgrade")
+    st.start_gunicorn(args.workers, args.worker_class, args.threads, shlex.split(args.gunicorn_args))
+    say(f"DB, Redis, fake WeCom and gunicorn up (logs in {st.tmp})")
     engine = make_engine(db_url)
 
-    # 6. bare decrypt + parse ---------------------------------------------------------------------------
+    # 3. bare decrypt + parse -------------------------------------------------------------------------
     bare_decrypt, bare_total = bare_cost(reqs, crypto)
 
-    # 7. posting ----------------------------------------------------------------------------------------
+    # 4. posting --------------------------------------------------------------------------------------
     spy = None
     if args.py_spy:
-        spy = procs.start("py-spy", ["py-spy", "record", "--pid", str(gunicorn.pid), "--subprocesses",
-                                     "--rate", "250", "--format", "raw", "--nonblocking",
-                                     "-o", str(args.py_spy.resolve())])
+        spy = st.procs.start("py-spy", ["py-spy", "record", "--pid", str(st.gunicorn_pid), "--subprocesses",
+                                        "--rate", "250", "--format", "raw", "--nonblocking",
+                                        "-o", str(args.py_spy.resolve())])
         time.sleep(2.0)
-    cpu_before = tree_cpu(gunicorn.pid)
-    redis_before = proc_cpu(redis_proc.pid)
-    db_pid = next((p.pid for name, p in procs.started if name == "mariadbd"), None)
-    db_before = proc_cpu(db_pid) if db_pid else 0.0
+    assert st.gunicorn_pid is not None
+    cpu_before = tree_cpu(st.gunicorn_pid)
+    redis_before = proc_cpu(st.redis_pid)
+    db_pid = st.procs.pid_of("mariadbd")
+    db_before = proc_cpu(db_pid)
     client_before = time.process_time()
-    latencies, statuses, elapsed = post_all(web_port, reqs, args.concurrency)
+    say(f"posting {len(reqs)} callbacks from {args.concurrency} threads")
+    latencies, statuses, elapsed = post_all(st.web_port, reqs, args.concurrency)
     client_cpu = time.process_time() - client_before
-    cpu_after = tree_cpu(gunicorn.pid)
-    server_cpu = cpu_delta(cpu_before, cpu_after)
-    redis_cpu = proc_cpu(redis_proc.pid) - redis_before
+    server_cpu = cpu_delta(cpu_before, tree_cpu(st.gunicorn_pid))
+    redis_cpu = proc_cpu(st.redis_pid) - redis_before
     db_cpu = (proc_cpu(db_pid) - db_before) if db_pid else None
     if spy is not None:
-        procs.stop(spy, signal.SIGINT, wait=30)
+        st.procs.stop(spy, signal.SIGINT, wait=30)
+    say(f"posted in {elapsed:.1f} s")
 
     with engine.connect() as conn:
         stored = conn.scalar(select(func.count()).select_from(Inbox))
@@ -598,54 +261,29 @@ def run(args: argparse.Namespace, rng: random.Random, tmp: Path, procs: Procs, n
     lost_keys = set(expected_keys) - stored_keys
     extra_keys = stored_keys - set(expected_keys)
 
-    # 8. processing -------------------------------------------------------------------------------------
-    from jobs import QUEUES
-
-    proc_elapsed = inbox_elapsed = last_progress = None
-    timed_out = False
+    # 5. processing -----------------------------------------------------------------------------------
+    proc_elapsed = inbox_elapsed = None
+    drained = True
     rq_cpu = 0.0
     pending_jobs: dict[str, int] = {}
     if not args.no_process:
-        rq_env = env
-        worker_class = args.rq_worker_class
-        if worker_class == "preload":
-            # bench_ingress.PreloadWorker (below) imports the jobs before forking: see its docstring
-            rq_env = {**env, "PYTHONPATH": os.pathsep.join(
-                p for p in (str(Path(__file__).resolve().parent), env.get("PYTHONPATH", "")) if p)}
-            worker_class = "bench_ingress.PreloadWorker"
-        rq_argv = [sys.executable, "-m", "rq.cli", "worker", "-u", redis_url, "--with-scheduler"]
-        if worker_class:
-            rq_argv += ["-w", worker_class]
-        t_start = time.perf_counter()
-        workers = [procs.start(f"rq-{k}", [*rq_argv, *QUEUES], env=rq_env, cwd=ROOT)
-                   for k in range(args.rq_workers)]
+        workers = st.start_rq_workers(args.rq_workers)
         rq_cpu_before = {w.pid: proc_cpu(w.pid, children=True) for w in workers}
-        deadline = time.monotonic() + args.process_timeout
-        last_counts: tuple[int, int] | None = None
-        while True:
+        t_start = time.perf_counter()
+
+        def remaining() -> dict[str, int]:
+            nonlocal inbox_elapsed
             with engine.connect() as conn:
                 received = conn.scalar(select(func.count()).select_from(Inbox).where(Inbox.status == "received"))
                 pending = conn.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "pending"))
             if not received and inbox_elapsed is None:
                 inbox_elapsed = time.perf_counter() - t_start
-            if (received, pending) != last_counts:
-                last_counts, last_progress = (received, pending), time.perf_counter() - t_start
-            if not received and not pending:
-                break
-            if time.monotonic() > deadline:
-                timed_out = True
-                print(f"processing timed out: {received} inbox rows received, {pending} outbox rows pending",
-                      file=sys.stderr)
-                break
-            if any(w.poll() is not None for w in workers):
-                print("an rq worker died:\n" + procs.log_tail("rq-0"), file=sys.stderr)
-                timed_out = True
-                break
-            time.sleep(0.25)
-        proc_elapsed = time.perf_counter() - t_start
+            return {"inbox received": received, "outbox pending": pending}
+
+        proc_elapsed, drained = drain(st, workers, args.process_timeout, remaining)
         rq_cpu = sum(proc_cpu(w.pid, children=True) - rq_cpu_before[w.pid] for w in workers)
         for w in workers:
-            procs.stop(w)
+            st.procs.stop(w)
         with engine.connect() as conn:
             pending_jobs = dict(conn.execute(select(Outbox.job, func.count()).where(Outbox.status == "pending")
                                              .group_by(Outbox.job)).all())
@@ -657,7 +295,7 @@ def run(args: argparse.Namespace, rng: random.Random, tmp: Path, procs: Procs, n
         dead_by = conn.execute(text("SELECT job, error FROM dead_letters LIMIT 3")).all()
     engine.dispose()
 
-    # 9. report -----------------------------------------------------------------------------------------
+    # 6. report ---------------------------------------------------------------------------------------
     lat = sorted(latencies)
     non200 = {k: v for k, v in statuses.items() if k != 200}
     duplicates = stored - n_distinct
@@ -669,9 +307,9 @@ def run(args: argparse.Namespace, rng: random.Random, tmp: Path, procs: Procs, n
     print("== config")
     print(f"gunicorn: {args.workers} workers, class {args.worker_class}"
           + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
-          + f"; client threads {args.concurrency}; rq workers {args.rq_workers}"
-          + f" ({args.rq_worker_class or 'rq default Worker'}, --with-scheduler)")
-    print(f"DB: {db_label}; Redis {redis_url}; fake WeCom rate limit {args.fake_rate_limit}/min; cores {os.cpu_count()}")
+          + f"; client threads {args.concurrency}; rq workers {args.rq_workers} x {args.rq_worker_class}")
+    print(f"DB: {db_label}; Redis {st.redis_url}; fake WeCom rate limit {args.fake_rate_limit}/min; "
+          f"cores {os.cpu_count()}")
     print("mix: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     print("== posting")
     print(f"posted {len(reqs)} in {elapsed:.2f} s: {len(reqs) / elapsed:.0f} callbacks/s")
@@ -689,41 +327,32 @@ def run(args: argparse.Namespace, rng: random.Random, tmp: Path, procs: Procs, n
     print(f"distinct expected {n_distinct}; stored {stored}; duplicates {duplicates}; lost {lost}"
           + (f"; unexpected keys {len(extra_keys)}" if extra_keys else ""))
     print(f"inbox by status: {by_status}")
-    print(f"processed {by_status.get('processed', 0)} + unhandled {by_status.get('unhandled', 0)} + failed "
-          f"{by_status.get('failed', 0)} (received {by_status.get('received', 0)})")
     print(f"outbox by status: {outbox}; dead letters {dead}")
     for job, error in dead_by:
         print(f"  dead letter: {job}: {error[:200]}")
     if proc_elapsed is not None:
         done_events = n_distinct - by_status.get("received", 0)
         print("== processing")
-        print(f"rq workers: {args.rq_workers} x {args.rq_worker_class or 'rq default Worker'}")
         if inbox_elapsed is not None:
             print(f"inbox drained (every row processed/unhandled/failed): {n_distinct} events in "
                   f"{inbox_elapsed:.1f} s = {n_distinct / inbox_elapsed:.0f} events/s")
         else:
-            print(f"inbox NOT drained: {done_events} of {n_distinct} events in {proc_elapsed:.1f} s = "
-                  f"{done_events / proc_elapsed:.1f} events/s")
-        print("inbox and outbox drained: " + (f"NO, gave up after {proc_elapsed:.0f} s; pending outbox by job "
-                                                f"{pending_jobs}" if timed_out else
-                                                f"{proc_elapsed:.1f} s = {n_distinct / proc_elapsed:.0f} events/s"))
-        if timed_out and last_progress is not None:
-            print(f"last progress (a row left received/pending) at {last_progress:.1f} s")
+            print(f"inbox NOT drained: {done_events} of {n_distinct} events in {proc_elapsed:.1f} s")
+        print("inbox and outbox drained: " + (f"{proc_elapsed:.1f} s = {n_distinct / proc_elapsed:.0f} events/s"
+                                                if drained else f"NO, gave up after {proc_elapsed:.0f} s; "
+                                                f"pending outbox by job {pending_jobs}"))
         print(f"rq CPU (workers + their work horses): {1000 * rq_cpu / max(done_events, 1):.2f} ms/event")
     if args.py_spy and args.py_spy.exists():
         print("== py-spy (gunicorn workers, posting phase)")
         print(summarize_raw_profile(args.py_spy))
+    rate, p99, ratio = len(reqs) / elapsed, 1000 * percentile(lat, 0.99), server_ms / bare_ms
     print("== targets")
-    print(f"  >= 1500 callbacks/s: {len(reqs) / elapsed:.0f} -> {'met' if len(reqs) / elapsed >= 1500 else 'NOT met'}")
-    p99 = 1000 * percentile(lat, 0.99)
+    print(f"  >= 1500 callbacks/s: {rate:.0f} -> {'met' if rate >= 1500 else 'NOT met'}")
     print(f"  p99 < 50 ms: {p99:.1f} -> {'met' if p99 < 50 else 'NOT met'}")
     print(f"  zero lost/doubled: lost {lost}, doubled {duplicates} -> "
           f"{'met' if not lost and not duplicates else 'NOT met'}")
-    ratio = server_ms / bare_ms
     print(f"  server CPU < 4x bare: {ratio:.1f}x -> {'met' if ratio < 4 else 'NOT met'}")
-
-    ok = not non200 and not lost and not duplicates and not extra_keys and not timed_out
-    return 0 if ok else 1
+    return 0 if not non200 and not lost and not duplicates and not extra_keys and drained else 1
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
-"""`rq cron jobs.cron` finds the sweeper, every 60 s, on the maintenance queue."""
+"""`rq cron jobs.cron` finds every periodic job (sweeper, recycle-bin purge, plan reminders, customer-service
+tick, channel-code re-routing) on the maintenance queue."""
 
 from __future__ import annotations
 
 
-def test_cron_config_registers_the_sweeper() -> None:
+def test_cron_config_registers_the_periodic_jobs() -> None:
     from redis import Redis
     from rq.cron import CronScheduler
 
     scheduler = CronScheduler(connection=Redis())  # not contacted: loading the config only registers jobs
     scheduler.load_config_from_file("jobs.cron")
-    [job] = scheduler.get_jobs()
-    assert (job.func.__name__, job.queue_name, job.interval) == ("sweep_job", "maintenance", 60)
+    jobs = {(job.func.__name__, job.queue_name, job.interval) for job in scheduler.get_jobs()}
+    assert jobs == {("sweep_job", "maintenance", 60), ("purge_recycle_bin_job", "maintenance", 3600),
+                    ("remind_plans_job", "maintenance", 60), ("kf_tick", "maintenance", 60),
+                    ("reroute_codes_job", "maintenance", 300)}

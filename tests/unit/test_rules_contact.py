@@ -38,10 +38,12 @@ def test_render_nickname() -> None:
 
 @pytest.mark.parametrize("text, attachments, scope, field", [
     ("", 0, "default", "text"), ("字" * 101, 0, "code", "text"), ("x", 10, "default", "material_ids"),
+    ("字" * 1334, 0, "default", "text"),  # 4002 bytes: WeCom would refuse it at send time
 ])
 def test_welcome_errors(text, attachments, scope, field) -> None:  # type: ignore[no-untyped-def]
     assert field in welcome_errors(text, attachments, scope)
     assert welcome_errors("字" * 100, 9, "code") == {}
+    assert welcome_errors("字" * 1333, 0, "default") == {}  # 3999 bytes
 
 
 ACTIVE = {"a", "b", "c", "x"}

@@ -45,6 +45,19 @@ ERRMSG: dict[int, str] = {
     81013: "user & party & tag all invalid",
     84061: "not external contact",
     301002: "not allow operate another agent with this accesstoken",
+    # 微信客服 (kf): 95000/95004/95007/95017 as public SDK tables give them; the others from the global table
+    # as far as we know it (kf_state.py says where the fake only guesses which one WeCom answers)
+    95000: "invalid open_kfid",
+    95001: "send msg count limit",
+    95002: "send msg time limit",
+    95004: "open_kfid not exist",
+    95005: "kf account count exceed limit",
+    95006: "invalid kf account name",
+    95007: "invalid msg token",
+    95013: "session already ended",
+    95014: "user is not servicer",
+    95016: "service state transition not allowed",
+    95018: "send msg not allowed in current service state",
 }
 """The errmsg WeCom pairs with each errcode the fake can answer (clients log errmsg, some match on it).
 41051 and 41096 are quoted from doc 92599; the rest paraphrase the global table."""

@@ -26,6 +26,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from wecom.fake import endpoints_contact as contact
+from wecom.fake import endpoints_kf as kf
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -165,6 +166,19 @@ ENDPOINTS: dict[str, Endpoint] = {
     "externalcontact/update_contact_way": Endpoint("POST", contact.update_contact_way),
     "externalcontact/del_contact_way": Endpoint("POST", contact.del_contact_way),
     "message/send": Endpoint("POST", _CgiBin.message_send),
+    "kf/account/add": Endpoint("POST", kf.account_add),
+    "kf/account/update": Endpoint("POST", kf.account_update),
+    "kf/account/del": Endpoint("POST", kf.account_del),
+    "kf/account/list": Endpoint("POST", kf.account_list),
+    "kf/add_contact_way": Endpoint("POST", kf.add_contact_way),
+    "kf/servicer/add": Endpoint("POST", kf.servicer_add),
+    "kf/servicer/del": Endpoint("POST", kf.servicer_del),
+    "kf/servicer/list": Endpoint("GET", kf.servicer_list),
+    "kf/sync_msg": Endpoint("POST", kf.sync_msg),
+    "kf/send_msg": Endpoint("POST", kf.send_msg),
+    "kf/send_msg_on_event": Endpoint("POST", kf.send_msg_on_event),
+    "kf/service_state/get": Endpoint("POST", kf.service_state_get),
+    "kf/service_state/trans": Endpoint("POST", kf.service_state_trans),
 }
 """The WeCom API surface the fake implements, by path under /cgi-bin/."""
 
@@ -286,6 +300,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     app.add_url_rule("/cgi-bin/<path:path>", "cgi_bin", cgi_bin.handle, methods=["GET", "POST"])
     _add_control_routes(app, state)
     contact.add_contact_control_routes(app, state, welcome_code_ttl)
+    kf.add_kf_control_routes(app, state)
     return app
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from wecom.fake.corp_tags import CorpTag, CorpTagLibrary, NewTag, TagGroup
 from wecom.fake.errors import ERRMSG, WeComError
+from wecom.fake.kf_state import KfState
 from wecom.fake.seed import SeedError, is_int, parse_seed
 
 __all__ = ["ERRMSG", "FakeState", "SeedError", "WeComError"]  # re-exported from errors.py and seed.py
@@ -129,6 +130,7 @@ class FakeState:
         self._faults: dict[str, Fault] = {}
         self._calls: list[dict[str, Any]] = []
         self._next_seq = 1
+        self.kf = KfState()  # customer service (微信客服): its own lock and tables, see kf_state.py
         if seed:
             self.seed(seed)
 
@@ -140,6 +142,7 @@ class FakeState:
                           self._welcome_codes, self._welcomes, self._contact_ways, self._windows, self._faults,
                           self._calls):
                 table.clear()
+        self.kf.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 

@@ -1,0 +1,279 @@
+"""WeChat customer service (微信客服, 004 §12): the kf_msg_or_event callback, and what each synced message
+does to the service session.
+
+The callback carries only a Token and the account (OpenKfId), so its handler plans one `kf_sync` outbox
+row; the job (jobs/kf.py) pages kf/sync_msg and hands each page to `apply_page`, in the transaction that
+also moves the cursor. Everything here runs inside that transaction: messages are stored once (msgid),
+sessions move through WeCom's states (new → bot → queue/human → ended), and WeCom calls (welcome, bot
+answer, hand-over, end) are outbox rows run after commit, so a page applied once has its effects once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+
+from handlers.registry import HandlerContext, on
+from models import KfAccount, KfServicer, KfSession, KfSettings, KnowledgeItem, Message
+from models.conversation import KF_ORIGINS, MessageOrigin, MessageSource
+from models.db import get_or_create, utcnow
+from models.kf import ServicerStatus, SessionState
+from rules.kf import STATUS_CHANGE_STATE, Candidate, choose_receptionist, is_closing, wants_person
+from rules.knowledge import Entry, best_answer
+from wecom.events import KfEvent
+
+log = logging.getLogger(__name__)
+
+WELCOME_CODE_TTL = dt.timedelta(seconds=20)
+"""An enter_session welcome_code allows one message within 20 s (PROTOCOL.md §4)."""
+
+FAST = "welcome"
+"""Session calls go on the fast queue workers take first: a customer is waiting in the chat, and the end
+message's msg_code, like the welcome_code, dies 20 s after the move (PROTOCOL.md §4)."""
+
+OPEN_STATES = (SessionState.new.value, SessionState.bot.value, SessionState.queue.value, SessionState.human.value)
+
+
+@on("kf_msg_or_event")
+def kf_callback(ctx: HandlerContext, event: KfEvent) -> None:
+    """Plan a sync of the account the callback names; the Token lets sync_msg run unthrottled for 10 min."""
+    if not event.open_kf_id:
+        log.warning("kf_msg_or_event without OpenKfId (inbox %s): nothing to sync", ctx.inbox_id)
+        return
+    ctx.outbox("kf_sync", {"app_pk": ctx.app_pk, "open_kfid": event.open_kf_id, "token": event.token},
+               key=f"kf_sync:{ctx.inbox_id}", queue="events")
+
+
+def kf_settings(ctx: HandlerContext) -> KfSettings:
+    return get_or_create(ctx.session, KfSettings, {"corp_id": ctx.corp_id})[0]
+
+
+class PageApplier:
+    """Applies sync_msg pages of one account within one transaction, with the corp's rules loaded once."""
+
+    def __init__(self, ctx: HandlerContext, open_kfid: str) -> None:
+        self.ctx = ctx
+        self.s = ctx.session
+        self.open_kfid = open_kfid
+        self.account = self.s.scalar(select(KfAccount).where(
+            KfAccount.corp_id == ctx.corp_id, KfAccount.open_kfid == open_kfid, KfAccount.deleted_at.is_(None)))
+        self.settings = kf_settings(ctx)
+        self._entries: list[Entry] | None = None
+
+    def apply(self, msg_list: list[dict[str, Any]]) -> int:
+        """Store the page's new messages and act on them; returns how many were new."""
+        ids = [str(m.get("msgid", "")) for m in msg_list]
+        known = set(self.s.scalars(select(Message.msgid).where(Message.corp_id == self.ctx.corp_id,
+                                                               Message.msgid.in_(ids))))
+        stored = 0
+        for msg in msg_list:
+            msgid = str(msg.get("msgid", ""))
+            if not msgid or msgid in known:
+                continue
+            known.add(msgid)
+            self._one(msgid, msg)
+            stored += 1
+        return stored
+
+    def _one(self, msgid: str, msg: dict[str, Any]) -> None:
+        origin = KF_ORIGINS.get(int(msg.get("origin", 0)), MessageOrigin.system)
+        external_userid = str(msg.get("external_userid") or msg.get("event", {}).get("external_userid", ""))
+        at = dt.datetime.fromtimestamp(int(msg.get("send_time", 0)), dt.UTC)
+        msgtype = str(msg.get("msgtype", ""))
+        text = msg.get("text", {}).get("content", "") if msgtype == "text" else ""
+        session = None
+        if external_userid:
+            if origin is MessageOrigin.customer:
+                session = self._customer_said(external_userid, msgid, msgtype, text, at)
+            elif origin is MessageOrigin.servicer:
+                session = self._servicer_said(external_userid, at)
+            elif msgtype == "event":
+                session = self._event(external_userid, msg.get("event", {}), at)
+        elif msgtype == "event":
+            self._account_event(msg.get("event", {}))
+        self.s.add(Message(
+            corp_id=self.ctx.corp_id, source=MessageSource.kf.value, msgid=msgid, open_kfid=self.open_kfid,
+            external_userid=external_userid or None, userid=msg.get("servicer_userid") or None,
+            origin=origin.value, msgtype=msgtype, content=text, raw=msg, send_time=at,
+            session_pk=session.id if session else None))
+
+    # -- sessions --------------------------------------------------------------------------------------
+
+    def _open_session(self, external_userid: str, at: dt.datetime, scene: str = "") -> KfSession:
+        session = self.s.scalar(select(KfSession).where(
+            KfSession.corp_id == self.ctx.corp_id, KfSession.open_kfid == self.open_kfid,
+            KfSession.external_userid == external_userid, KfSession.state.in_(OPEN_STATES))
+            .order_by(KfSession.id.desc()).limit(1))
+        if session is None:
+            session = KfSession(
+                session_id=uuid.uuid4().hex, corp_id=self.ctx.corp_id, app_pk=self.ctx.app_pk,
+                account_pk=self.account.id if self.account else None, open_kfid=self.open_kfid,
+                external_userid=external_userid, scene=scene, state=SessionState.new.value, started_at=at,
+                last_message_at=at, customer_msgs=0, staff_msgs=0, bot_msgs=0)
+            self.s.add(session)
+            self.s.flush()
+        session.last_message_at = max(session.last_message_at, at)
+        return session
+
+    def _customer_said(self, external_userid: str, msgid: str, msgtype: str, text: str,
+                       at: dt.datetime) -> KfSession:
+        session = self._open_session(external_userid, at)
+        session.customer_msgs += 1
+        settings = self.settings
+        if text and is_closing(text, settings.closing_words):
+            end_session(self.ctx, session, "closing", settings.end_message)
+        elif session.state in (SessionState.new.value, SessionState.bot.value):
+            if text and not wants_person(text, settings.handover_words):
+                match = best_answer(text, self._knowledge(), settings.bot_threshold)
+                if match is not None:
+                    self._bot_answer(session, msgid, match.id)
+                    return session
+            hand_over(self.ctx, session, self.account)
+        return session
+
+    def _bot_answer(self, session: KfSession, msgid: str, item_id: int) -> None:
+        item = self.s.get(KnowledgeItem, item_id)
+        assert item is not None
+        item.hits += 1
+        enter_bot = session.state == SessionState.new.value
+        session.state = SessionState.bot.value
+        session.bot_msgs += 1
+        session.first_response_at = session.first_response_at or utcnow()
+        self.ctx.outbox("kf_send_text", {
+            "app_pk": session.app_pk, "session_pk": session.id, "open_kfid": session.open_kfid,
+            "external_userid": session.external_userid, "content": item.answer, "msgid": f"bot-{msgid}"[:64],
+            "enter_bot": enter_bot}, key=f"kf_answer:{self.ctx.corp_id}:{msgid}", queue=FAST)
+
+    def _knowledge(self) -> list[Entry]:
+        if self._entries is None:
+            rows = self.s.scalars(select(KnowledgeItem).where(
+                KnowledgeItem.corp_id == self.ctx.corp_id, KnowledgeItem.enabled.is_(True),
+                KnowledgeItem.deleted_at.is_(None)))
+            self._entries = [Entry(r.id, r.question, tuple(r.similar)) for r in rows]
+        return self._entries
+
+    def _servicer_said(self, external_userid: str, at: dt.datetime) -> KfSession:
+        session = self._open_session(external_userid, at)
+        session.staff_msgs += 1
+        session.first_response_at = session.first_response_at or at
+        return session
+
+    def _event(self, external_userid: str, event: dict[str, Any], at: dt.datetime) -> KfSession | None:
+        kind = event.get("event_type")
+        if kind == "enter_session":
+            session = self._open_session(external_userid, at, scene=str(event.get("scene", ""))[:32])
+            code = event.get("welcome_code")
+            if code and self.account is not None and self.account.welcome_text:
+                self.ctx.outbox("kf_welcome", {
+                    "app_pk": session.app_pk, "session_pk": session.id, "code": code,
+                    "content": self.account.welcome_text, "deadline": (at + WELCOME_CODE_TTL).isoformat()},
+                    key=f"kf_welcome:{self.ctx.corp_id}:{code}"[:191], queue=FAST)
+            return session
+        if kind == "session_status_change":
+            state = STATUS_CHANGE_STATE.get(int(event.get("change_type", 0)))
+            session = self._open_session(external_userid, at)
+            if state == SessionState.ended.value:
+                end_session(self.ctx, session, "wecom", self.settings.end_message, tell_wecom=False)
+            elif state == SessionState.human.value:
+                session.state = state
+                session.servicer_userid = event.get("new_servicer_userid") or session.servicer_userid
+                session.assigned_at = session.assigned_at or at
+            return session
+        return None
+
+    def _account_event(self, event: dict[str, Any]) -> None:
+        """servicer_status_change: a receptionist starts (1) or stops (2) receiving on this account."""
+        if event.get("event_type") != "servicer_status_change" or self.account is None:
+            return
+        row = self.s.scalar(select(KfServicer).where(KfServicer.account_pk == self.account.id,
+                                                     KfServicer.userid == event.get("servicer_userid")))
+        status = {1: ServicerStatus.receiving, 2: ServicerStatus.stopped}.get(int(event.get("status", 0)))
+        if row is not None and status is not None:
+            row.status = status.value
+
+
+def end_session(ctx: HandlerContext, session: KfSession, reason: str, end_message: str,
+                tell_wecom: bool = True) -> None:
+    """End the session (closing words, silence, a removed receptionist): WeCom state 4 with the end message
+    (not when WeCom itself reported the end), then give the freed receptionist the account's next queued
+    customer."""
+    freed = session.servicer_userid if session.state == SessionState.human.value else None
+    session.state = SessionState.ended.value
+    session.ended_at = utcnow()
+    session.end_reason = reason
+    if tell_wecom:
+        ctx.outbox("kf_end", {"app_pk": session.app_pk, "session_pk": session.id, "content": end_message},
+                   key=f"kf_end:{session.id}", queue=FAST)
+    if freed and session.account_pk is not None:
+        account = ctx.session.get(KfAccount, session.account_pk)
+        if account is not None:
+            drain_queue(ctx, account)
+
+
+def _candidates(ctx: HandlerContext, account: KfAccount) -> list[Candidate]:
+    userids = ctx.session.scalars(select(KfServicer.userid).where(
+        KfServicer.account_pk == account.id, KfServicer.status == ServicerStatus.receiving.value)).all()
+    if not userids:
+        return []
+    loads = dict(ctx.session.execute(
+        select(KfSession.servicer_userid, func.count()).where(
+            KfSession.corp_id == ctx.corp_id, KfSession.state == SessionState.human.value,
+            KfSession.servicer_userid.in_(userids))
+        .group_by(KfSession.servicer_userid)).all())
+    return [Candidate(u, int(loads.get(u, 0))) for u in userids]
+
+
+def hand_over(ctx: HandlerContext, session: KfSession, account: KfAccount | None) -> None:
+    """Give the customer to a person by the account's rule, within each person's concurrent limit; when all
+    are full (or the account has nobody), the customer queues (service_state 2)."""
+    userid = None
+    if account is not None:
+        last = ctx.session.scalar(select(KfSession.servicer_userid).where(
+            KfSession.corp_id == ctx.corp_id, KfSession.open_kfid == session.open_kfid,
+            KfSession.external_userid == session.external_userid, KfSession.servicer_userid.is_not(None),
+            KfSession.id != session.id).order_by(KfSession.id.desc()).limit(1))
+        choice = choose_receptionist(account.rule, _candidates(ctx, account), account.max_sessions,
+                                     account.rr_next, last)
+        account.rr_next = choice.rr_next
+        userid = choice.userid
+    now = utcnow()
+    if userid is None:
+        if session.state == SessionState.queue.value:
+            return
+        session.state = SessionState.queue.value
+        session.queued_at = now
+    else:
+        session.state = SessionState.human.value
+        session.servicer_userid = userid
+        session.assigned_at = now
+    ctx.outbox("kf_trans", {"app_pk": session.app_pk, "session_pk": session.id, "open_kfid": session.open_kfid,
+                            "external_userid": session.external_userid, "service_state": 3 if userid else 2,
+                            "servicer_userid": userid or ""},
+               key=f"kf_trans:{session.id}:{userid or 'queue'}", queue=FAST)
+
+
+def drain_queue(ctx: HandlerContext, account: KfAccount) -> None:
+    """Queued customers of the account, oldest first, to whoever has room, until nobody has."""
+    queued = ctx.session.scalars(select(KfSession).where(
+        KfSession.account_pk == account.id, KfSession.state == SessionState.queue.value)
+        .order_by(KfSession.queued_at, KfSession.id)).all()
+    for session in queued:
+        hand_over(ctx, session, account)
+        if session.state == SessionState.queue.value:
+            break
+
+
+def end_silent_sessions(ctx: HandlerContext, now: dt.datetime) -> int:
+    """§9.8.2: sessions with no message for the corp's `silence_minutes` end, with the end message."""
+    settings = kf_settings(ctx)
+    cutoff = now - dt.timedelta(minutes=settings.silence_minutes)
+    silent = ctx.session.scalars(select(KfSession).where(
+        KfSession.corp_id == ctx.corp_id, KfSession.state.in_(OPEN_STATES), KfSession.last_message_at < cutoff)
+        .order_by(KfSession.id)).all()
+    for session in silent:
+        end_session(ctx, session, "silence", settings.end_message)
+    return len(silent)

@@ -1,0 +1,373 @@
+"""WeChat customer service jobs: the kf/sync_msg loop, the calls a session makes (welcome, bot answer,
+hand-over, end), the admin-side account/servicer/scene calls, and the silence sweep.
+
+The sync (`kf_sync`, one per callback) takes a per-account lock, Redis when configured, else a lease on
+the account's cursor row, so two syncs of one account never interleave. Each page is applied and the
+cursor moved in one transaction; a restart resumes from the stored cursor, so nothing is lost or
+repeated (and msgid is unique besides). A callback that finds the lock taken bumps the cursor row's
+`requested`; the holder syncs again before it returns if that moved, so the later messages are fetched
+by whoever is syncing. The lock owner is the outbox row, so a re-run of a killed sync takes its own
+stale lock over at once instead of waiting for the lease to run out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from handlers.kf import PageApplier, drain_queue, end_silent_sessions
+from handlers.registry import HandlerContext
+from jobs.outbound import EffectContext, effect
+from jobs.queue import QUEUES, enqueue, job
+from jobs.runtime import Runtime, current
+from models import KfAccount, KfCursor, KfScene, KfServicer, KfSession, Message, Outbox
+from models.conversation import MessageOrigin, MessageSource
+from models.db import get_or_create, utcnow
+from models.kf import RowStatus, ServicerStatus, SessionState
+from wecom.client import WeComError
+
+log = logging.getLogger(__name__)
+
+LOCK_LEASE = dt.timedelta(seconds=60)
+"""A sync renews its lock after every page; a killed worker's lock frees itself after this."""
+
+SYNC_LIMIT = 1000
+NOT_ALLOWED = 95016  # service_state/trans: WeCom does not allow this move (the session already moved)
+GONE = 95004  # open_kfid does not exist
+
+
+class AccountPending(Exception):
+    """The account has no open_kfid yet (its kf/account/add has not run): retry later."""
+
+
+# -- the lock ------------------------------------------------------------------------------------------------
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+
+
+class AccountLock:
+    """One account's sync lock, owned by an outbox row: in Redis when there is one, else on the cursor row."""
+
+    def __init__(self, runtime: Runtime, corp_id: str, open_kfid: str, owner: str) -> None:
+        self.runtime, self.corp_id, self.open_kfid, self.owner = runtime, corp_id, open_kfid, owner
+        self.key = f"scrm:kf:sync:{corp_id}:{open_kfid}"
+        self.lease_ms = int(LOCK_LEASE.total_seconds() * 1000)
+
+    def acquire(self) -> bool:
+        redis = self.runtime.redis
+        if redis is not None:
+            if redis.set(self.key, self.owner, nx=True, px=self.lease_ms):
+                return True
+            return bool(redis.eval(_RENEW, 1, self.key, self.owner, self.lease_ms))  # our own stale lock
+        now = utcnow()
+        with self.runtime.WriteSession.begin() as s:
+            taken = s.execute(update(KfCursor).where(
+                KfCursor.corp_id == self.corp_id, KfCursor.open_kfid == self.open_kfid,
+                KfCursor.locked_by.is_(None) | (KfCursor.locked_until < now) | (KfCursor.locked_by == self.owner))
+                .values(locked_by=self.owner, locked_until=now + LOCK_LEASE))
+            return taken.rowcount == 1
+
+    def renew(self) -> None:
+        redis = self.runtime.redis
+        if redis is not None:
+            redis.eval(_RENEW, 1, self.key, self.owner, self.lease_ms)
+            return
+        with self.runtime.WriteSession.begin() as s:
+            s.execute(update(KfCursor).where(self._mine()).values(locked_until=utcnow() + LOCK_LEASE))
+
+    def release(self) -> None:
+        redis = self.runtime.redis
+        if redis is not None:
+            redis.eval(_RELEASE, 1, self.key, self.owner)
+            return
+        with self.runtime.WriteSession.begin() as s:
+            s.execute(update(KfCursor).where(self._mine()).values(locked_by=None, locked_until=None))
+
+    def _mine(self) -> Any:
+        return (KfCursor.corp_id == self.corp_id) & (KfCursor.open_kfid == self.open_kfid) \
+            & (KfCursor.locked_by == self.owner)
+
+
+# -- the sync ------------------------------------------------------------------------------------------------
+
+def _cursor_row(s: Session, corp_id: str, open_kfid: str) -> KfCursor:
+    return s.scalar(select(KfCursor).where(KfCursor.corp_id == corp_id, KfCursor.open_kfid == open_kfid)
+                    .with_for_update())
+
+
+def _requested(runtime: Runtime, corp_id: str, open_kfid: str) -> int:
+    with runtime.Session() as s:
+        return s.scalar(select(KfCursor.requested).where(KfCursor.corp_id == corp_id,
+                                                         KfCursor.open_kfid == open_kfid)) or 0
+
+
+def enqueue_outbox(rows: list[tuple[int, str]]) -> None:
+    """Enqueue committed outbox rows (id, queue), welcome-queue rows first."""
+    for outbox_id, queue in sorted(rows, key=lambda r: QUEUES.index(r[1])):  # welcome first
+        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue=queue)
+
+
+@effect("kf_sync")
+def kf_sync(ctx: EffectContext, open_kfid: str, token: str) -> dict[str, Any] | None:
+    runtime = ctx.runtime
+    with runtime.WriteSession.begin() as s:
+        app_pk = int(s.get(Outbox, ctx.outbox_id).args["app_pk"])
+        row, _ = get_or_create(s, KfCursor, {"corp_id": ctx.corp_id, "open_kfid": open_kfid})
+        row.requested += 1
+        if token:
+            row.token = token  # the newest Token: valid 10 min from its callback
+    lock = AccountLock(runtime, ctx.corp_id, open_kfid, f"outbox-{ctx.outbox_id}")
+    totals = {"pages": 0, "stored": 0}
+    while True:
+        if not lock.acquire():
+            return ctx.finish(lambda s: {**totals, "merged": True})  # the running sync fetches ours too
+        try:
+            seen = _requested(runtime, ctx.corp_id, open_kfid)
+            _sync_pages(ctx, app_pk, open_kfid, lock, totals)
+        finally:
+            lock.release()
+        if _requested(runtime, ctx.corp_id, open_kfid) == seen:
+            return ctx.finish(lambda s: totals)
+
+
+def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLock, totals: dict[str, int]) -> None:
+    """Page sync_msg from the stored cursor until has_more is 0, one transaction per page."""
+    runtime = ctx.runtime
+    while True:
+        with runtime.Session() as s:
+            row = s.scalar(select(KfCursor).where(KfCursor.corp_id == ctx.corp_id, KfCursor.open_kfid == open_kfid))
+            cursor, token = row.cursor, row.token
+        page = ctx.client.post("kf/sync_msg", data={"cursor": cursor, "token": token, "limit": SYNC_LIMIT,
+                                                    "open_kfid": open_kfid})
+        with runtime.WriteSession.begin() as s:
+            row = _cursor_row(s, ctx.corp_id, open_kfid)
+            if row.cursor != cursor:  # a lost lease: another run applied this page already
+                log.warning("kf sync of %s: cursor moved under us, stopping", open_kfid)
+                return
+            hctx = HandlerContext(session=s, corp_id=ctx.corp_id, app_pk=app_pk)
+            totals["stored"] += PageApplier(hctx, open_kfid).apply(list(page.get("msg_list") or []))
+            row.cursor = page.get("next_cursor") or row.cursor
+            row.synced_at = utcnow()
+            pending = [(o.id, o.queue) for o in hctx.pending_outbox]
+        totals["pages"] += 1
+        enqueue_outbox(pending)
+        if not page.get("has_more"):
+            return
+        lock.renew()
+
+
+# -- session calls -------------------------------------------------------------------------------------------
+
+def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, content: str) -> dict[str, Any]:
+    """Our own message into the conversation: sync_msg never returns what the API sent."""
+    session = s.get(KfSession, session_pk)
+    s.add(Message(corp_id=ctx.corp_id, source=MessageSource.kf.value, msgid=msgid, open_kfid=session.open_kfid,
+                  external_userid=session.external_userid, origin=MessageOrigin.bot.value, msgtype="text",
+                  content=content, raw={}, send_time=utcnow(), session_pk=session_pk))
+    return {"msgid": msgid}
+
+
+def _trans(ctx: EffectContext, open_kfid: str, external_userid: str, state: int, servicer: str = "") -> str | None:
+    """service_state/trans; the msg_code it returns ("" when none), or None when WeCom says the session
+    already left the state this move starts from (95016), which a re-run after a crash meets."""
+    data = {"open_kfid": open_kfid, "external_userid": external_userid, "service_state": state}
+    if servicer:
+        data["servicer_userid"] = servicer
+    try:
+        return str(ctx.client.post("kf/service_state/trans", data=data).get("msg_code") or "")
+    except WeComError as exc:
+        if exc.errcode == NOT_ALLOWED:
+            return None
+        raise
+
+
+@effect("kf_send_text")
+def kf_send_text(ctx: EffectContext, session_pk: int, open_kfid: str, external_userid: str, content: str,
+                 msgid: str, enter_bot: bool) -> dict[str, Any] | None:
+    """A bot answer: the session enters 智能助手接待 (state 1) first if it was new, then kf/send_msg."""
+    if enter_bot:
+        _trans(ctx, open_kfid, external_userid, 1)
+    result = ctx.client.post("kf/send_msg", data={"touser": external_userid, "open_kfid": open_kfid,
+                                                  "msgid": msgid, "msgtype": "text", "text": {"content": content}})
+    return ctx.finish(lambda s: _store_sent(s, ctx, session_pk, str(result.get("msgid") or msgid), content))
+
+
+@effect("kf_welcome")
+def kf_welcome(ctx: EffectContext, session_pk: int, code: str, content: str, deadline: str) -> dict[str, Any] | None:
+    """The enter_session welcome through send_msg_on_event, only while its code lives (20 s)."""
+    if utcnow() > dt.datetime.fromisoformat(deadline):
+        return ctx.finish(lambda s: {"welcome": "missed"})
+    result = ctx.client.post("kf/send_msg_on_event", data={"code": code, "msgtype": "text",
+                                                           "text": {"content": content}})
+    return ctx.finish(lambda s: {"welcome": "sent", **_store_sent(s, ctx, session_pk, str(result["msgid"]), content)})
+
+
+@effect("kf_trans")
+def kf_trans(ctx: EffectContext, session_pk: int, open_kfid: str, external_userid: str, service_state: int,
+             servicer_userid: str) -> dict[str, Any] | None:
+    """Hand-over: to a receptionist (3) or the queue (2)."""
+    code = _trans(ctx, open_kfid, external_userid, service_state, servicer_userid)
+    return ctx.finish(lambda s: {"service_state": service_state, "moved": code is not None})
+
+
+@effect("kf_end")
+def kf_end(ctx: EffectContext, session_pk: int, content: str) -> dict[str, Any] | None:
+    """End in WeCom (state 4), then the end message with the msg_code the move returned (20 s). The code is
+    kept on the session before it is used, so a re-run does not try to end the session twice."""
+    with ctx.runtime.Session() as s:
+        session = s.get(KfSession, session_pk)
+        code, open_kfid, external_userid = session.end_msg_code, session.open_kfid, session.external_userid
+    if code is None:
+        code = _trans(ctx, open_kfid, external_userid, 4) or ""
+        with ctx.runtime.WriteSession.begin() as s:
+            s.get(KfSession, session_pk).end_msg_code = code
+    if not code or not content:
+        return ctx.finish(lambda s: {"ended": True, "end_message": False})
+    try:
+        result = ctx.client.post("kf/send_msg_on_event", data={"code": code, "msgtype": "text",
+                                                               "text": {"content": content}})
+    except WeComError as exc:
+        if exc.retryable:
+            raise
+        errcode = exc.errcode
+        log.info("kf end message not sent: errcode %s", errcode)
+        return ctx.finish(lambda s: {"ended": True, "end_message": False, "errcode": errcode})
+    return ctx.finish(lambda s: {"ended": True, "end_message": True,
+                                 **_store_sent(s, ctx, session_pk, str(result["msgid"]), content)})
+
+
+# -- admin calls ---------------------------------------------------------------------------------------------
+
+def _account(ctx: EffectContext, account_pk: int) -> KfAccount:
+    with ctx.runtime.Session() as s:
+        account = s.get(KfAccount, account_pk)
+    if account is None:
+        raise LookupError(f"kf account {account_pk} is gone")
+    return account
+
+
+def _open_kfid(ctx: EffectContext, account_pk: int) -> str:
+    account = _account(ctx, account_pk)
+    if not account.open_kfid:
+        raise AccountPending(f"kf account {account_pk} is not created in WeCom yet")
+    return account.open_kfid
+
+
+def _refused(exc: WeComError) -> str:
+    if exc.retryable:
+        raise exc
+    return f"errcode {exc.errcode}: {exc.errmsg}"
+
+
+@effect("kf_account_add")
+def kf_account_add(ctx: EffectContext, account_pk: int) -> dict[str, Any] | None:
+    account = _account(ctx, account_pk)
+    try:
+        open_kfid = ctx.client.post("kf/account/add", data={"name": account.name, "media_id": account.media_id})[
+            "open_kfid"]
+    except WeComError as exc:
+        error = _refused(exc)
+
+        def failed(s: Session) -> dict[str, Any]:
+            row = s.get(KfAccount, account_pk)
+            row.status, row.error = RowStatus.failed.value, error
+            return {"error": error}
+
+        return ctx.finish(failed)
+
+    def created(s: Session) -> dict[str, Any]:
+        row = s.get(KfAccount, account_pk)
+        row.open_kfid, row.status, row.error = open_kfid, RowStatus.active.value, None
+        return {"open_kfid": open_kfid}
+
+    return ctx.finish(created)
+
+
+@effect("kf_account_update")
+def kf_account_update(ctx: EffectContext, account_pk: int, changes: dict[str, str]) -> dict[str, Any] | None:
+    ctx.client.post("kf/account/update", data={"open_kfid": _open_kfid(ctx, account_pk), **changes})
+    return ctx.finish(lambda s: {"updated": sorted(changes)})
+
+
+@effect("kf_account_del")
+def kf_account_del(ctx: EffectContext, open_kfid: str) -> dict[str, Any] | None:
+    try:
+        ctx.client.post("kf/account/del", data={"open_kfid": open_kfid})
+    except WeComError as exc:
+        if exc.errcode != GONE:
+            raise
+    return ctx.finish(lambda s: {"deleted": open_kfid})
+
+
+@effect("kf_servicers")
+def kf_servicers(ctx: EffectContext, account_pk: int, userids: list[str], add: bool) -> dict[str, Any] | None:
+    """kf/servicer/add or del; WeCom answers per userid, and each row takes its own answer."""
+    open_kfid = _open_kfid(ctx, account_pk)
+    path = "kf/servicer/add" if add else "kf/servicer/del"
+    results = ctx.client.post(path, data={"open_kfid": open_kfid, "userid_list": userids}).get("result_list", [])
+    errors = {r["userid"]: f"errcode {r['errcode']}: {r.get('errmsg', '')}" for r in results if r.get("errcode")}
+
+    def write(s: Session) -> dict[str, Any]:
+        rows = s.scalars(select(KfServicer).where(KfServicer.account_pk == account_pk,
+                                                  KfServicer.userid.in_(userids))).all()
+        for row in rows:
+            if not add:
+                s.delete(row)
+            elif row.userid in errors:
+                row.status, row.error = ServicerStatus.failed.value, errors[row.userid]
+            else:
+                row.status, row.error = ServicerStatus.receiving.value, None
+        return {"errors": errors}
+
+    return ctx.finish(write)
+
+
+@effect("kf_scene_add")
+def kf_scene_add(ctx: EffectContext, scene_pk: int) -> dict[str, Any] | None:
+    with ctx.runtime.Session() as s:
+        scene = s.get(KfScene, scene_pk)
+        account_pk, value = scene.account_pk, scene.scene
+    open_kfid = _open_kfid(ctx, account_pk)
+    try:
+        url, error = ctx.client.post("kf/add_contact_way", data={"open_kfid": open_kfid, "scene": value})["url"], None
+    except WeComError as exc:
+        url, error = "", _refused(exc)
+
+    def write(s: Session) -> dict[str, Any]:
+        row = s.get(KfScene, scene_pk)
+        row.url, row.error = url, error
+        row.status = (RowStatus.failed if error else RowStatus.active).value
+        return {"url": url, "error": error}
+
+    return ctx.finish(write)
+
+
+# -- the silence sweep ---------------------------------------------------------------------------------------
+
+@job("kf_tick", queue="maintenance")
+def kf_tick() -> dict[str, int]:
+    """Every minute (jobs/cron.py): end sessions silent for the corp's N minutes (§9.8.2), and give queued
+    customers to receptionists who have room again (a limit raised, a servicer back at work)."""
+    runtime = current()
+    with runtime.Session() as s:
+        corps = s.scalars(select(KfSession.corp_id).where(KfSession.state != SessionState.ended.value)
+                          .distinct()).all()
+    ended = 0
+    for corp_id in corps:
+        with runtime.WriteSession.begin() as s:
+            # app_pk is unused by outbox(): every row these plan carries its session's own app
+            ctx = HandlerContext(session=s, corp_id=corp_id, app_pk=0)
+            ended += end_silent_sessions(ctx, utcnow())
+            accounts = s.scalars(select(KfAccount).where(KfAccount.id.in_(
+                select(KfSession.account_pk).where(KfSession.corp_id == corp_id,
+                                                   KfSession.state == SessionState.queue.value)))).all()
+            for account in accounts:
+                drain_queue(ctx, account)
+            pending = [(o.id, o.queue) for o in ctx.pending_outbox]
+        enqueue_outbox(pending)
+    return {"ended": ended}

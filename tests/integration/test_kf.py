@@ -1,0 +1,167 @@
+"""WeChat customer service with real parts: encrypted kf_msg_or_event callbacks → gunicorn → Redis → two
+`rq worker` processes → kf/sync_msg on the fake WeCom, the per-account lock, a worker SIGKILLed between
+pages, and the bot's and router's calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+from kf_support import FakeKf, kf_callback, text
+from sqlalchemy import func, select, update
+
+from integration.realparts import Proc, wait_for
+from integration.test_pipeline import db, one, post
+from models import DeadLetter, KfCursor, KfSession, Message, Outbox
+from models.db import utcnow
+from web.auth import create_token
+
+
+def kill_with_horse(worker: Proc) -> None:
+    """SIGKILL the worker and its work-horse. RQ forks the horse into a process group of its own
+    (os.setpgrp in rq/worker/worker_classes.py), so killing the worker's group alone leaves it running."""
+    pid = worker.proc.pid
+    horses = [int(stat.split()[0]) for stat in _proc_stats() if int(stat.rsplit(")", 1)[1].split()[1]) == pid]
+    for horse in horses:
+        os.kill(horse, signal.SIGKILL)
+    worker.kill()
+    assert horses, "the worker had no work-horse: it was not inside a job"
+
+
+def _proc_stats() -> list[str]:
+    stats = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats.append((entry / "stat").read_text())
+            except OSError:
+                continue
+    return stats
+
+
+def admin_headers(Session) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    with Session.begin() as s:
+        return {"Authorization": f"Bearer {create_token(s, 'kf-it', 'admin')}"}
+
+
+def make_account(service: str, headers: dict[str, str], servicers: list[str] | None = None) -> str:
+    r = requests.post(f"{service}/api/v1/kf/accounts", json={"name": "售后客服", "media_id": "M1"}, headers=headers,
+                      timeout=10)
+    assert r.status_code == 202, r.text
+    account_pk = r.json()["id"]
+
+    def created() -> str | None:
+        items = requests.get(f"{service}/api/v1/kf/accounts", headers=headers, timeout=10).json()["items"]
+        return items[0]["open_kfid"]
+
+    open_kfid = wait_for(created, 30, "kf/account/add")
+    if servicers:
+        r = requests.post(f"{service}/api/v1/kf/accounts/{account_pk}/servicers", json={"userids": servicers},
+                          headers=headers, timeout=10)
+        assert r.status_code == 202
+    return open_kfid
+
+
+def syncs_done(Session) -> bool:  # type: ignore[no-untyped-def]
+    with Session() as s:
+        jobs = s.execute(select(Outbox.status).where(Outbox.job == "kf_sync")).scalars().all()
+    return bool(jobs) and all(status == "done" for status in jobs)
+
+
+def message_count(Session) -> int:  # type: ignore[no-untyped-def]
+    return one(Session, select(func.count()).select_from(Message))
+
+
+def test_a_burst_of_callbacks_over_three_pages_stores_each_message_once(  # type: ignore[no-untyped-def]
+        service, start_worker, crypto, fake_wecom, clean_db) -> None:
+    start_worker()
+    start_worker()
+    Session = db(clean_db)
+    open_kfid = make_account(service, admin_headers(Session))
+    kf = FakeKf(fake_wecom.url)
+    kf.paging(page_size=2)
+    written = kf.write(open_kfid, *(text(f"wmC{i}", f"问题{i}") for i in range(6)))
+    # Ten deliveries of the account's callback (distinct CreateTime: ten inbox rows, ten sync jobs) at once.
+    plaintexts = [kf_callback(written["token"], open_kfid, CreateTime=int(time.time()) + i) for i in range(10)]
+    with ThreadPoolExecutor(10) as pool:
+        statuses = list(pool.map(lambda p: post(service, crypto, p).status_code, plaintexts))
+    assert statuses == [200] * 10
+    wait_for(lambda: syncs_done(Session) and one(Session, select(func.count()).select_from(Outbox).where(
+        Outbox.job == "kf_sync")) == 10, 60, "ten syncs")
+    with Session() as s:
+        assert sorted(s.scalars(select(Message.msgid))) == sorted(written["msgids"])
+        assert s.scalar(select(KfCursor.cursor)) == "c6"
+    cursors = [c["body"]["cursor"] for c in fake_wecom.calls("kf/sync_msg")]
+    assert [cursors.count(c) for c in ("", "c2", "c4")] == [1, 1, 1]  # never two syncs over the same pages
+    assert set(cursors) <= {"", "c2", "c4", "c6"}
+    assert one(Session, select(func.count()).select_from(DeadLetter)) == 0
+
+
+def test_a_worker_killed_between_pages_resumes_without_gap_or_repeat(  # type: ignore[no-untyped-def]
+        service, start_worker, flask_cli, crypto, fake_wecom, clean_db) -> None:
+    worker = start_worker()
+    Session = db(clean_db)
+    open_kfid = make_account(service, admin_headers(Session))
+    kf = FakeKf(fake_wecom.url)
+    kf.paging(page_size=2, slow_page=2, delay=8.0)  # the second page hangs once: the worker is killed in it
+    written = kf.write(open_kfid, *(text(f"wmC{i}", f"问题{i}") for i in range(6)))
+    assert post(service, crypto, kf_callback(written["token"], open_kfid)).status_code == 200
+    wait_for(lambda: message_count(Session) == 2, 30, "the first page")
+    time.sleep(0.5)  # the job is now inside the slow page-2 call
+    kill_with_horse(worker)
+    assert message_count(Session) == 2 and one(Session, select(KfCursor.cursor)) == "c2"
+    wait_for(lambda: len(fake_wecom.calls("kf/sync_msg")) == 2, 15, "the interrupted call to finish")
+    fake_wecom.clear_calls()
+    start_worker()
+    assert flask_cli("sweep", "--older-than", "0").returncode == 0
+    wait_for(lambda: syncs_done(Session), 60, "the resumed sync")
+    with Session() as s:
+        assert sorted(s.scalars(select(Message.msgid))) == sorted(written["msgids"])
+        assert s.scalar(select(KfCursor.cursor)) == "c6"
+    assert [c["body"]["cursor"] for c in fake_wecom.calls("kf/sync_msg")][0] == "c2"  # resumed where it stood
+    assert one(Session, select(func.count()).select_from(DeadLetter)) == 0
+
+
+def test_the_bot_answers_and_hands_over_then_silence_ends_the_session(  # type: ignore[no-untyped-def]
+        service, start_worker, crypto, fake_wecom, clean_db, redis_url) -> None:
+    start_worker()
+    Session = db(clean_db)
+    headers = admin_headers(Session)
+    open_kfid = make_account(service, headers, servicers=["zhangsan"])
+    r = requests.post(f"{service}/api/v1/kf/knowledge", json={"question": "怎么退货", "similar": ["如何退货"],
+                                                             "answer": "订单页申请售后即可"}, headers=headers, timeout=10)
+    assert r.status_code == 201
+    assert requests.put(f"{service}/api/v1/kf/settings", json={"silence_minutes": 3}, headers=headers,
+                        timeout=10).status_code == 200
+    wait_for(lambda: FakeKf(fake_wecom.url).state()["servicers"][open_kfid] == {"zhangsan": 0}, 30, "servicer")
+    kf = FakeKf(fake_wecom.url)
+    written = kf.write(open_kfid, text("wmA", "请问如何退货"), text("wmB", "转人工"))
+    assert post(service, crypto, kf_callback(written["token"], open_kfid)).status_code == 200
+
+    def sent() -> list[Any]:
+        return [c["body"] for c in fake_wecom.calls("kf/send_msg") if c["errcode"] == 0]
+
+    wait_for(lambda: sent(), 30, "the bot answer")
+    assert [(b["touser"], b["text"]["content"]) for b in sent()] == [("wmA", "订单页申请售后即可")]
+    wait_for(lambda: kf.conversation(open_kfid, "wmB")["service_state"] == 3, 30, "the hand-over")
+    trans = [c["body"] for c in fake_wecom.calls("kf/service_state/trans") if c["errcode"] == 0]
+    assert {"open_kfid": open_kfid, "external_userid": "wmB", "service_state": 3,
+            "servicer_userid": "zhangsan"} in trans
+    with Session.begin() as s:  # wmB has been silent for 4 minutes
+        s.execute(update(KfSession).where(KfSession.external_userid == "wmB")
+                  .values(last_message_at=utcnow() - dt.timedelta(minutes=4)))
+    from redis import Redis
+    from rq import Queue
+
+    from jobs.kf import kf_tick
+
+    Queue("maintenance", connection=Redis.from_url(redis_url)).enqueue(kf_tick)  # what `rq cron` does each minute
+    wait_for(lambda: kf.conversation(open_kfid, "wmB")["service_state"] == 4, 30, "the silence end")
+    assert one(Session, select(KfSession.end_reason).where(KfSession.external_userid == "wmB")) == "silence"
+    assert one(Session, select(KfSession.state).where(KfSession.external_userid == "wmA")) == "bot"

@@ -1,0 +1,43 @@
+"""An add event carrying a WelcomeCode overtakes a backlog of other events (its welcome dies 20 s after the
+event), yet keeps the events queue's retry patience, so a failing customer upsert is not given up early."""
+
+from __future__ import annotations
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+
+from integration.test_pipeline import post
+from jobs.queue import RETRY_INTERVALS
+from support import CORP_ID
+from wecom.fake.sender import render_sample
+
+pytestmark = pytest.mark.integration
+
+ADD = "change_external_contact/add_external_contact"
+EDIT = "change_external_contact/edit_external_contact"
+
+
+def queued(redis: Redis, name: str) -> list[Job]:
+    return Queue(name, connection=redis).get_jobs()
+
+
+def test_an_add_with_a_welcome_code_is_queued_ahead_of_the_backlog(service, redis_url, crypto) -> None:
+    redis = Redis.from_url(redis_url)
+    for k in range(3):  # the backlog: no worker runs, so everything stays queued where the callback put it
+        assert post(service, crypto, render_sample(EDIT, corp_id=CORP_ID, ExternalUserID=f"wmOld{k}",
+                                                   UserID="zhangsan")).status_code == 200
+    assert post(service, crypto, render_sample(ADD, corp_id=CORP_ID, ExternalUserID="wmNew", UserID="zhangsan",
+                                               WelcomeCode="WELCOME-1")).status_code == 200
+    assert post(service, crypto, render_sample(ADD, corp_id=CORP_ID, ExternalUserID="wmQuiet", UserID="zhangsan",
+                                               WelcomeCode="")).status_code == 200
+
+    welcome, events_ = queued(redis, "welcome"), queued(redis, "events")
+    assert [j.func_name for j in welcome] == ["jobs.events.process_event"]
+    assert [j.id for j in welcome] == ["inbox-4"]  # the add with a code; workers take `welcome` first
+    assert [j.id for j in events_] == ["inbox-1", "inbox-2", "inbox-3", "inbox-5"]  # without a code: in line
+    # The overtaking job retries like any event, not like a welcome message.
+    assert welcome[0].retries_left == len(RETRY_INTERVALS["events"])
+    assert welcome[0].retry_intervals == RETRY_INTERVALS["events"]
+    assert welcome[0].meta["scrm_retry_as"] == "events"

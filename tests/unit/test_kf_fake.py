@@ -1,0 +1,141 @@
+"""The fake WeCom's customer-service (微信客服) endpoints and control routes, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from test_fake_server import CORPID, api, seeded, token_for
+
+from wecom.fake import FakeWeComServer
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWeComServer]:
+    with seeded() as server:
+        yield server
+
+
+@pytest.fixture
+def token(fake: FakeWeComServer) -> str:
+    return token_for(fake)
+
+
+def add_account(fake: FakeWeComServer, token: str, name: str = "售后") -> str:
+    result = api(fake, "kf/account/add", token, json={"name": name, "media_id": "M1"})
+    assert result["errcode"] == 0, result
+    return result["open_kfid"]
+
+
+def write(fake: FakeWeComServer, open_kfid: str, *items: dict[str, Any]) -> dict[str, Any]:
+    r = requests.post(f"{fake.url}/fake/kf/messages", json={"corpid": CORPID, "open_kfid": open_kfid,
+                                                            "messages": list(items)}, timeout=5)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_accounts_are_added_listed_updated_and_deleted(fake: FakeWeComServer, token: str) -> None:
+    open_kfid = add_account(fake, token)
+    assert api(fake, "kf/account/update", token, json={"open_kfid": open_kfid, "name": "售前"})["errcode"] == 0
+    listed = api(fake, "kf/account/list", token, json={"offset": 0, "limit": 100})["account_list"]
+    assert [(a["open_kfid"], a["name"]) for a in listed] == [(open_kfid, "售前")]
+    assert api(fake, "kf/account/del", token, json={"open_kfid": open_kfid})["errcode"] == 0
+    assert api(fake, "kf/account/del", token, json={"open_kfid": open_kfid})["errcode"] == 95004
+    assert api(fake, "kf/account/list", token, json={})["account_list"] == []
+
+
+@pytest.mark.parametrize("body, errcode", [
+    ({"name": "一二三四五六七八九十一二三四五六七", "media_id": "M"}, 95006),  # 17 characters
+    ({"media_id": "M"}, 95006),
+    ({"name": "客服"}, 40058),
+])
+def test_a_bad_account_is_refused(fake: FakeWeComServer, token: str, body: dict[str, Any], errcode: int) -> None:
+    assert api(fake, "kf/account/add", token, json=body)["errcode"] == errcode
+    assert api(fake, "kf/account/list", token, json={})["account_list"] == []
+
+
+def test_servicers_are_answered_per_userid(fake: FakeWeComServer, token: str) -> None:
+    open_kfid = add_account(fake, token)
+    result = api(fake, "kf/servicer/add", token, json={"open_kfid": open_kfid, "userid_list": ["zhangsan", "nobody"]})
+    assert [(r["userid"], r["errcode"]) for r in result["result_list"]] == [("zhangsan", 0), ("nobody", 60111)]
+    assert api(fake, "kf/servicer/list", token, open_kfid=open_kfid)["servicer_list"] == [
+        {"userid": "zhangsan", "status": 0}]
+    api(fake, "kf/servicer/del", token, json={"open_kfid": open_kfid, "userid_list": ["zhangsan"]})
+    assert api(fake, "kf/servicer/list", token, open_kfid=open_kfid)["servicer_list"] == []
+    assert api(fake, "kf/servicer/add", token, json={"open_kfid": open_kfid, "userid_list": []})["errcode"] == 40058
+
+
+def test_scene_links_carry_the_scene(fake: FakeWeComServer, token: str) -> None:
+    open_kfid = add_account(fake, token)
+    url = api(fake, "kf/add_contact_way", token, json={"open_kfid": open_kfid, "scene": "shop_1"})["url"]
+    assert url.endswith(f"/kfid/{open_kfid}?enc_scene=shop_1")
+    assert api(fake, "kf/add_contact_way", token, json={"open_kfid": open_kfid, "scene": "店铺"})["errcode"] == 40058
+
+
+def test_sync_msg_pages_with_a_live_token(fake: FakeWeComServer, token: str) -> None:
+    open_kfid = add_account(fake, token)
+    written = write(fake, open_kfid, *({"external_userid": "wmC", "text": f"m{i}"} for i in range(5)))
+    requests.post(f"{fake.url}/fake/kf/paging", json={"page_size": 2}, timeout=5).raise_for_status()
+    cursor, seen, pages = "", [], []
+    while True:
+        page = api(fake, "kf/sync_msg", token, json={"token": written["token"], "cursor": cursor,
+                                                     "open_kfid": open_kfid})
+        seen += [m["msgid"] for m in page["msg_list"]]
+        pages.append(page["has_more"])
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            break
+    assert seen == written["msgids"] and pages == [1, 1, 0]
+    assert {m["origin"] for m in api(fake, "kf/sync_msg", token, json={
+        "token": written["token"], "open_kfid": open_kfid})["msg_list"]} == {3}
+    assert api(fake, "kf/sync_msg", token, json={"token": "forged", "open_kfid": open_kfid})["errcode"] == 95007
+    assert api(fake, "kf/sync_msg", token, json={"open_kfid": open_kfid})["errcode"] == 95007
+    assert api(fake, "kf/sync_msg", token, json={"token": written["token"], "open_kfid": "wkNone"})["errcode"] \
+        == 95004
+
+
+def test_a_welcome_code_works_once(fake: FakeWeComServer, token: str) -> None:
+    open_kfid = add_account(fake, token)
+    code = write(fake, open_kfid, {"external_userid": "wmC", "event": {"event_type": "enter_session"}})[
+        "welcome_codes"][0]
+    message = {"code": code, "msgtype": "text", "text": {"content": "您好"}}
+    assert api(fake, "kf/send_msg_on_event", token, json=message)["errcode"] == 0
+    assert api(fake, "kf/send_msg_on_event", token, json=message)["errcode"] == 40058
+    assert api(fake, "kf/send_msg_on_event", token, json={**message, "code": "made-up"})["errcode"] == 40058
+
+
+def test_send_msg_follows_the_service_state_and_the_five_message_limit(fake: FakeWeComServer, token: str) -> None:
+    open_kfid = add_account(fake, token)
+    api(fake, "kf/servicer/add", token, json={"open_kfid": open_kfid, "userid_list": ["zhangsan"]})
+    message = {"touser": "wmC", "open_kfid": open_kfid, "msgtype": "text", "text": {"content": "答"}}
+    assert api(fake, "kf/send_msg", token, json=message)["errcode"] == 95013  # no session yet
+    write(fake, open_kfid, {"external_userid": "wmC", "text": "在吗"})
+    assert [api(fake, "kf/send_msg", token, json=message)["errcode"] for _ in range(6)] == [0] * 5 + [95001]
+    assert api(fake, "kf/send_msg", token, json={**message, "msgtype": "sticker"})["errcode"] == 40008
+    assert api(fake, "kf/send_msg", token, json={**message, "text": {"content": " "}})["errcode"] == 44004
+    move = {"open_kfid": open_kfid, "external_userid": "wmC"}
+    assert api(fake, "kf/service_state/trans", token, json={**move, "service_state": 3,
+                                                            "servicer_userid": "lisi"})["errcode"] == 95014
+    taken = api(fake, "kf/service_state/trans", token, json={**move, "service_state": 3, "servicer_userid": "zhangsan"})
+    assert taken["errcode"] == 0 and taken["msg_code"]
+    assert api(fake, "kf/service_state/get", token, json=move)["servicer_userid"] == "zhangsan"
+    write(fake, open_kfid, {"external_userid": "wmC", "text": "还在吗"})
+    assert api(fake, "kf/send_msg", token, json=message)["errcode"] == 95018  # a person is receiving
+    assert api(fake, "kf/service_state/trans", token, json={**move, "service_state": 1})["errcode"] == 95016
+    ended = api(fake, "kf/service_state/trans", token, json={**move, "service_state": 4})
+    assert api(fake, "kf/send_msg_on_event", token, json={"code": ended["msg_code"], "msgtype": "text",
+                                                          "text": {"content": "再见"}})["errcode"] == 0
+    assert api(fake, "kf/service_state/trans", token, json={**move, "service_state": 4})["errcode"] == 95016
+
+
+@pytest.mark.parametrize("body", [
+    {"corpid": CORPID, "open_kfid": "wkNone", "messages": [{"external_userid": "wmC", "text": "x"}]},
+    {"corpid": CORPID, "open_kfid": "wk", "messages": []},
+    {"corpid": CORPID, "open_kfid": "wk", "messages": [{"text": "x"}]},
+    {"open_kfid": "wk", "messages": [{"external_userid": "wmC", "text": "x"}]},
+])
+def test_bad_control_requests_are_400(fake: FakeWeComServer, body: dict[str, Any]) -> None:
+    assert requests.post(f"{fake.url}/fake/kf/messages", json=body, timeout=5).status_code == 400
+    assert requests.post(f"{fake.url}/fake/kf/paging", json={"page_size": 0}, timeout=5).status_code == 400

@@ -1,0 +1,138 @@
+"""Customer custom fields (001 字段设置): admins define them (type, choices, required, unique, visible,
+order); everyone reads the definitions they may see (members: the visible ones). Values are set through
+`PUT /customers/<id>/fields` in web/api_customers.py.
+
+A change never leaves a stored value invalid: removing a choice that customers hold, or making a field
+unique while two customers share a value, is refused with 409 and says how many customers are in the way.
+Making a field required asks nothing of customers until their values are next written (as a form would).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import CustomerFieldValue, CustomField, Role
+from models.db import utcnow
+from rules.fields import canonical, clean_definition, definition_errors, spec_of
+from web import errors
+from web.api import _json_object
+from web.auth import audit, require
+from web.errors import ApiError
+from web.scope import corp_and_app
+
+bp = Blueprint("api_fields", __name__, url_prefix="/api/v1")
+errors.register(bp)
+
+
+def _runtime() -> Any:
+    return current_app.extensions["scrm"]
+
+
+def field_json(f: CustomField) -> dict[str, Any]:
+    return {"id": f.id, "corp_id": f.corp_id, "key": f.key, "label": f.label, "type": f.type,
+            "options": list(f.options or []), "required": f.required, "unique": f.unique, "visible": f.visible,
+            "order": f.order}
+
+
+def _live(s: Session, field_id: int) -> CustomField:
+    f = s.get(CustomField, field_id)
+    if f is None or f.deleted_at is not None or (g.principal.corp_id and f.corp_id != g.principal.corp_id):
+        raise ApiError(404, "not_found", f"no custom field {field_id}")
+    return f
+
+
+@bp.get("/custom-fields")
+@require(Role.member)
+def list_fields() -> Any:
+    query = select(CustomField).where(CustomField.deleted_at.is_(None))
+    corp_id = g.principal.corp_id or request.args.get("corp_id")
+    if corp_id:
+        query = query.where(CustomField.corp_id == corp_id)
+    if g.principal.is_member:
+        query = query.where(CustomField.visible.is_(True))
+    with _runtime().Session() as s:
+        items = [field_json(f) for f in s.scalars(query.order_by(CustomField.corp_id, CustomField.order,
+                                                                   CustomField.id))]
+    return jsonify({"items": items, "total": len(items)})
+
+
+@bp.post("/custom-fields")
+@require(Role.admin)
+def create_field() -> Any:
+    body = _json_object()
+    problems = definition_errors(body)
+    if problems:
+        raise ApiError(422, "invalid", "the field definition has errors", problems)
+    with _runtime().WriteSession.begin() as s:
+        corp_id, _ = corp_and_app(s, body.get("corp_id"))
+        taken = s.scalar(select(CustomField).where(CustomField.corp_id == corp_id, CustomField.key == body["key"]))
+        if taken is not None:
+            why = "a deleted field used it; pick another key" if taken.deleted_at else "it exists"
+            raise ApiError(409, "conflict", f"custom field key {body['key']!r}: {why}", {"key": why})
+        f = CustomField(corp_id=corp_id, **({"options": []} | clean_definition(body)))
+        s.add(f)
+        s.flush()
+        audit(s, "custom_field.create", f"custom_field:{f.id}", key=f.key, type=f.type)
+        return jsonify(field_json(f)), 201
+
+
+def _blockers(s: Session, f: CustomField, changes: dict[str, Any]) -> dict[str, str]:
+    """What stored values say against `changes`: values a narrowed choice list no longer allows, and values
+    shared by several customers when the field becomes unique."""
+    rows = s.execute(select(CustomerFieldValue.value, CustomerFieldValue.text)
+                     .where(CustomerFieldValue.field_id == f.id)).all()
+    out: dict[str, str] = {}
+    if "options" in changes:
+        narrowed = replace(spec_of(f), options=tuple(changes["options"]))
+        bad = 0
+        for value, _ in rows:
+            try:
+                canonical(narrowed, value)
+            except ValueError:
+                bad += 1
+        if bad:
+            out["options"] = f"{bad} customer(s) hold a choice this removes"
+    if changes.get("unique") and not f.unique:
+        shared = sum(1 for n in Counter(text for _, text in rows).values() if n > 1)
+        if shared:
+            out["unique"] = f"{shared} value(s) are shared by several customers"
+    return out
+
+
+@bp.patch("/custom-fields/<int:field_id>")
+@require(Role.admin)
+def update_field(field_id: int) -> Any:
+    body = _json_object()
+    with _runtime().WriteSession.begin() as s:
+        f = _live(s, field_id)
+        problems = definition_errors(body, spec_of(f))
+        if problems:
+            raise ApiError(422, "invalid", "the field definition has errors", problems)
+        changes = clean_definition(body)
+        blockers = _blockers(s, f, changes)
+        if blockers:
+            raise ApiError(409, "conflict", "stored values stand in the way of this change", blockers)
+        for key, value in changes.items():
+            setattr(f, key, value)
+        if "unique" in changes:
+            for row in s.scalars(select(CustomerFieldValue).where(CustomerFieldValue.field_id == f.id)):
+                row.unique_text = row.text if f.unique else None
+        audit(s, "custom_field.update", f"custom_field:{f.id}", **changes)
+        return jsonify(field_json(f))
+
+
+@bp.delete("/custom-fields/<int:field_id>")
+@require(Role.admin)
+def delete_field(field_id: int) -> Any:
+    """The field disappears from every customer; its values stay in the DB and its key stays taken."""
+    with _runtime().WriteSession.begin() as s:
+        f = _live(s, field_id)
+        f.deleted_at = utcnow()
+        audit(s, "custom_field.delete", f"custom_field:{f.id}", key=f.key)
+        return jsonify(field_json(f) | {"deleted": True})

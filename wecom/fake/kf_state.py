@@ -1,0 +1,353 @@
+"""The fake's customer-service (微信客服) memory: accounts, servicers, scene links, the message feed that
+kf/sync_msg pages through, sync tokens, service states, welcome and response codes, and what was sent.
+
+Kept out of ``state.py`` (which owns it as ``FakeState.kf``) because it shares nothing with the address
+book but the corp's member list, which it is handed. Its own lock, like every public method of the fake.
+
+Errcodes: PROTOCOL.md §4 and the kf pages (docs 94670, 94677, 94669) where they name one; 95000, 95004, 95007
+and 95017 also appear in public SDK tables; the rest say "guess" where they are raised.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from wecom.fake.errors import WeComError
+
+SYNC_TOKEN_TTL = 600.0
+"""The Token of a kf_msg_or_event callback is valid for 10 minutes (PROTOCOL.md §4)."""
+
+EVENT_CODE_TTL = 20.0
+"""welcome_code and end-of-session msg_code: one message within 20 s (PROTOCOL.md §4)."""
+
+QUEUE_CODE_TTL = 48 * 3600.0
+"""The msg_code for a queue prompt stays usable for 48 h (PROTOCOL.md §4)."""
+
+MAX_SENDS_PER_CUSTOMER_MESSAGE = 5
+"""At most 5 messages after each customer message (PROTOCOL.md §4: ≤5 within 48 h); 95001 beyond."""
+
+REPLY_WINDOW = 48 * 3600.0
+"""send_msg is allowed within 48 h of the customer's last message; 95002 after."""
+
+MAX_ACCOUNTS = 5000
+"""WeCom's own account limit today (features-004: the manual's 10 is the product's)."""
+
+# service_state transitions WeCom allows through kf/service_state/trans (doc 94669): from 0 new and 1 bot
+# to anything but back to 0; from 2 queue to a person or the end; 3 human to another person or the end.
+TRANSITIONS = {0: {1, 2, 3, 4}, 1: {2, 3, 4}, 2: {3, 4}, 3: {3, 4}, 4: set()}
+
+
+@dataclass
+class Code:
+    """A welcome_code or msg_code: one send_msg_on_event before ``expires_at``."""
+
+    corpid: str
+    open_kfid: str
+    external_userid: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class Conversation:
+    """WeCom's side of one customer with one account."""
+
+    state: int = 0
+    servicer: str = ""
+    last_customer_at: float = 0.0
+    sends_since_customer: int = 0
+
+
+@dataclass
+class Paging:
+    """Test knobs: the page size, and one page (by 1-based index) that answers ``delay`` s late, ``times`` times."""
+
+    page_size: int = 1000
+    slow_page: int | None = None
+    delay: float = 0.0
+    times: int = 0
+
+
+@dataclass
+class KfState:
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # open_kfid -> account (with corpid)
+    servicers: dict[str, dict[str, int]] = field(default_factory=dict)  # open_kfid -> userid -> status
+    contact_ways: list[dict[str, Any]] = field(default_factory=list)
+    feed: list[dict[str, Any]] = field(default_factory=list)  # every message, in arrival order
+    tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # token -> corpid, open_kfid, expiry
+    conversations: dict[tuple[str, str], Conversation] = field(default_factory=dict)
+    codes: dict[str, Code] = field(default_factory=dict)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    paging: Paging = field(default_factory=Paging)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self._lock:
+            for table in (self.accounts, self.servicers, self.contact_ways, self.feed, self.tokens,
+                          self.conversations, self.codes, self.sent):
+                table.clear()
+            self.paging = Paging()
+
+    # -- accounts ----------------------------------------------------------------------------------------
+
+    def add_account(self, corpid: str, name: str, media_id: str) -> str:
+        with self._lock:
+            if sum(1 for a in self.accounts.values() if a["corpid"] == corpid) >= MAX_ACCOUNTS:
+                raise WeComError(95005)  # guess at the errcode for the account limit
+            open_kfid = "wk" + secrets.token_hex(15)
+            self.accounts[open_kfid] = {"corpid": corpid, "open_kfid": open_kfid, "name": name,
+                                        "media_id": media_id}
+            self.servicers[open_kfid] = {}
+            return open_kfid
+
+    def account(self, corpid: str, open_kfid: str) -> dict[str, Any]:
+        """The account (caller may hold the lock or not: read-only dict access); 95004 if not this corp's."""
+        account = self.accounts.get(open_kfid)
+        if account is None or account["corpid"] != corpid:
+            raise WeComError(95004)
+        return account
+
+    def update_account(self, corpid: str, open_kfid: str, changes: dict[str, str]) -> None:
+        with self._lock:
+            self.account(corpid, open_kfid).update(changes)
+
+    def delete_account(self, corpid: str, open_kfid: str) -> None:
+        with self._lock:
+            self.account(corpid, open_kfid)
+            del self.accounts[open_kfid]
+            self.servicers.pop(open_kfid, None)
+
+    def list_accounts(self, corpid: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            mine = [a for a in self.accounts.values() if a["corpid"] == corpid]
+            return [{"open_kfid": a["open_kfid"], "name": a["name"],
+                     "avatar": f"https://wework.qpic.cn/fake/{a['media_id']}", "manage_privilege": True}
+                    for a in mine[offset:offset + limit]]
+
+    def add_contact_way(self, corpid: str, open_kfid: str, scene: str) -> str:
+        with self._lock:
+            self.account(corpid, open_kfid)
+            url = f"https://work.weixin.qq.com/kfid/{open_kfid}"
+            if scene:
+                url += f"?enc_scene={scene}"
+            self.contact_ways.append({"corpid": corpid, "open_kfid": open_kfid, "scene": scene, "url": url})
+            return url
+
+    # -- servicers ---------------------------------------------------------------------------------------
+
+    def change_servicers(self, corpid: str, open_kfid: str, userids: list[str], members: set[str],
+                         add: bool) -> list[dict[str, Any]]:
+        """Per-user results, as kf/servicer/add|del answer them: 60111 for someone not in the corp."""
+        with self._lock:
+            self.account(corpid, open_kfid)
+            current = self.servicers[open_kfid]
+            results = []
+            for userid in userids:
+                if userid not in members:
+                    results.append({"userid": userid, "errcode": 60111, "errmsg": "userid not found"})
+                    continue
+                if add:
+                    current.setdefault(userid, 0)
+                else:
+                    current.pop(userid, None)
+                results.append({"userid": userid, "errcode": 0, "errmsg": "success"})
+            return results
+
+    def list_servicers(self, corpid: str, open_kfid: str) -> list[dict[str, Any]]:
+        with self._lock:
+            self.account(corpid, open_kfid)
+            return [{"userid": u, "status": s} for u, s in sorted(self.servicers[open_kfid].items())]
+
+    # -- the feed and sync_msg ---------------------------------------------------------------------------
+
+    def queue_messages(self, corpid: str, open_kfid: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Customers (and servicers) write, WeCom files the messages and events and issues a callback Token.
+
+        Each item: ``{"external_userid", "text"}`` (a customer's text), with ``"servicer_userid"`` a
+        servicer's reply, or ``{"external_userid", "event": {...}}`` a system event (servicer events have no
+        external_userid); an ``enter_session`` event gets a fresh welcome_code unless it names one.
+        """
+        with self._lock:
+            self.account(corpid, open_kfid)
+            now = time.time()
+            msgids, codes = [], []
+            for item in items:
+                msg = self._file(corpid, open_kfid, item, now)
+                msgids.append(msg["msgid"])
+                if msg.get("event", {}).get("welcome_code"):
+                    codes.append(msg["event"]["welcome_code"])
+            token = "ENC" + secrets.token_urlsafe(24)
+            self.tokens[token] = (corpid, open_kfid, now + SYNC_TOKEN_TTL)
+            return {"token": token, "msgids": msgids, "welcome_codes": codes}
+
+    def _file(self, corpid: str, open_kfid: str, item: dict[str, Any], now: float) -> dict[str, Any]:
+        external_userid = item.get("external_userid", "")  # servicer events name no customer
+        msg: dict[str, Any] = {"msgid": "fk" + secrets.token_hex(12), "open_kfid": open_kfid,
+                               "external_userid": external_userid, "send_time": int(item.get("send_time", now))}
+        conversation = self.conversations.setdefault((open_kfid, external_userid), Conversation(state=4)) \
+            if external_userid else Conversation(state=4)
+        if "event" in item:
+            event = {"open_kfid": open_kfid, **item["event"]}
+            if external_userid:
+                event["external_userid"] = external_userid
+            self._apply_event(corpid, open_kfid, event, conversation, now)
+            msg.update(origin=4, msgtype="event", event=event)
+        elif item.get("servicer_userid"):
+            msg.update(origin=5, servicer_userid=item["servicer_userid"], msgtype="text",
+                       text={"content": item["text"]})
+        else:
+            msg.update(origin=3, msgtype="text", text={"content": item["text"]})
+            if conversation.state == 4:
+                conversation.state, conversation.servicer = 0, ""
+            conversation.last_customer_at = now
+            conversation.sends_since_customer = 0
+        msg["_corpid"] = corpid
+        self.feed.append(msg)
+        return msg
+
+    def _apply_event(self, corpid: str, open_kfid: str, event: dict[str, Any], conversation: Conversation,
+                     now: float) -> None:
+        """What a system event means on WeCom's side: a new session (with its welcome_code), a receptionist
+        taking or ending a session in the WeCom client (session_status_change 1/2/4 and 3), a receptionist
+        starting (1) or stopping (2) to receive (servicer_status_change)."""
+        kind = event.get("event_type")
+        if kind == "enter_session":
+            event.setdefault("welcome_code", "wc" + secrets.token_hex(16))
+            self.codes[event["welcome_code"]] = Code(corpid, open_kfid, event.get("external_userid", ""),
+                                                     now + EVENT_CODE_TTL)
+            if conversation.state == 4:
+                conversation.state, conversation.servicer = 0, ""
+        elif kind == "session_status_change":
+            if int(event.get("change_type", 0)) == 3:
+                conversation.state, conversation.servicer = 4, ""
+            else:
+                conversation.state, conversation.servicer = 3, str(event.get("new_servicer_userid", ""))
+        elif kind == "servicer_status_change" and event.get("servicer_userid") in self.servicers.get(open_kfid, {}):
+            self.servicers[open_kfid][event["servicer_userid"]] = 0 if int(event.get("status", 1)) == 1 else 1
+
+    def check_token(self, corpid: str, token: str) -> None:
+        """A sync needs a live Token from a callback of this corp (without one WeCom throttles: we refuse)."""
+        with self._lock:
+            issued = self.tokens.get(token)
+        if issued is None or issued[0] != corpid or time.time() >= issued[2]:
+            raise WeComError(95007)
+
+    def page(self, corpid: str, open_kfid: str, cursor: str, limit: int) -> dict[str, Any]:
+        """One sync_msg page after ``cursor`` (an opaque offset into this account's messages)."""
+        with self._lock:
+            self.account(corpid, open_kfid)
+            mine = [m for m in self.feed if m["_corpid"] == corpid and m["open_kfid"] == open_kfid]
+            offset = _cursor_offset(cursor)
+            size = min(limit, self.paging.page_size)
+            chunk = mine[offset:offset + size]
+            end = offset + len(chunk)
+            delay = 0.0
+            index = offset // size + 1 if size else 1
+            if self.paging.slow_page == index and self.paging.times > 0:
+                self.paging.times -= 1
+                delay = self.paging.delay
+        if delay:
+            time.sleep(delay)
+        msg_list = [{k: copy.deepcopy(v) for k, v in m.items() if k != "_corpid"} for m in chunk]
+        return {"next_cursor": _make_cursor(end), "has_more": 1 if end < len(mine) else 0, "msg_list": msg_list}
+
+    def set_paging(self, paging: Paging) -> None:
+        with self._lock:
+            self.paging = paging
+
+    # -- sending and service state -----------------------------------------------------------------------
+
+    def send(self, corpid: str, open_kfid: str, external_userid: str, message: dict[str, Any]) -> str:
+        """kf/send_msg: only in state 0/1 (95018, a guess at the errcode; 95013 once ended), within 48 h of the
+        customer's last message (95002) and 5 times per customer message (95001)."""
+        with self._lock:
+            self.account(corpid, open_kfid)
+            conversation = self.conversations.get((open_kfid, external_userid))
+            if conversation is None or conversation.state == 4:
+                raise WeComError(95013)
+            if conversation.state not in (0, 1):
+                raise WeComError(95018)
+            if time.time() - conversation.last_customer_at > REPLY_WINDOW:
+                raise WeComError(95002)
+            if conversation.sends_since_customer >= MAX_SENDS_PER_CUSTOMER_MESSAGE:
+                raise WeComError(95001)
+            conversation.sends_since_customer += 1
+            return self._record_sent(corpid, open_kfid, external_userid, message, "send_msg")
+
+    def send_on_event(self, corpid: str, code: str, message: dict[str, Any]) -> str:
+        """kf/send_msg_on_event: the code must be this corp's, unused and alive. WeCom documents no errcode
+        for a spent or expired code; 40058 (invalid parameter) is a guess."""
+        with self._lock:
+            issued = self.codes.get(code)
+            if issued is None or issued.corpid != corpid or issued.used or time.time() >= issued.expires_at:
+                raise WeComError(40058)
+            issued.used = True
+            return self._record_sent(corpid, issued.open_kfid, issued.external_userid, message, "send_msg_on_event")
+
+    def _record_sent(self, corpid: str, open_kfid: str, external_userid: str, message: dict[str, Any],
+                     via: str) -> str:
+        msgid = message.get("msgid") or "sent" + secrets.token_hex(12)
+        self.sent.append({"corpid": corpid, "open_kfid": open_kfid, "external_userid": external_userid,
+                          "via": via, "msgid": msgid, "msgtype": message.get("msgtype"),
+                          "text": (message.get("text") or {}).get("content", "")})
+        return str(msgid)
+
+    def service_state(self, corpid: str, open_kfid: str, external_userid: str) -> Conversation:
+        with self._lock:
+            self.account(corpid, open_kfid)
+            found = self.conversations.get((open_kfid, external_userid))
+            return copy.copy(found) if found else Conversation(state=4)
+
+    def trans(self, corpid: str, open_kfid: str, external_userid: str, state: int, servicer: str) -> str:
+        """kf/service_state/trans: 95016 for a move WeCom does not allow, 95014 for a receptionist who is not
+        a receiving servicer of the account. Entering queue, human or ended returns a msg_code."""
+        with self._lock:
+            self.account(corpid, open_kfid)
+            conversation = self.conversations.get((open_kfid, external_userid))
+            current = conversation.state if conversation else 4
+            if state not in TRANSITIONS.get(current, set()):
+                raise WeComError(95016)
+            if state == 3 and self.servicers.get(open_kfid, {}).get(servicer) != 0:
+                raise WeComError(95014)
+            assert conversation is not None  # state 4 allows nothing, so a conversation exists here
+            conversation.state = state
+            conversation.servicer = servicer if state == 3 else ""
+            if state not in (2, 3, 4):
+                return ""
+            code = "mc" + secrets.token_hex(16)
+            ttl = QUEUE_CODE_TTL if state == 2 else EVENT_CODE_TTL
+            self.codes[code] = Code(corpid, open_kfid, external_userid, time.time() + ttl)
+            return code
+
+    def snapshot(self) -> dict[str, Any]:
+        """What /fake/kf/state shows tests."""
+        with self._lock:
+            return {
+                "accounts": [{k: v for k, v in a.items()} for a in self.accounts.values()],
+                "servicers": {k: dict(v) for k, v in self.servicers.items()},
+                "contact_ways": copy.deepcopy(self.contact_ways),
+                "conversations": [{"open_kfid": k[0], "external_userid": k[1], "service_state": c.state,
+                                   "servicer_userid": c.servicer} for k, c in self.conversations.items()],
+                "sent": copy.deepcopy(self.sent),
+            }
+
+
+def _make_cursor(offset: int) -> str:
+    return f"c{offset:x}" if offset else ""
+
+
+def _cursor_offset(cursor: str) -> int:
+    """The offset a cursor stands for; a cursor this fake never issued is 40058 (guess)."""
+    if not cursor:
+        return 0
+    try:
+        if not cursor.startswith("c"):
+            raise ValueError(cursor)
+        return int(cursor[1:], 16)
+    except ValueError:
+        raise WeComError(40058) from None
