@@ -84,6 +84,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_fields.bp)
     from web import api_kf  # WeChat customer service: accounts, knowledge base, rules, sessions
     app.register_blueprint(api_kf.bp)
+    from web import api_messages, api_moderation  # conversation search; sensitive words, timeouts, templates
+    app.register_blueprint(api_moderation.bp)
+    app.register_blueprint(api_messages.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from handlers.moderation import store_message
 from handlers.registry import HandlerContext, on
 from models import KfAccount, KfServicer, KfSession, KfSettings, KnowledgeItem, Message
 from models.conversation import KF_ORIGINS, MessageOrigin, MessageSource
@@ -95,7 +96,7 @@ class PageApplier:
                 session = self._event(external_userid, msg.get("event", {}), at)
         elif msgtype == "event":
             self._account_event(msg.get("event", {}))
-        self.s.add(Message(
+        store_message(self.s, Message(
             corp_id=self.ctx.corp_id, source=MessageSource.kf.value, msgid=msgid, open_kfid=self.open_kfid,
             external_userid=external_userid or None, userid=msg.get("servicer_userid") or None,
             origin=origin.value, msgtype=msgtype, content=text, raw=msg, send_time=at,

@@ -45,8 +45,8 @@ _PENDING = "moderation.pending_outbox"
 _MATCHERS_IN_TX = "moderation.matchers"
 _HOOKED = "moderation.hooked"
 
-_matchers: dict[str, tuple[int, Matcher]] = {}
-"""corp_id → (rules_version, matcher): built once per version of the corp's rules, shared by threads."""
+_matchers: dict[str, tuple[str, Matcher]] = {}
+"""corp_id → (rules_stamp, matcher): built once per version of the corp's rules, shared by threads."""
 _matchers_lock = threading.Lock()
 
 
@@ -125,7 +125,7 @@ def moderation_settings(session: Session, corp_id: str) -> ModerationSettings:
 
 def _matcher(session: Session, corp_id: str) -> tuple[ModerationSettings | None, Matcher]:
     """The corp's settings and matcher, looked up once per transaction and rebuilt only when the rules'
-    version moved."""
+    stamp changed."""
     in_tx = session.info.setdefault(_MATCHERS_IN_TX, {})
     if corp_id in in_tx:
         return in_tx[corp_id]
@@ -135,7 +135,7 @@ def _matcher(session: Session, corp_id: str) -> tuple[ModerationSettings | None,
     if settings is not None:
         with _matchers_lock:
             known = _matchers.get(corp_id)
-        if known is not None and known[0] == settings.rules_version:
+        if known is not None and known[0] == settings.rules_stamp:
             matcher = known[1]
         else:
             rules = session.scalars(select(SensitiveRule).where(
@@ -143,7 +143,7 @@ def _matcher(session: Session, corp_id: str) -> tuple[ModerationSettings | None,
                 SensitiveRule.deleted_at.is_(None)).order_by(SensitiveRule.id))
             matcher = Matcher([Word(w, r.id, r.category) for r in rules for w in r.words])
             with _matchers_lock:
-                _matchers[corp_id] = (settings.rules_version, matcher)
+                _matchers[corp_id] = (settings.rules_stamp, matcher)
     in_tx[corp_id] = (settings, matcher)
     return settings, matcher
 

@@ -1,7 +1,8 @@
 """Periodic jobs for `rq cron jobs.cron` (one cron process per deployment): the sweeper every minute, the
 recycle-bin purge every hour, the customer-service silence sweep (jobs.kf.kf_tick) every minute, plan
 reminders (jobs.bot.remind_plans_job) every minute, channel codes back from their backups
-(jobs.channels.reroute_codes_job) every 5 minutes."""
+(jobs.channels.reroute_codes_job) every 5 minutes, reply timeouts (jobs.moderation.reply_timeouts_job) every
+minute."""
 
 from rq import cron
 
@@ -9,6 +10,7 @@ from jobs.bot import remind_plans_job
 from jobs.channels import reroute_codes_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
+from jobs.moderation import reply_timeouts_job
 from jobs.recycle import purge_recycle_bin_job
 
 cron.register(sweep_job, queue_name="maintenance", interval=60)
@@ -16,3 +18,4 @@ cron.register(purge_recycle_bin_job, queue_name="maintenance", interval=3600)
 cron.register(kf_tick, queue_name="maintenance", interval=60)
 cron.register(remind_plans_job, queue_name="maintenance", interval=60)
 cron.register(reroute_codes_job, queue_name="maintenance", interval=300)
+cron.register(reply_timeouts_job, queue_name="maintenance", interval=60)

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from handlers.kf import PageApplier, drain_queue, end_silent_sessions
+from handlers.moderation import store_message
 from handlers.registry import HandlerContext
 from jobs.outbound import EffectContext, effect
 from jobs.queue import QUEUES, enqueue, job
@@ -166,9 +167,10 @@ def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLo
 def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, content: str) -> dict[str, Any]:
     """Our own message into the conversation: sync_msg never returns what the API sent."""
     session = s.get(KfSession, session_pk)
-    s.add(Message(corp_id=ctx.corp_id, source=MessageSource.kf.value, msgid=msgid, open_kfid=session.open_kfid,
-                  external_userid=session.external_userid, origin=MessageOrigin.bot.value, msgtype="text",
-                  content=content, raw={}, send_time=utcnow(), session_pk=session_pk))
+    store_message(s, Message(corp_id=ctx.corp_id, source=MessageSource.kf.value, msgid=msgid,
+                             open_kfid=session.open_kfid, external_userid=session.external_userid,
+                             origin=MessageOrigin.bot.value, msgtype="text", content=content, raw={},
+                             send_time=utcnow(), session_pk=session_pk))
     return {"msgid": msgid}
 
 

@@ -94,14 +94,15 @@ class SensitiveAlert(Base):
 
 class ModerationSettings(Base):
     """Who hears about alerts (§9.3.1: custom staff, and the member who triggered it), the reply limit in
-    working minutes (§9.3.2; 0 is off), and the timeout job's progress. `rules_version` moves with every
-    rule change, so a process rebuilds its word matcher only when the words changed."""
+    working minutes (§9.3.2; 0 is off), and the timeout job's progress. `rules_stamp` is new (a random
+    token, never reused, unlike a counter on a re-created row) after every rule change, so a process
+    rebuilds its word matcher only when the words changed."""
 
     __tablename__ = "moderation_settings"
 
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64), unique=True)
-    rules_version: Mapped[int] = mapped_column(default=0)
+    rules_stamp: Mapped[str] = mapped_column(String(32), default="")
     alert_userids: Mapped[list[Any]] = mapped_column(default=list)
     alert_notify_sender: Mapped[bool] = mapped_column(default=False)
     reply_timeout_minutes: Mapped[int] = mapped_column(default=0)

@@ -94,7 +94,7 @@ def _part_errors(msgtype: str, part: Any, prefix: str, rendered: bool) -> dict[s
 
 def template_errors(category: Any, msgtype: Any, body: Any, variables: Any) -> dict[str, str]:
     """Problems of a template: its category, body shape, declared variables and placeholders."""
-    if category not in CATEGORY_VARIABLES:
+    if not isinstance(category, str) or category not in CATEGORY_VARIABLES:
         return {"category": f"one of {', '.join(CATEGORY_VARIABLES)}"}
     problems = body_errors(msgtype, body)
     if problems:
@@ -107,8 +107,8 @@ def template_errors(category: Any, msgtype: Any, body: Any, variables: Any) -> d
     else:
         if variables is None:
             variables = []
-        if not isinstance(variables, list) or len(variables) > MAX_VARIABLES or not all(
-                isinstance(v, str) and VARIABLE_NAME.match(v) for v in variables) or len(set(variables)) != len(variables):
+        if not isinstance(variables, list) or len(variables) > MAX_VARIABLES or len(set(map(str, variables))) != len(
+                variables) or not all(isinstance(v, str) and VARIABLE_NAME.match(v) for v in variables):
             return {"variables": f"at most {MAX_VARIABLES} different names of letters, digits and _"}
         allowed = set(variables)
     unknown = sorted(used_variables(msgtype, body) - allowed)

@@ -68,7 +68,8 @@ class Calendar:
         return None
 
     def public(self) -> dict[str, Any]:
-        return {"week": {name: [[_clock(a), _clock(b)] for a, b in ranges] for name, ranges in zip(DAYS, self.week)},
+        return {"week": {name: [[_clock(a), _clock(b)] for a, b in ranges]
+                         for name, ranges in zip(DAYS, self.week, strict=True)},
                 "holidays": sorted(d.isoformat() for d in self.holidays)}
 
 
@@ -136,6 +137,6 @@ def _day(raw: Any) -> tuple[tuple[Range, ...], str | None]:
             return (), f"{pair!r}: times are HH:MM (00:00-24:00) and the start comes before the end"
         ranges.append((start, end))
     ranges.sort()
-    if any(a[1] > b[0] for a, b in zip(ranges, ranges[1:])):
+    if any(a[1] > b[0] for a, b in zip(ranges, ranges[1:], strict=False)):
         return (), "ranges overlap"
     return tuple(ranges), None

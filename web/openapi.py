@@ -223,6 +223,82 @@ OPERATIONS += [
      [{"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}], None),
 ]
 
+_TIME_RANGE = [_q("since", {"type": "string", "format": "date-time"}),
+               _q("until", {"type": "string", "format": "date-time"})]
+_SENSITIVE_RULE = {"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 10},
+    "words": {"oneOf": [{"type": "string", "maxLength": 500, "description": "words separated by the Chinese comma"},
+                        {"type": "array", "items": {"type": "string", "maxLength": 64}}]},
+    "category": {"enum": ["positive", "neutral", "negative"]}, "enabled": {"type": "boolean"},
+    "corp_id": {"type": "string"}}}
+_APP_BODY = {"type": "object", "description": "the message/send body of the msgtype: text and markdown {content}, "
+             "textcard {title, description, url, btntxt}, news {articles: [{title, description, url, picurl}]}"}
+_TEMPLATE = {"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 64}, "category": {"enum": ["broadcast", "sensitive_word", "reply_timeout"]},
+    "msgtype": {"enum": ["text", "markdown", "textcard", "news"]}, "body": _APP_BODY,
+    "variables": {"type": "array", "items": {"type": "string"}, "description": "broadcast templates: the {{names}}"},
+    "enabled": {"type": "boolean"}, "corp_id": {"type": "string"}}}
+# Conversation oversight (web/api_moderation.py) and search (web/api_messages.py)
+OPERATIONS += [
+    ("get", "/sensitive-rules", "admin", "Sensitive-word rules, newest first", PAGE_PARAMS + [
+        _q("keyword", {"type": "string"}, "part of the name"), _q("enabled", {"enum": ["true", "false"]})], None),
+    ("post", "/sensitive-rules", "admin", "Add a sensitive-word rule (off unless enabled is given)", [],
+     {**_SENSITIVE_RULE, "required": ["name", "words"]}),
+    ("patch", "/sensitive-rules/{rule_pk}", "admin", "Change, enable or disable a rule", [_id("rule_pk")],
+     _SENSITIVE_RULE),
+    ("delete", "/sensitive-rules/{rule_pk}", "admin", "Delete a rule", [_id("rule_pk")], None),
+    ("get", "/sensitive-alerts", "admin", "Sensitive words found in stored messages, with the message and review",
+     PAGE_PARAMS + [_q("status", {"enum": ["pending", "confirmed", "dismissed"]}),
+                    _q("category", {"enum": ["positive", "neutral", "negative"]}), _q("rule_id", {"type": "integer"}),
+                    _q("staff", {"type": "string"}), _q("customer", {"type": "string"}, "external_userid")]
+     + _TIME_RANGE, None),
+    ("patch", "/sensitive-alerts/{alert_pk}", "admin", "Review an alert", [_id("alert_pk")],
+     {"type": "object", "required": ["status"], "properties": {
+         "status": {"enum": ["pending", "confirmed", "dismissed"]}, "note": {"type": "string", "maxLength": 500}}}),
+    ("get", "/moderation/settings", "admin", "Who is alerted, and the reply limit in working minutes",
+     [_q("corp_id", {"type": "string"})], None),
+    ("put", "/moderation/settings", "admin", "Change the alert recipients and the reply limit", [],
+     {"type": "object", "properties": {
+         "alert_userids": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+         "alert_notify_sender": {"type": "boolean"}, "reply_timeout_notify": {"type": "boolean"},
+         "reply_timeout_minutes": {"type": "integer", "minimum": 0, "maximum": 1440}, "corp_id": {"type": "string"}}}),
+    ("get", "/working-hours", "admin", "The corp's working hours (Mon-Fri 09:00-18:00 until set)",
+     [_q("corp_id", {"type": "string"})], None),
+    ("put", "/working-hours", "admin", "Set the working hours: time ranges per weekday, holidays", [],
+     {"type": "object", "required": ["week"], "properties": {
+         "week": {"type": "object", "description": "mon..sun → [[\"09:00\", \"12:00\"], [\"13:30\", \"18:00\"]]"},
+         "holidays": {"type": "array", "items": {"type": "string", "format": "date"}}, "corp_id": {"type": "string"}}}),
+    ("get", "/reply-timeouts", "admin", "Customer messages not answered within the limit, per staff member",
+     PAGE_PARAMS + [_q("staff", {"type": "string"}), _q("customer", {"type": "string"}),
+                    _q("open_kfid", {"type": "string"})] + _TIME_RANGE, None),
+    ("get", "/message-templates", "admin", "App-message templates", PAGE_PARAMS + [
+        _q("category", {"enum": ["broadcast", "sensitive_word", "reply_timeout"]}),
+        _q("enabled", {"enum": ["true", "false"]}), _q("keyword", {"type": "string"})], None),
+    ("post", "/message-templates", "admin", "Add a template ({{variable}} placeholders; at most 3 per notification "
+     "category)", [], {**_TEMPLATE, "required": ["name", "category", "msgtype", "body"]}),
+    ("patch", "/message-templates/{template_pk}", "admin", "Change a disabled template, or enable/disable one (409 "
+     "when editing an enabled one)", [_id("template_pk")], _TEMPLATE),
+    ("delete", "/message-templates/{template_pk}", "admin", "Delete a disabled template", [_id("template_pk")], None),
+    ("get", "/broadcasts", "admin", "Staff broadcasts with WeCom's delivery result", PAGE_PARAMS + [
+        _q("status", {"enum": ["pending", "sent", "failed"]}), _q("created_by", {"type": "string"})], None),
+    ("post", "/broadcasts", "admin", "Send an app message to staff (202: message/send)", [],
+     {"type": "object", "required": ["name"], "properties": {
+         "name": {"type": "string", "maxLength": 64},
+         "userids": {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+         "departments": {"type": "array", "items": {"type": "integer"}, "maxItems": 100},
+         "template_id": {"type": "integer"}, "values": {"type": "object", "additionalProperties": {"type": "string"}},
+         "msgtype": {"enum": ["text", "markdown", "textcard", "news"]}, "body": _APP_BODY,
+         "corp_id": {"type": "string"}}}),
+    ("get", "/broadcasts/{broadcast_pk}", "admin", "One broadcast: status, msgid, invalid users and departments",
+     [_id("broadcast_pk")], None),
+    ("get", "/messages", "member", "Search conversation messages (members: their own and their customers')",
+     PAGE_PARAMS + [_q("customer", {"type": "string"}, "external_userid, or a customer id"),
+                    _q("staff", {"type": "string"}, "userid: written by or received in their kf sessions"),
+                    _q("open_kfid", {"type": "string"}), _q("session", {"type": "string"}, "kf session id"),
+                    _q("source", {"enum": ["kf", "app"]}), _q("q", {"type": "string"}, "text the message contains")]
+     + _TIME_RANGE, None),
+]
+
 ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
     "code": {"type": "string"}, "message": {"type": "string"}}}}}
 

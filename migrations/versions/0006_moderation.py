@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.create_table('moderation_settings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('corp_id', sa.String(length=64), nullable=False),
-    sa.Column('rules_version', sa.Integer(), nullable=False),
+    sa.Column('rules_stamp', sa.String(length=32), nullable=False),
     sa.Column('alert_userids', sa.JSON(), nullable=False),
     sa.Column('alert_notify_sender', sa.Boolean(), nullable=False),
     sa.Column('reply_timeout_minutes', sa.Integer(), nullable=False),

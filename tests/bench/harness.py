@@ -412,6 +412,12 @@ def stack(args: argparse.Namespace) -> Iterator[Stack]:
     st = Stack(args=args, tmp=tmp, procs=Procs(tmp))
     try:
         yield st
+    except RuntimeError:
+        for name, proc in st.procs.started:  # a part that died is the likeliest cause: show why
+            if proc.poll() is not None and name != "py-spy":
+                print(f"\n{name} (pid {proc.pid}) exited with {proc.returncode}:\n{st.procs.log_tail(name)}",
+                      file=sys.stderr)
+        raise
     finally:
         st.cleanup()
         for sig, handler in previous.items():

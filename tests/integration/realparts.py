@@ -32,18 +32,43 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condi
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def _children(pid: int) -> list[int]:
+    """Pids whose parent is `pid`, read from /proc (RQ's work-horse is one: it runs the job)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 class Proc:
-    """A child process in its own process group, so killing it kills its forked work-horse too."""
+    """A child process in its own process group. Killing it kills its forked children as well: RQ 2.x
+    puts its work-horse in a process group of its own (os.setpgrp), so killpg alone would leave the job
+    running and a "worker killed mid-job" test would prove nothing."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            self.proc.wait(20)
+    def kill(self, sig: int = signal.SIGKILL) -> list[int]:
+        """Signal the children (first, so none is re-parented unseen), then the group; the children's pids."""
+        if self.proc.poll() is not None:
+            return []
+        children = _children(self.proc.pid)
+        for child in children:
+            try:
+                os.kill(child, sig)
+            except ProcessLookupError:
+                pass
+        os.killpg(self.proc.pid, sig)
+        self.proc.wait(20)
+        return children
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -5,44 +5,19 @@ pages, and the bot's and router's calls."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import requests
 from kf_support import FakeKf, kf_callback, text
 from sqlalchemy import func, select, update
 
-from integration.realparts import Proc, wait_for
+from integration.realparts import wait_for
 from integration.test_pipeline import db, one, post
 from models import DeadLetter, KfCursor, KfSession, Message, Outbox
 from models.db import utcnow
 from web.auth import create_token
-
-
-def kill_with_horse(worker: Proc) -> None:
-    """SIGKILL the worker and its work-horse. RQ forks the horse into a process group of its own
-    (os.setpgrp in rq/worker/worker_classes.py), so killing the worker's group alone leaves it running."""
-    pid = worker.proc.pid
-    horses = [int(stat.split()[0]) for stat in _proc_stats() if int(stat.rsplit(")", 1)[1].split()[1]) == pid]
-    for horse in horses:
-        os.kill(horse, signal.SIGKILL)
-    worker.kill()
-    assert horses, "the worker had no work-horse: it was not inside a job"
-
-
-def _proc_stats() -> list[str]:
-    stats = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stats.append((entry / "stat").read_text())
-            except OSError:
-                continue
-    return stats
 
 
 def admin_headers(Session) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -114,7 +89,7 @@ def test_a_worker_killed_between_pages_resumes_without_gap_or_repeat(  # type: i
     assert post(service, crypto, kf_callback(written["token"], open_kfid)).status_code == 200
     wait_for(lambda: message_count(Session) == 2, 30, "the first page")
     time.sleep(0.5)  # the job is now inside the slow page-2 call
-    kill_with_horse(worker)
+    assert worker.kill(), "the worker had no work-horse: it was not inside a job"
     assert message_count(Session) == 2 and one(Session, select(KfCursor.cursor)) == "c2"
     wait_for(lambda: len(fake_wecom.calls("kf/sync_msg")) == 2, 15, "the interrupted call to finish")
     fake_wecom.clear_calls()

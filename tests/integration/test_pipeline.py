@@ -56,7 +56,7 @@ def test_killing_the_worker_mid_job_loses_nothing_and_doubles_nothing(
                                                UserID="zhangsan")).status_code == 200
     Session = db(clean_db)
     wait_for(lambda: one(Session, select(Outbox.attempts)) == 1, 30, "the sync job to start")
-    worker.kill()  # SIGKILL to the worker and its work-horse, mid-call
+    assert worker.kill(), "the worker had no work-horse: it was not inside a job"  # SIGKILL, mid-call
     assert one(Session, select(Outbox.status)) == "pending"
     # The interrupted call still completes on the fake's side; let it land before the log is cleared.
     wait_for(lambda: fake_wecom.calls("externalcontact/get"), 15, "the interrupted call to finish")

@@ -1,0 +1,71 @@
+"""Staff app messages (alerts, timeout notices, broadcasts) and the periodic reply-timeout check.
+
+`staff_message` sends one message/send for an outbox row planned by handlers/moderation.py. For a
+broadcast it records WeCom's answer on the broadcast: the recipients WeCom refused (invaliduser,
+invalidparty; the rest got it), or the errcode that refused the whole message (81013: nobody valid).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handlers.moderation import check_reply_timeouts
+from jobs.outbound import EffectContext, effect
+from jobs.queue import job
+from jobs.runtime import current
+from models.db import utcnow
+from models.moderation import Broadcast, BroadcastStatus, ModerationSettings
+from wecom.client import WeComError
+
+
+def _ids(raw: Any) -> list[str]:
+    return [part for part in str(raw or "").split("|") if part]
+
+
+@effect("staff_message")
+def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty: list[int], msgtype: str,
+                  body: dict[str, Any], broadcast_pk: int | None) -> dict[str, Any] | None:
+    data: dict[str, Any] = {"msgtype": msgtype, "agentid": agent_id, msgtype: body}
+    if touser:
+        data["touser"] = "|".join(touser)
+    if toparty:
+        data["toparty"] = "|".join(str(p) for p in toparty)
+    try:
+        answer = ctx.client.post("message/send", data=data)
+    except WeComError as exc:
+        if exc.retryable or broadcast_pk is None:
+            raise
+        error = f"errcode {exc.errcode}: {exc.errmsg}"[:255]
+
+        def refused(s: Session) -> dict[str, Any]:
+            row = s.get(Broadcast, broadcast_pk)
+            row.status, row.error = BroadcastStatus.failed.value, error
+            return {"error": error}
+
+        return ctx.finish(refused)
+    invalid_users, invalid_parties = _ids(answer.get("invaliduser")), _ids(answer.get("invalidparty"))
+
+    def sent(s: Session) -> dict[str, Any]:
+        if broadcast_pk is not None:
+            row = s.get(Broadcast, broadcast_pk)
+            row.status, row.msgid, row.sent_at = BroadcastStatus.sent.value, answer.get("msgid"), utcnow()
+            row.invalid_users, row.invalid_parties = invalid_users, [int(p) for p in invalid_parties if p.isdigit()]
+        return {"msgid": answer.get("msgid"), "invaliduser": invalid_users, "invalidparty": invalid_parties}
+
+    return ctx.finish(sent)
+
+
+@job("reply_timeouts", queue="maintenance")
+def reply_timeouts_job() -> dict[str, int]:
+    """Every minute (jobs/cron.py): record the reply timeouts of every corp that set a limit."""
+    runtime = current()
+    with runtime.Session() as s:
+        corps = s.scalars(select(ModerationSettings.corp_id).where(ModerationSettings.reply_timeout_minutes > 0)).all()
+    recorded = 0
+    for corp_id in corps:
+        with runtime.WriteSession.begin() as s:
+            recorded += check_reply_timeouts(s, corp_id, utcnow())
+    return {"recorded": recorded}
