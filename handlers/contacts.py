@@ -21,6 +21,7 @@ from handlers.tags import set_follow_tags
 from handlers.welcome import plan_welcome
 from models import Customer, FollowRelation, FollowStatus
 from models.db import get_or_create, utcnow
+from models.recycle import restore
 from rules.customers import choose_owner
 from wecom.events import ExternalContactEvent
 
@@ -45,6 +46,9 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
     first = timeline.record(ctx.session, customer.id, "added", f"inbox:{ctx.inbox_id}", added_at,
                             userid=event.user_id, state=event.state, code_id=code.id if code else None,
                             half=event.routing_key.endswith("add_half_external_contact"))
+    if first and customer.deleted_at is not None:
+        # A customer in the recycle bin who adds a member again comes back (004 §4.5: 重新添加客户进行维护).
+        restore(ctx.session, customer, actor=f"wecom:{event.user_id}", source=f"inbox:{ctx.inbox_id}")
     readded = (first and not created and follow.status != FollowStatus.active.value
                and added_at >= follow.status_changed_at)
     if readded:

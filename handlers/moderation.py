@@ -53,17 +53,19 @@ _matchers_lock = threading.Lock()
 # -- after-commit enqueue -------------------------------------------------------------------------------------
 
 def _hook(session: Session) -> None:
-    """Once per session: enqueue our outbox rows after commit, forget them and the matchers on rollback."""
+    """Once per session: enqueue our outbox rows after commit; forget them and the matchers when the
+    outermost transaction ends any other way (a savepoint's rollback leaves them be)."""
     if session.info.get(_HOOKED):
         return
     session.info[_HOOKED] = True
     event.listen(session, "after_commit", _after_commit)
-    event.listen(session, "after_soft_rollback", _forget)
+    event.listen(session, "after_transaction_end", _forget)
 
 
-def _forget(session: Session, *_: Any) -> None:
-    session.info.pop(_PENDING, None)
-    session.info.pop(_MATCHERS_IN_TX, None)
+def _forget(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_MATCHERS_IN_TX, None)
 
 
 def _after_commit(session: Session) -> None:

@@ -15,7 +15,7 @@ from handlers.registry import HandlerContext
 from jobs.outbound import EffectContext, effect
 from jobs.queue import enqueue, job
 from jobs.runtime import current
-from models import ChannelCode, Corp
+from models import ChannelCode, Corp, Outbox, OutboxStatus, Staff
 from models.db import utcnow
 
 WORKDAY_START, WORKDAY_END = 9 * 60, 18 * 60
@@ -62,10 +62,17 @@ def create_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | Non
 @effect("update_contact_way")
 def update_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | None:
     """Send the code's member list as it is now, not as it was when the rotation was queued: a delayed
-    retry then never overwrites a newer rotation."""
+    retry then never overwrites a newer rotation, and under a backlog a run of rotations collapses into
+    the last one (one call per add would otherwise queue behind the adds themselves)."""
     code, zone = _code(ctx, code_id)
     if code.deleted_at is not None or not code.config_id:
         return ctx.finish(lambda s: {"user": None})
+    with ctx.runtime.Session() as s:  # a later rewrite is queued: it sends the same list, or a newer one
+        newer = s.scalar(select(Outbox.id).where(
+            Outbox.key.like(f"rotate:{code_id}:%"), Outbox.status == OutboxStatus.pending.value,
+            Outbox.id > ctx.outbox_id).order_by(Outbox.id).limit(1))
+    if newer is not None:
+        return ctx.finish(lambda s: {"superseded_by": newer})
     ctx.client.post("externalcontact/update_contact_way", data={
         "config_id": code.config_id, "user": list(code.current_users), "state": code.state, "remark": code.remark,
         "skip_verify": skip_verify(code.accept_policy, dt.datetime.now(zone)),
@@ -83,16 +90,19 @@ def delete_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | Non
 
 @job("reroute_codes", queue="maintenance")
 def reroute_codes_job() -> int:
-    """Codes routed to their backups (members at the daily limit, or gone) or abnormal are routed again:
-    at the corp's midnight the limits start over, and no add comes through the members to notice it.
-    Run by `rq cron jobs.cron`; returns how many codes were rewritten."""
+    """Codes routed to their backups (members at the daily limit, or gone), abnormal, or pointing at someone
+    no longer active are routed again: at the corp's midnight the limits start over, and a full directory
+    sync resigns staff without the change_contact events that re-route at once. Run by `rq cron jobs.cron`;
+    returns how many codes were rewritten."""
     runtime = current()
     with runtime.WriteSession.begin() as s:
         rows = []
         stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+        inactive = set(s.execute(select(Staff.corp_id, Staff.userid).where(Staff.status != "active")).all())
         for code in s.scalars(select(ChannelCode).where(ChannelCode.deleted_at.is_(None))):
             members = {m.userid for m in code.members if not m.is_backup}
-            if code.status == "normal" and set(code.current_users) <= members:
+            if code.status == "normal" and set(code.current_users) <= members \
+                    and not any((code.corp_id, u) in inactive for u in code.current_users):
                 continue
             ctx = HandlerContext(session=s, corp_id=code.corp_id, app_pk=code.app_pk)
             row = rotate(ctx, code, utcnow().astimezone(corp_zone(s, code.corp_id)).date(), reason=f"tick:{stamp}")

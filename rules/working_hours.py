@@ -99,6 +99,9 @@ def parse(raw: Any) -> tuple[Calendar | None, dict[str, str]]:
     if not isinstance(raw, dict):
         return None, {"body": "a JSON object with week and holidays"}
     problems: dict[str, str] = {}
+    unknown = sorted(set(raw) - {"week", "holidays"})
+    if unknown:
+        problems[unknown[0]] = "unknown field; a calendar has week and holidays"
     week_raw = raw.get("week")
     week: list[tuple[Range, ...]] = []
     if not isinstance(week_raw, dict) or set(week_raw) - set(DAYS):

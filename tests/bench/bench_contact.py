@@ -22,7 +22,8 @@ Reported: events/s, the latency from callback received (the inbox row's received
 the bench posted it) to welcome sent (when the fake accepted send_welcome_msg), the `events` queue depth
 during the adds (the backlog must never have run dry), the welcome log by status, and the DB size.
 Target (issue 3): p99 under 2 s while the backlog exists. Exits 1 if a welcome is missing or doubled, a
-callback was not answered 200, the backlog ran dry, or the drain timed out; 2 if a part did not start.
+callback was not answered 200, the p99 missed 2 s, the backlog ran dry, or the drain timed out; 2 if a part
+did not start.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import itertools
 import os
 import random
 import sys
@@ -103,13 +105,15 @@ def plan(args: argparse.Namespace, rng: random.Random) -> tuple[list[Add], list[
         by_code = rng.random() < args.state_share
         userid = rng.choice(members) if by_code else staff_id(rng.randrange(args.staff))
         adds.append(Add(f"wmAdd{i:08d}", userid, "STATE" if by_code else ""))  # STATE: the code's, set later
-    n_others = args.backlog + 2 * args.n  # the feeder replaces what the workers take; they take fewer than this
-    return adds, [f"wmOld{j:08d}" for j in range(n_others)], members
+    # Other events cycle through these customers: a customer comes round again seconds later, with another
+    # CreateTime, hence another dedup key (a payload hash), so no callback is mistaken for a retry.
+    return adds, [f"wmOld{j:08d}" for j in range(max(2 * args.backlog, 5000))], members
 
 
 def other_event(k: int, customer: str, userid: str) -> str:
-    """Backlog event `k`: four edits for each member update, all distinct."""
-    if k % 5 == 4:
+    """Backlog event `k`: one customer edit (a re-fetch on the outbound queue) for every three member updates
+    (applied by the handler alone), so the outbound queue the backlog starves does not grow without bound."""
+    if k % 4:
         return render_sample(UPDATE_USER, corp_id=CORP_ID, UserID=userid, NewUserID="", Name=f"员工{userid[-4:]}",
                              Department="1")
     return render_sample(EDIT, corp_id=CORP_ID, UserID=userid, ExternalUserID=customer)
@@ -177,7 +181,7 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     queue_events, queue_welcome = Queue("events", connection=redis), Queue("welcome", connection=redis)
 
     # backlog ------------------------------------------------------------------------------------------
-    others = iter(enumerate(old_customers))
+    others = enumerate(itertools.cycle(old_customers))
     others_lock = threading.Lock()
 
     def next_other() -> Request:
@@ -295,6 +299,10 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     from_received.sort()
     from_posted.sort()
     during = [d for d in depth if wall_adds <= d[0] <= wall_adds_end]
+    dry = [t for t, events_q, _ in during if events_q == 0]  # seconds at which the backlog had run dry
+    under_backlog = sorted(at - _epoch(received[key]) for key, i in key_of_add.items()
+                           if (at := sent_at.get(adds[i].external_userid)) is not None and key in received
+                           and not any(abs(posted_at[key] - t) <= 1.0 for t in dry))
     min_backlog = min((d[1] for d in during), default=0)
     max_welcome_q = max((d[2] for d in during), default=0)
     non200 = {k: v for k, v in (statuses + backlog_status + feeder_status).items() if k != 200}
@@ -326,11 +334,12 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     print(f"DB size {db_bytes / 2**20:.1f} MiB ({db_bytes / max(total_events, 1):.0f} bytes per event)")
     if non200:
         print(f"answers not 200: {non200}")
-    p99 = percentile(from_received, 0.99)
+    p99 = percentile(under_backlog, 0.99)
     print("== target")
-    print(f"  welcome within 2 s of the callback at p99 while a backlog exists: p99 {p99:.3f} s, backlog min "
-          f"{min_backlog} -> {'met' if p99 < 2 and min_backlog > 0 else 'NOT met'}")
-    ok = drained and not missing and not doubled and not non200 and min_backlog > 0
+    print(f"  welcome within 2 s of the callback at p99 while a backlog exists: p99 {p99:.3f} s over the "
+          f"{len(under_backlog)} adds posted while the events queue was not empty (it was empty in {len(dry)} of "
+          f"{len(during)} one-second samples) -> {'met' if p99 < 2 and under_backlog else 'NOT met'}")
+    ok = drained and not missing and not doubled and not non200 and p99 < 2 and not dry
     return 0 if ok else 1
 
 

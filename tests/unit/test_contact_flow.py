@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from contact_support import (ADD, ADD_HALF, DEL_BY_STAFF, LEFT, LOST, TEAM, TRANSFER_FAIL, add_fields, code_body,
                              contact_way, issue_welcome_code, scan, welcomes)
-from models import (AuditLog, ChannelCode, ChannelDailyStat, DeadLetter, FollowRelation, Inbox, Outbox, Staff,
+from models import (AuditLog, ChannelCode, ChannelDailyStat, Customer, CustomerEvent, DeadLetter, FollowRelation, Inbox,
+                    Outbox, Staff,
                     WelcomeLog, WelcomeMessage)
 
 
@@ -513,3 +514,53 @@ def test_a_new_day_gives_the_code_back_to_its_members(sender, runtime, team, cli
     assert reroute_codes_job() == 1
     assert contact_way(team, code["config_id"])["user"] == ["zhangsan"]
     assert reroute_codes_job() == 0  # routed to its member: nothing to do
+
+
+def test_queued_rewrites_of_one_code_collapse_into_the_last(runtime, team, client, admin) -> None:
+    from handlers.registry import HandlerContext
+    from jobs.outbound import deliver_outbox
+
+    code = make_code(client, admin)
+    with runtime.WriteSession.begin() as s:
+        ctx = HandlerContext(session=s, corp_id=code["corp_id"], app_pk=s.get(ChannelCode, code["id"]).app_pk)
+        rows = [ctx.outbox("update_contact_way", {"app_pk": ctx.app_pk, "code_id": code["id"]},
+                           key=f"rotate:{code['id']}:backlog-{i}").id for i in range(3)]
+    assert [deliver_outbox(i) for i in rows] == ["done", "done", "done"]
+    assert len(team.calls("externalcontact/update_contact_way")) == 1
+    with runtime.Session() as s:
+        assert [s.get(Outbox, i).result for i in rows[:2]] == [{"superseded_by": rows[1]}, {"superseded_by": rows[2]}]
+
+
+def test_a_member_resigned_by_a_full_sync_loses_the_code_at_the_next_tick(sender, runtime, team, client,
+                                                                          admin) -> None:
+    from jobs.channels import reroute_codes_job
+
+    code = make_code(client, admin)
+    team.seed({"departments": [{"corpid": code["corp_id"], "id": 1, "name": "总部", "parentid": 0}],
+               "users": [{**TEAM["users"][0], "status": 5}]})  # zhangsan has left (WeCom status 5)
+    assert client.post("/api/v1/directory/sync", json={}, headers=admin).status_code == 202
+    with runtime.Session() as s:
+        assert s.scalar(select(Staff.status).where(Staff.userid == "zhangsan")) == "resigned"
+    assert contact_way(team, code["config_id"])["user"] == ["zhangsan"]  # the sync itself does not re-route
+    assert reroute_codes_job() == 1
+    assert contact_way(team, code["config_id"])["user"] == ["lisi"]
+
+
+def test_a_binned_customer_who_adds_again_comes_back_once(sender, client, runtime, team, admin) -> None:
+    sender.post(ADD, ExternalUserID="wmCustomer0001", UserID="zhangsan", State="", WelcomeCode="")
+    with runtime.Session() as s:
+        customer_id = s.scalar(select(Customer.id))
+    assert client.delete(f"/api/v1/customers/{customer_id}", headers=admin).status_code == 200
+    assert client.get(f"/api/v1/customers/{customer_id}", headers=admin).status_code == 404
+
+    sender.post(ADD, ExternalUserID="wmCustomer0001", UserID="lisi", State="", WelcomeCode="")
+    assert client.get(f"/api/v1/customers/{customer_id}", headers=admin).status_code == 200
+    with runtime.Session() as s:
+        readd = s.scalar(select(func.max(Inbox.id)))
+        restored = [e.detail["by"] for e in s.scalars(select(CustomerEvent).where(CustomerEvent.kind == "restored"))]
+    assert restored == ["wecom:lisi"]
+
+    # Binned again by an admin: replaying the add that restored it must not bring it back a second time.
+    assert client.delete(f"/api/v1/customers/{customer_id}", headers=admin).status_code == 200
+    assert client.post(f"/api/v1/events/{readd}/replay", headers=admin).status_code == 202
+    assert client.get(f"/api/v1/customers/{customer_id}", headers=admin).status_code == 404

@@ -123,6 +123,7 @@ def test_ranges_to_midnight_and_the_round_trip() -> None:
     ({"week": {"mon": ["09:00-18:00"]}}, "week.mon"),
     ({"week": {}, "holidays": ["2026-13-01"]}, "holidays"),
     ({"week": {}, "holidays": "2026-10-01"}, "holidays"),
+    ({"week": {}, "timezone": "UTC"}, "timezone"),
 ])
 def test_bad_calendars_name_the_problem(raw, field: str) -> None:  # type: ignore[no-untyped-def]
     calendar, problems = working_hours.parse(raw)
