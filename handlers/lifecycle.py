@@ -8,7 +8,8 @@ from sqlalchemy import select
 from handlers import timeline
 from handlers.contacts import refresh_owner
 from handlers.registry import HandlerContext, on
-from models import App, AppKind, Corp, Customer, FollowRelation, FollowStatus
+from models import Customer, FollowRelation, FollowStatus
+from models.corp import messaging_app
 from models.db import utcnow
 from wecom.events import ExternalContactEvent
 
@@ -35,17 +36,6 @@ def _end(ctx: HandlerContext, event: ExternalContactEvent, status: str, kind: st
     return follow
 
 
-def _messaging_app(ctx: HandlerContext) -> tuple[int, int | None]:
-    """(app pk, agentid) of the app that sends staff notifications: message/send needs a self-built app's
-    agentid, and contact events may come through a 客户联系 app that has none."""
-    apps = ctx.session.execute(select(App.id, App.kind, App.agent_id).join(Corp).where(
-        Corp.corp_id == ctx.corp_id, App.agent_id.is_not(None))).all()
-    if not apps:
-        return ctx.app_pk, None
-    chosen = min(apps, key=lambda a: (a.id != ctx.app_pk, a.kind != AppKind.agent.value, a.id))
-    return chosen.id, chosen.agent_id
-
-
 @on("change_external_contact/edit_external_contact")
 def edit_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> None:
     """Remark or tags changed in WeCom: fetch the customer again."""
@@ -66,7 +56,7 @@ def del_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
 def del_follow_user(ctx: HandlerContext, event: ExternalContactEvent) -> None:
     """The customer deleted the member (流失): tell the member, and their manager if the corp wants it."""
     follow = _end(ctx, event, FollowStatus.deleted_by_customer.value, "lost")
-    app_pk, agent_id = _messaging_app(ctx)
+    app_pk, agent_id = messaging_app(ctx.session, ctx.corp_id, prefer_pk=ctx.app_pk) or (ctx.app_pk, None)
     ctx.outbox("notify_lost", {"app_pk": app_pk, "agent_id": agent_id, "userid": event.user_id,
                                "external_userid": event.external_user_id,
                                "customer_name": follow.customer.name if follow else ""},

@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from handlers.channels import corp_zone
 from handlers.registry import HandlerContext, on
-from models import App, AppKind, Corp, Customer, KfSession, Message, Outbox, Staff
+from models import Customer, KfSession, Message, Outbox, Staff
 from models.conversation import MessageOrigin, MessageSource
+from models.corp import messaging_app
 from models.db import get_or_create
 from models.moderation import (MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert, SensitiveRule,
                                WorkCalendar)
@@ -80,21 +81,12 @@ def _after_commit(session: Session) -> None:
             log.warning("outbox %s not enqueued; the sweeper will pick it up", outbox_id, exc_info=True)
 
 
-def notifier_app(session: Session, corp_id: str) -> tuple[int, int] | None:
-    """(app pk, agentid) of the corp's app that sends staff messages: message/send needs an agentid, so a
-    self-built app first, else any app that has one."""
-    row = session.execute(select(App.id, App.agent_id).join(Corp).where(
-        Corp.corp_id == corp_id, App.agent_id.is_not(None))
-        .order_by((App.kind != AppKind.agent.value), App.id).limit(1)).first()
-    return (row.id, int(row.agent_id)) if row else None
-
-
 def plan_staff_message(session: Session, corp_id: str, key: str, msgtype: str, body: dict[str, Any],
                        touser: list[str], toparty: list[int] | None = None,
                        broadcast_pk: int | None = None, app: tuple[int, int] | None = None) -> Outbox | None:
     """An app message to staff, as an outbox row sent after commit; None when the corp has no app that
     can send one (the caller's record stands; nobody is told)."""
-    app = app or notifier_app(session, corp_id)
+    app = app or messaging_app(session, corp_id)
     if app is None:
         log.warning("corp %s has no app with an agentid: staff message %s not sent", corp_id, key)
         return None
@@ -190,7 +182,7 @@ def scan_message(session: Session, message: Message) -> list[SensitiveAlert]:
     staff = _staff_of(session, message)
     recipients = list(dict.fromkeys(settings.alert_userids + ([staff] if settings.alert_notify_sender and staff
                                                                     else [])))
-    app = notifier_app(session, message.corp_id) if recipients else None
+    app = messaging_app(session, message.corp_id) if recipients else None
     notified = recipients if app else []
     alerts = [SensitiveAlert(corp_id=message.corp_id, message_pk=message.id, rule_pk=hit.rule_id, word=hit.word,
                              category=hit.category, userid=staff, external_userid=message.external_userid,

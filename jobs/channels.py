@@ -12,43 +12,46 @@ from sqlalchemy.orm import Session
 
 from handlers.channels import corp_zone, rotate
 from handlers.registry import HandlerContext
+from handlers.moderation import calendar_for
 from jobs.outbound import EffectContext, effect
 from jobs.queue import enqueue, job
 from jobs.runtime import current
-from models import ChannelCode, Corp, Outbox, OutboxStatus, Staff
+from models import ChannelCode, Outbox, OutboxStatus, Staff
 from models.db import utcnow
+from rules import working_hours
 
-WORKDAY_START, WORKDAY_END = 9 * 60, 18 * 60
+REROUTE_EVERY = dt.timedelta(minutes=5)
+"""How often `rq cron jobs.cron` runs reroute_codes_job (jobs/cron.py registers it with this interval)."""
 
 
-def skip_verify(policy: str, now_local: dt.datetime) -> bool:
-    """WeCom's skip_verify for the acceptance policy. 'Auto in working hours' uses Mon–Fri 09:00–18:00 in
-    the corp's zone until the working-hours calendar (manual 10.2) exists; the code is re-evaluated
-    whenever it is rewritten."""
+def skip_verify(policy: str, calendar: working_hours.Calendar, zone: ZoneInfo, now: dt.datetime) -> bool:
+    """WeCom's skip_verify for the acceptance policy: 'auto in working hours' follows the corp's
+    working-hours calendar (004 §10.2); reroute_codes_job rewrites such codes when working time starts
+    or ends."""
     if policy == "manual":
         return False
     if policy == "auto_in_working_hours":
-        minute = now_local.hour * 60 + now_local.minute
-        return now_local.weekday() < 5 and WORKDAY_START <= minute < WORKDAY_END
+        return calendar.contains(now, zone)
     return True
 
 
-def _code(ctx: EffectContext, code_id: int) -> tuple[ChannelCode, ZoneInfo]:
+def _code(ctx: EffectContext, code_id: int) -> tuple[ChannelCode, bool]:
+    """The code, detached, and the skip_verify to send for it now."""
     with ctx.runtime.Session() as s:
         code = s.get(ChannelCode, code_id)
-        tz = s.scalar(select(Corp.timezone).where(Corp.corp_id == ctx.corp_id)) or "Asia/Shanghai"
+        calendar, zone = calendar_for(s, ctx.corp_id)
         s.expunge(code)
-    return code, ZoneInfo(tz)
+    return code, skip_verify(code.accept_policy, calendar, zone, utcnow())
 
 
 @effect("create_contact_way")
 def create_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | None:
-    code, zone = _code(ctx, code_id)
+    code, skip = _code(ctx, code_id)
     if code.deleted_at is not None:  # deleted before WeCom ever had it: nothing to create
         return ctx.finish(lambda s: {"config_id": None})
     answer = ctx.client.post("externalcontact/add_contact_way", data={
         "type": 1 if code.kind == "single" else 2, "scene": 2, "remark": code.remark, "state": code.state,
-        "skip_verify": skip_verify(code.accept_policy, dt.datetime.now(zone)), "user": list(code.current_users),
+        "skip_verify": skip, "user": list(code.current_users),
     })
 
     def write(s: Session) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def update_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | Non
     """Send the code's member list as it is now, not as it was when the rotation was queued: a delayed
     retry then never overwrites a newer rotation, and under a backlog a run of rotations collapses into
     the last one (one call per add would otherwise queue behind the adds themselves)."""
-    code, zone = _code(ctx, code_id)
+    code, skip = _code(ctx, code_id)
     if code.deleted_at is not None or not code.config_id:
         return ctx.finish(lambda s: {"user": None})
     with ctx.runtime.Session() as s:  # a later rewrite is queued: it sends the same list, or a newer one
@@ -75,7 +78,7 @@ def update_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | Non
         return ctx.finish(lambda s: {"superseded_by": newer})
     ctx.client.post("externalcontact/update_contact_way", data={
         "config_id": code.config_id, "user": list(code.current_users), "state": code.state, "remark": code.remark,
-        "skip_verify": skip_verify(code.accept_policy, dt.datetime.now(zone)),
+        "skip_verify": skip,
     })
     return ctx.finish(lambda s: {"user": list(code.current_users)})
 
@@ -88,18 +91,34 @@ def delete_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | Non
     return ctx.finish(lambda s: {"deleted": code.config_id})
 
 
+def _hours_turned(s: Session, code: ChannelCode, now: dt.datetime) -> bool:
+    """Whether working time started or ended since the previous run, for a code whose acceptance follows it."""
+    if code.accept_policy != "auto_in_working_hours" or not code.config_id:
+        return False
+    calendar, zone = calendar_for(s, code.corp_id)
+    return calendar.contains(now, zone) != calendar.contains(now - REROUTE_EVERY, zone)
+
+
 @job("reroute_codes", queue="maintenance")
 def reroute_codes_job() -> int:
     """Codes routed to their backups (members at the daily limit, or gone), abnormal, or pointing at someone
     no longer active are routed again: at the corp's midnight the limits start over, and a full directory
-    sync resigns staff without the change_contact events that re-route at once. Run by `rq cron jobs.cron`;
-    returns how many codes were rewritten."""
+    sync resigns staff without the change_contact events that re-route at once. Codes that accept
+    automatically only in working hours are rewritten when working time starts or ends. Run by
+    `rq cron jobs.cron` every REROUTE_EVERY; returns how many codes were rewritten."""
     runtime = current()
     with runtime.WriteSession.begin() as s:
         rows = []
-        stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+        now = utcnow()
+        stamp = now.strftime("%Y%m%dT%H%M%S")
         inactive = set(s.execute(select(Staff.corp_id, Staff.userid).where(Staff.status != "active")).all())
         for code in s.scalars(select(ChannelCode).where(ChannelCode.deleted_at.is_(None))):
+            if _hours_turned(s, code, now):
+                ctx = HandlerContext(session=s, corp_id=code.corp_id, app_pk=code.app_pk)
+                row = ctx.outbox("update_contact_way", {"app_pk": code.app_pk, "code_id": code.id},
+                                 key=f"rotate:{code.id}:hours:{stamp}")
+                rows.append((row.id, row.queue))
+                continue
             members = {m.userid for m in code.members if not m.is_backup}
             if code.status == "normal" and set(code.current_users) <= members \
                     and not any((code.corp_id, u) in inactive for u in code.current_users):

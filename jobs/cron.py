@@ -7,7 +7,7 @@ minute."""
 from rq import cron
 
 from jobs.bot import remind_plans_job
-from jobs.channels import reroute_codes_job
+from jobs.channels import REROUTE_EVERY, reroute_codes_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
 from jobs.moderation import reply_timeouts_job
@@ -17,5 +17,5 @@ cron.register(sweep_job, queue_name="maintenance", interval=60)
 cron.register(purge_recycle_bin_job, queue_name="maintenance", interval=3600)
 cron.register(kf_tick, queue_name="maintenance", interval=60)
 cron.register(remind_plans_job, queue_name="maintenance", interval=60)
-cron.register(reroute_codes_job, queue_name="maintenance", interval=300)
+cron.register(reroute_codes_job, queue_name="maintenance", interval=int(REROUTE_EVERY.total_seconds()))
 cron.register(reply_timeouts_job, queue_name="maintenance", interval=60)

@@ -6,8 +6,8 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.db import Base, created_at, intpk, utcnow
 
@@ -89,3 +89,15 @@ def save_app(session: Session, fields: dict[str, Any]) -> App:
     app.agent_id = int(agent_id) if agent_id not in (None, "") else None
     session.flush()
     return app
+
+
+def messaging_app(session: Session, corp_id: str, prefer_pk: int | None = None) -> tuple[int, int] | None:
+    """(app pk, agentid) of the app that sends staff messages: message/send needs an agentid, and contact
+    events may come through a 客户联系 app that has none. `prefer_pk` (the app an event came through) wins
+    when it has one, then a self-built app; None when no app of the corp can send."""
+    rows = session.execute(select(App.id, App.kind, App.agent_id).join(Corp).where(
+        Corp.corp_id == corp_id, App.agent_id.is_not(None))).all()
+    if not rows:
+        return None
+    chosen = min(rows, key=lambda a: (a.id != prefer_pk, a.kind != AppKind.agent.value, a.id))
+    return chosen.id, int(chosen.agent_id)

@@ -16,7 +16,8 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from handlers.moderation import moderation_settings, notifier_app, plan_staff_message
+from handlers.moderation import moderation_settings, plan_staff_message
+from models.corp import messaging_app
 from models import Message, Role
 from models.db import get_or_create, utcnow
 from models.moderation import (Broadcast, BroadcastStatus, MessageTemplate, ReplyTimeout, ReviewStatus,
@@ -492,7 +493,7 @@ def create_broadcast() -> Any:
     with _runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, body.get("corp_id"))
         template_pk, values, msgtype, content = _content(s, corp_id, body)
-        app = notifier_app(s, corp_id)
+        app = messaging_app(s, corp_id)
         if app is None:
             raise ApiError(409, "conflict", f"corp {corp_id} has no app with an agentid to send app messages")
         row = Broadcast(corp_id=corp_id, app_pk=app[0], name=name, template_pk=template_pk, template_values=values,

@@ -564,3 +564,27 @@ def test_a_binned_customer_who_adds_again_comes_back_once(sender, client, runtim
     assert client.delete(f"/api/v1/customers/{customer_id}", headers=admin).status_code == 200
     assert client.post(f"/api/v1/events/{readd}/replay", headers=admin).status_code == 202
     assert client.get(f"/api/v1/customers/{customer_id}", headers=admin).status_code == 404
+
+
+def test_auto_accept_in_working_hours_follows_the_corp_calendar(runtime, team, client, admin,
+                                                                monkeypatch) -> None:
+    import jobs.channels
+    from jobs.channels import reroute_codes_job
+
+    week = {"mon": [["09:00", "12:00"], ["13:00", "18:00"]], "tue": [], "wed": [], "thu": [], "fri": [],
+            "sat": [], "sun": []}
+    assert client.put("/api/v1/working-hours", json={"week": week, "holidays": []}, headers=admin).status_code == 200
+    monday_1130 = dt.datetime(2026, 11, 23, 3, 30, tzinfo=dt.UTC)  # 11:30 in Asia/Shanghai
+    monkeypatch.setattr(jobs.channels, "utcnow", lambda: monday_1130)
+    code = make_code(client, admin, accept_policy="auto_in_working_hours")
+    assert team.calls("externalcontact/add_contact_way")[-1]["body"]["skip_verify"] is True
+    assert reroute_codes_job() == 0  # nothing turned since 11:25
+
+    monkeypatch.setattr(jobs.channels, "utcnow", lambda: monday_1130 + dt.timedelta(minutes=32))  # 12:02, lunch
+    assert reroute_codes_job() == 1
+    assert contact_way(team, code["config_id"])["skip_verify"] is False
+    monkeypatch.setattr(jobs.channels, "utcnow", lambda: monday_1130 + dt.timedelta(minutes=36))
+    assert reroute_codes_job() == 0  # still lunch: no second rewrite
+    monkeypatch.setattr(jobs.channels, "utcnow", lambda: monday_1130 + dt.timedelta(minutes=92))  # 13:02
+    assert reroute_codes_job() == 1
+    assert contact_way(team, code["config_id"])["skip_verify"] is True
