@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from jobs.directory import request_directory_sync
-from jobs.queue import enqueue
+from jobs.queue import enqueue_outbox
 from models import App, Outbox
 from models.auth import record_audit
 
@@ -38,9 +38,8 @@ def directory_sync(slug: str | None) -> None:
         corp_id = app.corp.corp_id
         row = request_directory_sync(s, corp_id, app.id, actor)
         record_audit(s, actor, "directory.sync", f"corp:{corp_id}", outbox_id=row.id)
-        outbox_id, pending = row.id, row.status == "pending"
-    if pending:
-        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue="outbound")
+        outbox_id, pending = row.id, [(row.id, row.queue)] if row.status == "pending" else []
+    enqueue_outbox(pending)
     with runtime.Session() as s:
         row = s.get(Outbox, outbox_id)
         status, result, error = row.status, row.result, row.error

@@ -32,7 +32,7 @@ from handlers.bot import PASSIVE_DEADLINE, corp_zone
 from handlers.registry import HandlerContext
 from jobs.events import process_event
 from jobs.outbound import EffectContext, effect
-from jobs.queue import enqueue, job
+from jobs.queue import enqueue_outbox, job
 from jobs.runtime import current
 from models import App, BotReply, Customer, Inbox, Plan, ReplyVia
 from models.db import utcnow
@@ -99,9 +99,8 @@ def remind_due_plans(now: dt.datetime | None = None) -> int:
             agent_id = s.scalar(select(App.agent_id).where(App.id == plan.app_pk))
             ctx.outbox("bot_message", {"app_pk": plan.app_pk, "agent_id": agent_id, "userid": plan.userid,
                                        "content": _reminder_text(s, plan)}, key=f"plan_reminder:{plan.id}")
-            pending += [o.id for o in ctx.pending_outbox]
-    for outbox_id in pending:
-        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}")
+            pending += [(o.id, o.queue) for o in ctx.pending_outbox]
+    enqueue_outbox(pending)
     return len(plans)
 
 

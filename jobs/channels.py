@@ -14,7 +14,7 @@ from handlers.channels import corp_zone, rotate
 from handlers.registry import HandlerContext
 from handlers.moderation import calendar_for
 from jobs.outbound import EffectContext, effect
-from jobs.queue import enqueue, job
+from jobs.queue import enqueue_outbox, job
 from jobs.runtime import current
 from models import ChannelCode, Outbox, OutboxStatus, Staff
 from models.db import utcnow
@@ -127,6 +127,5 @@ def reroute_codes_job() -> int:
             row = rotate(ctx, code, utcnow().astimezone(corp_zone(s, code.corp_id)).date(), reason=f"tick:{stamp}")
             if row is not None:
                 rows.append((row.id, row.queue))
-    for outbox_id, queue in rows:
-        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue=queue)
+    enqueue_outbox(rows)
     return len(rows)

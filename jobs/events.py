@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from handlers import HandlerContext, dispatch
-from jobs.queue import QUEUES, enqueue, job, on_dead, on_replay
+from jobs.queue import enqueue, enqueue_outbox, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus
 from models.db import utcnow
@@ -36,8 +36,7 @@ def process_event(inbox_id: int) -> str:
         row.error = None
         row.processed_at = utcnow()
         pending = [(o.id, o.queue) for o in ctx.pending_outbox]
-    for outbox_id, queue in sorted(pending, key=lambda p: QUEUES.index(p[1])):  # welcome first
-        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue=queue)
+    enqueue_outbox(pending)
     return row.status
 
 

@@ -23,7 +23,7 @@ from handlers.kf import PageApplier, drain_queue, end_silent_sessions
 from handlers.moderation import store_message
 from handlers.registry import HandlerContext
 from jobs.outbound import EffectContext, effect
-from jobs.queue import QUEUES, enqueue, job
+from jobs.queue import enqueue_outbox, job
 from jobs.runtime import Runtime, current
 from models import KfAccount, KfCursor, KfScene, KfServicer, KfSession, Message, Outbox
 from models.conversation import MessageOrigin, MessageSource
@@ -105,12 +105,6 @@ def _requested(runtime: Runtime, corp_id: str, open_kfid: str) -> int:
     with runtime.Session() as s:
         return s.scalar(select(KfCursor.requested).where(KfCursor.corp_id == corp_id,
                                                          KfCursor.open_kfid == open_kfid)) or 0
-
-
-def enqueue_outbox(rows: list[tuple[int, str]]) -> None:
-    """Enqueue committed outbox rows (id, queue), welcome-queue rows first."""
-    for outbox_id, queue in sorted(rows, key=lambda r: QUEUES.index(r[1])):  # welcome first
-        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue=queue)
 
 
 @effect("kf_sync")

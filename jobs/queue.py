@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Iterable, Callable
 
 from models import DeadLetter
 from models.db import utcnow
@@ -116,6 +116,13 @@ def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None 
             pipeline=pipe,
         )
         pipe.execute()
+
+
+def enqueue_outbox(rows: Iterable[tuple[int, str]]) -> None:
+    """Deliver committed outbox rows, given as (id, queue): welcome-queue rows first, since a customer is
+    waiting on them. The job id is the row's, so a row enqueued twice still runs once at a time."""
+    for outbox_id, queue in sorted(rows, key=lambda r: QUEUES.index(r[1])):
+        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue=queue)
 
 
 def _run_inline(spec: JobSpec, args: list[Any], queue: str) -> None:

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from handlers.channels import corp_zone, rotate
 from handlers.registry import HandlerContext
 from handlers.tags import is_pending
-from jobs.queue import enqueue
+from jobs.queue import enqueue_outbox
+from web.api import _json_object
 from models import (ChannelCode, ChannelDailyStat, ChannelMember, CorpSettings, Material, Outbox, Role, Staff, Tag,
                     WelcomeMessage)
 from models.db import get_or_create, utcnow
@@ -39,16 +40,8 @@ def _runtime() -> Any:
     return current_app.extensions["scrm"]
 
 
-def _json() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "send a JSON object")
-    return body
-
-
 def _enqueue_after_commit(rows: list[Outbox]) -> None:
-    for row in rows:
-        enqueue("deliver_outbox", row.id, job_id=f"outbox-{row.id}", queue=row.queue)
+    enqueue_outbox((row.id, row.queue) for row in rows)
 
 
 def _list_of(body: dict[str, Any], key: str, kind: type) -> list[Any] | None:
@@ -168,7 +161,7 @@ def _today(s: Session, corp_id: str) -> dt.date:
 @require(Role.admin)
 def create_codes() -> Any:
     """Create a code (single, multi) or one single code per member (batch_single)."""
-    body = _json()
+    body = _json_object()
     with _runtime().WriteSession.begin() as s:
         corp_id, app_pk = corp_and_app(s, body.get("corp_id"))
         fields, members, backups, tag_ids, welcome = _checked_code(
@@ -215,7 +208,7 @@ def _live_code(s: Session, code_id: int) -> ChannelCode:
 def edit_code(code_id: int) -> Any:
     """Change a code's settings, people, tags or welcome; WeCom's copy is rewritten (update_contact_way).
     The kind is fixed: WeCom cannot turn a single-member way into a multi-member one."""
-    body = _json()
+    body = _json_object()
     with _runtime().WriteSession.begin() as s:
         code = _live_code(s, code_id)
         if "kind" in body and body["kind"] != code.kind:
@@ -292,7 +285,7 @@ def _welcome_json(w: WelcomeMessage) -> dict[str, Any]:
 @require(Role.admin)
 def create_welcome() -> Any:
     """A default welcome, or one member's; optionally only between start_minute and end_minute."""
-    body = _json()
+    body = _json_object()
     scope = body.get("scope", "default")
     shape = _shape_errors(body, (("material_ids", int, "material ids"),))
     if not isinstance(body.get("text", ""), str):
@@ -351,7 +344,7 @@ def delete_welcome(welcome_id: int) -> Any:
 @bp.post("/materials")
 @require(Role.admin)
 def create_material() -> Any:
-    body = _json()
+    body = _json_object()
     kind = body.get("kind")
     payload = body.get("payload") or {}
     if kind not in MATERIAL_KINDS:
@@ -392,7 +385,7 @@ def get_settings() -> Any:
 @bp.patch("/settings")
 @require(Role.super_admin)
 def patch_settings() -> Any:
-    body = _json()
+    body = _json_object()
     bad = {k: f"must be {t.__name__}" for k, t in SETTING_TYPES.items()
            if k in body and (type(body[k]) is not t)}
     bad |= {k: "unknown setting" for k in body if k not in SETTING_TYPES and k != "corp_id"}

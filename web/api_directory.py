@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from handlers.directory import STAFF_STATUSES
 from jobs.directory import request_directory_sync
-from jobs.queue import enqueue
+from jobs.queue import enqueue_outbox
 from jobs.runtime import Runtime
 from models import App, Role, Staff
 from models.directory import Department
@@ -142,7 +142,6 @@ def sync_directory() -> Any:
             corp_id, app_pk = corp_and_app(s, body.get("corp_id"))
         row = request_directory_sync(s, corp_id, app_pk, f"token:{g.principal.name}")
         audit(s, "directory.sync", f"corp:{corp_id}", outbox_id=row.id)
-        outbox_id, pending = row.id, row.status == "pending"
-    if pending:
-        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue="outbound")
+        outbox_id, pending = row.id, [(row.id, row.queue)] if row.status == "pending" else []
+    enqueue_outbox(pending)
     return jsonify({"outbox_id": outbox_id, "syncing": True}), 202

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from handlers.kf import OPEN_STATES, end_session, kf_settings
 from handlers.registry import HandlerContext
-from jobs.kf import enqueue_outbox
+from jobs.queue import enqueue_outbox
 from models import App, Corp, KfAccount, KfScene, KfServicer, KfSession, KnowledgeItem, Message, Role
 from models.db import utcnow
 from models.kf import MAX_ACCOUNTS_PER_CORP, AssignRule, ServicerStatus, SessionState

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from handlers.registry import HandlerContext
 from handlers.tags import is_pending, pending_id
-from jobs.queue import enqueue
+from jobs.queue import enqueue_outbox
+from web.api import _json_object
 from models import Customer, FollowRelation, FollowStatus, FollowTag, Outbox, Role, Tag, TagGroup
 from web import errors
 from web.auth import audit, require
@@ -35,16 +36,8 @@ def _runtime() -> Any:
     return current_app.extensions["scrm"]
 
 
-def _json() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "send a JSON object")
-    return body
-
-
 def _enqueue_after_commit(rows: list[Outbox]) -> None:
-    for row in rows:
-        enqueue("deliver_outbox", row.id, job_id=f"outbox-{row.id}", queue=row.queue)
+    enqueue_outbox((row.id, row.queue) for row in rows)
 
 
 def _actor() -> str:
@@ -103,7 +96,7 @@ def list_groups() -> Any:
 @require(Role.admin)
 def create_group() -> Any:
     """A group with its tags (WeCom has no empty groups); pending until add_corp_tag gives them ids."""
-    body = _json()
+    body = _json_object()
     problems: dict[str, str] = {}
     if err := _name_error(body.get("name")):
         problems["name"] = err
@@ -150,7 +143,7 @@ def create_group() -> Any:
 @bp.patch("/tags/<int:tag_pk>")
 @require(Role.admin)
 def update_tag(tag_pk: int) -> Any:
-    body = _json()
+    body = _json_object()
     problems: dict[str, str] = {}
     if "name" in body and (err := _name_error(body["name"])):
         problems["name"] = err
@@ -250,7 +243,7 @@ def _tag_ids(s: Session, corp_id: str, pks: Any, key: str) -> list[str]:
 def tag_customer(customer_id: int) -> Any:
     """Add/remove tags on one follow relation (a member tags their own customers; an admin names the
     member with `userid`). mark_tag runs after commit; the answer is 202 with the outbox id."""
-    body = _json()
+    body = _json_object()
     add, remove = body.get("add", []), body.get("remove", [])
     if not add and not remove:
         raise ApiError(422, "invalid", "the tagging has errors", {"add": "add or remove at least one tag"})
