@@ -24,8 +24,10 @@ from jobs.runtime import current
 log = logging.getLogger(__name__)
 
 # Queue names, highest priority first: workers listen in this order. `welcome` comes first because a
-# WelcomeCode dies 20 s after the event, whatever backlog the other queues hold.
-QUEUES = ("welcome", "events", "outbound", "maintenance")
+# WelcomeCode dies 20 s after the event, whatever backlog the other queues hold. `outbound` comes before
+# `events`: finishing the effects of events already handled (tags, notifications, profile fetches) before
+# starting new ones keeps a burst of callbacks from starving them for the length of the burst.
+QUEUES = ("welcome", "outbound", "events", "maintenance")
 RETRY_INTERVALS = {
     "welcome": [1, 2, 4],
     "events": [5, 30, 120, 600, 1800],

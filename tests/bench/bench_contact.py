@@ -201,19 +201,19 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     feeder_status: collections.Counter[object] = collections.Counter()
 
     def feed() -> None:
-        """Every second: note the queue depths, and post other events until `events` holds --backlog again."""
-        poster = Poster(st.web_port)
+        """Every second: note the queue depths, and post up to 400 other events (4 at a time: one poster cannot
+        outrun two workers on member updates) towards `events` holding --backlog again."""
         try:
             while not adds_done.wait(1.0):
                 events_q, welcome_q = queue_events.count, queue_welcome.count
                 depth.append((time.time(), events_q, welcome_q))
-                for _ in range(min(max(0, args.backlog - events_q), int(10 * args.rate))):
-                    feeder_status[poster.post(next_other())] += 1
-                    topped_up[0] += 1
+                top_up = [next_other() for _ in range(min(max(0, args.backlog - events_q), 400))]
+                if top_up:
+                    _, answers, _ = post_all(st.web_port, top_up, 4)
+                    feeder_status.update(answers)
+                    topped_up[0] += len(top_up)
         except Exception as exc:  # the bench reports a dry backlog; a dead feeder must say why
             say(f"backlog feeder stopped: {exc!r}")
-        finally:
-            poster.close()
 
     posted_at: dict[str, float] = {}  # dedup key of each add -> wall time its POST started
     key_of_add: dict[str, int] = {}

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from integration.realparts import BIN, ROOT, Proc, free_port, wait_for
+from jobs.queue import QUEUES
 from support import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
 
 
@@ -100,11 +101,12 @@ def service(spawn, service_env) -> str:  # type: ignore[no-untyped-def]
 def start_worker(spawn, service_env) -> Callable[..., Proc]:  # type: ignore[no-untyped-def]
     def start(env: dict[str, str] | None = None, worker_class: str | None = None) -> Proc:
         """`worker_class` "rq.worker.SimpleWorker" runs jobs in the worker process: no fork and re-import
-        per job (~0.8 s of CPU each), for tests that run many jobs; the default forks as production does."""
+        per job (~0.8 s of CPU each), as the README's production line runs it; the default is rq's forking worker,
+        whose work-horse the kill tests SIGKILL mid-job."""
         env = env or service_env
         klass = ["-w", worker_class] if worker_class else []
         return spawn("rq-worker", [str(BIN / "rq"), "worker", "-u", env["REDIS_URL"], "--with-scheduler", *klass,
-                                   "welcome", "events", "outbound", "maintenance"], env)
+                                   *QUEUES], env)
 
     return start
 

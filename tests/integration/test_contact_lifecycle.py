@@ -2,7 +2,7 @@
 customer scanning them in the fake WeCom, encrypted callbacks, a real `rq worker` on Redis, and every effect
 seen as a call the fake WeCom received over HTTP.
 
-Each test starts one worker listening on `welcome events outbound maintenance` (rq's SimpleWorker: these
+Each test starts one worker listening on `welcome outbound events maintenance` (rq's SimpleWorker: these
 tests run ~60 jobs, and a fork plus re-import per job would cost most of a second each) and waits on DB
 rows or fake calls, never on fixed sleeps: the missed welcome comes from an event whose CreateTime is 21 s old, which is
 what the 20 s deadline is measured from.
@@ -24,6 +24,7 @@ from integration.realparts import wait_for
 from integration.test_pipeline import count, db, one, post
 from models import (ChannelCode, ChannelDailyStat, Customer, CustomerEvent, DeadLetter, FollowRelation, FollowTag,
                     Inbox, Outbox, Staff, WelcomeLog)
+from jobs.queue import QUEUES
 from models.db import make_engine, make_session_factory
 from support import CORP_ID
 from wecom.fake.sender import render_sample
@@ -61,7 +62,7 @@ class World:
                     s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "pending")):
                 return False
         redis = Redis.from_url(self.redis_url)
-        for name in ("welcome", "events", "outbound", "maintenance"):
+        for name in QUEUES:
             if Queue(name, connection=redis).count or StartedJobRegistry(name, connection=redis).count \
                     or ScheduledJobRegistry(name, connection=redis).count:
                 return False
