@@ -4,6 +4,7 @@ argument helpers the other `/api/v1` blueprints share (customers live in `web/ap
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,28 @@ def _time_arg(name: str) -> dt.datetime | None:
     except ValueError:
         raise ApiError(400, "bad_request", f"{name} must be an ISO 8601 time, e.g. 2026-11-23T08:00:00Z") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _enum_filter(query: Select, name: str, column: Any, choices: type[enum.Enum]) -> Select:
+    """`query` narrowed to `column == ?name=`, when given; a value outside `choices` is a 400."""
+    value = request.args.get(name)
+    if not value:
+        return query
+    if value not in choices.__members__:
+        raise ApiError(400, "bad_request", f"{name} must be one of {', '.join(choices.__members__)}")
+    return query.where(column == value)
+
+
+def _time_filter(query: Select, column: Any) -> Select:
+    """`query` narrowed to `?since=` ≤ column < `?until=` (ISO 8601), each when given."""
+    since, until = _time_arg("since"), _time_arg("until")
+    if since and until and since > until:
+        raise ApiError(400, "bad_request", "since must not be after until")
+    if since:
+        query = query.where(column >= since)
+    if until:
+        query = query.where(column < until)
+    return query
 
 
 def _page(query: Select, render: Callable[[Any], dict[str, Any]]) -> Any:
@@ -99,18 +122,10 @@ def list_events() -> Any:
     query = select(Inbox).order_by(Inbox.id.desc())
     if g.principal.corp_id:
         query = query.where(Inbox.corp_id == g.principal.corp_id)
-    status = request.args.get("status")
-    if status:
-        if status not in InboxStatus.__members__:
-            raise ApiError(400, "bad_request", f"status must be one of {', '.join(InboxStatus.__members__)}")
-        query = query.where(Inbox.status == status)
+    query = _enum_filter(query, "status", Inbox.status, InboxStatus)
     if request.args.get("routing_key"):
         query = query.where(Inbox.routing_key == request.args["routing_key"])
-    since, until = _time_arg("since"), _time_arg("until")
-    if since:
-        query = query.where(Inbox.received_at >= since)
-    if until:
-        query = query.where(Inbox.received_at < until)
+    query = _time_filter(query, Inbox.received_at)
     return _page(query, Inbox.public)
 
 

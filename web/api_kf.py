@@ -22,7 +22,7 @@ from models.db import utcnow
 from models.kf import MAX_ACCOUNTS_PER_CORP, AssignRule, ServicerStatus, SessionState
 from models.knowledge import MAX_ANSWER_CHARS
 from web import errors
-from web.api import _json_object, _page, _runtime, _time_arg
+from web.api import _enum_filter, _json_object, _page, _runtime, _time_filter
 from web.auth import audit, require
 from web.errors import ApiError
 from web.scope import corp_and_app
@@ -408,22 +408,12 @@ def put_settings() -> Any:
 def list_sessions() -> Any:
     """12.2.1: by start time, account, customer, session id; also by state and receptionist."""
     query = _scoped(select(KfSession), KfSession.corp_id).order_by(KfSession.started_at.desc(), KfSession.id.desc())
-    state = request.args.get("state")
-    if state:
-        if state not in SessionState.__members__:
-            raise ApiError(400, "bad_request", f"state must be one of {', '.join(SessionState.__members__)}")
-        query = query.where(KfSession.state == state)
+    query = _enum_filter(query, "state", KfSession.state, SessionState)
     for arg, column in (("open_kfid", KfSession.open_kfid), ("external_userid", KfSession.external_userid),
                         ("servicer", KfSession.servicer_userid), ("session_id", KfSession.session_id)):
         if request.args.get(arg):
             query = query.where(column == request.args[arg])
-    since, until = _time_arg("since"), _time_arg("until")
-    if since and until and since > until:
-        raise ApiError(400, "bad_request", "since must not be after until")
-    if since:
-        query = query.where(KfSession.started_at >= since)
-    if until:
-        query = query.where(KfSession.started_at < until)
+    query = _time_filter(query, KfSession.started_at)
     return _page(query, KfSession.public)
 
 

@@ -15,9 +15,8 @@ from sqlalchemy import Select, or_, select
 from models import Customer, FollowRelation, KfSession, Message, Role
 from models.conversation import MessageSource
 from web import errors
-from web.api import _like, _page
+from web.api import _enum_filter, _like, _page, _time_filter
 from web.api_kf import _scoped
-from web.api_moderation import _time_range
 from web.auth import require
 from web.errors import ApiError
 
@@ -56,16 +55,8 @@ def search_messages() -> Any:
         query = query.where(Message.open_kfid == args["open_kfid"])
     if args.get("session"):
         query = query.where(Message.session_pk.in_(select(KfSession.id).where(KfSession.session_id == args["session"])))
-    source = args.get("source")
-    if source:
-        if source not in MessageSource.__members__:
-            raise ApiError(400, "bad_request", f"source must be one of {', '.join(MessageSource.__members__)}")
-        query = query.where(Message.source == source)
-    since, until = _time_range()
-    if since:
-        query = query.where(Message.send_time >= since)
-    if until:
-        query = query.where(Message.send_time < until)
+    query = _enum_filter(query, "source", Message.source, MessageSource)
+    query = _time_filter(query, Message.send_time)
     text = args.get("q", "").strip()
     if len(text) > MAX_QUERY_CHARS:
         raise ApiError(400, "bad_request", f"q is at most {MAX_QUERY_CHARS} characters")

@@ -25,7 +25,7 @@ from models.moderation import (Broadcast, BroadcastStatus, MessageTemplate, Repl
 from rules import templates, working_hours
 from rules.sensitive import SEPARATOR, split_words
 from web import errors
-from web.api import _int_arg, _json_object, _like, _page, _page_rows, _runtime, _time_arg
+from web.api import _enum_filter, _int_arg, _json_object, _like, _page, _page_rows, _runtime, _time_filter
 from web.api_kf import _invalid, _scoped, _text
 from web.auth import audit, require
 from web.errors import ApiError
@@ -64,13 +64,6 @@ def _bool_arg(name: str) -> bool | None:
     if raw not in ("true", "false"):
         raise ApiError(400, "bad_request", f"{name} must be true or false")
     return raw == "true"
-
-
-def _time_range() -> tuple[Any, Any]:
-    since, until = _time_arg("since"), _time_arg("until")
-    if since and until and since > until:
-        raise ApiError(400, "bad_request", "since must not be after until")
-    return since, until
 
 
 # -- sensitive-word rules -------------------------------------------------------------------------------------
@@ -180,26 +173,14 @@ def _alerts_json(s: Session, alerts: list[SensitiveAlert]) -> list[dict[str, Any
 def list_alerts() -> Any:
     """§7.4.1: by review state, time, rule or category, sender (staff) and customer; newest first."""
     query = _scoped(select(SensitiveAlert), SensitiveAlert.corp_id)
-    status = request.args.get("status")
-    if status:
-        if status not in ReviewStatus.__members__:
-            raise ApiError(400, "bad_request", f"status must be one of {', '.join(ReviewStatus.__members__)}")
-        query = query.where(SensitiveAlert.review_status == status)
-    category = request.args.get("category")
-    if category:
-        if category not in SensitiveCategory.__members__:
-            raise ApiError(400, "bad_request", f"category must be one of {', '.join(SensitiveCategory.__members__)}")
-        query = query.where(SensitiveAlert.category == category)
+    query = _enum_filter(query, "status", SensitiveAlert.review_status, ReviewStatus)
+    query = _enum_filter(query, "category", SensitiveAlert.category, SensitiveCategory)
     if request.args.get("rule_id"):
         query = query.where(SensitiveAlert.rule_pk == _int_arg("rule_id", 0, 1, 2**31 - 1))
     for arg, column in (("staff", SensitiveAlert.userid), ("customer", SensitiveAlert.external_userid)):
         if request.args.get(arg):
             query = query.where(column == request.args[arg])
-    since, until = _time_range()
-    if since:
-        query = query.where(SensitiveAlert.at >= since)
-    if until:
-        query = query.where(SensitiveAlert.at < until)
+    query = _time_filter(query, SensitiveAlert.at)
     return _page_rows(query.order_by(SensitiveAlert.at.desc(), SensitiveAlert.id.desc()), _alerts_json)
 
 
@@ -310,11 +291,7 @@ def list_timeouts() -> Any:
                         ("open_kfid", ReplyTimeout.open_kfid)):
         if request.args.get(arg):
             query = query.where(column == request.args[arg])
-    since, until = _time_range()
-    if since:
-        query = query.where(ReplyTimeout.message_at >= since)
-    if until:
-        query = query.where(ReplyTimeout.message_at < until)
+    query = _time_filter(query, ReplyTimeout.message_at)
     return _page(query.order_by(ReplyTimeout.message_at.desc(), ReplyTimeout.id.desc()), ReplyTimeout.public)
 
 
@@ -471,11 +448,7 @@ def _content(s: Session, corp_id: str, body: dict[str, Any]) -> tuple[int | None
 def list_broadcasts() -> Any:
     """§9.5: newest first; by state and creator."""
     query = _scoped(select(Broadcast), Broadcast.corp_id)
-    status = request.args.get("status")
-    if status:
-        if status not in BroadcastStatus.__members__:
-            raise ApiError(400, "bad_request", f"status must be one of {', '.join(BroadcastStatus.__members__)}")
-        query = query.where(Broadcast.status == status)
+    query = _enum_filter(query, "status", Broadcast.status, BroadcastStatus)
     if request.args.get("created_by"):
         query = query.where(Broadcast.created_by == request.args["created_by"])
     return _page(query.order_by(Broadcast.created_at.desc(), Broadcast.id.desc()), Broadcast.public)

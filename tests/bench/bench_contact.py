@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
     CORP_ID, Poster, Request, Stack, add_stack_args, bench_crypto, drain, encrypt, http_json, percentile, post_all,
-    run_main, say, seed_corp, seed_customer, stack, staff_id, wait_until,
+    run_main, say, seed_corp, seed_customer, staff_id, wait_until,
 )
 from sqlalchemy import func, select  # noqa: E402
 
@@ -87,13 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-
-    def body() -> int:
-        with stack(args) as st:
-            return run(args, st)
-
-    return run_main(body)
+    return run_main(parse_args(argv), run)
 
 
 def plan(args: argparse.Namespace, rng: random.Random) -> tuple[list[Add], list[str], list[str]]:

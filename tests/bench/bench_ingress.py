@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
     AGENT_ID, CORP_ID, Request, Stack, add_stack_args, bench_crypto, cpu_delta, drain, encrypt, percentile,
-    post_all, proc_cpu, run_main, say, seed_corp, seed_customer, stack, staff_id, tree_cpu,
+    post_all, proc_cpu, run_main, say, seed_corp, seed_customer, staff_id, tree_cpu,
 )
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -189,13 +189,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-
-    def body() -> int:
-        with stack(args) as st:
-            return run(args, st)
-
-    return run_main(body)
+    return run_main(parse_args(argv), run)
 
 
 def run(args: argparse.Namespace, st: Stack) -> int:

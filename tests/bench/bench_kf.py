@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
     CORP_ID, Poster, Stack, add_stack_args, bench_crypto, encrypt, http_json, percentile, post_all, run_main, say,
-    seed_corp, stack, wait_until,
+    seed_corp, wait_until,
 )
 
 QUESTION, ANSWER = "请问怎么退货", "订单页点“申请售后”即可办理退货。"
@@ -151,13 +151,7 @@ def run(args: argparse.Namespace, st: Stack) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-
-    def body() -> int:
-        with stack(args) as st:
-            return run(args, st)
-
-    return run_main(body)
+    return run_main(parse_args(argv), run)
 
 
 if __name__ == "__main__":

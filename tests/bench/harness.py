@@ -424,10 +424,12 @@ def stack(args: argparse.Namespace) -> Iterator[Stack]:
             signal.signal(sig, handler)
 
 
-def run_main(body: Callable[[], int]) -> int:
-    """Run a bench's main body: exit 130 with a note on Ctrl-C/SIGTERM, 2 with the message on a setup error."""
+def run_main(args: argparse.Namespace, run: Callable[[argparse.Namespace, Stack], int]) -> int:
+    """Start the parts, run the bench on them, stop them: exit 130 with a note on Ctrl-C/SIGTERM, 2 with
+    the message on a setup error."""
     try:
-        return body()
+        with stack(args) as st:
+            return run(args, st)
     except KeyboardInterrupt:
         print("\ninterrupted; processes ended", file=sys.stderr)
         return 130
