@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from typing import Any
 
 import requests
@@ -56,6 +58,7 @@ def test_killing_the_worker_mid_job_loses_nothing_and_doubles_nothing(
                                                UserID="zhangsan")).status_code == 200
     Session = db(clean_db)
     wait_for(lambda: one(Session, select(Outbox.attempts)) == 1, 30, "the sync job to start")
+    time.sleep(2)  # the job reaches the call in milliseconds, then hangs there for 8 s: kill it inside
     assert worker.kill(), "the worker had no work-horse: it was not inside a job"  # SIGKILL, mid-call
     assert one(Session, select(Outbox.status)) == "pending"
     # The interrupted call still completes on the fake's side; let it land before the log is cleared.
