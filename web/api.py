@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import Select, func, select
@@ -22,6 +22,8 @@ from web import errors, openapi
 from web.auth import audit, require
 from web.callback import apps as app_cache
 from web.errors import ApiError
+
+T = TypeVar("T")
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -113,6 +115,15 @@ def _all_corps() -> None:
     """Dead letters are jobs, not a corp's rows: only a token for every corp may see or replay them."""
     if g.principal.corp_id:
         raise ApiError(403, "forbidden", "dead letters span corps: use a token not limited to one corp")
+
+
+def _live(s: Session, model: type[T], pk: int, what: str) -> T:
+    """Row `pk` of `model` if it is not soft-deleted and the token may see its corp, else a 404 naming
+    `what` (another corp's row is answered as absent, not forbidden: its existence is not ours to tell)."""
+    row = s.get(model, pk)
+    if row is None or row.deleted_at is not None or not _visible(row.corp_id):
+        raise ApiError(404, "not_found", f"no {what} {pk}")
+    return row
 
 
 # -- events -------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from handlers.channels import corp_zone, rotate
 from handlers.registry import HandlerContext
 from handlers.tags import is_pending
 from jobs.queue import enqueue_outbox
-from web.api import _json_object
+from web.api import _json_object, _live
 from models import (ChannelCode, ChannelDailyStat, ChannelMember, CorpSettings, Material, Outbox, Role, Staff, Tag,
                     WelcomeMessage)
 from models.db import get_or_create, utcnow
@@ -197,10 +197,7 @@ def create_codes() -> Any:
 
 
 def _live_code(s: Session, code_id: int) -> ChannelCode:
-    code = s.get(ChannelCode, code_id)
-    if code is None or code.deleted_at is not None or g.principal.corp_id not in (None, code.corp_id):
-        raise ApiError(404, "not_found", f"no channel code {code_id}")
-    return code
+    return _live(s, ChannelCode, code_id, "channel code")
 
 
 @bp.patch("/channel-codes/<int:code_id>")

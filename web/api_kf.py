@@ -22,7 +22,7 @@ from models.db import utcnow
 from models.kf import MAX_ACCOUNTS_PER_CORP, AssignRule, ServicerStatus, SessionState
 from models.knowledge import MAX_ANSWER_CHARS
 from web import errors
-from web.api import _enum_filter, _json_object, _page, _runtime, _time_filter
+from web.api import _enum_filter, _json_object, _live, _page, _runtime, _time_filter
 from web.auth import audit, require
 from web.errors import ApiError
 from web.scope import corp_and_app
@@ -76,10 +76,7 @@ def _scoped(query: Select, column: Any) -> Select:
 
 
 def _live_account(s: Session, account_pk: int) -> KfAccount:
-    account = s.get(KfAccount, account_pk)
-    if account is None or account.deleted_at is not None or g.principal.corp_id not in (None, account.corp_id):
-        raise ApiError(404, "not_found", f"no kf account {account_pk}")
-    return account
+    return _live(s, KfAccount, account_pk, "kf account")
 
 
 def _account_json(s: Session, a: KfAccount) -> dict[str, Any]:
@@ -295,10 +292,7 @@ def _knowledge_fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
 
 
 def _live_item(s: Session, item_pk: int) -> KnowledgeItem:
-    item = s.get(KnowledgeItem, item_pk)
-    if item is None or item.deleted_at is not None or g.principal.corp_id not in (None, item.corp_id):
-        raise ApiError(404, "not_found", f"no knowledge item {item_pk}")
-    return item
+    return _live(s, KnowledgeItem, item_pk, "knowledge item")
 
 
 @bp.get("/kf/knowledge")
