@@ -13,13 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections import Counter
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from handlers.moderation import store_message
 from handlers.registry import HandlerContext, on
-from models import KfAccount, KfServicer, KfSession, KfSettings, KnowledgeItem, Message
+from models import (
+    KfAccount, KfCursor, KfServicer, KfSession, KfSettings, KnowledgeItem, Message, Outbox, OutboxStatus,
+)
 from models.conversation import KF_ORIGINS, MessageOrigin, MessageSource
 from models.db import get_or_create, utcnow
 from models.kf import ServicerStatus, SessionState
@@ -41,12 +45,34 @@ OPEN_STATES = (SessionState.new.value, SessionState.bot.value, SessionState.queu
 
 @on("kf_msg_or_event")
 def kf_callback(ctx: HandlerContext, event: KfEvent) -> None:
-    """Plan a sync of the account the callback names; the Token lets sync_msg run unthrottled for 10 min."""
+    """Count the callback on the account's cursor and keep its Token (sync_msg runs unthrottled with it for
+    10 min); plan a sync only when no sync of the account is pending: the pending one syncs again before
+    it is done if the count moved, so it fetches this callback's messages too."""
     if not event.open_kf_id:
         log.warning("kf_msg_or_event without OpenKfId (inbox %s): nothing to sync", ctx.inbox_id)
         return
-    ctx.outbox("kf_sync", {"app_pk": ctx.app_pk, "open_kfid": event.open_kf_id, "token": event.token},
-               key=f"kf_sync:{ctx.inbox_id}", queue="events")
+    cursor = locked_cursor(ctx.session, ctx.corp_id, event.open_kf_id)
+    cursor.requested += 1
+    if event.token:
+        cursor.token = event.token
+    serving = ctx.session.scalar(select(Outbox).where(Outbox.id == cursor.sync_outbox_id).with_for_update()) \
+        if cursor.sync_outbox_id else None
+    if serving is not None and serving.status == OutboxStatus.pending.value:
+        return
+    row = ctx.outbox("kf_sync", {"app_pk": ctx.app_pk, "open_kfid": event.open_kf_id},
+                     key=f"kf_sync:{ctx.inbox_id}", queue=FAST)
+    cursor.sync_outbox_id = row.id
+
+
+def locked_cursor(s: Session, corp_id: str, open_kfid: str) -> KfCursor:
+    """The account's cursor row, created if missing, locked until commit. Callbacks and syncs of one account
+    take it first (before any outbox row), so they serialize on it without deadlocking on MySQL."""
+    stmt = select(KfCursor).where(KfCursor.corp_id == corp_id, KfCursor.open_kfid == open_kfid).with_for_update()
+    row = s.scalar(stmt)
+    if row is None:
+        get_or_create(s, KfCursor, {"corp_id": corp_id, "open_kfid": open_kfid})
+        row = s.scalar(stmt.execution_options(populate_existing=True))
+    return row
 
 
 def kf_settings(ctx: HandlerContext) -> KfSettings:
@@ -64,6 +90,7 @@ class PageApplier:
             KfAccount.corp_id == ctx.corp_id, KfAccount.open_kfid == open_kfid, KfAccount.deleted_at.is_(None)))
         self.settings = kf_settings(ctx)
         self._entries: list[Entry] | None = None
+        self._hits: Counter[int] = Counter()
 
     def apply(self, msg_list: list[dict[str, Any]]) -> int:
         """Store the page's new messages and act on them; returns how many were new."""
@@ -78,6 +105,11 @@ class PageApplier:
             known.add(msgid)
             self._one(msgid, msg)
             stored += 1
+        # Counted last: every answer of every account bumps the same few rows, and on MySQL their row
+        # locks are then held only from here to the commit, not across the whole page.
+        for item_id, n in sorted(self._hits.items()):
+            self.s.execute(update(KnowledgeItem).where(KnowledgeItem.id == item_id)
+                           .values(hits=KnowledgeItem.hits + n).execution_options(synchronize_session=False))
         return stored
 
     def _one(self, msgid: str, msg: dict[str, Any]) -> None:
@@ -139,7 +171,7 @@ class PageApplier:
     def _bot_answer(self, session: KfSession, msgid: str, item_id: int) -> None:
         item = self.s.get(KnowledgeItem, item_id)
         assert item is not None
-        item.hits += 1
+        self._hits[item_id] += 1
         enter_bot = session.state == SessionState.new.value
         session.state = SessionState.bot.value
         session.bot_msgs += 1

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from handlers import HandlerContext, dispatch
-from jobs.queue import enqueue, enqueue_outbox, job, on_dead, on_replay
+from jobs.outbound import hand_on
+from jobs.queue import enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus
 from models.db import utcnow
@@ -28,16 +30,57 @@ def process_event(inbox_id: int) -> str:
             return "missing"
         if row.status == InboxStatus.processed.value:
             return "already processed"
-        row.attempts += 1
-        event = events.parse(row.raw_xml)
-        ctx = HandlerContext(session=s, corp_id=row.corp_id, app_pk=row.app_pk, inbox_id=row.id)
-        handled = dispatch(ctx, event)
-        row.status = (InboxStatus.processed if handled else InboxStatus.unhandled).value
-        row.error = None
-        row.processed_at = utcnow()
-        pending = [(o.id, o.queue) for o in ctx.pending_outbox]
-    enqueue_outbox(pending)
+        pending = _process(s, row)
+    hand_on(pending)
     return row.status
+
+
+def _process(s: Session, row: Inbox) -> list[tuple[int, str]]:
+    """Dispatch one locked inbox row and mark it, in the caller's transaction; the outbox rows it planned."""
+    row.attempts += 1
+    event = events.parse(row.raw_xml)
+    ctx = HandlerContext(session=s, corp_id=row.corp_id, app_pk=row.app_pk, inbox_id=row.id)
+    handled = dispatch(ctx, event)
+    row.status = (InboxStatus.processed if handled else InboxStatus.unhandled).value
+    row.error = None
+    row.processed_at = utcnow()
+    return [(o.id, o.queue) for o in ctx.pending_outbox]
+
+
+BATCH_LIMIT = 500
+"""Inbox rows one batch transaction takes at most; a bigger backlog is taken in several."""
+
+
+def batch_flag(corp_id: str, routing_key: str) -> str:
+    """Redis key set while a process_batch job for these callbacks is queued and not yet started."""
+    return f"scrm:batch:{corp_id}:{routing_key}"
+
+
+@job("process_batch", queue="events")
+def process_batch(corp_id: str, routing_key: str) -> str:
+    """Every stored, unprocessed callback of one kind of one corp, each dispatched as process_event would,
+    in one transaction per BATCH_LIMIT rows. For callbacks that only say "there is news, go and fetch it"
+    (kf_msg_or_event), so a burst costs one job instead of one per callback.
+
+    The ingress stores the row, then enqueues this job only if it sets the batch flag; this job clears the
+    flag before it looks for rows. A callback that found the flag set was therefore stored before the
+    flag was cleared, and so before this job looks: no row is left behind (and the sweeper would find
+    one anyway). Rows another run holds are skipped (SKIP LOCKED), not waited for."""
+    runtime = current()
+    if runtime.redis is not None:
+        runtime.redis.delete(batch_flag(corp_id, routing_key))
+    done = 0
+    while True:
+        with runtime.WriteSession.begin() as s:
+            rows = s.scalars(select(Inbox).where(
+                Inbox.status == InboxStatus.received.value, Inbox.corp_id == corp_id,
+                Inbox.routing_key == routing_key).order_by(Inbox.id).limit(BATCH_LIMIT)
+                .with_for_update(skip_locked=True)).all()
+            pending = [p for row in rows for p in _process(s, row)]
+        hand_on(pending)
+        done += len(rows)
+        if len(rows) < BATCH_LIMIT:
+            return f"{done} processed"
 
 
 @on_dead("process_event")

@@ -19,15 +19,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from handlers.kf import PageApplier, drain_queue, end_silent_sessions
+from handlers.kf import PageApplier, drain_queue, end_silent_sessions, locked_cursor
 from handlers.moderation import store_message
 from handlers.registry import HandlerContext
-from jobs.outbound import EffectContext, effect
+from jobs.outbound import EffectContext, effect, hand_on, settle
 from jobs.queue import enqueue_outbox, job
 from jobs.runtime import Runtime, current
 from models import KfAccount, KfCursor, KfScene, KfServicer, KfSession, Message, Outbox
 from models.conversation import MessageOrigin, MessageSource
-from models.db import get_or_create, utcnow
+from models.db import utcnow
 from models.kf import RowStatus, ServicerStatus, SessionState
 from wecom.client import WeComError
 
@@ -96,11 +96,6 @@ class AccountLock:
 
 # -- the sync ------------------------------------------------------------------------------------------------
 
-def _cursor_row(s: Session, corp_id: str, open_kfid: str) -> KfCursor:
-    return s.scalar(select(KfCursor).where(KfCursor.corp_id == corp_id, KfCursor.open_kfid == open_kfid)
-                    .with_for_update())
-
-
 def _requested(runtime: Runtime, corp_id: str, open_kfid: str) -> int:
     with runtime.Session() as s:
         return s.scalar(select(KfCursor.requested).where(KfCursor.corp_id == corp_id,
@@ -108,31 +103,34 @@ def _requested(runtime: Runtime, corp_id: str, open_kfid: str) -> int:
 
 
 @effect("kf_sync")
-def kf_sync(ctx: EffectContext, open_kfid: str, token: str) -> dict[str, Any] | None:
+def kf_sync(ctx: EffectContext, open_kfid: str) -> dict[str, Any] | None:
+    """Sync the account until no callback came in while it synced. The last check and marking this row
+    done are one transaction holding the cursor row, which a callback's handler also takes: the callback
+    either bumped the count first (and this loops) or finds this row done (and plans the next sync)."""
     runtime = ctx.runtime
-    with runtime.WriteSession.begin() as s:
-        app_pk = int(s.get(Outbox, ctx.outbox_id).args["app_pk"])
-        row, _ = get_or_create(s, KfCursor, {"corp_id": ctx.corp_id, "open_kfid": open_kfid})
-        row.requested += 1
-        if token:
-            row.token = token  # the newest Token: valid 10 min from its callback
     lock = AccountLock(runtime, ctx.corp_id, open_kfid, f"outbox-{ctx.outbox_id}")
     totals = {"pages": 0, "stored": 0}
     while True:
+        seen = _requested(runtime, ctx.corp_id, open_kfid)
         if not lock.acquire():
-            return ctx.finish(lambda s: {**totals, "merged": True})  # the running sync fetches ours too
+            log.info("kf sync of %s: another run holds the lock and syncs what this one would", open_kfid)
+            return ctx.finish(lambda s: {**totals, "merged": True})
         try:
-            seen = _requested(runtime, ctx.corp_id, open_kfid)
-            _sync_pages(ctx, app_pk, open_kfid, lock, totals)
+            _sync_pages(ctx, open_kfid, lock, totals)
         finally:
             lock.release()
-        if _requested(runtime, ctx.corp_id, open_kfid) == seen:
-            return ctx.finish(lambda s: totals)
+        with runtime.WriteSession.begin() as s:
+            if locked_cursor(s, ctx.corp_id, open_kfid).requested == seen:
+                return settle(s, ctx.outbox_id, lambda s: totals)
 
 
-def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLock, totals: dict[str, int]) -> None:
-    """Page sync_msg from the stored cursor until has_more is 0, one transaction per page."""
+def _sync_pages(ctx: EffectContext, open_kfid: str, lock: AccountLock, totals: dict[str, int]) -> None:
+    """Page sync_msg from the stored cursor until has_more is 0, one transaction per page. What a page
+    plans for waiting customers (bot answers, hand-overs, welcomes, ends) is run right here, before the
+    next page; the rest goes to the queues."""
     runtime = ctx.runtime
+    with runtime.Session() as s:
+        app_pk = int(s.get(Outbox, ctx.outbox_id).args["app_pk"])
     while True:
         with runtime.Session() as s:
             row = s.scalar(select(KfCursor).where(KfCursor.corp_id == ctx.corp_id, KfCursor.open_kfid == open_kfid))
@@ -140,7 +138,7 @@ def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLo
         page = ctx.client.post("kf/sync_msg", data={"cursor": cursor, "token": token, "limit": SYNC_LIMIT,
                                                     "open_kfid": open_kfid})
         with runtime.WriteSession.begin() as s:
-            row = _cursor_row(s, ctx.corp_id, open_kfid)
+            row = locked_cursor(s, ctx.corp_id, open_kfid)
             if row.cursor != cursor:  # a lost lease: another run applied this page already
                 log.warning("kf sync of %s: cursor moved under us, stopping", open_kfid)
                 return
@@ -150,7 +148,7 @@ def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLo
             row.synced_at = utcnow()
             pending = [(o.id, o.queue) for o in hctx.pending_outbox]
         totals["pages"] += 1
-        enqueue_outbox(pending)
+        hand_on(pending)
         if not page.get("has_more"):
             return
         lock.renew()

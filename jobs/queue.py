@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # `events`: finishing the effects of events already handled (tags, notifications, profile fetches) before
 # starting new ones keeps a burst of callbacks from starving them for the length of the burst.
 QUEUES = ("welcome", "outbound", "events", "maintenance")
+URGENT = QUEUES[0]
+"""Effects a customer is waiting on go here; a job that commits such rows runs them itself (`hand_on`)."""
 RETRY_INTERVALS = {
     "welcome": [1, 2, 4],
     "events": [5, 30, 120, 600, 1800],

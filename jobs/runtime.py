@@ -15,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from config import Settings, load_settings
 from models import App
-from models.db import make_engine, make_session_factory
+from models.db import make_engine, make_session_factory, write_engine
 from wecom.client import WeComClient
 
 
@@ -25,6 +25,8 @@ class Runtime:
     engine: Engine
     Session: sessionmaker
     WriteSession: sessionmaker
+    write_engine: Engine
+    """`engine` for transactions that write (on SQLite: BEGIN IMMEDIATE through the writer gate)."""
     redis: Any = None
     _clients: dict[tuple[str, str], WeComClient] = field(default_factory=dict)
     _queues: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +68,7 @@ def build_runtime(settings: Settings) -> Runtime:
         engine=engine,
         Session=make_session_factory(engine),
         WriteSession=make_session_factory(engine, writer=True),
+        write_engine=write_engine(engine),
         redis=redis,
     )
 

@@ -1,17 +1,21 @@
 """Engine, session factory and the declarative base shared by every model.
 
-The engine is tuned per backend here, once: SQLite gets WAL and a busy timeout so that several gunicorn
-workers and an rq worker can write to the embedded default; MySQL/MariaDB gets utf8mb4 so Chinese names
-and emoji round-trip.
+The engine is tuned per backend here, once: SQLite gets WAL, a busy timeout and a writer gate (below) so
+that several gunicorn workers and rq workers can write to the embedded default; MySQL/MariaDB gets utf8mb4
+so Chinese names and emoji round-trip.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
+import threading
+import time
 from typing import Annotated, Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -58,6 +62,10 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
+BUSY_TIMEOUT = 10.0
+"""Seconds a SQLite writer waits for the write lock (or the writer gate) before giving up."""
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine for `url` with the per-backend settings the service relies on."""
     if url.startswith("mysql"):
@@ -69,7 +77,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
+        database = engine.url.database
+        gate = WriterGate(f"{database}.writer-lock") if database and database != ":memory:" else None
+        event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, gate))
+        if gate is not None:
+            event.listen(engine, "commit", lambda conn: gate.end(conn, "COMMIT"))
+            event.listen(engine, "rollback", lambda conn: gate.end(conn, "ROLLBACK"))
+            event.listen(engine, "checkin", lambda _dbapi_conn, record: gate.release(record))
+            event.listen(engine, "close", lambda _dbapi_conn, record: gate.release(record))
     return engine
 
 
@@ -79,22 +94,102 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
+def _sqlite_begin(conn: Any, gate: WriterGate | None) -> None:
     """Jobs read then write; in WAL a deferred transaction that read an older snapshot fails with
-    SQLITE_BUSY_SNAPSHOT when it tries to write, so writer sessions take the write lock up front."""
+    SQLITE_BUSY_SNAPSHOT when it tries to write, so writer sessions take the write lock up front, passing
+    the writer gate first."""
     immediate = conn.get_execution_options().get("begin_immediate")
+    if immediate and gate is not None:
+        gate.acquire(conn.connection._connection_record)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class WriterGate:
+    """One SQLite writer at a time across this machine's processes and threads, taken before BEGIN IMMEDIATE
+    and given back right after the transaction's COMMIT or ROLLBACK (which the gate issues itself, since
+    SQLAlchemy's commit event comes before the commit; the driver's commit then finds nothing to do), or
+    when a connection returns to the pool or closes holding it.
+
+    Why: SQLite's own busy handler polls the write lock with sleeps that grow to 100 ms, so under a steady
+    stream of short write transactions from several processes a waiter keeps sleeping through the moments
+    the lock is free, and a 1 ms transaction waits hundreds of ms. The gate is an flock on a file next to
+    the database, polled at most 1 ms apart, plus a thread lock (flock does not exclude threads sharing a
+    file). It bounds its wait like the busy timeout, and a crashed holder's flock goes with its process."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd = -1
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._pid != os.getpid():  # a forked child must not share its parent's open file (and lock)
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:  # the database's directory is missing or read-only: the DB is unusable
+                raise OperationalError("BEGIN IMMEDIATE", {}, exc) from exc
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self, record: Any) -> None:
+        if record.info.get("writer_gate"):
+            return  # this connection already holds it (a second transaction before its return to the pool)
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        if not self._threads.acquire(timeout=BUSY_TIMEOUT):
+            raise _locked("another thread holds the writer gate")
+        try:
+            fd, pause = self._file(), 0.0001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise _locked("another process holds the writer gate") from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.001)
+        except BaseException:
+            self._threads.release()
+            raise
+        record.info["writer_gate"] = True
+
+    def end(self, conn: Any, statement: str) -> None:
+        """End a gated transaction with `statement` now, then open the gate."""
+        record = conn.connection._connection_record
+        if not record.info.get("writer_gate"):
+            return
+        try:
+            driver = conn.connection.driver_connection
+            if driver.in_transaction:
+                driver.execute(statement)
+        finally:
+            if statement == "ROLLBACK" or not conn.connection.driver_connection.in_transaction:
+                self.release(record)
+
+    def release(self, record: Any) -> None:
+        if record is None or not record.info.pop("writer_gate", False):
+            return
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+
+def _locked(why: str) -> OperationalError:
+    return OperationalError("BEGIN IMMEDIATE", {}, Exception(f"database is locked: {why}"))
+
+
+def write_engine(engine: Engine) -> Engine:
+    """`engine` for transactions that read before they write (see `_sqlite_begin`); the same elsewhere."""
+    return engine.execution_options(begin_immediate=True)
+
+
 def make_session_factory(engine: Engine, *, writer: bool = False) -> sessionmaker:
-    """`writer=True` for job sessions that read before they write (see `_sqlite_begin`); no-op elsewhere."""
-    bind = engine.execution_options(begin_immediate=True) if writer else engine
-    return sessionmaker(bind, expire_on_commit=False)
+    """`writer=True` for job sessions that read before they write (see `_sqlite_begin`)."""
+    return sessionmaker(write_engine(engine) if writer else engine, expire_on_commit=False)
 
 
 def get_or_create(session: Session, model: type[Any], keys: dict[str, Any], **defaults: Any) -> tuple[Any, bool]:

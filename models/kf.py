@@ -115,10 +115,11 @@ class KfCursor(Base):
     """Where kf/sync_msg stands for one account, plus the sync lock when there is no Redis.
 
     `cursor` is written in the same transaction as the page of messages it follows. `token` is the latest
-    callback Token (valid 10 min): a sync that merges in later callbacks uses it. `requested` counts
-    callbacks; the lock holder syncs again if it moved while it worked, so a callback that found the lock
-    taken is never lost. `locked_by`/`locked_until` are the DB lock (a lease that expires, so a killed
-    worker's lock frees itself)."""
+    callback Token (valid 10 min). `requested` counts callbacks; a sync runs again if it moved while it
+    worked, so a callback that arrives mid-sync is never lost. `sync_outbox_id` is the kf_sync row serving
+    the account: while it is pending, a callback only bumps `requested` instead of planning a sync of its
+    own, so a burst of messages costs one sync, not one per message. `locked_by`/`locked_until` are the DB
+    lock (a lease that expires, so a killed worker's lock frees itself)."""
 
     __tablename__ = "kf_cursors"
     __table_args__ = (UniqueConstraint("corp_id", "open_kfid"),)
@@ -129,6 +130,7 @@ class KfCursor(Base):
     cursor: Mapped[str] = mapped_column(String(64), default="")
     token: Mapped[str] = mapped_column(String(128), default="")
     requested: Mapped[int] = mapped_column(default=0)
+    sync_outbox_id: Mapped[int | None]
     locked_by: Mapped[str | None] = mapped_column(String(64))
     locked_until: Mapped[dt.datetime | None]
     synced_at: Mapped[dt.datetime | None]

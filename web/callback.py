@@ -21,7 +21,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jobs import bot as bot_jobs
-from jobs.queue import enqueue
+from jobs.events import batch_flag
+from jobs.queue import URGENT, enqueue
 from jobs.runtime import Runtime
 from models import App, Inbox
 from models.db import utcnow
@@ -152,7 +153,7 @@ def receive(slug: str) -> Response:
     if bot_jobs.is_command(event):
         return _answer_command(app, event, plaintext, inbox_id, started, nonce, timestamp)
     if inbox_id is not None:
-        _enqueue(inbox_id, event)
+        _enqueue(inbox_id, event, app.corp_id)
     return Response(b"", status=200)
 
 
@@ -200,7 +201,7 @@ def _store(runtime: Runtime, app: CallbackApp, event: events.Event, plaintext: s
         "attempts": 0,
     }
     try:
-        with runtime.engine.begin() as conn:
+        with runtime.write_engine.begin() as conn:
             return conn.execute(INSERT_INBOX, {**row, "received_at": utcnow()}).inserted_primary_key[0]
     except IntegrityError:
         return None
@@ -208,15 +209,27 @@ def _store(runtime: Runtime, app: CallbackApp, event: events.Event, plaintext: s
         raise DatabaseDown() from exc
 
 
-def _enqueue(inbox_id: int, event: events.Event | None = None) -> None:
+BATCH_FLAG_TTL = 30
+"""Seconds a batch flag lives: past it a new process_batch is enqueued even if the flagged one never ran."""
+
+
+def _enqueue(inbox_id: int, event: events.Event | None = None, corp_id: str = "") -> None:
     """Hand the row to the job queue. If Redis is down the row stays `received` for the sweeper; in
     inline mode a failing handler is dead-lettered inside `enqueue`. Either way WeCom gets its 200.
 
-    An event carrying a WelcomeCode jumps the `events` backlog onto the `welcome` queue: its welcome must
-    go out within 20 s, and the welcome job only exists once this event has been processed."""
-    urgent = bool(getattr(event, "welcome_code", ""))
+    An urgent event (a WelcomeCode that dies in 20 s, a customer writing to customer service) jumps the
+    `events` backlog onto the `welcome` queue. A batched kind (kf_msg_or_event) enqueues one
+    process_batch for the corp while none is waiting, not a job per callback; the flag expires after
+    BATCH_FLAG_TTL, so a lost batch job delays rows at most that long (the sweeper also finds them)."""
+    urgent = event is not None and event.urgent
+    queue = URGENT if urgent else None
     try:
-        enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}", queue="welcome" if urgent else None,
-                retry_as="events")
+        redis = _runtime().redis
+        if event is not None and event.batched and redis is not None and corp_id:
+            # Only the first of a burst enqueues; process_batch clears the flag before it takes rows.
+            if redis.set(batch_flag(corp_id, event.routing_key), inbox_id, nx=True, ex=BATCH_FLAG_TTL):
+                enqueue("process_batch", corp_id, event.routing_key, queue=queue, retry_as="events")
+            return
+        enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}", queue=queue, retry_as="events")
     except Exception:
         log.exception("inbox %d stored but not enqueued; the sweeper will pick it up", inbox_id)

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 BUSY_ERRORS = frozenset({-1, 45009, 45033})
 TOKEN_EARLY_REFRESH = 300
+TOKEN_MEMO_SECONDS = 30.0
+"""How long a process reuses the token it last read from the shared cache without asking again: a Redis
+round trip per API call is a tenth of a kf answer's cost. A token dropped meanwhile (40014/42001) is
+dropped here too and the call retried, so the memo never outlives a token WeCom refused."""
 _process_tokens = MemoryStorage()
 _process_locks: dict[str, threading.Lock] = {}
 _process_locks_guard = threading.Lock()
@@ -68,17 +72,21 @@ class WeComClient(WeChatClient):
         self._redis = redis
         self._backoff = backoff
         self._sleep = sleep
+        self._memo: tuple[str, float] = ("", 0.0)
 
     # -- access token -------------------------------------------------------------------------------
     @property
     def access_token(self) -> str:
-        token = self.session.get(self.access_token_key)
-        if token:
+        token, until = self._memo
+        if token and time.monotonic() < until:
             return token
-        with self._refresh_lock():
-            token = self.session.get(self.access_token_key)  # another process may have refreshed
-            if not token:
-                token = self.fetch_access_token()["access_token"]
+        token = self.session.get(self.access_token_key)
+        if not token:
+            with self._refresh_lock():
+                token = self.session.get(self.access_token_key)  # another process may have refreshed
+                if not token:
+                    token = self.fetch_access_token()["access_token"]
+        self._memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
         return token
 
     def _refresh_lock(self) -> Any:
@@ -109,6 +117,7 @@ class WeComClient(WeChatClient):
 
     def _drop_token(self, used: str) -> None:
         """Forget `used` unless another process already replaced it with a fresh one."""
+        self._memo = ("", 0.0)
         if self.session.get(self.access_token_key) == used:
             self.session.delete(self.access_token_key)
 

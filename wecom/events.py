@@ -68,6 +68,15 @@ class Event:
     def get(self, name: str, default: str = "") -> Any:
         return self.fields.get(name, default)
 
+    @property
+    def urgent(self) -> bool:
+        """True when a customer is waiting on what this event starts, so it jumps the events backlog."""
+        return False
+
+    batched: ClassVar[bool] = False
+    """True for callbacks that only say "there is news, fetch it": a burst of them is processed as one
+    batch (jobs/events.py `process_batch`) instead of a job each."""
+
 
 @dataclass(frozen=True)
 class ExternalContactEvent(Event):
@@ -79,6 +88,11 @@ class ExternalContactEvent(Event):
     welcome_code: str = ""
     source: str = ""
     fail_reason: str = ""
+
+    @property
+    def urgent(self) -> bool:
+        """A WelcomeCode dies 20 s after the event, and the welcome job only exists once it is processed."""
+        return bool(self.welcome_code)
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,13 @@ class KfEvent(Event):
 
     token: str = ""
     open_kf_id: str = ""
+
+    batched: ClassVar[bool] = True
+
+    @property
+    def urgent(self) -> bool:
+        """A customer has just written and waits for the bot's answer."""
+        return True
 
 
 @dataclass(frozen=True)

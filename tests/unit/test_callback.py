@@ -190,9 +190,11 @@ def test_unknown_app_is_404(client, runtime, method) -> None:
 
 def test_database_down_is_503_so_wecom_retries(client, runtime, sender, monkeypatch) -> None:
     sender.post("message/text", MsgId="1")  # warms the app cache, as a running service would have it
-    from models.db import make_engine
+    from models.db import make_engine, write_engine
 
-    monkeypatch.setattr(runtime, "engine", make_engine("sqlite:////nonexistent-dir/db.sqlite"))
+    gone = make_engine("sqlite:////nonexistent-dir/db.sqlite")
+    monkeypatch.setattr(runtime, "engine", gone)
+    monkeypatch.setattr(runtime, "write_engine", write_engine(gone))
     r = sender.post("message/text", MsgId="2")
     assert (r.status_code, r.get_data(as_text=True)) == (503, "database unavailable")
 

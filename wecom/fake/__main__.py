@@ -12,7 +12,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from wecom.fake.server import create_fake_app
+from wecom.fake.server import QuietHandler, create_fake_app
 from wecom.fake.state import FakeState, SeedError
 
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind} {args.seed}: {error}", file=sys.stderr)
             return 2
     app = create_fake_app(state, token_ttl=args.token_ttl, rate_limit_per_minute=args.rate_limit)
-    server = make_server(args.host, args.port, app, threaded=True)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     print(f"fake WeCom listening on http://{args.host}:{server.server_port}/cgi-bin/", flush=True)
     try:
         server.serve_forever()

@@ -304,8 +304,12 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: WeCom's URLs carry access tokens and secrets, and /fake/calls already records calls."""
+class QuietHandler(WSGIRequestHandler):
+    """No access log: WeCom's URLs carry access tokens and secrets, and /fake/calls already records calls.
+    HTTP/1.1, so clients keep their connections open as they do with WeCom, instead of paying a connect
+    (and the fake a new thread) per call."""
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
@@ -332,7 +336,7 @@ class FakeWeComServer:
         """Bind (port 0 picks a free port) and serve in the background; returns self for chaining."""
         if self._server is not None:
             raise RuntimeError("FakeWeComServer is already running")
-        self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler)
+        self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=QuietHandler)
         # A short poll interval makes stop() return in ~50 ms instead of 500 ms; suites start many fakes.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-wecom", daemon=True)
