@@ -90,6 +90,7 @@ class PageApplier:
             KfAccount.corp_id == ctx.corp_id, KfAccount.open_kfid == open_kfid, KfAccount.deleted_at.is_(None)))
         self.settings = kf_settings(ctx)
         self._entries: list[Entry] | None = None
+        self._items: dict[int, KnowledgeItem] = {}
         self._hits: Counter[int] = Counter()
 
     def apply(self, msg_list: list[dict[str, Any]]) -> int:
@@ -98,13 +99,14 @@ class PageApplier:
         known = set(self.s.scalars(select(Message.msgid).where(Message.corp_id == self.ctx.corp_id,
                                                                Message.msgid.in_(ids))))
         stored = 0
-        for msg in msg_list:
-            msgid = str(msg.get("msgid", ""))
-            if not msgid or msgid in known:
-                continue
-            known.add(msgid)
-            self._one(msgid, msg)
-            stored += 1
+        with self.s.no_autoflush:  # one flush for the page, not one per query (new sessions flush for their id)
+            for msg in msg_list:
+                msgid = str(msg.get("msgid", ""))
+                if not msgid or msgid in known:
+                    continue
+                known.add(msgid)
+                self._one(msgid, msg)
+                stored += 1
         # Counted last: every answer of every account bumps the same few rows, and on MySQL their row
         # locks are then held only from here to the commit, not across the whole page.
         for item_id, n in sorted(self._hits.items()):
@@ -169,8 +171,7 @@ class PageApplier:
         return session
 
     def _bot_answer(self, session: KfSession, msgid: str, item_id: int) -> None:
-        item = self.s.get(KnowledgeItem, item_id)
-        assert item is not None
+        item = self._items[item_id]
         self._hits[item_id] += 1
         enter_bot = session.state == SessionState.new.value
         session.state = SessionState.bot.value
@@ -179,14 +180,15 @@ class PageApplier:
         self.ctx.outbox("kf_send_text", {
             "app_pk": session.app_pk, "session_pk": session.id, "open_kfid": session.open_kfid,
             "external_userid": session.external_userid, "content": item.answer, "msgid": f"bot-{msgid}"[:64],
-            "enter_bot": enter_bot}, key=f"kf_answer:{self.ctx.corp_id}:{msgid}", queue=FAST)
+            "enter_bot": enter_bot}, key=f"kf_answer:{self.ctx.corp_id}:{msgid}", queue=FAST, fresh=True)
 
     def _knowledge(self) -> list[Entry]:
         if self._entries is None:
             rows = self.s.scalars(select(KnowledgeItem).where(
                 KnowledgeItem.corp_id == self.ctx.corp_id, KnowledgeItem.enabled.is_(True),
                 KnowledgeItem.deleted_at.is_(None)))
-            self._entries = [Entry(r.id, r.question, tuple(r.similar)) for r in rows]
+            self._items = {r.id: r for r in rows}  # held here: the session's identity map only keeps weak refs
+            self._entries = [Entry(r.id, r.question, tuple(r.similar)) for r in self._items.values()]
         return self._entries
 
     def _servicer_said(self, external_userid: str, at: dt.datetime) -> KfSession:
@@ -263,6 +265,7 @@ def _candidates(ctx: HandlerContext, account: KfAccount) -> list[Candidate]:
 def hand_over(ctx: HandlerContext, session: KfSession, account: KfAccount | None) -> None:
     """Give the customer to a person by the account's rule, within each person's concurrent limit; when all
     are full (or the account has nobody), the customer queues (service_state 2)."""
+    ctx.session.flush()  # the loads and last receptionists below must see this transaction's moves so far
     userid = None
     if account is not None:
         last = ctx.session.scalar(select(KfSession.servicer_userid).where(
@@ -291,6 +294,7 @@ def hand_over(ctx: HandlerContext, session: KfSession, account: KfAccount | None
 
 def drain_queue(ctx: HandlerContext, account: KfAccount) -> None:
     """Queued customers of the account, oldest first, to whoever has room, until nobody has."""
+    ctx.session.flush()
     queued = ctx.session.scalars(select(KfSession).where(
         KfSession.account_pk == account.id, KfSession.state == SessionState.queue.value)
         .order_by(KfSession.queued_at, KfSession.id)).all()

@@ -26,10 +26,13 @@ class HandlerContext:
     inbox_id: int | None = None
     pending_outbox: list[Outbox] = field(default_factory=list)
 
-    def outbox(self, job: str, args: dict[str, Any], key: str, queue: str = "outbound") -> Outbox:
+    def outbox(self, job: str, args: dict[str, Any], key: str, queue: str = "outbound",
+               fresh: bool = False) -> Outbox:
         """Record an effect to run after commit. `key` makes it once-only: a handler that runs again
-        for the same event finds its row instead of adding a second one."""
-        row = self.session.scalar(select(Outbox).where(Outbox.key == key))
+        for the same event finds its row instead of adding a second one. `fresh` skips that lookup where
+        the key cannot exist yet (it names something first stored in this very transaction); the unique
+        key still refuses a second row if that were ever wrong."""
+        row = None if fresh else self.session.scalar(select(Outbox).where(Outbox.key == key))
         if row is None:
             row = Outbox(
                 key=key, corp_id=self.corp_id, job=job, args=args, queue=queue, inbox_id=self.inbox_id

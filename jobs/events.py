@@ -47,7 +47,7 @@ def _process(s: Session, row: Inbox) -> list[tuple[int, str]]:
     return [(o.id, o.queue) for o in ctx.pending_outbox]
 
 
-BATCH_LIMIT = 500
+BATCH_LIMIT = 200
 """Inbox rows one batch transaction takes at most; a bigger backlog is taken in several."""
 
 
@@ -58,9 +58,11 @@ def batch_flag(corp_id: str, routing_key: str) -> str:
 
 @job("process_batch", queue="events")
 def process_batch(corp_id: str, routing_key: str) -> str:
-    """Every stored, unprocessed callback of one kind of one corp, each dispatched as process_event would,
-    in one transaction per BATCH_LIMIT rows. For callbacks that only say "there is news, go and fetch it"
-    (kf_msg_or_event), so a burst costs one job instead of one per callback.
+    """Every stored, unprocessed callback of one kind of one corp, each dispatched as process_event would.
+    For callbacks that only say "there is news, go and fetch it" (kf_msg_or_event), so a burst costs one
+    job instead of one per callback. The rows are grouped by their event's `batch_group` (the kf account)
+    and each group is one transaction, taken in group order: a group's rows touch the same few rows (the
+    account's cursor), whose locks are then held briefly and always taken in the same order.
 
     The ingress stores the row, then enqueues this job only if it sets the batch flag; this job clears the
     flag before it looks for rows. A callback that found the flag set was therefore stored before the
@@ -71,15 +73,23 @@ def process_batch(corp_id: str, routing_key: str) -> str:
         runtime.redis.delete(batch_flag(corp_id, routing_key))
     done = 0
     while True:
-        with runtime.WriteSession.begin() as s:
-            rows = s.scalars(select(Inbox).where(
+        with runtime.Session() as s:
+            found = s.execute(select(Inbox.id, Inbox.raw_xml).where(
                 Inbox.status == InboxStatus.received.value, Inbox.corp_id == corp_id,
-                Inbox.routing_key == routing_key).order_by(Inbox.id).limit(BATCH_LIMIT)
-                .with_for_update(skip_locked=True)).all()
-            pending = [p for row in rows for p in _process(s, row)]
-        hand_on(pending)
-        done += len(rows)
-        if len(rows) < BATCH_LIMIT:
+                Inbox.routing_key == routing_key).order_by(Inbox.id).limit(BATCH_LIMIT)).all()
+        groups: dict[str, list[int]] = {}
+        for inbox_id, raw_xml in found:
+            groups.setdefault(events.parse(raw_xml).batch_group, []).append(inbox_id)
+        for _group, ids in sorted(groups.items()):
+            with runtime.WriteSession.begin() as s:
+                # Locked by primary key only: a locking range read on MySQL would also lock the gap new
+                # callbacks are inserted into, and stall the ingress until this commits.
+                rows = s.scalars(select(Inbox).where(Inbox.id.in_(ids), Inbox.status == InboxStatus.received.value)
+                                 .order_by(Inbox.id).with_for_update(skip_locked=True)).all()
+                pending = [p for row in rows for p in _process(s, row)]
+            hand_on(pending)
+            done += len(rows)
+        if len(found) < BATCH_LIMIT:
             return f"{done} processed"
 
 

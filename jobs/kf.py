@@ -23,7 +23,7 @@ from handlers.kf import PageApplier, drain_queue, end_silent_sessions, locked_cu
 from handlers.moderation import store_message
 from handlers.registry import HandlerContext
 from jobs.outbound import EffectContext, effect, hand_on, settle
-from jobs.queue import enqueue_outbox, job
+from jobs.queue import URGENT, enqueue_outbox, job
 from jobs.runtime import Runtime, current
 from models import KfAccount, KfCursor, KfScene, KfServicer, KfSession, Message, Outbox
 from models.conversation import MessageOrigin, MessageSource
@@ -39,6 +39,10 @@ LOCK_LEASE = dt.timedelta(seconds=60)
 SYNC_LIMIT = 1000
 NOT_ALLOWED = 95016  # service_state/trans: WeCom does not allow this move (the session already moved)
 GONE = 95004  # open_kfid does not exist
+
+
+class _CursorMoved(Exception):
+    """The account's cursor changed while this sync applied a page: undo the page and stop."""
 
 
 class AccountPending(Exception):
@@ -104,63 +108,83 @@ def _requested(runtime: Runtime, corp_id: str, open_kfid: str) -> int:
 
 @effect("kf_sync")
 def kf_sync(ctx: EffectContext, open_kfid: str) -> dict[str, Any] | None:
-    """Sync the account until no callback came in while it synced. The last check and marking this row
-    done are one transaction holding the cursor row, which a callback's handler also takes: the callback
-    either bumped the count first (and this loops) or finds this row done (and plans the next sync)."""
+    """One pass over the account: sync_msg pages from the cursor until has_more is 0. If callbacks came in
+    meanwhile, the pass plans the next sync (on the queue, so other accounts get their turn in between)
+    in the transaction that marks it done; that transaction holds the cursor row, which a callback's
+    handler also takes, so a callback either bumped the count first (and is served by the next pass) or
+    finds no sync pending (and plans one itself)."""
     runtime = ctx.runtime
-    lock = AccountLock(runtime, ctx.corp_id, open_kfid, f"outbox-{ctx.outbox_id}")
-    totals = {"pages": 0, "stored": 0}
-    while True:
-        seen = _requested(runtime, ctx.corp_id, open_kfid)
-        if not lock.acquire():
-            log.info("kf sync of %s: another run holds the lock and syncs what this one would", open_kfid)
-            return ctx.finish(lambda s: {**totals, "merged": True})
-        try:
-            _sync_pages(ctx, open_kfid, lock, totals)
-        finally:
-            lock.release()
-        with runtime.WriteSession.begin() as s:
-            if locked_cursor(s, ctx.corp_id, open_kfid).requested == seen:
-                return settle(s, ctx.outbox_id, lambda s: totals)
-
-
-def _sync_pages(ctx: EffectContext, open_kfid: str, lock: AccountLock, totals: dict[str, int]) -> None:
-    """Page sync_msg from the stored cursor until has_more is 0, one transaction per page. What a page
-    plans for waiting customers (bot answers, hand-overs, welcomes, ends) is run right here, before the
-    next page; the rest goes to the queues."""
-    runtime = ctx.runtime
+    seen = _requested(runtime, ctx.corp_id, open_kfid)
     with runtime.Session() as s:
         app_pk = int(s.get(Outbox, ctx.outbox_id).args["app_pk"])
+    lock = AccountLock(runtime, ctx.corp_id, open_kfid, f"outbox-{ctx.outbox_id}")
+    if not lock.acquire():
+        log.info("kf sync of %s: another run holds the lock and syncs what this one would", open_kfid)
+        return ctx.finish(lambda s: {"pages": 0, "stored": 0, "merged": True})
+    try:
+        totals = _sync_pages(ctx, app_pk, open_kfid, lock)
+    finally:
+        lock.release()
+    again: list[tuple[int, str]] = []
+    with runtime.WriteSession.begin() as s:
+        cursor = locked_cursor(s, ctx.corp_id, open_kfid)
+        result = settle(s, ctx.outbox_id, lambda s: totals)
+        if result is not None and cursor.requested != seen:
+            hctx = HandlerContext(session=s, corp_id=ctx.corp_id, app_pk=app_pk)
+            row = hctx.outbox("kf_sync", {"app_pk": app_pk, "open_kfid": open_kfid},
+                              key=f"kf_sync:{ctx.outbox_id}:again", queue=URGENT)
+            cursor.sync_outbox_id = row.id
+            again.append((row.id, row.queue))
+    enqueue_outbox(again)
+    return result
+
+
+def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLock) -> dict[str, int]:
+    """Page sync_msg from the stored cursor until has_more is 0, one transaction per page. What a page
+    plans for waiting customers (bot answers, hand-overs, welcomes, ends) is run right here, before the
+    next page; the rest goes to the queues. Returns how many pages and new messages there were."""
+    runtime = ctx.runtime
+    totals = {"pages": 0, "stored": 0}
     while True:
         with runtime.Session() as s:
             row = s.scalar(select(KfCursor).where(KfCursor.corp_id == ctx.corp_id, KfCursor.open_kfid == open_kfid))
             cursor, token = row.cursor, row.token
         page = ctx.client.post("kf/sync_msg", data={"cursor": cursor, "token": token, "limit": SYNC_LIMIT,
                                                     "open_kfid": open_kfid})
-        with runtime.WriteSession.begin() as s:
-            row = locked_cursor(s, ctx.corp_id, open_kfid)
-            if row.cursor != cursor:  # a lost lease: another run applied this page already
-                log.warning("kf sync of %s: cursor moved under us, stopping", open_kfid)
-                return
-            hctx = HandlerContext(session=s, corp_id=ctx.corp_id, app_pk=app_pk)
-            totals["stored"] += PageApplier(hctx, open_kfid).apply(list(page.get("msg_list") or []))
-            row.cursor = page.get("next_cursor") or row.cursor
-            row.synced_at = utcnow()
-            pending = [(o.id, o.queue) for o in hctx.pending_outbox]
+        try:
+            with runtime.WriteSession.begin() as s:
+                hctx = HandlerContext(session=s, corp_id=ctx.corp_id, app_pk=app_pk)
+                stored = PageApplier(hctx, open_kfid).apply(list(page.get("msg_list") or []))
+                # The cursor row last: on MySQL its lock, which every callback of the account waits for, is
+                # then held from here to the commit, not across the whole page.
+                row = locked_cursor(s, ctx.corp_id, open_kfid)
+                if row.cursor != cursor:
+                    raise _CursorMoved
+                row.cursor = page.get("next_cursor") or row.cursor
+                row.synced_at = utcnow()
+                pending = [(o.id, o.queue) for o in hctx.pending_outbox]
+        except _CursorMoved:  # a lost lease: another run applied this page already (rolled back here)
+            log.warning("kf sync of %s: cursor moved under us, stopping", open_kfid)
+            return totals
+        totals["stored"] += stored
         totals["pages"] += 1
         hand_on(pending)
         if not page.get("has_more"):
-            return
+            return totals
         lock.renew()
 
 
 # -- session calls -------------------------------------------------------------------------------------------
 
-def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, content: str) -> dict[str, Any]:
-    """Our own message into the conversation: sync_msg never returns what the API sent."""
-    session = s.get(KfSession, session_pk)
+def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, content: str,
+                open_kfid: str = "", external_userid: str = "") -> dict[str, Any]:
+    """Our own message into the conversation: sync_msg never returns what the API sent. The account and
+    customer are looked up from the session unless the caller has them."""
+    if not open_kfid:
+        session = s.get(KfSession, session_pk)
+        open_kfid, external_userid = session.open_kfid, session.external_userid
     store_message(s, Message(corp_id=ctx.corp_id, source=MessageSource.kf.value, msgid=msgid,
-                             open_kfid=session.open_kfid, external_userid=session.external_userid,
+                             open_kfid=open_kfid, external_userid=external_userid,
                              origin=MessageOrigin.bot.value, msgtype="text", content=content, raw={},
                              send_time=utcnow(), session_pk=session_pk))
     return {"msgid": msgid}
@@ -188,7 +212,8 @@ def kf_send_text(ctx: EffectContext, session_pk: int, open_kfid: str, external_u
         _trans(ctx, open_kfid, external_userid, 1)
     result = ctx.client.post("kf/send_msg", data={"touser": external_userid, "open_kfid": open_kfid,
                                                   "msgid": msgid, "msgtype": "text", "text": {"content": content}})
-    return ctx.finish(lambda s: _store_sent(s, ctx, session_pk, str(result.get("msgid") or msgid), content))
+    return ctx.finish(lambda s: _store_sent(s, ctx, session_pk, str(result.get("msgid") or msgid), content,
+                                            open_kfid, external_userid))
 
 
 @effect("kf_welcome")

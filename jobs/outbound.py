@@ -51,7 +51,11 @@ class EffectContext:
 
 def settle(s: Session, outbox_id: int, write: Write) -> dict[str, Any] | None:
     """Inside the caller's transaction: `write` and the row marked done, unless it is no longer pending."""
-    row = s.scalar(select(Outbox).where(Outbox.id == outbox_id).with_for_update())
+    return _complete(s, s.scalar(select(Outbox).where(Outbox.id == outbox_id).with_for_update()), write)
+
+
+def _complete(s: Session, row: Outbox | None, write: Write) -> dict[str, Any] | None:
+    """`write` and `row` (locked by the caller) marked done, unless it is no longer pending."""
     if row is None or row.status != OutboxStatus.pending.value:
         return None
     row.result = write(s)
@@ -159,8 +163,10 @@ def _settle_all(runtime: Runtime, writes: list[tuple[int, Write]], queues: dict[
     only its own row pending. Returns the rows left pending, with their queues."""
     try:
         with runtime.WriteSession.begin() as s:
+            locked = {r.id: r for r in s.scalars(select(Outbox).where(Outbox.id.in_([i for i, _ in writes]))
+                                                 .order_by(Outbox.id).with_for_update())}
             for outbox_id, write in writes:
-                settle(s, outbox_id, write)
+                _complete(s, locked.get(outbox_id), write)
         return []
     except Exception:  # noqa: BLE001 - retried row by row below
         log.exception("batched outbox writes failed; settling %d rows one by one", len(writes))

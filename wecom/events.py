@@ -77,6 +77,11 @@ class Event:
     """True for callbacks that only say "there is news, fetch it": a burst of them is processed as one
     batch (jobs/events.py `process_batch`) instead of a job each."""
 
+    @property
+    def batch_group(self) -> str:
+        """Within a batch, callbacks of one group are handled in one transaction (they touch the same rows)."""
+        return ""
+
 
 @dataclass(frozen=True)
 class ExternalContactEvent(Event):
@@ -140,6 +145,11 @@ class KfEvent(Event):
     open_kf_id: str = ""
 
     batched: ClassVar[bool] = True
+
+    @property
+    def batch_group(self) -> str:
+        """The account: its callbacks all count on its cursor row."""
+        return self.open_kf_id
 
     @property
     def urgent(self) -> bool:

@@ -305,11 +305,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
 
 
 class QuietHandler(WSGIRequestHandler):
-    """No access log: WeCom's URLs carry access tokens and secrets, and /fake/calls already records calls.
-    HTTP/1.1, so clients keep their connections open as they do with WeCom, instead of paying a connect
-    (and the fake a new thread) per call."""
-
-    protocol_version = "HTTP/1.1"
+    """No access log: WeCom's URLs carry access tokens and secrets, and /fake/calls already records calls."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
