@@ -92,6 +92,7 @@ class PageApplier:
         self._entries: list[Entry] | None = None
         self._items: dict[int, KnowledgeItem] = {}
         self._hits: Counter[int] = Counter()
+        self._sessions: dict[str, KfSession] = {}
 
     def apply(self, msg_list: list[dict[str, Any]]) -> int:
         """Store the page's new messages and act on them; returns how many were new."""
@@ -99,6 +100,7 @@ class PageApplier:
         known = set(self.s.scalars(select(Message.msgid).where(Message.corp_id == self.ctx.corp_id,
                                                                Message.msgid.in_(ids))))
         stored = 0
+        self._load_open_sessions([m for m in msg_list if str(m.get("msgid", "")) not in known])
         with self.s.no_autoflush:  # one flush for the page, not one per query (new sessions flush for their id)
             for msg in msg_list:
                 msgid = str(msg.get("msgid", ""))
@@ -138,11 +140,21 @@ class PageApplier:
 
     # -- sessions --------------------------------------------------------------------------------------
 
-    def _open_session(self, external_userid: str, at: dt.datetime, scene: str = "") -> KfSession:
-        session = self.s.scalar(select(KfSession).where(
+    def _load_open_sessions(self, msg_list: list[dict[str, Any]]) -> None:
+        """The open sessions of the page's customers, in one query instead of one per message."""
+        customers = {str(m.get("external_userid") or m.get("event", {}).get("external_userid", "")) for m in msg_list}
+        customers.discard("")
+        if not customers:
+            return
+        rows = self.s.scalars(select(KfSession).where(
             KfSession.corp_id == self.ctx.corp_id, KfSession.open_kfid == self.open_kfid,
-            KfSession.external_userid == external_userid, KfSession.state.in_(OPEN_STATES))
-            .order_by(KfSession.id.desc()).limit(1))
+            KfSession.external_userid.in_(customers), KfSession.state.in_(OPEN_STATES)).order_by(KfSession.id))
+        self._sessions.update({row.external_userid: row for row in rows})  # the newest wins
+
+    def _open_session(self, external_userid: str, at: dt.datetime, scene: str = "") -> KfSession:
+        session = self._sessions.get(external_userid)
+        if session is not None and session.state not in OPEN_STATES:  # ended earlier in this page
+            session = None
         if session is None:
             session = KfSession(
                 session_id=uuid.uuid4().hex, corp_id=self.ctx.corp_id, app_pk=self.ctx.app_pk,
@@ -151,6 +163,7 @@ class PageApplier:
                 last_message_at=at, customer_msgs=0, staff_msgs=0, bot_msgs=0)
             self.s.add(session)
             self.s.flush()
+            self._sessions[external_userid] = session
         session.last_message_at = max(session.last_message_at, at)
         return session
 

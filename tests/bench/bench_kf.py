@@ -31,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
-    CORP_ID, Poster, Stack, add_stack_args, bench_crypto, encrypt, http_json, percentile, post_all, run_main, say,
-    seed_corp, wait_until,
+    CORP_ID, Poster, Stack, add_stack_args, bench_crypto, cpu_by_role, cpu_report, encrypt, http_json, percentile,
+    post_all, run_main, say, seed_corp, wait_until,
 )
 
 QUESTION, ANSWER = "请问怎么退货", "订单页点“申请售后”即可办理退货。"
@@ -125,6 +125,7 @@ def run(args: argparse.Namespace, st: Stack) -> int:
         posted_at[i] = time.time()
         return poster.post(req)
 
+    cpu_before, started = cpu_by_role(st.procs), time.monotonic()
     latencies, statuses, wall = post_all(st.web_port, [("", b"")] * n, args.clients, send=send, pace=pace)
     say(f"sent {n} messages in {wall:.1f} s ({n / wall * 60:.0f}/min); answers: {dict(statuses)}")
 
@@ -134,6 +135,7 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     drained = wait_until(lambda: not unanswered()["unanswered"] or None, args.drain_timeout,
                          "every message to be answered", st.procs, "rq-0") if statuses.get(200) == n else None
     st.check_alive(workers)
+    cpu_after, elapsed = cpu_by_role(st.procs), time.monotonic() - started
     answered = answers(st)
     e2e = sorted(answered[f"wmBench{i:08d}"] - posted_at[i] for i in range(n) if f"wmBench{i:08d}" in answered)
     http_ms = sorted(x * 1000 for x in latencies)
@@ -146,6 +148,8 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     say(f"callback → bot answer ({len(e2e)}/{n}): p50 {percentile(e2e, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(e2e, 0.99) * 1000:.0f} ms, max {e2e[-1] * 1000 if e2e else float('nan'):.0f} ms")
     say(f"customer messages stored {stored} (distinct msgids {distinct})")
+    say(f"CPU from the first message to the last answer ({elapsed:.1f} s):\n"
+        + cpu_report(cpu_before, cpu_after, elapsed, n, "message"))
     ok = drained is not None and len(e2e) == n and stored == distinct == n
     return 0 if ok else 1
 

@@ -220,6 +220,33 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(after[p] - before.get(p, 0.0) for p in after)
 
 
+ROLES = {"rq-": "workers", "gunicorn": "web", "mariadbd": "database", "redis": "redis", "fake": "fake WeCom"}
+
+
+def cpu_by_role(procs: Procs) -> dict[str, float]:
+    """CPU seconds so far of each part of the stack (process trees, by role), and of this bench process
+    (the load generator: customers and WeCom's callbacks)."""
+    totals = {role: 0.0 for role in ROLES.values()}
+    for name, proc in procs.started:
+        role = next((r for prefix, r in ROLES.items() if name.startswith(prefix)), None)
+        if role is not None and proc.poll() is None:
+            totals[role] += sum(tree_cpu(proc.pid).values())
+    me = os.times()
+    totals["load generator"] = me.user + me.system
+    return totals
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], wall: float, units: int, unit: str) -> str:
+    """Per role: share of the machine over `wall` seconds and CPU ms per `unit`."""
+    cores = os.cpu_count() or 1
+    lines = []
+    for role in after:
+        used = after[role] - before.get(role, 0.0)
+        lines.append(f"  {role:<15} {100 * used / wall / cores:5.1f}% of the machine, "
+                     f"{1000 * used / max(units, 1):6.2f} ms CPU per {unit}")
+    return "\n".join(lines)
+
+
 # -- the stack ---------------------------------------------------------------------------------------
 
 @dataclass
