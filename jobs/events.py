@@ -16,7 +16,7 @@ from handlers import HandlerContext, dispatch
 from jobs.outbound import hand_on
 from jobs.queue import enqueue, job, on_dead, on_replay
 from jobs.runtime import current
-from models import Inbox, InboxStatus
+from models import Inbox, InboxStatus, Outbox
 from models.db import utcnow
 from wecom import events
 
@@ -35,7 +35,7 @@ def process_event(inbox_id: int) -> str:
     return row.status
 
 
-def _process(s: Session, row: Inbox) -> list[tuple[int, str]]:
+def _process(s: Session, row: Inbox) -> list[Outbox]:
     """Dispatch one locked inbox row and mark it, in the caller's transaction; the outbox rows it planned."""
     row.attempts += 1
     event = events.parse(row.raw_xml)
@@ -44,7 +44,7 @@ def _process(s: Session, row: Inbox) -> list[tuple[int, str]]:
     row.status = (InboxStatus.processed if handled else InboxStatus.unhandled).value
     row.error = None
     row.processed_at = utcnow()
-    return [(o.id, o.queue) for o in ctx.pending_outbox]
+    return ctx.pending_outbox
 
 
 BATCH_LIMIT = 200

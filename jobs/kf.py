@@ -106,7 +106,7 @@ def _requested(runtime: Runtime, corp_id: str, open_kfid: str) -> int:
                                                          KfCursor.open_kfid == open_kfid)) or 0
 
 
-@effect("kf_sync")
+@effect("kf_sync", own_job=True)
 def kf_sync(ctx: EffectContext, open_kfid: str) -> dict[str, Any] | None:
     """One pass over the account: sync_msg pages from the cursor until has_more is 0. If callbacks came in
     meanwhile, the pass plans the next sync (on the queue, so other accounts get their turn in between)
@@ -162,7 +162,7 @@ def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLo
                     raise _CursorMoved
                 row.cursor = page.get("next_cursor") or row.cursor
                 row.synced_at = utcnow()
-                pending = [(o.id, o.queue) for o in hctx.pending_outbox]
+                pending = hctx.pending_outbox
         except _CursorMoved:  # a lost lease: another run applied this page already (rolled back here)
             log.warning("kf sync of %s: cursor moved under us, stopping", open_kfid)
             return totals

@@ -69,9 +69,16 @@ Effect = Callable[..., dict[str, Any] | None]
 EFFECTS: dict[str, Effect] = {}
 
 
-def effect(name: str) -> Callable[[Effect], Effect]:
+OWN_JOB: set[str] = set()
+"""Urgent effects that still get a job of their own (not run by the job that planned them): a kf sync
+pass pages one account and answers its customers, and two accounts' passes should run on two workers."""
+
+
+def effect(name: str, own_job: bool = False) -> Callable[[Effect], Effect]:
     def register(fn: Effect) -> Effect:
         EFFECTS[name] = fn
+        if own_job:
+            OWN_JOB.add(name)
         return fn
 
     return register
@@ -151,11 +158,12 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     enqueue_outbox(retry)
 
 
-def hand_on(pending: list[tuple[int, str]]) -> None:
-    """After a job's commit, its outbox rows (id, queue): those a customer is waiting on run here and now,
-    the rest go to their queues."""
-    deliver_here([p for p in pending if p[1] == URGENT])
-    enqueue_outbox([p for p in pending if p[1] != URGENT])
+def hand_on(rows: list[Outbox]) -> None:
+    """After a job's commit, the outbox rows it planned: those a customer is waiting on run here and now
+    (unless their effect wants a job of its own), the rest go to their queues."""
+    here = [r for r in rows if r.queue == URGENT and r.job not in OWN_JOB]
+    deliver_here([(r.id, r.queue) for r in here])
+    enqueue_outbox([(r.id, r.queue) for r in rows if r not in here])
 
 
 def _settle_all(runtime: Runtime, writes: list[tuple[int, Write]], queues: dict[int, str]) -> list[tuple[int, str]]:
