@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from integration.realparts import wait_for
 from integration.test_pipeline import db, one, post
-from models import DeadLetter, KfCursor, KfSession, Message, Outbox
+from models import DeadLetter, Inbox, KfCursor, KfSession, Message, Outbox
 from models.db import utcnow
 from web.auth import create_token
 
@@ -62,16 +62,20 @@ def test_a_burst_of_callbacks_over_three_pages_stores_each_message_once(  # type
     kf = FakeKf(fake_wecom.url)
     kf.paging(page_size=2)
     written = kf.write(open_kfid, *(text(f"wmC{i}", f"问题{i}") for i in range(6)))
-    # Ten deliveries of the account's callback (distinct CreateTime: ten inbox rows, ten sync jobs) at once.
+    # Ten deliveries of the account's callback (distinct CreateTime: ten inbox rows) at once.
     plaintexts = [kf_callback(written["token"], open_kfid, CreateTime=int(time.time()) + i) for i in range(10)]
     with ThreadPoolExecutor(10) as pool:
         statuses = list(pool.map(lambda p: post(service, crypto, p).status_code, plaintexts))
     assert statuses == [200] * 10
-    wait_for(lambda: syncs_done(Session) and one(Session, select(func.count()).select_from(Outbox).where(
-        Outbox.job == "kf_sync")) == 10, 60, "ten syncs")
+    wait_for(lambda: one(Session, select(func.count()).select_from(Inbox).where(
+        Inbox.routing_key == "kf_msg_or_event", Inbox.status == "processed")) == 10, 60, "ten callbacks processed")
+    wait_for(lambda: syncs_done(Session), 60, "the syncs")
     with Session() as s:
         assert sorted(s.scalars(select(Message.msgid))) == sorted(written["msgids"])
         assert s.scalar(select(KfCursor.cursor)) == "c6"
+        assert s.scalar(select(KfCursor.requested)) == 10  # every callback counted ...
+        syncs = s.scalar(select(func.count()).select_from(Outbox).where(Outbox.job == "kf_sync"))
+    assert 1 <= syncs < 10  # ... and served by fewer syncs than callbacks
     cursors = [c["body"]["cursor"] for c in fake_wecom.calls("kf/sync_msg")]
     assert [cursors.count(c) for c in ("", "c2", "c4")] == [1, 1, 1]  # never two syncs over the same pages
     assert set(cursors) <= {"", "c2", "c4", "c6"}

@@ -26,6 +26,30 @@ def test_token_is_fetched_once_and_reused(client, fake_wecom) -> None:  # type: 
     assert all("access_token" not in c["query"] for c in fake_wecom.calls("user/get"))  # the fake drops it
 
 
+def test_the_shared_token_cache_is_read_once_per_memo_period(client, fake_wecom, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The shared cache (Redis in production) is asked once, not per call; a token WeCom refuses is forgotten
+    here too, so the retry reads the cache again."""
+    import wecom.client
+
+    reads: list[str] = []
+    real_get = client.session.get
+    monkeypatch.setattr(client.session, "get", lambda key, default=None: reads.append(key) or real_get(key, default))
+    for _ in range(3):
+        client.get_user("zhangsan")
+    assert len(reads) == 2  # the miss before gettoken, and its re-check under the refresh lock
+    fake_wecom.expire_tokens()
+    client.get_user("zhangsan")
+    assert len(fake_wecom.calls("gettoken")) == 2 and len(reads) > 2
+    settled = len(reads)
+    client.get_user("zhangsan")
+    assert len(reads) == settled  # memoized again
+    monkeypatch.setattr(wecom.client, "TOKEN_MEMO_SECONDS", -1.0)  # from now on, every memo has run out
+    client._memo = ("", 0.0)
+    client.get_user("zhangsan")
+    client.get_user("zhangsan")
+    assert len(reads) == settled + 2
+
+
 def test_expired_token_is_refreshed_and_the_call_retried(client, fake_wecom) -> None:  # type: ignore[no-untyped-def]
     client.get_user("zhangsan")
     fake_wecom.expire_tokens()
