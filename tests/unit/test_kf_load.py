@@ -11,7 +11,7 @@ import pytest
 from kf_support import kf_callback, text
 from sqlalchemy import func, select, update
 
-from models import DeadLetter, Inbox, KfCursor, KnowledgeItem, Message, Outbox
+from models import App, DeadLetter, Inbox, KfCursor, KnowledgeItem, Message, Outbox
 from models.db import utcnow
 from test_kf_flow import ANSWER, account, admin, bodies, deliver, kf  # noqa: F401  (fixtures)
 
@@ -28,6 +28,11 @@ def count(runtime, *where: Any) -> int:  # type: ignore[no-untyped-def]
         return s.scalar(select(func.count()).select_from(Outbox).where(*where))
 
 
+def app_pk(runtime) -> int:  # type: ignore[no-untyped-def]
+    with runtime.Session() as s:
+        return s.scalars(select(App.id).order_by(App.id)).first()
+
+
 def cursor_row(runtime) -> KfCursor:  # type: ignore[no-untyped-def]
     with runtime.Session() as s:
         return s.scalars(select(KfCursor)).one()
@@ -39,7 +44,7 @@ def test_a_callback_while_a_sync_is_pending_is_only_counted(  # type: ignore[no-
     deliver(sender, kf, open_kfid, text("wmA", "你好"))
     with runtime.WriteSession.begin() as s:  # a sync of the account is queued and has not run yet
         pending = Outbox(key="kf_sync:elsewhere", corp_id=account["corp_id"], job="kf_sync", queue="welcome",
-                         args={"app_pk": 1, "open_kfid": open_kfid})
+                         args={"app_pk": app_pk(runtime), "open_kfid": open_kfid})
         s.add(pending)
         s.flush()
         s.execute(update(KfCursor).values(sync_outbox_id=pending.id))
@@ -128,9 +133,10 @@ def test_process_batch_takes_every_waiting_callback_of_the_corp(  # type: ignore
     first = account["open_kfid"]
     written = [kf.write(first, text("wmA", "你好")), kf.write(second, text("wmB", "你好")),
                kf.write(first, text("wmC", "你好"))]
+    app = app_pk(runtime)
     with runtime.WriteSession.begin() as s:
         for n, (w, kfid) in enumerate(zip(written, (first, second, first), strict=True)):
-            s.add(Inbox(app_pk=1, corp_id=account["corp_id"], dedup_key=f"batch-{n}", routing_key="kf_msg_or_event",
+            s.add(Inbox(app_pk=app, corp_id=account["corp_id"], dedup_key=f"batch-{n}", routing_key="kf_msg_or_event",
                         raw_xml=kf_callback(w["token"], kfid), status="received", attempts=0))
     assert process_batch(account["corp_id"], "kf_msg_or_event") == "3 processed"
     with runtime.Session() as s:
