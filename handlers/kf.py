@@ -55,23 +55,49 @@ def kf_callback(ctx: HandlerContext, event: KfEvent) -> None:
     cursor.requested += 1
     if event.token:
         cursor.token = event.token
-    serving = ctx.session.scalar(select(Outbox).where(Outbox.id == cursor.sync_outbox_id).with_for_update()) \
-        if cursor.sync_outbox_id else None
-    if serving is not None and serving.status == OutboxStatus.pending.value:
+    if cursor.sync_outbox_id and _sync_pending(ctx.session, cursor.sync_outbox_id):
         return
     row = ctx.outbox("kf_sync", {"app_pk": ctx.app_pk, "open_kfid": event.open_kf_id},
                      key=f"kf_sync:{ctx.inbox_id}", queue=FAST)
     cursor.sync_outbox_id = row.id
 
 
+def _this_transaction(s: Session, name: str) -> dict[Any, Any]:
+    """A memo that lives as long as the session's current transaction (and the row locks it holds)."""
+    tx = s.get_transaction()
+    memo = s.info.get(name)
+    if memo is None or memo[0] is not tx:
+        memo = s.info[name] = (tx, {})
+    return memo[1]
+
+
+def _sync_pending(s: Session, outbox_id: int) -> bool:
+    """Whether the sync row is still pending, read under a lock the first time in this transaction (the
+    batch's later callbacks of the account ask again; the lock makes the first answer hold till commit)."""
+    locked: dict[int, Outbox] = _this_transaction(s, "kf_locked_syncs")
+    row = locked.get(outbox_id)
+    if row is None:
+        row = s.scalar(select(Outbox).where(Outbox.id == outbox_id).with_for_update())
+        if row is None:
+            return False
+        locked[outbox_id] = row
+    return row.status == OutboxStatus.pending.value
+
+
 def locked_cursor(s: Session, corp_id: str, open_kfid: str) -> KfCursor:
-    """The account's cursor row, created if missing, locked until commit. Callbacks and syncs of one account
-    take it first (before any outbox row), so they serialize on it without deadlocking on MySQL."""
+    """The account's cursor row, created if missing, locked until commit (taken once per transaction: a
+    batch of the account's callbacks asks for it once each). Callbacks and syncs of one account take it
+    before the sync's outbox row, so they serialize on it without deadlocking on MySQL."""
+    locked: dict[tuple[str, str], KfCursor] = _this_transaction(s, "kf_locked_cursors")
+    row = locked.get((corp_id, open_kfid))
+    if row is not None:
+        return row
     stmt = select(KfCursor).where(KfCursor.corp_id == corp_id, KfCursor.open_kfid == open_kfid).with_for_update()
     row = s.scalar(stmt)
     if row is None:
         get_or_create(s, KfCursor, {"corp_id": corp_id, "open_kfid": open_kfid})
         row = s.scalar(stmt.execution_options(populate_existing=True))
+    locked[(corp_id, open_kfid)] = row
     return row
 
 

@@ -82,10 +82,12 @@ def process_batch(corp_id: str, routing_key: str) -> str:
             groups.setdefault(events.parse(raw_xml).batch_group, []).append(inbox_id)
         for _group, ids in sorted(groups.items()):
             with runtime.WriteSession.begin() as s:
-                # Locked by primary key only: a locking range read on MySQL would also lock the gap new
-                # callbacks are inserted into, and stall the ingress until this commits.
-                rows = s.scalars(select(Inbox).where(Inbox.id.in_(ids), Inbox.status == InboxStatus.received.value)
-                                 .order_by(Inbox.id).with_for_update(skip_locked=True)).all()
+                # Locked by primary key alone (status is checked after): a locking read through the status
+                # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
+                # ingress until this commits.
+                rows = [row for row in s.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.id)
+                                                 .with_for_update(skip_locked=True))
+                        if row.status == InboxStatus.received.value]
                 pending = [p for row in rows for p in _process(s, row)]
             hand_on(pending)
             done += len(rows)

@@ -171,7 +171,7 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     enqueue_outbox(retry)
 
 
-LANES = 4
+LANES = 8
 """Threads a worker sends one batch's WeCom calls on: the calls wait on the network, not the CPU."""
 _pool: ThreadPoolExecutor | None = None
 
