@@ -122,27 +122,32 @@ def kf_sync(ctx: EffectContext, open_kfid: str) -> dict[str, Any] | None:
         log.info("kf sync of %s: another run holds the lock and syncs what this one would", open_kfid)
         return ctx.finish(lambda s: {"pages": 0, "stored": 0, "merged": True})
     try:
-        totals = _sync_pages(ctx, app_pk, open_kfid, lock)
+        totals, last_page = _sync_pages(ctx, app_pk, open_kfid, lock)
     finally:
         lock.release()
-    again: list[tuple[int, str]] = []
-    with runtime.WriteSession.begin() as s:
-        cursor = locked_cursor(s, ctx.corp_id, open_kfid)
-        result = settle(s, ctx.outbox_id, lambda s: totals)
-        if result is not None and cursor.requested != seen:
-            hctx = HandlerContext(session=s, corp_id=ctx.corp_id, app_pk=app_pk)
-            row = hctx.outbox("kf_sync", {"app_pk": app_pk, "open_kfid": open_kfid},
-                              key=f"kf_sync:{ctx.outbox_id}:again", queue=URGENT)
-            cursor.sync_outbox_id = row.id
-            again.append((row.id, row.queue))
-    enqueue_outbox(again)
+    try:  # the next pass is queued first, so another worker can start it while this one answers
+        again: list[tuple[int, str]] = []
+        with runtime.WriteSession.begin() as s:
+            cursor = locked_cursor(s, ctx.corp_id, open_kfid)
+            result = settle(s, ctx.outbox_id, lambda s: totals)
+            if result is not None and cursor.requested != seen:
+                hctx = HandlerContext(session=s, corp_id=ctx.corp_id, app_pk=app_pk)
+                row = hctx.outbox("kf_sync", {"app_pk": app_pk, "open_kfid": open_kfid},
+                                  key=f"kf_sync:{ctx.outbox_id}:again", queue=URGENT)
+                cursor.sync_outbox_id = row.id
+                again.append((row.id, row.queue))
+        enqueue_outbox(again)
+    finally:
+        hand_on(last_page)
     return result
 
 
-def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLock) -> dict[str, int]:
+def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str,
+                lock: AccountLock) -> tuple[dict[str, int], list[Outbox]]:
     """Page sync_msg from the stored cursor until has_more is 0, one transaction per page. What a page
     plans for waiting customers (bot answers, hand-overs, welcomes, ends) is run right here, before the
-    next page; the rest goes to the queues. Returns how many pages and new messages there were."""
+    next page; the rest goes to the queues. Returns how many pages and new messages there were, and the
+    last page's committed outbox rows, which the caller hands on once the pass is settled."""
     runtime = ctx.runtime
     totals = {"pages": 0, "stored": 0}
     while True:
@@ -165,12 +170,12 @@ def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLo
                 pending = hctx.pending_outbox
         except _CursorMoved:  # a lost lease: another run applied this page already (rolled back here)
             log.warning("kf sync of %s: cursor moved under us, stopping", open_kfid)
-            return totals
+            return totals, []
         totals["stored"] += stored
         totals["pages"] += 1
-        hand_on(pending)
         if not page.get("has_more"):
-            return totals
+            return totals, pending
+        hand_on(pending)
         lock.renew()
 
 
