@@ -1,4 +1,5 @@
-"""process_event: one inbox row through the handler registry, once.
+"""process_event: one inbox row through the handler registry, once; process_batch: every waiting row of
+a batched kind (kf_msg_or_event) of one corp, by the same per-row steps.
 
 The row is reloaded by id (RQ pickles only the id), locked (FOR UPDATE on MySQL; SQLite's writer session
 holds the write lock), skipped if already processed, dispatched, and marked in the same transaction as

@@ -144,3 +144,22 @@ def test_process_batch_takes_every_waiting_callback_of_the_corp(  # type: ignore
         assert dict(s.execute(select(KfCursor.open_kfid, KfCursor.requested)).all()) == {first: 2, second: 1}
         assert sorted(s.scalars(select(Message.external_userid))) == ["wmA", "wmB", "wmC"]
     assert process_batch(account["corp_id"], "kf_msg_or_event") == "0 processed"
+
+
+def test_a_kf_callback_without_an_account_or_sent_twice_changes_nothing_more(  # type: ignore[no-untyped-def]
+        sender, kf, account, fake_wecom, runtime) -> None:  # noqa: F811
+    """A callback that names no account is stored and handled as nothing to sync; WeCom's retry of a
+    callback (same payload) is stored once and counted once."""
+    open_kfid = account["open_kfid"]
+    assert sender.post_xml(kf_callback("ENCsometoken", "")).status_code == 200
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(KfCursor)) == 0
+        assert s.scalar(select(Inbox.status).where(Inbox.routing_key == "kf_msg_or_event")) == "processed"
+    assert fake_wecom.calls("kf/sync_msg") == [] and count(runtime, Outbox.job == "kf_sync") == 0
+    written = kf.write(open_kfid, text("wmA", "你好"))
+    callback = kf_callback(written["token"], open_kfid)
+    assert [sender.post_xml(callback).status_code for _ in range(2)] == [200, 200]
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(Inbox).where(Inbox.routing_key == "kf_msg_or_event")) == 2
+        assert s.scalar(select(func.count()).select_from(Message)) == 1
+    assert cursor_row(runtime).requested == 1 and len(fake_wecom.calls("kf/sync_msg")) == 1
