@@ -212,14 +212,13 @@ class PageApplier:
     def _bot_answer(self, session: KfSession, msgid: str, item_id: int) -> None:
         item = self._items[item_id]
         self._hits[item_id] += 1
-        enter_bot = session.state == SessionState.new.value
         session.state = SessionState.bot.value
         session.bot_msgs += 1
         session.first_response_at = session.first_response_at or utcnow()
         self.ctx.outbox("kf_send_text", {
             "app_pk": session.app_pk, "session_pk": session.id, "open_kfid": session.open_kfid,
-            "external_userid": session.external_userid, "content": item.answer, "msgid": f"bot-{msgid}"[:64],
-            "enter_bot": enter_bot}, key=f"kf_answer:{self.ctx.corp_id}:{msgid}", queue=FAST, fresh=True)
+            "external_userid": session.external_userid, "content": item.answer, "msgid": f"bot-{msgid}"[:64]},
+            key=f"kf_answer:{self.ctx.corp_id}:{msgid}", queue=FAST, fresh=True)
 
     def _knowledge(self) -> list[Entry]:
         if self._entries is None:

@@ -211,10 +211,13 @@ def _trans(ctx: EffectContext, open_kfid: str, external_userid: str, state: int,
 
 @effect("kf_send_text")
 def kf_send_text(ctx: EffectContext, session_pk: int, open_kfid: str, external_userid: str, content: str,
-                 msgid: str, enter_bot: bool) -> dict[str, Any] | None:
-    """A bot answer: the session enters 智能助手接待 (state 1) first if it was new, then kf/send_msg."""
-    if enter_bot:
-        _trans(ctx, open_kfid, external_userid, 1)
+                 msgid: str) -> dict[str, Any] | None:
+    """A bot answer: kf/send_msg, whether WeCom has the session as 未处理 (0) or 智能助手接待 (1).
+
+    A new session is not moved to state 1 first: WeCom lists answering through the API as the first
+    thing to do with a state-0 session, and every move out of 0 that we make later (to the queue, to a
+    person, to the end) is allowed from 0 as from 1. The move would cost a second WeCom call on every
+    new customer's first answer, in front of that answer. Our own row says `bot` either way."""
     result = ctx.client.post("kf/send_msg", data={"touser": external_userid, "open_kfid": open_kfid,
                                                   "msgid": msgid, "msgtype": "text", "text": {"content": content}})
     return ctx.finish(lambda s: _store_sent(s, ctx, session_pk, str(result.get("msgid") or msgid), content,

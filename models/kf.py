@@ -29,17 +29,15 @@ class AssignRule(enum.StrEnum):
 
 
 class SessionState(enum.StrEnum):
-    """Our names for WeCom's service_state 0-4."""
+    """Our names for WeCom's service_state 0-4. `bot` is ours alone: the knowledge base answers through
+    the API while WeCom keeps the session in 0 (未处理), which is where WeCom has the API answer directly
+    (jobs/kf.py kf_send_text says why we do not move it to 1)."""
 
     new = "new"
     bot = "bot"
     queue = "queue"
     human = "human"
     ended = "ended"
-
-
-SERVICE_STATE = {SessionState.new: 0, SessionState.bot: 1, SessionState.queue: 2, SessionState.human: 3,
-                 SessionState.ended: 4}
 
 
 class RowStatus(enum.StrEnum):

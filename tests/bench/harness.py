@@ -332,8 +332,11 @@ class Stack:
         seed_path = self.tmp / "seed.json"
         seed_path.write_text(json.dumps(seed, ensure_ascii=False), encoding="utf-8")
         self.fake_port = free_port()
-        self.procs.start("fake", [sys.executable, "-m", "wecom.fake", "--port", str(self.fake_port),
-                                  "--seed", str(seed_path), "--rate-limit", str(rate_limit)])
+        # Under gunicorn's threaded worker rather than `python -m wecom.fake`: WeCom keeps HTTP connections
+        # alive, werkzeug's server closes each one (see wecom/fake/wsgi.py).
+        self.procs.start("fake", [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "32",
+                                  "--keep-alive", "30", "--backlog", "2048", "-b", f"127.0.0.1:{self.fake_port}",
+                                  f"wecom.fake.wsgi:app({str(seed_path)!r}, rate_limit={rate_limit})"])
         wait_until(lambda: http_get_ok(self.fake_port, "/fake/health"), 60, "fake WeCom /fake/health",
                    self.procs, "fake")
         return self.fake_port

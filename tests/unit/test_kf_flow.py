@@ -156,16 +156,19 @@ def test_a_known_question_gets_the_knowledge_base_answer(  # type: ignore[no-unt
     assert r.status_code == 201
     open_kfid = account["open_kfid"]
     deliver(sender, kf, open_kfid, text("wmA", "请问如何退货？"))
-    assert bodies(fake_wecom, "kf/service_state/trans") == [
-        {"open_kfid": open_kfid, "external_userid": "wmA", "service_state": 1}]
+    assert bodies(fake_wecom, "kf/service_state/trans") == []  # answered in 未处理, as WeCom allows
     [sent] = bodies(fake_wecom, "kf/send_msg")
     assert (sent["touser"], sent["open_kfid"], sent["text"]) == ("wmA", open_kfid, {"content": ANSWER})
     [session] = sessions(runtime)
     assert (session.state, session.customer_msgs, session.bot_msgs) == ("bot", 1, 1)
     assert session.first_response_at is not None
-    assert kf.conversation(open_kfid, "wmA")["service_state"] == 1
+    assert kf.conversation(open_kfid, "wmA")["service_state"] == 0
     items = client.get("/api/v1/kf/knowledge", headers=admin).get_json()["items"]
     assert items[0]["hits"] == 1
+    deliver(sender, kf, open_kfid, text("wmA", "人工"))  # from the bot to a person: WeCom moves 0 → 3
+    assert [b["service_state"] for b in bodies(fake_wecom, "kf/service_state/trans")] == [3]
+    assert kf.conversation(open_kfid, "wmA")["service_state"] == 3
+    assert sessions(runtime)[0].state == "human"
 
 
 def test_asking_for_a_person_hands_over_by_round_robin_then_queues(  # type: ignore[no-untyped-def]

@@ -6,14 +6,14 @@ Used by the demo and by manual runs, where the app under test is pointed at ``ht
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from wecom.fake.server import QuietHandler, create_fake_app
-from wecom.fake.state import FakeState, SeedError
+from wecom.fake import wsgi
+from wecom.fake.server import QuietHandler
+from wecom.fake.state import SeedError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,15 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Seed, bind and serve until interrupted."""
     args = parse_args(argv)
-    state = FakeState()
-    if args.seed is not None:
-        try:
-            state.seed(json.loads(args.seed.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as error:  # SeedError and JSONDecodeError are ValueErrors
-            kind = "invalid seed" if isinstance(error, SeedError) else "cannot read seed"
-            print(f"{kind} {args.seed}: {error}", file=sys.stderr)
-            return 2
-    app = create_fake_app(state, token_ttl=args.token_ttl, rate_limit_per_minute=args.rate_limit)
+    try:
+        app = wsgi.app(str(args.seed or ""), token_ttl=args.token_ttl, rate_limit=args.rate_limit)
+    except (OSError, ValueError) as error:  # SeedError and JSONDecodeError are ValueErrors
+        kind = "invalid seed" if isinstance(error, SeedError) else "cannot read seed"
+        print(f"{kind} {args.seed}: {error}", file=sys.stderr)
+        return 2
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     print(f"fake WeCom listening on http://{args.host}:{server.server_port}/cgi-bin/", flush=True)
     try:
