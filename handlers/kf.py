@@ -126,8 +126,10 @@ class PageApplier:
         known = set(self.s.scalars(select(Message.msgid).where(Message.corp_id == self.ctx.corp_id,
                                                                Message.msgid.in_(ids))))
         stored = 0
-        self._load_open_sessions([m for m in msg_list if str(m.get("msgid", "")) not in known])
-        with self.s.no_autoflush:  # one flush for the page, not one per query (new sessions flush for their id)
+        fresh = [m for m in msg_list if str(m.get("msgid", "")) not in known]
+        self._load_open_sessions(fresh)
+        self._open_sessions_ahead(fresh)
+        with self.s.no_autoflush:  # the page's rows go in with the commit's flush, not one flush per message
             for msg in msg_list:
                 msgid = str(msg.get("msgid", ""))
                 if not msgid or msgid in known:
@@ -143,9 +145,7 @@ class PageApplier:
         return stored
 
     def _one(self, msgid: str, msg: dict[str, Any]) -> None:
-        origin = KF_ORIGINS.get(int(msg.get("origin", 0)), MessageOrigin.system)
-        external_userid = str(msg.get("external_userid") or msg.get("event", {}).get("external_userid", ""))
-        at = dt.datetime.fromtimestamp(int(msg.get("send_time", 0)), dt.UTC)
+        origin, external_userid, at = _who_and_when(msg)
         msgtype = str(msg.get("msgtype", ""))
         text = msg.get("text", {}).get("content", "") if msgtype == "text" else ""
         session = None
@@ -177,19 +177,34 @@ class PageApplier:
             KfSession.external_userid.in_(customers), KfSession.state.in_(OPEN_STATES)).order_by(KfSession.id))
         self._sessions.update({row.external_userid: row for row in rows})  # the newest wins
 
+    def _open_sessions_ahead(self, msg_list: list[dict[str, Any]]) -> None:
+        """The sessions the page's messages will open, made before the messages are applied and inserted in
+        one flush: every message and answer then knows its session's id without a flush of its own. Each is
+        made as `_open_session` would make it at that customer's first message that opens one."""
+        for msg in msg_list:
+            origin, external_userid, at = _who_and_when(msg)
+            event = msg.get("event", {}) if msg.get("msgtype") == "event" else {}
+            opens = origin in (MessageOrigin.customer, MessageOrigin.servicer) or event.get("event_type") in (
+                "enter_session", "session_status_change")
+            if external_userid and opens and external_userid not in self._sessions:
+                self._new_session(external_userid, at, str(event.get("scene", ""))[:32])
+        self.s.flush()
+
+    def _new_session(self, external_userid: str, at: dt.datetime, scene: str) -> KfSession:
+        session = KfSession(
+            session_id=uuid.uuid4().hex, corp_id=self.ctx.corp_id, app_pk=self.ctx.app_pk,
+            account_pk=self.account.id if self.account else None, open_kfid=self.open_kfid,
+            external_userid=external_userid, scene=scene, state=SessionState.new.value, started_at=at,
+            last_message_at=at, customer_msgs=0, staff_msgs=0, bot_msgs=0)
+        self.s.add(session)
+        self._sessions[external_userid] = session
+        return session
+
     def _open_session(self, external_userid: str, at: dt.datetime, scene: str = "") -> KfSession:
         session = self._sessions.get(external_userid)
-        if session is not None and session.state not in OPEN_STATES:  # ended earlier in this page
-            session = None
-        if session is None:
-            session = KfSession(
-                session_id=uuid.uuid4().hex, corp_id=self.ctx.corp_id, app_pk=self.ctx.app_pk,
-                account_pk=self.account.id if self.account else None, open_kfid=self.open_kfid,
-                external_userid=external_userid, scene=scene, state=SessionState.new.value, started_at=at,
-                last_message_at=at, customer_msgs=0, staff_msgs=0, bot_msgs=0)
-            self.s.add(session)
+        if session is None or session.state not in OPEN_STATES:  # none, or it ended earlier in this page
+            session = self._new_session(external_userid, at, scene)
             self.s.flush()
-            self._sessions[external_userid] = session
         session.last_message_at = max(session.last_message_at, at)
         return session
 
@@ -267,6 +282,13 @@ class PageApplier:
         status = {1: ServicerStatus.receiving, 2: ServicerStatus.stopped}.get(int(event.get("status", 0)))
         if row is not None and status is not None:
             row.status = status.value
+
+
+def _who_and_when(msg: dict[str, Any]) -> tuple[MessageOrigin, str, dt.datetime]:
+    """A sync_msg item's origin, customer (also named inside events) and send time."""
+    origin = KF_ORIGINS.get(int(msg.get("origin", 0)), MessageOrigin.system)
+    external_userid = str(msg.get("external_userid") or msg.get("event", {}).get("external_userid", ""))
+    return origin, external_userid, dt.datetime.fromtimestamp(int(msg.get("send_time", 0)), dt.UTC)
 
 
 def end_session(ctx: HandlerContext, session: KfSession, reason: str, end_message: str,

@@ -31,14 +31,18 @@ class HandlerContext:
         """Record an effect to run after commit. `key` makes it once-only: a handler that runs again
         for the same event finds its row instead of adding a second one. `fresh` skips that lookup where
         the key cannot exist yet (it names something first stored in this very transaction); the unique
-        key still refuses a second row if that were ever wrong."""
+        key still refuses a second row if that were ever wrong. A fresh row is inserted with the next
+        flush, with the transaction's other rows (a kf page's answers: one flush, not one per answer), so
+        it has no id until then."""
         row = None if fresh else self.session.scalar(select(Outbox).where(Outbox.key == key))
         if row is None:
             row = Outbox(
-                key=key, corp_id=self.corp_id, job=job, args=args, queue=queue, inbox_id=self.inbox_id
+                key=key, corp_id=self.corp_id, job=job, args=args, queue=queue, inbox_id=self.inbox_id,
+                status=OutboxStatus.pending.value,
             )
             self.session.add(row)
-            self.session.flush()
+            if not fresh:
+                self.session.flush()
         if row.status == OutboxStatus.pending.value:
             self.pending_outbox.append(row)
         return row
