@@ -162,7 +162,7 @@ class PageApplier:
             corp_id=self.ctx.corp_id, source=MessageSource.kf.value, msgid=msgid, open_kfid=self.open_kfid,
             external_userid=external_userid or None, userid=msg.get("servicer_userid") or None,
             origin=origin.value, msgtype=msgtype, content=text, raw=msg, send_time=at,
-            session_pk=session.id if session else None))
+            session_pk=session.id if session else None), later=True)
 
     # -- sessions --------------------------------------------------------------------------------------
 

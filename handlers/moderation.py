@@ -21,7 +21,7 @@ import threading
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from handlers.channels import corp_zone
@@ -29,11 +29,11 @@ from handlers.registry import HandlerContext, on
 from models import Customer, KfSession, Message, Outbox, Staff
 from models.conversation import MessageOrigin, MessageSource
 from models.corp import messaging_app
-from models.db import get_or_create
+from models.db import get_or_create, utcnow
 from models.moderation import (MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert, SensitiveRule,
                                WorkCalendar)
 from rules import templates, working_hours
-from rules.sensitive import Matcher, Word
+from rules.sensitive import Hit, Matcher, Word
 from wecom.events import APP_MESSAGES, AppMessage
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ SNIPPET_CHARS = 200
 
 _PENDING = "moderation.pending_outbox"
 _MATCHERS_IN_TX = "moderation.matchers"
+_LATER = "moderation.messages_later"
 _HOOKED = "moderation.hooked"
 
 _matchers: dict[str, tuple[str, Matcher]] = {}
@@ -54,11 +55,13 @@ _matchers_lock = threading.Lock()
 # -- after-commit enqueue -------------------------------------------------------------------------------------
 
 def _hook(session: Session) -> None:
-    """Once per session: enqueue our outbox rows after commit; forget them and the matchers when the
-    outermost transaction ends any other way (a savepoint's rollback leaves them be)."""
+    """Once per session: insert the messages stored `later` before commit and enqueue our outbox rows
+    after it; forget both and the matchers when the outermost transaction ends any other way (a
+    savepoint's rollback leaves them be)."""
     if session.info.get(_HOOKED):
         return
     session.info[_HOOKED] = True
+    event.listen(session, "before_commit", _insert_later)
     event.listen(session, "after_commit", _after_commit)
     event.listen(session, "after_transaction_end", _forget)
 
@@ -67,6 +70,20 @@ def _forget(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
         session.info.pop(_MATCHERS_IN_TX, None)
+        session.info.pop(_LATER, None)
+
+
+_LATER_COLUMNS = [attr.key for attr in Message.__mapper__.column_attrs if attr.key != "id"]
+
+
+def _insert_later(session: Session) -> None:
+    """One multi-row INSERT for the transaction's `later` messages (with MySQL's driver one statement; an
+    ORM insert each was a round trip and a flush's bookkeeping per message)."""
+    messages = session.info.pop(_LATER, [])
+    if messages:
+        now = utcnow()
+        session.execute(insert(Message), [
+            {**{key: getattr(m, key) for key in _LATER_COLUMNS}, "created_at": m.created_at or now} for m in messages])
 
 
 def _after_commit(session: Session) -> None:
@@ -142,8 +159,17 @@ def _matcher(session: Session, corp_id: str) -> tuple[ModerationSettings | None,
     return settings, matcher
 
 
-def store_message(session: Session, message: Message) -> Message:
-    """Add a conversation message and scan it (the one way a Message row is stored)."""
+def store_message(session: Session, message: Message, later: bool = False) -> Message:
+    """Add a conversation message and scan it (the one way a Message row is stored).
+
+    `later` is for transactions that store many (a kf page, a batch of bot answers): a message without a
+    sensitive word is then inserted just before the commit, with the transaction's other `later` ones in
+    one INSERT, and has no id and cannot be queried until then. A message with a hit is stored at once
+    (its alerts need its id)."""
+    if later and not _word_hits(session, message):
+        _hook(session)
+        session.info.setdefault(_LATER, []).append(message)
+        return message
     session.add(message)
     scan_message(session, message)
     return message
@@ -170,12 +196,18 @@ def _local(session: Session, corp_id: str, at: dt.datetime) -> str:
     return at.astimezone(corp_zone(session, corp_id)).strftime("%Y-%m-%d %H:%M")
 
 
-def scan_message(session: Session, message: Message) -> list[SensitiveAlert]:
-    """Alerts for the enabled rules' words in the message's text, with the notification planned."""
+def _word_hits(session: Session, message: Message) -> list[Hit]:
+    """The enabled rules' words in the message's text (none when the corp has no settings yet)."""
     if not message.content:
         return []
     settings, matcher = _matcher(session, message.corp_id)
-    hits = matcher.hits(message.content) if settings is not None else []
+    return matcher.hits(message.content) if settings is not None else []
+
+
+def scan_message(session: Session, message: Message) -> list[SensitiveAlert]:
+    """Alerts for the enabled rules' words in the message's text, with the notification planned."""
+    hits = _word_hits(session, message)
+    settings = _matcher(session, message.corp_id)[0]
     if not hits or settings is None:
         return []
     session.flush()  # the message's id, for the alerts

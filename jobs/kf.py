@@ -191,7 +191,7 @@ def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, con
     store_message(s, Message(corp_id=ctx.corp_id, source=MessageSource.kf.value, msgid=msgid,
                              open_kfid=open_kfid, external_userid=external_userid,
                              origin=MessageOrigin.bot.value, msgtype="text", content=content, raw={},
-                             send_time=utcnow(), session_pk=session_pk))
+                             send_time=utcnow(), session_pk=session_pk), later=True)
     return {"msgid": msgid}
 
 

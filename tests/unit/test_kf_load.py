@@ -163,3 +163,30 @@ def test_a_kf_callback_without_an_account_or_sent_twice_changes_nothing_more(  #
         assert s.scalar(select(func.count()).select_from(Inbox).where(Inbox.routing_key == "kf_msg_or_event")) == 2
         assert s.scalar(select(func.count()).select_from(Message)) == 1
     assert cursor_row(runtime).requested == 1 and len(fake_wecom.calls("kf/sync_msg")) == 1
+
+
+def test_messages_stored_later_go_in_at_commit_and_not_after_a_rollback(runtime) -> None:  # type: ignore[no-untyped-def]
+    """`store_message(..., later=True)`: the page's rows wait for the commit and go in together; a
+    transaction that fails leaves none behind, and the next one does not insert them either."""
+    from handlers.moderation import store_message
+
+    def message(msgid: str) -> Message:
+        return Message(corp_id="wwtestcorp000001", source="kf", msgid=msgid, origin="customer", msgtype="text",
+                       content=f"第{msgid}条", raw={"msgid": msgid}, send_time=utcnow())
+
+    def stored() -> list[tuple[str, str, dict[str, Any]]]:
+        with runtime.Session() as s:
+            rows = list(s.scalars(select(Message).order_by(Message.msgid)))
+            assert all(r.created_at is not None for r in rows)
+            return [(r.msgid, r.content, r.raw) for r in rows]
+
+    with pytest.raises(RuntimeError), runtime.WriteSession.begin() as s:
+        store_message(s, message("0"), later=True)
+        raise RuntimeError("the page failed")
+    with runtime.WriteSession.begin() as s:
+        for msgid in ("1", "2", "3"):
+            store_message(s, message(msgid), later=True)
+        assert s.scalar(select(func.count()).select_from(Message)) == 0  # not before the commit
+    with runtime.WriteSession.begin() as s:
+        store_message(s, message("4"))
+    assert stored() == [(n, f"第{n}条", {"msgid": n}) for n in ("1", "2", "3", "4")]
