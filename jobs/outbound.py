@@ -87,9 +87,10 @@ def effect(name: str, own_job: bool = False) -> Callable[[Effect], Effect]:
 
 def _pending(runtime: Runtime, ids: list[int]) -> dict[int, tuple[str, str, dict[str, Any]]]:
     """Pending rows among `ids`: id → (effect name, corp id, args)."""
-    with runtime.Session() as s:
-        rows = s.scalars(select(Outbox).where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.pending.value))
-        return {r.id: (r.job, r.corp_id, dict(r.args)) for r in rows}
+    with runtime.Session() as s:  # columns, not entities: a batch's rows are read once and never changed here
+        rows = s.execute(select(Outbox.id, Outbox.job, Outbox.corp_id, Outbox.args)
+                         .where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.pending.value))
+        return {outbox_id: (job, corp_id, dict(args)) for outbox_id, job, corp_id, args in rows}
 
 
 def _context(runtime: Runtime, corp_id: str, outbox_id: int, args: dict[str, Any],
