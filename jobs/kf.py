@@ -1,19 +1,21 @@
 """WeChat customer service jobs: the kf/sync_msg loop, the calls a session makes (welcome, bot answer,
 hand-over, end), the admin-side account/servicer/scene calls, and the silence sweep.
 
-The sync (`kf_sync`, one per callback) takes a per-account lock, Redis when configured, else a lease on
-the account's cursor row, so two syncs of one account never interleave. Each page is applied and the
-cursor moved in one transaction; a restart resumes from the stored cursor, so nothing is lost or
-repeated (and msgid is unique besides). A callback that finds the lock taken bumps the cursor row's
-`requested`; the holder syncs again before it returns if that moved, so the later messages are fetched
-by whoever is syncing. The lock owner is the outbox row, so a re-run of a killed sync takes its own
-stale lock over at once instead of waiting for the lease to run out.
+A sync pass (`kf_sync`, planned by a callback only while none is pending for the account; see
+handlers/kf.py) takes a per-account lock, Redis when configured, else a lease on the account's cursor
+row, so two syncs of one account never interleave. Each page is applied and the cursor moved in one
+transaction; a restart resumes from the stored cursor, so nothing is lost or repeated (and msgid is
+unique besides). Callbacks that come in meanwhile bump the cursor row's `requested`; a pass that sees it
+moved plans the next pass. The lock owner is the outbox row, so a re-run of a killed sync takes its own
+stale lock over at once instead of waiting for the lease to run out. A page's answers go out from the
+pass itself, in turn (`AnswerTurn`), so one customer's answers keep the order of the messages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import select, update
@@ -35,6 +37,10 @@ log = logging.getLogger(__name__)
 
 LOCK_LEASE = dt.timedelta(seconds=60)
 """A sync renews its lock after every page; a killed worker's lock frees itself after this."""
+TURN_LEASE_MS = 30_000
+TURN_WAIT = 5.0
+TURN_POLL = 0.002
+"""AnswerTurn: how long a turn lives unreleased, how long a pass waits for one, how often it looks."""
 
 SYNC_LIMIT = 1000
 NOT_ALLOWED = 95016  # service_state/trans: WeCom does not allow this move (the session already moved)
@@ -98,6 +104,40 @@ class AccountLock:
             & (KfCursor.locked_by == self.owner)
 
 
+class AnswerTurn:
+    """Whose turn it is to answer one account's customers, across processes (Redis; without Redis every
+    job runs inline, one after another, so the order holds by itself).
+
+    A pass queues the next pass before it answers its last page, so that another worker can sync while
+    it answers; without this turn the next pass could send a customer's second answer before the first.
+    A pass takes the turn before each page's answers (for the last page: before the transaction that
+    may plan the next pass, so the turn is taken before any later pass can exist) and gives it back when
+    they are out; a pass that finds the turn taken waits for it. The key expires after TURN_LEASE, and a
+    waiter takes the turn anyway after TURN_WAIT (a killed worker's turn, an answer stuck in retries):
+    order is then best effort, never a stalled account."""
+
+    def __init__(self, runtime: Runtime, corp_id: str, open_kfid: str, owner: str) -> None:
+        self.redis, self.owner = runtime.redis, owner
+        self.key = f"scrm:kf:answering:{corp_id}:{open_kfid}"
+
+    def take(self) -> None:
+        if self.redis is None:
+            return
+        deadline = time.monotonic() + TURN_WAIT
+        while not self.redis.set(self.key, self.owner, nx=True, px=TURN_LEASE_MS):
+            mine = self.redis.get(self.key) == self.owner.encode()  # a re-run of a killed pass
+            if mine or time.monotonic() > deadline:
+                if not mine:
+                    log.warning("kf answers of %s: the previous pass kept its turn; answering anyway", self.key)
+                self.redis.set(self.key, self.owner, px=TURN_LEASE_MS)
+                return
+            time.sleep(TURN_POLL)
+
+    def give_back(self) -> None:
+        if self.redis is not None:
+            self.redis.eval(_RELEASE, 1, self.key, self.owner)
+
+
 # -- the sync ------------------------------------------------------------------------------------------------
 
 def _requested(runtime: Runtime, corp_id: str, open_kfid: str) -> int:
@@ -121,10 +161,12 @@ def kf_sync(ctx: EffectContext, open_kfid: str) -> dict[str, Any] | None:
     if not lock.acquire():
         log.info("kf sync of %s: another run holds the lock and syncs what this one would", open_kfid)
         return ctx.finish(lambda s: {"pages": 0, "stored": 0, "merged": True})
+    turn = AnswerTurn(runtime, ctx.corp_id, open_kfid, f"outbox-{ctx.outbox_id}")
     try:
-        totals, last_page = _sync_pages(ctx, app_pk, open_kfid, lock)
+        totals, last_page = _sync_pages(ctx, app_pk, open_kfid, lock, turn)
     finally:
         lock.release()
+    turn.take()
     try:  # the next pass is queued first, so another worker can start it while this one answers
         again: list[tuple[int, str]] = []
         with runtime.WriteSession.begin() as s:
@@ -138,12 +180,15 @@ def kf_sync(ctx: EffectContext, open_kfid: str) -> dict[str, Any] | None:
                 again.append((row.id, row.queue))
         enqueue_outbox(again)
     finally:
-        hand_on(last_page)
+        try:
+            hand_on(last_page)
+        finally:
+            turn.give_back()
     return result
 
 
-def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str,
-                lock: AccountLock) -> tuple[dict[str, int], list[Outbox]]:
+def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLock,
+                turn: AnswerTurn) -> tuple[dict[str, int], list[Outbox]]:
     """Page sync_msg from the stored cursor until has_more is 0, one transaction per page. What a page
     plans for waiting customers (bot answers, hand-overs, welcomes, ends) is run right here, before the
     next page; the rest goes to the queues. Returns how many pages and new messages there were, and the
@@ -175,7 +220,11 @@ def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str,
         totals["pages"] += 1
         if not page.get("has_more"):
             return totals, pending
-        hand_on(pending)
+        turn.take()
+        try:
+            hand_on(pending)
+        finally:
+            turn.give_back()
         lock.renew()
 
 

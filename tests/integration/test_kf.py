@@ -144,3 +144,33 @@ def test_the_bot_answers_and_hands_over_then_silence_ends_the_session(  # type: 
     wait_for(lambda: kf.conversation(open_kfid, "wmB")["service_state"] == 4, 30, "the silence end")
     assert one(Session, select(KfSession.end_reason).where(KfSession.external_userid == "wmB")) == "silence"
     assert one(Session, select(KfSession.state).where(KfSession.external_userid == "wmA")) == "bot"
+
+
+def test_one_customers_answers_go_out_in_the_order_of_the_messages(  # type: ignore[no-untyped-def]
+        service, start_worker, crypto, fake_wecom, clean_db) -> None:
+    """The customer's second message is synced by the next pass on the other worker while the first answer
+    is still on its way (WeCom takes 1.5 s to take it): the second answer waits for its turn."""
+    start_worker()
+    start_worker()
+    Session = db(clean_db)
+    headers = admin_headers(Session)
+    open_kfid = make_account(service, headers)
+    r = requests.post(f"{service}/api/v1/kf/knowledge", json={"question": "怎么退货", "similar": ["如何退货", "退货流程"],
+                                                             "answer": "订单页申请售后即可"}, headers=headers, timeout=10)
+    assert r.status_code == 201
+    fake_wecom.fault("kf/send_msg", errcode=0, delay=1.5)  # the first answer is slow, then accepted
+    kf = FakeKf(fake_wecom.url)
+    first = kf.write(open_kfid, text("wmA", "请问如何退货"))
+    assert post(service, crypto, kf_callback(first["token"], open_kfid)).status_code == 200
+    wait_for(lambda: one(Session, select(Outbox.attempts).where(Outbox.job == "kf_send_text")) == 1, 30,
+             "the first answer on its way")
+    second = kf.write(open_kfid, text("wmA", "退货流程是什么"))
+    assert post(service, crypto, kf_callback(second["token"], open_kfid)).status_code == 200
+
+    def sent() -> list[str]:
+        return [c["body"]["msgid"] for c in fake_wecom.calls("kf/send_msg") if c["errcode"] == 0]
+
+    wait_for(lambda: len(sent()) == 2, 30, "both answers")
+    assert sent() == [f"bot-{first['msgids'][0]}", f"bot-{second['msgids'][0]}"]
+    with Session() as s:
+        assert s.scalar(select(func.count()).select_from(Outbox).where(Outbox.job == "kf_sync")) == 2  # two passes
