@@ -30,6 +30,8 @@ class Runtime:
     WriteSession: sessionmaker
     write_engine: Engine
     """`engine` for transactions that write (on SQLite: BEGIN IMMEDIATE through the writer gate)."""
+    first_write_engine: Engine
+    """`write_engine` for the callback view's inbox inserts, which pass SQLite's writer gate first."""
     redis: Any = None
     _clients: dict[tuple[str, str], WeComClient] = field(default_factory=dict)
     _app_keys: dict[int, tuple[tuple[str, str], float]] = field(default_factory=dict)
@@ -80,6 +82,7 @@ def build_runtime(settings: Settings) -> Runtime:
         Session=make_session_factory(engine),
         WriteSession=make_session_factory(engine, writer=True),
         write_engine=write_engine(engine),
+        first_write_engine=write_engine(engine, first=True),
         redis=redis,
     )
 

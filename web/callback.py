@@ -201,7 +201,7 @@ def _store(runtime: Runtime, app: CallbackApp, event: events.Event, plaintext: s
         "attempts": 0,
     }
     try:
-        with runtime.write_engine.begin() as conn:
+        with runtime.first_write_engine.begin() as conn:  # WeCom waits on this one-row insert
             return conn.execute(INSERT_INBOX, {**row, "received_at": utcnow()}).inserted_primary_key[0]
     except IntegrityError:
         return None

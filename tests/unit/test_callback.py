@@ -195,6 +195,7 @@ def test_database_down_is_503_so_wecom_retries(client, runtime, sender, monkeypa
     gone = make_engine("sqlite:////nonexistent-dir/db.sqlite")
     monkeypatch.setattr(runtime, "engine", gone)
     monkeypatch.setattr(runtime, "write_engine", write_engine(gone))
+    monkeypatch.setattr(runtime, "first_write_engine", write_engine(gone, first=True))
     r = sender.post("message/text", MsgId="2")
     assert (r.status_code, r.get_data(as_text=True)) == (503, "database unavailable")
 

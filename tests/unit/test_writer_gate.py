@@ -103,3 +103,33 @@ def test_waiting_past_the_busy_timeout_is_database_is_locked(engine: Engine, mon
         thread.join(5)
     assert len(errors) == 1 and "database is locked" in errors[0]
     assert rows(engine) == 1
+
+
+def _writer_process(engine: Engine, value: int, hold: float = 0.0, first: bool = False) -> subprocess.Popen[str]:
+    """Another process that writes `value` (first in line or not), holding the gate `hold` seconds."""
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from models.db import make_engine, write_engine
+        print("waiting", flush=True)
+        with write_engine(make_engine({str(engine.url)!r}), first={first!r}).begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES ({value})")
+            print("held", flush=True)
+            time.sleep({hold!r})
+    """)], stdout=subprocess.PIPE, text=True)
+
+
+def test_a_writer_that_goes_first_passes_the_ones_already_waiting(engine: Engine) -> None:
+    """A job's writer has waited longer, but the callback's one-row insert goes in before it."""
+    holder = _writer_process(engine, 1, hold=1.0)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "waiting"
+    assert holder.stdout.readline().strip() == "held"
+    job = _writer_process(engine, 2)
+    assert job.stdout is not None and job.stdout.readline().strip() == "waiting"
+    time.sleep(0.3)  # the job's writer is at the gate
+    with write_engine(engine, first=True).begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t VALUES (3)")
+    for proc in (holder, job):
+        assert proc.wait(10) == 0
+    with engine.connect() as conn:
+        assert [n for (n,) in conn.exec_driver_sql("SELECT n FROM t ORDER BY rowid")] == [1, 3, 2]
