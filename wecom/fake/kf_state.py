@@ -78,7 +78,8 @@ class KfState:
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # open_kfid -> account (with corpid)
     servicers: dict[str, dict[str, int]] = field(default_factory=dict)  # open_kfid -> userid -> status
     contact_ways: list[dict[str, Any]] = field(default_factory=list)
-    feed: list[dict[str, Any]] = field(default_factory=list)  # every message, in arrival order
+    feeds: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    """(corpid, open_kfid) -> that account's messages in arrival order: a page is a slice, not a scan of all."""
     tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # token -> corpid, open_kfid, expiry
     conversations: dict[tuple[str, str], Conversation] = field(default_factory=dict)
     codes: dict[str, Code] = field(default_factory=dict)
@@ -88,7 +89,7 @@ class KfState:
 
     def reset(self) -> None:
         with self._lock:
-            for table in (self.accounts, self.servicers, self.contact_ways, self.feed, self.tokens,
+            for table in (self.accounts, self.servicers, self.contact_ways, self.feeds, self.tokens,
                           self.conversations, self.codes, self.sent):
                 table.clear()
             self.paging = Paging()
@@ -206,8 +207,7 @@ class KfState:
                 conversation.state, conversation.servicer = 0, ""
             conversation.last_customer_at = now
             conversation.sends_since_customer = 0
-        msg["_corpid"] = corpid
-        self.feed.append(msg)
+        self.feeds.setdefault((corpid, open_kfid), []).append(msg)
         return msg
 
     def _apply_event(self, corpid: str, open_kfid: str, event: dict[str, Any], conversation: Conversation,
@@ -241,11 +241,11 @@ class KfState:
         """One sync_msg page after ``cursor`` (an opaque offset into this account's messages)."""
         with self._lock:
             self.account(corpid, open_kfid)
-            mine = [m for m in self.feed if m["_corpid"] == corpid and m["open_kfid"] == open_kfid]
+            mine = self.feeds.get((corpid, open_kfid), [])
             offset = _cursor_offset(cursor)
             size = min(limit, self.paging.page_size)
             chunk = mine[offset:offset + size]
-            end = offset + len(chunk)
+            end, total = offset + len(chunk), len(mine)
             delay = 0.0
             index = offset // size + 1 if size else 1
             if self.paging.slow_page == index and self.paging.times > 0:
@@ -253,8 +253,8 @@ class KfState:
                 delay = self.paging.delay
         if delay:
             time.sleep(delay)
-        msg_list = [{k: copy.deepcopy(v) for k, v in m.items() if k != "_corpid"} for m in chunk]
-        return {"next_cursor": _make_cursor(end), "has_more": 1 if end < len(mine) else 0, "msg_list": msg_list}
+        msg_list = [copy.deepcopy(m) for m in chunk]
+        return {"next_cursor": _make_cursor(end), "has_more": 1 if end < total else 0, "msg_list": msg_list}
 
     def set_paging(self, paging: Paging) -> None:
         with self._lock:
