@@ -154,9 +154,7 @@ def kf_sync(ctx: EffectContext, open_kfid: str) -> dict[str, Any] | None:
     handler also takes, so a callback either bumped the count first (and is served by the next pass) or
     finds no sync pending (and plans one itself)."""
     runtime = ctx.runtime
-    seen = _requested(runtime, ctx.corp_id, open_kfid)
-    with runtime.Session() as s:
-        app_pk = int(s.get(Outbox, ctx.outbox_id).args["app_pk"])
+    seen, app_pk = _requested(runtime, ctx.corp_id, open_kfid), ctx.app_pk
     lock = AccountLock(runtime, ctx.corp_id, open_kfid, f"outbox-{ctx.outbox_id}")
     if not lock.acquire():
         log.info("kf sync of %s: another run holds the lock and syncs what this one would", open_kfid)

@@ -37,6 +37,7 @@ class EffectContext:
     client: WeComClient
     corp_id: str
     outbox_id: int
+    app_pk: int
     deferred: list[tuple[int, Write]] | None = None
     """Set by `deliver_here`: `finish` then only collects the write, to be applied with the batch's."""
 
@@ -100,7 +101,7 @@ def _context(runtime: Runtime, corp_id: str, outbox_id: int, args: dict[str, Any
     app_pk = int(args.pop("app_pk"))
     clients = {} if clients is None else clients
     client = clients.get(app_pk) or clients.setdefault(app_pk, runtime.client_for_app(app_pk))
-    return EffectContext(runtime, client, corp_id, outbox_id, deferred)
+    return EffectContext(runtime, client, corp_id, outbox_id, app_pk, deferred)
 
 
 @job("deliver_outbox", queue="outbound")
@@ -114,7 +115,8 @@ def deliver_outbox(outbox_id: int) -> str:
     if fn is None:
         raise FinalError(f"no effect named {name!r}")
     with runtime.WriteSession.begin() as s:
-        s.get(Outbox, outbox_id).attempts += 1
+        s.execute(update(Outbox).where(Outbox.id == outbox_id).values(attempts=Outbox.attempts + 1)
+                  .execution_options(synchronize_session=False))
     try:
         result = fn(_context(runtime, corp_id, outbox_id, args), **args)
     except WeComError as exc:
