@@ -21,12 +21,14 @@ sync_msg per callback that is the ceiling of this very load). Not a pytest test.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import itertools
 import random
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -77,6 +79,33 @@ def answers(st: Stack) -> dict[str, float]:
     """Customer → time the fake received the kf/send_msg answering them."""
     calls = http_json(st.fake_port, "GET", "/fake/calls?path=kf/send_msg", timeout=60)[1]["calls"]
     return {c["body"]["touser"]: c["at"] for c in calls if c["errcode"] == 0}
+
+
+def where_the_time_went(conn: Any, posted_at: list[float], answered: dict[str, float]) -> dict[str, list[float]]:
+    """Stages of a message's trip, from the rows' own timestamps (UTC, this machine's clock; SQLite keeps
+    microseconds, MySQL's DATETIME whole seconds, so the caller asks on SQLite only): callback
+    posted → its inbox row processed (process_batch), callback posted → the message stored by a sync pass,
+    stored → answer received by the fake, and a sync pass planned → done (its wait on the queue included)."""
+    from sqlalchemy import select
+
+    from models import Inbox, Message, Outbox
+
+    def seconds(at: Any) -> float:
+        return at.replace(tzinfo=dt.UTC).timestamp() if at.tzinfo is None else at.timestamp()
+
+    stored_at = {who: seconds(at) for who, at in conn.execute(
+        select(Message.external_userid, Message.created_at).where(Message.origin == "customer"))}
+    posted = {f"wmBench{i:08d}": at for i, at in enumerate(posted_at)}
+    inbox = [seconds(done) - seconds(got) for got, done in conn.execute(
+        select(Inbox.received_at, Inbox.processed_at).where(Inbox.processed_at.is_not(None)))]
+    syncs = [seconds(done) - seconds(made) for made, done in conn.execute(
+        select(Outbox.created_at, Outbox.done_at).where(Outbox.job == "kf_sync", Outbox.done_at.is_not(None)))]
+    return {
+        "callback stored → processed (process_batch)": sorted(inbox),
+        "callback posted → message stored (sync pass)": sorted(stored_at[w] - posted[w] for w in stored_at if w in posted),
+        "message stored → answer at the fake": sorted(answered[w] - stored_at[w] for w in stored_at if w in answered),
+        f"sync pass planned → done ({len(syncs)} passes)": sorted(syncs),
+    }
 
 
 def run(args: argparse.Namespace, st: Stack) -> int:
@@ -143,11 +172,17 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     with engine.connect() as conn:
         stored = conn.scalar(select(func.count()).select_from(Message).where(Message.origin == "customer"))
         distinct = conn.scalar(select(func.count(func.distinct(Message.msgid))).where(Message.origin == "customer"))
+        # MySQL DATETIME columns keep whole seconds: the stages mean something on SQLite only.
+        stages = where_the_time_went(conn, posted_at, answered) if conn.dialect.name == "sqlite" else {}
     engine.dispose()
     say(f"callback HTTP p50 {percentile(http_ms, 0.5):.1f} ms, p99 {percentile(http_ms, 0.99):.1f} ms")
     say(f"callback → bot answer ({len(e2e)}/{n}): p50 {percentile(e2e, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(e2e, 0.99) * 1000:.0f} ms, max {e2e[-1] * 1000 if e2e else float('nan'):.0f} ms")
     say(f"customer messages stored {stored} (distinct msgids {distinct})")
+    if stages:
+        say("where the time went (p50 / p99):\n" + "\n".join(
+            f"  {name:<45} {percentile(v, 0.5) * 1000:6.0f} / {percentile(v, 0.99) * 1000:6.0f} ms"
+            for name, v in stages.items() if v))
     say(f"CPU from the first message to the last answer ({elapsed:.1f} s):\n"
         + cpu_report(cpu_before, cpu_after, elapsed, n, "message"))
     ok = drained is not None and len(e2e) == n and stored == distinct == n
