@@ -164,8 +164,8 @@ def kf_sync(ctx: EffectContext, open_kfid: str) -> dict[str, Any] | None:
         totals, last_page = _sync_pages(ctx, app_pk, open_kfid, lock, turn)
     finally:
         lock.release()
-    turn.take()
     try:  # the next pass is queued first, so another worker can start it while this one answers
+        turn.take()
         again: list[tuple[int, str]] = []
         with runtime.WriteSession.begin() as s:
             cursor = locked_cursor(s, ctx.corp_id, open_kfid)
