@@ -127,9 +127,9 @@ class WriterGate:
 
     Writers that go `first` (the callback view's one-row inserts, which WeCom and a waiting customer time)
     hold a shared flock on a second file while they wait; the others, once they have the gate, give it
-    back for a moment while anyone holds that, FIRST_WAIT in all. Without that the gate is a free-for-all that a job running
-    transaction after transaction mostly wins (the releaser asks again at once, the waiters are asleep):
-    the ingress waited 20 ms at p50 in one bench run and 200 ms in the next."""
+    back for a moment while anyone holds that, FIRST_WAIT in all. Without that the gate is a free-for-all
+    that a job running transaction after transaction mostly wins (the releaser asks again at once, the
+    waiters are asleep): the ingress waited 20 ms at p50 in one bench run and 200 ms in the next."""
 
     def __init__(self, path: str) -> None:
         self.path = path
