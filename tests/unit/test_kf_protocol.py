@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from kf_support import FakeKf, text
+from kf_support import text
 from sqlalchemy import select, update
 
 from models import DeadLetter, KfAccount, KfCursor, KfSession, KfSettings, Message
@@ -173,7 +173,8 @@ def test_an_expired_token_is_dropped_and_the_sync_runs_without_it(  # type: igno
     assert dead_letters(runtime) == []
 
 
-def _fail(kf: FakeKf, open_kfid: str, external_userid: str, fail_msgid: str, fail_type: int) -> dict[str, Any]:
+def _fail(external_userid: str, fail_msgid: str, fail_type: int) -> dict[str, Any]:
+    """WeCom's msg_send_fail event for one of our messages."""
     return {"external_userid": external_userid, "event": {"event_type": "msg_send_fail", "fail_msgid": fail_msgid,
                                                           "fail_type": fail_type}}
 
@@ -183,7 +184,7 @@ def test_an_undelivered_bot_answer_brings_a_person(  # type: ignore[no-untyped-d
     open_kfid = account["open_kfid"]
     deliver(sender, kf, open_kfid, text("wmA", "如何退货"))
     [answer] = bodies(fake_wecom, "kf/send_msg")
-    deliver(sender, kf, open_kfid, _fail(kf, open_kfid, "wmA", answer["msgid"], 6))  # over the 5-message limit
+    deliver(sender, kf, open_kfid, _fail("wmA", answer["msgid"], 6))  # over the 5-message limit
     [session] = sessions(runtime)
     assert (session.state, session.servicer_userid) == ("human", "lisi")
     assert [(b["external_userid"], b["service_state"]) for b in bodies(fake_wecom, "kf/service_state/trans")] == [
@@ -199,8 +200,8 @@ def test_a_closed_session_ends_here_and_a_deleted_account_is_told_to_its_service
     deliver(sender, kf, open_kfid, text("wmA", "如何退货"), text("wmB", "如何退货"))
     answers = {b["touser"]: b["msgid"] for b in bodies(fake_wecom, "kf/send_msg")}
     fake_wecom.clear_calls()
-    deliver(sender, kf, open_kfid, _fail(kf, open_kfid, "wmA", answers["wmA"], 5),
-            _fail(kf, open_kfid, "wmB", answers["wmB"], 1))
+    deliver(sender, kf, open_kfid, _fail("wmA", answers["wmA"], 5),
+            _fail("wmB", answers["wmB"], 1))
     a, b = sessions(runtime)
     assert (a.state, a.end_reason) == ("ended", "send_failed")
     assert b.state == "bot"  # nothing a person in the chat can do: the admins must restore the account
