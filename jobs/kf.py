@@ -357,8 +357,9 @@ def kf_scene_add(ctx: EffectContext, scene_pk: int) -> dict[str, Any] | None:
 
 @job("kf_tick", queue="maintenance")
 def kf_tick() -> dict[str, int]:
-    """Every minute (jobs/cron.py): end sessions silent for the corp's N minutes (§9.8.2), and give queued
-    customers to receptionists who have room again (a limit raised, a servicer back at work)."""
+    """Every minute (jobs/cron.py): end (or let lapse) sessions silent for the corp's N minutes (§9.8.2), end
+    lapsing sessions once WeCom's 48 h are up, and give queued customers to receptionists who have room again
+    (a limit raised, a servicer back at work)."""
     runtime = current()
     with runtime.Session() as s:
         corps = s.scalars(select(KfSession.corp_id).where(KfSession.state != SessionState.ended.value)
