@@ -170,8 +170,15 @@ def test_the_reply_code_comes_with_the_first_move_only(fake: FakeWeComServer, to
     queued = api(fake, "kf/service_state/trans", token, json={**move, "service_state": 2})
     taken = api(fake, "kf/service_state/trans", token, json={**move, "service_state": 3, "servicer_userid": "lisi"})
     assert queued["msg_code"] and "msg_code" not in taken
+    # the queue's code is for the queue: the session has left it
     assert api(fake, "kf/send_msg_on_event", token, json={"code": queued["msg_code"], "msgtype": "text",
-                                                          "text": {"content": "请稍候"}})["errcode"] == 0
+                                                          "text": {"content": "请稍候"}})["errcode"] == 40058
+    other = _session_in(fake, token, open_kfid, 1)
+    picked = api(fake, "kf/service_state/trans", token, json={**other, "service_state": 3, "servicer_userid": "lisi"})
+    menu = {"code": picked["msg_code"], "msgtype": "msgmenu", "msgmenu": {"list": []}}
+    assert api(fake, "kf/send_msg_on_event", token, json=menu)["errcode"] == 40008  # text only
+    assert api(fake, "kf/send_msg_on_event", token, json={"code": picked["msg_code"], "msgtype": "text",
+                                                          "text": {"content": "您好，我是李四"}})["errcode"] == 0
 
 
 @pytest.mark.parametrize("msgid, errcode", [

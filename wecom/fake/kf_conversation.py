@@ -37,14 +37,22 @@ MSGID_LENGTH = 44
 """The fake's message ids look like WeCom's: 44 letters and digits (real ones are 34-44+ characters)."""
 
 
+TEXT_OR_MENU = frozenset({"text", "msgmenu"})
+TEXT_ONLY = frozenset({"text"})
+
+
 @dataclass
 class Code:
-    """A welcome_code or msg_code: one send_msg_on_event before ``expires_at``."""
+    """A welcome_code or msg_code: one send_msg_on_event before ``expires_at``, of ``msgtypes``, and (all but the
+    welcome_code) only while the session is still in the ``state`` the code came with (the send_msg_on_event
+    page: 进入接待池 48 h text; 从接待池接入 48 h text; 结束会话 20 s text or menu; the welcome 20 s text or menu)."""
 
     corpid: str
     open_kfid: str
     external_userid: str
     expires_at: float
+    state: int | None = None
+    msgtypes: frozenset[str] = TEXT_OR_MENU
     used: bool = False
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from wecom.fake.errors import WeComError
 from wecom.fake.kf_conversation import (
-    EVENT_CODE_TTL, MAX_SENDS_PER_CUSTOMER_MESSAGE, MSGID_PATTERN, REPLY_CODE_TTL, REPLY_WINDOW, TRANSITIONS, Code,
-    Conversation, new_msgid,
+    EVENT_CODE_TTL, MAX_SENDS_PER_CUSTOMER_MESSAGE, MSGID_PATTERN, REPLY_CODE_TTL, REPLY_WINDOW, TEXT_ONLY,
+    TEXT_OR_MENU, TRANSITIONS, Code, Conversation, new_msgid,
 )
 
 SYNC_TOKEN_TTL = 600.0
@@ -270,12 +270,19 @@ class KfState:
             return self._record_sent(corpid, open_kfid, external_userid, message, "send_msg")
 
     def send_on_event(self, corpid: str, code: str, message: dict[str, Any]) -> str:
-        """kf/send_msg_on_event: the code must be this corp's, unused and alive. WeCom documents no errcode
-        for a spent or expired code; 40058 (invalid parameter) is a guess."""
+        """kf/send_msg_on_event: the code must be this corp's, unused, alive, and (but a welcome_code) used while
+        the session is in the state it came with; a queue or pick-up code takes text only (40008). WeCom
+        documents no errcode for a spent, expired or out-of-state code; 40058 (invalid parameter) is a guess."""
         with self._lock:
             issued = self.codes.get(code)
             if issued is None or issued.corpid != corpid or issued.used or time.time() >= issued.expires_at:
                 raise WeComError(40058)
+            if message.get("msgtype") not in issued.msgtypes:
+                raise WeComError(40008)
+            if issued.state is not None:
+                conversation = self.conversations.get((issued.open_kfid, issued.external_userid))
+                if conversation is None or conversation.state != issued.state:
+                    raise WeComError(40058, "the session left the state of this code")
             issued.used = True
             return self._record_sent(corpid, issued.open_kfid, issued.external_userid, message, "send_msg_on_event")
 
@@ -319,7 +326,8 @@ class KfState:
             else:
                 return ""
             code = "mc" + secrets.token_hex(16)
-            self.codes[code] = Code(corpid, open_kfid, external_userid, now + ttl)
+            self.codes[code] = Code(corpid, open_kfid, external_userid, now + ttl, state,
+                                    TEXT_OR_MENU if state == 4 else TEXT_ONLY)
             return code
 
     def snapshot(self) -> dict[str, Any]:
