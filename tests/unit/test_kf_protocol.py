@@ -119,6 +119,40 @@ def test_a_session_wecom_ended_unseen_ends_here_without_a_dead_letter(  # type: 
     assert dead_letters(runtime) == []
 
 
+def test_a_session_wecom_no_longer_holds_at_3_is_not_marked_ended(  # type: ignore[no-untyped-def]
+        client, admin, sender, kf, account, fake_wecom, runtime) -> None:  # noqa: F811
+    """WeCom ended the receptionist's session and the customer wrote again (a new session, state 0), all
+    unseen here: the end call is refused (95016), and the session lapses instead of ending."""
+    assert client.put("/api/v1/kf/settings", json={"silence_minutes": 5}, headers=admin).status_code == 200
+    open_kfid = account["open_kfid"]
+    deliver(sender, kf, open_kfid, text("wmA", "人工"))
+    kf.write(open_kfid, {"external_userid": "wmA", "event": {"event_type": "session_status_change",
+                                                              "change_type": 3, "old_servicer_userid": "lisi"}},
+             text("wmA", "又有问题了"))
+    age(runtime, "wmA", minutes=6)
+    tick()
+    assert [c["errcode"] for c in fake_wecom.calls("kf/service_state/trans")][-1] == 95016
+    [session] = sessions(runtime)
+    assert (session.state, session.ended_at) == ("lapsing", None)
+    assert kf.conversation(open_kfid, "wmA")["service_state"] == 0
+    assert dead_letters(runtime) == []
+
+
+def test_a_queued_customer_wecom_already_let_go_is_ended_not_handed_over(  # type: ignore[no-untyped-def]
+        client, admin, sender, kf, account, fake_wecom, runtime) -> None:  # noqa: F811
+    open_kfid = account["open_kfid"]
+    deliver(sender, kf, open_kfid, text("wmA", "人工"), text("wmB", "人工"), text("wmC", "人工"))
+    r = client.patch(f"/api/v1/kf/accounts/{account['id']}", json={"max_sessions": 2}, headers=admin)
+    assert r.status_code == 200
+    fake_wecom.fault("kf/service_state/trans", errcode=95013)  # WeCom ended wmC's session meanwhile
+    tick()  # room again: the queue's wmC goes to a receptionist
+    assert [(c["body"]["external_userid"], c["errcode"]) for c in fake_wecom.calls("kf/service_state/trans")][-1] \
+        == ("wmC", 95013)
+    c = next(s for s in sessions(runtime) if s.external_userid == "wmC")
+    assert (c.state, c.end_reason) == ("ended", "wecom")
+    assert dead_letters(runtime) == []
+
+
 # -- 3. text lengths in bytes ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path, field", [("/api/v1/kf/settings", "end_message"), ("accounts", "welcome_text")])
