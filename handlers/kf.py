@@ -1,11 +1,13 @@
-"""WeChat customer service (微信客服, 004 §12): the kf_msg_or_event callback, and what each synced message
-does to the service session.
+"""WeChat customer service (微信客服, 004 §12): the kf_msg_or_event and kf_account_auth_change callbacks,
+and what each synced message does to the service session (handlers/kf_sessions.py moves whole sessions).
 
 The callback carries only a Token and the account (OpenKfId), so its handler plans one `kf_sync` outbox
 row; the job (jobs/kf.py) pages kf/sync_msg and hands each page to `apply_page`, in the transaction that
 also moves the cursor. Everything here runs inside that transaction: messages are stored once (msgid),
-sessions move through WeCom's states (new → bot → queue/human → ended), and WeCom calls (welcome, bot
-answer, hand-over, end) are outbox rows run after commit, so a page applied once has its effects once.
+sessions move through WeCom's states (new → bot → queue/human → lapsing/ended), and WeCom calls (welcome,
+bot answer, hand-over, end) are outbox rows run after commit, so a page applied once has its effects once.
+Only recent messages are acted on (rules/kf.py `acts_on`); older ones, which a first sync or a lost cursor
+brings back from sync_msg's 3 days, are stored and nothing else.
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from handlers.kf_sessions import FAST, OPEN_STATES, end_session, hand_over, kf_settings, resume
 from handlers.moderation import plan_staff_message, store_message
 from handlers.registry import HandlerContext, on
-from models import (
-    KfAccount, KfCursor, KfServicer, KfSession, KnowledgeItem, Message, Outbox, OutboxStatus,
-)
-from handlers.kf_sessions import FAST, OPEN_STATES, end_session, hand_over, kf_settings, resume
+from models import KfAccount, KfCursor, KfServicer, KfSession, KnowledgeItem, Message, Outbox, OutboxStatus
 from models.conversation import KF_ORIGINS, MessageOrigin, MessageSource
 from models.db import get_or_create, utcnow
 from models.kf import RowStatus, ServicerStatus, SessionState
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 WELCOME_CODE_TTL = dt.timedelta(seconds=20)
 """An enter_session welcome_code allows one message within 20 s (PROTOCOL.md §4)."""
-
 
 
 @on("kf_msg_or_event")
