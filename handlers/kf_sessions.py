@@ -67,11 +67,13 @@ def _lapse(ctx: HandlerContext, session: KfSession, reason: str, end_message: st
     """A session in WeCom's 0/1/2 that should end: no API call can end it, so it lapses. While WeCom has it
     in 0/1 (ours new/bot) the customer gets the end message through send_msg; a queued one cannot get it."""
     if session.state in (SessionState.new.value, SessionState.bot.value) and end_message:
+        # one per lapse: a session the customer resumed may lapse again after their next message
+        lapse = f"lapse-{session.session_id}-{session.customer_msgs}"
         ctx.outbox("kf_send_text", {
             "app_pk": session.app_pk, "session_pk": session.id, "open_kfid": session.open_kfid,
             "external_userid": session.external_userid, "content": end_message,
-            "msgid": answer_msgid(ctx.corp_id, session.open_kfid, f"end-{session.session_id}")},
-            key=f"kf_end:{session.id}", queue=FAST)
+            "msgid": answer_msgid(ctx.corp_id, session.open_kfid, lapse)},
+            key=f"kf_{lapse}", queue=FAST)
     session.state = SessionState.lapsing.value
     session.end_reason = reason
 

@@ -86,6 +86,23 @@ def test_closing_words_in_a_bot_session_let_it_lapse_with_the_end_message(  # ty
     assert dead_letters(runtime) == []
 
 
+def test_a_resumed_session_that_lapses_again_says_goodbye_again_and_a_person_can_still_end_it(  # type: ignore[no-untyped-def]
+        sender, kf, account, fake_wecom, runtime, knowledge) -> None:  # noqa: F811
+    open_kfid = account["open_kfid"]
+    deliver(sender, kf, open_kfid, text("wmA", "如何退货"))
+    deliver(sender, kf, open_kfid, text("wmA", "谢谢"))
+    deliver(sender, kf, open_kfid, text("wmA", "如何退货"), text("wmA", "谢谢"))  # resumed, then lapsing again
+    sent = bodies(fake_wecom, "kf/send_msg")
+    assert [b["text"]["content"] for b in sent] == [ANSWER, "本次会话已结束，感谢您的咨询。"] * 2
+    assert len({b["msgid"] for b in sent}) == 4  # WeCom refuses a repeated msgid
+    deliver(sender, kf, open_kfid, text("wmA", "人工"), text("wmA", "谢谢"))  # to a person, who ends it
+    assert [b["service_state"] for b in bodies(fake_wecom, "kf/service_state/trans")] == [3, 4]
+    [session] = sessions(runtime)
+    assert (session.state, session.end_reason) == ("ended", "closing")
+    assert kf.conversation(open_kfid, "wmA")["service_state"] == 4
+    assert dead_letters(runtime) == []
+
+
 def test_a_queued_customer_who_falls_silent_lapses_and_writing_again_continues_the_session(  # type: ignore[no-untyped-def]
         client, admin, sender, kf, account, fake_wecom, runtime) -> None:  # noqa: F811
     assert client.put("/api/v1/kf/settings", json={"silence_minutes": 5}, headers=admin).status_code == 200
