@@ -48,9 +48,9 @@ def end_session(ctx: HandlerContext, session: KfSession, reason: str, end_messag
         return
     freed = session.servicer_userid if session.state == SessionState.human.value else None
     _ended(session, reason)
-    if tell_wecom:
+    if tell_wecom:  # keyed per customer message too: an end WeCom refused (kf_send.py) may be tried again later
         ctx.outbox("kf_end", {"app_pk": session.app_pk, "session_pk": session.id, "content": end_message},
-                   key=f"kf_end:{session.id}", queue=FAST)
+                   key=f"kf_end:{session.id}:{session.customer_msgs}", queue=FAST)
     if freed and session.account_pk is not None:
         account = ctx.session.get(KfAccount, session.account_pk)
         if account is not None:
