@@ -38,6 +38,7 @@ ERRMSG: dict[int, str] = {
     41096: "welcome msg is being distributed",
     42001: "access_token expired",
     44004: "empty content",
+    45002: "content size out of limit",
     45009: "api freq out of limit",
     47001: "data format error",
     60111: "userid not found",
