@@ -1,4 +1,8 @@
-"""Which corp, and which of its apps, an admin API call acts on."""
+"""Which corp, and which of its apps, an admin API call acts on.
+
+Every read and write is bound to the token's corp (`g.principal.corp_id`, web/auth.py): a row of another
+corp is answered as absent (404), a request naming another corp is refused (403). A token issued for
+every corp (admin, super_admin) names the corp with `corp_id` where a write needs one."""
 
 from __future__ import annotations
 
@@ -14,6 +18,17 @@ from web.errors import ApiError
 APP_PREFERENCE = {"contact": 0, "agent": 1, "kf": 2}
 
 
+def in_scope(corp_id: str) -> bool:
+    """May this token see or touch a row of `corp_id`?"""
+    return g.principal.corp_id in (None, corp_id)
+
+
+def check_corp(requested: str | None) -> None:
+    """Refuse (403) a request naming a corp other than the token's own."""
+    if requested is not None and not in_scope(requested):
+        raise ApiError(403, "forbidden", "this token belongs to another corp")
+
+
 def corp_and_app(session: Session, requested: str | None) -> tuple[str, int]:
     """(corp_id, app pk) for this call: the token's corp, else `requested`, else the only corp there is."""
     principal = g.principal
@@ -23,8 +38,8 @@ def corp_and_app(session: Session, requested: str | None) -> tuple[str, int]:
         if len(corps) != 1:
             raise ApiError(400, "bad_request", "several corps are configured: say which with corp_id")
         corp_id = corps[0]
-    elif requested and principal.corp_id and requested != principal.corp_id:
-        raise ApiError(403, "forbidden", "this token belongs to another corp")
+    else:
+        check_corp(requested)
     apps = session.execute(select(App.id, App.kind).join(Corp).where(Corp.corp_id == corp_id)).all()
     if not apps:
         raise ApiError(404, "not_found", f"no app configured for corp {corp_id}")
