@@ -6,11 +6,13 @@ every corp (admin, super_admin) names the corp with `corp_id` where a write need
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import App, Corp
+from models import App, Corp, CustomField
 from web.errors import ApiError
 
 # The app whose secret calls the customer-contact APIs: a 客户联系 app if the corp has one, else its
@@ -44,3 +46,20 @@ def corp_and_app(session: Session, requested: str | None) -> tuple[str, int]:
     if not apps:
         raise ApiError(404, "not_found", f"no app configured for corp {corp_id}")
     return corp_id, min(apps, key=lambda a: (APP_PREFERENCE.get(a.kind, 9), a.id)).id
+
+
+def hidden_field_keys(session: Session, corp_id: str) -> set[str]:
+    """Keys of the corp's custom fields a member may not see (visible off, 001 字段设置 是否可见); empty for
+    admins. A member sees neither such a field's value nor that it changed."""
+    if not g.principal.is_member:
+        return set()
+    return set(session.scalars(select(CustomField.key).where(CustomField.corp_id == corp_id,
+                                                             CustomField.visible.is_(False))))
+
+
+def timeline_detail(kind: str, detail: dict[str, Any], hidden: set[str]) -> dict[str, Any] | None:
+    """A timeline entry's detail with the hidden fields' keys taken out; None when nothing visible is left."""
+    if kind != "fields_changed" or not hidden:
+        return detail
+    keys = [k for k in detail.get("fields", []) if k not in hidden]
+    return {**detail, "fields": keys} if keys else None
