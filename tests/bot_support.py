@@ -31,7 +31,7 @@ def passive_text(crypto: CallbackCrypto, response: Any, to_user: str) -> str | N
                                envelope.findtext("Nonce"))
     reply = parse_xml(plaintext)
     assert (reply.findtext("ToUserName"), reply.findtext("FromUserName"), reply.findtext("MsgType")) == (
-        to_user, CORP_ID, "text")
+        to_user, crypto.corp_id, "text")
     return reply.findtext("Content")
 
 

@@ -146,11 +146,16 @@ def _principal() -> Principal:
 
 def _check_body_size() -> None:
     """The admin API's request-size limit (413). A declared length over it is refused before anything is
-    read; a chunked body is cut off by werkzeug at the same limit (413 when the view reads it)."""
+    read; a body without one (chunked) is read up to one byte past the limit and kept for the view, as
+    werkzeug's own max_content_length would cut it short silently (then a 400 for broken JSON, not a 413)."""
     limit = current_app.extensions["scrm"].settings.api_max_body_bytes
+    too_large = ApiError(413, "too_large", f"the request body is over {limit} bytes")
     if (request.content_length or 0) > limit:
-        raise ApiError(413, "too_large", f"the request body is over {limit} bytes")
-    request.max_content_length = limit
+        raise too_large
+    if not request.content_length and request.method not in ("GET", "HEAD"):
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:
+            raise too_large
 
 
 def require(role: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
