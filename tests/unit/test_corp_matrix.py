@@ -211,5 +211,5 @@ def test_every_route_every_role_no_cross_corp_reach(app, client, runtime, world)
                 if fingerprint(runtime, CORP_A) != a_before:
                     problems.append(f"{cell}: changed corp A's rows")
                     a_before = fingerprint(runtime, CORP_A)
-    assert problems == []
+    assert not problems, "\n".join(problems)
     assert exercised >= len(TOKENS) * 70  # every API route, each by every token
