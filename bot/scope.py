@@ -3,8 +3,8 @@
 Role: a staff member is a `member` (scoped to the customers they follow) unless a live (not revoked, not
 expired) API token names their userid with a higher role in the callback's corp; then they act with that
 role (`admin` and `super_admin` see the whole corp). Userids are unique only within a corp, so a token
-without a corp counts only while exactly one corp is configured (web/auth.py binds new ones to it). The API token is the one place roles are granted today,
-so the bot reads it rather than keeping a second list.
+without a corp counts only while exactly one corp is configured (web/auth.py binds new ones to it). The
+API token is the one place roles are granted today, so the bot reads it rather than keeping a second list.
 
 Customers: the API's scope (web/api_customers.py `_scoped`): not in the recycle bin, the caller's corp,
 and for a member only customers they follow. Mobiles are masked for members while the corp's 电话号码隐藏

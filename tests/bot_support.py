@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from support import CORP_ID, Sender
+from support import Sender
 from wecom.crypto import CallbackCrypto, parse_xml
 
 ADD = "change_external_contact/add_external_contact"

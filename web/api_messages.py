@@ -45,7 +45,8 @@ def search_messages() -> Any:
     customer = args.get("customer", "").strip()
     if customer:
         if customer.isascii() and customer.isdigit():  # a customer id, as the customer list shows it
-            customer_row = select(Customer.external_userid).where(Customer.id == int(customer))
+            customer_row = _scoped(select(Customer.external_userid), Customer.corp_id).where(
+                Customer.id == int(customer))
             query = query.where(Message.external_userid.in_(customer_row))
         else:
             query = query.where(Message.external_userid == customer)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot_support import Bot
-from models import ApiToken, AuditLog, Corp, CustomField
+from models import ApiToken, AuditLog, CustomField
 from models.corp import save_app
 from models.db import utcnow
 from support import AGENT_ID, CORP_ID, Sender
