@@ -79,6 +79,7 @@ NOT_IN_MATRIX = {
                               "(test_callback; a callback's corp is its app's)",
     "/healthz": "liveness: no token, no corp data (db and redis up or down)",
     "/api/v1/openapi.json": "the API's description: public, no corp data",
+    "/static/<path:filename>": "Flask's static files: none are served",
 }
 
 # (role, corp bound to, userid); None: a token for every corp (a member's is a row from before the rule)
@@ -179,21 +180,31 @@ def test_the_matrix_reaches_data(client, world) -> None:  # type: ignore[no-unty
     assert MARK[CORP_A] in everyone and MARK[CORP_B] in everyone
 
 
+def exercisable(app: Any, ids: dict[str, Any]) -> tuple[list[tuple[str, str, str, Any]], list[str]]:
+    """(method, url with corp A's ids, endpoint, required role) of every route not in NOT_IN_MATRIX, and
+    what is wrong with each route that can be neither exercised nor is listed."""
+    cells, problems = [], []
+    for rule, method, endpoint in routes(app):
+        if rule in NOT_IN_MATRIX:
+            continue
+        required = getattr(app.view_functions[endpoint], "required_role", None)
+        url = url_for_a(rule, endpoint, ids)
+        if required is None or url is None:
+            problems.append(f"{method} {rule}: not exercisable (no @require, or a path parameter PARAMS does "
+                            f"not know); add it to PARAMS or NOT_IN_MATRIX with the reason")
+        else:
+            cells.append((method, url, endpoint, required))
+    return cells, problems
+
+
 def test_every_route_every_role_no_cross_corp_reach(app, client, runtime, world) -> None:  # type: ignore[no-untyped-def]
-    ids, problems, exercised = world["ids"][CORP_A], [], 0
+    cells, problems = exercisable(app, world["ids"][CORP_A])
+    assert len(cells) > 70  # the API's routes and methods (77 today)
+    assert set(NOT_IN_MATRIX) <= {rule.rule for rule in app.url_map.iter_rules()}  # no stale excuses
     a_before = fingerprint(runtime, CORP_A)
     for role, corp, _ in TOKENS:  # bound tokens first: all-corps tokens may change corp A's rows
         headers = world["headers"][(role, corp)]
-        for rule, method, endpoint in routes(app):
-            if rule in NOT_IN_MATRIX:
-                continue
-            required = getattr(app.view_functions[endpoint], "required_role", None)
-            url = url_for_a(rule, endpoint, ids)
-            if required is None or url is None:
-                problems.append(f"{method} {rule}: not exercisable (no @require, or a path parameter PARAMS "
-                                f"does not know); add it to PARAMS or NOT_IN_MATRIX with the reason")
-                continue
-            exercised += 1
+        for method, url, endpoint, required in cells:
             denied = RANK[role] < RANK[required.value] or (role == "member" and corp is None)
             everything = fingerprint(runtime, None) if denied else None
             r = client.open(url, method=method, headers=headers, query_string={"corp_id": CORP_A},
@@ -211,5 +222,17 @@ def test_every_route_every_role_no_cross_corp_reach(app, client, runtime, world)
                     problems.append(f"{cell}: changed corp A's rows")
                     a_before = fingerprint(runtime, CORP_A)
     assert not problems, "\n".join(problems)
-    assert exercised > len(TOKENS) * 70  # the API's routes (77 today), each by every token
-    assert set(NOT_IN_MATRIX) <= {rule.rule for rule in app.url_map.iter_rules()}  # no stale excuses
+
+
+def test_a_new_route_is_in_the_matrix_or_fails_it(settings, world) -> None:  # type: ignore[no-untyped-def]
+    from app import create_app
+    from models import Role
+    from web.auth import require
+
+    fresh = create_app({"TESTING": True}, settings=settings)
+    fresh.add_url_rule("/api/v1/customers/<int:customer_id>/notes", "notes", require(Role.member)(lambda **_: ""))
+    fresh.add_url_rule("/api/v1/widgets/<int:widget_id>", "widgets", require(Role.admin)(lambda **_: ""))
+    cells, problems = exercisable(fresh, world["ids"][CORP_A])
+    assert ("GET", f"/api/v1/customers/{world['ids'][CORP_A]['customer_id']}/notes", "notes", Role.member) in cells
+    assert [p.partition(": not exercisable")[0] for p in problems] == ["GET /api/v1/widgets/<int:widget_id>"]
+    fresh.extensions["scrm"].engine.dispose()
