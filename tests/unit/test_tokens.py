@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot_support import Bot
-from models import ApiToken, AuditLog, CustomField
+from models import ApiToken, AuditLog, CustomField, Inbox
 from models.corp import save_app
 from models.db import utcnow
 from support import AGENT_ID, CORP_ID, Sender
@@ -259,9 +259,13 @@ def test_an_admin_api_body_over_the_limit_is_413_and_changes_nothing(small_limit
 def test_the_api_limit_leaves_callbacks_and_the_export_alone(small_limit, crypto) -> None:
     client, runtime = small_limit.test_client(), small_limit.extensions["scrm"]
     sender = Sender(client, crypto)
-    padded = sender.xml("change_external_contact/add_external_contact", ExternalUserID="wmCustomer0001",
-                        UserID="zhangsan", State="x" * 3000)
-    assert sender.post_xml(padded).status_code == 200  # over 2000 bytes: the callback keeps its own limit
+    assert sender.post("change_external_contact/add_external_contact", ExternalUserID="wmCustomer0001",
+                       UserID="zhangsan").status_code == 200
+    long_text = sender.xml("message/text", Content="你好" * 1500, FromUserName="zhangsan", MsgId=990001)
+    assert len(long_text.encode()) > 2000
+    assert sender.post_xml(long_text).status_code == 200  # the callback keeps its own limit (64 KiB)
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(Inbox)) == 2
     with runtime.WriteSession.begin() as s:
         ops = bearer(create_token(s, "ops", "super_admin"))
     r = client.get("/api/v1/customers/export.csv", headers=ops)
