@@ -48,7 +48,6 @@ class Principal:
     role: str
     userid: str | None
     corp_id: str | None
-    token_id: int = 0
 
     @property
     def is_member(self) -> bool:
@@ -98,8 +97,8 @@ def issue_token(session: Session, name: str, role: str, userid: str | None = Non
     if userid and not corp_id:
         corps = configured_corps(session)
         if len(corps) > 1:
-            raise ValueError("several corps are configured: a token naming a userid needs --corp-id "
-                             "(userids are unique only within a corp)")
+            raise ValueError("several corps are configured: a token naming a userid needs its corp "
+                             "(--corp-id, or corp_id in the API): userids are unique only within a corp")
         corp_id = corps[0] if corps else None
     token = "scrm_" + secrets.token_urlsafe(32)
     row = ApiToken(name=name, role=role, token_hash=hash_token(token), userid=userid, corp_id=corp_id,
@@ -141,7 +140,7 @@ def _principal() -> Principal:
             if corp_id is None:
                 raise ApiError(403, "forbidden", "this member token names no corp and this install does not have "
                                                  "exactly one: create a member token with --corp-id")
-    return Principal(row.name, row.role, row.userid, corp_id, row.id)
+    return Principal(row.name, row.role, row.userid, corp_id)
 
 
 def _check_body_size() -> None:

@@ -124,7 +124,7 @@ def test_a_member_token_is_bound_to_the_only_corp(run, runtime) -> None:
 def test_with_several_corps_a_token_naming_a_userid_must_name_its_corp(run, runtime, corp_b) -> None:
     for role in ("member", "admin"):
         result = run("token", "create", "--role", role, "--name", "zs", "--userid", "zhangsan")
-        assert result.exit_code == 2 and "needs --corp-id" in result.output
+        assert result.exit_code == 2 and "needs its corp (--corp-id" in result.output
     assert tokens(runtime) == []
     assert run("token", "create", "--role", "member", "--name", "zs", "--userid", "zhangsan",
                "--corp-id", CORP_B).exit_code == 0
@@ -197,6 +197,9 @@ def test_a_corp_bound_super_admin_manages_its_corps_tokens_only(client, runtime,
     assert [t["name"] for t in client.get("/api/v1/tokens", headers=b_ops).get_json()["items"]] == ["b-ops", "b-admin"]
     assert client.post(f"/api/v1/tokens/{a_member_id}/revoke", headers=b_ops).status_code == 404
     assert client.get("/api/v1/apps", headers=other).status_code == 200  # still works
+    r = client.post("/api/v1/tokens", headers=other, json={"name": "zs", "role": "member", "userid": "zhangsan"})
+    assert r.status_code == 422 and "needs its corp" in r.get_json()["error"]["message"]
+    assert len(tokens(runtime)) == 3
 
 
 # -- the bot reads roles from tokens of the callback's corp --------------------------------------------------
