@@ -39,6 +39,7 @@ class Settings:
     secret_key: str = "dev-insecure-secret-key"
     max_clock_skew: int = 900
     max_body_bytes: int = 64 * 1024
+    api_max_body_bytes: int = 1024 * 1024  # admin API request bodies (callbacks have max_body_bytes)
     timezone: str = "Asia/Shanghai"
     env_app: EnvApp | None = None
     sweep_after_seconds: int = 60
@@ -104,4 +105,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         timezone=env.get("SCRM_TIMEZONE") or "Asia/Shanghai",
         env_app=_env_app(env),
         sweep_after_seconds=_int(env, "SCRM_SWEEP_AFTER", 60),
+        api_max_body_bytes=_int(env, "SCRM_API_MAX_BODY_BYTES", 1024 * 1024),
     )

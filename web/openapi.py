@@ -297,6 +297,17 @@ OPERATIONS += [
                     _q("open_kfid", {"type": "string"}), _q("session", {"type": "string"}, "kf session id"),
                     _q("source", {"enum": ["kf", "app"]}), _q("q", {"type": "string"}, "text the message contains")]
      + _TIME_RANGE, None),
+    # Admin API tokens (web/api_tokens.py)
+    ("get", "/tokens", "super_admin", "API tokens (never the token itself); a corp-bound token sees its corp's",
+     PAGE_PARAMS, None),
+    ("post", "/tokens", "super_admin", "Create a token; the answer shows it once (201)", [],
+     {"type": "object", "required": ["name", "role"], "properties": {
+         "name": {"type": "string", "maxLength": 64}, "role": {"enum": ["super_admin", "admin", "member"]},
+         "userid": {"type": "string"}, "corp_id": {"type": "string"},
+         "expires_in": {"type": "string", "description": "90d, 12h, 30m or never; default 90d"},
+         "expires_at": {"type": "string", "format": "date-time"}}}),
+    ("post", "/tokens/{token_id}/revoke", "super_admin", "Revoke a token: it gets 401 from now on",
+     [_id("token_id")], None),
 ]
 
 ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
@@ -312,8 +323,12 @@ def document() -> dict[str, Any]:
             "parameters": params,
             "responses": {
                 "200": {"description": "OK"},
-                "401": {"description": "No or unknown token", "content": {"application/json": {"schema": ERROR}}},
-                "403": {"description": "Role too low", "content": {"application/json": {"schema": ERROR}}},
+                "401": {"description": "No, unknown, expired or revoked token",
+                        "content": {"application/json": {"schema": ERROR}}},
+                "403": {"description": "Role too low, or another corp named",
+                        "content": {"application/json": {"schema": ERROR}}},
+                "413": {"description": "Request body over SCRM_API_MAX_BODY_BYTES",
+                        "content": {"application/json": {"schema": ERROR}}},
             },
         }
         if body:
