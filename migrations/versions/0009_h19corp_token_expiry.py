@@ -1,7 +1,7 @@
 """API tokens expire: api_tokens.expires_at (null: never)
 
-Revision ID: 0008_h19corp_token_expiry
-Revises: 0007_kf_sync_coalescing
+Revision ID: 0009_h19corp_token_expiry
+Revises: 0008_i10kf_cursor_deauthorised
 Create Date: 2026-11-29 06:30:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 import models.db
 
-revision = "0008_h19corp_token_expiry"
-down_revision = "0007_kf_sync_coalescing"
+revision = "0009_h19corp_token_expiry"
+down_revision = "0008_i10kf_cursor_deauthorised"
 branch_labels = None
 depends_on = None
 
