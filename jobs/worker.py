@@ -35,7 +35,7 @@ SCHEDULER_CHECK = 5.0
 """Seconds between checks that this worker's scheduler runs (or another worker's holds the locks)."""
 STALE_LOCK = 15.0
 """Seconds without a refresh after which a scheduler lock's holder is taken to be dead."""
-WAIT_FIRST, WAIT_MAX = 0.5, 10.0
+WAIT_FIRST, WAIT_MAX = 0.5, 5.0
 """Back-off while Redis is away: the first wait and the longest, in seconds."""
 IDLE_WAKE = 5
 """Seconds an idle worker blocks waiting for a job before it looks after its scheduler again."""
@@ -56,6 +56,7 @@ class Worker(SimpleWorker):
     outages and keeps a scheduler running among the workers."""
 
     _next_scheduler_check = 0.0
+    max_connection_wait_time = WAIT_MAX  # RQ's own back-off while it waits for a job grows to 60 s
 
     @property
     def dequeue_timeout(self) -> int:
