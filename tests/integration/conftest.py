@@ -91,9 +91,9 @@ def service(start_service, service_env) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def start_worker(spawn, service_env) -> Callable[..., Proc]:  # type: ignore[no-untyped-def]
     def start(env: dict[str, str] | None = None, worker_class: str | None = None) -> Proc:
-        """`worker_class` "rq.worker.SimpleWorker" runs jobs in the worker process: no fork and re-import
-        per job (~0.8 s of CPU each), as the README's production line runs it; the default is rq's forking worker,
-        whose work-horse the kill tests SIGKILL mid-job."""
+        """`worker_class` "jobs.worker.Worker" (the README's production line) or "rq.worker.SimpleWorker" runs
+        jobs in the worker process: no fork and re-import per job (~0.8 s of CPU each); the default is rq's
+        forking worker, whose work-horse the kill tests SIGKILL mid-job."""
         env = env or service_env
         klass = ["-w", worker_class] if worker_class else []
         return spawn("rq-worker", [str(BIN / "rq"), "worker", "-u", env["REDIS_URL"], "--with-scheduler", *klass,
