@@ -116,8 +116,8 @@ class Worker(SimpleWorker):
         """Restart this worker's scheduler if it is not running, taking over locks left by dead ones."""
         scheduler = self.scheduler
         assert scheduler is not None
-        if scheduler._process is not None and scheduler._process.is_alive():
-            return
+        if self._stop_requested or scheduler._process is not None and scheduler._process.is_alive():
+            return  # stopping: the scheduler is being stopped too, not to be restarted
         drop = self.connection.register_script(_DROP_STALE_LOCK)
         fresh_ms = (scheduler.interval + 60 - STALE_LOCK) * 1000  # RQ's lock TTL is interval + 60 s
         for name in sorted(scheduler._queue_names):
