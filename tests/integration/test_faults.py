@@ -72,18 +72,24 @@ def test_a_busy_worker_rides_out_a_5_s_redis_outage(start_service, start_worker,
         redis.wait(10)
 
 
-def test_a_killed_workers_scheduled_retries_resume_within_a_minute(service, start_worker, crypto, fake_wecom,
-                                                                   clean_db, redis_url) -> None:
+def kill_while_a_retry_waits(service, start_worker, crypto, fake_wecom, clean_db, redis_url):  # type: ignore[no-untyped-def]
+    """A customer sync fails twice (WeCom busy); while its retry waits in RQ's schedule, 10 s on
+    (RETRY_INTERVALS["outbound"]), SIGKILL the worker and its scheduler: the scheduler lock stays behind."""
     fake_wecom.fault("externalcontact/get", -1, count=8)  # two attempts of 4 calls (the client's 3 retries)
     worker = start_worker(worker_class=WORKER)
     assert post(service, crypto, add_contact("wmCustomer0001")).status_code == 200
     Session = db(clean_db)
     wait_for(lambda: len(fake_wecom.calls("externalcontact/get")) == 8, 30, "two failed attempts")
-    # The second failure's retry is scheduled 10 s on (RETRY_INTERVALS["outbound"]).
     rq_job = f"outbox-{one(Session, select(Outbox.id))}"
     wait_for(lambda: Job.fetch(rq_job, connection=Redis.from_url(redis_url)).get_status() == "scheduled", 10,
              "the retry to be scheduled")
-    worker.kill()  # SIGKILL, the worker and its scheduler: the scheduler lock stays behind in Redis
+    worker.kill()
+    return Session
+
+
+def test_a_killed_workers_scheduled_retries_resume_within_a_minute(service, start_worker, crypto, fake_wecom,
+                                                                   clean_db, redis_url) -> None:
+    Session = kill_while_a_retry_waits(service, start_worker, crypto, fake_wecom, clean_db, redis_url)
     killed = time.monotonic()
     start_worker(worker_class=WORKER)
     wait_for(lambda: one(Session, select(Outbox.status)) == "done", 90, "the scheduled retry")
@@ -92,6 +98,20 @@ def test_a_killed_workers_scheduled_retries_resume_within_a_minute(service, star
     assert resumed < 60
     assert [c["errcode"] for c in fake_wecom.calls("externalcontact/get")] == [-1] * 8 + [0]
     assert one(Session, select(Outbox.attempts)) == 3
+    assert count(Session, DeadLetter) == 0
+
+
+def test_the_sweeper_enqueues_an_overdue_retry_that_no_scheduler_moves(service, start_worker, flask_cli, crypto,
+                                                                       fake_wecom, clean_db, redis_url) -> None:
+    Session = kill_while_a_retry_waits(service, start_worker, crypto, fake_wecom, clean_db, redis_url)
+    time.sleep(11)  # the retry is due; RQ still calls it scheduled, with no scheduler alive to move it
+    rq_job = Job.fetch(f"outbox-{one(Session, select(Outbox.id))}", connection=Redis.from_url(redis_url))
+    assert rq_job.get_status() == "scheduled"
+    swept = flask_cli("sweep", "--older-than", "0")
+    assert "1 outbound effect(s)" in swept.stdout, swept.stdout + swept.stderr
+    assert rq_job.get_status() == "queued"  # no worker runs yet: the sweeper put it in its queue
+    start_worker(worker_class=WORKER)
+    wait_for(lambda: one(Session, select(Outbox.status)) == "done", 30, "the swept retry")
     assert count(Session, DeadLetter) == 0
 
 
