@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,30 @@ from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def start_redis(port: int, directory: Path, *extra: str) -> subprocess.Popen:
+    """A redis-server on loopback `port`, storing in `directory` (`extra`: more options), once it answers PING."""
+    import pytest
+    from redis import Redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (CI must install Debian's redis-server)")
+        pytest.skip("redis-server is not installed")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(directory), *extra], stdout=subprocess.DEVNULL)
+    client = Redis(port=port)
+    wait_for(lambda: _pings(client), 10, "redis-server")
+    return proc
+
+
+def _pings(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
 
 
 def free_port() -> int:
