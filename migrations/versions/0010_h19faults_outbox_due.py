@@ -1,15 +1,15 @@
 """outbox rows know when a re-scheduled effect is due, so the sweeper can tell a stranded one from a waiting one
 
-Revision ID: 0008_h19faults_outbox_due
-Revises: 0007_kf_sync_coalescing
+Revision ID: 0010_h19faults_outbox_due
+Revises: 0009_h19corp_token_expiry
 Create Date: 2026-11-29 06:15:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0008_h19faults_outbox_due"
-down_revision = "0007_kf_sync_coalescing"
+revision = "0010_h19faults_outbox_due"
+down_revision = "0009_h19corp_token_expiry"
 branch_labels = None
 depends_on = None
 
