@@ -1,7 +1,8 @@
 """`create_app()`: the Flask app of the WeCom SCRM service.
 
-`flask --app app <command>` and `gunicorn 'app:create_app()'` both come through here. The app refuses
-to start on a database that is not migrated to head, except for the `db` commands that migrate it.
+`scrm …`, `flask --app app <command>` and gunicorn (`scrm web`) all come through here. The app refuses
+to start on a database that is not migrated to head, except for the `db` commands that migrate it; a
+database that is down at start-up only defers the check (web/startup.py).
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     import handlers  # noqa: F401  (registers handlers)
     import jobs  # noqa: F401  (registers jobs)
     from jobs.runtime import build_runtime, install
-    from migrations.runner import SchemaNotCurrent, require_current
+    from migrations.runner import SchemaNotCurrent
     from models.corp import save_app
-    from web import api, callback
+    from web import api, callback, startup
 
     _configure_logging()
     settings = settings or load_settings()
@@ -64,12 +65,16 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.extensions["scrm"] = runtime
 
     if not _serving_db_command():
+        def finish() -> None:
+            if settings.env_app is not None:
+                _ensure_env_app(runtime, settings, save_app)
+
         try:
-            require_current(runtime.engine)
+            startup.install(app, startup.Startup(runtime.engine, finish))
         except SchemaNotCurrent as exc:
-            raise SystemExit(f"error: {exc}") from None
-        if settings.env_app is not None:
-            _ensure_env_app(runtime, settings, save_app)
+            if click.get_current_context(silent=True) is None:
+                raise  # under gunicorn: a worker boot error, which stops the master (exit 3) at once
+            raise SystemExit(f"error: {exc}") from None  # a CLI command: the message, no traceback
 
     app.register_blueprint(callback.bp)
     app.register_blueprint(api.bp)

@@ -15,7 +15,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 HERE = Path(__file__).resolve().parent
-UPGRADE_COMMAND = "flask --app app db upgrade"
+UPGRADE_COMMAND = "scrm db upgrade"
+"""Installed: the `scrm` console script; in a checkout `flask --app app db upgrade` is the same command."""
 
 
 class SchemaNotCurrent(RuntimeError):
