@@ -7,7 +7,6 @@ database that is down at start-up only defers the check (web/startup.py).
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 from collections.abc import Mapping
@@ -19,7 +18,8 @@ from config import Settings, load_settings
 
 
 def _serving_db_command() -> bool:
-    """True when the Flask CLI is loading the app to run `flask db ...`, which must work un-migrated.
+    """True when the CLI is loading the app to run `db ...`, which must work un-migrated, or only to list
+    its commands (`scrm --help`, which a newcomer runs before migrating).
 
     Flask gives the factory no hint of the subcommand (the click context has none yet), so read argv.
     """
@@ -33,15 +33,7 @@ def _serving_db_command() -> bool:
             i += 1
         else:
             return args[i] == "db"
-    return False
-
-
-def _configure_logging() -> None:
-    """Our loggers at INFO; urllib3 kept at WARNING because its DEBUG lines carry request URLs, and
-    WeCom puts the access token in the query string."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return True
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
@@ -50,9 +42,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from jobs.runtime import build_runtime, install
     from migrations.runner import SchemaNotCurrent
     from models.corp import save_app
-    from web import api, callback, startup
+    from web import api, callback, logs, startup
 
-    _configure_logging()
+    logs.configure()
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.from_mapping(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
@@ -63,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     runtime = build_runtime(settings)
     install(runtime)
     app.extensions["scrm"] = runtime
+    logs.install(app)  # first: a request refused by start-up's 503 still gets its request id
 
     if not _serving_db_command():
         def finish() -> None:

@@ -49,7 +49,7 @@ def test_an_old_schema_found_once_the_database_is_back_is_still_refused(down_app
     app, folder, url = down_app
     folder.mkdir()
     engine = make_engine(url)
-    runner.upgrade(engine, "0001")  # reachable now, but behind the code
+    runner.upgrade(engine, "0001_foundation")  # reachable now, but behind the code
     answer = app.test_client().get("/api/v1/customers")
     assert answer.status_code == 503
     with engine.connect() as conn:
