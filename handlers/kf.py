@@ -34,11 +34,11 @@ from wecom.events import KfEvent
 log = logging.getLogger(__name__)
 
 WELCOME_CODE_TTL = dt.timedelta(seconds=20)
-"""An enter_session welcome_code allows one message within 20 s (PROTOCOL.md §4)."""
+"""An enter_session welcome_code allows one message within 20 s (docs/PROTOCOL.md §4)."""
 
 FAST = "welcome"
 """Session calls go on the fast queue workers take first: a customer is waiting in the chat, and the end
-message's msg_code, like the welcome_code, dies 20 s after the move (PROTOCOL.md §4)."""
+message's msg_code, like the welcome_code, dies 20 s after the move (docs/PROTOCOL.md §4)."""
 
 OPEN_STATES = (SessionState.new.value, SessionState.bot.value, SessionState.queue.value, SessionState.human.value)
 

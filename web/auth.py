@@ -2,7 +2,7 @@
 
 A token is shown once, when created, and only its SHA-256 is stored. Roles are ordered
 super_admin > admin > member; a member token is tied to one staff member and sees only the customers
-that member follows (ARCHITECTURE.md, Admin API).
+that member follows (docs/ARCHITECTURE.md, Admin API).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The WeCom API client: wechatpy's enterprise `WeChatClient`, made fit for several processes.
 
-What wechatpy 1.8 leaves to us (PROTOCOL.md §2):
+What wechatpy 1.8 leaves to us (docs/PROTOCOL.md §2):
 - its `fetch_access_token` hard-codes WeCom's host, so the base URL from config (the fake in tests)
   would not be used for gettoken; we fetch from `api_base + "gettoken"`;
 - its token cache has no lock, so N workers would all call gettoken at once when the token expires;

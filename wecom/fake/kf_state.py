@@ -4,7 +4,7 @@ kf/sync_msg pages through, sync tokens, service states, welcome and response cod
 Kept out of ``state.py`` (which owns it as ``FakeState.kf``) because it shares nothing with the address
 book but the corp's member list, which it is handed. Its own lock, like every public method of the fake.
 
-Errcodes: PROTOCOL.md §4 and the kf pages (docs 94670, 94677, 94669) where they name one; 95000, 95004, 95007
+Errcodes: docs/PROTOCOL.md §4 and the kf pages (docs 94670, 94677, 94669) where they name one; 95000, 95004, 95007
 and 95017 also appear in public SDK tables; the rest say "guess" where they are raised.
 """
 
@@ -20,16 +20,16 @@ from typing import Any
 from wecom.fake.errors import WeComError
 
 SYNC_TOKEN_TTL = 600.0
-"""The Token of a kf_msg_or_event callback is valid for 10 minutes (PROTOCOL.md §4)."""
+"""The Token of a kf_msg_or_event callback is valid for 10 minutes (docs/PROTOCOL.md §4)."""
 
 EVENT_CODE_TTL = 20.0
-"""welcome_code and end-of-session msg_code: one message within 20 s (PROTOCOL.md §4)."""
+"""welcome_code and end-of-session msg_code: one message within 20 s (docs/PROTOCOL.md §4)."""
 
 QUEUE_CODE_TTL = 48 * 3600.0
-"""The msg_code for a queue prompt stays usable for 48 h (PROTOCOL.md §4)."""
+"""The msg_code for a queue prompt stays usable for 48 h (docs/PROTOCOL.md §4)."""
 
 MAX_SENDS_PER_CUSTOMER_MESSAGE = 5
-"""At most 5 messages after each customer message (PROTOCOL.md §4: ≤5 within 48 h); 95001 beyond."""
+"""At most 5 messages after each customer message (docs/PROTOCOL.md §4: ≤5 within 48 h); 95001 beyond."""
 
 REPLY_WINDOW = 48 * 3600.0
 """send_msg is allowed within 48 h of the customer's last message; 95002 after."""
