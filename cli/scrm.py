@@ -9,7 +9,7 @@ and runs gunicorn and rq in-process with that path:
 
     scrm db upgrade | token create | apps add | …   the Flask commands (`flask --app app …` in a checkout)
     scrm web [gunicorn options]                      gunicorn with web/gunicorn_conf.py
-    scrm worker [--burst] [QUEUE…]                   rq worker: SimpleWorker, with the scheduler
+    scrm worker [--burst] [QUEUE…]                   rq worker: SimpleWorker (jobs/worker.py), with the scheduler
     scrm cron                                        rq cron jobs.cron
 
 Every one reads the same `.env` (config.env_file) and takes REDIS_URL from it for rq's own connection.
@@ -72,13 +72,13 @@ def web(gunicorn_args: tuple[str, ...]) -> None:
     Gunicorn("%(prog)s [OPTIONS]").run()
 
 
-@click.command("worker", help=f"rq worker on REDIS_URL: SimpleWorker with the scheduler, on QUEUES "
-                              f"(default: {' '.join(DEFAULT_QUEUES)}).")
+@click.command("worker", help=f"rq worker on REDIS_URL: SimpleWorker (request ids in its lines) with the "
+                              f"scheduler, on QUEUES (default: {' '.join(DEFAULT_QUEUES)}).")
 @click.option("--burst", is_flag=True, help="Quit once the queues are empty.")
 @click.option("--name", help="The worker's name (default: rq's).")
 @click.argument("queues", nargs=-1)
 def worker(burst: bool, name: str | None, queues: tuple[str, ...]) -> None:
-    args = ["worker", "--url", _redis_url(), "--worker-class", "rq.worker.SimpleWorker", "--with-scheduler",
+    args = ["worker", "--url", _redis_url(), "--worker-class", "jobs.worker.Worker", "--with-scheduler",
             "--path", str(CODE_ROOT)]
     args += ["--burst"] if burst else []
     args += ["--name", name] if name else []

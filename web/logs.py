@@ -14,6 +14,7 @@ query string, where a customer search could carry a phone number.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import json
@@ -21,6 +22,7 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, request
@@ -45,6 +47,16 @@ def current_request_id() -> str | None:
     if job is None:
         return None
     return job.meta.get("request_id") or job.id
+
+
+@contextlib.contextmanager
+def request_scope(rid: str) -> Iterator[None]:
+    """Lines written inside carry `rid` (a worker running a job: jobs/worker.py)."""
+    token = _request_id.set(rid)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
 
 
 def json_wanted() -> bool:

@@ -7,6 +7,7 @@ process ignored it, it would fall back to `sqlite:///scrm.db` there (un-migrated
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -153,3 +154,23 @@ def test_worker_and_cron_without_redis_say_so(workdir: Path, env: dict[str, str]
     for command in ("worker", "cron"):
         done = scrm(workdir, env, command)
         assert done.returncode == 2 and "REDIS_URL is not set" in done.stderr
+
+
+def test_a_worker_line_carries_the_request_id_of_the_callback(service: str, service_env: dict[str, str]) -> None:
+    """The callback's X-Request-Id travels with its job: `scrm worker`'s JSON line for it says so."""
+    from support import AGENT_ID, CORP_ID
+    from wecom.crypto import CallbackCrypto
+    from wecom.fake.sender import build_callback, render_sample
+
+    crypto = CallbackCrypto(service_env["WECOM_TOKEN"], service_env["WECOM_AES_KEY"], CORP_ID)
+    xml = render_sample("change_external_contact/add_external_contact", corp_id=CORP_ID,
+                        ExternalUserID="wmCustomer0001", UserID="zhangsan")
+    params, body = build_callback(crypto, xml, AGENT_ID)
+    answer = requests.post(f"{service}/wecom/callback/default", params=params, data=body, timeout=10,
+                           headers={"X-Request-Id": "wecom-cb-0001"})
+    assert (answer.status_code, answer.headers["X-Request-Id"]) == (200, "wecom-cb-0001")
+    done = subprocess.run([*SCRM, "worker", "--burst"], cwd=ROOT, env={**service_env, "SCRM_LOG_FORMAT": "json"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [json.loads(line) for line in (done.stdout + done.stderr).splitlines() if line.startswith("{")]
+    assert any(line["request_id"] == "wecom-cb-0001" and "Job OK" in line["message"] for line in lines), lines
