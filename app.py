@@ -65,8 +65,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
         try:
             startup.install(app, startup.Startup(runtime.engine, finish))
         except SchemaNotCurrent as exc:
-            if click.get_current_context(silent=True) is None:
-                raise  # under gunicorn: a worker boot error, which stops the master (exit 3) at once
+            command = click.get_current_context(silent=True)
+            if command is None or command.info_name == "web":  # gunicorn's worker (`scrm web` forks in click)
+                raise  # a worker boot error: gunicorn's master stops (exit 3) instead of restarting it forever
             raise SystemExit(f"error: {exc}") from None  # a CLI command: the message, no traceback
 
     app.register_blueprint(callback.bp)

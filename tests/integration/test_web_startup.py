@@ -64,10 +64,10 @@ def proxied_db(clean_db: str):  # type: ignore[no-untyped-def]
 def web(tmp_path: Path):  # type: ignore[no-untyped-def]
     procs: list[subprocess.Popen] = []
 
-    def start(database_url: str) -> tuple[subprocess.Popen, str]:
+    def start(database_url: str, command: list[str] = SCRM_WEB) -> tuple[subprocess.Popen, str]:
         port = free_port()
         log = tmp_path / f"web-{len(procs)}.log"
-        proc = subprocess.Popen([*SCRM_WEB, "-w", "2", "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2"],
+        proc = subprocess.Popen([*command, "-w", "2", "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2"],
                                 cwd=ROOT, env=base_env(database_url), stdout=log.open("wb"),
                                 stderr=subprocess.STDOUT, start_new_session=True)
         procs.append(proc)
@@ -104,11 +104,15 @@ def callback_status(url: str) -> int:
                          data=b"<xml/>", timeout=10).status_code
 
 
-def test_workers_restarted_while_the_database_is_down_keep_answering_503_and_recover(proxied_db, web,
-                                                                                     clean_db) -> None:
+@pytest.mark.parametrize("command", [
+    pytest.param(SCRM_WEB, id="scrm web"),
+    pytest.param([str(BIN / "gunicorn"), "app:create_app()"], id="plain gunicorn"),
+])
+def test_workers_restarted_while_the_database_is_down_keep_answering_503_and_recover(proxied_db, web, clean_db,
+                                                                                     command: list[str]) -> None:
     proxy, url = proxied_db
     headers = token_for(clean_db)
-    master, base = web(url)
+    master, base = web(url, command)
     wait_for(lambda: status(base, headers)[0] == 200, 30, "gunicorn")
 
     proxy.down()

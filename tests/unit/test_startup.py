@@ -3,10 +3,14 @@ text so WeCom retries) and finishes its start-up by itself once the database ans
 
 from __future__ import annotations
 
+import sys
+
+import click
 import pytest
 from sqlalchemy import select
 
 from migrations import runner
+from migrations.runner import SchemaNotCurrent
 from models import App
 from models.db import make_engine
 from web import startup
@@ -93,3 +97,17 @@ def make_token_for():  # type: ignore[no-untyped-def]
 
     return make
 
+
+
+@pytest.mark.parametrize(("info_name", "argv", "expected"), [
+    ("web", ["scrm web", "-w", "2"], SchemaNotCurrent),  # a gunicorn worker forked inside `scrm web`
+    ("scrm", ["scrm", "token", "create"], SystemExit),  # a CLI command: the message without a traceback
+])
+def test_an_old_schema_fails_the_way_its_process_needs(settings, tmp_path, monkeypatch, info_name, argv,
+                                                       expected) -> None:
+    from app import create_app
+
+    monkeypatch.setattr(sys, "argv", argv)
+    with click.Context(click.Command(info_name), info_name=info_name):
+        with pytest.raises(expected, match="Run `scrm db upgrade` first"):
+            create_app(settings=settings.with_overrides(database_url=f"sqlite:///{tmp_path}/empty.db"))
