@@ -66,15 +66,22 @@ class Startup:
     def before_request(self) -> Any:
         if self.done or request.path == "/healthz":
             return None
-        with self._lock:
-            if not self.done and time.monotonic() >= self._next_try:
-                self._next_try = time.monotonic() + RETRY_EVERY
-                try:
-                    if self.run():
+        if self._lock.acquire(blocking=False):  # one thread tries; the others answer 503 without waiting
+            try:
+                if not self.done and time.monotonic() >= self._next_try:
+                    self._next_try = time.monotonic() + RETRY_EVERY
+                    if self._retry():
                         log.info("database reachable again; start-up complete")
-                except SchemaNotCurrent as exc:  # a request cannot stop the process; say it on every retry
-                    log.error("%s", exc)
+            finally:
+                self._lock.release()
         return None if self.done else unavailable()
+
+    def _retry(self) -> bool:
+        try:
+            return self.run()
+        except SchemaNotCurrent as exc:  # a request cannot stop the process; say it on every retry
+            log.error("%s", exc)
+            return False
 
 
 def install(app: Flask, startup: Startup) -> None:

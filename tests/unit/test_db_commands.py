@@ -7,10 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
 from migrations import runner
 
-HEAD = "0007_kf_sync_coalescing"
+HEAD = ScriptDirectory.from_config(runner.alembic_config()).get_current_head()
 
 
 @pytest.fixture
