@@ -97,11 +97,16 @@ def main(argv: list[str] | None = None) -> None:
 
     from app import create_app
 
+    from config import ConfigError
+
     group = FlaskGroup(name="scrm", help=__doc__, create_app=lambda: create_app(), add_default_commands=False,
                        load_dotenv=False)
     for command in (web, worker, cron):
         group.add_command(command)
-    group.main(args=argv, prog_name="scrm")
+    try:
+        group.main(args=argv, prog_name="scrm")
+    except ConfigError as exc:  # a setting the service cannot run with: say which, without a traceback
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":
