@@ -38,7 +38,7 @@ from wecom.events import KfAuthChangeEvent, KfEvent
 log = logging.getLogger(__name__)
 
 WELCOME_CODE_TTL = dt.timedelta(seconds=20)
-"""An enter_session welcome_code allows one message within 20 s (PROTOCOL.md §4)."""
+"""An enter_session welcome_code allows one message within 20 s (docs/PROTOCOL.md §4)."""
 
 
 @on("kf_msg_or_event")

@@ -23,7 +23,7 @@ from rules.kf import Candidate, answer_msgid, choose_receptionist
 
 FAST = "welcome"
 """Session calls go on the fast queue workers take first: a customer is waiting in the chat, and the end
-message's msg_code, like the welcome_code, dies 20 s after the move (PROTOCOL.md §4)."""
+message's msg_code, like the welcome_code, dies 20 s after the move (docs/PROTOCOL.md §4)."""
 
 ACTIVE_STATES = (SessionState.new.value, SessionState.bot.value, SessionState.queue.value, SessionState.human.value)
 """Sessions that are being served: the silence sweep looks at these."""

@@ -26,6 +26,7 @@ from models import DeadLetter
 from models.db import utcnow
 from jobs.runtime import current
 from wecom.client import WeComError
+from web.logs import current_request_id  # the request (or job) that enqueues, carried to the worker's lines
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None 
             job_id=job_id,
             retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
             on_failure=Callback(rq_failure_callback),
-            meta={"scrm_job": name, "scrm_retry_as": retry_as or queue},
+            meta={"scrm_job": name, "scrm_retry_as": retry_as or queue, "request_id": current_request_id()},
             result_ttl=3600,
             failure_ttl=7 * 86400,
             pipeline=pipe,

@@ -1,5 +1,7 @@
-"""The rq worker the service runs (`rq worker -w jobs.worker.Worker ...`): RQ's SimpleWorker, made to
-outlive Redis outages and dead schedulers.
+"""The rq worker the service runs (`scrm worker`, or `rq worker -w jobs.worker.Worker ...`): RQ's
+SimpleWorker, made to outlive Redis outages and dead schedulers, with each job's request id on every log
+line written while it runs (rq's own "Job OK" and failure tracebacks included): the id of the request that
+enqueued it (its meta), else the job's id.
 
 What rq 2.x leaves to us:
 - its work loop only retries a failed connection while it waits for a job; a Redis error anywhere else
@@ -27,6 +29,8 @@ from collections.abc import Callable
 import redis.exceptions
 from rq.scheduler import RQScheduler
 from rq.worker import SimpleWorker
+
+from web import logs
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +100,8 @@ class Worker(SimpleWorker):
         """Run the job; if Redis goes away around it, its outcome may not be recorded: not run again here (it
         may have done its work), but left to RQ's abandoned-job cleanup and the sweeper."""
         try:
-            super().execute_job(job, queue)
+            with logs.request_scope(job.meta.get("request_id") or job.id):
+                super().execute_job(job, queue)
         except REDIS_DOWN as exc:
             log.warning("worker %s: Redis went away around job %s; its outcome may be unrecorded", self.name, job.id)
             self._wait_for_redis(exc)

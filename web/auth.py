@@ -2,7 +2,7 @@
 
 A token is shown once, when created, and only its SHA-256 is stored. Roles are ordered
 super_admin > admin > member; a member token is tied to one staff member and sees only the customers
-that member follows (ARCHITECTURE.md, Admin API).
+that member follows (docs/ARCHITECTURE.md, Admin API).
 
 Corps: a token with a `corp_id` reads and writes that corp only. Userids are unique only within a corp,
 so a token naming a userid needs its corp: `create_token` pins it to the only corp there is, and refuses

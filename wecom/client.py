@@ -1,6 +1,6 @@
 """The WeCom API client: wechatpy's enterprise `WeChatClient`, made fit for several processes.
 
-What wechatpy 1.8 leaves to us (PROTOCOL.md §2):
+What wechatpy 1.8 leaves to us (docs/PROTOCOL.md §2):
 - its `fetch_access_token` hard-codes WeCom's host, so the base URL from config (the fake in tests)
   would not be used for gettoken; we fetch from `api_base + "gettoken"`;
 - its token cache has no lock, so N workers would all call gettoken at once when the token expires;
@@ -33,7 +33,7 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 BUSY_ERRORS = frozenset({-1})
 RATE_LIMITED = {45009: 60.0, 45033: 5.0}
 """Rate-limit errcodes → seconds to wait before calling again. 45009: WeCom blocks an API for 60 s once
-its per-minute limit is passed (PROTOCOL.md §4), so 60 s after a refusal the block has ended. 45033: too
+its per-minute limit is passed (docs/PROTOCOL.md §4), so 60 s after a refusal the block has ended. 45033: too
 many concurrent calls, which clears as soon as the others finish."""
 TOKEN_EARLY_REFRESH = 300
 TOKEN_MEMO_SECONDS = 30.0

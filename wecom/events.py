@@ -6,7 +6,7 @@ customer-contact events, so the mapping is ours, as a table (Zulip's shape): the
 MsgType/Event by ChangeType. Unknown kinds become an `Event` with `known=False` rather than an error,
 so they are stored, acknowledged and listed as unhandled.
 
-The dedup key follows PROTOCOL.md: MsgId when there is one, else a hash of the whole decrypted payload.
+The dedup key follows docs/PROTOCOL.md: MsgId when there is one, else a hash of the whole decrypted payload.
 Never FromUserName+CreateTime: for these events FromUserName is always `sys` and CreateTime has
 one-second resolution, which made other SDKs drop real events.
 """

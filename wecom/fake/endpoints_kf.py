@@ -28,7 +28,7 @@ MAX_SERVICERS_PER_CALL = 100
 """Doc 94646: userid_list holds 1 to 100 userids."""
 
 MAX_SYNC_LIMIT = 1000
-"""PROTOCOL.md §4: sync_msg's limit defaults to and is at most 1000."""
+"""docs/PROTOCOL.md §4: sync_msg's limit defaults to and is at most 1000."""
 
 KF_MSGTYPES = frozenset({"text", "image", "voice", "video", "file", "link", "miniprogram", "msgmenu", "location"})
 """The msgtypes kf/send_msg accepts (doc 94677); others answer 40008."""

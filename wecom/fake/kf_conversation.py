@@ -9,10 +9,10 @@ import secrets
 from dataclasses import dataclass
 
 EVENT_CODE_TTL = 20.0
-"""welcome_code and end-of-session msg_code: one message within 20 s (PROTOCOL.md §4)."""
+"""welcome_code and end-of-session msg_code: one message within 20 s (docs/PROTOCOL.md §4)."""
 
 MAX_SENDS_PER_CUSTOMER_MESSAGE = 5
-"""At most 5 messages after each customer message (PROTOCOL.md §4: ≤5 within 48 h); 95001 beyond."""
+"""At most 5 messages after each customer message (docs/PROTOCOL.md §4: ≤5 within 48 h); 95001 beyond."""
 
 REPLY_WINDOW = 48 * 3600.0
 """send_msg is allowed within 48 h of the customer's last message; 95002 after."""

@@ -4,7 +4,7 @@ kf/sync_msg pages through, sync tokens, service states, welcome and response cod
 Kept out of ``state.py`` (which owns it as ``FakeState.kf``) because it shares nothing with the address
 book but the corp's member list, which it is handed. Its own lock, like every public method of the fake.
 
-Errcodes: PROTOCOL.md §4 and the kf pages (docs 94670, 94677, 94669) where they name one; 95000, 95004, 95007
+Errcodes: docs/PROTOCOL.md §4 and the kf pages (docs 94670, 94677, 94669) where they name one; 95000, 95004, 95007
 and 95017 also appear in public SDK tables; 45002 (text over 2048 bytes) is the global table's; the rest say
 "guess" where they are raised.
 """
@@ -25,7 +25,7 @@ from wecom.fake.kf_conversation import (
 )
 
 SYNC_TOKEN_TTL = 600.0
-"""The Token of a kf_msg_or_event callback is valid for 10 minutes (PROTOCOL.md §4)."""
+"""The Token of a kf_msg_or_event callback is valid for 10 minutes (docs/PROTOCOL.md §4)."""
 
 MAX_ACCOUNTS = 5000
 """WeCom's own account limit today (features-004: the manual's 10 is the product's)."""
