@@ -66,7 +66,7 @@ USER_LIST_DEFAULTS: dict[str, Any] = {"position": "", "mobile": "", "gender": "0
 
 def department_list(server: _Server, call: Call) -> dict[str, Any]:
     """All seeded departments of the corp, or the subtree under ``id`` (id included; 60123 if unknown)."""
-    return {"department": server.state.departments(corpid_of(call), query_int(call, "id"))}
+    return {"department": server.state.departments(corpid_of(call), query_int(call, "id"), call.agentid)}
 
 
 def user_list(server: _Server, call: Call) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def _department_members(server: _Server, call: Call) -> list[dict[str, Any]]:
     department_id = query_int(call, "department_id")
     if department_id is None:
         raise WeComError(40058, "invalid parameter department_id")
-    return server.state.members(corpid_of(call), department_id, call.args.get("fetch_child") == "1")
+    return server.state.members(corpid_of(call), department_id, call.args.get("fetch_child") == "1", call.agentid)
 
 
 def _full_user(user: dict[str, Any]) -> dict[str, Any]:
@@ -312,3 +312,28 @@ def add_contact_control_routes(app: Flask, state: FakeState, welcome_code_ttl: f
             return state.scan_contact_way(config_id, spec["external_userid"], spec.get("name"), welcome_code_ttl)
         except ValueError as error:
             return bad_request(str(error))
+
+
+def add_directory_control_routes(app: Flask, state: FakeState) -> None:
+    """Register the /fake/ routes that change the address book behind the service's back: an app's visible
+    range (可见范围) and a member leaving the corp."""
+
+    @app.post("/fake/visible_range")
+    def set_visible_range() -> dict[str, Any] | tuple[Response, int]:
+        spec = request.get_json(force=True, silent=True)
+        if not isinstance(spec, dict) or not isinstance(spec.get("corpid"), str) \
+                or not isinstance(spec.get("agentid"), int) \
+                or not all(isinstance(u, str) for u in spec.get("users", [])) \
+                or not all(isinstance(p, int) for p in spec.get("parties", [])):
+            return bad_request("visible range needs 'corpid', integer 'agentid', 'users' (userids) and "
+                               "'parties' (department ids)")
+        state.set_visible_range(spec["corpid"], spec["agentid"], spec.get("users", []), spec.get("parties", []))
+        return {"ok": True}
+
+    @app.delete("/fake/users/<corpid>/<userid>")
+    def remove_user(corpid: str, userid: str) -> dict[str, Any] | tuple[Response, int]:
+        try:
+            state.remove_user(corpid, userid)
+        except ValueError as error:
+            return bad_request(str(error))
+        return {"ok": True}

@@ -115,7 +115,7 @@ class _CgiBin:
 
     def user_get(self, call: Call) -> dict[str, Any]:
         """A member's directory fields."""
-        return found(self.state.user(corpid_of(call), query_arg(call, "userid", 41009)), 60111)
+        return found(self.state.user(corpid_of(call), query_arg(call, "userid", 41009), call.agentid), 60111)
 
     def externalcontact_get(self, call: Call) -> dict[str, Any]:
         """A customer and the members who added them, follow_user paged by ``cursor`` (doc 92114)."""
@@ -300,6 +300,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     app.add_url_rule("/cgi-bin/<path:path>", "cgi_bin", cgi_bin.handle, methods=["GET", "POST"])
     _add_control_routes(app, state)
     contact.add_contact_control_routes(app, state, welcome_code_ttl)
+    contact.add_directory_control_routes(app, state)
     kf.add_kf_control_routes(app, state)
     return app
 
