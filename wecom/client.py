@@ -7,7 +7,11 @@ What wechatpy 1.8 leaves to us (PROTOCOL.md §2):
   we take a Redis lock (a thread lock without Redis) and re-check the cache inside it;
 - its auto-retry on 40001/40014/42001 recurses with no cap and it has no back-off for -1/45009;
   we retry token errors once with a fresh token and busy/rate-limit errors a few times with back-off,
-  then raise a typed `WeComError` whose `retryable` tells the job whether RQ should try again later.
+  then raise a typed `WeComError` whose `retryable` tells the job whether RQ should try again later;
+- 40001 from gettoken itself means the secret is wrong (an API call's 40001 is a stale token): that is
+  never retried, since WeCom bans the IP for an hour after repeated wrong secrets. The client raises
+  `CredentialsBroken` from then on without asking again, and `on_bad_secret` lets the runtime mark the
+  app so every process stops until the secret changes.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from wechatpy.session.redisstorage import RedisStorage
 
 log = logging.getLogger(__name__)
 
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+BAD_SECRET = 40001
+TOKEN_ERRORS = frozenset({BAD_SECRET, 40014, 42001})
 BUSY_ERRORS = frozenset({-1, 45009, 45033})
 TOKEN_EARLY_REFRESH = 300
 TOKEN_MEMO_SECONDS = 30.0
@@ -53,6 +58,19 @@ class WeComError(Exception):
         return self.errcode is None or self.errcode in BUSY_ERRORS or self.errcode in TOKEN_ERRORS
 
 
+class CredentialsBroken(WeComError):
+    """gettoken refused the app's secret (40001). Retrying cannot help and hurts (an IP ban): fix the secret."""
+
+    def __init__(self, errmsg: str) -> None:
+        super().__init__(BAD_SECRET, errmsg, "gettoken")
+        self.args = (f"app credentials broken: gettoken answered 40001 ({errmsg}); not retried. Set the app's "
+                     "secret (PATCH /api/v1/apps/<slug> or `apps add`), then replay",)
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
 class WeComClient(WeChatClient):
     """One app's client. `redis` shares tokens between the web app and every rq worker."""
 
@@ -65,6 +83,7 @@ class WeComClient(WeChatClient):
         timeout: float = 10.0,
         backoff: tuple[float, ...] = (0.2, 0.5, 1.0),
         sleep: Callable[[float], None] = time.sleep,
+        on_bad_secret: Callable[[str], None] | None = None,
     ) -> None:
         storage = RedisStorage(redis, prefix="wecom") if redis is not None else _process_tokens
         super().__init__(corp_id, secret, session=storage, timeout=timeout, auto_retry=False)
@@ -73,6 +92,9 @@ class WeComClient(WeChatClient):
         self._backoff = backoff
         self._sleep = sleep
         self._memo: tuple[str, float] = ("", 0.0)
+        self._on_bad_secret = on_bad_secret
+        self._bad_secret: str | None = None
+        """gettoken's errmsg once it refused this secret: no further gettoken with it, in this process."""
 
     # -- access token -------------------------------------------------------------------------------
     @property
@@ -98,6 +120,8 @@ class WeComClient(WeChatClient):
 
     def fetch_access_token(self) -> dict[str, Any]:
         endpoint = "gettoken"
+        if self._bad_secret is not None:
+            raise CredentialsBroken(self._bad_secret)
         try:
             res = self._http.get(
                 self.API_BASE_URL + endpoint,
@@ -107,8 +131,15 @@ class WeComClient(WeChatClient):
             result = res.json()
         except (requests.RequestException, ValueError) as exc:
             raise WeComError(None, type(exc).__name__, endpoint) from exc
-        if result.get("errcode", 0) != 0:
-            raise WeComError(int(result["errcode"]), str(result.get("errmsg", "")), endpoint)
+        errcode = int(result.get("errcode", 0))
+        if errcode == BAD_SECRET:
+            self._bad_secret = str(result.get("errmsg", ""))
+            log.error("gettoken refused the secret of corp %s (40001): calls stop until it changes", self.corp_id)
+            if self._on_bad_secret is not None:
+                self._on_bad_secret(self._bad_secret)
+            raise CredentialsBroken(self._bad_secret)
+        if errcode != 0:
+            raise WeComError(errcode, str(result.get("errmsg", "")), endpoint)
         ttl = int(result.get("expires_in", 7200))
         # Expire our copy early: WeCom may drop a token before expires_in, and a call made with a
         # token that dies in flight costs a retry.

@@ -399,7 +399,8 @@ def test_super_admin_adds_an_app_that_takes_callbacks_at_once(client, runtime, m
     body = r.get_json()
     assert {k: v for k, v in body.items() if k != "created_at"} == {
         "id": "sales", "corp_id": "wwsalescorp00001", "kind": "contact", "agent_id": 1000005,
-        "callback_path": "/wecom/callback/sales"}
+        "callback_path": "/wecom/callback/sales", "credentials": "ok", "credentials_error": None,
+        "credentials_broken_at": None}
     assert not [c for c in credentials_of(NEW_APP) if c in r.get_data(as_text=True)]
     assert audit_rows(runtime) == [("token:root", "app.create", "app:sales")]
 

@@ -1,0 +1,27 @@
+"""Protocol fidelity (issue 10, items 5-9): an app's broken credentials (gettoken 40001)
+
+Revision ID: 0008_i10_dir_protocol
+Revises: 0007_kf_sync_coalescing
+Create Date: 2026-11-29 06:15:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from models.db import UTCDateTime
+
+revision = "0008_i10_dir_protocol"
+down_revision = "0007_kf_sync_coalescing"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('apps') as batch:
+        batch.add_column(sa.Column('credentials_error', sa.String(255), nullable=True))
+        batch.add_column(sa.Column('credentials_error_at', UTCDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('apps') as batch:
+        batch.drop_column('credentials_error_at')
+        batch.drop_column('credentials_error')
