@@ -20,15 +20,13 @@ from wecom.fake.corp_tags import CorpTag, CorpTagLibrary, NewTag, TagGroup
 from wecom.fake.directory import Directory, VisibleRange, department_ids
 from wecom.fake.errors import ERRMSG, WeComError
 from wecom.fake.kf_state import KfState
+from wecom.fake.messages import AppMessages
 from wecom.fake.seed import SeedError, parse_seed
 
 __all__ = ["ERRMSG", "FakeState", "SeedError", "WeComError"]  # re-exported from errors.py and seed.py
 
 WINDOW_SECONDS = 60.0
 """WeCom's frequency limits are per rolling minute (doc 90454)."""
-
-MEMBER_MESSAGES_PER_MINUTE = 30
-"""WeCom delivers at most 30 app messages per minute to one member (doc 90454)."""
 
 WELCOME_CODE_TTL = 20.0
 """A WelcomeCode is usable for 20 s after the add event, once (doc 92599)."""
@@ -99,6 +97,7 @@ class FakeState:
         self._calls: list[dict[str, Any]] = []
         self._next_seq = 1
         self.kf = KfState()  # customer service (微信客服): its own lock and tables, see kf_state.py
+        self.messages = AppMessages()  # app messages delivered, dropped, suppressed: see messages.py
         if seed:
             self.seed(seed)
 
@@ -111,6 +110,7 @@ class FakeState:
                           self._calls, self._ranges):
                 table.clear()
         self.kf.reset()
+        self.messages.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
@@ -508,20 +508,6 @@ class FakeState:
             window = self._window(("api", corpid, path), now)
             window.append(now)
             return len(window) <= limit
-
-    def admit_messages(self, corpid: str, userids: set[str]) -> bool:
-        """Count one message to each member, unless one of them already had 30 this minute (then count none).
-
-        A refused message is never delivered, so it does not use up the member's quota.
-        """
-        now = time.monotonic()
-        with self._lock:
-            windows = [self._window(("member", corpid, userid), now) for userid in userids]
-            if any(len(window) >= MEMBER_MESSAGES_PER_MINUTE for window in windows):
-                return False
-            for window in windows:
-                window.append(now)
-            return True
 
     def _window(self, key: tuple[str, ...], now: float) -> deque[float]:
         """The timestamps under ``key`` from the last minute (caller holds the lock)."""
