@@ -42,6 +42,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     env_app: EnvApp | None = None
     sweep_after_seconds: int = 60
+    app_message_window_seconds: int = 60
+    """WeCom's minute in the per-member app-message budget (doc 90454); tests shorten it."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,4 +106,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         timezone=env.get("SCRM_TIMEZONE") or "Asia/Shanghai",
         env_app=_env_app(env),
         sweep_after_seconds=_int(env, "SCRM_SWEEP_AFTER", 60),
+        app_message_window_seconds=max(1, _int(env, "SCRM_APP_MESSAGE_WINDOW", 60)),
     )

@@ -3,8 +3,9 @@
 A callback is stored before it is enqueued, and an outbox row is committed before its job is enqueued;
 if Redis was down at that moment, or a worker died holding the job, the row waits. The sweeper enqueues
 inbox rows still `received` and outbox rows still `pending` after `older_than` seconds, unless RQ already
-holds a queued or scheduled job for them. Running a job twice is harmless (both jobs check status), so
-the sweeper errs on the side of enqueueing.
+holds a queued or scheduled job for them. A row waiting for its send time (`not_before`) is left alone
+until then (plus `older_than`): its scheduled job should run first. Running a job twice is harmless (both
+jobs check status), so the sweeper errs on the side of enqueueing.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def sweep(older_than: int | None = None, limit: int = 1000) -> dict[str, int]:
         ).all()
         outbox_rows = s.execute(
             select(Outbox.id, Outbox.queue).where(Outbox.status == OutboxStatus.pending.value,
-                                                  Outbox.created_at <= cutoff)
+                                                  Outbox.created_at <= cutoff,
+                                                  Outbox.not_before.is_(None) | (Outbox.not_before <= cutoff))
             .order_by(Outbox.id).limit(limit)
         ).all()
     counts = {"inbox": 0, "outbox": 0}

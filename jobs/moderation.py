@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from handlers.moderation import check_reply_timeouts
 from jobs.outbound import EffectContext, effect
-from jobs.queue import job
+from jobs.app_messages import NO_AGENT_ID
+from jobs.queue import FinalError, job
 from jobs.runtime import current
 from models.db import utcnow
 from models.moderation import Broadcast, BroadcastStatus, ModerationSettings
@@ -28,13 +29,10 @@ def _ids(raw: Any) -> list[str]:
 @effect("staff_message")
 def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty: list[int], msgtype: str,
                   body: dict[str, Any], broadcast_pk: int | None) -> dict[str, Any] | None:
-    data: dict[str, Any] = {"msgtype": msgtype, "agentid": agent_id, msgtype: body}
-    if touser:
-        data["touser"] = "|".join(touser)
-    if toparty:
-        data["toparty"] = "|".join(str(p) for p in toparty)
+    if not agent_id:
+        raise FinalError(NO_AGENT_ID)
     try:
-        answer = ctx.client.post("message/send", data=data)
+        answer = ctx.client.send_app_message(agent_id, touser, msgtype, body, toparty)
     except WeComError as exc:
         if exc.retryable or broadcast_pk is None:
             raise
@@ -53,7 +51,8 @@ def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty:
             row = s.get(Broadcast, broadcast_pk)
             row.status, row.msgid, row.sent_at = BroadcastStatus.sent.value, answer.get("msgid"), utcnow()
             row.invalid_users, row.invalid_parties = invalid_users, [int(p) for p in invalid_parties if p.isdigit()]
-        return {"msgid": answer.get("msgid"), "invaliduser": invalid_users, "invalidparty": invalid_parties}
+        return {"msgid": answer.get("msgid"), "invaliduser": invalid_users, "invalidparty": invalid_parties,
+                "unlicenseduser": _ids(answer.get("unlicenseduser"))}
 
     return ctx.finish(sent)
 

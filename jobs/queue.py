@@ -12,8 +12,10 @@ callback only acts when no retry is left.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from collections.abc import Iterable, Callable
 
@@ -85,7 +87,7 @@ def on_replay(name: str) -> Callable[[ReplayHook], ReplayHook]:
 
 
 def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None = None,
-            retry_as: str | None = None) -> None:
+            retry_as: str | None = None, at: dt.datetime | None = None) -> None:
     """Run job `name` with `args` (on `queue`, default the job's own): on RQ when Redis is configured,
     else now, in this process.
 
@@ -94,7 +96,8 @@ def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None 
     queue's patience: the welcome queue's few quick retries suit a 20 s code, not a customer upsert.
 
     On RQ this raises redis' ConnectionError when Redis is down; callers that must not fail (the callback
-    view) catch it and leave the row for the sweeper.
+    view) catch it and leave the row for the sweeper. `at` (UTC) schedules the job for later on RQ (the
+    worker needs --with-scheduler); inline mode cannot wait, so the caller leaves its row for the sweeper.
     """
     spec = JOBS[name]
     runtime = current()
@@ -107,8 +110,9 @@ def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None 
     intervals = RETRY_INTERVALS[retry_as or queue]
     # One MULTI/EXEC for the whole enqueue (RQ alone uses two): the job hash and the queue push still
     # land atomically, at half the round trips on the callback's hot path.
+    rq_queue = runtime.queue(queue)
     with runtime.redis.pipeline() as pipe:
-        runtime.queue(queue).enqueue(
+        (rq_queue.enqueue if at is None else partial(rq_queue.enqueue_at, at))(
             spec.fn,
             *args,
             job_id=job_id,

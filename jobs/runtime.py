@@ -40,6 +40,8 @@ class Runtime:
     _clients: dict[tuple[str, str], WeComClient] = field(default_factory=dict)
     _app_keys: dict[int, tuple[tuple[str, str], str | None, float]] = field(default_factory=dict)
     _queues: dict[str, Any] = field(default_factory=dict)
+    local: dict[str, Any] = field(default_factory=dict)
+    """State one process keeps for itself when there is no Redis to share it (e.g. app-message slots)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def queue(self, name: str) -> Any:

@@ -36,5 +36,8 @@ class Outbox(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
     inbox_id: Mapped[int | None]
+    not_before: Mapped[dt.datetime | None]
+    """Set while the row waits for a later send time (an app message over the member's budget): the
+    sweeper leaves it alone until then."""
     created_at: Mapped[created_at]
     done_at: Mapped[dt.datetime | None]

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 BAD_SECRET = 40001
 TOKEN_ERRORS = frozenset({BAD_SECRET, 40014, 42001})
 BUSY_ERRORS = frozenset({-1, 45009, 45033})
+DUPLICATE_CHECK = {"enable_duplicate_check": 1, "duplicate_check_interval": 1800}
+"""The same app message within 30 minutes is shown once: longer than an outbound job's retries take to reach
+their last attempt before the 15-minute one, and WeCom's default interval (doc 90236)."""
 TOKEN_EARLY_REFRESH = 300
 TOKEN_MEMO_SECONDS = 30.0
 """How long a process reuses the token it last read from the shared cache without asking again: a Redis
@@ -196,7 +199,14 @@ class WeComClient(WeChatClient):
     def get_user(self, userid: str) -> dict[str, Any]:
         return self.get("user/get", params={"userid": userid})
 
-    def send_app_message(self, agent_id: int, touser: list[str], msgtype: str, body: dict[str, Any]) -> Any:
-        """message/send from the self-built app; the answer's `invaliduser` lists refused recipients."""
-        data = {"touser": "|".join(touser), "msgtype": msgtype, "agentid": agent_id, msgtype: body}
+    def send_app_message(self, agent_id: int, touser: list[str], msgtype: str, body: dict[str, Any],
+                         toparty: list[int] | tuple[int, ...] = ()) -> Any:
+        """message/send from the self-built app; the answer's `invaliduser`/`invalidparty` list refused
+        recipients and `unlicenseduser` those without a licence. With WeCom's duplicate check on (doc 90236),
+        a retried send that WeCom already showed is not shown twice."""
+        data: dict[str, Any] = {"msgtype": msgtype, "agentid": agent_id, msgtype: body, **DUPLICATE_CHECK}
+        if touser:
+            data["touser"] = "|".join(touser)
+        if toparty:
+            data["toparty"] = "|".join(str(p) for p in toparty)
         return self.post("message/send", data=data)

@@ -1,4 +1,5 @@
-"""Protocol fidelity (issue 10, items 5-9): an app's broken credentials (gettoken 40001)
+"""Protocol fidelity (issue 10, items 5-9): an app's broken credentials (gettoken 40001); an outbox row's
+earliest send time (app messages within the member's budget)
 
 Revision ID: 0008_i10_dir_protocol
 Revises: 0007_kf_sync_coalescing
@@ -19,9 +20,13 @@ def upgrade() -> None:
     with op.batch_alter_table('apps') as batch:
         batch.add_column(sa.Column('credentials_error', sa.String(255), nullable=True))
         batch.add_column(sa.Column('credentials_error_at', UTCDateTime(), nullable=True))
+    with op.batch_alter_table('outbox') as batch:
+        batch.add_column(sa.Column('not_before', UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbox') as batch:
+        batch.drop_column('not_before')
     with op.batch_alter_table('apps') as batch:
         batch.drop_column('credentials_error_at')
         batch.drop_column('credentials_error')

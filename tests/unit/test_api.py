@@ -434,7 +434,8 @@ def test_the_app_list_never_shows_credentials(client, runtime, make_token) -> No
     ({"agent_id": "12a"}, {"agent_id"}),
     ({"corp_id": ""}, {"corp_id"}),
     ({"slug": "Bad", "token": "a b", "agent_id": "x"}, {"slug", "token", "agent_id"}),
-    ({k: MISSING for k in NEW_APP}, {"slug", "corp_id", "token", "aes_key", "secret"}),
+    ({k: MISSING for k in NEW_APP}, {"slug", "corp_id", "token", "aes_key", "secret", "agent_id"}),
+    ({"kind": "agent", "agent_id": MISSING}, {"agent_id"}),  # a self-built app sends app messages
     pytest.param({"agent_id": "²"}, {"agent_id"}),
 ])
 def test_invalid_app_definitions_get_422_naming_each_bad_field(client, runtime, make_token, changes,
