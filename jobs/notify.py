@@ -34,3 +34,12 @@ def notify_lost(ctx: EffectContext, agent_id: int | None, userid: str, external_
     if answer is None:  # waits for the members' budget: scheduled again
         return None
     return ctx.finish(lambda s: {"recipients": recipients, **answer_result(answer)})
+
+
+@effect("notify_admins")
+def notify_admins(ctx: EffectContext, agent_id: int | None, userids: list[str], text: str) -> dict[str, Any] | None:
+    """A notice for the corp's admins (获客助手 quota and links), within their app-message budget."""
+    answer = send_app_message(ctx, agent_id, userids, "text", {"content": text})
+    if answer is None:  # waits for the admins' budget: scheduled again
+        return None
+    return ctx.finish(lambda s: {"recipients": userids, **answer_result(answer)})

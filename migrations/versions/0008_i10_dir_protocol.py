@@ -1,5 +1,5 @@
 """Protocol fidelity (issue 10, items 5-9): an app's broken credentials (gettoken 40001); an outbox row's
-earliest send time (app messages within the member's budget)
+earliest send time (app messages within the member's budget); rule-group tag groups; member tags
 
 Revision ID: 0008_i10_dir_protocol
 Revises: 0007_kf_sync_coalescing
@@ -22,9 +22,26 @@ def upgrade() -> None:
         batch.add_column(sa.Column('credentials_error_at', UTCDateTime(), nullable=True))
     with op.batch_alter_table('outbox') as batch:
         batch.add_column(sa.Column('not_before', UTCDateTime(), nullable=True))
+    with op.batch_alter_table('tag_groups') as batch:
+        batch.add_column(sa.Column('strategy_id', sa.Integer(), nullable=True))
+    op.create_table(
+        'member_tags',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('corp_id', sa.String(64), nullable=False),
+        sa.Column('tag_id', sa.Integer(), nullable=False),
+        sa.Column('userid', sa.String(64), nullable=False),
+        sa.Column('party_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_member_tags')),
+        sa.UniqueConstraint('corp_id', 'tag_id', 'userid', 'party_id',
+                            name=op.f('uq_member_tags_corp_id_tag_id_userid_party_id')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('member_tags')
+    with op.batch_alter_table('tag_groups') as batch:
+        batch.drop_column('strategy_id')
     with op.batch_alter_table('outbox') as batch:
         batch.drop_column('not_before')
     with op.batch_alter_table('apps') as batch:

@@ -110,10 +110,7 @@ def add_corp_tag(server: _Server, call: Call) -> dict[str, Any]:
     """Create tags in a group (by ``group_id``, or by ``group_name``, creating it); answers that group with
     only the new tags. Limits and errcodes: :meth:`wecom.fake.corp_tags.CorpTagLibrary.add`."""
     body = body_object(call)
-    raw_tags = body.get("tag")
-    if not isinstance(raw_tags, list) or not all(isinstance(tag, dict) for tag in raw_tags):
-        raise WeComError(40058, "invalid parameter tag: expected a list of {name, order}")
-    tags = [NewTag(name=_optional_str(tag, "name") or "", order=body_int(tag, "order", 0)) for tag in raw_tags]
+    tags = _new_tags(body)
     group = server.state.add_corp_tags(corpid_of(call), _optional_str(body, "group_id"),
                                        _optional_str(body, "group_name"), body_int(body, "order", 0), tags)
     return {"tag_group": group}
@@ -144,6 +141,22 @@ def mark_tag(server: _Server, call: Call) -> dict[str, Any]:
         raise WeComError(40058, "invalid parameter: add_tag and remove_tag are both empty")
     server.state.mark_tag(corpid_of(call), userid, external_userid, add, remove)
     return {}
+
+
+def get_strategy_tag_list(server: _Server, call: Call) -> dict[str, Any]:
+    """A rule group's tags (doc 99544), filtered like get_corp_tag_list; each group names its strategy_id."""
+    body = body_object(call)
+    return {"tag_group": server.state.strategy_tags.list(corpid_of(call), body_int(body, "strategy_id", 0),
+                                                         body_ids(body, "tag_id"), body_ids(body, "group_id"))}
+
+
+def add_strategy_tag(server: _Server, call: Call) -> dict[str, Any]:
+    """Create tags in a rule group's tag group (doc 99544), by ``group_name``."""
+    body = body_object(call)
+    tags = _new_tags(body)
+    return {"tag_group": server.state.strategy_tags.add(corpid_of(call), body_int(body, "strategy_id", 0),
+                                                        _optional_str(body, "group_name"), body_int(body, "order", 0),
+                                                        tags)}
 
 
 # -- welcome messages -------------------------------------------------------------------------------------------
@@ -264,6 +277,14 @@ def _checked_way(way: dict[str, Any]) -> dict[str, Any]:
 def _optional_body(call: Call) -> dict[str, Any]:
     """A POST body that may be empty (get_corp_tag_list with no filter); 47001 only if it is not an object."""
     return {} if call.body is None else body_object(call)
+
+
+def _new_tags(body: dict[str, Any]) -> list[NewTag]:
+    """The ``tag`` list of add_corp_tag / add_strategy_tag; 40058 unless it is a list of objects."""
+    raw_tags = body.get("tag")
+    if not isinstance(raw_tags, list) or not all(isinstance(tag, dict) for tag in raw_tags):
+        raise WeComError(40058, "invalid parameter tag: expected a list of {name, order}")
+    return [NewTag(name=_optional_str(tag, "name") or "", order=body_int(tag, "order", 0)) for tag in raw_tags]
 
 
 def _optional_str(body: dict[str, Any], key: str) -> str | None:

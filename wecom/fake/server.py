@@ -161,6 +161,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "externalcontact/edit_corp_tag": Endpoint("POST", contact.edit_corp_tag),
     "externalcontact/del_corp_tag": Endpoint("POST", contact.del_corp_tag),
     "externalcontact/mark_tag": Endpoint("POST", contact.mark_tag),
+    "externalcontact/get_strategy_tag_list": Endpoint("POST", contact.get_strategy_tag_list),
+    "externalcontact/add_strategy_tag": Endpoint("POST", contact.add_strategy_tag),
     "externalcontact/send_welcome_msg": Endpoint("POST", contact.send_welcome_msg),
     "externalcontact/add_contact_way": Endpoint("POST", contact.add_contact_way),
     "externalcontact/get_contact_way": Endpoint("POST", contact.get_contact_way),

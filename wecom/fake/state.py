@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from wecom.fake.corp_tags import CorpTag, CorpTagLibrary, NewTag, TagGroup
+from wecom.fake.corp_tags import CorpTag, CorpTagLibrary, NewTag, StrategyTagLibraries, TagGroup
 from wecom.fake.directory import Directory, VisibleRange, department_ids
 from wecom.fake.errors import ERRMSG, WeComError
 from wecom.fake.kf_state import KfState
@@ -98,6 +98,7 @@ class FakeState:
         self._next_seq = 1
         self.kf = KfState()  # customer service (微信客服): its own lock and tables, see kf_state.py
         self.messages = AppMessages()  # app messages delivered, dropped, suppressed: see messages.py
+        self.strategy_tags = StrategyTagLibraries()  # rule-group tags, apart from the corp library
         if seed:
             self.seed(seed)
 
@@ -111,6 +112,7 @@ class FakeState:
                 table.clear()
         self.kf.reset()
         self.messages.reset()
+        self.strategy_tags.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
