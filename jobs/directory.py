@@ -7,7 +7,8 @@ soft-deleted. department/list and user/list show only the app's visible range (d
 missing from the list has not necessarily left: each is asked about with user/get. 60111 (no such
 member) resigns them with their customers marked "to_inherit", exactly as a delete_user event does;
 60011 (outside the visible range) marks them `out_of_range` and their customers stay theirs; an answer
-means they are visible one by one (a range can name members) and they are upserted.
+means they are visible one by one (a range can name members) and they are upserted. user/list is asked
+per listed department: the current doc 96260 has no fetch_child and says to walk the subdepartments.
 """
 
 from __future__ import annotations
@@ -45,13 +46,6 @@ def request_directory_sync(session: Session, corp_id: str, app_pk: int, requeste
 
 USER_NOT_FOUND, NOT_VISIBLE = 60111, 60011
 """user/get's answers for a member who does not exist, and for one outside the app's visible range."""
-
-
-def _tops(departments: list[dict[str, Any]]) -> list[int]:
-    """The listed departments whose parent is not listed: the roots of the visible range's subtrees (the
-    corp's root department when the app sees the whole corp)."""
-    listed = {int(d["id"]) for d in departments}
-    return sorted(int(d["id"]) for d in departments if int(d.get("parentid") or 0) not in listed)
 
 
 def apply_directory(s: Session, corp_id: str, departments: list[dict[str, Any]], users: list[dict[str, Any]],
@@ -98,8 +92,8 @@ def _unlisted(client: WeComClient, userids: list[str]) -> tuple[list[dict[str, A
 def sync_directory(ctx: EffectContext) -> dict[str, Any] | None:
     departments = ctx.client.get("department/list").get("department", [])
     users: dict[str, dict[str, Any]] = {}
-    for top in _tops(departments):
-        page = ctx.client.get("user/list", params={"department_id": top, "fetch_child": 1}).get("userlist", [])
+    for dept in departments:  # user/list has no fetch_child any more (doc 96260): one call per department
+        page = ctx.client.get("user/list", params={"department_id": dept["id"]}).get("userlist", [])
         users.update((u["userid"], u) for u in page)
     with ctx.runtime.Session() as s:
         stored = s.scalars(select(Staff.userid).where(Staff.corp_id == ctx.corp_id,

@@ -70,7 +70,8 @@ def department_list(server: _Server, call: Call) -> dict[str, Any]:
 
 
 def user_list(server: _Server, call: Call) -> dict[str, Any]:
-    """Full member objects of ``department_id`` (and below it with ``fetch_child=1``), doc 90201."""
+    """Full member objects of ``department_id`` itself (doc 96260): the current doc has no ``fetch_child``
+    ("如需获取该部门及其子部门的所有成员,需先获取该部门下的子部门...逐层递归获取"), so it is ignored."""
     return {"userlist": [_full_user(user) for user in _department_members(server, call)]}
 
 
@@ -82,11 +83,12 @@ def user_simplelist(server: _Server, call: Call) -> dict[str, Any]:
 
 
 def _department_members(server: _Server, call: Call) -> list[dict[str, Any]]:
-    """The seeded records user/list and user/simplelist show. A missing department_id is 40058 (guess)."""
+    """The seeded records user/list and user/simplelist show (``fetch_child`` is ignored: doc 96260 no longer
+    has it). A missing department_id is 40058 (guess)."""
     department_id = query_int(call, "department_id")
     if department_id is None:
         raise WeComError(40058, "invalid parameter department_id")
-    return server.state.members(corpid_of(call), department_id, call.args.get("fetch_child") == "1", call.agentid)
+    return server.state.members(corpid_of(call), department_id, call.agentid)
 
 
 def _full_user(user: dict[str, Any]) -> dict[str, Any]:

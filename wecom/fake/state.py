@@ -180,10 +180,9 @@ class FakeState:
                 shown = [dept for dept in shown if dept["id"] in in_range]
             return copy.deepcopy(shown)
 
-    def members(self, corpid: str, department_id: int, with_children: bool,
-                agentid: int | None = None) -> list[dict[str, Any]]:
-        """user/list: copies of the members of a department (and its subdepartments), 60123 if unknown, 60011
-        if it is outside the visible range of the app ``agentid``."""
+    def members(self, corpid: str, department_id: int, agentid: int | None = None) -> list[dict[str, Any]]:
+        """user/list: copies of the members directly in a department (doc 96260 has no fetch_child), 60123 if
+        unknown, 60011 if it is outside the visible range of the app ``agentid``."""
         with self._lock:
             directory = self._directory(corpid)
             if department_id not in directory.known():
@@ -191,7 +190,7 @@ class FakeState:
             visible = self._ranges.get((corpid, agentid or 0))
             if visible is not None:
                 visible.check_department(directory, department_id)
-            userids = directory.members_of([department_id], with_children)
+            userids = directory.members_of([department_id], with_children=False)
             return [_without_corpid(user) for (user_corp, userid), user in self._users.items()
                     if user_corp == corpid and userid in userids]
 
