@@ -119,7 +119,7 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
         _q("corp_id", {"type": "string"})], None),
     ("get", "/staff", "admin", "Staff members; mobiles masked (138****0000) below super_admin", PAGE_PARAMS + [
         _q("department", {"type": "integer"}, "this department and those below it"),
-        _q("status", {"enum": ["active", "disabled", "inactive", "resigned"]}),
+        _q("status", {"enum": ["active", "disabled", "inactive", "resigned", "out_of_range"]}),
         _q("keyword", {"type": "string"}, "name, userid or position"),
     ], None),
     ("post", "/directory/sync", "admin", "Full sync of departments and staff from WeCom (202)", [],
