@@ -2,7 +2,8 @@
 
 `staff_message` sends one message/send for an outbox row planned by handlers/moderation.py. For a
 broadcast it records WeCom's answer on the broadcast: the recipients WeCom refused (invaliduser,
-invalidparty; the rest got it), or the errcode that refused the whole message (81013: nobody valid).
+invalidparty) or who have no licence (unlicenseduser; the rest got it), or the errcode that refused the
+whole message (81013: nobody valid).
 """
 
 from __future__ import annotations
@@ -45,14 +46,16 @@ def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty:
 
         return ctx.finish(refused)
     invalid_users, invalid_parties = _ids(answer.get("invaliduser")), _ids(answer.get("invalidparty"))
+    unlicensed = _ids(answer.get("unlicenseduser"))
 
     def sent(s: Session) -> dict[str, Any]:
         if broadcast_pk is not None:
             row = s.get(Broadcast, broadcast_pk)
             row.status, row.msgid, row.sent_at = BroadcastStatus.sent.value, answer.get("msgid"), utcnow()
             row.invalid_users, row.invalid_parties = invalid_users, [int(p) for p in invalid_parties if p.isdigit()]
+            row.unlicensed_users = unlicensed
         return {"msgid": answer.get("msgid"), "invaliduser": invalid_users, "invalidparty": invalid_parties,
-                "unlicenseduser": _ids(answer.get("unlicenseduser"))}
+                "unlicenseduser": unlicensed}
 
     return ctx.finish(sent)
 

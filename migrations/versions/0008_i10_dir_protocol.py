@@ -1,5 +1,6 @@
 """Protocol fidelity (issue 10, items 5-9): an app's broken credentials (gettoken 40001); an outbox row's
-earliest send time (app messages within the member's budget); rule-group tag groups; member tags
+earliest send time (app messages within the member's budget); rule-group tag groups; member tags; a
+broadcast's unlicensed recipients
 
 Revision ID: 0008_i10_dir_protocol
 Revises: 0007_kf_sync_coalescing
@@ -24,6 +25,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('not_before', UTCDateTime(), nullable=True))
     with op.batch_alter_table('tag_groups') as batch:
         batch.add_column(sa.Column('strategy_id', sa.Integer(), nullable=True))
+    with op.batch_alter_table('broadcasts') as batch:
+        batch.add_column(sa.Column('unlicensed_users', sa.JSON(), nullable=True))
     op.create_table(
         'member_tags',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -40,6 +43,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('member_tags')
+    with op.batch_alter_table('broadcasts') as batch:
+        batch.drop_column('unlicensed_users')
     with op.batch_alter_table('tag_groups') as batch:
         batch.drop_column('strategy_id')
     with op.batch_alter_table('outbox') as batch:

@@ -66,3 +66,15 @@ def test_an_app_without_agent_id_never_sends(sender, runtime, fake_wecom):
         [dead] = s.scalars(select(DeadLetter)).all()
         assert "no agent id" in dead.error
         assert s.scalar(select(Outbox.status).where(Outbox.job == "notify_lost")) == "failed"
+
+
+def test_a_broadcast_shows_its_unlicensed_recipients(fake_wecom, client, make_token):
+    requests.post(f"{fake_wecom.url}/fake/unlicensed", json={"corpid": CORP_ID, "userids": ["lisi"]},
+                  timeout=5).raise_for_status()
+    admin = make_token("admin")
+    r = client.post("/api/v1/broadcasts", json={"name": "通知", "userids": ["zhangsan", "lisi"], "msgtype": "text",
+                                                "body": {"content": "今晚盘点"}}, headers=admin)
+    assert r.status_code == 202, r.get_json()
+    got = client.get(f"/api/v1/broadcasts/{r.get_json()['id']}", headers=admin).get_json()
+    assert (got["status"], got["unlicensed_users"], got["invalid_users"]) == ("sent", ["lisi"], [])
+    assert [m["userid"] for m in app_messages(fake_wecom)["delivered"]] == ["zhangsan"]
