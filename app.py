@@ -118,12 +118,25 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
             except Exception:
                 status["redis"] = "down"
         healthy = status["db"] == "ok" and status["redis"] != "down"
-        return jsonify(status), 200 if healthy else 503
+        body: dict[str, Any] = dict(status)
+        if status["db"] == "ok":  # an app whose secret gettoken refused: its effects wait (dead letters)
+            body["apps_credentials_broken"] = _broken_apps(runtime)
+        return jsonify(body), 200 if healthy else 503
 
     from cli import register as register_cli
 
     register_cli(app)
     return app
+
+
+def _broken_apps(runtime: Any) -> list[str]:
+    """Slugs of the apps whose secret gettoken refused (40001); the service does not call WeCom for them."""
+    from sqlalchemy import select
+
+    from models import App
+
+    with runtime.Session() as s:
+        return list(s.scalars(select(App.slug).where(App.credentials_error.is_not(None)).order_by(App.slug)))
 
 
 def _ensure_env_app(runtime: Any, settings: Settings, save_app: Any) -> None:

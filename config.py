@@ -49,6 +49,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     env_app: EnvApp | None = None
     sweep_after_seconds: int = 60
+    app_message_window_seconds: int = 60
+    """WeCom's minute in the per-member app-message budget (doc 90454); tests shorten it."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -133,4 +135,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         env_app=_env_app(env),
         sweep_after_seconds=_int(env, "SCRM_SWEEP_AFTER", 60),
         api_max_body_bytes=_int(env, "SCRM_API_MAX_BODY_BYTES", 1024 * 1024),
+        app_message_window_seconds=max(1, _int(env, "SCRM_APP_MESSAGE_WINDOW", 60)),
     )

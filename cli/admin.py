@@ -109,6 +109,7 @@ def apps_add(slug: str, corp_id: str, kind: str, token_: str, aes_key: str, secr
         app = save_app(s, fields)
         record_audit(s, _actor(), "app.save", f"app:{slug}", corp_id=corp_id, kind=kind)
         click.echo(json.dumps(app.public(), ensure_ascii=False))
+    _runtime().forget_apps()
 
 
 @apps.command("list")

@@ -217,6 +217,32 @@ def create_app_config() -> Any:
     return jsonify(body), 201
 
 
+@bp.patch("/apps/<slug>")
+@require(Role.super_admin)
+def update_app_config(slug: str) -> Any:
+    """Change an app's secret or agent id (a new secret clears broken credentials); other fields stay."""
+    changes = _json_object()
+    unknown = set(changes) - {"secret", "agent_id"}
+    if unknown:
+        raise ApiError(422, "invalid", "only secret and agent_id can be changed",
+                       {field: "cannot be changed here" for field in sorted(unknown)})
+    with _runtime().WriteSession.begin() as s:
+        app = s.scalar(select(App).where(App.slug == slug))
+        if app is None:
+            raise ApiError(404, "not_found", f"no app {slug!r}")
+        fields = {"slug": app.slug, "corp_id": app.corp.corp_id, "kind": app.kind, "token": app.token,
+                  "aes_key": app.aes_key, "secret": app.secret, "agent_id": app.agent_id, **changes}
+        problems = app_errors(fields)
+        if problems:
+            raise ApiError(422, "invalid", "the app definition has errors", problems)
+        app = save_app(s, fields)
+        audit(s, "app.update", f"app:{app.slug}", fields=sorted(changes))
+        body = app.public()
+    app_cache.clear()
+    _runtime().forget_apps()
+    return jsonify(body)
+
+
 @bp.get("/openapi.json")
 def openapi_document() -> Any:
     return jsonify(openapi.document())

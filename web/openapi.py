@@ -92,6 +92,9 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
             "secret": {"type": "string"}, "agent_id": {"type": "integer"},
         },
     }),
+    ("patch", "/apps/{slug}", "super_admin", "Change an app's secret or agent id (a new secret clears broken "
+     "credentials: gettoken 40001)", [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+     {"type": "object", "properties": {"secret": {"type": "string"}, "agent_id": {"type": "integer"}}}),
     ("get", "/tag-groups", "member", "Customer tag groups with their tags, colours and descriptions", [], None),
     ("post", "/tag-groups", "admin", "Create a tag group with its tags in WeCom (202: pending add_corp_tag)", [], {
         "type": "object", "required": ["name", "tags"],
@@ -116,7 +119,7 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
         _q("corp_id", {"type": "string"})], None),
     ("get", "/staff", "admin", "Staff members; mobiles masked (138****0000) below super_admin", PAGE_PARAMS + [
         _q("department", {"type": "integer"}, "this department and those below it"),
-        _q("status", {"enum": ["active", "disabled", "inactive", "resigned"]}),
+        _q("status", {"enum": ["active", "disabled", "inactive", "resigned", "out_of_range"]}),
         _q("keyword", {"type": "string"}, "name, userid or position"),
     ], None),
     ("post", "/directory/sync", "admin", "Full sync of departments and staff from WeCom (202)", [],

@@ -33,6 +33,11 @@ CHANGE_TYPES: dict[str, frozenset[str]] = {
         "create_user", "update_user", "delete_user", "create_party", "update_party", "delete_party",
         "update_tag",
     }),
+    # 获客助手 (doc 97299): quota, link and conversion events; fields are read from `fields` (LinkId, ...)
+    "customer_acquisition": frozenset({
+        "balance_low", "balance_exhausted", "balance_increased", "quota_expire_soon", "link_unavailable",
+        "delete_link", "open_profile", "friend_request", "customer_start_chat", "message_from_customer",
+    }),
 }
 APP_EVENTS = frozenset({"enter_agent", "click", "view", "kf_msg_or_event"})
 APP_MESSAGES = frozenset({"text", "image", "voice", "video", "location", "link"})

@@ -84,7 +84,9 @@ def test_apps_add_stores_the_app_and_prints_it_without_credentials(run, runtime)
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
     assert body.pop("created_at") and body == {"id": "sales", "corp_id": "wwsalescorp00001", "kind": "contact",
-                                                "agent_id": 1000005, "callback_path": "/wecom/callback/sales"}
+                                                "agent_id": 1000005, "callback_path": "/wecom/callback/sales",
+                                                "credentials": "ok", "credentials_error": None,
+                                                "credentials_broken_at": None}
     assert not [APP_ARGS[k] for k in CREDENTIALS if APP_ARGS[k] in result.output]
     with runtime.Session() as s:
         row = s.scalar(select(App).where(App.slug == "sales"))
