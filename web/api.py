@@ -228,7 +228,7 @@ def update_app_config(slug: str) -> Any:
                        {field: "cannot be changed here" for field in sorted(unknown)})
     with _runtime().WriteSession.begin() as s:
         app = s.scalar(select(App).where(App.slug == slug))
-        if app is None:
+        if app is None or not in_scope(app.corp.corp_id):  # another corp's app is not there for this token
             raise ApiError(404, "not_found", f"no app {slug!r}")
         fields = {"slug": app.slug, "corp_id": app.corp.corp_id, "kind": app.kind, "token": app.token,
                   "aes_key": app.aes_key, "secret": app.secret, "agent_id": app.agent_id, **changes}
