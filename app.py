@@ -87,6 +87,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_messages, api_moderation  # conversation search; sensitive words, timeouts, templates
     app.register_blueprint(api_moderation.bp)
     app.register_blueprint(api_messages.bp)
+    from web import api_jobs  # long work's progress, export files
+    app.register_blueprint(api_jobs.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -42,6 +42,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     env_app: EnvApp | None = None
     sweep_after_seconds: int = 60
+    export_dir: str = "exports"
+    """Where export jobs write their files; web and workers must share it (a volume, on several hosts)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,4 +106,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         timezone=env.get("SCRM_TIMEZONE") or "Asia/Shanghai",
         env_app=_env_app(env),
         sweep_after_seconds=_int(env, "SCRM_SWEEP_AFTER", 60),
+        export_dir=env.get("SCRM_EXPORT_DIR") or "exports",
     )

@@ -7,6 +7,7 @@ itself (in `ctx.finish`, with the outbox row marked done). The CRM writes are th
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -14,24 +15,42 @@ from sqlalchemy.orm import Session
 
 from handlers.tags import apply_corp_tag_groups, delete_corp_tags, is_pending, mark_follow_tags
 from jobs.outbound import EffectContext, effect
+from jobs.progress import open_run, tracked
 from jobs.queue import FinalError
-from models import Customer, FollowRelation, Tag, TagGroup
+from models import Customer, FollowRelation, Outbox, OutboxStatus, Tag, TagGroup
+
+
+def request_tags_sync(s: Session, corp_id: str, app_pk: int, requested_by: str) -> Outbox:
+    """The outbox row for a full tag sync someone asked for, with its job run (`args["job_id"]`). The caller
+    enqueues `deliver_outbox` after commit."""
+    job_id = open_run(s, "tags_sync", corp_id, requested_by).id
+    row = Outbox(key=f"sync_corp_tags:{requested_by}:{uuid.uuid4().hex}", corp_id=corp_id, job="sync_corp_tags",
+                 args={"app_pk": app_pk, "job_id": job_id}, queue="outbound", status=OutboxStatus.pending.value)
+    s.add(row)
+    s.flush()
+    return row
 
 
 @effect("sync_corp_tags")
 def sync_corp_tags(ctx: EffectContext, tag_ids: list[str] | None = None,
-                   group_ids: list[str] | None = None) -> dict[str, Any] | None:
-    """The whole tag library (no ids), or only the named groups (whole) or tags."""
+                   group_ids: list[str] | None = None, job_id: int | None = None) -> dict[str, Any] | None:
+    """The whole tag library (no ids), or only the named groups (whole) or tags. Progress (job run `job_id`):
+    the groups fetched, then applied in one transaction."""
     body: dict[str, Any] = {}
     if group_ids:
         body["group_id"] = list(group_ids)
     elif tag_ids:
         body["tag_id"] = list(tag_ids)
-    answer = ctx.client.post("externalcontact/get_corp_tag_list", data=body)
-    groups = list(answer.get("tag_group", []))
-    full = not body
-    return ctx.finish(lambda s: apply_corp_tag_groups(
-        s, ctx.corp_id, groups, full, asked_tag_ids=body.get("tag_id", []), asked_group_ids=body.get("group_id", [])))
+    with tracked(job_id) as progress:
+        answer = ctx.client.post("externalcontact/get_corp_tag_list", data=body)
+        groups = list(answer.get("tag_group", []))
+        progress.total = len(groups)
+        progress.flush()
+        full = not body
+        progress.result = ctx.finish(lambda s: apply_corp_tag_groups(
+            s, ctx.corp_id, groups, full, asked_tag_ids=body.get("tag_id", []),
+            asked_group_ids=body.get("group_id", [])))
+    return progress.result
 
 
 @effect("create_tags")
