@@ -3,18 +3,29 @@ job run with a progress bar (click's), its outcome printed and a failure turned 
 
 from __future__ import annotations
 
+import getpass
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.queue import enqueue_outbox
 from models import App, JobRun, Outbox, OutboxStatus
+from models.auth import record_audit
 
 POLL_SECONDS = 0.5
+
+
+def app_and_wait(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a command that starts a sync: `--app SLUG` and `--wait`."""
+    command = click.option("--wait", is_flag=True, help="Wait for a worker to finish it, with a progress bar.")(command)
+    return click.option("--app", "slug",
+                        help="The app whose credentials to use (default: the only app, else 'default').")(command)
 
 
 def pick_app(s: Session, slug: str | None) -> App:
@@ -27,6 +38,19 @@ def pick_app(s: Session, slug: str | None) -> App:
     if app is None:
         raise click.UsageError(f"no app {slug!r}" if slug else "several apps: say which with --app")
     return app
+
+
+def start_sync(slug: str | None, wait: bool, what: str, action: str,
+               request: Callable[[Session, str, int, str], Outbox]) -> JobRun:
+    """Ask for a sync with `slug`'s app (`request(session, corp_id, app_pk, actor)` writes its outbox row),
+    audit it as `action`, then `follow` it."""
+    runtime = current_app.extensions["scrm"]
+    actor = f"cli:{getpass.getuser()}"
+    with runtime.WriteSession.begin() as s:
+        app = pick_app(s, slug)
+        row = request(s, app.corp.corp_id, app.id, actor)
+        record_audit(s, actor, action, f"corp:{row.corp_id}", outbox_id=row.id, job_id=row.args["job_id"])
+    return follow(runtime, what, row, wait)
 
 
 def follow(runtime: Any, what: str, row: Outbox, wait: bool) -> JobRun:
