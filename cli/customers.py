@@ -63,7 +63,7 @@ def customers_export(wait: bool, out: str | None, **filters: str | tuple[str, ..
     enqueue("export_customers", job_id)
     click.echo(f"customer export of {corp_id}: job {job_id}")
     run = wait_or_report(runtime, job_id, wait or bool(out))
-    if out and run.state == "done":
+    if out and run.result is not None:
         shutil.copyfile(run.result["path"], out)
         click.echo(f"written to {out}")
 

@@ -63,7 +63,7 @@ def resign_staff(session: Session, corp_id: str, userid: str, at: dt.datetime) -
         .values(inherit_status=TO_INHERIT)
         .execution_options(synchronize_session="fetch")
     )
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
 
 
 def apply_user(session: Session, corp_id: str, payload: dict[str, Any], at: dt.datetime | None = None) -> Staff:

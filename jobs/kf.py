@@ -233,7 +233,7 @@ def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, con
     """Our own message into the conversation: sync_msg never returns what the API sent. The account and
     customer are looked up from the session unless the caller has them."""
     if not open_kfid:
-        session = s.get(KfSession, session_pk)
+        session = s.get_one(KfSession, session_pk)
         open_kfid, external_userid = session.open_kfid, session.external_userid
     store_message(s, Message(corp_id=ctx.corp_id, source=MessageSource.kf.value, msgid=msgid,
                              open_kfid=open_kfid, external_userid=external_userid,
@@ -348,14 +348,14 @@ def kf_account_add(ctx: EffectContext, account_pk: int) -> dict[str, Any] | None
         error = _refused(exc)
 
         def failed(s: Session) -> dict[str, Any]:
-            row = s.get(KfAccount, account_pk)
+            row = s.get_one(KfAccount, account_pk)
             row.status, row.error = RowStatus.failed.value, error
             return {"error": error}
 
         return ctx.finish(failed)
 
     def created(s: Session) -> dict[str, Any]:
-        row = s.get(KfAccount, account_pk)
+        row = s.get_one(KfAccount, account_pk)
         row.open_kfid, row.status, row.error = open_kfid, RowStatus.active.value, None
         return {"open_kfid": open_kfid}
 
@@ -413,7 +413,7 @@ def kf_scene_add(ctx: EffectContext, scene_pk: int) -> dict[str, Any] | None:
         url, error = "", _refused(exc)
 
     def write(s: Session) -> dict[str, Any]:
-        row = s.get(KfScene, scene_pk)
+        row = s.get_one(KfScene, scene_pk)
         row.url, row.error = url, error
         row.status = (RowStatus.failed if error else RowStatus.active).value
         return {"url": url, "error": error}

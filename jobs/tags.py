@@ -72,7 +72,7 @@ def create_tags(ctx: EffectContext, group_pk: int) -> dict[str, Any] | None:
     answer = ctx.client.post("externalcontact/add_corp_tag", data=data)["tag_group"]
 
     def write(s: Session) -> dict[str, Any]:
-        group = s.get(TagGroup, group_pk)
+        group = s.get_one(TagGroup, group_pk)
         existing = s.scalar(select(TagGroup).where(TagGroup.corp_id == group.corp_id,
                                                    TagGroup.group_id == answer["group_id"], TagGroup.id != group.id))
         target = existing or group
@@ -81,7 +81,7 @@ def create_tags(ctx: EffectContext, group_pk: int) -> dict[str, Any] | None:
         ids = {t["name"]: t["id"] for t in answer.get("tag", [])}
         created = {}
         for tag_pk, name, _ in pending:
-            tag = s.get(Tag, tag_pk)
+            tag = s.get_one(Tag, tag_pk)
             if name in ids:
                 tag.tag_id, tag.group_pk = ids[name], target.id
                 created[name] = ids[name]
@@ -104,7 +104,7 @@ def edit_tag(ctx: EffectContext, tag_pk: int, name: str) -> dict[str, Any] | Non
     ctx.client.post("externalcontact/edit_corp_tag", data={"id": tag_id, "name": name})
 
     def write(s: Session) -> dict[str, Any]:
-        s.get(Tag, tag_pk).name = name
+        s.get_one(Tag, tag_pk).name = name
         return {"tag_id": tag_id, "name": name}
 
     return ctx.finish(write)

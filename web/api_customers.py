@@ -14,7 +14,7 @@ import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
@@ -147,7 +147,7 @@ def _channel_filter(query: Select) -> Select:
     if not channel:
         return query
     named = select(ChannelCode.id).where(ChannelCode.channel == channel)
-    code_match = FollowRelation.channel_code_id.in_(named)
+    code_match: ColumnElement[bool] = FollowRelation.channel_code_id.in_(named)
     if channel.isascii() and channel.isdigit():
         code_match = or_(code_match, FollowRelation.channel_code_id == int(channel))
     return query.where(or_(Customer.channel == channel, Customer.follows.any(code_match)))
@@ -210,8 +210,8 @@ def load_extras(s: Session, customers: list[Customer]) -> Extras:
     live = select(CustomField).where(CustomField.corp_id.in_(corps), CustomField.deleted_at.is_(None))
     if member:
         live = live.where(CustomField.visible.is_(True))
-    for f in s.scalars(live.order_by(CustomField.order, CustomField.id)):
-        x.fields.setdefault(f.corp_id, []).append(f)
+    for cf in s.scalars(live.order_by(CustomField.order, CustomField.id)):
+        x.fields.setdefault(cf.corp_id, []).append(cf)
     field_ids = [f.id for fs in x.fields.values() for f in fs]
     if field_ids:
         for cid, fid, value in s.execute(select(CustomerFieldValue.customer_id, CustomerFieldValue.field_id,
@@ -382,7 +382,7 @@ def delete_customer(customer_id: int) -> Any:
 def _binned_json(s: Session, c: Customer) -> dict[str, Any]:
     body = customer_json(c, load_extras(s, [c]))
     return body | {"deleted_at": _iso(c.deleted_at), "deleted_by": c.deleted_by,
-                   "purge_after": _iso(purge_after(c.deleted_at, retention_days(s, c.corp_id)))}
+                   "purge_after": _iso(purge_after(cast(dt.datetime, c.deleted_at), retention_days(s, c.corp_id)))}
 
 
 @bp.get("/recycle-bin")

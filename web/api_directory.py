@@ -144,6 +144,6 @@ def sync_directory() -> Any:
         row = request_directory_sync(s, corp_id, app_pk, f"token:{g.principal.name}")
         audit(s, "directory.sync", f"corp:{corp_id}", outbox_id=row.id)
         outbox_id, pending = row.id, [(row.id, row.queue)] if row.status == "pending" else []
-        job_id = row.args.get("job_id")
+        job_id = row.args["job_id"]
     enqueue_outbox(pending)
     return started(job_id, outbox_id=outbox_id, syncing=True)

@@ -81,10 +81,11 @@ def download(job_id: int) -> Any:
         raise ApiError(404, "not_found", f"job {job_id} makes no file")
     if run.state != JobState.done.value:
         raise ApiError(409, "not_ready", f"job {job_id} is {run.state}, not done")
-    path = Path((run.result or {}).get("path", ""))
+    result = run.result or {}
+    path = Path(result.get("path", ""))
     if not path.is_file():
         raise ApiError(410, "gone", f"the file of job {job_id} is no longer there")
-    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=run.result["filename"])
+    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=result["filename"])
 
 
 @bp.post("/exports")
