@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -67,24 +68,26 @@ def test_a_rolled_back_writer_opens_the_gate(engine: Engine) -> None:
 
 
 def test_a_writer_in_another_process_holds_it_until_it_commits(engine: Engine) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, time
-        sys.path.insert(0, {str(ROOT)!r})
-        from models.db import make_engine, write_engine
-        with write_engine(make_engine({str(engine.url)!r})).begin() as conn:
-            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
-            print("held", flush=True)
-            time.sleep(1.0)
-    """)], stdout=subprocess.PIPE, text=True)
+    """Each process says where it stands (see `_writer_process`), so the order is checked, not timed."""
+    holder, second = _writer_process(engine, 1), None
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        started = time.monotonic()
-        with write_engine(engine).begin() as conn:
-            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
-        waited = time.monotonic() - started
+        assert _said(holder, "parked") and _said(holder, "held")
+        second = _writer_process(engine, 2)
+        assert _said(second, "parked")
+        assert second.stdout is not None
+        ready, _, _ = select.select([second.stdout], [], [], 0.3)
+        assert not ready, "the second writer got in while the first held the gate"
+        _commit(holder)
+        assert _said(second, "held")
+        _commit(second)
+        for proc in (holder, second):
+            assert proc.wait(10) == 0
     finally:
-        holder.wait(10)
-    assert holder.returncode == 0 and 0.5 < waited < 5 and rows(engine) == 2
+        for proc in (holder, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    with engine.connect() as conn:
+        assert [n for (n,) in conn.exec_driver_sql("SELECT n FROM t ORDER BY rowid")] == [1, 2]
 
 
 def test_waiting_past_the_busy_timeout_is_database_is_locked(engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -138,6 +141,12 @@ def _said(proc: subprocess.Popen[str], word: str) -> bool:
     return proc.stdout.readline().strip() == word
 
 
+def _commit(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write("commit\n")
+    proc.stdin.flush()
+
+
 def _someone_waits_to_go_first(engine: Engine) -> bool:
     """True while a writer that goes first holds the gate's waiting room (a shared flock on `.first`)."""
     fd = os.open(f"{engine.url.database}.writer-lock.first", os.O_RDWR | os.O_CREAT, 0o600)
@@ -171,15 +180,11 @@ def test_a_writer_that_goes_first_passes_the_ones_already_waiting(engine: Engine
         while not _someone_waits_to_go_first(engine):
             assert time.monotonic() < deadline, "the writer that goes first never reached the gate"
             time.sleep(0.001)
-        assert holder.stdin is not None
-        holder.stdin.write("commit\n")
-        holder.stdin.flush()
+        _commit(holder)
         first.join(10)
         assert not first.is_alive()
         assert _said(job, "held")
-        assert job.stdin is not None
-        job.stdin.write("commit\n")
-        job.stdin.flush()
+        _commit(job)
         for proc in (holder, job):
             assert proc.wait(10) == 0
     finally:
