@@ -28,7 +28,8 @@ from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, R
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
     "CorpSettings", "Customer", "CustomerEvent", "CustomerFieldValue", "CustomField", "DeadLetter", "Department",
-    "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "JobRun", "JobState", "Material", "Outbox", "OutboxStatus",
+    "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "JobRun", "JobState", "Material", "Outbox",
+    "OutboxStatus",
     "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
     "BotReply", "FollowUp", "Lead", "LeadStatus", "Plan", "ReplyVia",
