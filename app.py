@@ -50,7 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.config.from_mapping(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
     if test_config:
         app.config.from_mapping(test_config)
-    app.json.ensure_ascii = False  # Chinese names stay readable in API answers
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese names stay readable in API answers
 
     runtime = build_runtime(settings)
     install(runtime)
@@ -88,6 +88,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_messages.bp)
     from web import api_tokens  # admin API tokens: list, create, revoke
     app.register_blueprint(api_tokens.bp)
+    from web import api_jobs  # long work's progress, export files
+    app.register_blueprint(api_jobs.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:
@@ -145,6 +147,8 @@ def _ensure_env_app(runtime: Any, settings: Settings, save_app: Any) -> None:
     from sqlalchemy.exc import IntegrityError
 
     env = settings.env_app
+    if env is None:
+        return
     fields = {"slug": "default", "corp_id": env.corp_id, "kind": env.kind, "token": env.token,
               "aes_key": env.aes_key, "secret": env.secret, "agent_id": env.agent_id}
     try:

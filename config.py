@@ -51,6 +51,8 @@ class Settings:
     sweep_after_seconds: int = 60
     app_message_window_seconds: int = 60
     """WeCom's minute in the per-member app-message budget (doc 90454); tests shorten it."""
+    export_dir: str = "exports"
+    """Where export jobs write their files; web and workers must share it (a volume, on several hosts)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -136,4 +138,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_after_seconds=_int(env, "SCRM_SWEEP_AFTER", 60),
         api_max_body_bytes=_int(env, "SCRM_API_MAX_BODY_BYTES", 1024 * 1024),
         app_message_window_seconds=max(1, _int(env, "SCRM_APP_MESSAGE_WINDOW", 60)),
+        export_dir=env.get("SCRM_EXPORT_DIR") or "exports",
     )

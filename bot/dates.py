@@ -120,7 +120,7 @@ def _time_part(text: str, period: str | None) -> tuple[dt.time | None, int]:
         minute = {"半": 30, "整": 0, "一刻": 15, "三刻": 45}.get(m[5] or "", 0) if m[5] else (
             cn_number(m[6]) if m[6] else 0)
     else:  # a period word alone: 明天下午
-        return dt.time(PERIOD_HOURS[period]), m.end()
+        return dt.time(PERIOD_HOURS[period]), m.end()  # type: ignore[index]  # no hour: the pattern matched a period
     if period in PM_PERIODS and hour < 12:
         hour += 12
     elif period == "中午" and hour < 11:
@@ -143,7 +143,7 @@ def parse_when(text: str, now: dt.datetime) -> tuple[dt.datetime, str]:
         delta = dt.timedelta(minutes=amount) if rel[2] == "分钟" else dt.timedelta(hours=amount)
         return now + delta, text[rel.end():].strip()
     date, used = _date_part(text, now.date())
-    gap = SPACE.match(text, used).end() if date else 0
+    gap = SPACE.match(text, used).end() if date else 0  # type: ignore[union-attr]  # SPACE matches the empty string
     time_, time_len = _time_part(text[gap:], date.period if date else None)
     if date is None and time_ is None:
         raise DateError("看不懂这个时间")

@@ -1,4 +1,4 @@
-"""`scrm …` / `flask --app app …` commands: db, token, apps, events, dead-letters, sweep, customers, directory,
+"""`scrm …` / `flask --app app …` commands: db, token, apps, events, dead-letters, sweep, customers, directory, tags,
 send-sample, fake; `scrm` adds web, worker and cron (cli/scrm.py).
 
 The command modules are imported in `register`, not here: `cli.scrm` is imported by the `scrm` console
@@ -11,7 +11,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from cli import admin, customers, db, directory, wecom_tools
+    from cli import admin, customers, db, directory, tags, wecom_tools
 
-    for group in (*db.COMMANDS, *admin.COMMANDS, *customers.COMMANDS, *directory.COMMANDS, *wecom_tools.COMMANDS):
+    for group in (*db.COMMANDS, *admin.COMMANDS, *customers.COMMANDS, *directory.COMMANDS, *tags.COMMANDS,
+                  *wecom_tools.COMMANDS):
         app.cli.add_command(group)

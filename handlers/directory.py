@@ -67,7 +67,7 @@ def resign_staff(session: Session, corp_id: str, userid: str, at: dt.datetime) -
         .values(inherit_status=TO_INHERIT)
         .execution_options(synchronize_session="fetch")
     )
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
 
 
 def mark_out_of_range(session: Session, corp_id: str, userid: str) -> bool:

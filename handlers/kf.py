@@ -117,7 +117,7 @@ def locked_cursor(s: Session, corp_id: str, open_kfid: str) -> KfCursor:
     row = s.scalar(stmt)
     if row is None:
         get_or_create(s, KfCursor, {"corp_id": corp_id, "open_kfid": open_kfid})
-        row = s.scalar(stmt.execution_options(populate_existing=True))
+        row = s.scalars(stmt.execution_options(populate_existing=True)).one()
     locked[(corp_id, open_kfid)] = row
     return row
 

@@ -8,7 +8,7 @@ the DB it writes to the outbox through `ctx.outbox(...)`, and the job layer runs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -49,13 +49,15 @@ class HandlerContext:
 
 
 Handler = Callable[[HandlerContext, Event], None]
+E = TypeVar("E", bound=Event)
 _HANDLERS: dict[str, list[Handler]] = {}
 
 
-def on(*routing_keys: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
+def on(*routing_keys: str) -> Callable[[Callable[[HandlerContext, E], None]], Callable[[HandlerContext, E], None]]:
+    """Register a handler for `routing_keys`; it takes the event class those keys parse to (`E`)."""
+    def register(fn: Callable[[HandlerContext, E], None]) -> Callable[[HandlerContext, E], None]:
         for key in routing_keys:
-            _HANDLERS.setdefault(key, []).append(fn)
+            _HANDLERS.setdefault(key, []).append(fn)  # type: ignore[arg-type]  # the key decides the event class
         return fn
 
     return register

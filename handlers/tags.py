@@ -70,7 +70,7 @@ def delete_corp_tags(session: Session, corp_id: str, tag_ids: Iterable[str], gro
     _drop_follow_tags(session, [t.id for t in tags])
     session.flush()
     for group_pk in {t.group_pk for t in tags}:
-        group = session.get(TagGroup, group_pk)
+        group = session.get_one(TagGroup, group_pk)
         if group.deleted_at is None and not any(t.deleted_at is None for t in group.tags):
             group.deleted_at = now
     return len(tags)

@@ -55,7 +55,7 @@ def create_contact_way(ctx: EffectContext, code_id: int) -> dict[str, Any] | Non
     })
 
     def write(s: Session) -> dict[str, Any]:
-        row = s.get(ChannelCode, code_id)
+        row = s.get_one(ChannelCode, code_id)
         row.config_id, row.qr_code = answer["config_id"], answer.get("qr_code", "")
         return {"config_id": row.config_id}
 
@@ -124,8 +124,8 @@ def reroute_codes_job() -> int:
                     and not any((code.corp_id, u) in inactive for u in code.current_users):
                 continue
             ctx = HandlerContext(session=s, corp_id=code.corp_id, app_pk=code.app_pk)
-            row = rotate(ctx, code, utcnow().astimezone(corp_zone(s, code.corp_id)).date(), reason=f"tick:{stamp}")
-            if row is not None:
-                rows.append((row.id, row.queue))
+            rotated = rotate(ctx, code, utcnow().astimezone(corp_zone(s, code.corp_id)).date(), reason=f"tick:{stamp}")
+            if rotated is not None:
+                rows.append((rotated.id, rotated.queue))
     enqueue_outbox(rows)
     return len(rows)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from handlers.directory import apply_department, apply_user, mark_out_of_range, resign_staff
 from jobs.outbound import EffectContext, effect
+from jobs.progress import open_run, tracked
 from models import Outbox, Staff
 from models.db import utcnow
 from models.directory import Department
@@ -31,13 +32,16 @@ log = logging.getLogger(__name__)
 
 
 def request_directory_sync(session: Session, corp_id: str, app_pk: int, requested_by: str) -> Outbox:
-    """Write (or find) the outbox row asking for a full sync. Requests within the same UTC minute share
-    one row, so a double click syncs once. The caller enqueues `deliver_outbox` after commit."""
+    """Write (or find) the outbox row asking for a full sync, with its job run (`args["job_id"]`). Requests
+    within the same UTC minute share one row and run, so a double click syncs once. The caller enqueues
+    `deliver_outbox` after commit."""
     minute = utcnow().strftime("%Y%m%d%H%M")
     key = f"sync_directory:{corp_id}:{minute}"
     row = session.scalar(select(Outbox).where(Outbox.key == key))
     if row is None:
-        row = Outbox(key=key, corp_id=corp_id, job="sync_directory", args={"app_pk": app_pk}, queue="outbound")
+        run = open_run(session, "directory_sync", corp_id, requested_by)
+        row = Outbox(key=key, corp_id=corp_id, job="sync_directory", args={"app_pk": app_pk, "job_id": run.id},
+                     queue="outbound")
         session.add(row)
         session.flush()
         log.info("directory sync of %s requested by %s (outbox %s)", corp_id, requested_by, row.id)
@@ -89,19 +93,25 @@ def _unlisted(client: WeComClient, userids: list[str]) -> tuple[list[dict[str, A
 
 
 @effect("sync_directory")
-def sync_directory(ctx: EffectContext) -> dict[str, Any] | None:
-    departments = ctx.client.get("department/list").get("department", [])
-    users: dict[str, dict[str, Any]] = {}
-    for dept in departments:  # user/list has no fetch_child any more (doc 96260): one call per department
-        page = ctx.client.get("user/list", params={"department_id": dept["id"]}).get("userlist", [])
-        users.update((u["userid"], u) for u in page)
-    with ctx.runtime.Session() as s:
-        stored = s.scalars(select(Staff.userid).where(Staff.corp_id == ctx.corp_id,
-                                                       Staff.status != "resigned")).all()
-    found, gone = _unlisted(ctx.client, [userid for userid in stored if userid not in users])
-    users.update((u["userid"], u) for u in found)
+def sync_directory(ctx: EffectContext, job_id: int | None = None) -> dict[str, Any] | None:
+    """Progress (job run `job_id`): the lists fetched, then their departments and members applied in one
+    transaction, so the count goes from fetched to all at its commit."""
+    with tracked(job_id) as progress:
+        departments = ctx.client.get("department/list").get("department", [])
+        users: dict[str, dict[str, Any]] = {}
+        for dept in departments:  # user/list has no fetch_child any more (doc 96260): one call per department
+            page = ctx.client.get("user/list", params={"department_id": dept["id"]}).get("userlist", [])
+            users.update((u["userid"], u) for u in page)
+        with ctx.runtime.Session() as s:
+            stored = s.scalars(select(Staff.userid).where(Staff.corp_id == ctx.corp_id,
+                                                           Staff.status != "resigned")).all()
+        found, gone = _unlisted(ctx.client, [userid for userid in stored if userid not in users])
+        users.update((u["userid"], u) for u in found)
+        progress.total = len(departments) + len(users)
+        progress.flush()
 
-    def write(s: Session) -> dict[str, Any]:
-        return apply_directory(s, ctx.corp_id, departments, list(users.values()), utcnow(), gone)
+        def write(s: Session) -> dict[str, Any]:
+            return apply_directory(s, ctx.corp_id, departments, list(users.values()), utcnow(), gone)
 
-    return ctx.finish(write)
+        progress.result = ctx.finish(write)
+    return progress.result

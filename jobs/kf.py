@@ -280,14 +280,14 @@ def kf_account_add(ctx: EffectContext, account_pk: int) -> dict[str, Any] | None
         error = _refused(exc)
 
         def failed(s: Session) -> dict[str, Any]:
-            row = s.get(KfAccount, account_pk)
+            row = s.get_one(KfAccount, account_pk)
             row.status, row.error = RowStatus.failed.value, error
             return {"error": error}
 
         return ctx.finish(failed)
 
     def created(s: Session) -> dict[str, Any]:
-        row = s.get(KfAccount, account_pk)
+        row = s.get_one(KfAccount, account_pk)
         row.open_kfid, row.status, row.error = open_kfid, RowStatus.active.value, None
         return {"open_kfid": open_kfid}
 
@@ -345,7 +345,7 @@ def kf_scene_add(ctx: EffectContext, scene_pk: int) -> dict[str, Any] | None:
         url, error = "", _refused(exc)
 
     def write(s: Session) -> dict[str, Any]:
-        row = s.get(KfScene, scene_pk)
+        row = s.get_one(KfScene, scene_pk)
         row.url, row.error = url, error
         row.status = (RowStatus.failed if error else RowStatus.active).value
         return {"url": url, "error": error}

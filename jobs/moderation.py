@@ -40,7 +40,7 @@ def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty:
         error = f"errcode {exc.errcode}: {exc.errmsg}"[:255]
 
         def refused(s: Session) -> dict[str, Any]:
-            row = s.get(Broadcast, broadcast_pk)
+            row = s.get_one(Broadcast, broadcast_pk)
             row.status, row.error = BroadcastStatus.failed.value, error
             return {"error": error}
 
@@ -50,7 +50,7 @@ def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty:
 
     def sent(s: Session) -> dict[str, Any]:
         if broadcast_pk is not None:
-            row = s.get(Broadcast, broadcast_pk)
+            row = s.get_one(Broadcast, broadcast_pk)
             row.status, row.msgid, row.sent_at = BroadcastStatus.sent.value, answer.get("msgid"), utcnow()
             row.invalid_users, row.invalid_parties = invalid_users, [int(p) for p in invalid_parties if p.isdigit()]
             row.unlicensed_users = unlicensed

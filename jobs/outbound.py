@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from handlers.contacts import apply_external_contact, apply_user
+from jobs.progress import fail_run
 from jobs.queue import URGENT, FinalError, dead_letter, enqueue_outbox, job, on_dead, on_replay, on_reschedule
 from jobs.runtime import Runtime, current
 from models import Outbox, OutboxStatus, Staff
@@ -230,11 +231,14 @@ def _settle_all(runtime: Runtime, writes: list[tuple[int, Write]], queues: dict[
 
 @on_dead("deliver_outbox")
 def _mark_failed(args: list[Any], error: str) -> None:
+    """The row failed, and so did the job run it does, if any (a sync the admin is watching)."""
     with current().WriteSession.begin() as s:
         row = s.get(Outbox, args[0])
+        job_id = (row.args or {}).get("job_id") if row is not None else None
         if row is not None and row.status == OutboxStatus.pending.value:
             row.status = OutboxStatus.failed.value
             row.error = error
+    fail_run(job_id, error)
 
 
 @on_replay("deliver_outbox")

@@ -77,7 +77,7 @@ def job(name: str, queue: str) -> Callable[[Callable[..., Any]], Callable[..., A
 
 def _hook(name: str, slot: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     def register(fn: Callable[..., None]) -> Callable[..., None]:
-        JOBS[name] = replace(JOBS[name], **{slot: fn})
+        JOBS[name] = replace(JOBS[name], **{slot: fn})  # type: ignore[arg-type]  # slot: on_dead or on_replay
         return fn
 
     return register

@@ -7,6 +7,7 @@ itself (in `ctx.finish`, with the outbox row marked done). The CRM writes are th
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -14,28 +15,47 @@ from sqlalchemy.orm import Session
 
 from handlers.tags import apply_corp_tag_groups, delete_corp_tags, is_pending, mark_follow_tags
 from jobs.outbound import EffectContext, effect
+from jobs.progress import open_run, tracked
 from jobs.queue import FinalError
-from models import Customer, FollowRelation, Tag, TagGroup
+from models import Customer, FollowRelation, Outbox, OutboxStatus, Tag, TagGroup
+
+
+def request_tags_sync(s: Session, corp_id: str, app_pk: int, requested_by: str) -> Outbox:
+    """The outbox row for a full tag sync someone asked for, with its job run (`args["job_id"]`). The caller
+    enqueues `deliver_outbox` after commit."""
+    job_id = open_run(s, "tags_sync", corp_id, requested_by).id
+    row = Outbox(key=f"sync_corp_tags:{requested_by}:{uuid.uuid4().hex}", corp_id=corp_id, job="sync_corp_tags",
+                 args={"app_pk": app_pk, "job_id": job_id}, queue="outbound", status=OutboxStatus.pending.value)
+    s.add(row)
+    s.flush()
+    return row
 
 
 @effect("sync_corp_tags")
 def sync_corp_tags(ctx: EffectContext, tag_ids: list[str] | None = None, group_ids: list[str] | None = None,
-                   strategy_id: int | None = None) -> dict[str, Any] | None:
+                   strategy_id: int | None = None, job_id: int | None = None) -> dict[str, Any] | None:
     """The whole tag library (no ids), or only the named groups (whole) or tags; with `strategy_id`, from
-    that rule group's library (get_strategy_tag_list, doc 99544), which get_corp_tag_list does not show."""
+    that rule group's library (get_strategy_tag_list, doc 99544), which get_corp_tag_list does not show.
+    Progress (job run `job_id`): the groups fetched, then applied in one transaction."""
     body: dict[str, Any] = {}
     if group_ids:
         body["group_id"] = list(group_ids)
     elif tag_ids:
         body["tag_id"] = list(tag_ids)
     full = not body and strategy_id is None
-    if strategy_id is None:
-        answer = ctx.client.post("externalcontact/get_corp_tag_list", data=body)
-    else:
-        answer = ctx.client.post("externalcontact/get_strategy_tag_list", data={**body, "strategy_id": strategy_id})
-    groups = list(answer.get("tag_group", []))
-    return ctx.finish(lambda s: apply_corp_tag_groups(
-        s, ctx.corp_id, groups, full, asked_tag_ids=body.get("tag_id", []), asked_group_ids=body.get("group_id", [])))
+    with tracked(job_id) as progress:
+        if strategy_id is None:
+            answer = ctx.client.post("externalcontact/get_corp_tag_list", data=body)
+        else:
+            answer = ctx.client.post("externalcontact/get_strategy_tag_list",
+                                     data={**body, "strategy_id": strategy_id})
+        groups = list(answer.get("tag_group", []))
+        progress.total = len(groups)
+        progress.flush()
+        progress.result = ctx.finish(lambda s: apply_corp_tag_groups(
+            s, ctx.corp_id, groups, full, asked_tag_ids=body.get("tag_id", []),
+            asked_group_ids=body.get("group_id", [])))
+    return progress.result
 
 
 @effect("create_tags")
@@ -57,7 +77,7 @@ def create_tags(ctx: EffectContext, group_pk: int) -> dict[str, Any] | None:
     answer = ctx.client.post("externalcontact/add_corp_tag", data=data)["tag_group"]
 
     def write(s: Session) -> dict[str, Any]:
-        group = s.get(TagGroup, group_pk)
+        group = s.get_one(TagGroup, group_pk)
         existing = s.scalar(select(TagGroup).where(TagGroup.corp_id == group.corp_id,
                                                    TagGroup.group_id == answer["group_id"], TagGroup.id != group.id))
         target = existing or group
@@ -66,7 +86,7 @@ def create_tags(ctx: EffectContext, group_pk: int) -> dict[str, Any] | None:
         ids = {t["name"]: t["id"] for t in answer.get("tag", [])}
         created = {}
         for tag_pk, name, _ in pending:
-            tag = s.get(Tag, tag_pk)
+            tag = s.get_one(Tag, tag_pk)
             if name in ids:
                 tag.tag_id, tag.group_pk = ids[name], target.id
                 created[name] = ids[name]
@@ -89,7 +109,7 @@ def edit_tag(ctx: EffectContext, tag_pk: int, name: str) -> dict[str, Any] | Non
     ctx.client.post("externalcontact/edit_corp_tag", data={"id": tag_id, "name": name})
 
     def write(s: Session) -> dict[str, Any]:
-        s.get(Tag, tag_pk).name = name
+        s.get_one(Tag, tag_pk).name = name
         return {"tag_id": tag_id, "name": name}
 
     return ctx.finish(write)

@@ -9,6 +9,7 @@ from models.dead_letter import DeadLetter
 from models.directory import Department
 from models.fields import CustomerFieldValue, CustomField
 from models.inbox import Inbox, InboxStatus
+from models.job_run import JobRun, JobState
 from models.outbox import Outbox, OutboxStatus
 from models.settings import CorpSettings
 from models.staff import MemberTag, Staff
@@ -27,8 +28,8 @@ from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, R
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
     "CorpSettings", "Customer", "CustomerEvent", "CustomerFieldValue", "CustomField", "DeadLetter", "Department",
-    "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "Material", "Outbox", "OutboxStatus",
-    "MemberTag", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
+    "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "JobRun", "JobState", "Material",
+    "MemberTag", "Outbox", "OutboxStatus", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
     "BotReply", "FollowUp", "Lead", "LeadStatus", "Plan", "ReplyVia",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from typing import cast
 
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
@@ -93,12 +94,12 @@ def _delete_tree(session: Session, table: Table, column: str, values: list[objec
                 session.execute(update(child).where(child.c[fk_column].in_(keys)).values({fk_column: None}))
         else:
             _delete_tree(session, child, fk_column, keys)
-    return session.execute(delete(table).where(table.c[column].in_(values))).rowcount
+    return session.execute(delete(table).where(table.c[column].in_(values))).rowcount  # type: ignore[attr-defined]
 
 
 def purge(session: Session, customer_ids: Iterable[int]) -> int:
     """Hard-delete these customers and every row depending on them; returns how many customers went."""
-    return _delete_tree(session, Customer.__table__, "id", list(customer_ids))
+    return _delete_tree(session, cast(Table, Customer.__table__), "id", list(customer_ids))
 
 
 def expired(session: Session, now: dt.datetime, limit: int = PURGE_BATCH) -> list[int]:

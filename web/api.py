@@ -116,7 +116,7 @@ def _all_corps() -> None:
 def _live(s: Session, model: type[T], pk: int, what: str) -> T:
     """Row `pk` of `model` if it is not soft-deleted and the token may see its corp, else a 404 naming
     `what` (another corp's row is answered as absent, not forbidden: its existence is not ours to tell)."""
-    row = s.get(model, pk)
+    row: Any = s.get(model, pk)  # a model with corp_id and deleted_at
     if row is None or row.deleted_at is not None or not in_scope(row.corp_id):
         raise ApiError(404, "not_found", f"no {what} {pk}")
     return row

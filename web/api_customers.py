@@ -14,7 +14,7 @@ import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
@@ -147,7 +147,7 @@ def _channel_filter(query: Select) -> Select:
     if not channel:
         return query
     named = select(ChannelCode.id).where(ChannelCode.channel == channel)
-    code_match = FollowRelation.channel_code_id.in_(named)
+    code_match: ColumnElement[bool] = FollowRelation.channel_code_id.in_(named)
     if channel.isascii() and channel.isdigit():
         code_match = or_(code_match, FollowRelation.channel_code_id == int(channel))
     return query.where(or_(Customer.channel == channel, Customer.follows.any(code_match)))
@@ -210,8 +210,8 @@ def load_extras(s: Session, customers: list[Customer]) -> Extras:
     live = select(CustomField).where(CustomField.corp_id.in_(corps), CustomField.deleted_at.is_(None))
     if member:
         live = live.where(CustomField.visible.is_(True))
-    for f in s.scalars(live.order_by(CustomField.order, CustomField.id)):
-        x.fields.setdefault(f.corp_id, []).append(f)
+    for cf in s.scalars(live.order_by(CustomField.order, CustomField.id)):
+        x.fields.setdefault(cf.corp_id, []).append(cf)
     field_ids = [f.id for fs in x.fields.values() for f in fs]
     if field_ids:
         for cid, fid, value in s.execute(select(CustomerFieldValue.customer_id, CustomerFieldValue.field_id,
@@ -384,7 +384,7 @@ def delete_customer(customer_id: int) -> Any:
 def _binned_json(s: Session, c: Customer) -> dict[str, Any]:
     body = customer_json(c, load_extras(s, [c]))
     return body | {"deleted_at": _iso(c.deleted_at), "deleted_by": c.deleted_by,
-                   "purge_after": _iso(purge_after(c.deleted_at, retention_days(s, c.corp_id)))}
+                   "purge_after": _iso(purge_after(cast(dt.datetime, c.deleted_at), retention_days(s, c.corp_id)))}
 
 
 @bp.get("/recycle-bin")
@@ -457,35 +457,50 @@ def _csv_line(row: list[Any]) -> str:
     return buf.getvalue()
 
 
-@bp.get("/customers/export.csv")
-@require(Role.super_admin)
-def export_customers() -> Any:
-    """One corp's customers (the list's filters) as CSV, streamed: rows are read `EXPORT_BATCH` at a time
-    from a streaming cursor and written out as they come, so memory does not grow with the corp.
-    UTF-8 with a BOM, which is how Excel knows the file is UTF-8 and shows Chinese."""
-    runtime = _runtime()
+def export_query() -> tuple[str, Select, list[CustomField]]:
+    """(corp id, query, custom fields) of the export this request asks for: the list's filters and the
+    token's scope (400 on a bad filter). The export job runs it in a replay of the request (jobs.export)."""
     query = _filtered(_scoped())
-    with runtime.Session() as s:
+    with _runtime().Session() as s:
         corp_id, _ = corp_and_app(s, request.args.get("corp_id"))
         fields = s.scalars(select(CustomField).where(CustomField.corp_id == corp_id, CustomField.deleted_at.is_(None))
                            .order_by(CustomField.order, CustomField.id)).all()
         s.expunge_all()
-    query = query.where(Customer.corp_id == corp_id)
+    return corp_id, query.where(Customer.corp_id == corp_id), list(fields)
+
+
+def csv_chunks(runtime: Runtime, query: Select, fields: list[CustomField]) -> Iterator[tuple[int, str]]:
+    """The CSV as (customers in it, text): the header, then `EXPORT_BATCH` customers at a time, read from
+    a streaming cursor, so memory does not grow with the corp. UTF-8 with a BOM, which is how Excel knows
+    the file is UTF-8 and shows Chinese."""
+    yield 0, "\ufeff" + _csv_line(HEADER + [f.label for f in fields])
+    with runtime.Session() as stream, runtime.Session() as lookup:
+        result = stream.execute(query.execution_options(yield_per=EXPORT_BATCH))
+        for batch in result.scalars().partitions():
+            x = load_extras(lookup, batch)
+            yield len(batch), "".join(_csv_line(_csv_row(c, x, fields)) for c in batch)
+            lookup.expunge_all()  # the streaming session's identity map is weak: sent rows are freed
+
+
+def export_filename(corp_id: str) -> str:
+    return f"customers-{corp_id}-{dt.datetime.now(dt.UTC):%Y%m%d}.csv"
+
+
+def audit_export(corp_id: str, **detail: Any) -> None:
     filters = {k: request.args.getlist(k) for k in request.args if k not in ("page", "page_size")}
-    with runtime.WriteSession.begin() as s:
-        audit(s, "customer.export", f"corp:{corp_id}", filters=filters)
+    with _runtime().WriteSession.begin() as s:
+        audit(s, "customer.export", f"corp:{corp_id}", filters=filters, **detail)
 
-    def generate() -> Iterator[str]:
-        yield "\ufeff" + _csv_line(HEADER + [f.label for f in fields])
-        with runtime.Session() as stream, runtime.Session() as lookup:
-            result = stream.execute(query.execution_options(yield_per=EXPORT_BATCH))
-            for batch in result.scalars().partitions():
-                x = load_extras(lookup, batch)
-                yield "".join(_csv_line(_csv_row(c, x, fields)) for c in batch)
-                lookup.expunge_all()  # the streaming session's identity map is weak: sent rows are freed
 
-    filename = f"customers-{corp_id}-{dt.datetime.now(dt.UTC):%Y%m%d}.csv"
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+@bp.get("/customers/export.csv")
+@require(Role.super_admin)
+def export_customers() -> Any:
+    """One corp's customers (the list's filters) as CSV, streamed as it is read (`csv_chunks`). For a
+    large corp, `POST /exports` makes the file in a job whose progress can be watched."""
+    runtime = _runtime()
+    corp_id, query, fields = export_query()
+    audit_export(corp_id)
+    chunks = (text for _, text in csv_chunks(runtime, query, fields))
+    return Response(stream_with_context(chunks), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{export_filename(corp_id)}"',
                              "Content-Type": "text/csv; charset=utf-8"})
-

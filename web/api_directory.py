@@ -17,6 +17,7 @@ from models.directory import Department
 from rules.privacy import mask_mobile
 from web import errors
 from web.api import _like, _page
+from web.api_jobs import started
 from web.auth import audit, require
 from web.errors import ApiError
 from web.scope import corp_and_app
@@ -143,5 +144,6 @@ def sync_directory() -> Any:
         row = request_directory_sync(s, corp_id, app_pk, f"token:{g.principal.name}")
         audit(s, "directory.sync", f"corp:{corp_id}", outbox_id=row.id)
         outbox_id, pending = row.id, [(row.id, row.queue)] if row.status == "pending" else []
+        job_id = row.args["job_id"]
     enqueue_outbox(pending)
-    return jsonify({"outbox_id": outbox_id, "syncing": True}), 202
+    return started(job_id, outbox_id=outbox_id, syncing=True)

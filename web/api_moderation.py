@@ -437,7 +437,7 @@ def _content(s: Session, corp_id: str, body: dict[str, Any]) -> tuple[int | None
         _invalid(templates.value_errors(list(template.variables), values), "broadcast")
         msgtype, content = template.msgtype, templates.render(template.msgtype, template.body, values)
     else:
-        template_pk, values, msgtype, content = None, {}, body.get("msgtype"), body.get("body")
+        template_pk, values, msgtype, content = None, {}, body.get("msgtype"), body.get("body")  # type: ignore[assignment]
         _invalid(templates.template_errors(templates.BROADCAST, msgtype, content, []), "broadcast")
     _invalid(templates.body_errors(msgtype, content, rendered=True), "broadcast")
     return template_pk, values, msgtype, content

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, selectinload
 from handlers.registry import HandlerContext
 from handlers.tags import is_pending, pending_id
 from jobs.queue import enqueue_outbox
+from jobs.tags import request_tags_sync
 from web.api import _json_object
+from web.api_jobs import started
 from models import Customer, FollowRelation, FollowStatus, FollowTag, Outbox, Role, Tag, TagGroup
 from web import errors
 from web.auth import audit, require
@@ -220,12 +222,11 @@ def sync_tags() -> Any:
     body = request.get_json(silent=True) or {}
     with _runtime().WriteSession.begin() as s:
         corp_id, app_pk = corp_and_app(s, body.get("corp_id") if isinstance(body, dict) else None)
-        ctx = HandlerContext(session=s, corp_id=corp_id, app_pk=app_pk)
-        row = ctx.outbox("sync_corp_tags", {"app_pk": app_pk}, key=f"sync_corp_tags:api:{uuid.uuid4().hex}")
-        audit(s, "tags.sync", f"corp:{corp_id}")
-        outbox_id = row.id
+        row = request_tags_sync(s, corp_id, app_pk, f"token:{g.principal.name}")
+        audit(s, "tags.sync", f"corp:{corp_id}", job_id=row.args["job_id"])
+        outbox_id, job_id = row.id, row.args["job_id"]
     _enqueue_after_commit([row])
-    return jsonify({"outbox_id": outbox_id, "syncing": True}), 202
+    return started(job_id, outbox_id=outbox_id, syncing=True)
 
 
 # -- tagging a customer ----------------------------------------------------------------------------------------

@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import cast
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jobs import bot as bot_jobs
@@ -36,7 +37,7 @@ bp = Blueprint("callback", __name__)
 APP_CACHE_SECONDS = 30.0
 # Built once: a Core insert on the table compiles once and skips the ORM's per-call statement building,
 # which was the largest cost on this path (bench_ingress).
-INSERT_INBOX = insert(Inbox.__table__)
+INSERT_INBOX = insert(cast(Table, Inbox.__table__))
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def _store(runtime: Runtime, app: CallbackApp, event: events.Event, plaintext: s
     }
     try:
         with runtime.first_write_engine.begin() as conn:  # WeCom waits on this one-row insert
-            return conn.execute(INSERT_INBOX, {**row, "received_at": utcnow()}).inserted_primary_key[0]
+            return conn.execute(INSERT_INBOX, {**row, "received_at": utcnow()}).inserted_primary_key[0]  # type: ignore[index]
     except IntegrityError:
         return None
     except OperationalError as exc:

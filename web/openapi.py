@@ -242,6 +242,17 @@ _TEMPLATE = {"type": "object", "properties": {
     "variables": {"type": "array", "items": {"type": "string"}, "description": "broadcast templates: the {{names}}"},
     "enabled": {"type": "boolean"}, "corp_id": {"type": "string"}}}
 # Conversation oversight (web/api_moderation.py) and search (web/api_messages.py)
+OPERATIONS += [  # long work as jobs (web/api_jobs.py)
+    ("get", "/jobs", "admin", "Jobs (syncs, exports), newest first, with their progress", PAGE_PARAMS + [
+        _q("kind", {"enum": ["directory_sync", "tags_sync", "customers_export"]}),
+        _q("state", {"enum": ["queued", "running", "done", "failed"]})], None),
+    ("get", "/jobs/{job_id}", "admin", "One job: state, done/total, errors, result", [_id("job_id")], None),
+    ("get", "/jobs/{job_id}/download", "super_admin", "An export job's file, once done (409 before)",
+     [_id("job_id")], None),
+    ("post", "/exports", "super_admin", "Export customers to a file in a job (202; the list's filters)",
+     CUSTOMER_FILTERS + [_q("corp_id", {"type": "string"})], None),
+]
+
 OPERATIONS += [
     ("get", "/sensitive-rules", "admin", "Sensitive-word rules, newest first", PAGE_PARAMS + [
         _q("keyword", {"type": "string"}, "part of the name"), _q("enabled", {"enum": ["true", "false"]})], None),

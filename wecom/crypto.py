@@ -10,7 +10,7 @@ status and a short reason the web layer can answer with.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
@@ -47,6 +47,7 @@ class CallbackCrypto:
     token: str
     aes_key: str
     corp_id: str
+    _crypto: WeChatCrypto = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_crypto", WeChatCrypto(self.token, self.aes_key, self.corp_id))

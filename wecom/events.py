@@ -307,7 +307,7 @@ def parse(plaintext: str) -> Event:
     family, key, known = _classify(fields_)
     create = _opt_int(fields_.get("CreateTime"))
     msg_id = str(fields_.get("MsgId") or "") or None
-    base = {
+    base: dict[str, Any] = {
         "routing_key": key,
         "known": known,
         "corp_id": str(fields_.get("ToUserName", "")),

@@ -16,6 +16,16 @@ from integration.realparts import BIN, ROOT, Proc, free_port, start_redis, wait_
 from jobs.queue import QUEUES
 from support import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
 
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is an integration test (`-m "not integration"` leaves them all out): marked
+    here, by place, so a new module cannot forget it. The hook sees the whole session's items."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> Iterator[str]:

@@ -10,6 +10,7 @@ a deleted id explicitly).
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import threading
 import time
@@ -98,7 +99,7 @@ class CorpTagLibrary:
         return [group.as_json([tag for tag in group.tags if tag.id in wanted])
                 for group in self._groups.values() if any(tag.id in wanted for tag in group.tags)]
 
-    def add(self, group_id: str | None, group_name: str | None, group_order: int, new_tags: list[NewTag],
+    def add(self, group_id: str | None, group_name: str | None, group_order: int, new_tags: builtins.list[NewTag],
             now: int) -> dict[str, Any]:
         """add_corp_tag: add tags to the group ``group_id``, or to the group named ``group_name`` (created if
         new). Returns that group with only the new tags. Same-name tags within one request collapse into
@@ -135,7 +136,7 @@ class CorpTagLibrary:
         tag.name = tag.name if name is None else name
         tag.order = tag.order if order is None else order
 
-    def delete(self, tag_ids: list[str], group_ids: list[str]) -> set[str]:
+    def delete(self, tag_ids: builtins.list[str], group_ids: builtins.list[str]) -> set[str]:
         """del_corp_tag: delete whole groups and single tags; a group left without tags goes too (documented).
         Every id is checked before anything changes. Returns the ids of all tags that went."""
         if not tag_ids and not group_ids:

@@ -313,7 +313,8 @@ def add_contact_control_routes(app: Flask, state: FakeState, welcome_code_ttl: f
         if code is not None and (not isinstance(code, str) or not code):
             return bad_request("'code' must be a non-empty string")
         try:
-            return {"code": state.issue_welcome_code(*(spec[key] for key in fields), welcome_code_ttl, code)}
+            return {"code": state.issue_welcome_code(spec["corpid"], spec["userid"], spec["external_userid"],
+                                                      welcome_code_ttl, code)}
         except ValueError as error:
             return bad_request(str(error))
 

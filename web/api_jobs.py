@@ -1,0 +1,102 @@
+"""Long work as jobs: their progress (`GET /jobs`, `GET /jobs/<id>`), an export's file (`GET /jobs/<id>/download`),
+and the customer export started as one (`POST /exports`). A POST that starts a job answers `started(...)`:
+202, `{"job": {...}}` and the job's URL in `Location`; the directory and tag syncs do the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
+from sqlalchemy import select
+
+from jobs.export import KIND as EXPORT
+from jobs.export import request_export
+from jobs.queue import enqueue
+from jobs.runtime import Runtime
+from models import JobRun, JobState, Role
+from web import errors
+from web.api import _enum_filter, _page, _visible
+from web.auth import require
+from web.errors import ApiError
+
+bp = Blueprint("api_jobs", __name__, url_prefix="/api/v1")
+errors.register(bp)
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["scrm"]
+
+
+def _visible_run(job_id: int) -> JobRun:
+    """The run, if this token may see it: another corp's is answered as absent, like every row."""
+    with _runtime().Session() as s:
+        run = s.get(JobRun, job_id)
+    if run is None or not _visible(run.corp_id):
+        raise ApiError(404, "not_found", f"no job {job_id}")
+    return run
+
+
+def public(run: JobRun) -> dict[str, Any]:
+    body = run.public()
+    body["url"] = url_for("api_jobs.get_job", job_id=run.id)
+    if run.kind == EXPORT and run.state == JobState.done.value:
+        body["download"] = url_for("api_jobs.download", job_id=run.id)
+    return body
+
+
+def started(job_id: int, **extra: Any) -> tuple[Response, int, dict[str, str]]:
+    """The answer to a POST that started job `job_id` (read after the enqueue: inline, it is done already)."""
+    with _runtime().Session() as s:
+        run = s.get(JobRun, job_id)
+        assert run is not None
+        body = {"job": public(run), **extra}
+    return jsonify(body), 202, {"Location": body["job"]["url"]}
+
+
+@bp.get("/jobs")
+@require(Role.admin)
+def list_jobs() -> Any:
+    """Newest first; `kind` and `state` narrow it."""
+    query = select(JobRun).order_by(JobRun.id.desc())
+    if g.principal.corp_id:
+        query = query.where(JobRun.corp_id == g.principal.corp_id)
+    if request.args.get("kind"):
+        query = query.where(JobRun.kind == request.args["kind"])
+    return _page(_enum_filter(query, "state", JobRun.state, JobState), public)
+
+
+@bp.get("/jobs/<int:job_id>")
+@require(Role.admin)
+def get_job(job_id: int) -> Any:
+    return jsonify(public(_visible_run(job_id)))
+
+
+@bp.get("/jobs/<int:job_id>/download")
+@require(Role.super_admin)
+def download(job_id: int) -> Any:
+    """An export job's file, once it is done."""
+    run = _visible_run(job_id)
+    if run.kind != EXPORT:
+        raise ApiError(404, "not_found", f"job {job_id} makes no file")
+    if run.state != JobState.done.value:
+        raise ApiError(409, "not_ready", f"job {job_id} is {run.state}, not done")
+    result = run.result or {}
+    path = Path(result.get("path", ""))
+    if not path.is_file():
+        raise ApiError(410, "gone", f"the file of job {job_id} is no longer there")
+    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=result["filename"])
+
+
+@bp.post("/exports")
+@require(Role.super_admin)
+def start_export() -> Any:
+    """The customer export (`GET /customers/export.csv`'s filters, in the query string) as a job."""
+    from web.api_customers import audit_export, export_query
+
+    corp_id, _, _ = export_query()  # a bad filter is a 400 here, not a failed job later
+    with _runtime().WriteSession.begin() as s:
+        job_id = request_export(s, corp_id, request.args.to_dict(flat=False), g.principal, f"token:{g.principal.name}")
+    audit_export(corp_id, job_id=job_id)
+    enqueue("export_customers", job_id)
+    return started(job_id)
