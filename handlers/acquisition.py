@@ -37,7 +37,7 @@ def admin_userids(ctx: HandlerContext) -> list[str]:
     rows = ctx.session.scalars(select(ApiToken.userid).where(
         ApiToken.role.in_([Role.admin.value, Role.super_admin.value]), ApiToken.revoked_at.is_(None),
         ApiToken.userid.is_not(None), or_(ApiToken.corp_id.is_(None), ApiToken.corp_id == ctx.corp_id)))
-    return sorted(set(rows))
+    return sorted({userid for userid in rows if userid})
 
 
 @on(*(f"customer_acquisition/{change}" for change in NOTICES))

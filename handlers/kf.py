@@ -313,26 +313,26 @@ class PageApplier:
         open_now = session is not None and session.state in OPEN_STATES
         action = send_fail_action(fail_type)
         log.info("kf message %s not delivered: fail_type %s, %s", event.get("fail_msgid"), fail_type, action.value)
-        if action is SendFailAction.hand_over and open_now \
+        if session is not None and open_now and action is SendFailAction.hand_over \
                 and session.state in (SessionState.new.value, SessionState.bot.value):
             hand_over(self.ctx, session, self.account)
-        elif action is SendFailAction.session_over and open_now:
+        elif session is not None and open_now and action is SendFailAction.session_over:
             end_session(self.ctx, session, "send_failed", "", tell_wecom=False)
         elif action is SendFailAction.tell_admins and self.account is not None:
-            self._tell_servicers(fail_type, str(event.get("fail_msgid", "")))
+            self._tell_servicers(self.account, fail_type, str(event.get("fail_msgid", "")))
         return session if open_now else None
 
-    def _tell_servicers(self, fail_type: int, fail_msgid: str) -> None:
+    def _tell_servicers(self, account: KfAccount, fail_type: int, fail_msgid: str) -> None:
         """An app message to the account's servicers: WeCom stopped delivering for a reason only an admin can
         fix (the account deleted, the app closed, the corp not verified, nobody logged in to the WeCom app)."""
-        userids = list(self.s.scalars(select(KfServicer.userid).where(KfServicer.account_pk == self.account.id)
+        userids = list(self.s.scalars(select(KfServicer.userid).where(KfServicer.account_pk == account.id)
                                       .order_by(KfServicer.userid)))
         if not userids:
             log.warning("kf account %s: a message failed (fail_type %s) and it has no servicer to tell",
-                        self.account.id, fail_type)
+                        account.id, fail_type)
             return
         reason = SEND_FAIL_REASONS.get(fail_type, str(fail_type))
-        text = (f"微信客服「{self.account.name}」的消息未能送达客户：{reason}。"
+        text = (f"微信客服「{account.name}」的消息未能送达客户：{reason}。"
                 "请管理员在企业微信管理后台处理，处理前客户收不到客服消息。")
         plan_staff_message(self.s, self.ctx.corp_id, f"kf_send_fail:{self.ctx.corp_id}:{fail_msgid}"[:191], "text",
                            {"content": text}, userids)

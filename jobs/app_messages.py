@@ -51,8 +51,9 @@ class SlotBook:
         with self._locked(app_pk):
             booked = {key: self._load(key, now - budget.horizon()) for key in keys}
             own = {slots.get(ticket) for slots in booked.values()}
-            if len(own) == 1 and None not in own and now <= next(iter(own)) + budget.slack:
-                return float(next(iter(own)))
+            mine = next(iter(own)) if len(own) == 1 else None
+            if mine is not None and now <= mine + budget.slack:
+                return float(mine)
             others = [sorted(at for t, at in slots.items() if t != ticket) for slots in booked.values()]
             at = common_slot(others, now, budget, urgent)
             for key in keys:

@@ -34,7 +34,7 @@ def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, con
     """Our own message into the conversation: sync_msg never returns what the API sent. The account and
     customer are looked up from the session unless the caller has them."""
     if not open_kfid:
-        session = s.get(KfSession, session_pk)
+        session = s.get_one(KfSession, session_pk)
         open_kfid, external_userid = session.open_kfid, session.external_userid
     store_message(s, Message(corp_id=ctx.corp_id, source=MessageSource.kf.value, msgid=msgid,
                              open_kfid=open_kfid, external_userid=external_userid,
@@ -53,7 +53,7 @@ def _trans(ctx: EffectContext, open_kfid: str, external_userid: str, state: int,
 
 def _ended_in_wecom(s: Session, session_pk: int) -> dict[str, Any]:
     """WeCom answered 95013: its session is over (a lapse after 48 h, or a receptionist ended it)."""
-    session = s.get(KfSession, session_pk)
+    session = s.get_one(KfSession, session_pk)
     if session.state != SessionState.ended.value:
         session.state, session.ended_at = SessionState.ended.value, utcnow()
         session.end_reason = session.end_reason or "wecom"
@@ -141,7 +141,7 @@ def kf_end(ctx: EffectContext, session_pk: int, content: str) -> dict[str, Any] 
 
 def _still_open(s: Session, session_pk: int) -> dict[str, Any]:
     """WeCom refused to end the session (95016): it holds it open, so ours lapses with it instead of ending."""
-    session = s.get(KfSession, session_pk)
+    session = s.get_one(KfSession, session_pk)
     if session.state == SessionState.ended.value:
         session.state, session.ended_at = SessionState.lapsing.value, None
     log.info("kf session %s: WeCom does not hold it at state 3, so it lapses instead of ending", session_pk)

@@ -16,7 +16,8 @@ from jobs.queue import enqueue
 from jobs.runtime import Runtime
 from models import JobRun, JobState, Role
 from web import errors
-from web.api import _enum_filter, _page, _visible
+from web.api import _enum_filter, _page
+from web.scope import in_scope
 from web.auth import require
 from web.errors import ApiError
 
@@ -32,7 +33,7 @@ def _visible_run(job_id: int) -> JobRun:
     """The run, if this token may see it: another corp's is answered as absent, like every row."""
     with _runtime().Session() as s:
         run = s.get(JobRun, job_id)
-    if run is None or not _visible(run.corp_id):
+    if run is None or not in_scope(run.corp_id):
         raise ApiError(404, "not_found", f"no job {job_id}")
     return run
 

@@ -209,7 +209,7 @@ class StrategyTagLibraries:
         with self._lock:
             self._libraries.clear()
 
-    def list(self, corpid: str, strategy_id: int, tag_ids: list[str], group_ids: list[str]) -> list[dict[str, Any]]:
+    def groups(self, corpid: str, strategy_id: int, tag_ids: list[str], group_ids: list[str]) -> list[dict[str, Any]]:
         """get_strategy_tag_list: like get_corp_tag_list, each group carrying its ``strategy_id``."""
         with self._lock:
             groups = self._libraries.setdefault((corpid, strategy_id), CorpTagLibrary()).list(tag_ids, group_ids)

@@ -148,7 +148,7 @@ def mark_tag(server: _Server, call: Call) -> dict[str, Any]:
 def get_strategy_tag_list(server: _Server, call: Call) -> dict[str, Any]:
     """A rule group's tags (doc 99544), filtered like get_corp_tag_list; each group names its strategy_id."""
     body = body_object(call)
-    return {"tag_group": server.state.strategy_tags.list(corpid_of(call), body_int(body, "strategy_id", 0),
+    return {"tag_group": server.state.strategy_tags.groups(corpid_of(call), body_int(body, "strategy_id", 0),
                                                          body_ids(body, "tag_id"), body_ids(body, "group_id"))}
 
 
