@@ -30,6 +30,8 @@ MAX_CREATE_TIME = 2**32 - 1
 BASE_TEXT = ("ToUserName", "FromUserName", "MsgType", "Event", "ChangeType", "InfoType", "MsgId", "CreateTime",
              "AgentID")
 """Elements every event reads as text; holding elements instead makes the callback invalid."""
+MAX_MSG_ID = 64
+"""Characters a MsgId may have (WeCom's are 64-bit integers); it goes into 96- and 128-character keys."""
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _NUMERIC_MSG_ID = re.compile(r"[0-9]{1,64}")
 
@@ -341,6 +343,8 @@ def parse(plaintext: str) -> Event:
             raise InvalidEvent(f"{name} holds elements where text is expected")
     family, key, known = _classify(fields_)
     msg_id = fields_.get("MsgId") or None
+    if msg_id and len(msg_id) > MAX_MSG_ID:
+        raise InvalidEvent(f"MsgId longer than {MAX_MSG_ID} characters")
     base = {
         "routing_key": key,
         "known": known,
@@ -361,8 +365,8 @@ def parse(plaintext: str) -> Event:
 def dedup_key(event: Event | None, plaintext: str) -> str:
     """The key a retried delivery of this callback repeats and no other callback shares (`plaintext` is
     its decrypted XML; `event` is None for an invalid one). WeCom's MsgIds are digits and kept as they
-    are; any other MsgId is hashed, so the key fits the 96-character column and no case-insensitive
-    collation (MariaDB's) can make two MsgIds one."""
+    are; any other MsgId is hashed, so no case-insensitive collation (MariaDB's) can make two MsgIds one,
+    and the key stays well inside the 96-character column."""
     if event is not None and event.msg_id:
         msg_id = event.msg_id
         if not _NUMERIC_MSG_ID.fullmatch(msg_id):
