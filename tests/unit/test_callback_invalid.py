@@ -151,3 +151,12 @@ def test_a_non_ascii_signature_is_a_403_not_a_500(client, crypto, sender, runtim
     r = client.post("/wecom/callback/default", query_string=params, data=body)
     assert (r.status_code, r.get_data(as_text=True)) == (403, "bad signature")
     assert rows(runtime) == []
+
+
+def test_the_command_splitter_takes_content_that_is_not_text_as_no_command() -> None:
+    from bot.commands import parse
+    from bot.parse import split_command
+
+    assert split_command({"a": ""}) is None  # type: ignore[arg-type]
+    assert parse(["/help"]) is None  # type: ignore[arg-type]
+    assert split_command(" /Help me ") == ("help", "me", True)
