@@ -126,7 +126,7 @@ def _process_group(runtime: Any, ids: list[int]) -> int:
 
 def _process_rows(runtime: Any, ids: list[int]) -> int:
     """The rows among `ids` still `received`, dispatched in one transaction; their outbox rows handed on
-    after the commit. Returns how many were taken."""
+    after the commit. Returns how many were processed (not found `invalid`)."""
     with runtime.WriteSession.begin() as s:
         # Locked by primary key alone (status is checked after): a locking read through the status
         # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
@@ -136,7 +136,7 @@ def _process_rows(runtime: Any, ids: list[int]) -> int:
                 if row.status == InboxStatus.received.value]
         pending = [p for row in rows for p in _process(s, row)]
     hand_on(pending)
-    return len(rows)
+    return sum(row.status != InboxStatus.invalid.value for row in rows)
 
 
 @on_dead("process_event")
