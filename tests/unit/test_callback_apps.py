@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from models import App
 from models.corp import Corp
@@ -58,3 +58,25 @@ def test_an_app_added_by_another_process_answers_within_the_miss_window(client, 
     crypto = CallbackCrypto(TOKEN, AES_KEY, "wwclicorp")
     params, body = build_callback(crypto, render_sample("message/text", corp_id="wwclicorp", MsgId="1"))
     assert client.post("/wecom/callback/cli-app", query_string=params, data=body).status_code == 200
+
+
+def test_a_slug_token_or_key_with_a_trailing_newline_is_refused_and_nothing_is_stored(  # type: ignore[no-untyped-def]
+        client, runtime, make_token) -> None:
+    """`$` matched before a final newline: "sales\\n" was a valid slug and "Token\\n" a valid token."""
+    good = {"slug": "sales", "corp_id": "wwsalescorp", "token": TOKEN, "aes_key": AES_KEY, "secret": "s"}
+    for field, value in (("slug", "sales\n"), ("token", TOKEN + "\n"), ("aes_key", AES_KEY + "\n")):
+        r = client.post("/api/v1/apps", headers=make_token(), json={**good, field: value})
+        assert r.status_code == 422, (field, r.get_json())
+        assert list(r.get_json()["error"]["fields"]) == [field]
+    with runtime.Session() as s:
+        assert s.scalars(select(App.slug)).all() == ["default"]
+
+
+def test_other_anchored_inputs_refuse_a_trailing_newline() -> None:
+    from rules.fields import DATE, KEY, LANDLINE, MOBILE
+    from rules.templates import VARIABLE_NAME
+    from rules.working_hours import _CLOCK
+
+    for pattern, value in ((KEY, "nickname"), (DATE, "2026-01-02"), (MOBILE, "13800000000"),
+                           (LANDLINE, "02112345678"), (VARIABLE_NAME, "name"), (_CLOCK, "09:30")):
+        assert pattern.match(value) and not pattern.match(value + "\n"), pattern.pattern
