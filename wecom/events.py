@@ -326,7 +326,8 @@ def _check_text(extracted: Fields) -> None:
     """The typed attributes hold text (or a tuple of texts), never the dict or list an element with
     children is read as: a handler would otherwise meet a dict where it expects a userid."""
     for name, value in extracted.items():
-        if isinstance(value, (dict, list)):
+        items = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(item, (dict, list)) for item in items):
             raise InvalidEvent(f"{name} holds elements where text is expected")
 
 
