@@ -48,6 +48,7 @@ def directory_sync(slug: str | None) -> None:
         click.echo(json.dumps(result, ensure_ascii=False))
         click.echo(f"departments upserted: {result['departments']}, deleted: {result['departments_deleted']}; "
                    f"staff upserted: {result['staff']}, resigned: {result['resigned']}, "
+                   f"out of the app's visible range: {result['out_of_range']}, "
                    f"follow relations to inherit: {result['to_inherit']}")
     elif error:
         click.echo(f"error: {error}")

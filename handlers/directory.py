@@ -4,6 +4,9 @@ WeCom's change_contact events carry only what changed: fields absent from the ev
 values. The same functions (`apply_user`, `apply_department`, `resign_staff`) serve the events and the
 full sync (`jobs.directory.sync_directory`), so a member who leaves is handled by one code path: status
 resigned, resigned_at set, and their active follow relations marked "to_inherit" (客户继承, 离职继承).
+Only WeCom saying the member is gone resigns them: a delete_user event, status 5, or user/get answering
+60111. A member the app merely no longer sees (its visible range shrank: user/list leaves them out and
+user/get answers 60011) is `out_of_range` and keeps their customers (`mark_out_of_range`).
 Mobile numbers are stored but never logged.
 """
 
@@ -26,7 +29,8 @@ log = logging.getLogger(__name__)
 
 # WeCom's member status: 1 active, 2 disabled, 4 not activated, 5 left the corp.
 STATUS = {1: "active", 2: "disabled", 4: "inactive", 5: "resigned"}
-STAFF_STATUSES = ("active", "disabled", "inactive", "resigned")
+OUT_OF_RANGE = "out_of_range"
+STAFF_STATUSES = ("active", "disabled", "inactive", "resigned", OUT_OF_RANGE)
 TO_INHERIT = "to_inherit"
 
 
@@ -64,6 +68,16 @@ def resign_staff(session: Session, corp_id: str, userid: str, at: dt.datetime) -
         .execution_options(synchronize_session="fetch")
     )
     return int(result.rowcount or 0)
+
+
+def mark_out_of_range(session: Session, corp_id: str, userid: str) -> bool:
+    """The app no longer sees this member (not a departure): status out_of_range, customers untouched.
+    A resigned member stays resigned; returns whether the status changed."""
+    staff = session.scalar(select(Staff).where(Staff.corp_id == corp_id, Staff.userid == userid))
+    if staff is None or staff.status in ("resigned", OUT_OF_RANGE):
+        return False
+    staff.status = OUT_OF_RANGE
+    return True
 
 
 def apply_user(session: Session, corp_id: str, payload: dict[str, Any], at: dt.datetime | None = None) -> Staff:

@@ -39,6 +39,8 @@ def tag_changed(ctx: HandlerContext, event: ExternalTagEvent) -> None:
     change = event.routing_key.rsplit("/", 1)[-1]
     if change in ("create", "update") and event.tag_id and event.tag_type in ("tag", "tag_group"):
         args["group_ids" if event.tag_type == "tag_group" else "tag_ids"] = [event.tag_id]
+    if str(event.strategy_id).isdigit():  # a rule-group tag: only get_strategy_tag_list knows it
+        args["strategy_id"] = int(event.strategy_id)
     ctx.outbox("sync_corp_tags", args, key=f"sync_corp_tags:inbox:{ctx.inbox_id}")
 
 
@@ -84,7 +86,9 @@ def apply_corp_tag_groups(session: Session, corp_id: str, groups: list[dict[str,
     """Upsert groups and tags from a get_corp_tag_list answer with WeCom's names and orders, keeping our
     colour and description. `deleted: true` entries are soft-deleted. A FULL answer is the whole library,
     so a known tag missing from it is gone; a targeted answer only speaks for what was asked (a group asked
-    for comes whole, so its missing tags are gone; a tag asked for and not answered is gone)."""
+    for comes whole, so its missing tags are gone; a tag asked for and not answered is gone). Groups of a
+    get_strategy_tag_list answer carry their `strategy_id`, which is recorded; rule-group tags are never
+    in the corp library, so a full corp answer leaves them alone."""
     seen_tags: set[str] = set()
     gone_tags: set[str] = set()
     gone_groups: set[str] = set()
@@ -96,6 +100,8 @@ def apply_corp_tag_groups(session: Session, corp_id: str, groups: list[dict[str,
         group, _ = get_or_create(session, TagGroup, {"corp_id": corp_id, "group_id": group_id})
         group.name = item.get("group_name", group.name)
         group.order = int(item.get("order", group.order) or 0)
+        if item.get("strategy_id") is not None:
+            group.strategy_id = int(item["strategy_id"])
         group.deleted_at = None
         session.flush()
         for raw in item.get("tag", []):
@@ -110,9 +116,11 @@ def apply_corp_tag_groups(session: Session, corp_id: str, groups: list[dict[str,
             seen_tags.add(raw["id"])
     live = select(Tag).where(Tag.corp_id == corp_id, Tag.deleted_at.is_(None))
     if full:
-        gone_tags |= {t.tag_id for t in session.scalars(live) if not is_pending(t.tag_id) and t.tag_id not in seen_tags}
+        corp_library = live.join(TagGroup).where(TagGroup.strategy_id.is_(None))
+        gone_tags |= {t.tag_id for t in session.scalars(corp_library)
+                      if not is_pending(t.tag_id) and t.tag_id not in seen_tags}
         gone_groups |= {g.group_id for g in session.scalars(select(TagGroup).where(
-            TagGroup.corp_id == corp_id, TagGroup.deleted_at.is_(None)))
+            TagGroup.corp_id == corp_id, TagGroup.deleted_at.is_(None), TagGroup.strategy_id.is_(None)))
             if not is_pending(g.group_id) and g.group_id not in {i["group_id"] for i in groups if not i.get("deleted")}}
     else:
         gone_tags |= set(asked_tag_ids) - seen_tags

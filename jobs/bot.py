@@ -31,6 +31,7 @@ import bot
 from handlers.bot import PASSIVE_DEADLINE, corp_zone
 from handlers.registry import HandlerContext
 from jobs.events import process_event
+from jobs.app_messages import answer_result, send_app_message
 from jobs.outbound import EffectContext, effect
 from jobs.queue import enqueue_outbox, job
 from jobs.runtime import current
@@ -70,9 +71,12 @@ def retried_reply(corp_id: str, dedup_key: str) -> str | None:
 
 @effect("bot_message")
 def bot_message(ctx: EffectContext, agent_id: int | None, userid: str, content: str) -> dict[str, Any] | None:
-    """message/send a text to one staff member from the self-built app (a slow answer, a reminder)."""
-    answer = ctx.client.send_app_message(agent_id or 0, [userid], "text", {"content": content})
-    return ctx.finish(lambda s: {"msgid": answer.get("msgid", ""), "invaliduser": answer.get("invaliduser", "")})
+    """message/send a text to one staff member from the self-built app (a slow answer, a reminder): urgent,
+    someone is waiting for it, so it goes before the member's other app messages."""
+    answer = send_app_message(ctx, agent_id, [userid], "text", {"content": content}, urgent=True)
+    if answer is None:  # waits for the member's budget: scheduled again
+        return None
+    return ctx.finish(lambda s: answer_result(answer))
 
 
 def _reminder_text(session: Session, plan: Plan) -> str:

@@ -2,7 +2,8 @@
 
 `staff_message` sends one message/send for an outbox row planned by handlers/moderation.py. For a
 broadcast it records WeCom's answer on the broadcast: the recipients WeCom refused (invaliduser,
-invalidparty; the rest got it), or the errcode that refused the whole message (81013: nobody valid).
+invalidparty) or who have no licence (unlicenseduser; the rest got it), or the errcode that refused the
+whole message (81013: nobody valid).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from handlers.moderation import check_reply_timeouts
 from jobs.outbound import EffectContext, effect
-from jobs.queue import job
+from jobs.app_messages import NO_AGENT_ID
+from jobs.queue import FinalError, job
 from jobs.runtime import current
 from models.db import utcnow
 from models.moderation import Broadcast, BroadcastStatus, ModerationSettings
@@ -28,13 +30,10 @@ def _ids(raw: Any) -> list[str]:
 @effect("staff_message")
 def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty: list[int], msgtype: str,
                   body: dict[str, Any], broadcast_pk: int | None) -> dict[str, Any] | None:
-    data: dict[str, Any] = {"msgtype": msgtype, "agentid": agent_id, msgtype: body}
-    if touser:
-        data["touser"] = "|".join(touser)
-    if toparty:
-        data["toparty"] = "|".join(str(p) for p in toparty)
+    if not agent_id:
+        raise FinalError(NO_AGENT_ID)
     try:
-        answer = ctx.client.post("message/send", data=data)
+        answer = ctx.client.send_app_message(agent_id, touser, msgtype, body, toparty)
     except WeComError as exc:
         if exc.retryable or broadcast_pk is None:
             raise
@@ -47,13 +46,16 @@ def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty:
 
         return ctx.finish(refused)
     invalid_users, invalid_parties = _ids(answer.get("invaliduser")), _ids(answer.get("invalidparty"))
+    unlicensed = _ids(answer.get("unlicenseduser"))
 
     def sent(s: Session) -> dict[str, Any]:
         if broadcast_pk is not None:
             row = s.get(Broadcast, broadcast_pk)
             row.status, row.msgid, row.sent_at = BroadcastStatus.sent.value, answer.get("msgid"), utcnow()
             row.invalid_users, row.invalid_parties = invalid_users, [int(p) for p in invalid_parties if p.isdigit()]
-        return {"msgid": answer.get("msgid"), "invaliduser": invalid_users, "invalidparty": invalid_parties}
+            row.unlicensed_users = unlicensed
+        return {"msgid": answer.get("msgid"), "invaliduser": invalid_users, "invalidparty": invalid_parties,
+                "unlicenseduser": unlicensed}
 
     return ctx.finish(sent)
 

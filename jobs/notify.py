@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from jobs.app_messages import answer_result, send_app_message
 from jobs.outbound import EffectContext, effect
 from models import CorpSettings, Staff
 
@@ -29,5 +30,16 @@ def notify_lost(ctx: EffectContext, agent_id: int | None, userid: str, external_
     who = customer_name or external_userid
     # One message to both: worded so it reads right for the member and for their manager.
     text = f"客户流失提醒：客户「{who}」已删除成员「{name}」，不再是企业微信好友。"
-    answer = ctx.client.send_app_message(agent_id or 0, recipients, "text", {"content": text})
-    return ctx.finish(lambda s: {"recipients": recipients, "invaliduser": answer.get("invaliduser", "")})
+    answer = send_app_message(ctx, agent_id, recipients, "text", {"content": text})
+    if answer is None:  # waits for the members' budget: scheduled again
+        return None
+    return ctx.finish(lambda s: {"recipients": recipients, **answer_result(answer)})
+
+
+@effect("notify_admins")
+def notify_admins(ctx: EffectContext, agent_id: int | None, userids: list[str], text: str) -> dict[str, Any] | None:
+    """A notice for the corp's admins (获客助手 quota and links), within their app-message budget."""
+    answer = send_app_message(ctx, agent_id, userids, "text", {"content": text})
+    if answer is None:  # waits for the admins' budget: scheduled again
+        return None
+    return ctx.finish(lambda s: {"recipients": userids, **answer_result(answer)})

@@ -6,6 +6,7 @@ The web app installs its runtime in `create_app`; a process started by plain `rq
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,8 +17,11 @@ from sqlalchemy.orm import sessionmaker
 
 from config import Settings, load_settings
 from models import App
+from models.corp import mark_credentials_broken
 from models.db import make_engine, make_session_factory, write_engine
-from wecom.client import WeComClient
+from wecom.client import CredentialsBroken, WeComClient
+
+log = logging.getLogger(__name__)
 
 APP_MEMO_SECONDS = 30.0
 
@@ -34,8 +38,10 @@ class Runtime:
     """`write_engine` for the callback view's inbox inserts, which pass SQLite's writer gate first."""
     redis: Any = None
     _clients: dict[tuple[str, str], WeComClient] = field(default_factory=dict)
-    _app_keys: dict[int, tuple[tuple[str, str], float]] = field(default_factory=dict)
+    _app_keys: dict[int, tuple[tuple[str, str], str | None, float]] = field(default_factory=dict)
     _queues: dict[str, Any] = field(default_factory=dict)
+    local: dict[str, Any] = field(default_factory=dict)
+    """State one process keeps for itself when there is no Redis to share it (e.g. app-message slots)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def queue(self, name: str) -> Any:
@@ -50,23 +56,38 @@ class Runtime:
     def client_for_app(self, app_pk: int) -> WeComClient:
         """The API client of one app, reused across jobs so its HTTP connections stay open. The app's
         corp and secret are read again after APP_MEMO_SECONDS: every effect asks, and a query per effect
-        was 9 % of a kf worker's CPU; a changed secret is picked up within that time."""
+        was 9 % of a kf worker's CPU; a changed secret is picked up within that time. An app whose
+        secret gettoken refused raises `CredentialsBroken` here, before any call to WeCom."""
         with self._lock:
-            key, until = self._app_keys.get(app_pk, (("", ""), 0.0))
+            key, broken, until = self._app_keys.get(app_pk, (("", ""), None, 0.0))
         if until < time.monotonic():
             with self.Session() as s:
                 app = s.scalar(select(App).where(App.id == app_pk))
                 if app is None:
                     raise LookupError(f"app {app_pk} no longer exists")
-                key = (app.corp.corp_id, app.secret)
+                key, broken = (app.corp.corp_id, app.secret), app.credentials_error
         with self._lock:
             if until < time.monotonic():
-                self._app_keys[app_pk] = (key, time.monotonic() + APP_MEMO_SECONDS)
+                self._app_keys[app_pk] = (key, broken, time.monotonic() + APP_MEMO_SECONDS)
+            if broken is not None:
+                raise CredentialsBroken(broken)
             client = self._clients.get(key)
             if client is None:
-                client = WeComClient(key[0], key[1], self.settings.wecom_api_base, redis=self.redis)
+                client = WeComClient(key[0], key[1], self.settings.wecom_api_base, redis=self.redis,
+                                     on_bad_secret=lambda reason: self._credentials_broken(key, reason))
                 self._clients[key] = client
         return client
+
+    def forget_apps(self) -> None:
+        """Read every app's credentials again on next use (after an API change to an app)."""
+        with self._lock:
+            self._app_keys.clear()
+
+    def _credentials_broken(self, key: tuple[str, str], reason: str) -> None:
+        """gettoken refused this corp's secret: record it on its apps, for every process to see."""
+        with self.WriteSession.begin() as s:
+            slugs = mark_credentials_broken(s, key[0], key[1], reason)
+        log.error("credentials of app(s) %s marked broken: calls wait until the secret changes", ", ".join(slugs))
 
 
 def build_runtime(settings: Settings) -> Runtime:

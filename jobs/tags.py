@@ -19,17 +19,21 @@ from models import Customer, FollowRelation, Tag, TagGroup
 
 
 @effect("sync_corp_tags")
-def sync_corp_tags(ctx: EffectContext, tag_ids: list[str] | None = None,
-                   group_ids: list[str] | None = None) -> dict[str, Any] | None:
-    """The whole tag library (no ids), or only the named groups (whole) or tags."""
+def sync_corp_tags(ctx: EffectContext, tag_ids: list[str] | None = None, group_ids: list[str] | None = None,
+                   strategy_id: int | None = None) -> dict[str, Any] | None:
+    """The whole tag library (no ids), or only the named groups (whole) or tags; with `strategy_id`, from
+    that rule group's library (get_strategy_tag_list, doc 99544), which get_corp_tag_list does not show."""
     body: dict[str, Any] = {}
     if group_ids:
         body["group_id"] = list(group_ids)
     elif tag_ids:
         body["tag_id"] = list(tag_ids)
-    answer = ctx.client.post("externalcontact/get_corp_tag_list", data=body)
+    full = not body and strategy_id is None
+    if strategy_id is None:
+        answer = ctx.client.post("externalcontact/get_corp_tag_list", data=body)
+    else:
+        answer = ctx.client.post("externalcontact/get_strategy_tag_list", data={**body, "strategy_id": strategy_id})
     groups = list(answer.get("tag_group", []))
-    full = not body
     return ctx.finish(lambda s: apply_corp_tag_groups(
         s, ctx.corp_id, groups, full, asked_tag_ids=body.get("tag_id", []), asked_group_ids=body.get("group_id", [])))
 

@@ -1,7 +1,11 @@
-"""send_welcome: the welcome message, within WelcomeCode's 20 s, once (PROTOCOL.md §4, doc 92599).
+"""send_welcome: the welcome message, within WelcomeCode's 20 s, once (docs/PROTOCOL.md §4, doc 92599).
 
 Past the deadline nothing is sent and the miss is logged; so is WeCom's 41050 (the code expired or is
-unknown). 41051 (already sent) is final and logged. 41096 (another app is delivering) and transient errors
+unknown). 41051 is final and logged as `chat_started`, what it means (doc 92599, "externaluser has started
+chatting"): the customer and the member are already talking, or another app's welcome went first; it is
+not an error. The text is checked in bytes after `#nickname#` is filled in: the API refuses a text that
+could exceed 4,000 bytes with the longest name planned for, and a name longer than that gets the text
+trimmed to 4,000 bytes at send. 41096 (another app is delivering) and transient errors
 are retried on the welcome queue while the deadline allows; after it they are logged as a miss too.
 Any other error is logged as failed and dead-lettered with the outbox row failed, so a replay re-checks
 the deadline instead of finding the row done.
@@ -10,6 +14,7 @@ the deadline instead of finding the row done.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -19,10 +24,12 @@ from jobs.outbound import EffectContext, effect
 from jobs.queue import FinalError
 from models import Material, WelcomeLog, WelcomeMessage
 from models.db import get_or_create, utcnow
-from rules.welcome import NICKNAME, render
+from rules.welcome import NICKNAME, fit_bytes, render
 from wecom.client import WeComError
 
-EXPIRED, ALREADY_SENT, BUSY_ELSEWHERE = 41050, 41051, 41096
+log = logging.getLogger(__name__)
+
+EXPIRED, CHAT_STARTED, BUSY_ELSEWHERE = 41050, 41051, 41096
 
 
 class WelcomeBusy(Exception):
@@ -76,12 +83,16 @@ def send_welcome(ctx: EffectContext, **args: Any) -> dict[str, Any] | None:
         if NICKNAME in text:  # the name costs a WeCom call inside the 20 s: only when the text uses it
             name = ctx.client.get_external_contact(args["external_userid"])["external_contact"].get("name", "")
             text = render(text, name)
+        text = fit_bytes(text)
         if text:
             body["text"] = {"content": text}
         ctx.client.post("externalcontact/send_welcome_msg", data=body)
     except WeComError as exc:
-        if exc.errcode == ALREADY_SENT:
-            return _log(ctx, args, "already_sent", str(exc))
+        if exc.errcode == CHAT_STARTED:
+            log.info("welcome %s not needed: 41051, the customer and the member already started chatting",
+                     args["welcome_code"][:8])
+            return _log(ctx, args, "chat_started", "41051: the customer and the member already started chatting "
+                        "(or another app's welcome went first)")
         busy = exc.errcode == BUSY_ELSEWHERE or exc.retryable
         if busy and utcnow() < deadline:
             raise WelcomeBusy(str(exc)) from None

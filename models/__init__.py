@@ -11,7 +11,7 @@ from models.fields import CustomerFieldValue, CustomField
 from models.inbox import Inbox, InboxStatus
 from models.outbox import Outbox, OutboxStatus
 from models.settings import CorpSettings
-from models.staff import Staff
+from models.staff import MemberTag, Staff
 from models.tags import FollowTag, Tag, TagGroup
 from models.timeline import CustomerEvent
 from models.welcome import Material, WelcomeLog, WelcomeMessage
@@ -28,7 +28,7 @@ __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
     "CorpSettings", "Customer", "CustomerEvent", "CustomerFieldValue", "CustomField", "DeadLetter", "Department",
     "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "Material", "Outbox", "OutboxStatus",
-    "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
+    "MemberTag", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
     "BotReply", "FollowUp", "Lead", "LeadStatus", "Plan", "ReplyVia",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",

@@ -51,6 +51,9 @@ class App(Base):
     aes_key: Mapped[str] = mapped_column(String(64))
     secret: Mapped[str] = mapped_column(String(128))
     agent_id: Mapped[int | None]
+    credentials_error: Mapped[str | None] = mapped_column(String(255))
+    """Set when gettoken refused the secret (40001): no call is made with it until the secret changes."""
+    credentials_error_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -64,6 +67,9 @@ class App(Base):
             "kind": self.kind,
             "agent_id": self.agent_id,
             "callback_path": f"/wecom/callback/{self.slug}",
+            "credentials": "broken" if self.credentials_error else "ok",
+            "credentials_error": self.credentials_error,
+            "credentials_broken_at": self.credentials_error_at.isoformat() if self.credentials_error_at else None,
             "created_at": self.created_at.isoformat(),
         }
 
@@ -84,11 +90,22 @@ def save_app(session: Session, fields: dict[str, Any]) -> App:
     app.kind = fields.get("kind") or AppKind.agent.value
     app.token = fields["token"]
     app.aes_key = fields["aes_key"]
+    if app.secret != fields["secret"]:  # a new secret gets its chance (the same one stays refused)
+        app.credentials_error = app.credentials_error_at = None
     app.secret = fields["secret"]
     agent_id = fields.get("agent_id")
     app.agent_id = int(agent_id) if agent_id not in (None, "") else None
     session.flush()
     return app
+
+
+def mark_credentials_broken(session: Session, corp_id: str, secret: str, reason: str) -> list[str]:
+    """Mark every app of `corp_id` using `secret` as having broken credentials; returns their slugs."""
+    apps = session.scalars(select(App).join(Corp).where(Corp.corp_id == corp_id, App.secret == secret)).all()
+    for app in apps:
+        if app.credentials_error is None:
+            app.credentials_error, app.credentials_error_at = reason[:255], utcnow()
+    return [app.slug for app in apps]
 
 
 def messaging_app(session: Session, corp_id: str, prefer_pk: int | None = None) -> tuple[int, int] | None:

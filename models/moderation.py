@@ -204,6 +204,8 @@ class Broadcast(Base):
     msgid: Mapped[str | None] = mapped_column(String(128))
     invalid_users: Mapped[list[Any]] = mapped_column(default=list)
     invalid_parties: Mapped[list[Any]] = mapped_column(default=list)
+    unlicensed_users: Mapped[list[Any] | None] = mapped_column(default=list)
+    """Recipients WeCom names in `unlicenseduser`: no licence (接口许可), so they got nothing."""
     error: Mapped[str | None] = mapped_column(String(255))
     created_by: Mapped[str] = mapped_column(String(96), default="")
     created_at: Mapped[created_at]
@@ -214,5 +216,6 @@ class Broadcast(Base):
                 "values": self.template_values, "userids": list(self.userids), "departments": list(self.departments),
                 "msgtype": self.msgtype, "body": self.body, "status": self.status, "msgid": self.msgid,
                 "invalid_users": list(self.invalid_users), "invalid_parties": list(self.invalid_parties),
-                "error": self.error, "created_by": self.created_by, "created_at": self.created_at.isoformat(),
+                "unlicensed_users": list(self.unlicensed_users or []), "error": self.error,
+                "created_by": self.created_by, "created_at": self.created_at.isoformat(),
                 "sent_at": self.sent_at.isoformat() if self.sent_at else None}

@@ -24,6 +24,9 @@ class TagGroup(Base):
     group_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(64), default="")
     order: Mapped[int] = mapped_column(default=0)
+    strategy_id: Mapped[int | None]
+    """The rule group (规则组) of a rule-group tag group: its tags come from get_strategy_tag_list, not
+    get_corp_tag_list, and only members in that rule group's range may use them."""
     deleted_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -34,4 +34,7 @@ def app_errors(fields: dict[str, Any]) -> dict[str, str]:
     whole = isinstance(agent_id, int) or (str(agent_id).isascii() and str(agent_id).isdigit())
     if agent_id not in (None, "") and not whole:
         errors["agent_id"] = "a whole number"
+    elif fields.get("kind", "agent") == "agent" and (agent_id in (None, "") or not int(agent_id)):
+        errors["agent_id"] = ("required for a self-built app: it sends app messages, and message/send needs "
+                              "the app's AgentId (agentid 0 is refused)")
     return errors

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 NICKNAME = "#nickname#"
 CODE_TEXT_LIMIT = 100
 TEXT_BYTES_LIMIT = 4000  # send_welcome_msg's text.content limit (doc 92599) is in bytes, not characters
+NICKNAME_WORST_BYTES = 64
+"""What `#nickname#` may cost once filled in, planned for at configuration: a WeChat name of 16 characters
+of up to 4 bytes each (emoji). WeCom documents no bound on the name; a longer one is trimmed at send."""
 MAX_ATTACHMENTS = 9
 SCOPE_RANK = {"code": 0, "staff": 1, "default": 2}
 
@@ -55,14 +58,27 @@ def render(text: str, nickname: str) -> str:
     return text.replace(NICKNAME, nickname)
 
 
+def worst_case_bytes(text: str) -> int:
+    """The UTF-8 size of `text` once every `#nickname#` is filled in with the longest name planned for."""
+    return len(text.encode("utf-8")) + text.count(NICKNAME) * (NICKNAME_WORST_BYTES - len(NICKNAME))
+
+
+def fit_bytes(text: str, limit: int = TEXT_BYTES_LIMIT) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes at a character boundary (WeCom refuses a longer text, and a
+    WelcomeCode lives 20 s: a welcome cut short beats none)."""
+    raw = text.encode("utf-8")
+    return text if len(raw) <= limit else raw[:limit].decode("utf-8", "ignore")
+
+
 def welcome_errors(text: str, attachments: int, scope: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not text.strip() and attachments == 0:
         errors["text"] = "a welcome needs text or at least one attachment"
     if scope == "code" and len(text) > CODE_TEXT_LIMIT:
         errors["text"] = f"a code's welcome text is at most {CODE_TEXT_LIMIT} characters"
-    if len(text.encode("utf-8")) > TEXT_BYTES_LIMIT:
-        errors["text"] = f"at most {TEXT_BYTES_LIMIT} bytes in UTF-8 (a Chinese character takes 3)"
+    if worst_case_bytes(text) > TEXT_BYTES_LIMIT:
+        errors["text"] = (f"at most {TEXT_BYTES_LIMIT} bytes in UTF-8 (a Chinese character takes 3) once "
+                          f"{NICKNAME} is filled in, counted as {NICKNAME_WORST_BYTES} bytes each")
     if attachments > MAX_ATTACHMENTS:
         errors["material_ids"] = f"at most {MAX_ATTACHMENTS} attachments"
     return errors

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from jobs.events import replay_event
 from jobs.queue import replay_dead_letter
 from jobs.runtime import Runtime
-from models import App, DeadLetter, Inbox, InboxStatus, Role
+from models import App, Corp, DeadLetter, Inbox, InboxStatus, Role
 from models.corp import save_app
 from rules.apps import app_errors
 from web import errors, openapi
 from web.auth import audit, require
 from web.callback import apps as app_cache
 from web.errors import ApiError
+from web.scope import check_corp, in_scope
 
 T = TypeVar("T")
 
@@ -106,11 +107,6 @@ def _json_object() -> dict[str, Any]:
     return body
 
 
-def _visible(corp_id: str) -> bool:
-    """A token limited to one corp sees that corp's rows only; others are answered as absent."""
-    return g.principal.corp_id in (None, corp_id)
-
-
 def _all_corps() -> None:
     """Dead letters are jobs, not a corp's rows: only a token for every corp may see or replay them."""
     if g.principal.corp_id:
@@ -121,7 +117,7 @@ def _live(s: Session, model: type[T], pk: int, what: str) -> T:
     """Row `pk` of `model` if it is not soft-deleted and the token may see its corp, else a 404 naming
     `what` (another corp's row is answered as absent, not forbidden: its existence is not ours to tell)."""
     row = s.get(model, pk)
-    if row is None or row.deleted_at is not None or not _visible(row.corp_id):
+    if row is None or row.deleted_at is not None or not in_scope(row.corp_id):
         raise ApiError(404, "not_found", f"no {what} {pk}")
     return row
 
@@ -145,7 +141,7 @@ def list_events() -> Any:
 def get_event(inbox_id: int) -> Any:
     with _runtime().Session() as s:
         row = s.get(Inbox, inbox_id)
-        if row is None or not _visible(row.corp_id):
+        if row is None or not in_scope(row.corp_id):
             raise ApiError(404, "not_found", f"no event {inbox_id}")
         return jsonify({**row.public(), "raw_xml": row.raw_xml})
 
@@ -155,7 +151,7 @@ def get_event(inbox_id: int) -> Any:
 def replay(inbox_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         row = s.get(Inbox, inbox_id)
-        if row is None or not _visible(row.corp_id):
+        if row is None or not in_scope(row.corp_id):
             raise ApiError(404, "not_found", f"no event {inbox_id}")
         audit(s, "event.replay", f"inbox:{inbox_id}")
     replay_event(inbox_id)
@@ -197,7 +193,10 @@ def replay_dead(dead_letter_id: int) -> Any:
 @bp.get("/apps")
 @require(Role.super_admin)
 def list_apps() -> Any:
-    return _page(select(App).order_by(App.id), App.public)
+    query = select(App).order_by(App.id)
+    if g.principal.corp_id:
+        query = query.where(App.corp.has(Corp.corp_id == g.principal.corp_id))
+    return _page(query, App.public)
 
 
 @bp.post("/apps")
@@ -207,6 +206,7 @@ def create_app_config() -> Any:
     problems = app_errors(fields)
     if problems:
         raise ApiError(422, "invalid", "the app definition has errors", problems)
+    check_corp(fields["corp_id"])
     with _runtime().WriteSession.begin() as s:
         if s.scalar(select(App.id).where(App.slug == fields["slug"])) is not None:
             raise ApiError(409, "conflict", f"app {fields['slug']!r} exists")
@@ -215,6 +215,32 @@ def create_app_config() -> Any:
         body = app.public()
     app_cache.clear()
     return jsonify(body), 201
+
+
+@bp.patch("/apps/<slug>")
+@require(Role.super_admin)
+def update_app_config(slug: str) -> Any:
+    """Change an app's secret or agent id (a new secret clears broken credentials); other fields stay."""
+    changes = _json_object()
+    unknown = set(changes) - {"secret", "agent_id"}
+    if unknown:
+        raise ApiError(422, "invalid", "only secret and agent_id can be changed",
+                       {field: "cannot be changed here" for field in sorted(unknown)})
+    with _runtime().WriteSession.begin() as s:
+        app = s.scalar(select(App).where(App.slug == slug))
+        if app is None:
+            raise ApiError(404, "not_found", f"no app {slug!r}")
+        fields = {"slug": app.slug, "corp_id": app.corp.corp_id, "kind": app.kind, "token": app.token,
+                  "aes_key": app.aes_key, "secret": app.secret, "agent_id": app.agent_id, **changes}
+        problems = app_errors(fields)
+        if problems:
+            raise ApiError(422, "invalid", "the app definition has errors", problems)
+        app = save_app(s, fields)
+        audit(s, "app.update", f"app:{app.slug}", fields=sorted(changes))
+        body = app.public()
+    app_cache.clear()
+    _runtime().forget_apps()
+    return jsonify(body)
 
 
 @bp.get("/openapi.json")

@@ -33,7 +33,7 @@ from web import errors
 from web.api import _json_object, _like, _page_rows
 from web.auth import audit, require
 from web.errors import ApiError
-from web.scope import corp_and_app
+from web.scope import corp_and_app, hidden_field_keys, timeline_detail
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -289,7 +289,9 @@ def _detail(s: Session, c: Customer) -> dict[str, Any]:
     body = customer_json(c, load_extras(s, [c]))
     events = s.scalars(select(CustomerEvent).where(CustomerEvent.customer_id == c.id)
                        .order_by(CustomerEvent.at.desc(), CustomerEvent.id.desc()).limit(TIMELINE_LIMIT)).all()
-    body["timeline"] = [{"kind": e.kind, "userid": e.userid, "detail": e.detail, "at": _iso(e.at)} for e in events]
+    hidden = hidden_field_keys(s, c.corp_id)
+    body["timeline"] = [{"kind": e.kind, "userid": e.userid, "detail": detail, "at": _iso(e.at)} for e in events
+                        if (detail := timeline_detail(e.kind, e.detail, hidden)) is not None]
     return body
 
 

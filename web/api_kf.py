@@ -21,6 +21,7 @@ from models import App, Corp, KfAccount, KfScene, KfServicer, KfSession, Knowled
 from models.db import utcnow
 from models.kf import MAX_ACCOUNTS_PER_CORP, AssignRule, ServicerStatus, SessionState
 from models.knowledge import MAX_ANSWER_CHARS
+from rules.kf import text_bytes_problems
 from web import errors
 from web.api import _enum_filter, _json_object, _live, _page, _runtime, _time_filter
 from web.auth import audit, require
@@ -104,6 +105,7 @@ def _account_fields(body: dict[str, Any], creating: bool) -> tuple[dict[str, Any
     if rule is not None and rule not in AssignRule.__members__:
         problems["rule"] = f"one of {', '.join(AssignRule.__members__)}"
     fields["rule"] = rule
+    problems.update(text_bytes_problems({"welcome_text": fields["welcome_text"]}))
     return {k: v for k, v in fields.items() if v is not None}, problems
 
 
@@ -273,6 +275,7 @@ def _knowledge_fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
         "answer": _text(body, "answer", MAX_ANSWER_CHARS, problems, creating or "answer" in body),
         "category": _text(body, "category", 64, problems, False),
     }
+    problems.update(text_bytes_problems({"answer": fields["answer"]}))
     similar = body.get("similar")
     if similar is not None:
         if not isinstance(similar, list) or len(similar) > MAX_SIMILAR or not all(
@@ -376,6 +379,7 @@ def put_settings() -> Any:
         "silence_minutes": _whole(body, "silence_minutes", 1, 7 * 24 * 60, problems),
         "end_message": _text(body, "end_message", 1000, problems, False),
     }
+    problems.update(text_bytes_problems({"end_message": fields["end_message"]}))
     threshold = body.get("bot_threshold")
     if threshold is not None:
         if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold <= 1:

@@ -26,9 +26,11 @@ errors.register(bp)
 MAX_QUERY_CHARS = 100
 
 
-def _own(query: Select, userid: str) -> Select:
-    followed = select(Customer.external_userid).where(Customer.follows.any(FollowRelation.userid == userid))
-    served = select(KfSession.id).where(KfSession.servicer_userid == userid)
+def _own(query: Select, corp_id: str, userid: str) -> Select:
+    """A member's messages; `userid` means that member only within their corp (userids repeat across corps)."""
+    followed = select(Customer.external_userid).where(
+        Customer.corp_id == corp_id, Customer.follows.any(FollowRelation.userid == userid))
+    served = select(KfSession.id).where(KfSession.corp_id == corp_id, KfSession.servicer_userid == userid)
     return query.where(or_(Message.userid == userid, Message.external_userid.in_(followed),
                            Message.session_pk.in_(served)))
 
@@ -39,11 +41,12 @@ def search_messages() -> Any:
     args = request.args
     query = _scoped(select(Message), Message.corp_id)
     if g.principal.is_member:
-        query = _own(query, g.principal.userid)
+        query = _own(query, g.principal.corp_id, g.principal.userid)
     customer = args.get("customer", "").strip()
     if customer:
         if customer.isascii() and customer.isdigit():  # a customer id, as the customer list shows it
-            customer_row = select(Customer.external_userid).where(Customer.id == int(customer))
+            customer_row = _scoped(select(Customer.external_userid), Customer.corp_id).where(
+                Customer.id == int(customer))
             query = query.where(Message.external_userid.in_(customer_row))
         else:
             query = query.where(Message.external_userid == customer)

@@ -52,7 +52,7 @@ def _tag_json(t: Tag) -> dict[str, Any]:
 
 def _group_json(grp: TagGroup) -> dict[str, Any]:
     return {"id": grp.id, "corp_id": grp.corp_id, "group_id": None if is_pending(grp.group_id) else grp.group_id,
-            "name": grp.name, "order": grp.order, "pending": is_pending(grp.group_id),
+            "name": grp.name, "order": grp.order, "pending": is_pending(grp.group_id), "strategy_id": grp.strategy_id,
             "tags": [_tag_json(t) for t in sorted(grp.tags, key=lambda t: -t.order) if t.deleted_at is None]}
 
 

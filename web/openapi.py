@@ -95,6 +95,9 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
             "secret": {"type": "string"}, "agent_id": {"type": "integer"},
         },
     }),
+    ("patch", "/apps/{slug}", "super_admin", "Change an app's secret or agent id (a new secret clears broken "
+     "credentials: gettoken 40001)", [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+     {"type": "object", "properties": {"secret": {"type": "string"}, "agent_id": {"type": "integer"}}}),
     ("get", "/tag-groups", "member", "Customer tag groups with their tags, colours and descriptions", [], None),
     ("post", "/tag-groups", "admin", "Create a tag group with its tags in WeCom (202: pending add_corp_tag)", [], {
         "type": "object", "required": ["name", "tags"],
@@ -119,7 +122,7 @@ OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] 
         _q("corp_id", {"type": "string"})], None),
     ("get", "/staff", "admin", "Staff members; mobiles masked (138****0000) below super_admin", PAGE_PARAMS + [
         _q("department", {"type": "integer"}, "this department and those below it"),
-        _q("status", {"enum": ["active", "disabled", "inactive", "resigned"]}),
+        _q("status", {"enum": ["active", "disabled", "inactive", "resigned", "out_of_range"]}),
         _q("keyword", {"type": "string"}, "name, userid or position"),
     ], None),
     ("post", "/directory/sync", "admin", "Full sync of departments and staff from WeCom (202)", [],
@@ -300,6 +303,17 @@ OPERATIONS += [
                     _q("open_kfid", {"type": "string"}), _q("session", {"type": "string"}, "kf session id"),
                     _q("source", {"enum": ["kf", "app"]}), _q("q", {"type": "string"}, "text the message contains")]
      + _TIME_RANGE, None),
+    # Admin API tokens (web/api_tokens.py)
+    ("get", "/tokens", "super_admin", "API tokens (never the token itself); a corp-bound token sees its corp's",
+     PAGE_PARAMS, None),
+    ("post", "/tokens", "super_admin", "Create a token; the answer shows it once (201)", [],
+     {"type": "object", "required": ["name", "role"], "properties": {
+         "name": {"type": "string", "maxLength": 64}, "role": {"enum": ["super_admin", "admin", "member"]},
+         "userid": {"type": "string"}, "corp_id": {"type": "string"},
+         "expires_in": {"type": "string", "description": "90d, 12h, 30m or never; default 90d"},
+         "expires_at": {"type": "string", "format": "date-time"}}}),
+    ("post", "/tokens/{token_id}/revoke", "super_admin", "Revoke a token: it gets 401 from now on",
+     [_id("token_id")], None),
 ]
 
 ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
@@ -315,8 +329,12 @@ def document() -> dict[str, Any]:
             "parameters": params,
             "responses": {
                 "200": {"description": "OK"},
-                "401": {"description": "No or unknown token", "content": {"application/json": {"schema": ERROR}}},
-                "403": {"description": "Role too low", "content": {"application/json": {"schema": ERROR}}},
+                "401": {"description": "No, unknown, expired or revoked token",
+                        "content": {"application/json": {"schema": ERROR}}},
+                "403": {"description": "Role too low, or another corp named",
+                        "content": {"application/json": {"schema": ERROR}}},
+                "413": {"description": "Request body over SCRM_API_MAX_BODY_BYTES",
+                        "content": {"application/json": {"schema": ERROR}}},
             },
         }
         if body:

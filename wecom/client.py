@@ -1,13 +1,20 @@
 """The WeCom API client: wechatpy's enterprise `WeChatClient`, made fit for several processes.
 
-What wechatpy 1.8 leaves to us (PROTOCOL.md §2):
+What wechatpy 1.8 leaves to us (docs/PROTOCOL.md §2):
 - its `fetch_access_token` hard-codes WeCom's host, so the base URL from config (the fake in tests)
   would not be used for gettoken; we fetch from `api_base + "gettoken"`;
 - its token cache has no lock, so N workers would all call gettoken at once when the token expires;
   we take a Redis lock (a thread lock without Redis) and re-check the cache inside it;
 - its auto-retry on 40001/40014/42001 recurses with no cap and it has no back-off for -1/45009;
-  we retry token errors once with a fresh token and busy/rate-limit errors a few times with back-off,
+  we retry token errors once with a fresh token and "system busy" (-1) a few times with back-off,
   then raise a typed `WeComError` whose `retryable` tells the job whether RQ should try again later.
+  A rate limit (45009, 45033) is not retried here: WeCom blocks the API for the rest of its minute and
+  counts refused calls too, so quick retries only burn the window. The error's `retry_after` says when
+  to call again, and the job is re-scheduled for then (jobs/queue.py) instead of sleeping in a worker.
+- 40001 from gettoken itself means the secret is wrong (an API call's 40001 is a stale token): that is
+  never retried, since WeCom bans the IP for an hour after repeated wrong secrets. The client raises
+  `CredentialsBroken` from then on without asking again, and `on_bad_secret` lets the runtime mark the
+  app so every process stops until the secret changes.
 """
 
 from __future__ import annotations
@@ -26,8 +33,16 @@ from wechatpy.session.redisstorage import RedisStorage
 
 log = logging.getLogger(__name__)
 
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
-BUSY_ERRORS = frozenset({-1, 45009, 45033})
+BAD_SECRET = 40001
+TOKEN_ERRORS = frozenset({BAD_SECRET, 40014, 42001})
+BUSY_ERRORS = frozenset({-1})
+RATE_LIMITED = {45009: 60.0, 45033: 5.0}
+"""Rate-limit errcodes → seconds to wait before calling again. 45009: WeCom blocks an API for 60 s once
+its per-minute limit is passed (docs/PROTOCOL.md §4), so 60 s after a refusal the block has ended. 45033: too
+many concurrent calls, which clears as soon as the others finish."""
+DUPLICATE_CHECK = {"enable_duplicate_check": 1, "duplicate_check_interval": 1800}
+"""The same app message within 30 minutes is shown once: longer than an outbound job's retries take to reach
+their last attempt before the 15-minute one, and WeCom's default interval (doc 90236)."""
 TOKEN_EARLY_REFRESH = 300
 TOKEN_MEMO_SECONDS = 30.0
 """How long a process reuses the token it last read from the shared cache without asking again: a Redis
@@ -50,7 +65,26 @@ class WeComError(Exception):
     @property
     def retryable(self) -> bool:
         """Worth trying again later: unreachable, busy, rate-limited, or a token that kept failing."""
-        return self.errcode is None or self.errcode in BUSY_ERRORS or self.errcode in TOKEN_ERRORS
+        return (self.errcode is None or self.errcode in BUSY_ERRORS or self.errcode in TOKEN_ERRORS
+                or self.retry_after is not None)
+
+    @property
+    def retry_after(self) -> float | None:
+        """For a rate limit, the seconds until WeCom accepts this API again; None for other errors."""
+        return RATE_LIMITED.get(self.errcode) if self.errcode is not None else None
+
+
+class CredentialsBroken(WeComError):
+    """gettoken refused the app's secret (40001). Retrying cannot help and hurts (an IP ban): fix the secret."""
+
+    def __init__(self, errmsg: str) -> None:
+        super().__init__(BAD_SECRET, errmsg, "gettoken")
+        self.args = (f"app credentials broken: gettoken answered 40001 ({errmsg}); not retried. Set the app's "
+                     "secret (PATCH /api/v1/apps/<slug> or `apps add`), then replay",)
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
 class WeComClient(WeChatClient):
@@ -65,6 +99,7 @@ class WeComClient(WeChatClient):
         timeout: float = 10.0,
         backoff: tuple[float, ...] = (0.2, 0.5, 1.0),
         sleep: Callable[[float], None] = time.sleep,
+        on_bad_secret: Callable[[str], None] | None = None,
     ) -> None:
         storage = RedisStorage(redis, prefix="wecom") if redis is not None else _process_tokens
         super().__init__(corp_id, secret, session=storage, timeout=timeout, auto_retry=False)
@@ -73,6 +108,9 @@ class WeComClient(WeChatClient):
         self._backoff = backoff
         self._sleep = sleep
         self._memo: tuple[str, float] = ("", 0.0)
+        self._on_bad_secret = on_bad_secret
+        self._bad_secret: str | None = None
+        """gettoken's errmsg once it refused this secret: no further gettoken with it, in this process."""
 
     # -- access token -------------------------------------------------------------------------------
     @property
@@ -98,6 +136,8 @@ class WeComClient(WeChatClient):
 
     def fetch_access_token(self) -> dict[str, Any]:
         endpoint = "gettoken"
+        if self._bad_secret is not None:
+            raise CredentialsBroken(self._bad_secret)
         try:
             res = self._http.get(
                 self.API_BASE_URL + endpoint,
@@ -107,8 +147,15 @@ class WeComClient(WeChatClient):
             result = res.json()
         except (requests.RequestException, ValueError) as exc:
             raise WeComError(None, type(exc).__name__, endpoint) from exc
-        if result.get("errcode", 0) != 0:
-            raise WeComError(int(result["errcode"]), str(result.get("errmsg", "")), endpoint)
+        errcode = int(result.get("errcode", 0))
+        if errcode == BAD_SECRET:
+            self._bad_secret = str(result.get("errmsg", ""))
+            log.error("gettoken refused the secret of corp %s (40001): calls stop until it changes", self.corp_id)
+            if self._on_bad_secret is not None:
+                self._on_bad_secret(self._bad_secret)
+            raise CredentialsBroken(self._bad_secret)
+        if errcode != 0:
+            raise WeComError(errcode, str(result.get("errmsg", "")), endpoint)
         ttl = int(result.get("expires_in", 7200))
         # Expire our copy early: WeCom may drop a token before expires_in, and a call made with a
         # token that dies in flight costs a retry.
@@ -165,7 +212,14 @@ class WeComClient(WeChatClient):
     def get_user(self, userid: str) -> dict[str, Any]:
         return self.get("user/get", params={"userid": userid})
 
-    def send_app_message(self, agent_id: int, touser: list[str], msgtype: str, body: dict[str, Any]) -> Any:
-        """message/send from the self-built app; the answer's `invaliduser` lists refused recipients."""
-        data = {"touser": "|".join(touser), "msgtype": msgtype, "agentid": agent_id, msgtype: body}
+    def send_app_message(self, agent_id: int, touser: list[str], msgtype: str, body: dict[str, Any],
+                         toparty: list[int] | tuple[int, ...] = ()) -> Any:
+        """message/send from the self-built app; the answer's `invaliduser`/`invalidparty` list refused
+        recipients and `unlicenseduser` those without a licence. With WeCom's duplicate check on (doc 90236),
+        a retried send that WeCom already showed is not shown twice."""
+        data: dict[str, Any] = {"msgtype": msgtype, "agentid": agent_id, msgtype: body, **DUPLICATE_CHECK}
+        if touser:
+            data["touser"] = "|".join(touser)
+        if toparty:
+            data["toparty"] = "|".join(str(p) for p in toparty)
         return self.post("message/send", data=data)

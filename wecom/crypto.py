@@ -4,7 +4,7 @@ wechatpy does the AES and computes the SHA-1 signature; this module adds what it
 the outer XML envelope is parsed with defusedxml (wechatpy would hand it to xmltodict), the signature is
 compared here in constant time (`hmac.compare_digest`; wechatpy compares with `!=`, which tells a timing
 attacker how many leading characters were right), a wrong corp id is told apart from a bad signature
-(it is no signature error in wechatpy's hierarchy, see PROTOCOL.md), and every failure becomes one
+(it is no signature error in wechatpy's hierarchy, see docs/PROTOCOL.md), and every failure becomes one
 `CallbackRejected` with the HTTP status and a short reason the web layer can answer with.
 """
 

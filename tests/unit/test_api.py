@@ -399,7 +399,8 @@ def test_super_admin_adds_an_app_that_takes_callbacks_at_once(client, runtime, m
     body = r.get_json()
     assert {k: v for k, v in body.items() if k != "created_at"} == {
         "id": "sales", "corp_id": "wwsalescorp00001", "kind": "contact", "agent_id": 1000005,
-        "callback_path": "/wecom/callback/sales"}
+        "callback_path": "/wecom/callback/sales", "credentials": "ok", "credentials_error": None,
+        "credentials_broken_at": None}
     assert not [c for c in credentials_of(NEW_APP) if c in r.get_data(as_text=True)]
     assert audit_rows(runtime) == [("token:root", "app.create", "app:sales")]
 
@@ -433,7 +434,8 @@ def test_the_app_list_never_shows_credentials(client, runtime, make_token) -> No
     ({"agent_id": "12a"}, {"agent_id"}),
     ({"corp_id": ""}, {"corp_id"}),
     ({"slug": "Bad", "token": "a b", "agent_id": "x"}, {"slug", "token", "agent_id"}),
-    ({k: MISSING for k in NEW_APP}, {"slug", "corp_id", "token", "aes_key", "secret"}),
+    ({k: MISSING for k in NEW_APP}, {"slug", "corp_id", "token", "aes_key", "secret", "agent_id"}),
+    ({"kind": "agent", "agent_id": MISSING}, {"agent_id"}),  # a self-built app sends app messages
     pytest.param({"agent_id": "²"}, {"agent_id"}),
 ])
 def test_invalid_app_definitions_get_422_naming_each_bad_field(client, runtime, make_token, changes,

@@ -108,7 +108,8 @@ def test_plan_reminder_is_sent_at_its_time_once(bot, runtime, fake_wecom) -> Non
     [call] = fake_wecom.calls("message/send")
     local = due.astimezone(dt.timezone(dt.timedelta(hours=8)))
     assert call["body"] == {"touser": "zhangsan", "msgtype": "text", "agentid": AGENT_ID,
-                            "text": {"content": f"计划提醒（{local:%m月%d日 %H:%M}）：给王总打电话"}}
+                            "text": {"content": f"计划提醒（{local:%m月%d日 %H:%M}）：给王总打电话"},
+                            "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
     assert call["errcode"] == 0
     assert remind_due_plans(now=due + dt.timedelta(minutes=5)) == 0
     assert len(fake_wecom.calls("message/send")) == 1

@@ -36,7 +36,7 @@ def test_a_flood_of_unknown_slugs_costs_one_query(client, runtime) -> None:
 def test_an_app_added_through_the_api_answers_at_once(client, runtime, make_token) -> None:
     assert client.post("/wecom/callback/sales", query_string=PARAMS).status_code == 404
     r = client.post("/api/v1/apps", headers=make_token(), json={
-        "slug": "sales", "corp_id": "wwsalescorp", "token": TOKEN, "aes_key": AES_KEY, "secret": "s"})
+        "slug": "sales", "corp_id": "wwsalescorp", "token": TOKEN, "aes_key": AES_KEY, "secret": "s", "agent_id": 1000003})
     assert r.status_code == 201
     crypto = CallbackCrypto(TOKEN, AES_KEY, "wwsalescorp")
     params, body = build_callback(crypto, render_sample("message/text", corp_id="wwsalescorp", MsgId="1"))
@@ -63,7 +63,8 @@ def test_an_app_added_by_another_process_answers_within_the_miss_window(client, 
 def test_a_slug_token_or_key_with_a_trailing_newline_is_refused_and_nothing_is_stored(  # type: ignore[no-untyped-def]
         client, runtime, make_token) -> None:
     """`$` matched before a final newline: "sales\\n" was a valid slug and "Token\\n" a valid token."""
-    good = {"slug": "sales", "corp_id": "wwsalescorp", "token": TOKEN, "aes_key": AES_KEY, "secret": "s"}
+    good = {"slug": "sales", "corp_id": "wwsalescorp", "token": TOKEN, "aes_key": AES_KEY, "secret": "s",
+            "agent_id": 1000003}
     for field, value in (("slug", "sales\n"), ("token", TOKEN + "\n"), ("aes_key", AES_KEY + "\n")):
         r = client.post("/api/v1/apps", headers=make_token(), json={**good, field: value})
         assert r.status_code == 422, (field, r.get_json())

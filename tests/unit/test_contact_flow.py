@@ -210,7 +210,7 @@ def test_a_welcome_21_seconds_after_the_event_is_not_attempted(sender, runtime, 
     assert len(team.calls("externalcontact/get")) == 1  # the profile sync, not the welcome
 
 
-@pytest.mark.parametrize("errcode, status", [(41051, "already_sent"), (41050, "missed")])
+@pytest.mark.parametrize("errcode, status", [(41051, "chat_started"), (41050, "missed")])
 def test_used_or_expired_codes_are_final_and_logged(sender, runtime, team, default_welcome, errcode,
                                                     status) -> None:
     code = issue_welcome_code(team, "zhangsan", "wmCustomer0001")

@@ -135,12 +135,41 @@ def test_rate_limit_per_corp_and_endpoint() -> None:
         assert [call["errcode"] for call in calls(server, "user/get")] == [0, 0, 0, 45009]
 
 
-def test_message_send_limits_30_messages_per_member_per_minute(fake: FakeWeComServer) -> None:
+def test_message_send_drops_a_members_31st_message_of_a_minute_silently(fake: FakeWeComServer) -> None:
+    """Doc 90454: the excess is dropped, not refused: errcode 0, and /fake/app_messages shows the drop."""
     token = token_for(fake)
-    for _ in range(30):
+    for _ in range(31):
         assert api(fake, "message/send", token, json=text_message("zhangsan"))["errcode"] == 0
-    assert api(fake, "message/send", token, json=text_message("zhangsan"))["errcode"] == 45009
     assert api(fake, "message/send", token, json=text_message("lisi"))["errcode"] == 0
+    log = requests.get(f"{fake.url}/fake/app_messages", timeout=5).json()
+    assert [m["userid"] for m in log["dropped"]] == ["zhangsan"]
+    assert sorted({m["userid"] for m in log["delivered"]}) == ["lisi", "zhangsan"] and len(log["delivered"]) == 31
+
+
+def test_message_send_duplicate_check_and_unlicensed_members(fake: FakeWeComServer) -> None:
+    token = token_for(fake)
+    requests.post(f"{fake.url}/fake/unlicensed", json={"corpid": CORPID, "userids": ["lisi"]},
+                  timeout=5).raise_for_status()
+    message = {**text_message("zhangsan|lisi"), "enable_duplicate_check": 1, "duplicate_check_interval": 600}
+    first = api(fake, "message/send", token, json=message)
+    assert (first["errcode"], first["unlicenseduser"]) == (0, "lisi")
+    assert api(fake, "message/send", token, json=message)["errcode"] == 0
+    log = requests.get(f"{fake.url}/fake/app_messages", timeout=5).json()
+    assert [m["userid"] for m in log["delivered"]] == ["zhangsan"]
+    assert [m["userid"] for m in log["duplicate"]] == ["zhangsan"]
+
+
+def test_message_limits_window_is_configurable_and_checked(fake: FakeWeComServer) -> None:
+    assert requests.post(f"{fake.url}/fake/message_limits", json={"window_seconds": 0}, timeout=5).status_code == 400
+    assert requests.post(f"{fake.url}/fake/message_limits", json={"window_seconds": 0.2},
+                         timeout=5).status_code == 200
+    token = token_for(fake)
+    for _ in range(31):
+        api(fake, "message/send", token, json=text_message("zhangsan"))
+    time.sleep(0.25)
+    api(fake, "message/send", token, json=text_message("zhangsan"))
+    log = requests.get(f"{fake.url}/fake/app_messages", timeout=5).json()
+    assert (len(log["delivered"]), len(log["dropped"])) == (31, 1)
 
 
 # -- directory endpoints ------------------------------------------------------------------------------------

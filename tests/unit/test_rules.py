@@ -30,7 +30,8 @@ GOOD = {"slug": "sales-1", "corp_id": "ww1", "kind": "contact", "token": "Tok3n"
 
 def test_a_good_app_has_no_errors() -> None:
     assert app_errors(GOOD) == {}
-    assert app_errors({**GOOD, "agent_id": None, "kind": "agent"}) == {}
+    assert app_errors({**GOOD, "agent_id": None, "kind": "kf"}) == {}
+    assert set(app_errors({**GOOD, "agent_id": None, "kind": "agent"})) == {"agent_id"}  # it sends app messages
 
 
 @pytest.mark.parametrize("field, value", [

@@ -75,7 +75,7 @@ def test_change_external_tag_events_update_our_rows(sender, runtime, wecom, fake
     assert fake_wecom.calls("externalcontact/get_corp_tag_list")[-1]["body"] == {"group_id": [group["group_id"]]}
     assert live_tags(runtime) == {"很高": tag_id, "低": more["tag_group"]["tag"][0]["id"]}
 
-    sender.post("change_external_tag/shuffle", Id=group["group_id"])
+    sender.post("change_external_tag/shuffle", Id=group["group_id"], StrategyId="")  # the corp library's order
     assert fake_wecom.calls("externalcontact/get_corp_tag_list")[-1]["body"] in ({}, None)
 
     sender.post("change_external_tag/delete", Id=tag_id, TagType="tag")

@@ -119,7 +119,8 @@ def test_a_broadcast_renders_sends_and_stores_the_invalid_user(client, admin, fa
     [call] = sends(fake_wecom)
     assert call["errcode"] == 0 and call["body"] == {
         "touser": "zhangsan|ghost", "msgtype": "markdown", "agentid": AGENT_ID,
-        "markdown": {"content": "**各位店长**：请于 11月10日 前完成盘点"}}
+        "markdown": {"content": "**各位店长**：请于 11月10日 前完成盘点"},
+        "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
     got = client.get(f"/api/v1/broadcasts/{r.get_json()['id']}", headers=admin).get_json()
     assert (got["status"], got["invalid_users"], got["invalid_parties"], got["error"]) == ("sent", ["ghost"], [], None)
     assert got["msgid"] and got["sent_at"] and got["values"] == {"name": "各位店长", "date": "11月10日"}

@@ -11,6 +11,8 @@ a deleted id explicitly).
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,3 +194,30 @@ def _found_tag(hit: tuple[TagGroup, CorpTag] | None) -> tuple[TagGroup, CorpTag]
     if hit is None:
         raise WeComError(40068)
     return hit
+
+
+class StrategyTagLibraries:
+    """Rule-group tags (规则组标签, doc 99544): one library per (corp, strategy_id), apart from the corp's own
+    library, so get_corp_tag_list never shows them and get_strategy_tag_list shows only them. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._libraries: dict[tuple[str, int], CorpTagLibrary] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._libraries.clear()
+
+    def list(self, corpid: str, strategy_id: int, tag_ids: list[str], group_ids: list[str]) -> list[dict[str, Any]]:
+        """get_strategy_tag_list: like get_corp_tag_list, each group carrying its ``strategy_id``."""
+        with self._lock:
+            groups = self._libraries.setdefault((corpid, strategy_id), CorpTagLibrary()).list(tag_ids, group_ids)
+        return [{**group, "strategy_id": strategy_id} for group in groups]
+
+    def add(self, corpid: str, strategy_id: int, group_name: str | None, group_order: int,
+            tags: list[NewTag]) -> dict[str, Any]:
+        """add_strategy_tag: tags into the rule group's group named ``group_name`` (created if new)."""
+        with self._lock:
+            library = self._libraries.setdefault((corpid, strategy_id), CorpTagLibrary())
+            group = library.add(None, group_name, group_order, tags, int(time.time()))
+        return {**group, "strategy_id": strategy_id}

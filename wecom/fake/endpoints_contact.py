@@ -5,7 +5,7 @@ Handlers read and validate the request into plain values; :class:`wecom.fake.sta
 WeCom's rules that need shared data (members, tags, codes) under its lock. ``server.py`` lists the handlers
 in its ``ENDPOINTS`` table.
 
-Errcodes: those not in PROTOCOL.md come from each endpoint's doc page or the global errcode table (see
+Errcodes: those not in docs/PROTOCOL.md come from each endpoint's doc page or the global errcode table (see
 ``errors.py``). Where the docs state a limit but no errcode, the code says "guess".
 """
 
@@ -66,11 +66,12 @@ USER_LIST_DEFAULTS: dict[str, Any] = {"position": "", "mobile": "", "gender": "0
 
 def department_list(server: _Server, call: Call) -> dict[str, Any]:
     """All seeded departments of the corp, or the subtree under ``id`` (id included; 60123 if unknown)."""
-    return {"department": server.state.departments(corpid_of(call), query_int(call, "id"))}
+    return {"department": server.state.departments(corpid_of(call), query_int(call, "id"), call.agentid)}
 
 
 def user_list(server: _Server, call: Call) -> dict[str, Any]:
-    """Full member objects of ``department_id`` (and below it with ``fetch_child=1``), doc 90201."""
+    """Full member objects of ``department_id`` itself (doc 96260): the current doc has no ``fetch_child``
+    ("如需获取该部门及其子部门的所有成员,需先获取该部门下的子部门...逐层递归获取"), so it is ignored."""
     return {"userlist": [_full_user(user) for user in _department_members(server, call)]}
 
 
@@ -82,11 +83,12 @@ def user_simplelist(server: _Server, call: Call) -> dict[str, Any]:
 
 
 def _department_members(server: _Server, call: Call) -> list[dict[str, Any]]:
-    """The seeded records user/list and user/simplelist show. A missing department_id is 40058 (guess)."""
+    """The seeded records user/list and user/simplelist show (``fetch_child`` is ignored: doc 96260 no longer
+    has it). A missing department_id is 40058 (guess)."""
     department_id = query_int(call, "department_id")
     if department_id is None:
         raise WeComError(40058, "invalid parameter department_id")
-    return server.state.members(corpid_of(call), department_id, call.args.get("fetch_child") == "1")
+    return server.state.members(corpid_of(call), department_id, call.agentid)
 
 
 def _full_user(user: dict[str, Any]) -> dict[str, Any]:
@@ -110,10 +112,7 @@ def add_corp_tag(server: _Server, call: Call) -> dict[str, Any]:
     """Create tags in a group (by ``group_id``, or by ``group_name``, creating it); answers that group with
     only the new tags. Limits and errcodes: :meth:`wecom.fake.corp_tags.CorpTagLibrary.add`."""
     body = body_object(call)
-    raw_tags = body.get("tag")
-    if not isinstance(raw_tags, list) or not all(isinstance(tag, dict) for tag in raw_tags):
-        raise WeComError(40058, "invalid parameter tag: expected a list of {name, order}")
-    tags = [NewTag(name=_optional_str(tag, "name") or "", order=body_int(tag, "order", 0)) for tag in raw_tags]
+    tags = _new_tags(body)
     group = server.state.add_corp_tags(corpid_of(call), _optional_str(body, "group_id"),
                                        _optional_str(body, "group_name"), body_int(body, "order", 0), tags)
     return {"tag_group": group}
@@ -144,6 +143,22 @@ def mark_tag(server: _Server, call: Call) -> dict[str, Any]:
         raise WeComError(40058, "invalid parameter: add_tag and remove_tag are both empty")
     server.state.mark_tag(corpid_of(call), userid, external_userid, add, remove)
     return {}
+
+
+def get_strategy_tag_list(server: _Server, call: Call) -> dict[str, Any]:
+    """A rule group's tags (doc 99544), filtered like get_corp_tag_list; each group names its strategy_id."""
+    body = body_object(call)
+    return {"tag_group": server.state.strategy_tags.list(corpid_of(call), body_int(body, "strategy_id", 0),
+                                                         body_ids(body, "tag_id"), body_ids(body, "group_id"))}
+
+
+def add_strategy_tag(server: _Server, call: Call) -> dict[str, Any]:
+    """Create tags in a rule group's tag group (doc 99544), by ``group_name``."""
+    body = body_object(call)
+    tags = _new_tags(body)
+    return {"tag_group": server.state.strategy_tags.add(corpid_of(call), body_int(body, "strategy_id", 0),
+                                                        _optional_str(body, "group_name"), body_int(body, "order", 0),
+                                                        tags)}
 
 
 # -- welcome messages -------------------------------------------------------------------------------------------
@@ -266,6 +281,14 @@ def _optional_body(call: Call) -> dict[str, Any]:
     return {} if call.body is None else body_object(call)
 
 
+def _new_tags(body: dict[str, Any]) -> list[NewTag]:
+    """The ``tag`` list of add_corp_tag / add_strategy_tag; 40058 unless it is a list of objects."""
+    raw_tags = body.get("tag")
+    if not isinstance(raw_tags, list) or not all(isinstance(tag, dict) for tag in raw_tags):
+        raise WeComError(40058, "invalid parameter tag: expected a list of {name, order}")
+    return [NewTag(name=_optional_str(tag, "name") or "", order=body_int(tag, "order", 0)) for tag in raw_tags]
+
+
 def _optional_str(body: dict[str, Any], key: str) -> str | None:
     """An optional string field; 40058 if present with another type."""
     value = body.get(key)
@@ -312,3 +335,28 @@ def add_contact_control_routes(app: Flask, state: FakeState, welcome_code_ttl: f
             return state.scan_contact_way(config_id, spec["external_userid"], spec.get("name"), welcome_code_ttl)
         except ValueError as error:
             return bad_request(str(error))
+
+
+def add_directory_control_routes(app: Flask, state: FakeState) -> None:
+    """Register the /fake/ routes that change the address book behind the service's back: an app's visible
+    range (可见范围) and a member leaving the corp."""
+
+    @app.post("/fake/visible_range")
+    def set_visible_range() -> dict[str, Any] | tuple[Response, int]:
+        spec = request.get_json(force=True, silent=True)
+        if not isinstance(spec, dict) or not isinstance(spec.get("corpid"), str) \
+                or not isinstance(spec.get("agentid"), int) \
+                or not all(isinstance(u, str) for u in spec.get("users", [])) \
+                or not all(isinstance(p, int) for p in spec.get("parties", [])):
+            return bad_request("visible range needs 'corpid', integer 'agentid', 'users' (userids) and "
+                               "'parties' (department ids)")
+        state.set_visible_range(spec["corpid"], spec["agentid"], spec.get("users", []), spec.get("parties", []))
+        return {"ok": True}
+
+    @app.delete("/fake/users/<corpid>/<userid>")
+    def remove_user(corpid: str, userid: str) -> dict[str, Any] | tuple[Response, int]:
+        try:
+            state.remove_user(corpid, userid)
+        except ValueError as error:
+            return bad_request(str(error))
+        return {"ok": True}

@@ -115,7 +115,7 @@ class _CgiBin:
 
     def user_get(self, call: Call) -> dict[str, Any]:
         """A member's directory fields."""
-        return found(self.state.user(corpid_of(call), query_arg(call, "userid", 41009)), 60111)
+        return found(self.state.user(corpid_of(call), query_arg(call, "userid", 41009), call.agentid), 60111)
 
     def externalcontact_get(self, call: Call) -> dict[str, Any]:
         """A customer and the members who added them, follow_user paged by ``cursor`` (doc 92114)."""
@@ -128,7 +128,8 @@ class _CgiBin:
                 "next_cursor": str(end) if end < len(follow_user) else ""}
 
     def message_send(self, call: Call) -> dict[str, Any]:
-        """Send an app message (doc 90236), checked the way WeCom checks it, in the same order."""
+        """Send an app message (doc 90236), checked the way WeCom checks it, in the same order; a member over
+        their budget (doc 90454) silently gets nothing, as in WeCom (see messages.py)."""
         message = call.body
         if not isinstance(message, dict):
             raise WeComError(47001)
@@ -143,9 +144,9 @@ class _CgiBin:
             corpid_of(call), *(_split_ids(message.get(key)) for key in ("touser", "toparty", "totag")))
         if not recipients.members:
             raise WeComError(81013)
-        if not self.state.admit_messages(corpid_of(call), recipients.members):
-            raise WeComError(45009)
-        return {**recipients.invalid, "msgid": secrets.token_urlsafe(24)}
+        unlicensed = self.state.messages.deliver(corpid_of(call), int(call.agentid or 0), recipients.members,
+                                                 message)
+        return {**recipients.invalid, "unlicenseduser": "|".join(unlicensed), "msgid": secrets.token_urlsafe(24)}
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -160,6 +161,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "externalcontact/edit_corp_tag": Endpoint("POST", contact.edit_corp_tag),
     "externalcontact/del_corp_tag": Endpoint("POST", contact.del_corp_tag),
     "externalcontact/mark_tag": Endpoint("POST", contact.mark_tag),
+    "externalcontact/get_strategy_tag_list": Endpoint("POST", contact.get_strategy_tag_list),
+    "externalcontact/add_strategy_tag": Endpoint("POST", contact.add_strategy_tag),
     "externalcontact/send_welcome_msg": Endpoint("POST", contact.send_welcome_msg),
     "externalcontact/add_contact_way": Endpoint("POST", contact.add_contact_way),
     "externalcontact/get_contact_way": Endpoint("POST", contact.get_contact_way),
@@ -277,6 +280,28 @@ def _add_control_routes(app: Flask, state: FakeState) -> None:
         state.clear_faults()
         return {"ok": True}
 
+    @app.get("/fake/app_messages")
+    def app_messages() -> dict[str, Any]:
+        return state.messages.log()
+
+    @app.post("/fake/message_limits")
+    def message_limits() -> dict[str, Any] | tuple[Response, int]:
+        spec = request.get_json(force=True, silent=True)
+        seconds = spec.get("window_seconds") if isinstance(spec, dict) else None
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+            return bad_request("'window_seconds' must be a positive number (WeCom's minute; the hour is 60 of them)")
+        state.messages.set_window(float(seconds))
+        return {"ok": True}
+
+    @app.post("/fake/unlicensed")
+    def unlicensed() -> dict[str, Any] | tuple[Response, int]:
+        spec = request.get_json(force=True, silent=True)
+        if not isinstance(spec, dict) or not isinstance(spec.get("corpid"), str) \
+                or not isinstance(spec.get("userids"), list) or not all(isinstance(u, str) for u in spec["userids"]):
+            return bad_request("needs 'corpid' and 'userids' (a list of userids)")
+        state.messages.mark_unlicensed(spec["corpid"], spec["userids"])
+        return {"ok": True}
+
     @app.delete("/fake/state")
     def reset_state() -> dict[str, Any]:
         state.reset()
@@ -284,14 +309,17 @@ def _add_control_routes(app: Flask, state: FakeState) -> None:
 
 
 def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
-                    rate_limit_per_minute: int = 10000, welcome_code_ttl: float = WELCOME_CODE_TTL) -> Flask:
+                    rate_limit_per_minute: int = 10000, welcome_code_ttl: float = WELCOME_CODE_TTL,
+                    message_window_seconds: float = 60.0) -> Flask:
     """Build the fake WeCom Flask app around ``state`` (a fresh one if None).
 
     ``token_ttl`` is the ``expires_in`` of issued tokens; ``rate_limit_per_minute`` is the per-corp,
     per-API limit (WeCom's is 10000/min; tests lower it to reach 45009 quickly); ``welcome_code_ttl`` is
-    how long issued WelcomeCodes stay usable (WeCom's 20 s; tests shorten it to reach expiry quickly).
+    how long issued WelcomeCodes stay usable (WeCom's 20 s; tests shorten it to reach expiry quickly);
+    ``message_window_seconds`` is the minute of the per-member app-message budget (the hour is 60 of them).
     """
     state = FakeState() if state is None else state
+    state.messages.set_window(message_window_seconds)
     app = Flask("wecom.fake")
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # WeCom answers raw UTF-8, not \\u escapes
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -300,6 +328,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     app.add_url_rule("/cgi-bin/<path:path>", "cgi_bin", cgi_bin.handle, methods=["GET", "POST"])
     _add_control_routes(app, state)
     contact.add_contact_control_routes(app, state, welcome_code_ttl)
+    contact.add_directory_control_routes(app, state)
     kf.add_kf_control_routes(app, state)
     return app
 
@@ -319,10 +348,10 @@ class FakeWeComServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, state: FakeState | None = None,
                  token_ttl: int = 7200, rate_limit_per_minute: int = 10000,
-                 welcome_code_ttl: float = WELCOME_CODE_TTL) -> None:
+                 welcome_code_ttl: float = WELCOME_CODE_TTL, message_window_seconds: float = 60.0) -> None:
         self.state = FakeState() if state is None else state
         self.app = create_fake_app(self.state, token_ttl=token_ttl, rate_limit_per_minute=rate_limit_per_minute,
-                                   welcome_code_ttl=welcome_code_ttl)
+                                   welcome_code_ttl=welcome_code_ttl, message_window_seconds=message_window_seconds)
         self._host = host
         self._port = port
         self._server: BaseWSGIServer | None = None

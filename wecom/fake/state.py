@@ -13,22 +13,20 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from wecom.fake.corp_tags import CorpTag, CorpTagLibrary, NewTag, TagGroup
+from wecom.fake.corp_tags import CorpTag, CorpTagLibrary, NewTag, StrategyTagLibraries, TagGroup
+from wecom.fake.directory import Directory, VisibleRange, department_ids
 from wecom.fake.errors import ERRMSG, WeComError
 from wecom.fake.kf_state import KfState
-from wecom.fake.seed import SeedError, is_int, parse_seed
+from wecom.fake.messages import AppMessages
+from wecom.fake.seed import SeedError, parse_seed
 
 __all__ = ["ERRMSG", "FakeState", "SeedError", "WeComError"]  # re-exported from errors.py and seed.py
 
 WINDOW_SECONDS = 60.0
 """WeCom's frequency limits are per rolling minute (doc 90454)."""
-
-MEMBER_MESSAGES_PER_MINUTE = 30
-"""WeCom delivers at most 30 app messages per minute to one member (doc 90454)."""
 
 WELCOME_CODE_TTL = 20.0
 """A WelcomeCode is usable for 20 s after the add event, once (doc 92599)."""
@@ -37,7 +35,7 @@ MAX_CONTACT_WAY_MEMBERS = 100
 """A contact way reaches at most 100 members, departments expanded (global errcode table, 41041)."""
 
 MAX_API_CONTACT_WAYS = 500_000
-"""Contact ways a corp may create through the API (PROTOCOL.md section 4; 41045 in the global table)."""
+"""Contact ways a corp may create through the API (docs/PROTOCOL.md section 4; 41045 in the global table)."""
 
 
 @dataclass
@@ -79,39 +77,6 @@ class WelcomeCode:
     used: bool = False
 
 
-@dataclass
-class _Directory:
-    """One corp's departments and who is in them, taken under the lock, for questions that span both."""
-
-    departments: list[dict[str, Any]]  # seeded department/list records, in seed order
-    member_departments: dict[str, set[int]]  # userid -> the departments it belongs to directly
-
-    def known(self) -> set[int]:
-        """Seeded departments, plus those members name without a seed (older seeds have no departments)."""
-        return {dept["id"] for dept in self.departments}.union(*self.member_departments.values())
-
-    def subtree(self, root: int) -> set[int]:
-        """``root`` and every department below it, by the seeded ``parentid`` links."""
-        children: dict[int, list[int]] = {}
-        for dept in self.departments:
-            children.setdefault(dept["parentid"], []).append(dept["id"])
-        found: set[int] = set()
-        todo = [root]
-        while todo:
-            dept_id = todo.pop()
-            if dept_id not in found:
-                found.add(dept_id)
-                todo.extend(children.get(dept_id, []))
-        return found
-
-    def members_of(self, department_ids: Iterable[int], with_children: bool = True) -> set[str]:
-        """Members of the given departments, and of their subdepartments unless ``with_children`` is False."""
-        wanted = set(department_ids)
-        if with_children:
-            wanted = set().union(*(self.subtree(dept_id) for dept_id in wanted))
-        return {userid for userid, depts in self.member_departments.items() if depts & wanted}
-
-
 class FakeState:
     """Everything the fake WeCom remembers; every public method is thread-safe."""
 
@@ -126,11 +91,14 @@ class FakeState:
         self._welcomes: list[dict[str, Any]] = []
         self._contact_ways: dict[str, dict[str, Any]] = {}  # config_id -> way, with its corpid
         self._tokens: dict[str, Token] = {}
+        self._ranges: dict[tuple[str, int], VisibleRange] = {}  # (corpid, agentid) -> what that app sees
         self._windows: dict[tuple[str, ...], deque[float]] = {}
         self._faults: dict[str, Fault] = {}
         self._calls: list[dict[str, Any]] = []
         self._next_seq = 1
         self.kf = KfState()  # customer service (微信客服): its own lock and tables, see kf_state.py
+        self.messages = AppMessages()  # app messages delivered, dropped, suppressed: see messages.py
+        self.strategy_tags = StrategyTagLibraries()  # rule-group tags, apart from the corp library
         if seed:
             self.seed(seed)
 
@@ -140,9 +108,11 @@ class FakeState:
         with self._lock:
             for table in (self._corps, self._users, self._departments, self._externals, self._tag_libraries,
                           self._welcome_codes, self._welcomes, self._contact_ways, self._windows, self._faults,
-                          self._calls):
+                          self._calls, self._ranges):
                 table.clear()
         self.kf.reset()
+        self.messages.reset()
+        self.strategy_tags.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
@@ -171,14 +141,26 @@ class FakeState:
 
     # -- directory ---------------------------------------------------------------------------------------
 
-    def user(self, corpid: str, userid: str) -> dict[str, Any] | None:
-        """A copy of the member's user/get fields (without our ``corpid`` key), or None if unknown."""
+    def set_visible_range(self, corpid: str, agentid: int, users: list[str], parties: list[int]) -> None:
+        """Limit what the app ``agentid`` sees of the corp's directory (see ``directory.VisibleRange``)."""
+        with self._lock:
+            self._ranges[(corpid, agentid)] = VisibleRange(frozenset(users), frozenset(parties))
+
+    def user(self, corpid: str, userid: str, agentid: int | None = None) -> dict[str, Any] | None:
+        """A copy of the member's user/get fields (without our ``corpid`` key), or None if unknown; 60011 if
+        the member exists but is outside the visible range of the app ``agentid``."""
         with self._lock:
             user = self._users.get((corpid, userid))
-            return None if user is None else _without_corpid(user)
+            if user is None:
+                return None
+            visible = self._ranges.get((corpid, agentid or 0))
+            if visible is not None:
+                visible.check_member(self._directory(corpid), userid)
+            return _without_corpid(user)
 
-    def departments(self, corpid: str, root: int | None = None) -> list[dict[str, Any]]:
-        """department/list: the corp's seeded departments, or ``root`` and those below it (60123 if unknown).
+    def departments(self, corpid: str, root: int | None = None, agentid: int | None = None) -> list[dict[str, Any]]:
+        """department/list: the corp's seeded departments, or ``root`` and those below it (60123 if unknown),
+        only those in the visible range of the app ``agentid`` (60011 for a ``root`` outside it).
 
         Departments members name but nobody seeded have no name, so they are not listed here.
         """
@@ -190,17 +172,33 @@ class FakeState:
                     raise WeComError(60123)
                 subtree = directory.subtree(root)
                 shown = [dept for dept in shown if dept["id"] in subtree]
+            visible = self._ranges.get((corpid, agentid or 0))
+            if visible is not None:
+                if root is not None:
+                    visible.check_department(directory, root)
+                in_range = visible.departments(directory)
+                shown = [dept for dept in shown if dept["id"] in in_range]
             return copy.deepcopy(shown)
 
-    def members(self, corpid: str, department_id: int, with_children: bool) -> list[dict[str, Any]]:
-        """user/list: copies of the members of a department (and its subdepartments), 60123 if unknown."""
+    def members(self, corpid: str, department_id: int, agentid: int | None = None) -> list[dict[str, Any]]:
+        """user/list: copies of the members directly in a department (doc 96260 has no fetch_child), 60123 if
+        unknown, 60011 if it is outside the visible range of the app ``agentid``."""
         with self._lock:
             directory = self._directory(corpid)
             if department_id not in directory.known():
                 raise WeComError(60123)
-            userids = directory.members_of([department_id], with_children)
+            visible = self._ranges.get((corpid, agentid or 0))
+            if visible is not None:
+                visible.check_department(directory, department_id)
+            userids = directory.members_of([department_id], with_children=False)
             return [_without_corpid(user) for (user_corp, userid), user in self._users.items()
                     if user_corp == corpid and userid in userids]
+
+    def remove_user(self, corpid: str, userid: str) -> None:
+        """The member leaves the corp (user/delete in the admin console): user/get answers 60111 from now on."""
+        with self._lock:
+            if self._users.pop((corpid, userid), None) is None:
+                raise ValueError(f"no member {userid!r} in {corpid!r}")
 
     def resolve_recipients(self, corpid: str, users: list[str], parties: list[str],
                            tags: list[str]) -> Recipients:
@@ -225,12 +223,12 @@ class FakeState:
             invalid["invalidtag"] = "|".join(tags)
         return Recipients(members=members, invalid=invalid)
 
-    def _directory(self, corpid: str) -> _Directory:
+    def _directory(self, corpid: str) -> Directory:
         """The corp's departments and membership (caller holds the lock; records are shared, not copied)."""
         departments = [dept for (dept_corp, _), dept in self._departments.items() if dept_corp == corpid]
-        members = {userid: _department_ids(user.get("department"))
+        members = {userid: department_ids(user.get("department"))
                    for (user_corp, userid), user in self._users.items() if user_corp == corpid}
-        return _Directory(departments=departments, member_departments=members)
+        return Directory(departments=departments, member_departments=members)
 
     # -- customers and their tags ------------------------------------------------------------------------
 
@@ -512,20 +510,6 @@ class FakeState:
             window.append(now)
             return len(window) <= limit
 
-    def admit_messages(self, corpid: str, userids: set[str]) -> bool:
-        """Count one message to each member, unless one of them already had 30 this minute (then count none).
-
-        A refused message is never delivered, so it does not use up the member's quota.
-        """
-        now = time.monotonic()
-        with self._lock:
-            windows = [self._window(("member", corpid, userid), now) for userid in userids]
-            if any(len(window) >= MEMBER_MESSAGES_PER_MINUTE for window in windows):
-                return False
-            for window in windows:
-                window.append(now)
-            return True
-
     def _window(self, key: tuple[str, ...], now: float) -> deque[float]:
         """The timestamps under ``key`` from the last minute (caller holds the lock)."""
         window = self._windows.setdefault(key, deque())
@@ -574,13 +558,6 @@ class FakeState:
         """Empty the call log; ``seq`` keeps counting so entries stay unambiguous across clears."""
         with self._lock:
             self._calls.clear()
-
-
-def _department_ids(value: Any) -> set[int]:
-    """A member's ``department`` list as ints (seeds may spell ids as strings)."""
-    if not isinstance(value, list):
-        return set()
-    return {int(item) for item in value if is_int(item) or (isinstance(item, str) and item.isdigit())}
 
 
 def _without_corpid(record: dict[str, Any]) -> dict[str, Any]:
