@@ -15,8 +15,11 @@ _SPACE = re.compile(r"[\s\u3000]+")
 
 
 def split_command(text: str) -> tuple[str, str, bool] | None:
-    """(command word, the rest, typed with a slash) or None for empty text. The word is lower-cased so
-    /HELP and /help are one command."""
+    """(command word, the rest, typed with a slash) or None for empty text, and for content that is not
+    text at all (the check runs after the callback is stored, where an exception would be a 500). The word
+    is lower-cased so /HELP and /help are one command."""
+    if not isinstance(text, str):
+        return None
     text = text.strip()
     slash = text.startswith(SLASHES)
     if slash:

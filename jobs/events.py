@@ -8,6 +8,7 @@ the handlers' writes. The outbox rows the handlers wrote are enqueued only after
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,8 @@ from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox
 from models.db import utcnow
 from wecom import events
+
+log = logging.getLogger(__name__)
 
 
 @job("process_event", queue="events")
@@ -39,7 +42,13 @@ def process_event(inbox_id: int) -> str:
 def _process(s: Session, row: Inbox) -> list[Outbox]:
     """Dispatch one locked inbox row and mark it, in the caller's transaction; the outbox rows it planned."""
     row.attempts += 1
-    event = events.parse(row.raw_xml)
+    try:
+        event = events.parse(row.raw_xml)
+    except events.InvalidEvent as exc:  # stored by an older parser, or replayed: marked, never dispatched
+        row.status, row.error = InboxStatus.invalid.value, exc.reason
+        return []
+    if row.routing_key != event.routing_key[:96]:  # an `invalid` row replayed after the parser learned it
+        row.routing_key = event.routing_key[:96]
     ctx = HandlerContext(session=s, corp_id=row.corp_id, app_pk=row.app_pk, inbox_id=row.id)
     handled = dispatch(ctx, event)
     row.status = (InboxStatus.processed if handled else InboxStatus.unhandled).value
@@ -72,28 +81,62 @@ def process_batch(corp_id: str, routing_key: str) -> str:
     runtime = current()
     if runtime.redis is not None:
         runtime.redis.delete(batch_flag(corp_id, routing_key))
-    done = 0
+    done = after = 0
     while True:
         with runtime.Session() as s:
             found = s.execute(select(Inbox.id, Inbox.raw_xml).where(
                 Inbox.status == InboxStatus.received.value, Inbox.corp_id == corp_id,
-                Inbox.routing_key == routing_key).order_by(Inbox.id).limit(BATCH_LIMIT)).all()
+                Inbox.routing_key == routing_key, Inbox.id > after).order_by(Inbox.id).limit(BATCH_LIMIT)).all()
         groups: dict[str, list[int]] = {}
         for inbox_id, raw_xml in found:
-            groups.setdefault(events.parse(raw_xml).batch_group, []).append(inbox_id)
+            groups.setdefault(_batch_group(raw_xml), []).append(inbox_id)
+            after = inbox_id  # a row handed to its own job stays `received`: the next page starts past it
         for _group, ids in sorted(groups.items()):
-            with runtime.WriteSession.begin() as s:
-                # Locked by primary key alone (status is checked after): a locking read through the status
-                # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
-                # ingress until this commits.
-                rows = [row for row in s.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.id)
-                                                 .with_for_update(skip_locked=True))
-                        if row.status == InboxStatus.received.value]
-                pending = [p for row in rows for p in _process(s, row)]
-            hand_on(pending)
-            done += len(rows)
+            done += _process_group(runtime, ids)
         if len(found) < BATCH_LIMIT:
             return f"{done} processed"
+
+
+def _batch_group(raw_xml: str) -> str:
+    """The row's batch group; "" for a row that does not parse (`_process` marks it invalid)."""
+    try:
+        return events.parse(raw_xml).batch_group
+    except events.InvalidEvent:
+        return ""
+
+
+def _process_group(runtime: Any, ids: list[int]) -> int:
+    """One group's rows in one transaction; the number processed. If that transaction fails, each row is
+    taken in a transaction of its own, and one that fails again is handed to its own process_event job
+    (with its retries and dead letter): one bad row fails alone instead of holding back the batch."""
+    if len(ids) > 1:
+        try:
+            return _process_rows(runtime, ids)
+        except Exception:
+            log.exception("batch of %d inbox rows failed; taking them one by one", len(ids))
+    done = 0
+    for inbox_id in ids:
+        try:
+            done += _process_rows(runtime, [inbox_id])
+        except Exception:
+            log.exception("inbox %d failed in its batch; handed to a job of its own", inbox_id)
+            enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}", retry_as="events")
+    return done
+
+
+def _process_rows(runtime: Any, ids: list[int]) -> int:
+    """The rows among `ids` still `received`, dispatched in one transaction; their outbox rows handed on
+    after the commit. Returns how many were processed (not found `invalid`)."""
+    with runtime.WriteSession.begin() as s:
+        # Locked by primary key alone (status is checked after): a locking read through the status
+        # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
+        # ingress until this commits.
+        rows = [row for row in s.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.id)
+                                         .with_for_update(skip_locked=True))
+                if row.status == InboxStatus.received.value]
+        pending = [p for row in rows for p in _process(s, row)]
+    hand_on(pending)
+    return sum(row.status != InboxStatus.invalid.value for row in rows)
 
 
 @on_dead("process_event")

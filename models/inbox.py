@@ -17,6 +17,13 @@ class InboxStatus(enum.StrEnum):
     processed = "processed"
     failed = "failed"
     unhandled = "unhandled"
+    invalid = "invalid"
+    """Signed and decrypted, but no usable event (malformed XML, elements where text is expected, a
+    CreateTime that is no time): stored with the reason in `error`, never processed until replayed."""
+
+
+INVALID_ROUTING_KEY = "invalid"
+"""The routing key of an `invalid` row: there is no event to take one from."""
 
 
 class Inbox(Base):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-TOKEN = re.compile(r"^[A-Za-z0-9]{1,32}$")
-AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+TOKEN = re.compile(r"^[A-Za-z0-9]{1,32}\Z")
+AES_KEY = re.compile(r"^[A-Za-z0-9]{43}\Z")
 KINDS = ("agent", "contact", "kf")
 
 

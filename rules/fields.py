@@ -16,7 +16,7 @@ from typing import Any
 
 from models.fields import CustomField, FieldType
 
-KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 MAX_LABEL = 64
 MAX_OPTIONS = 100
 MAX_OPTION = 64
@@ -24,9 +24,9 @@ MAX_TEXT = 191  # the canonical text is a String(191) column: the longest utf8mb
 MAX_NUMBER = 10**15  # beyond this a float no longer holds every whole number: keep numbers exact
 MAX_ORDER = 1_000_000
 CHOICE_TYPES = (FieldType.select.value, FieldType.multi_select.value)
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MOBILE = re.compile(r"^1[3-9]\d{9}$")  # mainland mobile numbers
-LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")  # area code with its leading 0, then 7 or 8 digits
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+MOBILE = re.compile(r"^1[3-9]\d{9}\Z")  # mainland mobile numbers
+LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}\Z")  # area code with its leading 0, then 7 or 8 digits
 PHONE_NOISE = re.compile(r"[\s\-()（）]")
 FLAGS = ("required", "unique", "visible")
 

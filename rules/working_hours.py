@@ -25,7 +25,7 @@ MAX_HOLIDAYS = 400
 SEARCH_DAYS = 800
 """How far ahead a deadline is looked for; a calendar whose working time lies further away has none."""
 
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)\Z|^24:00\Z")
 
 Range = tuple[int, int]  # minutes after local midnight, start < end
 

@@ -32,7 +32,7 @@ bp = Blueprint("api_kf", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
 MAX_NAME_CHARS = 16  # kf/account/add: name at most 16 characters
-SCENE_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,32}$")  # kf/add_contact_way: ≤32 bytes of [0-9a-zA-Z_-]
+SCENE_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,32}\Z")  # kf/add_contact_way: ≤32 bytes of [0-9a-zA-Z_-]
 MAX_SERVICERS_PER_CALL = 100
 MAX_QUESTION_CHARS, MAX_SIMILAR = 128, 20
 MAX_WORDS, MAX_WORD_CHARS = 50, 32

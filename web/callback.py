@@ -18,6 +18,7 @@ from typing import cast
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request
+from gunicorn.http.errors import ParseException
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -25,7 +26,8 @@ from jobs import bot as bot_jobs
 from jobs.events import batch_flag
 from jobs.queue import URGENT, enqueue
 from jobs.runtime import Runtime
-from models import App, Inbox
+from models import App, Inbox, InboxStatus
+from models.inbox import INVALID_ROUTING_KEY
 from models.db import utcnow
 from wecom import events
 from wecom.crypto import CallbackCrypto, CallbackRejected
@@ -35,6 +37,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("callback", __name__)
 
 APP_CACHE_SECONDS = 30.0
+MISS_CACHE_SECONDS = 2.0
+"""How long a process answers an unknown slug 404 from the slug list it read, without a query. Short,
+because an app added in another process (the CLI, another gunicorn worker) must answer WeCom's URL
+check almost at once; an app added through this process's API clears the cache at once."""
 # Built once: a Core insert on the table compiles once and skips the ORM's per-call statement building,
 # which was the largest cost on this path (bench_ingress).
 INSERT_INBOX = insert(cast(Table, Inbox.__table__))
@@ -53,13 +59,16 @@ class DatabaseDown(Exception):
 
 
 class _AppCache:
-    """Apps by slug for a few seconds, so a callback costs no app query and no key derivation.
+    """Apps by slug for a few seconds, so a callback costs no app query and no key derivation; and the
+    list of known slugs for MISS_CACHE_SECONDS, so a flood of unknown slugs costs one query per process
+    per MISS_CACHE_SECONDS rather than one each.
 
     Each process has its own copy: a changed credential reaches every worker within APP_CACHE_SECONDS.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, CallbackApp | None]] = {}
+        self._entries: dict[str, tuple[float, CallbackApp]] = {}
+        self._slugs: tuple[float, frozenset[str]] = (0.0, frozenset())
         self._lock = threading.Lock()
 
     def get(self, runtime: Runtime, slug: str) -> CallbackApp | None:
@@ -67,21 +76,28 @@ class _AppCache:
         hit = self._entries.get(slug)
         if hit and hit[0] > now:
             return hit[1]
+        known_until, known = self._slugs
+        if known_until > now and slug not in known:
+            return None
         try:
             with runtime.Session() as s:
                 app = s.scalar(select(App).where(App.slug == slug))
                 entry = CallbackApp(app.id, app.slug, app.corp.corp_id,
                                     CallbackCrypto(app.token, app.aes_key, app.corp.corp_id)) if app else None
+                slugs = None if app else frozenset(s.scalars(select(App.slug)))
         except OperationalError as exc:
             raise DatabaseDown() from exc
-        if entry is not None:  # misses are not cached: a newly added app answers at once
-            with self._lock:
+        with self._lock:
+            if entry is not None:
                 self._entries[slug] = (now + APP_CACHE_SECONDS, entry)
+            else:
+                self._slugs = (now + MISS_CACHE_SECONDS, slugs or frozenset())
         return entry
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._slugs = (0.0, frozenset())
 
 
 apps = _AppCache()
@@ -144,18 +160,40 @@ def receive(slug: str) -> Response:
         signature, timestamp, nonce = _params("msg_signature", "timestamp", "nonce")
         _check_clock(timestamp)
         plaintext = app.crypto.decrypt(body, signature, timestamp, nonce)
-        event = events.parse(plaintext)
-        inbox_id = _store(runtime, app, event, plaintext)
+        event, invalid = _parse(slug, plaintext)
+        inbox_id = _store(runtime, app, event, plaintext, invalid)
     except CallbackRejected as exc:
         return _reject(slug, exc)
     except DatabaseDown:
         log.error("callback app=%s not stored: database unavailable, answering 503 so WeCom retries", slug)
         return Response("database unavailable", status=503, mimetype="text/plain")
-    if bot_jobs.is_command(event):
+    if event is None:  # stored as invalid (or a retry of one): nothing to process
+        return Response(b"", status=200)
+    if _is_command(slug, event):
         return _answer_command(app, event, plaintext, inbox_id, started, nonce, timestamp)
     if inbox_id is not None:
         _enqueue(inbox_id, event, app.corp_id)
     return Response(b"", status=200)
+
+
+def _parse(slug: str, plaintext: str) -> tuple[events.Event | None, str | None]:
+    """(the event, None), or (None, why) for a signed callback that is no usable event: it is stored as
+    `invalid` all the same, since a refusal would only make WeCom retry it for days."""
+    try:
+        return events.parse(plaintext), None
+    except events.InvalidEvent as exc:
+        log.warning("callback app=%s is no valid event, stored as invalid: %s", slug, exc.reason)
+        return None, exc.reason
+
+
+def _is_command(slug: str, event: events.Event) -> bool:
+    """The bot-command check runs after the row is committed: whatever it raises, the answer stays a 200
+    and the row goes to the queue like any other."""
+    try:
+        return bot_jobs.is_command(event)
+    except Exception:
+        log.exception("bot command check failed app=%s; the row goes to the queue", slug)
+        return False
 
 
 def _answer_command(app: CallbackApp, event: events.Event, plaintext: str, inbox_id: int | None, started: float,
@@ -184,21 +222,27 @@ def _body(limit: int) -> bytes:
     silently truncates a chunked body (no Content-Length) instead of refusing it."""
     if (request.content_length or 0) > limit:
         raise CallbackRejected(413, "body too large")
-    body = request.stream.read(limit + 1)
+    try:
+        body = request.stream.read(limit + 1)
+    except (ParseException, OSError) as exc:  # gunicorn's errors on a cut or garbled chunked body
+        raise CallbackRejected(400, "unreadable body") from exc
     if len(body) > limit:
         raise CallbackRejected(413, "body too large")
     return body
 
 
-def _store(runtime: Runtime, app: CallbackApp, event: events.Event, plaintext: str) -> int | None:
-    """Insert the inbox row; None when this callback is a retry of one already stored."""
+def _store(runtime: Runtime, app: CallbackApp, event: events.Event | None, plaintext: str,
+           invalid: str | None) -> int | None:
+    """Insert the inbox row (`invalid`, with the reason, when there is no event); None when this callback
+    is a retry of one already stored."""
     row = {
         "app_pk": app.pk,
         "corp_id": app.corp_id,
         "dedup_key": events.dedup_key(event, plaintext),
-        "routing_key": event.routing_key[:96],
+        "routing_key": event.routing_key[:96] if event else INVALID_ROUTING_KEY,
         "raw_xml": plaintext,
-        "status": "received",
+        "status": InboxStatus.invalid.value if event is None else InboxStatus.received.value,
+        "error": invalid,
         "attempts": 0,
     }
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.inbox import InboxStatus
+
 PAGE_PARAMS = [
     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
     {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
@@ -40,7 +42,8 @@ CUSTOM_FIELD = {"type": "object", "properties": {
 # (method, path, role, summary, parameters, request body schema)
 OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], dict[str, Any] | None]] = [
     ("get", "/events", "admin", "List stored callbacks", PAGE_PARAMS + [
-        _q("status", {"enum": ["received", "processed", "failed", "unhandled"]}),
+        _q("status", {"enum": [status.value for status in InboxStatus]},
+           "invalid: signed and decrypted but no usable event; the reason is in `error`"),
         _q("routing_key", {"type": "string"}, "e.g. change_external_contact/add_external_contact"),
         _q("since", {"type": "string", "format": "date-time"}),
         _q("until", {"type": "string", "format": "date-time"}),

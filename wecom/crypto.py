@@ -1,14 +1,16 @@
 """WeCom callback crypto: verify, decrypt and encrypt, wrapping wechatpy's enterprise `WeChatCrypto`.
 
-wechatpy does the AES and the SHA-1 signature; this module adds what it leaves to the caller:
-the outer XML envelope is parsed with defusedxml (wechatpy would hand it to xmltodict), both of
-wechatpy's exceptions are caught on GET and POST alike (a wrong corp id is not a signature error in
-wechatpy's hierarchy, see docs/PROTOCOL.md), and every failure becomes one `CallbackRejected` with the HTTP
-status and a short reason the web layer can answer with.
+wechatpy does the AES and computes the SHA-1 signature; this module adds what it leaves to the caller:
+the outer XML envelope is parsed with defusedxml (wechatpy would hand it to xmltodict), the signature is
+compared here in constant time (`hmac.compare_digest`; wechatpy compares with `!=`, which tells a timing
+attacker how many leading characters were right), a wrong corp id is told apart from a bad signature
+(it is no signature error in wechatpy's hierarchy, see docs/PROTOCOL.md), and every failure becomes one
+`CallbackRejected` with the HTTP status and a short reason the web layer can answer with.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError
@@ -16,9 +18,8 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from wechatpy.crypto import _get_signature
-from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
-from wechatpy.exceptions import InvalidSignatureException
 
 
 class CallbackRejected(Exception):
@@ -50,18 +51,25 @@ class CallbackCrypto:
     _crypto: WeChatCrypto = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_crypto", WeChatCrypto(self.token, self.aes_key, self.corp_id))
+        crypto = WeChatCrypto(self.token, self.aes_key, self.corp_id)
+        object.__setattr__(self, "_crypto", crypto)
+        object.__setattr__(self, "_prp", PrpCrypto(crypto.key))
+
+    def _open(self, signature: str, timestamp: str, nonce: str, encrypt: str, what: str) -> str:
+        """Check the signature in constant time, then decrypt `encrypt` and check its corp id."""
+        expected = _get_signature(self.token, timestamp, nonce, encrypt)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise CallbackRejected(403, "bad signature")
+        try:
+            return self._prp.decrypt(encrypt, self.corp_id)
+        except InvalidCorpIdException as exc:
+            raise CallbackRejected(403, "wrong corp id") from exc
+        except Exception as exc:  # base64/AES/length/UTF-8 errors inside wechatpy on a signed but bad text
+            raise CallbackRejected(400, f"undecryptable {what}") from exc
 
     def verify_url(self, signature: str, timestamp: str, nonce: str, echostr: str) -> str:
         """Answer WeCom's URL verification: the decrypted echostr, exactly."""
-        try:
-            return self._crypto.check_signature(signature, timestamp, nonce, echostr)
-        except InvalidSignatureException as exc:
-            raise CallbackRejected(403, "bad signature") from exc
-        except InvalidCorpIdException as exc:
-            raise CallbackRejected(403, "wrong corp id") from exc
-        except Exception as exc:  # base64/AES/length errors inside wechatpy on a signed but bad echostr
-            raise CallbackRejected(400, "undecryptable echostr") from exc
+        return self._open(signature, timestamp, nonce, echostr, "echostr")
 
     def decrypt(self, body: bytes, signature: str, timestamp: str, nonce: str) -> str:
         """Verify and decrypt a POSTed envelope; returns the plaintext XML."""
@@ -69,14 +77,7 @@ class CallbackCrypto:
         encrypt = envelope.findtext("Encrypt")
         if not encrypt:
             raise CallbackRejected(400, "no Encrypt element")
-        try:
-            return self._crypto.decrypt_message({"Encrypt": encrypt}, signature, timestamp, nonce)
-        except InvalidSignatureException as exc:
-            raise CallbackRejected(403, "bad signature") from exc
-        except InvalidCorpIdException as exc:
-            raise CallbackRejected(403, "wrong corp id") from exc
-        except Exception as exc:
-            raise CallbackRejected(400, "undecryptable message") from exc
+        return self._open(signature, timestamp, nonce, encrypt, "message")
 
     def encrypt_reply(self, plaintext: str, nonce: str, timestamp: str | None = None) -> str:
         """A passive reply envelope (Encrypt, MsgSignature, TimeStamp, Nonce), as WeCom expects it."""
@@ -86,9 +87,7 @@ class CallbackCrypto:
         self, plaintext: str, nonce: str, timestamp: str, agent_id: int | None = None
     ) -> tuple[bytes, str]:
         """What WeCom itself would POST for `plaintext`: the envelope body and its msg_signature."""
-        from wechatpy.enterprise.crypto import PrpCrypto
-
-        encrypt = PrpCrypto(self._crypto.key).encrypt(plaintext, self.corp_id).decode()
+        encrypt = self._prp.encrypt(plaintext, self.corp_id).decode()
         signature = _get_signature(self.token, timestamp, nonce, encrypt)
         agent = f"<AgentID><![CDATA[{agent_id}]]></AgentID>" if agent_id is not None else ""
         body = (

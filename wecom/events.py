@@ -15,12 +15,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from wecom.crypto import parse_xml
+from wecom.crypto import CallbackRejected, parse_xml
 
 Fields = dict[str, Any]
+
+MAX_DEPTH = 16
+"""Element nesting a callback may have; WeCom's go three deep (xml → list → Item)."""
+MAX_CREATE_TIME = 2**32 - 1
+"""CreateTime is a 32-bit Unix time in WeCom's payloads; beyond it is no time a callback was sent at."""
+BASE_TEXT = ("ToUserName", "FromUserName", "MsgType", "Event", "ChangeType", "InfoType", "MsgId", "CreateTime",
+             "AgentID")
+"""Elements every event reads as text; holding elements instead makes the callback invalid."""
+MAX_MSG_ID = 64
+"""Characters a MsgId may have (WeCom's are 64-bit integers); it goes into 96- and 128-character keys."""
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+_NUMERIC_MSG_ID = re.compile(r"[0-9]{1,64}")
 
 CHANGE_TYPES: dict[str, frozenset[str]] = {
     "change_external_contact": frozenset({
@@ -46,15 +59,27 @@ REPEATED = frozenset({"AuthAddOpenKfId", "AuthDelOpenKfId"})
 always kept as a list, however many came."""
 
 
-def _element_value(elem: Any) -> Any:
-    """Leaf → its text; a list of same-named children (`<Item>`s) → a list; otherwise a dict."""
+class InvalidEvent(ValueError):
+    """Decrypted, signed XML that is no usable event. The callback is stored as `invalid` with `reason`
+    (WeCom would retry any refusal for days, and the operator should see what came)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _element_value(elem: Any, depth: int = 1) -> Any:
+    """Leaf → its text; a list of same-named children (`<Item>`s) → a list; otherwise a dict. Past
+    MAX_DEPTH the callback is invalid (the recursion stays far from Python's limit)."""
     children = list(elem)
     if not children:
         return (elem.text or "").strip()
+    if depth >= MAX_DEPTH:
+        raise InvalidEvent(f"elements nested deeper than {MAX_DEPTH}")
     tags = {c.tag for c in children}
     if len(tags) == 1 and len(children) > 1 or tags == {"Item"}:
-        return [_element_value(c) for c in children]
-    return {c.tag: _element_value(c) for c in children}
+        return [_element_value(c, depth + 1) for c in children]
+    return {c.tag: _element_value(c, depth + 1) for c in children}
 
 
 @dataclass(frozen=True)
@@ -207,8 +232,12 @@ def _opt_int(raw: Any) -> int | None:
 
 
 def _as_tuple(raw: Any) -> tuple[str, ...]:
+    """A list field (`<Item>`s, or one comma/space-separated text) as texts; other elements in it make the
+    callback invalid."""
+    if isinstance(raw, dict) or isinstance(raw, list) and not all(isinstance(x, str) for x in raw):
+        raise InvalidEvent("a list field holds elements where texts are expected")
     if isinstance(raw, list):
-        return tuple(str(x) for x in raw)
+        return tuple(raw)
     if isinstance(raw, str) and raw:
         return tuple(p for p in raw.replace(",", " ").split() if p)
     return ()
@@ -295,35 +324,79 @@ def _classify(f: Fields) -> tuple[str, str, bool]:
     return "app_event", f"event/{event}", event in APP_EVENTS
 
 
+def _base_int(f: Fields, name: str) -> int | None:
+    """A base element's whole number (None when absent or empty); anything else makes the callback invalid."""
+    raw = f.get(name, "")
+    if raw == "":
+        return None
+    if not _INTEGER.fullmatch(raw):
+        raise InvalidEvent(f"{name} is not a whole number")
+    return int(raw)
+
+
+def _create_time(f: Fields) -> dt.datetime | None:
+    seconds = _base_int(f, "CreateTime")
+    if seconds is None or seconds == 0:
+        return None
+    if not 0 < seconds <= MAX_CREATE_TIME:
+        raise InvalidEvent("CreateTime out of range")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def _check_text(extracted: Fields) -> None:
+    """The typed attributes hold text (or a tuple of texts), never the dict or list an element with
+    children is read as: a handler would otherwise meet a dict where it expects a userid."""
+    for name, value in extracted.items():
+        items = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(item, (dict, list)) for item in items):
+            raise InvalidEvent(f"{name} holds elements where text is expected")
+
+
 def parse(plaintext: str) -> Event:
-    """Typed event from decrypted XML. Raises `CallbackRejected` (400) only for XML that does not parse."""
-    root = parse_xml(plaintext.encode() if isinstance(plaintext, str) else plaintext)
+    """Typed event from decrypted XML. Raises `InvalidEvent` for XML that does not parse or does not make an
+    event (elements where text is expected, nesting too deep, CreateTime or AgentID not a number)."""
+    try:
+        root = parse_xml(plaintext.encode() if isinstance(plaintext, str) else plaintext)
+    except CallbackRejected as exc:
+        raise InvalidEvent(exc.reason) from None
     fields_: Fields = {}
     for child in root:
         if child.tag in REPEATED:
             fields_.setdefault(child.tag, []).append(_element_value(child))
         else:
             fields_[child.tag] = _element_value(child)
+    for name in BASE_TEXT:
+        if not isinstance(fields_.get(name, ""), str):
+            raise InvalidEvent(f"{name} holds elements where text is expected")
     family, key, known = _classify(fields_)
-    create = _opt_int(fields_.get("CreateTime"))
     msg_id = str(fields_.get("MsgId") or "") or None
+    if msg_id and len(msg_id) > MAX_MSG_ID:
+        raise InvalidEvent(f"MsgId longer than {MAX_MSG_ID} characters")
     base: dict[str, Any] = {
         "routing_key": key,
         "known": known,
-        "corp_id": str(fields_.get("ToUserName", "")),
-        "msg_type": str(fields_.get("MsgType", "")),
-        "create_time": dt.datetime.fromtimestamp(create, dt.UTC) if create else None,
-        "agent_id": _opt_int(fields_.get("AgentID")),
+        "corp_id": fields_.get("ToUserName", ""),
+        "msg_type": fields_.get("MsgType", ""),
+        "create_time": _create_time(fields_),
+        "agent_id": _base_int(fields_, "AgentID"),
         "msg_id": msg_id if msg_id != "0" else None,
-        "from_user": str(fields_.get("FromUserName", "")),
+        "from_user": fields_.get("FromUserName", ""),
         "fields": fields_,
     }
     cls, extract = FAMILIES.get(family, (Event, None))
-    return cls(**base, **(extract(fields_) if extract else {}))
+    extracted = extract(fields_) if extract else {}
+    _check_text(extracted)
+    return cls(**base, **extracted)
 
 
-def dedup_key(event: Event, plaintext: str) -> str:
-    """The key a retried delivery of this callback repeats and no other callback shares."""
-    if event.msg_id:
-        return f"msg:{event.agent_id or 0}:{event.msg_id}"
+def dedup_key(event: Event | None, plaintext: str) -> str:
+    """The key a retried delivery of this callback repeats and no other callback shares (`plaintext` is
+    its decrypted XML; `event` is None for an invalid one). WeCom's MsgIds are digits and kept as they
+    are; any other MsgId is hashed, so no case-insensitive collation (MariaDB's) can make two MsgIds one,
+    and the key stays well inside the 96-character column."""
+    if event is not None and event.msg_id:
+        msg_id = event.msg_id
+        if not _NUMERIC_MSG_ID.fullmatch(msg_id):
+            msg_id = "sha1:" + hashlib.sha1(msg_id.encode()).hexdigest()
+        return f"msg:{event.agent_id or 0}:{msg_id}"
     return "sha1:" + hashlib.sha1(plaintext.encode()).hexdigest()

@@ -21,7 +21,7 @@ from wecom.fake.state import FakeState
 MAX_NAME_CHARS = 16
 """Doc 94662: an account name is at most 16 characters (95006 beyond, our guess at its errcode)."""
 
-SCENE_PATTERN = re.compile(r"^[0-9A-Za-z_-]{0,32}$")
+SCENE_PATTERN = re.compile(r"^[0-9A-Za-z_-]{0,32}\Z")
 """Doc 94665: scene is at most 32 bytes of [0-9a-zA-Z_-] (40058 otherwise, guess)."""
 
 MAX_SERVICERS_PER_CALL = 100

@@ -29,7 +29,7 @@ REPLY_CODE_TTL = 48 * 3600.0
 # the end. Ending through the API is listed from 3 only; nothing moves out of 4 (95013 there, 95016 else).
 TRANSITIONS = {0: {1, 2, 3}, 1: {2, 3}, 2: {3}, 3: {3, 4}, 4: set()}
 
-MSGID_PATTERN = re.compile(r"^[0-9a-zA-Z_-]{0,32}$")
+MSGID_PATTERN = re.compile(r"^[0-9a-zA-Z_-]{0,32}\Z")
 """send_msg's own msgid (doc 94677): at most 32 bytes of [0-9a-zA-Z_-], unique per account; 40058 else."""
 
 MSGID_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
