@@ -49,6 +49,7 @@ class CallbackCrypto:
     aes_key: str
     corp_id: str
     _crypto: WeChatCrypto = field(init=False, repr=False, compare=False)
+    _prp: PrpCrypto = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         crypto = WeChatCrypto(self.token, self.aes_key, self.corp_id)
