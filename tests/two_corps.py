@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import ApiToken, App, Customer, DeadLetter, FollowRelation, Inbox, KfSession, Message, Staff
+from models import ApiToken, App, Customer, DeadLetter, FollowRelation, Inbox, JobRun, KfSession, Message, Staff
 from models.conversation import MessageOrigin, MessageSource
 from models.corp import save_app
 from models.db import utcnow
@@ -68,10 +68,12 @@ def _written(runtime: Any, corp: str) -> dict[str, int | str]:
         s.add(ReplyTimeout(corp_id=corp, message_pk=said.id, userid="zhangsan", external_userid=f"wm{mark}",
                            limit_minutes=5, message_at=now, due_at=now))
         token = ApiToken(name=f"{mark}token", role="admin", token_hash=f"{mark}hash", corp_id=corp)
-        s.add(token)
+        export = JobRun(kind="customers_export", corp_id=corp, state="done", done=1, total=1,
+                        result={"path": __file__, "filename": f"{mark}.csv"}, requested_by=f"token:{mark}")
+        s.add_all([token, export])
         s.flush()
         return {"customer_id": live.id, "binned_id": binned.id, "inbox_id": inbox.id, "session_id": session.session_id,
-                "message_pk": said.id, "token_id": token.id}
+                "message_pk": said.id, "token_id": token.id, "job_id": export.id}
 
 
 def _post(client: Any, ops: dict[str, str], path: str, body: dict[str, Any], method: str = "post") -> dict[str, Any]:

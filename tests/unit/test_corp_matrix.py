@@ -33,7 +33,7 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "field_id": "field_id", "tag_pk": "tag_pk", "group_pk": "group_pk", "code_id": "code_id",
           "welcome_id": "welcome_id", "account_pk": "account_pk", "item_pk": "item_pk", "session_id": "session_id",
           "rule_pk": "rule_pk", "alert_pk": "alert_pk", "template_pk": "template_pk", "broadcast_pk": "broadcast_pk",
-          "token_id": "token_id", "userid": "zhangsan", "slug": "default"}
+          "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
