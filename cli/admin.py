@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from jobs.events import replay_event
 from jobs.maintenance import sweep
-from jobs.queue import replay_dead_letter
+from jobs.queue import UnknownJob, replay_dead_letter
 from models import ApiToken, App, DeadLetter
 from models.auth import record_audit
 from models.corp import save_app
@@ -164,7 +164,11 @@ def dead_letters_list(show_all: bool) -> None:
 @click.argument("dead_letter_id", type=int)
 @with_appcontext
 def dead_letters_replay(dead_letter_id: int) -> None:
-    if replay_dead_letter(dead_letter_id) is None:
+    try:
+        replayed = replay_dead_letter(dead_letter_id)
+    except UnknownJob as exc:
+        raise click.ClickException(str(exc)) from None
+    if replayed is None:
         raise click.ClickException(f"no dead letter {dead_letter_id}")
     _audit("dead_letter.replay", f"dead_letter:{dead_letter_id}")
     click.echo(f"dead letter {dead_letter_id} enqueued again")

@@ -204,18 +204,23 @@ def dead_letter(name: str, args: list[Any], exc: BaseException, attempts: int, q
         spec.on_dead(args, error)
 
 
+class UnknownJob(LookupError):
+    """A dead letter names a job this version no longer has (renamed or removed since it failed)."""
+
+
 def replay_dead_letter(dead_letter_id: int) -> DeadLetter | None:
-    """Run a dead-lettered job again with its args; None when there is no such dead letter."""
+    """Run a dead-lettered job again with its args; None when there is no such dead letter. UnknownJob,
+    with the row left as it was, when its job no longer exists."""
     runtime = current()
     with runtime.WriteSession.begin() as s:
         row = s.get(DeadLetter, dead_letter_id)
         if row is None:
             return None
+        spec = JOBS.get(row.job)
+        if spec is None:
+            raise UnknownJob(f"dead letter {dead_letter_id} names job {row.job!r}, which this version does not have")
         row.replayed_at = utcnow()
         name, args, queue = row.job, list(row.args), row.queue
-    spec = JOBS.get(name)
-    if spec is None:
-        raise LookupError(f"dead letter {dead_letter_id} names unknown job {name!r}")
     if spec.on_replay:
         spec.on_replay(args)
     enqueue(name, *args, queue=queue)

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from jobs.events import replay_event
-from jobs.queue import replay_dead_letter
+from jobs.queue import UnknownJob, replay_dead_letter
 from jobs.runtime import Runtime
 from models import App, Corp, DeadLetter, Inbox, InboxStatus, Role
 from models.corp import save_app
@@ -183,8 +183,12 @@ def replay_dead(dead_letter_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         if s.get(DeadLetter, dead_letter_id) is None:
             raise ApiError(404, "not_found", f"no dead letter {dead_letter_id}")
+    try:
+        replay_dead_letter(dead_letter_id)
+    except UnknownJob as exc:
+        raise ApiError(409, "unknown_job", str(exc)) from None
+    with _runtime().WriteSession.begin() as s:
         audit(s, "dead_letter.replay", f"dead_letter:{dead_letter_id}")
-    replay_dead_letter(dead_letter_id)
     with _runtime().Session() as s:
         return jsonify(s.get(DeadLetter, dead_letter_id).public()), 202
 

@@ -319,6 +319,19 @@ def test_a_replay_that_fails_again_is_dead_lettered_again(client, runtime, make_
     assert len(fresh) == 1 and fresh[0] != world["dead"]
 
 
+
+def test_a_dead_letter_of_a_job_this_version_lacks_is_a_409_and_stays_as_it_was(client, runtime, make_token,
+                                                                                world) -> None:
+    """A job renamed or removed since it failed: the replay says so (no 500), and the row is not marked."""
+    with runtime.WriteSession.begin() as s:
+        s.get(DeadLetter, world["dead"]).job = "a_job_since_renamed"
+    r = client.post(f"/api/v1/dead-letters/{world['dead']}/replay", headers=make_token("admin"))
+    assert r.status_code == 409
+    assert r.get_json()["error"]["code"] == "unknown_job" and "a_job_since_renamed" in r.get_json()["error"]["message"]
+    with runtime.Session() as s:
+        assert s.get(DeadLetter, world["dead"]).replayed_at is None
+    assert audit_rows(runtime) == []
+
 # -- customers -----------------------------------------------------------------------------------------
 @pytest.fixture
 def customers(sender, runtime) -> dict[str, int]:  # type: ignore[no-untyped-def]
