@@ -71,6 +71,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
         if settings.env_app is not None:
             _ensure_env_app(runtime, settings, save_app)
 
+    from web.endpoint import IdConverter
+
+    app.url_map.converters["id"] = IdConverter  # before any blueprint: routes compile their converters
     app.register_blueprint(callback.bp)
     app.register_blueprint(api.bp)
     from web import api_directory  # departments, staff and the directory sync, its own blueprint

@@ -15,13 +15,16 @@ from sqlalchemy.orm import Session
 from jobs.events import replay_event
 from jobs.queue import replay_dead_letter
 from jobs.runtime import Runtime
-from models import App, DeadLetter, Inbox, InboxStatus, Role
+from models import App, DeadLetter, Inbox, Role
 from models.corp import save_app
-from rules.apps import app_errors
+from rules.apps import AppDefinition
 from web import errors, openapi
 from web.auth import audit, require
 from web.callback import apps as app_cache
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.admin import AppOut, DeadLetterOut, DeadLetterQuery, EventDetail, EventOut, EventQuery
+from web.schemas.common import Page, PageQuery
 
 T = TypeVar("T")
 
@@ -77,6 +80,33 @@ def _time_filter(query: Select, column: Any) -> Select:
     return query
 
 
+def time_filter(query: Select, column: Any, window: Any) -> Select:
+    """`query` narrowed to `window.since` ≤ column < `window.until`, each when given."""
+    if window.since and window.until and window.since > window.until:
+        raise ApiError(400, "bad_request", "since must not be after until")
+    if window.since:
+        query = query.where(column >= window.since)
+    if window.until:
+        query = query.where(column < window.until)
+    return query
+
+
+def page(query: Select, render: Callable[[Any], dict[str, Any]], paging: PageQuery) -> Any:
+    """One page of `query` as `{"items", "page", "page_size", "total"}`, each row through `render`."""
+    return page_rows(query, lambda s, rows: [render(r) for r in rows], paging)
+
+
+def page_rows(query: Select, render_page: Callable[[Session, list[Any]], list[dict[str, Any]]],
+              paging: PageQuery) -> Any:
+    """`page` for renderers that load what a page needs in a few queries (`render_page(session, rows)`)
+    instead of one or more per row."""
+    with _runtime().Session() as s:
+        total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        rows = list(s.scalars(query.limit(paging.page_size).offset((paging.page - 1) * paging.page_size)).all())
+        items = render_page(s, rows)
+    return jsonify({"items": items, "page": paging.page, "page_size": paging.page_size, "total": total})
+
+
 def _page(query: Select, render: Callable[[Any], dict[str, Any]]) -> Any:
     """One page of `query` as `{"items", "page", "page_size", "total"}`, each row through `render`."""
     return _page_rows(query, lambda s, rows: [render(r) for r in rows])
@@ -129,19 +159,22 @@ def _live(s: Session, model: type[T], pk: int, what: str) -> T:
 # -- events -------------------------------------------------------------------------------------------
 @bp.get("/events")
 @require(Role.admin)
-def list_events() -> Any:
-    query = select(Inbox).order_by(Inbox.id.desc())
+@endpoint("List stored callbacks", query=EventQuery, response=Page[EventOut])
+def list_events(query: EventQuery) -> Any:
+    rows = select(Inbox).order_by(Inbox.id.desc())
     if g.principal.corp_id:
-        query = query.where(Inbox.corp_id == g.principal.corp_id)
-    query = _enum_filter(query, "status", Inbox.status, InboxStatus)
-    if request.args.get("routing_key"):
-        query = query.where(Inbox.routing_key == request.args["routing_key"])
-    query = _time_filter(query, Inbox.received_at)
-    return _page(query, Inbox.public)
+        rows = rows.where(Inbox.corp_id == g.principal.corp_id)
+    if query.status:
+        rows = rows.where(Inbox.status == query.status)
+    if query.routing_key:
+        rows = rows.where(Inbox.routing_key == query.routing_key)
+    rows = time_filter(rows, Inbox.received_at, query)
+    return page(rows, Inbox.public, query)
 
 
-@bp.get("/events/<int:inbox_id>")
+@bp.get("/events/<id:inbox_id>")
 @require(Role.admin)
+@endpoint("One stored callback with its decrypted XML", response=EventDetail)
 def get_event(inbox_id: int) -> Any:
     with _runtime().Session() as s:
         row = s.get(Inbox, inbox_id)
@@ -150,8 +183,9 @@ def get_event(inbox_id: int) -> Any:
         return jsonify({**row.public(), "raw_xml": row.raw_xml})
 
 
-@bp.post("/events/<int:inbox_id>/replay")
+@bp.post("/events/<id:inbox_id>/replay")
 @require(Role.admin)
+@endpoint("Process a stored callback again", response=EventOut, status=202)
 def replay(inbox_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         row = s.get(Inbox, inbox_id)
@@ -166,22 +200,21 @@ def replay(inbox_id: int) -> Any:
 # -- dead letters --------------------------------------------------------------------------------------
 @bp.get("/dead-letters")
 @require(Role.admin)
-def list_dead_letters() -> Any:
+@endpoint("Jobs that exhausted their retries", query=DeadLetterQuery, response=Page[DeadLetterOut])
+def list_dead_letters(query: DeadLetterQuery) -> Any:
     _all_corps()
-    query = select(DeadLetter).order_by(DeadLetter.id.desc())
-    if request.args.get("job"):
-        query = query.where(DeadLetter.job == request.args["job"])
-    replayed = request.args.get("replayed")
-    if replayed not in (None, "true", "false"):
-        raise ApiError(400, "bad_request", "replayed must be true or false")
-    if replayed:
+    rows = select(DeadLetter).order_by(DeadLetter.id.desc())
+    if query.job:
+        rows = rows.where(DeadLetter.job == query.job)
+    if query.replayed:
         flag = DeadLetter.replayed_at.is_not(None)
-        query = query.where(flag if request.args["replayed"] == "true" else ~flag)
-    return _page(query, DeadLetter.public)
+        rows = rows.where(flag if query.replayed == "true" else ~flag)
+    return page(rows, DeadLetter.public, query)
 
 
-@bp.post("/dead-letters/<int:dead_letter_id>/replay")
+@bp.post("/dead-letters/<id:dead_letter_id>/replay")
 @require(Role.admin)
+@endpoint("Run a dead-lettered job again", response=DeadLetterOut, status=202)
 def replay_dead(dead_letter_id: int) -> Any:
     _all_corps()
     with _runtime().WriteSession.begin() as s:
@@ -196,27 +229,27 @@ def replay_dead(dead_letter_id: int) -> Any:
 # -- apps ----------------------------------------------------------------------------------------------
 @bp.get("/apps")
 @require(Role.super_admin)
-def list_apps() -> Any:
-    return _page(select(App).order_by(App.id), App.public)
+@endpoint("Configured WeCom apps (credentials never shown)", query=PageQuery, response=Page[AppOut])
+def list_apps(query: PageQuery) -> Any:
+    return page(select(App).order_by(App.id), App.public, query)
 
 
 @bp.post("/apps")
 @require(Role.super_admin)
-def create_app_config() -> Any:
-    fields = _json_object()
-    problems = app_errors(fields)
-    if problems:
-        raise ApiError(422, "invalid", "the app definition has errors", problems)
+@endpoint("Add a WeCom app", body=AppDefinition, response=AppOut, status=201)
+def create_app_config(body: AppDefinition) -> Any:
+    fields = body.model_dump()
     with _runtime().WriteSession.begin() as s:
-        if s.scalar(select(App.id).where(App.slug == fields["slug"])) is not None:
-            raise ApiError(409, "conflict", f"app {fields['slug']!r} exists")
+        if s.scalar(select(App.id).where(App.slug == body.slug)) is not None:
+            raise ApiError(409, "conflict", f"app {body.slug!r} exists")
         app = save_app(s, fields)
-        audit(s, "app.create", f"app:{app.slug}", corp_id=fields["corp_id"], kind=app.kind)
-        body = app.public()
+        audit(s, "app.create", f"app:{app.slug}", corp_id=body.corp_id, kind=app.kind)
+        answer = app.public()
     app_cache.clear()
-    return jsonify(body), 201
+    return jsonify(answer), 201
 
 
 @bp.get("/openapi.json")
+@endpoint("This document", response=dict[str, Any])
 def openapi_document() -> Any:
-    return jsonify(openapi.document())
+    return jsonify(openapi.document(current_app))

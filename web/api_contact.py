@@ -200,7 +200,7 @@ def _live_code(s: Session, code_id: int) -> ChannelCode:
     return _live(s, ChannelCode, code_id, "channel code")
 
 
-@bp.patch("/channel-codes/<int:code_id>")
+@bp.patch("/channel-codes/<id:code_id>")
 @require(Role.admin)
 def edit_code(code_id: int) -> Any:
     """Change a code's settings, people, tags or welcome; WeCom's copy is rewritten (update_contact_way).
@@ -251,14 +251,14 @@ def list_codes() -> Any:
         return jsonify({"items": [_code_json(s, c) for c in s.scalars(query.limit(200))]})
 
 
-@bp.get("/channel-codes/<int:code_id>")
+@bp.get("/channel-codes/<id:code_id>")
 @require(Role.admin)
 def get_code(code_id: int) -> Any:
     with _runtime().Session() as s:
         return jsonify(_code_json(s, _live_code(s, code_id)))
 
 
-@bp.delete("/channel-codes/<int:code_id>")
+@bp.delete("/channel-codes/<id:code_id>")
 @require(Role.admin)
 def delete_code(code_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
@@ -323,7 +323,7 @@ def list_welcomes() -> Any:
         return jsonify({"items": [_welcome_json(w) for w in rows]})
 
 
-@bp.delete("/welcome-messages/<int:welcome_id>")
+@bp.delete("/welcome-messages/<id:welcome_id>")
 @require(Role.admin)
 def delete_welcome(welcome_id: int) -> Any:
     """Stop using a welcome (a code's own welcome is changed through the code)."""

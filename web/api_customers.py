@@ -308,7 +308,7 @@ def list_customers() -> Any:
     return _page_rows(_filtered(_scoped()), _render_page)
 
 
-@bp.get("/customers/<int:customer_id>")
+@bp.get("/customers/<id:customer_id>")
 @require(Role.member)
 def get_customer(customer_id: int) -> Any:
     with _runtime().Session() as s:
@@ -316,7 +316,7 @@ def get_customer(customer_id: int) -> Any:
 
 
 # -- custom field values -----------------------------------------------------------------------------------
-@bp.put("/customers/<int:customer_id>/fields")
+@bp.put("/customers/<id:customer_id>/fields")
 @require(Role.member)
 def put_fields(customer_id: int) -> Any:
     """Set custom field values (key → value; null clears). A member edits the customers they follow, and
@@ -368,7 +368,7 @@ def put_fields(customer_id: int) -> Any:
 
 
 # -- recycle bin (004 §4.5) ------------------------------------------------------------------------------
-@bp.delete("/customers/<int:customer_id>")
+@bp.delete("/customers/<id:customer_id>")
 @require(Role.super_admin)
 def delete_customer(customer_id: int) -> Any:
     """Soft delete: into the recycle bin, with everything it has, until restored or purged."""
@@ -401,7 +401,7 @@ def list_recycle_bin() -> Any:
     return _page_rows(query, lambda s, rows: [_binned_json(s, c) for c in rows])
 
 
-@bp.post("/recycle-bin/<int:customer_id>/restore")
+@bp.post("/recycle-bin/<id:customer_id>/restore")
 @require(Role.admin)
 def restore_customer(customer_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:

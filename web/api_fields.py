@@ -105,7 +105,7 @@ def _blockers(s: Session, f: CustomField, changes: dict[str, Any]) -> dict[str, 
     return out
 
 
-@bp.patch("/custom-fields/<int:field_id>")
+@bp.patch("/custom-fields/<id:field_id>")
 @require(Role.admin)
 def update_field(field_id: int) -> Any:
     body = _json_object()
@@ -127,7 +127,7 @@ def update_field(field_id: int) -> Any:
         return jsonify(field_json(f))
 
 
-@bp.delete("/custom-fields/<int:field_id>")
+@bp.delete("/custom-fields/<id:field_id>")
 @require(Role.admin)
 def delete_field(field_id: int) -> Any:
     """The field disappears from every customer; its values stay in the DB and its key stays taken."""

@@ -148,7 +148,7 @@ def create_account() -> Any:
         return jsonify(_account_json(s, s.get(KfAccount, account_pk))), 202
 
 
-@bp.patch("/kf/accounts/<int:account_pk>")
+@bp.patch("/kf/accounts/<id:account_pk>")
 @require(Role.admin)
 def update_account(account_pk: int) -> Any:
     body = _json_object()
@@ -172,7 +172,7 @@ def update_account(account_pk: int) -> Any:
         return jsonify(_account_json(s, s.get(KfAccount, account_pk))), 202 if pending else 200
 
 
-@bp.delete("/kf/accounts/<int:account_pk>")
+@bp.delete("/kf/accounts/<id:account_pk>")
 @require(Role.admin)
 def delete_account(account_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
@@ -189,7 +189,7 @@ def delete_account(account_pk: int) -> Any:
 
 
 # -- servicers and scenes ------------------------------------------------------------------------------------
-@bp.post("/kf/accounts/<int:account_pk>/servicers")
+@bp.post("/kf/accounts/<id:account_pk>/servicers")
 @require(Role.admin)
 def add_servicers(account_pk: int) -> Any:
     body = _json_object()
@@ -216,7 +216,7 @@ def add_servicers(account_pk: int) -> Any:
         return jsonify(_account_json(s, s.get(KfAccount, account_pk))), 202
 
 
-@bp.delete("/kf/accounts/<int:account_pk>/servicers/<userid>")
+@bp.delete("/kf/accounts/<id:account_pk>/servicers/<userid>")
 @require(Role.admin)
 def remove_servicer(account_pk: int, userid: str) -> Any:
     """004 §12.1.2: removing a receptionist ends the sessions they are receiving on this account."""
@@ -240,7 +240,7 @@ def remove_servicer(account_pk: int, userid: str) -> Any:
     return jsonify({"removed": userid}), 202
 
 
-@bp.post("/kf/accounts/<int:account_pk>/scenes")
+@bp.post("/kf/accounts/<id:account_pk>/scenes")
 @require(Role.admin)
 def add_scene(account_pk: int) -> Any:
     body = _json_object()
@@ -321,7 +321,7 @@ def create_knowledge() -> Any:
     return jsonify(out), 201
 
 
-@bp.patch("/kf/knowledge/<int:item_pk>")
+@bp.patch("/kf/knowledge/<id:item_pk>")
 @require(Role.admin)
 def update_knowledge(item_pk: int) -> Any:
     fields = _knowledge_fields(_json_object(), creating=False)
@@ -335,7 +335,7 @@ def update_knowledge(item_pk: int) -> Any:
     return jsonify(out)
 
 
-@bp.delete("/kf/knowledge/<int:item_pk>")
+@bp.delete("/kf/knowledge/<id:item_pk>")
 @require(Role.admin)
 def delete_knowledge(item_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:

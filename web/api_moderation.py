@@ -129,7 +129,7 @@ def create_rule() -> Any:
     return jsonify(out), 201
 
 
-@bp.patch("/sensitive-rules/<int:rule_pk>")
+@bp.patch("/sensitive-rules/<id:rule_pk>")
 @require(Role.admin)
 def update_rule(rule_pk: int) -> Any:
     fields = _rule_fields(_json_object(), creating=False)
@@ -144,7 +144,7 @@ def update_rule(rule_pk: int) -> Any:
     return jsonify(out)
 
 
-@bp.delete("/sensitive-rules/<int:rule_pk>")
+@bp.delete("/sensitive-rules/<id:rule_pk>")
 @require(Role.admin)
 def delete_rule(rule_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
@@ -184,7 +184,7 @@ def list_alerts() -> Any:
     return _page_rows(query.order_by(SensitiveAlert.at.desc(), SensitiveAlert.id.desc()), _alerts_json)
 
 
-@bp.patch("/sensitive-alerts/<int:alert_pk>")
+@bp.patch("/sensitive-alerts/<id:alert_pk>")
 @require(Role.admin)
 def review_alert(alert_pk: int) -> Any:
     """§7.4.2: review (or review again) with a note."""
@@ -374,7 +374,7 @@ def create_template() -> Any:
     return jsonify(out), 201
 
 
-@bp.patch("/message-templates/<int:template_pk>")
+@bp.patch("/message-templates/<id:template_pk>")
 @require(Role.admin)
 def update_template(template_pk: int) -> Any:
     """§9.13.1: an enabled template is read-only, apart from disabling it."""
@@ -395,7 +395,7 @@ def update_template(template_pk: int) -> Any:
     return jsonify(out)
 
 
-@bp.delete("/message-templates/<int:template_pk>")
+@bp.delete("/message-templates/<id:template_pk>")
 @require(Role.admin)
 def delete_template(template_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
@@ -482,7 +482,7 @@ def create_broadcast() -> Any:
         return jsonify(s.get(Broadcast, broadcast_pk).public()), 202
 
 
-@bp.get("/broadcasts/<int:broadcast_pk>")
+@bp.get("/broadcasts/<id:broadcast_pk>")
 @require(Role.admin)
 def get_broadcast(broadcast_pk: int) -> Any:
     with _runtime().Session() as s:

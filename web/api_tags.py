@@ -140,7 +140,7 @@ def create_group() -> Any:
         return jsonify(_group_json(s.get(TagGroup, group_pk))), 202
 
 
-@bp.patch("/tags/<int:tag_pk>")
+@bp.patch("/tags/<id:tag_pk>")
 @require(Role.admin)
 def update_tag(tag_pk: int) -> Any:
     body = _json_object()
@@ -187,7 +187,7 @@ def _delete(s: Session, corp_id: str, target: str, tag_ids: list[str], group_ids
                       key=f"delete_tags:{target}")
 
 
-@bp.delete("/tags/<int:tag_pk>")
+@bp.delete("/tags/<id:tag_pk>")
 @require(Role.admin)
 def delete_tag(tag_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
@@ -199,7 +199,7 @@ def delete_tag(tag_pk: int) -> Any:
     return jsonify({"id": tag_pk, "deleting": True}), 202
 
 
-@bp.delete("/tag-groups/<int:group_pk>")
+@bp.delete("/tag-groups/<id:group_pk>")
 @require(Role.admin)
 def delete_group(group_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
@@ -238,7 +238,7 @@ def _tag_ids(s: Session, corp_id: str, pks: Any, key: str) -> list[str]:
     return [t.tag_id for t in tags]
 
 
-@bp.post("/customers/<int:customer_id>/tags")
+@bp.post("/customers/<id:customer_id>/tags")
 @require(Role.member)
 def tag_customer(customer_id: int) -> Any:
     """Add/remove tags on one follow relation (a member tags their own customers; an admin names the

@@ -77,6 +77,7 @@ def require(role: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             g.principal = principal
             return view(*args, **kwargs)
 
+        guarded.role = role.value  # type: ignore[attr-defined]  (for the OpenAPI document)
         return guarded
 
     return decorate
