@@ -345,7 +345,7 @@ def test_a_re_add_after_a_loss_brings_the_relation_back(sender, runtime, team) -
 def test_a_bad_channel_code_is_refused_and_changes_nothing(runtime, team, client, admin, change, field) -> None:
     r = client.post("/api/v1/channel-codes", json={**code_body([]), **change}, headers=admin)
     assert r.status_code == 422
-    assert field in r.get_json()["error"]["fields"]
+    assert {k.split("[")[0] for k in r.get_json()["error"]["fields"]} & {field}  # backups[0] names backups
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(ChannelCode)) == 0
         assert s.scalar(select(func.count()).select_from(Outbox)) == 0
@@ -413,7 +413,7 @@ def test_members_cannot_manage_codes_and_deleting_removes_the_way(team, client, 
     ({"scope": "code", "text": "x"}, "scope"),
     ({"scope": "staff", "text": "x"}, "userid"),
     ({"text": "x", "start_minute": 60}, "start_minute"),
-    ({"text": "x", "start_minute": 60, "end_minute": 1440}, "start_minute"),
+    ({"text": "x", "start_minute": 60, "end_minute": 1440}, "end_minute"),
     ({"text": "x", "start_minute": 60, "end_minute": 60}, "start_minute"),
     ({"text": 5}, "text"),
     ({"text": "x", "material_ids": "1"}, "material_ids"),
