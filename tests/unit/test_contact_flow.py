@@ -345,7 +345,7 @@ def test_a_re_add_after_a_loss_brings_the_relation_back(sender, runtime, team) -
 def test_a_bad_channel_code_is_refused_and_changes_nothing(runtime, team, client, admin, change, field) -> None:
     r = client.post("/api/v1/channel-codes", json={**code_body([]), **change}, headers=admin)
     assert r.status_code == 422
-    assert {k.split("[")[0] for k in r.get_json()["error"]["fields"]} & {field}  # backups[0] names backups
+    assert field in r.get_json()["error"]["fields"]
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(ChannelCode)) == 0
         assert s.scalar(select(func.count()).select_from(Outbox)) == 0

@@ -103,6 +103,10 @@ class Deleted(Out):
     deleted: bool
 
 
+class DeletedId(Out):
+    deleted: int = Field(description="the id of the row deleted")
+
+
 class Queued(Out):
     """A WeCom call was queued (202): its outbox row."""
 
