@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, jsonify, stream_with_context
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,9 +30,13 @@ from models.recycle import purge_after, restore, retention_days, soft_delete
 from rules.fields import FieldType, check_values, spec_of
 from rules.privacy import mask_mobile
 from web import errors
-from web.api import _json_object, _like, _page_rows
+from web.api import _like, page_rows
 from web.auth import audit, require
+from web.endpoint import MAX_ID, endpoint
 from web.errors import ApiError
+from web.schemas.common import Page
+from web.schemas.customers import (BinnedCustomer, BinQuery, CustomerDetail, CustomerFilters, CustomerOut,
+                                   CustomerQuery, ExportQuery, FieldValues)
 from web.scope import corp_and_app
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
@@ -77,22 +81,11 @@ def _zones(s: Session) -> dict[str, ZoneInfo]:
     return {corp_id: _zone(tz) for corp_id, tz in s.execute(select(Corp.corp_id, Corp.timezone))}
 
 
-def _date_arg(name: str) -> dt.date | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(400, "bad_request", f"{name} must be a date as YYYY-MM-DD, e.g. 2026-11-23") from None
-
-
-def _day_range(corp_col: Any, at_col: Any, prefix: str) -> ColumnElement[bool] | None:
-    """`<prefix>_from`/`<prefix>_to` (dates, both inclusive) on `at_col`, each day being the corp's local day
-    (Corp.timezone, Asia/Shanghai by default): a customer added at 23:30 in Beijing counts for that day."""
-    start, end = _date_arg(f"{prefix}_from"), _date_arg(f"{prefix}_to")
+def _day_range(corp_col: Any, at_col: Any, start: dt.date | None, end: dt.date | None,
+               prefix: str) -> ColumnElement[bool] | None:
+    """`<prefix>_from`/`<prefix>_to` (`start`, `end`: dates, both inclusive) on `at_col`, each day being the
+    corp's local day (Corp.timezone, Asia/Shanghai by default): a customer added at 23:30 in Beijing counts
+    for that day."""
     if start is None and end is None:
         return None
     if start and end and start > end:
@@ -120,13 +113,10 @@ def _day_range(corp_col: Any, at_col: Any, prefix: str) -> ColumnElement[bool] |
                *(and_(corp_col.in_(corps), bounds(ZoneInfo(key))) for key, corps in odd.items()))
 
 
-def _tag_filter(query: Select) -> Select:
-    raw = request.args.getlist("tag")
-    if not raw:
+def _tag_filter(query: Select, tags: list[int] | None) -> Select:
+    if not tags:
         return query
-    if not all(t.isascii() and t.isdigit() for t in raw):
-        raise ApiError(400, "bad_request", "tag must be a tag id (a whole number); repeat it for several")
-    pks = {int(t) for t in raw}
+    pks = set(tags)
     known = select(Tag.id).where(Tag.id.in_(pks), Tag.deleted_at.is_(None))
     if g.principal.corp_id:
         known = known.where(Tag.corp_id == g.principal.corp_id)
@@ -140,41 +130,36 @@ def _tag_filter(query: Select) -> Select:
     return query
 
 
-def _channel_filter(query: Select) -> Select:
+def _channel_filter(query: Select, channel: str) -> Select:
     """`channel`: a channel name (the customer's 渠道来源, or the channel of a code one of its relations came
     through), or a channel code id."""
-    channel = request.args.get("channel", "").strip()
+    channel = channel.strip()
     if not channel:
         return query
     named = select(ChannelCode.id).where(ChannelCode.channel == channel)
     code_match = FollowRelation.channel_code_id.in_(named)
-    if channel.isascii() and channel.isdigit():
+    if channel.isascii() and channel.isdigit() and int(channel) <= MAX_ID:
         code_match = or_(code_match, FollowRelation.channel_code_id == int(channel))
     return query.where(or_(Customer.channel == channel, Customer.follows.any(code_match)))
 
 
-def _filtered(query: Select) -> Select:
-    """The list's filters (004 §4.1.1). staff, status and the added range are on one and the same follow
-    relation: "customers zhangsan added in March" means zhangsan's add was in March."""
-    args = request.args
-    status = args.get("status", "")
-    if status and status not in FollowStatus.__members__:
-        raise ApiError(400, "bad_request", f"status must be one of {', '.join(FollowStatus.__members__)}")
+def _filtered(query: Select, filters: CustomerFilters) -> Select:
+    """The list's filters (004 §4.1.1), see `CustomerFilters`."""
     follow = [cond for cond in (
-        FollowRelation.userid == args["staff"] if args.get("staff") else None,
-        FollowRelation.status == status if status else None,
-        _day_range(FollowRelation.corp_id, FollowRelation.added_at, "added"),
+        FollowRelation.userid == filters.staff if filters.staff else None,
+        FollowRelation.status == filters.status if filters.status else None,
+        _day_range(FollowRelation.corp_id, FollowRelation.added_at, filters.added_from, filters.added_to, "added"),
     ) if cond is not None]
     if follow:
         query = query.where(Customer.follows.any(and_(*follow)))
-    if args.get("owner"):
-        query = query.where(Customer.owner_userid == args["owner"])
-    keyword = args.get("keyword", "").strip()
+    if filters.owner:
+        query = query.where(Customer.owner_userid == filters.owner)
+    keyword = (filters.keyword or "").strip()
     if keyword:
         like = _like(keyword)
         query = query.where(or_(Customer.name.like(like, escape="\\"),
                                 Customer.follows.any(FollowRelation.remark.like(like, escape="\\"))))
-    return _channel_filter(_tag_filter(query))
+    return _channel_filter(_tag_filter(query, filters.tag), filters.channel or "")
 
 
 # -- rendering ----------------------------------------------------------------------------------------------
@@ -304,12 +289,16 @@ def _customer(s: Session, customer_id: int, binned: bool = False) -> Customer:
 # -- list and detail -------------------------------------------------------------------------------------
 @bp.get("/customers")
 @require(Role.member)
-def list_customers() -> Any:
-    return _page_rows(_filtered(_scoped()), _render_page)
+@endpoint("Customers (a member sees only those they follow; mobiles masked for members while the corp's "
+          "mask_mobile_for_members is on)", query=CustomerQuery, response=Page[CustomerOut])
+def list_customers(query: CustomerQuery) -> Any:
+    return page_rows(_filtered(_scoped(), query), _render_page, query)
 
 
 @bp.get("/customers/<id:customer_id>")
 @require(Role.member)
+@endpoint("One customer: follow relations with their tags, custom field values, timeline (newest first)",
+          response=CustomerDetail)
 def get_customer(customer_id: int) -> Any:
     with _runtime().Session() as s:
         return jsonify(_detail(s, _customer(s, customer_id)))
@@ -318,12 +307,14 @@ def get_customer(customer_id: int) -> Any:
 # -- custom field values -----------------------------------------------------------------------------------
 @bp.put("/customers/<id:customer_id>/fields")
 @require(Role.member)
-def put_fields(customer_id: int) -> Any:
+@endpoint("Set custom field values (key → value, null clears); 422 names bad fields, 409 a taken unique value",
+          body=FieldValues, response=CustomerDetail)
+def put_fields(customer_id: int, body: FieldValues) -> Any:
     """Set custom field values (key → value; null clears). A member edits the customers they follow, and
     only visible fields; a required field must hold a value afterwards; a unique one must not be any other
     customer's value (409). All or nothing."""
-    body = _json_object()
-    if not body:
+    values = body.model_extra or {}
+    if not values:
         raise ApiError(400, "bad_request", "send field key → value (null clears the field)")
     with _runtime().WriteSession.begin() as s:
         customer = _customer(s, customer_id)
@@ -334,7 +325,7 @@ def put_fields(customer_id: int) -> Any:
         rows = {v.field_id: v for v in s.scalars(select(CustomerFieldValue).where(
             CustomerFieldValue.customer_id == customer.id))}
         current = {key: rows[f.id].value for key, f in by_key.items() if f.id in rows}
-        cleaned, problems = check_values([spec_of(f) for f in by_key.values()], body, current)
+        cleaned, problems = check_values([spec_of(f) for f in by_key.values()], values, current)
         if problems:
             raise ApiError(422, "invalid", "the field values have errors", problems)
         taken = {key: "already used by another customer" for key, result in cleaned.items()
@@ -370,6 +361,7 @@ def put_fields(customer_id: int) -> Any:
 # -- recycle bin (004 §4.5) ------------------------------------------------------------------------------
 @bp.delete("/customers/<id:customer_id>")
 @require(Role.super_admin)
+@endpoint("Move a customer to the recycle bin (soft delete)", response=BinnedCustomer)
 def delete_customer(customer_id: int) -> Any:
     """Soft delete: into the recycle bin, with everything it has, until restored or purged."""
     with _runtime().WriteSession.begin() as s:
@@ -387,22 +379,25 @@ def _binned_json(s: Session, c: Customer) -> dict[str, Any]:
 
 @bp.get("/recycle-bin")
 @require(Role.admin)
-def list_recycle_bin() -> Any:
+@endpoint("Customers in the recycle bin, latest deletion first", query=BinQuery, response=Page[BinnedCustomer])
+def list_recycle_bin(query: BinQuery) -> Any:
     """Binned customers, latest deletion first; keyword on name, mobile or remark; deleted_from/_to dates."""
-    query = _scoped(binned=True).order_by(None).order_by(Customer.deleted_at.desc(), Customer.id.desc())
-    keyword = request.args.get("keyword", "").strip()
+    rows = _scoped(binned=True).order_by(None).order_by(Customer.deleted_at.desc(), Customer.id.desc())
+    keyword = (query.keyword or "").strip()
     if keyword:
         like = _like(keyword)
-        query = query.where(or_(Customer.name.like(like, escape="\\"), Customer.mobile.like(like, escape="\\"),
-                                Customer.follows.any(FollowRelation.remark.like(like, escape="\\"))))
-    deleted = _day_range(Customer.corp_id, Customer.deleted_at, "deleted")
+        rows = rows.where(or_(Customer.name.like(like, escape="\\"), Customer.mobile.like(like, escape="\\"),
+                              Customer.follows.any(FollowRelation.remark.like(like, escape="\\"))))
+    deleted = _day_range(Customer.corp_id, Customer.deleted_at, query.deleted_from, query.deleted_to, "deleted")
     if deleted is not None:
-        query = query.where(deleted)
-    return _page_rows(query, lambda s, rows: [_binned_json(s, c) for c in rows])
+        rows = rows.where(deleted)
+    return page_rows(rows, lambda s, customers: [_binned_json(s, c) for c in customers], query)
 
 
 @bp.post("/recycle-bin/<id:customer_id>/restore")
 @require(Role.admin)
+@endpoint("Take a customer out of the recycle bin with its relations, tags and field values",
+          response=CustomerDetail)
 def restore_customer(customer_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         customer = _customer(s, customer_id, binned=True)
@@ -457,26 +452,28 @@ def _csv_line(row: list[Any]) -> str:
 
 @bp.get("/customers/export.csv")
 @require(Role.super_admin)
-def export_customers() -> Any:
+@endpoint("One corp's customers as CSV (UTF-8 with BOM), streamed; the list's filters", query=ExportQuery,
+          response=str)
+def export_customers(query: ExportQuery) -> Any:
     """One corp's customers (the list's filters) as CSV, streamed: rows are read `EXPORT_BATCH` at a time
     from a streaming cursor and written out as they come, so memory does not grow with the corp.
     UTF-8 with a BOM, which is how Excel knows the file is UTF-8 and shows Chinese."""
     runtime = _runtime()
-    query = _filtered(_scoped())
+    filters = query.model_dump(mode="json", exclude_none=True, exclude={"corp_id"})
+    rows = _filtered(_scoped(), query)
     with runtime.Session() as s:
-        corp_id, _ = corp_and_app(s, request.args.get("corp_id"))
+        corp_id, _ = corp_and_app(s, query.corp_id)
         fields = s.scalars(select(CustomField).where(CustomField.corp_id == corp_id, CustomField.deleted_at.is_(None))
                            .order_by(CustomField.order, CustomField.id)).all()
         s.expunge_all()
-    query = query.where(Customer.corp_id == corp_id)
-    filters = {k: request.args.getlist(k) for k in request.args if k not in ("page", "page_size")}
+    rows = rows.where(Customer.corp_id == corp_id)
     with runtime.WriteSession.begin() as s:
         audit(s, "customer.export", f"corp:{corp_id}", filters=filters)
 
     def generate() -> Iterator[str]:
         yield "\ufeff" + _csv_line(HEADER + [f.label for f in fields])
         with runtime.Session() as stream, runtime.Session() as lookup:
-            result = stream.execute(query.execution_options(yield_per=EXPORT_BATCH))
+            result = stream.execute(rows.execution_options(yield_per=EXPORT_BATCH))
             for batch in result.scalars().partitions():
                 x = load_extras(lookup, batch)
                 yield "".join(_csv_line(_csv_row(c, x, fields)) for c in batch)

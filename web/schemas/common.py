@@ -8,9 +8,10 @@ names the field instead of an OverflowError in the driver or in `datetime` arith
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from web.endpoint import MAX_ID
 
@@ -28,6 +29,14 @@ CorpId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 # day into UTC bounds (± 14 h, + 1 day) stays inside what `datetime` and MariaDB's DATETIME can hold.
 FIRST_DAY, LAST_DAY = dt.date(1000, 1, 2), dt.date(9999, 12, 30)
 RANGE = f"from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day_text(value: Any) -> Any:
+    """A day is written YYYY-MM-DD: not a time, not a Unix timestamp (which pydantic would take)."""
+    if not (isinstance(value, dt.date) or (isinstance(value, str) and DAY.fullmatch(value))):
+        raise ValueError("a date as YYYY-MM-DD, e.g. 2026-11-23")
+    return value
 
 
 def _in_range_day(value: dt.date) -> dt.date:
@@ -46,7 +55,8 @@ def _in_range_time(value: dt.datetime) -> dt.datetime:
     return utc
 
 
-Day = Annotated[dt.date, AfterValidator(_in_range_day), Field(description=f"YYYY-MM-DD, {RANGE}")]
+Day = Annotated[dt.date, BeforeValidator(_day_text), AfterValidator(_in_range_day),
+               Field(description=f"YYYY-MM-DD, {RANGE}")]
 Instant = Annotated[dt.datetime, AfterValidator(_in_range_time),
                     Field(description=f"ISO 8601, e.g. 2026-11-23T08:00:00Z (no offset: UTC), {RANGE}")]
 
