@@ -1,14 +1,13 @@
 """The admin HTTP API, `/api/v1`: events and their replay, dead letters, apps, OpenAPI; and the paging and
-argument helpers the other `/api/v1` blueprints share (customers live in `web/api_customers.py`)."""
+filter helpers the other `/api/v1` blueprints share (customers live in `web/api_customers.py`). Requests
+and answers are typed by the models in web/schemas/ through `@endpoint` (web/endpoint.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -23,7 +22,7 @@ from web.auth import audit, require
 from web.callback import apps as app_cache
 from web.endpoint import endpoint
 from web.errors import ApiError
-from web.schemas.admin import AppOut, DeadLetterOut, DeadLetterQuery, EventDetail, EventOut, EventQuery
+from web.schemas.admin import AppOut, TimeRange, DeadLetterOut, DeadLetterQuery, EventDetail, EventOut, EventQuery
 from web.schemas.common import Page, PageQuery
 
 T = TypeVar("T")
@@ -31,56 +30,12 @@ T = TypeVar("T")
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
-MAX_PAGE_SIZE = 200
-
 
 def _runtime() -> Runtime:
     return current_app.extensions["scrm"]
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise ApiError(400, "bad_request", f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
-def _time_arg(name: str) -> dt.datetime | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "bad_request", f"{name} must be an ISO 8601 time, e.g. 2026-11-23T08:00:00Z") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _enum_filter(query: Select, name: str, column: Any, choices: type[enum.Enum]) -> Select:
-    """`query` narrowed to `column == ?name=`, when given; a value outside `choices` is a 400."""
-    value = request.args.get(name)
-    if not value:
-        return query
-    if value not in choices.__members__:
-        raise ApiError(400, "bad_request", f"{name} must be one of {', '.join(choices.__members__)}")
-    return query.where(column == value)
-
-
-def _time_filter(query: Select, column: Any) -> Select:
-    """`query` narrowed to `?since=` ≤ column < `?until=` (ISO 8601), each when given."""
-    since, until = _time_arg("since"), _time_arg("until")
-    if since and until and since > until:
-        raise ApiError(400, "bad_request", "since must not be after until")
-    if since:
-        query = query.where(column >= since)
-    if until:
-        query = query.where(column < until)
-    return query
-
-
-def time_filter(query: Select, column: Any, window: Any) -> Select:
+def time_filter(query: Select, column: Any, window: TimeRange) -> Select:
     """`query` narrowed to `window.since` ≤ column < `window.until`, each when given."""
     if window.since and window.until and window.since > window.until:
         raise ApiError(400, "bad_request", "since must not be after until")
@@ -107,33 +62,9 @@ def page_rows(query: Select, render_page: Callable[[Session, list[Any]], list[di
     return jsonify({"items": items, "page": paging.page, "page_size": paging.page_size, "total": total})
 
 
-def _page(query: Select, render: Callable[[Any], dict[str, Any]]) -> Any:
-    """One page of `query` as `{"items", "page", "page_size", "total"}`, each row through `render`."""
-    return _page_rows(query, lambda s, rows: [render(r) for r in rows])
-
-
-def _page_rows(query: Select, render_page: Callable[[Session, list[Any]], list[dict[str, Any]]]) -> Any:
-    """`_page` for renderers that load what a page needs in a few queries (`render_page(session, rows)`)
-    instead of one or more per row."""
-    page = _int_arg("page", 1, 1, 1_000_000)
-    size = _int_arg("page_size", 50, 1, MAX_PAGE_SIZE)
-    with _runtime().Session() as s:
-        total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        rows = list(s.scalars(query.limit(size).offset((page - 1) * size)).all())
-        items = render_page(s, rows)
-    return jsonify({"items": items, "page": page, "page_size": size, "total": total})
-
-
 def _like(keyword: str) -> str:
     """A LIKE pattern (escape character `\\`) matching `keyword` anywhere, its % and _ taken literally."""
     return "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "send a JSON object")
-    return body
 
 
 def _visible(corp_id: str) -> bool:

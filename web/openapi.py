@@ -33,8 +33,6 @@ def _operations(app: Flask) -> list[tuple[str, str, str, Spec, str]]:
             continue
         view = app.view_functions[rule.endpoint]
         spec: Spec | None = getattr(view, "spec", None)
-        if spec is None and getattr(view, "role", None):  # TRANSITIONAL: blueprints not converted yet
-            spec = Spec(rule.endpoint, None, None, None, 200, "")
         if spec is None:
             raise LookupError(f"{rule.rule} ({rule.endpoint}) has no @endpoint spec")
         path = PATH_PARAM.sub(r"{\2}", rule.rule.removeprefix(PREFIX))
