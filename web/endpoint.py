@@ -22,6 +22,7 @@ drift from what the views send.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import typing
 from collections.abc import Callable
@@ -123,10 +124,13 @@ def _check_response(spec: Spec, answer: Any) -> None:
 def endpoint(summary: str, *, query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
              body_optional: bool = False, response: Any = None, status: int = 200,
              description: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Validate the request into `query`/`body` keyword arguments and document the operation."""
-    spec = Spec(summary, query, body, response, status, description, body_optional)
+    """Validate the request into `query`/`body` keyword arguments and document the operation (its
+    description: `description`, else the view's docstring)."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        spec = Spec(summary, query, body, response, status, description or inspect.getdoc(view) or "",
+                    body_optional)
+
         @functools.wraps(view)
         def typed(*args: Any, **kwargs: Any) -> Any:
             if query is not None:

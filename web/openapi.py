@@ -55,15 +55,27 @@ def _schemas(ops: list[tuple[str, str, str, Spec, str]]) -> tuple[dict[Any, Any]
     return by_type, definitions
 
 
-def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+def _present(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema without `| None`: a parameter is given or absent, never null."""
+    options = [o for o in prop.get("anyOf", []) if o != {"type": "null"}]
+    if len(options) != 1:
+        return prop
+    return {k: v for k, v in prop.items() if k not in ("anyOf", "default")} | options[0]
+
+
+def _query_params(model: type[BaseModel], definitions: dict[str, Any]) -> list[dict[str, Any]]:
+    """The model's fields as query parameters; the enums they refer to join `definitions`."""
     schema = model.model_json_schema(ref_template=REF)
+    for name, definition in schema.get("$defs", {}).items():
+        definitions.setdefault(name, definition)
     required = set(schema.get("required", []))
     params = []
     for name, prop in schema.get("properties", {}).items():
+        prop = _present(prop)
         param = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if "description" in prop:
             param["description"] = prop["description"]
-        if prop.get("type") == "array" or any(p.get("type") == "array" for p in prop.get("anyOf", [])):
+        if prop.get("type") == "array":
             param |= {"style": "form", "explode": True}
         params.append(param)
     return params
@@ -93,7 +105,7 @@ def document(app: Flask) -> dict[str, Any]:
             "description": " ".join(filter(None, [spec.description, f"Needs a token with the {role} role or higher."
                                                   if role else "No token needed."])),
             "operationId": f"{method}{re.sub(r'[^A-Za-z0-9]+', '_', path)}".rstrip("_"),
-            "parameters": _path_params(template) + (_query_params(spec.query) if spec.query else []),
+            "parameters": _path_params(template) + (_query_params(spec.query, definitions) if spec.query else []),
             "responses": {str(spec.status): ok}
             | {code: {"description": what, "content": error} for code, what in ERRORS.items()},
         }

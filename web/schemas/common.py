@@ -21,8 +21,6 @@ T = TypeVar("T")
 Id = Annotated[int, Field(ge=0, le=MAX_ID)]
 # Small counters, minutes and orders: a 32-bit column is enough and portable.
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
-Text = Annotated[str, StringConstraints(max_length=255)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 CorpId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 # Stored times are UTC; a day or time must leave a day's room on either side so that turning a corp-local
@@ -132,6 +130,3 @@ class ErrorDetail(BaseModel):
 
 class Error(BaseModel):
     error: ErrorDetail
-
-
-Json = dict[str, Any]
