@@ -32,9 +32,14 @@ DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 def _day_text(value: Any) -> Any:
     """A day is written YYYY-MM-DD: not a time, not a Unix timestamp (which pydantic would take)."""
-    if not (isinstance(value, dt.date) or (isinstance(value, str) and DAY.fullmatch(value))):
+    if isinstance(value, dt.date):
+        return value
+    if not (isinstance(value, str) and DAY.fullmatch(value)):
         raise ValueError("a date as YYYY-MM-DD, e.g. 2026-11-23")
-    return value
+    try:
+        return dt.date.fromisoformat(value)  # a date already: strict bodies take no text after this
+    except ValueError:
+        raise ValueError("a date as YYYY-MM-DD, e.g. 2026-11-23") from None
 
 
 def _in_range_day(value: dt.date) -> dt.date:
