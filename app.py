@@ -1,12 +1,12 @@
 """`create_app()`: the Flask app of the WeCom SCRM service.
 
-`flask --app app <command>` and `gunicorn 'app:create_app()'` both come through here. The app refuses
-to start on a database that is not migrated to head, except for the `db` commands that migrate it.
+`scrm …`, `flask --app app <command>` and gunicorn (`scrm web`) all come through here. The app refuses
+to start on a database that is not migrated to head, except for the `db` commands that migrate it; a
+database that is down at start-up only defers the check (web/startup.py).
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 from collections.abc import Mapping
@@ -18,7 +18,8 @@ from config import Settings, load_settings
 
 
 def _serving_db_command() -> bool:
-    """True when the Flask CLI is loading the app to run `flask db ...`, which must work un-migrated.
+    """True when the CLI is loading the app to run `db ...`, which must work un-migrated, or only to list
+    its commands (`scrm --help`, which a newcomer runs before migrating).
 
     Flask gives the factory no hint of the subcommand (the click context has none yet), so read argv.
     """
@@ -32,26 +33,18 @@ def _serving_db_command() -> bool:
             i += 1
         else:
             return args[i] == "db"
-    return False
-
-
-def _configure_logging() -> None:
-    """Our loggers at INFO; urllib3 kept at WARNING because its DEBUG lines carry request URLs, and
-    WeCom puts the access token in the query string."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return True
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
     import handlers  # noqa: F401  (registers handlers)
     import jobs  # noqa: F401  (registers jobs)
     from jobs.runtime import build_runtime, install
-    from migrations.runner import SchemaNotCurrent, require_current
+    from migrations.runner import SchemaNotCurrent
     from models.corp import save_app
-    from web import api, callback
+    from web import api, callback, logs, startup
 
-    _configure_logging()
+    logs.configure()
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.from_mapping(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
@@ -62,14 +55,20 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     runtime = build_runtime(settings)
     install(runtime)
     app.extensions["scrm"] = runtime
+    logs.install(app)  # first: a request refused by start-up's 503 still gets its request id
 
     if not _serving_db_command():
+        def finish() -> None:
+            if settings.env_app is not None:
+                _ensure_env_app(runtime, settings, save_app)
+
         try:
-            require_current(runtime.engine)
+            startup.install(app, startup.Startup(runtime.engine, finish))
         except SchemaNotCurrent as exc:
-            raise SystemExit(f"error: {exc}") from None
-        if settings.env_app is not None:
-            _ensure_env_app(runtime, settings, save_app)
+            command = click.get_current_context(silent=True)
+            if command is None or command.info_name == "web":  # gunicorn's worker (`scrm web` forks in click)
+                raise  # a worker boot error: gunicorn's master stops (exit 3) instead of restarting it forever
+            raise SystemExit(f"error: {exc}") from None  # a CLI command: the message, no traceback
 
     from web.endpoint import IdConverter
 
@@ -90,6 +89,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_messages, api_moderation  # conversation search; sensitive words, timeouts, templates
     app.register_blueprint(api_moderation.bp)
     app.register_blueprint(api_messages.bp)
+    from web import api_tokens  # admin API tokens: list, create, revoke
+    app.register_blueprint(api_tokens.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

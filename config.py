@@ -3,16 +3,22 @@
 This module imports nothing of ours so that every room (the web app, the rq worker processes, the CLI
 and the migration environment) reads configuration the same way: a worker started by plain `rq worker`
 never runs `create_app`, yet must find the same database and WeCom base URL.
+
+Where the `.env` comes from is one rule for every process (`env_file`): the file named by
+`SCRM_ENV_FILE`, else `.env` in the working directory. Not python-dotenv's default, which searches
+upwards from the calling module's folder: installed in site-packages, that is never the operator's.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 from collections.abc import Mapping
 
 WECOM_REAL_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
+ENV_FILE_VARIABLE = "SCRM_ENV_FILE"
 
 
 class ConfigError(ValueError):
@@ -39,6 +45,7 @@ class Settings:
     secret_key: str = "dev-insecure-secret-key"
     max_clock_skew: int = 900
     max_body_bytes: int = 64 * 1024
+    api_max_body_bytes: int = 1024 * 1024  # admin API request bodies (callbacks have max_body_bytes)
     timezone: str = "Asia/Shanghai"
     env_app: EnvApp | None = None
     sweep_after_seconds: int = 60
@@ -85,12 +92,33 @@ def _env_app(env: Mapping[str, str]) -> EnvApp | None:
     )
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from `env` (default: os.environ after loading `.env` if present)."""
-    if env is None:
+def env_file(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The `.env` this process reads: `SCRM_ENV_FILE` (which must exist: a typo must not silently start
+    the service on defaults), else `./.env` when there is one."""
+    named = environ.get(ENV_FILE_VARIABLE)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"{ENV_FILE_VARIABLE}={named}: no such file")
+        return path
+    local = Path.cwd() / ".env"
+    return local if local.is_file() else None
+
+
+def load_env_file() -> Path | None:
+    """Load `env_file()` into os.environ; variables already set win (the environment is the override)."""
+    path = env_file()
+    if path is not None:
         from dotenv import load_dotenv
 
-        load_dotenv(override=False)
+        load_dotenv(path, override=False)
+    return path
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from `env` (default: os.environ after loading the `.env`, see `env_file`)."""
+    if env is None:
+        load_env_file()
         env = os.environ
     base = env.get("WECOM_API_BASE") or WECOM_REAL_API_BASE
     if not base.endswith("/"):
@@ -104,4 +132,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         timezone=env.get("SCRM_TIMEZONE") or "Asia/Shanghai",
         env_app=_env_app(env),
         sweep_after_seconds=_int(env, "SCRM_SWEEP_AFTER", 60),
+        api_max_body_bytes=_int(env, "SCRM_API_MAX_BODY_BYTES", 1024 * 1024),
     )

@@ -1,9 +1,10 @@
 """What the staff member who typed a command may see and touch, the same as the admin API would let them.
 
-Role: a staff member is a `member` (scoped to the customers they follow) unless an un-revoked API token
-names their userid with a higher role, for their corp or for every corp; then they act with that role
-(`admin` and `super_admin` see the whole corp). The API token is the one place roles are granted today,
-so the bot reads it rather than keeping a second list.
+Role: a staff member is a `member` (scoped to the customers they follow) unless a live (not revoked, not
+expired) API token names their userid with a higher role in the callback's corp; then they act with that
+role (`admin` and `super_admin` see the whole corp). Userids are unique only within a corp, so a token
+without a corp counts only while exactly one corp is configured (web/auth.py binds new ones to it). The
+API token is the one place roles are granted today, so the bot reads it rather than keeping a second list.
 
 Customers: the API's scope (web/api_customers.py `_scoped`): not in the recycle bin, the caller's corp,
 and for a member only customers they follow. Mobiles are masked for members while the corp's 电话号码隐藏
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from bot.commands import BotContext, CommandError
 from models import ApiToken, App, Corp, CorpSettings, Customer, FollowRelation, Role, Staff
+from models.auth import sole_corp
+from models.db import utcnow
 
 ROLE_ORDER = (Role.super_admin.value, Role.admin.value, Role.member.value)
 # mark_tag needs an app allowed to call the customer-contact API: the corp's 客户联系 app if it has one,
@@ -25,10 +28,13 @@ CONTACT_APP_PREFERENCE = {"contact": 0, "agent": 1, "kf": 2}
 
 
 def staff_role(session: Session, corp_id: str, userid: str) -> str:
-    """The highest role among the member's live API tokens; `member` without one."""
+    """The highest role among the member's live API tokens for this corp; `member` without one."""
+    corp_match = ApiToken.corp_id == corp_id
+    if sole_corp(session) == corp_id:
+        corp_match = or_(corp_match, ApiToken.corp_id.is_(None))
     roles = set(session.scalars(select(ApiToken.role).where(
-        ApiToken.userid == userid, ApiToken.revoked_at.is_(None),
-        or_(ApiToken.corp_id.is_(None), ApiToken.corp_id == corp_id))))
+        ApiToken.userid == userid, ApiToken.revoked_at.is_(None), corp_match,
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()))))
     return next((r for r in ROLE_ORDER if r in roles), Role.member.value)
 
 

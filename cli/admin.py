@@ -13,11 +13,11 @@ from sqlalchemy import select
 from jobs.events import replay_event
 from jobs.maintenance import sweep
 from jobs.queue import replay_dead_letter
-from models import App, DeadLetter
+from models import ApiToken, App, DeadLetter
 from models.auth import record_audit
 from models.corp import save_app
 from rules.apps import app_errors
-from web.auth import create_token
+from web.auth import DEFAULT_EXPIRES_IN, expiry, issue_token, revoke_token
 
 
 def _runtime():  # type: ignore[no-untyped-def]
@@ -42,17 +42,46 @@ def token() -> None:
 @click.option("--role", type=click.Choice(["super_admin", "admin", "member"]), required=True)
 @click.option("--name", required=True)
 @click.option("--userid", help="For a member token: the staff member whose customers it may see.")
-@click.option("--corp-id", help="Limit the token to one corp.")
+@click.option("--corp-id", help="Limit the token to one corp (needed with --userid when several corps exist).")
+@click.option("--expires-in", help=f"90d, 12h, 30m, or never (default {DEFAULT_EXPIRES_IN}).")
+@click.option("--expires-at", help="An ISO 8601 time, e.g. 2027-03-01T00:00:00Z (UTC unless it says).")
 @with_appcontext
-def token_create(role: str, name: str, userid: str | None, corp_id: str | None) -> None:
+def token_create(role: str, name: str, userid: str | None, corp_id: str | None, expires_in: str | None,
+                 expires_at: str | None) -> None:
     try:
+        until = expiry(expires_in, expires_at)
         with _runtime().WriteSession.begin() as s:
-            value = create_token(s, name, role, userid=userid, corp_id=corp_id)
-            record_audit(s, _actor(), "token.create", f"token:{name}", role=role, userid=userid)
+            row, value = issue_token(s, name, role, userid=userid, corp_id=corp_id, expires_at=until)
+            record_audit(s, _actor(), "token.create", f"token:{row.id}", name=name, role=role, userid=userid,
+                         corp_id=row.corp_id)
+            shown = row.public()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    click.echo(f"created {role} token {name!r}; keep it, it is not shown again:")
+    click.echo(f"created {role} token {name!r} (id {shown['id']}, corp {shown['corp_id'] or 'every corp'}, "
+               f"expires {shown['expires_at'] or 'never'}); keep it, it is not shown again:")
     click.echo(value)
+
+
+@token.command("list", help="Tokens (never the token itself), one JSON object a line.")
+@click.option("--all", "show_all", is_flag=True, help="Include revoked and expired ones.")
+@with_appcontext
+def token_list(show_all: bool) -> None:
+    with _runtime().Session() as s:
+        for row in s.scalars(select(ApiToken).order_by(ApiToken.id)):
+            if show_all or row.status() == "active":
+                click.echo(json.dumps(row.public(), ensure_ascii=False))
+
+
+@token.command("revoke", help="Revoke token TOKEN_ID (see token list): it gets 401 from now on.")
+@click.argument("token_id", type=int)
+@with_appcontext
+def token_revoke(token_id: int) -> None:
+    with _runtime().WriteSession.begin() as s:
+        row = revoke_token(s, token_id)
+        if row is None:
+            raise click.ClickException(f"no token {token_id}")
+        record_audit(s, _actor(), "token.revoke", f"token:{token_id}", name=row.name)
+    click.echo(f"token {token_id} revoked")
 
 
 @click.group("apps", help="WeCom apps (callback URL /wecom/callback/<slug>).")

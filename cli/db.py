@@ -1,4 +1,6 @@
-"""`flask --app app db upgrade|downgrade|current`."""
+"""`scrm db …` (`flask --app app db …`): upgrade, downgrade, current, migrate, revision, history, stamp, as
+Flask-Migrate names them, on Alembic's command API over our migrations/ and runner (which the start-up
+check shares)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,35 @@ def downgrade(revision: str) -> None:
 def current() -> None:
     now, head = runner.current_and_head(current_app.extensions["scrm"].engine)
     click.echo(f"current: {now or 'none'}  head: {head}")
+
+
+@db.command("migrate", help="Autogenerate a revision from the models' differences with the database.")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@with_appcontext
+def migrate(message: str) -> None:
+    runner.revision(current_app.extensions["scrm"].engine, message, autogenerate=True)
+
+
+@db.command("revision", help="A new revision file; empty unless --autogenerate.")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@click.option("--autogenerate", is_flag=True, help="Fill it from the models' differences with the database.")
+@with_appcontext
+def revision(message: str, autogenerate: bool) -> None:
+    runner.revision(current_app.extensions["scrm"].engine, message, autogenerate=autogenerate)
+
+
+@db.command("history", help="List the revisions, newest first.")
+@click.option("-v", "--verbose", is_flag=True)
+def history(verbose: bool) -> None:
+    runner.history(verbose)
+
+
+@db.command("stamp", help="Set the database's revision to REVISION without migrating (e.g. head).")
+@click.argument("revision")
+@with_appcontext
+def stamp(revision: str) -> None:
+    runner.stamp(current_app.extensions["scrm"].engine, revision)
+    click.echo(f"database stamped {runner.current_and_head(current_app.extensions['scrm'].engine)[0]}")
 
 
 COMMANDS = [db]

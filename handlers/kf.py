@@ -1,11 +1,13 @@
-"""WeChat customer service (微信客服, 004 §12): the kf_msg_or_event callback, and what each synced message
-does to the service session.
+"""WeChat customer service (微信客服, 004 §12): the kf_msg_or_event and kf_account_auth_change callbacks,
+and what each synced message does to the service session (handlers/kf_sessions.py moves whole sessions).
 
 The callback carries only a Token and the account (OpenKfId), so its handler plans one `kf_sync` outbox
 row; the job (jobs/kf.py) pages kf/sync_msg and hands each page to `apply_page`, in the transaction that
 also moves the cursor. Everything here runs inside that transaction: messages are stored once (msgid),
-sessions move through WeCom's states (new → bot → queue/human → ended), and WeCom calls (welcome, bot
-answer, hand-over, end) are outbox rows run after commit, so a page applied once has its effects once.
+sessions move through WeCom's states (new → bot → queue/human → lapsing/ended), and WeCom calls (welcome,
+bot answer, hand-over, end) are outbox rows run after commit, so a page applied once has its effects once.
+Only recent messages are acted on (rules/kf.py `acts_on`); older ones, which a first sync or a lost cursor
+brings back from sync_msg's 3 days, are stored and nothing else.
 """
 
 from __future__ import annotations
@@ -16,31 +18,27 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from handlers.moderation import store_message
+from handlers.kf_sessions import FAST, OPEN_STATES, end_session, hand_over, kf_settings, resume
+from handlers.moderation import plan_staff_message, store_message
 from handlers.registry import HandlerContext, on
-from models import (
-    KfAccount, KfCursor, KfServicer, KfSession, KfSettings, KnowledgeItem, Message, Outbox, OutboxStatus,
-)
+from models import KfAccount, KfCursor, KfServicer, KfSession, KnowledgeItem, Message, Outbox, OutboxStatus
 from models.conversation import KF_ORIGINS, MessageOrigin, MessageSource
 from models.db import get_or_create, utcnow
-from models.kf import ServicerStatus, SessionState
-from rules.kf import STATUS_CHANGE_STATE, Candidate, choose_receptionist, is_closing, wants_person
+from models.kf import RowStatus, ServicerStatus, SessionState
+from rules.kf import (
+    STATUS_CHANGE_STATE, SEND_FAIL_REASONS, SendFailAction, acts_on, answer_msgid, is_closing, send_fail_action,
+    wants_person,
+)
 from rules.knowledge import Entry, best_answer
-from wecom.events import KfEvent
+from wecom.events import KfAuthChangeEvent, KfEvent
 
 log = logging.getLogger(__name__)
 
 WELCOME_CODE_TTL = dt.timedelta(seconds=20)
-"""An enter_session welcome_code allows one message within 20 s (PROTOCOL.md §4)."""
-
-FAST = "welcome"
-"""Session calls go on the fast queue workers take first: a customer is waiting in the chat, and the end
-message's msg_code, like the welcome_code, dies 20 s after the move (PROTOCOL.md §4)."""
-
-OPEN_STATES = (SessionState.new.value, SessionState.bot.value, SessionState.queue.value, SessionState.human.value)
+"""An enter_session welcome_code allows one message within 20 s (docs/PROTOCOL.md §4)."""
 
 
 @on("kf_msg_or_event")
@@ -52,6 +50,9 @@ def kf_callback(ctx: HandlerContext, event: KfEvent) -> None:
         log.warning("kf_msg_or_event without OpenKfId (inbox %s): nothing to sync", ctx.inbox_id)
         return
     cursor = locked_cursor(ctx.session, ctx.corp_id, event.open_kf_id)
+    if cursor.deauthorised_at is not None:
+        log.info("kf_msg_or_event for %s, which was taken from this app: not synced", event.open_kf_id)
+        return
     cursor.requested += 1
     if event.token:
         cursor.token = event.token
@@ -60,6 +61,26 @@ def kf_callback(ctx: HandlerContext, event: KfEvent) -> None:
     row = ctx.outbox("kf_sync", {"app_pk": ctx.app_pk, "open_kfid": event.open_kf_id},
                      key=f"kf_sync:{ctx.inbox_id}", queue=FAST)
     cursor.sync_outbox_id = row.id
+
+
+@on("kf_account_auth_change")
+def kf_auth_change(ctx: HandlerContext, event: KfAuthChangeEvent) -> None:
+    """Accounts taken from this app (AuthDelOpenKfId, one node each) stop syncing: their callbacks plan no
+    sync and a planned one stops (the cursor row says so); given back (AuthAddOpenKfId), they sync again.
+    Our own account rows show it in the API."""
+    now = utcnow()
+    for open_kfid, gone in [(k, True) for k in event.removed] + [(k, False) for k in event.added]:
+        if not open_kfid:
+            continue
+        locked_cursor(ctx.session, ctx.corp_id, open_kfid).deauthorised_at = now if gone else None
+        rows = update(KfAccount).where(KfAccount.corp_id == ctx.corp_id, KfAccount.open_kfid == open_kfid,
+                                       KfAccount.deleted_at.is_(None))
+        if gone:
+            ctx.session.execute(rows.values(status=RowStatus.deauthorised.value))
+        else:
+            ctx.session.execute(rows.where(KfAccount.status == RowStatus.deauthorised.value)
+                                .values(status=RowStatus.active.value))
+    log.info("kf accounts given to this app: %s; taken from it: %s", list(event.added), list(event.removed))
 
 
 def _this_transaction(s: Session, name: str) -> dict[Any, Any]:
@@ -101,15 +122,12 @@ def locked_cursor(s: Session, corp_id: str, open_kfid: str) -> KfCursor:
     return row
 
 
-def kf_settings(ctx: HandlerContext) -> KfSettings:
-    return get_or_create(ctx.session, KfSettings, {"corp_id": ctx.corp_id})[0]
-
-
 class PageApplier:
     """Applies sync_msg pages of one account within one transaction, with the corp's rules loaded once."""
 
-    def __init__(self, ctx: HandlerContext, open_kfid: str) -> None:
+    def __init__(self, ctx: HandlerContext, open_kfid: str, pass_started: dt.datetime) -> None:
         self.ctx = ctx
+        self.pass_started = pass_started
         self.s = ctx.session
         self.open_kfid = open_kfid
         self.account = self.s.scalar(select(KfAccount).where(
@@ -121,12 +139,13 @@ class PageApplier:
         self._sessions: dict[str, KfSession] = {}
 
     def apply(self, msg_list: list[dict[str, Any]]) -> int:
-        """Store the page's new messages and act on them; returns how many were new."""
+        """Store the page's new messages and act on the recent ones (rules/kf.py `acts_on`: the rest come from
+        sync_msg's 3-day window after a first sync or a lost cursor); returns how many were new."""
         ids = [str(m.get("msgid", "")) for m in msg_list]
         known = set(self.s.scalars(select(Message.msgid).where(Message.corp_id == self.ctx.corp_id,
                                                                Message.msgid.in_(ids))))
         stored = 0
-        fresh = [m for m in msg_list if str(m.get("msgid", "")) not in known]
+        fresh = [m for m in msg_list if str(m.get("msgid", "")) not in known and self._acts(m)]
         self._load_open_sessions(fresh)
         self._open_sessions_ahead(fresh)
         with self.s.no_autoflush:  # the page's rows go in with the commit's flush, not one flush per message
@@ -144,19 +163,23 @@ class PageApplier:
                            .values(hits=KnowledgeItem.hits + n).execution_options(synchronize_session=False))
         return stored
 
+    def _acts(self, msg: dict[str, Any]) -> bool:
+        return acts_on(_who_and_when(msg)[2], self.pass_started)
+
     def _one(self, msgid: str, msg: dict[str, Any]) -> None:
         origin, external_userid, at = _who_and_when(msg)
         msgtype = str(msg.get("msgtype", ""))
         text = msg.get("text", {}).get("content", "") if msgtype == "text" else ""
         session = None
-        if external_userid:
+        acting = acts_on(at, self.pass_started)  # an old one is stored as it came, acted on by nobody
+        if acting and external_userid:
             if origin is MessageOrigin.customer:
                 session = self._customer_said(external_userid, msgid, msgtype, text, at)
             elif origin is MessageOrigin.servicer:
                 session = self._servicer_said(external_userid, at)
             elif msgtype == "event":
                 session = self._event(external_userid, msg.get("event", {}), at)
-        elif msgtype == "event":
+        elif acting and msgtype == "event":
             self._account_event(msg.get("event", {}))
         store_message(self.s, Message(
             corp_id=self.ctx.corp_id, source=MessageSource.kf.value, msgid=msgid, open_kfid=self.open_kfid,
@@ -211,6 +234,7 @@ class PageApplier:
     def _customer_said(self, external_userid: str, msgid: str, msgtype: str, text: str,
                        at: dt.datetime) -> KfSession:
         session = self._open_session(external_userid, at)
+        resume(session)
         session.customer_msgs += 1
         settings = self.settings
         if text and is_closing(text, settings.closing_words):
@@ -232,7 +256,8 @@ class PageApplier:
         session.first_response_at = session.first_response_at or utcnow()
         self.ctx.outbox("kf_send_text", {
             "app_pk": session.app_pk, "session_pk": session.id, "open_kfid": session.open_kfid,
-            "external_userid": session.external_userid, "content": item.answer, "msgid": f"bot-{msgid}"[:64]},
+            "external_userid": session.external_userid, "content": item.answer,
+            "msgid": answer_msgid(self.ctx.corp_id, session.open_kfid, msgid)},
             key=f"kf_answer:{self.ctx.corp_id}:{msgid}", queue=FAST, fresh=True)
 
     def _knowledge(self) -> list[Entry]:
@@ -267,11 +292,50 @@ class PageApplier:
             if state == SessionState.ended.value:
                 end_session(self.ctx, session, "wecom", self.settings.end_message, tell_wecom=False)
             elif state == SessionState.human.value:
-                session.state = state
+                session.state, session.end_reason = state, None  # also one that was lapsing in the queue
                 session.servicer_userid = event.get("new_servicer_userid") or session.servicer_userid
                 session.assigned_at = session.assigned_at or at
             return session
+        if kind == "msg_send_fail":
+            return self._send_failed(external_userid, event)
         return None
+
+    def _send_failed(self, external_userid: str, event: dict[str, Any]) -> KfSession | None:
+        """msg_send_fail: WeCom took one of our messages but could not deliver it (fail_type, doc 94670). The
+        message is marked; then, by the fail type: the customer who missed the bot's answer gets a person; a
+        session WeCom has closed ends here too; what only an admin can fix is told to the account's servicers."""
+        fail_type = int(event.get("fail_type", 0))
+        failed = self.s.scalar(select(Message).where(Message.corp_id == self.ctx.corp_id,
+                                                     Message.msgid == str(event.get("fail_msgid", ""))))
+        if failed is not None:
+            failed.raw = {**failed.raw, "send_fail": {"fail_type": fail_type}}
+        session = self._sessions.get(external_userid)
+        open_now = session is not None and session.state in OPEN_STATES
+        action = send_fail_action(fail_type)
+        log.info("kf message %s not delivered: fail_type %s, %s", event.get("fail_msgid"), fail_type, action.value)
+        if action is SendFailAction.hand_over and open_now \
+                and session.state in (SessionState.new.value, SessionState.bot.value):
+            hand_over(self.ctx, session, self.account)
+        elif action is SendFailAction.session_over and open_now:
+            end_session(self.ctx, session, "send_failed", "", tell_wecom=False)
+        elif action is SendFailAction.tell_admins and self.account is not None:
+            self._tell_servicers(fail_type, str(event.get("fail_msgid", "")))
+        return session if open_now else None
+
+    def _tell_servicers(self, fail_type: int, fail_msgid: str) -> None:
+        """An app message to the account's servicers: WeCom stopped delivering for a reason only an admin can
+        fix (the account deleted, the app closed, the corp not verified, nobody logged in to the WeCom app)."""
+        userids = list(self.s.scalars(select(KfServicer.userid).where(KfServicer.account_pk == self.account.id)
+                                      .order_by(KfServicer.userid)))
+        if not userids:
+            log.warning("kf account %s: a message failed (fail_type %s) and it has no servicer to tell",
+                        self.account.id, fail_type)
+            return
+        reason = SEND_FAIL_REASONS.get(fail_type, str(fail_type))
+        text = (f"微信客服「{self.account.name}」的消息未能送达客户：{reason}。"
+                "请管理员在企业微信管理后台处理，处理前客户收不到客服消息。")
+        plan_staff_message(self.s, self.ctx.corp_id, f"kf_send_fail:{self.ctx.corp_id}:{fail_msgid}"[:191], "text",
+                           {"content": text}, userids)
 
     def _account_event(self, event: dict[str, Any]) -> None:
         """servicer_status_change: a receptionist starts (1) or stops (2) receiving on this account."""
@@ -289,88 +353,3 @@ def _who_and_when(msg: dict[str, Any]) -> tuple[MessageOrigin, str, dt.datetime]
     origin = KF_ORIGINS.get(int(msg.get("origin", 0)), MessageOrigin.system)
     external_userid = str(msg.get("external_userid") or msg.get("event", {}).get("external_userid", ""))
     return origin, external_userid, dt.datetime.fromtimestamp(int(msg.get("send_time", 0)), dt.UTC)
-
-
-def end_session(ctx: HandlerContext, session: KfSession, reason: str, end_message: str,
-                tell_wecom: bool = True) -> None:
-    """End the session (closing words, silence, a removed receptionist): WeCom state 4 with the end message
-    (not when WeCom itself reported the end), then give the freed receptionist the account's next queued
-    customer."""
-    freed = session.servicer_userid if session.state == SessionState.human.value else None
-    session.state = SessionState.ended.value
-    session.ended_at = utcnow()
-    session.end_reason = reason
-    if tell_wecom:
-        ctx.outbox("kf_end", {"app_pk": session.app_pk, "session_pk": session.id, "content": end_message},
-                   key=f"kf_end:{session.id}", queue=FAST)
-    if freed and session.account_pk is not None:
-        account = ctx.session.get(KfAccount, session.account_pk)
-        if account is not None:
-            drain_queue(ctx, account)
-
-
-def _candidates(ctx: HandlerContext, account: KfAccount) -> list[Candidate]:
-    userids = ctx.session.scalars(select(KfServicer.userid).where(
-        KfServicer.account_pk == account.id, KfServicer.status == ServicerStatus.receiving.value)).all()
-    if not userids:
-        return []
-    loads = dict(ctx.session.execute(
-        select(KfSession.servicer_userid, func.count()).where(
-            KfSession.corp_id == ctx.corp_id, KfSession.state == SessionState.human.value,
-            KfSession.servicer_userid.in_(userids))
-        .group_by(KfSession.servicer_userid)).all())
-    return [Candidate(u, int(loads.get(u, 0))) for u in userids]
-
-
-def hand_over(ctx: HandlerContext, session: KfSession, account: KfAccount | None) -> None:
-    """Give the customer to a person by the account's rule, within each person's concurrent limit; when all
-    are full (or the account has nobody), the customer queues (service_state 2)."""
-    ctx.session.flush()  # the loads and last receptionists below must see this transaction's moves so far
-    userid = None
-    if account is not None:
-        last = ctx.session.scalar(select(KfSession.servicer_userid).where(
-            KfSession.corp_id == ctx.corp_id, KfSession.open_kfid == session.open_kfid,
-            KfSession.external_userid == session.external_userid, KfSession.servicer_userid.is_not(None),
-            KfSession.id != session.id).order_by(KfSession.id.desc()).limit(1))
-        choice = choose_receptionist(account.rule, _candidates(ctx, account), account.max_sessions,
-                                     account.rr_next, last)
-        account.rr_next = choice.rr_next
-        userid = choice.userid
-    now = utcnow()
-    if userid is None:
-        if session.state == SessionState.queue.value:
-            return
-        session.state = SessionState.queue.value
-        session.queued_at = now
-    else:
-        session.state = SessionState.human.value
-        session.servicer_userid = userid
-        session.assigned_at = now
-    ctx.outbox("kf_trans", {"app_pk": session.app_pk, "session_pk": session.id, "open_kfid": session.open_kfid,
-                            "external_userid": session.external_userid, "service_state": 3 if userid else 2,
-                            "servicer_userid": userid or ""},
-               key=f"kf_trans:{session.id}:{userid or 'queue'}", queue=FAST)
-
-
-def drain_queue(ctx: HandlerContext, account: KfAccount) -> None:
-    """Queued customers of the account, oldest first, to whoever has room, until nobody has."""
-    ctx.session.flush()
-    queued = ctx.session.scalars(select(KfSession).where(
-        KfSession.account_pk == account.id, KfSession.state == SessionState.queue.value)
-        .order_by(KfSession.queued_at, KfSession.id)).all()
-    for session in queued:
-        hand_over(ctx, session, account)
-        if session.state == SessionState.queue.value:
-            break
-
-
-def end_silent_sessions(ctx: HandlerContext, now: dt.datetime) -> int:
-    """§9.8.2: sessions with no message for the corp's `silence_minutes` end, with the end message."""
-    settings = kf_settings(ctx)
-    cutoff = now - dt.timedelta(minutes=settings.silence_minutes)
-    silent = ctx.session.scalars(select(KfSession).where(
-        KfSession.corp_id == ctx.corp_id, KfSession.state.in_(OPEN_STATES), KfSession.last_message_at < cutoff)
-        .order_by(KfSession.id)).all()
-    for session in silent:
-        end_session(ctx, session, "silence", settings.end_message)
-    return len(silent)

@@ -1,6 +1,6 @@
 """Planning the welcome message of an add: which one, and an outbox row on the fast `welcome` queue.
 
-The WelcomeCode is valid for 20 s after the event and only once (PROTOCOL.md §4), so the row carries
+The WelcomeCode is valid for 20 s after the event and only once (docs/PROTOCOL.md §4), so the row carries
 its deadline; the job checks it and logs a miss instead of calling WeCom too late.
 """
 

@@ -1,6 +1,8 @@
 """RQ jobs. Importing the package registers every job by name (dead letters are replayed by name)."""
 
-from jobs import bot, channels, directory, events, kf, maintenance, moderation, notify, outbound, recycle, tags, welcome  # noqa: F401  (register their jobs)
+from jobs import (  # noqa: F401  (register their jobs)
+    bot, channels, directory, events, kf, kf_send, maintenance, moderation, notify, outbound, recycle, tags, welcome,
+)
 from jobs.queue import JOBS, QUEUES, enqueue
 
 __all__ = ["JOBS", "QUEUES", "enqueue"]

@@ -21,14 +21,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from handlers.kf import PageApplier, drain_queue, end_silent_sessions, locked_cursor
-from handlers.moderation import store_message
+from handlers.kf import PageApplier, locked_cursor
+from handlers.kf_sessions import drain_queue, end_silent_sessions
 from handlers.registry import HandlerContext
 from jobs.outbound import EffectContext, effect, hand_on, settle
 from jobs.queue import URGENT, enqueue_outbox, job
 from jobs.runtime import Runtime, current
-from models import KfAccount, KfCursor, KfScene, KfServicer, KfSession, Message, Outbox
-from models.conversation import MessageOrigin, MessageSource
+from models import KfAccount, KfCursor, KfScene, KfServicer, KfSession, Outbox
 from models.db import utcnow
 from models.kf import RowStatus, ServicerStatus, SessionState
 from wecom.client import WeComError
@@ -43,7 +42,8 @@ TURN_POLL = 0.002
 """AnswerTurn: how long a turn lives unreleased, how long a pass waits for one, how often it looks."""
 
 SYNC_LIMIT = 1000
-NOT_ALLOWED = 95016  # service_state/trans: WeCom does not allow this move (the session already moved)
+TOKEN_EXPIRED = 95007  # sync_msg: the callback's Token is no longer valid (it lives 10 min)
+
 GONE = 95004  # open_kfid does not exist
 
 
@@ -193,16 +193,19 @@ def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLo
     last page's committed outbox rows, which the caller hands on once the pass is settled."""
     runtime = ctx.runtime
     totals = {"pages": 0, "stored": 0}
+    started = utcnow()
     while True:
         with runtime.Session() as s:
             row = s.scalar(select(KfCursor).where(KfCursor.corp_id == ctx.corp_id, KfCursor.open_kfid == open_kfid))
-            cursor, token = row.cursor, row.token
-        page = ctx.client.post("kf/sync_msg", data={"cursor": cursor, "token": token, "limit": SYNC_LIMIT,
-                                                    "open_kfid": open_kfid})
+            cursor, token, deauthorised = row.cursor, row.token, row.deauthorised_at is not None
+        if deauthorised:
+            log.info("kf sync of %s: the account was taken from this app, not syncing", open_kfid)
+            return totals, []
+        page = _sync_msg(ctx, open_kfid, cursor, token)
         try:
             with runtime.WriteSession.begin() as s:
                 hctx = HandlerContext(session=s, corp_id=ctx.corp_id, app_pk=app_pk)
-                stored = PageApplier(hctx, open_kfid).apply(list(page.get("msg_list") or []))
+                stored = PageApplier(hctx, open_kfid, started).apply(list(page.get("msg_list") or []))
                 # The cursor row last: on MySQL its lock, which every callback of the account waits for, is
                 # then held from here to the commit, not across the whole page.
                 row = locked_cursor(s, ctx.corp_id, open_kfid)
@@ -226,93 +229,22 @@ def _sync_pages(ctx: EffectContext, app_pk: int, open_kfid: str, lock: AccountLo
         lock.renew()
 
 
-# -- session calls -------------------------------------------------------------------------------------------
-
-def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, content: str,
-                open_kfid: str = "", external_userid: str = "") -> dict[str, Any]:
-    """Our own message into the conversation: sync_msg never returns what the API sent. The account and
-    customer are looked up from the session unless the caller has them."""
-    if not open_kfid:
-        session = s.get(KfSession, session_pk)
-        open_kfid, external_userid = session.open_kfid, session.external_userid
-    store_message(s, Message(corp_id=ctx.corp_id, source=MessageSource.kf.value, msgid=msgid,
-                             open_kfid=open_kfid, external_userid=external_userid,
-                             origin=MessageOrigin.bot.value, msgtype="text", content=content, raw={},
-                             send_time=utcnow(), session_pk=session_pk), later=True)
-    return {"msgid": msgid}
-
-
-def _trans(ctx: EffectContext, open_kfid: str, external_userid: str, state: int, servicer: str = "") -> str | None:
-    """service_state/trans; the msg_code it returns ("" when none), or None when WeCom says the session
-    already left the state this move starts from (95016), which a re-run after a crash meets."""
-    data = {"open_kfid": open_kfid, "external_userid": external_userid, "service_state": state}
-    if servicer:
-        data["servicer_userid"] = servicer
-    try:
-        return str(ctx.client.post("kf/service_state/trans", data=data).get("msg_code") or "")
-    except WeComError as exc:
-        if exc.errcode == NOT_ALLOWED:
-            return None
-        raise
-
-
-@effect("kf_send_text")
-def kf_send_text(ctx: EffectContext, session_pk: int, open_kfid: str, external_userid: str, content: str,
-                 msgid: str) -> dict[str, Any] | None:
-    """A bot answer: kf/send_msg, whether WeCom has the session as 未处理 (0) or 智能助手接待 (1).
-
-    A new session is not moved to state 1 first: WeCom lists answering through the API as the first
-    thing to do with a state-0 session, and every move out of 0 that we make later (to the queue, to a
-    person, to the end) is allowed from 0 as from 1. The move would cost a second WeCom call on every
-    new customer's first answer, in front of that answer. Our own row says `bot` either way."""
-    result = ctx.client.post("kf/send_msg", data={"touser": external_userid, "open_kfid": open_kfid,
-                                                  "msgid": msgid, "msgtype": "text", "text": {"content": content}})
-    return ctx.finish(lambda s: _store_sent(s, ctx, session_pk, str(result.get("msgid") or msgid), content,
-                                            open_kfid, external_userid))
-
-
-@effect("kf_welcome")
-def kf_welcome(ctx: EffectContext, session_pk: int, code: str, content: str, deadline: str) -> dict[str, Any] | None:
-    """The enter_session welcome through send_msg_on_event, only while its code lives (20 s)."""
-    if utcnow() > dt.datetime.fromisoformat(deadline):
-        return ctx.finish(lambda s: {"welcome": "missed"})
-    result = ctx.client.post("kf/send_msg_on_event", data={"code": code, "msgtype": "text",
-                                                           "text": {"content": content}})
-    return ctx.finish(lambda s: {"welcome": "sent", **_store_sent(s, ctx, session_pk, str(result["msgid"]), content)})
-
-
-@effect("kf_trans")
-def kf_trans(ctx: EffectContext, session_pk: int, open_kfid: str, external_userid: str, service_state: int,
-             servicer_userid: str) -> dict[str, Any] | None:
-    """Hand-over: to a receptionist (3) or the queue (2)."""
-    code = _trans(ctx, open_kfid, external_userid, service_state, servicer_userid)
-    return ctx.finish(lambda s: {"service_state": service_state, "moved": code is not None})
-
-
-@effect("kf_end")
-def kf_end(ctx: EffectContext, session_pk: int, content: str) -> dict[str, Any] | None:
-    """End in WeCom (state 4), then the end message with the msg_code the move returned (20 s). The code is
-    kept on the session before it is used, so a re-run does not try to end the session twice."""
-    with ctx.runtime.Session() as s:
-        session = s.get(KfSession, session_pk)
-        code, open_kfid, external_userid = session.end_msg_code, session.open_kfid, session.external_userid
-    if code is None:
-        code = _trans(ctx, open_kfid, external_userid, 4) or ""
+def _sync_msg(ctx: EffectContext, open_kfid: str, cursor: str, token: str) -> dict[str, Any]:
+    """One sync_msg call: with the callback's Token while there is one (such calls are throttled less). A
+    Token WeCom calls expired (95007) is dropped and the call made without it: the Token is optional, and
+    the messages must not wait in a dead letter for the next callback."""
+    data: dict[str, Any] = {"cursor": cursor, "limit": SYNC_LIMIT, "open_kfid": open_kfid}
+    if token:
+        try:
+            return ctx.client.post("kf/sync_msg", data={**data, "token": token})
+        except WeComError as exc:
+            if exc.errcode != TOKEN_EXPIRED:
+                raise
+        log.info("kf sync of %s: the callback token expired, syncing without it", open_kfid)
         with ctx.runtime.WriteSession.begin() as s:
-            s.get(KfSession, session_pk).end_msg_code = code
-    if not code or not content:
-        return ctx.finish(lambda s: {"ended": True, "end_message": False})
-    try:
-        result = ctx.client.post("kf/send_msg_on_event", data={"code": code, "msgtype": "text",
-                                                               "text": {"content": content}})
-    except WeComError as exc:
-        if exc.retryable:
-            raise
-        errcode = exc.errcode
-        log.info("kf end message not sent: errcode %s", errcode)
-        return ctx.finish(lambda s: {"ended": True, "end_message": False, "errcode": errcode})
-    return ctx.finish(lambda s: {"ended": True, "end_message": True,
-                                 **_store_sent(s, ctx, session_pk, str(result["msgid"]), content)})
+            s.execute(update(KfCursor).where(KfCursor.corp_id == ctx.corp_id, KfCursor.open_kfid == open_kfid,
+                                             KfCursor.token == token).values(token=""))
+    return ctx.client.post("kf/sync_msg", data=data)
 
 
 # -- admin calls ---------------------------------------------------------------------------------------------
@@ -425,8 +357,9 @@ def kf_scene_add(ctx: EffectContext, scene_pk: int) -> dict[str, Any] | None:
 
 @job("kf_tick", queue="maintenance")
 def kf_tick() -> dict[str, int]:
-    """Every minute (jobs/cron.py): end sessions silent for the corp's N minutes (§9.8.2), and give queued
-    customers to receptionists who have room again (a limit raised, a servicer back at work)."""
+    """Every minute (jobs/cron.py): end (or let lapse) sessions silent for the corp's N minutes (§9.8.2), end
+    lapsing sessions once WeCom's 48 h are up, and give queued customers to receptionists who have room again
+    (a limit raised, a servicer back at work)."""
     runtime = current()
     with runtime.Session() as s:
         corps = s.scalars(select(KfSession.corp_id).where(KfSession.state != SessionState.ended.value)

@@ -5,6 +5,11 @@ if Redis was down at that moment, or a worker died holding the job, the row wait
 inbox rows still `received` and outbox rows still `pending` after `older_than` seconds, unless RQ already
 holds a queued or scheduled job for them. Running a job twice is harmless (both jobs check status), so
 the sweeper errs on the side of enqueueing.
+
+An outbox row whose effect RQ re-scheduled (a failed attempt's retry, a WeCom rate limit) has a due time,
+`next_attempt_at`: the sweeper leaves it alone until `older_than` seconds past it. By then RQ's scheduler
+should have moved the job to its queue; if RQ still calls it scheduled, no scheduler is running it (one
+died holding the scheduler lock, or none runs), so the sweeper enqueues the row itself.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from jobs.queue import enqueue, job
 from jobs.runtime import current
@@ -20,9 +25,11 @@ from models import Inbox, InboxStatus, Outbox, OutboxStatus
 from models.db import utcnow
 
 WAITING = {"queued", "scheduled", "deferred"}
+OVERDUE_WAITING = {"queued"}
+"""A job past its due time waits only in a queue; "scheduled" then means no scheduler is moving it."""
 
 
-def _waiting_in_rq(redis: Any, job_id: str) -> bool:
+def _waiting_in_rq(redis: Any, job_id: str, overdue: bool = False) -> bool:
     if redis is None:
         return False
     from rq.job import Job
@@ -32,7 +39,7 @@ def _waiting_in_rq(redis: Any, job_id: str) -> bool:
         status = Job.fetch(job_id, connection=redis).get_status(refresh=False)
     except NoSuchJobError:
         return False
-    return status is not None and str(getattr(status, "value", status)) in WAITING
+    return status is not None and str(getattr(status, "value", status)) in (OVERDUE_WAITING if overdue else WAITING)
 
 
 def sweep(older_than: int | None = None, limit: int = 1000) -> dict[str, int]:
@@ -46,16 +53,17 @@ def sweep(older_than: int | None = None, limit: int = 1000) -> dict[str, int]:
             .order_by(Inbox.id).limit(limit)
         ).all()
         outbox_rows = s.execute(
-            select(Outbox.id, Outbox.queue).where(Outbox.status == OutboxStatus.pending.value,
-                                                  Outbox.created_at <= cutoff)
+            select(Outbox.id, Outbox.queue, Outbox.next_attempt_at.is_not(None))
+            .where(Outbox.status == OutboxStatus.pending.value, Outbox.created_at <= cutoff,
+                   or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= cutoff))
             .order_by(Outbox.id).limit(limit)
         ).all()
     counts = {"inbox": 0, "outbox": 0}
-    work = [("inbox", "process_event", row_id, None) for row_id in inbox_ids]
-    work += [("outbox", "deliver_outbox", row_id, queue) for row_id, queue in outbox_rows]
-    for kind, name, row_id, queue in work:
+    work = [("inbox", "process_event", row_id, None, False) for row_id in inbox_ids]
+    work += [("outbox", "deliver_outbox", row_id, queue, bool(due)) for row_id, queue, due in outbox_rows]
+    for kind, name, row_id, queue, overdue in work:
         job_id = f"{kind}-{row_id}"
-        if not _waiting_in_rq(runtime.redis, job_id):
+        if not _waiting_in_rq(runtime.redis, job_id, overdue):
             enqueue(name, row_id, job_id=job_id, queue=queue)
             counts[kind] += 1
     return counts

@@ -9,6 +9,7 @@ transaction together with marking the outbox row done.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from handlers.contacts import apply_external_contact, apply_user
-from jobs.queue import URGENT, FinalError, dead_letter, enqueue_outbox, job, on_dead, on_replay
+from jobs.queue import URGENT, FinalError, dead_letter, enqueue_outbox, job, on_dead, on_replay, on_reschedule
 from jobs.runtime import Runtime, current
 from models import Outbox, OutboxStatus, Staff
 from models.db import utcnow
@@ -135,8 +136,9 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     after another), and N answers cost one write transaction instead of 2N, which is
     what SQLite's single writer lock (and MySQL's commit flush) can afford at thousands per minute. The
     attempt is counted up front for the batch, as deliver_outbox counts its own. A row whose effect fails
-    for good is dead-lettered as deliver_outbox's would be; one that fails otherwise, or whose write fails,
-    is handed to its queue and gets the job's usual retries.
+    for good is dead-lettered as deliver_outbox's would be; one that WeCom rate-limits goes to its queue
+    for when WeCom takes calls again; one that fails otherwise, or whose write fails, is handed to its queue
+    and gets the job's usual retries.
     """
     runtime = current()
     loaded = _pending(runtime, [outbox_id for outbox_id, _ in rows])
@@ -147,6 +149,7 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
                   .values(attempts=Outbox.attempts + 1).execution_options(synchronize_session=False))
     writes: list[tuple[int, Write]] = []
     retry: list[tuple[int, str]] = []
+    later: dict[float, list[tuple[int, str]]] = {}
     clients: dict[int, WeComClient] = {}
 
     def run_lane(lane: list[tuple[int, str]]) -> None:
@@ -157,6 +160,8 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
             except Exception as exc:  # noqa: BLE001 - dead-lettered or retried, as deliver_outbox's would be
                 if isinstance(exc, FinalError) or isinstance(exc, WeComError) and not exc.retryable:
                     dead_letter("deliver_outbox", [outbox_id], exc, attempts=1, queue=queue)
+                elif isinstance(exc, WeComError) and exc.retry_after is not None:
+                    later.setdefault(exc.retry_after, []).append((outbox_id, queue))
                 else:
                     log.info("outbox %s (%s) handed to its queue: %s", outbox_id, name, type(exc).__name__)
                     retry.append((outbox_id, queue))
@@ -172,6 +177,11 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
             run_lane(lane)
     retry += _settle_all(runtime, writes, dict(rows))
     enqueue_outbox(retry)
+    for wait, rate_limited in later.items():
+        when = utcnow() + dt.timedelta(seconds=wait)
+        for outbox_id, _ in rate_limited:
+            _note_due([outbox_id], when)
+        enqueue_outbox(rate_limited, delay=wait)
 
 
 LANES = 8
@@ -234,6 +244,14 @@ def _make_pending(args: list[Any]) -> None:
         row = s.get(Outbox, args[0])
         if row is not None and row.status == OutboxStatus.failed.value:
             row.status = OutboxStatus.pending.value
+
+
+@on_reschedule("deliver_outbox")
+def _note_due(args: list[Any], when: dt.datetime) -> None:
+    """Record when the effect runs again, so the sweeper waits for that and only then steps in."""
+    with current().WriteSession.begin() as s:
+        s.execute(update(Outbox).where(Outbox.id == args[0], Outbox.status == OutboxStatus.pending.value)
+                  .values(next_attempt_at=when).execution_options(synchronize_session=False))
 
 
 @effect("sync_customer")

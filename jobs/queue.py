@@ -7,12 +7,17 @@ default). A job that fails for good, because its retries are spent or because it
 is written to the `dead_letters` table and its `on_dead` hook marks the CRM row failed.
 
 RQ calls `on_failure` on *every* failed attempt (and for jobs abandoned by a killed worker), so the
-callback only acts when no retry is left.
+callback dead-letters only when no retry is left. A WeCom rate limit (`WeComError.retry_after`) is no
+failure of the job: the callback re-schedules it for when WeCom takes calls again, without spending one of
+its retries, so an effect waits out any number of rate-limited minutes and is never dead-lettered for them.
+Each re-scheduling is told to the job's `on_reschedule` hook (the outbox row records when it is due).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 from collections.abc import Iterable, Callable
@@ -20,6 +25,8 @@ from collections.abc import Iterable, Callable
 from models import DeadLetter
 from models.db import utcnow
 from jobs.runtime import current
+from wecom.client import WeComError
+from web.logs import current_request_id  # the request (or job) that enqueues, carried to the worker's lines
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,7 @@ class FinalError(Exception):
 
 DeadHook = Callable[[list[Any], str], None]
 ReplayHook = Callable[[list[Any]], None]
+RescheduleHook = Callable[[list[Any], dt.datetime], None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class JobSpec:
     queue: str
     on_dead: DeadHook | None = None
     on_replay: ReplayHook | None = None
+    on_reschedule: RescheduleHook | None = None
 
 
 JOBS: dict[str, JobSpec] = {}
@@ -84,8 +93,13 @@ def on_replay(name: str) -> Callable[[ReplayHook], ReplayHook]:
     return _hook(name, "on_replay")
 
 
+def on_reschedule(name: str) -> Callable[[RescheduleHook], RescheduleHook]:
+    """Register what to note in the DB when job `name` fails and RQ will run it again at a time (args, when)."""
+    return _hook(name, "on_reschedule")
+
+
 def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None = None,
-            retry_as: str | None = None) -> None:
+            retry_as: str | None = None, delay: float = 0.0) -> None:
     """Run job `name` with `args` (on `queue`, default the job's own): on RQ when Redis is configured,
     else now, in this process.
 
@@ -94,7 +108,7 @@ def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None 
     queue's patience: the welcome queue's few quick retries suit a 20 s code, not a customer upsert.
 
     On RQ this raises redis' ConnectionError when Redis is down; callers that must not fail (the callback
-    view) catch it and leave the row for the sweeper.
+    view) catch it and leave the row for the sweeper. `delay` (seconds, RQ only) schedules the job instead.
     """
     spec = JOBS[name]
     runtime = current()
@@ -107,26 +121,30 @@ def enqueue(name: str, *args: Any, job_id: str | None = None, queue: str | None 
     intervals = RETRY_INTERVALS[retry_as or queue]
     # One MULTI/EXEC for the whole enqueue (RQ alone uses two): the job hash and the queue push still
     # land atomically, at half the round trips on the callback's hot path.
+    rq_queue = runtime.queue(queue)
     with runtime.redis.pipeline() as pipe:
-        runtime.queue(queue).enqueue(
-            spec.fn,
-            *args,
+        options: dict[str, Any] = dict(
             job_id=job_id,
             retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
             on_failure=Callback(rq_failure_callback),
-            meta={"scrm_job": name, "scrm_retry_as": retry_as or queue},
+            meta={"scrm_job": name, "scrm_retry_as": retry_as or queue, "request_id": current_request_id()},
             result_ttl=3600,
             failure_ttl=7 * 86400,
             pipeline=pipe,
         )
+        if delay > 0:
+            rq_queue.enqueue_in(dt.timedelta(seconds=delay), spec.fn, *args, **options)
+        else:
+            rq_queue.enqueue(spec.fn, *args, **options)
         pipe.execute()
 
 
-def enqueue_outbox(rows: Iterable[tuple[int, str]]) -> None:
+def enqueue_outbox(rows: Iterable[tuple[int, str]], delay: float = 0.0) -> None:
     """Deliver committed outbox rows, given as (id, queue): welcome-queue rows first, since a customer is
-    waiting on them. The job id is the row's, so a row enqueued twice still runs once at a time."""
+    waiting on them. The job id is the row's, so a row enqueued twice still runs once at a time. `delay`:
+    seconds to wait first (a rate-limited WeCom API)."""
     for outbox_id, queue in sorted(rows, key=lambda r: QUEUES.index(r[1])):
-        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue=queue)
+        enqueue("deliver_outbox", outbox_id, job_id=f"outbox-{outbox_id}", queue=queue, delay=delay)
 
 
 def _run_inline(spec: JobSpec, args: list[Any], queue: str) -> None:
@@ -137,9 +155,13 @@ def _run_inline(spec: JobSpec, args: list[Any], queue: str) -> None:
 
 
 def rq_failure_callback(rq_job: Any, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
-    """RQ's on_failure: dead-letter only the last failure of a job (or a FinalError at once)."""
+    """RQ's on_failure: re-schedule a rate-limited job for when WeCom takes calls again; dead-letter only
+    the last failure of a job (or a FinalError at once)."""
+    if isinstance(exc_value, WeComError) and exc_value.retry_after is not None:
+        _retry_after(rq_job, exc_value.retry_after)
     final = isinstance(exc_value, FinalError) or not rq_job.retries_left
     if not final:
+        _rescheduled(rq_job, rq_job.get_retry_interval())
         return
     policy = rq_job.meta.get("scrm_retry_as", rq_job.origin)  # a replay goes back to that queue
     attempts = len(RETRY_INTERVALS.get(policy, [])) + 1 - int(rq_job.retries_left or 0)
@@ -147,6 +169,22 @@ def rq_failure_callback(rq_job: Any, connection: Any, exc_type: type, exc_value:
         rq_job.retries_left = 0  # a FinalError: no point in retrying; RQ reads this after the callback
     dead_letter(rq_job.meta.get("scrm_job", rq_job.func_name), list(rq_job.args), exc_value, attempts=attempts,
                 queue=policy)
+
+
+def _retry_after(rq_job: Any, seconds: float) -> None:
+    """Make RQ's coming retry run in `seconds` at no cost to the job's retry budget: one more retry, whose
+    interval is put where RQ reads the next one (`Job.get_retry_interval`), the others keeping their order."""
+    intervals = list(rq_job.retry_intervals or [])
+    left = int(rq_job.retries_left or 0)
+    at = max(len(intervals) - left, 0)
+    rq_job.retry_intervals = [*intervals[:at], math.ceil(seconds), *intervals[at:]]
+    rq_job.retries_left = left + 1
+
+
+def _rescheduled(rq_job: Any, seconds: float) -> None:
+    spec = JOBS.get(rq_job.meta.get("scrm_job", ""))
+    if spec and spec.on_reschedule:
+        spec.on_reschedule(list(rq_job.args), utcnow() + dt.timedelta(seconds=seconds))
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""send_welcome: the welcome message, within WelcomeCode's 20 s, once (PROTOCOL.md §4, doc 92599).
+"""send_welcome: the welcome message, within WelcomeCode's 20 s, once (docs/PROTOCOL.md §4, doc 92599).
 
 Past the deadline nothing is sent and the miss is logged; so is WeCom's 41050 (the code expired or is
 unknown). 41051 (already sent) is final and logged. 41096 (another app is delivering) and transient errors

@@ -6,10 +6,11 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.db import Base, created_at, intpk
+from models.corp import Corp
+from models.db import Base, created_at, intpk, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -24,7 +25,9 @@ class Role(enum.StrEnum):
 class ApiToken(Base):
     """Only the SHA-256 of a token is stored: a leaked DB does not leak working tokens.
 
-    A member token names the staff member (`userid`) whose customers it may see.
+    A member token names the staff member (`userid`) whose customers it may see. Userids are unique only
+    within a corp, so a token naming a userid is bound to that userid's corp (`corp_id`). A token is
+    refused once `expires_at` has passed or `revoked_at` is set; the row stays for the audit trail.
     """
 
     __tablename__ = "api_tokens"
@@ -36,7 +39,25 @@ class ApiToken(Base):
     corp_id: Mapped[str | None] = mapped_column(String(64))
     userid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[created_at]
+    expires_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+
+    def status(self, now: dt.datetime | None = None) -> str:
+        """`active`, `expired` or `revoked`."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= (now or utcnow()):
+            return "expired"
+        return "active"
+
+    def public(self) -> dict[str, object]:
+        """What the API and `token list` show: never the token, nor its hash."""
+        def iso(at: dt.datetime | None) -> str | None:
+            return at.isoformat() if at else None
+
+        return {"id": self.id, "name": self.name, "role": self.role, "corp_id": self.corp_id,
+                "userid": self.userid, "created_at": iso(self.created_at), "expires_at": iso(self.expires_at),
+                "revoked_at": iso(self.revoked_at), "status": self.status()}
 
 
 class AuditLog(Base):
@@ -54,3 +75,17 @@ class AuditLog(Base):
 def record_audit(session: Session, actor: str, action: str, target: str, **detail: Any) -> None:
     """Write who changed what, in the caller's transaction (API: `token:<name>`, CLI: `cli:<os user>`)."""
     session.add(AuditLog(actor=actor, action=action, target=target, detail=detail))
+
+
+def configured_corps(session: Session) -> list[str]:
+    """At most two configured corp ids: enough to tell none, one and several apart."""
+    return list(session.scalars(select(Corp.corp_id).order_by(Corp.id).limit(2)))
+
+
+def sole_corp(session: Session) -> str | None:
+    """The corp id when exactly one corp is configured, else None (none yet, or several).
+
+    A token that names no corp is unambiguous only then: userids are unique within a corp, not across
+    corps, so "member zhangsan" means someone only when there is one corp to look in."""
+    corps = configured_corps(session)
+    return corps[0] if len(corps) == 1 else None

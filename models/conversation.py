@@ -2,7 +2,7 @@
 self-built app (callbacks). One table so conversation search and sensitive-word scanning read one place.
 
 `msgid` is unique per corp: kf/sync_msg pages may be fetched again after a crash, and a message must be
-stored once (PROTOCOL.md §4, "Dedupe synced messages on msgid"). Messages the service itself sends (bot
+stored once (docs/PROTOCOL.md §4, "Dedupe synced messages on msgid"). Messages the service itself sends (bot
 answers) are stored too, under the msgid it gave WeCom, because sync_msg never returns API-sent messages.
 """
 

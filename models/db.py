@@ -64,6 +64,10 @@ class Base(DeclarativeBase):
 
 BUSY_TIMEOUT = 10.0
 """Seconds a SQLite writer waits for the write lock (or the writer gate) before giving up."""
+FIRST_BUSY_TIMEOUT = 1.5
+"""The same for writers that go `first` (the callback's insert): WeCom gives up on a callback after 5 s,
+so while another process holds the lock the callback answers 503 (and WeCom retries) within twice this
+(the gate, then SQLite's lock), not after WeCom has stopped listening."""
 FIRST_WAIT = 0.05
 STEP_BACK = 0.002
 """Seconds at most a SQLite writer lets writers that go first pass (WriterGate), and at a time."""
@@ -91,7 +95,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:
     """pysqlite's own transaction handling breaks SAVEPOINT; take it over (SQLAlchemy's documented recipe)."""
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
@@ -100,6 +104,16 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    record.info["busy_timeout"] = BUSY_TIMEOUT
+
+
+def _busy_timeout(conn: Any, seconds: float) -> None:
+    """Set the connection's SQLite busy timeout, with a PRAGMA only when it changes (pooled connections
+    serve both kinds of writer, but a web worker's are nearly all callback inserts)."""
+    info = conn.connection._connection_record.info
+    if info.get("busy_timeout") != seconds:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+        info["busy_timeout"] = seconds
 
 
 def _sqlite_begin(conn: Any, gate: WriterGate | None) -> None:
@@ -108,8 +122,12 @@ def _sqlite_begin(conn: Any, gate: WriterGate | None) -> None:
     the writer gate first."""
     options = conn.get_execution_options()
     immediate = options.get("begin_immediate")
-    if immediate and gate is not None:
-        gate.acquire(conn.connection._connection_record, first=bool(options.get("writer_first")))
+    first = bool(options.get("writer_first"))
+    if immediate:
+        timeout = FIRST_BUSY_TIMEOUT if first else BUSY_TIMEOUT
+        if gate is not None:
+            gate.acquire(conn.connection._connection_record, first=first, timeout=timeout)
+        _busy_timeout(conn, timeout)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -148,11 +166,11 @@ class WriterGate:
             self._pid = os.getpid()
         return self._fds
 
-    def acquire(self, record: Any, first: bool = False) -> None:
+    def acquire(self, record: Any, first: bool = False, timeout: float = BUSY_TIMEOUT) -> None:
         if record.info.get("writer_gate"):
             return  # this connection already holds it (a second transaction before its return to the pool)
-        deadline = time.monotonic() + BUSY_TIMEOUT
-        if not self._threads.acquire(timeout=BUSY_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        if not self._threads.acquire(timeout=timeout):
             raise _locked("another thread holds the writer gate")
         try:
             gate, room = self._files()

@@ -31,12 +31,15 @@ class AssignRule(enum.StrEnum):
 class SessionState(enum.StrEnum):
     """Our names for WeCom's service_state 0-4. `bot` is ours alone: the knowledge base answers through
     the API while WeCom keeps the session in 0 (未处理), which is where WeCom has the API answer directly
-    (jobs/kf.py kf_send_text says why we do not move it to 1)."""
+    (jobs/kf_send.py kf_send_text says why we do not move it to 1). `lapsing` is ours too: a session that
+    should end but that WeCom lets the API end only from 3 (handlers/kf_sessions.py), so WeCom holds it open
+    (in 0, 1 or 2) until it ends it itself 48 h after the customer's last message."""
 
     new = "new"
     bot = "bot"
     queue = "queue"
     human = "human"
+    lapsing = "lapsing"
     ended = "ended"
 
 
@@ -44,6 +47,7 @@ class RowStatus(enum.StrEnum):
     pending = "pending"
     active = "active"
     failed = "failed"
+    deauthorised = "deauthorised"  # kf_account_auth_change took the account from our app: no more syncing
 
 
 class KfAccount(Base):
@@ -117,7 +121,9 @@ class KfCursor(Base):
     worked, so a callback that arrives mid-sync is never lost. `sync_outbox_id` is the kf_sync row serving
     the account: while it is pending, a callback only bumps `requested` instead of planning a sync of its
     own, so a burst of messages costs one sync, not one per message. `locked_by`/`locked_until` are the DB
-    lock (a lease that expires, so a killed worker's lock frees itself)."""
+    lock (a lease that expires, so a killed worker's lock frees itself). `deauthorised_at`: a
+    kf_account_auth_change took the account from our app, so callbacks plan no sync and a planned sync
+    stops; an AuthAdd clears it. On this row because the callback reads it anyway."""
 
     __tablename__ = "kf_cursors"
     __table_args__ = (UniqueConstraint("corp_id", "open_kfid"),)
@@ -132,6 +138,7 @@ class KfCursor(Base):
     locked_by: Mapped[str | None] = mapped_column(String(64))
     locked_until: Mapped[dt.datetime | None]
     synced_at: Mapped[dt.datetime | None]
+    deauthorised_at: Mapped[dt.datetime | None]
 
 
 class KfSession(Base):

@@ -20,7 +20,9 @@ class OutboxStatus(enum.StrEnum):
 
 class Outbox(Base):
     """One job to run after commit. `key` is unique so re-running a handler never adds a second row,
-    and `status` is checked by the job so re-running it never repeats a done effect."""
+    and `status` is checked by the job so re-running it never repeats a done effect. `next_attempt_at` is
+    when RQ is to run a failed or rate-limited effect again (None: at once); the sweeper leaves a pending
+    row alone until then, and enqueues it if it is still pending well after."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_created_at", "status", "created_at"),)
@@ -38,3 +40,4 @@ class Outbox(Base):
     inbox_id: Mapped[int | None]
     created_at: Mapped[created_at]
     done_at: Mapped[dt.datetime | None]
+    next_attempt_at: Mapped[dt.datetime | None]

@@ -6,6 +6,9 @@ Pure functions on plain values; handlers/kf.py gathers the values from the DB an
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
+import hashlib
 from dataclasses import dataclass
 
 from rules.knowledge import normalise
@@ -64,3 +67,67 @@ def wants_person(text: str, handover_words: list[str]) -> bool:
 
 # session_status_change change_type (kf/sync_msg event): 1 从接待池接入, 2 转接, 3 结束, 4 重新接入.
 STATUS_CHANGE_STATE = {1: "human", 2: "human", 3: "ended", 4: "human"}
+
+
+# -- what WeCom takes -----------------------------------------------------------------------------------------
+
+KF_TEXT_MAX_BYTES = 2048
+"""text.content of kf/send_msg and kf/send_msg_on_event: at most 2048 bytes (WeCom answers 45002 beyond)."""
+
+
+def text_bytes_problems(texts: dict[str, str | None]) -> dict[str, str]:
+    """The named texts that WeCom would refuse as too long, each with the reason: the limit is in UTF-8 bytes,
+    so 1,000 Chinese characters (3,000 bytes) are too long though they are only 1,000 characters."""
+    return {name: f"at most {KF_TEXT_MAX_BYTES} bytes of UTF-8 (this is {len(text.encode())})"
+            for name, text in texts.items() if text is not None and len(text.encode()) > KF_TEXT_MAX_BYTES}
+
+
+def answer_msgid(corp_id: str, open_kfid: str, answers: str) -> str:
+    """The msgid kf/send_msg gets for our message answering `answers` (a customer's msgid, or a session's end):
+    at most 32 characters of [0-9a-zA-Z_-] as WeCom requires, unique per account, and the same on every retry,
+    so that WeCom refuses a second copy instead of showing it. WeCom's own msgids run to 44 characters and
+    more, so they are hashed, not cut."""
+    return "a" + hashlib.sha256(f"{corp_id}|{open_kfid}|{answers}".encode()).hexdigest()[:31]
+
+
+# -- which synced messages to act on ----------------------------------------------------------------------------
+
+ACT_WINDOW = dt.timedelta(minutes=30)
+"""A synced message older than this when its sync pass started is stored and not acted on: no bot answer, no
+hand-over, no session. sync_msg without a cursor (the first sync, or a lost cursor) returns the last 3 days,
+and answering or queueing a customer about a message from yesterday is worse than nothing. 30 minutes covers
+a sync that waited through the callback job's first retries (5 s, 30 s, 2 min, 10 min)."""
+
+
+def acts_on(send_time: dt.datetime, pass_started: dt.datetime) -> bool:
+    return send_time >= pass_started - ACT_WINDOW
+
+
+# -- msg_send_fail ----------------------------------------------------------------------------------------------
+
+class SendFailAction(enum.StrEnum):
+    """What a msg_send_fail event (fail_type) asks of us."""
+
+    hand_over = "hand_over"  # the customer did not get the bot's answer: a person answers instead
+    session_over = "session_over"  # WeCom's session is over: ours ends too
+    tell_admins = "tell_admins"  # only an admin can fix it (account, app, corp): the admins are told
+    record = "record"  # the customer refused messages: nothing anyone can do but know it
+
+
+# fail_type of the msg_send_fail event (doc 94670, 消息发送失败事件; SEND_FAIL_REASONS names each).
+SEND_FAIL_ACTIONS = {
+    0: SendFailAction.hand_over, 1: SendFailAction.tell_admins, 2: SendFailAction.tell_admins,
+    4: SendFailAction.session_over, 5: SendFailAction.session_over, 6: SendFailAction.hand_over,
+    8: SendFailAction.tell_admins, 10: SendFailAction.record, 11: SendFailAction.tell_admins,
+    12: SendFailAction.hand_over,
+}
+SEND_FAIL_REASONS = {
+    0: "未知原因", 1: "客服账号已删除", 2: "应用已关闭", 4: "会话已过期（超过48小时）", 5: "会话已关闭",
+    6: "超过5条限制", 8: "主体未验证", 10: "用户拒收", 11: "企业未有成员登录企业微信App",
+    12: "发送的消息为客服组件禁发的消息类型",
+}
+
+
+def send_fail_action(fail_type: int) -> SendFailAction:
+    """An unknown fail type is treated like 0 (unknown reason): a person answers."""
+    return SEND_FAIL_ACTIONS.get(fail_type, SendFailAction.hand_over)

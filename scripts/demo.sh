@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The embedded default in one command: install, migrate a SQLite DB, start the fake WeCom and the service
-# (jobs inline, no Redis), send an encrypted add_external_contact callback through it, and show the
-# customer that appeared. Keeps serving until Ctrl-C; `--check` exits after showing the customer.
+# The embedded default in one command: install (into .venv/ unless a virtual environment is active or
+# PYTHON names an interpreter), migrate a SQLite DB, start the fake WeCom and the service (jobs inline, no
+# Redis), send an encrypted add_external_contact callback through it, and show the customer that
+# appeared. Keeps serving until Ctrl-C; `--check` exits after showing the customer. A step that fails
+# says why, with the end of its log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY="${PYTHON:-python3}"
+source scripts/python-env.sh
 PORT="${PORT:-5000}"
 FAKE_PORT="${FAKE_PORT:-8900}"
+LOGS="$(mktemp -d /tmp/scrm-demo.XXXXXX)"
 
-echo "== installing (pip install -e .)"
-"$PY" -m pip install -q -e . 2>&1 | grep -v -e "Running pip as the 'root' user" -e "^WARNING: Location" || true
+scrm_python
+scrm_install .
 
 export DATABASE_URL="${DATABASE_URL:-sqlite:///$PWD/scrm-demo.db}"
 unset REDIS_URL
@@ -21,25 +24,26 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-wait_http() {  # url, what
+wait_http() {  # url, what, log of the process that should answer it
   for _ in $(seq 1 100); do
     "$PY" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" 2>/dev/null && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || scrm_fail "$2 exited before answering at $1" "$3"
     sleep 0.2
   done
-  echo "$2 did not come up at $1" >&2; exit 1
+  scrm_fail "$2 did not answer at $1 within 20 s" "$3"
 }
 
-echo "== starting the fake WeCom on :$FAKE_PORT"
-"$PY" -m wecom.fake --port "$FAKE_PORT" --seed scripts/demo-seed.json >/tmp/scrm-demo-fake.log 2>&1 &
+echo "== starting the fake WeCom on :$FAKE_PORT (its default seed: the demo corp)"
+"$PY" -m wecom.fake --port "$FAKE_PORT" >"$LOGS/fake.log" 2>&1 &
 pids+=($!)
-wait_http "http://127.0.0.1:$FAKE_PORT/fake/health" "the fake WeCom"
+wait_http "http://127.0.0.1:$FAKE_PORT/fake/health" "the fake WeCom" "$LOGS/fake.log"
 
 echo "== migrating $DATABASE_URL"
 "$PY" -m flask --app app db upgrade
 echo "== starting the service on :$PORT"
-"$PY" -m flask --app app run --port "$PORT" >/tmp/scrm-demo-service.log 2>&1 &
+"$PY" -m flask --app app run --port "$PORT" >"$LOGS/service.log" 2>&1 &
 pids+=($!)
-wait_http "http://127.0.0.1:$PORT/healthz" "the service"
+wait_http "http://127.0.0.1:$PORT/healthz" "the service" "$LOGS/service.log"
 
 token="$("$PY" -m flask --app app token create --role super_admin --name "demo-$(date +%s)" | tail -n 1)"
 echo "== WeCom says: customer wmDemoCustomer0001 added staff member zhangsan (encrypted callback)"
@@ -57,6 +61,7 @@ cat <<TXT
    curl -H 'Authorization: Bearer $token' http://127.0.0.1:$PORT/api/v1/events
    $PY -m flask --app app send-sample --list
    curl http://127.0.0.1:$FAKE_PORT/fake/calls      (what the service sent to "WeCom")
+   Logs: $LOGS/service.log, $LOGS/fake.log
    Ctrl-C stops the service and the fake WeCom.
 TXT
 wait

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from support import CORP_ID, Sender
+from support import Sender
 from wecom.crypto import CallbackCrypto, parse_xml
 
 ADD = "change_external_contact/add_external_contact"
@@ -31,7 +31,7 @@ def passive_text(crypto: CallbackCrypto, response: Any, to_user: str) -> str | N
                                envelope.findtext("Nonce"))
     reply = parse_xml(plaintext)
     assert (reply.findtext("ToUserName"), reply.findtext("FromUserName"), reply.findtext("MsgType")) == (
-        to_user, CORP_ID, "text")
+        to_user, crypto.corp_id, "text")
     return reply.findtext("Content")
 
 

@@ -107,8 +107,10 @@ def make_token(runtime):  # type: ignore[no-untyped-def]
     from web.auth import create_token
 
     def make(role: str = "super_admin", userid: str | None = None, name: str = "t") -> dict[str, str]:
+        """A token for every corp; one naming a staff member is bound to the test corp (userids are only
+        unique within a corp, and tests add other corps)."""
         with runtime.WriteSession.begin() as s:
-            value = create_token(s, name, role, userid=userid)
+            value = create_token(s, name, role, userid=userid, corp_id=CORP_ID if userid else None)
         return {"Authorization": f"Bearer {value}"}
 
     return make

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from jobs.events import replay_event
 from jobs.queue import replay_dead_letter
 from jobs.runtime import Runtime
-from models import App, DeadLetter, Inbox, Role
+from models import App, Corp, DeadLetter, Inbox, Role
 from models.corp import save_app
 from rules.apps import AppDefinition
 from web import errors, openapi
@@ -22,8 +22,9 @@ from web.auth import audit, require
 from web.callback import apps as app_cache
 from web.endpoint import endpoint
 from web.errors import ApiError
-from web.schemas.admin import AppOut, TimeRange, DeadLetterOut, DeadLetterQuery, EventDetail, EventOut, EventQuery
+from web.schemas.admin import AppOut, DeadLetterOut, DeadLetterQuery, EventDetail, EventOut, EventQuery, TimeRange
 from web.schemas.common import Page, PageQuery
+from web.scope import check_corp, in_scope
 
 T = TypeVar("T")
 
@@ -67,9 +68,6 @@ def _like(keyword: str) -> str:
     return "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _visible(corp_id: str) -> bool:
-    """A token limited to one corp sees that corp's rows only; others are answered as absent."""
-    return g.principal.corp_id in (None, corp_id)
 
 
 def _all_corps() -> None:
@@ -82,7 +80,7 @@ def _live(s: Session, model: type[T], pk: int, what: str) -> T:
     """Row `pk` of `model` if it is not soft-deleted and the token may see its corp, else a 404 naming
     `what` (another corp's row is answered as absent, not forbidden: its existence is not ours to tell)."""
     row = s.get(model, pk)
-    if row is None or row.deleted_at is not None or not _visible(row.corp_id):
+    if row is None or row.deleted_at is not None or not in_scope(row.corp_id):
         raise ApiError(404, "not_found", f"no {what} {pk}")
     return row
 
@@ -109,7 +107,7 @@ def list_events(query: EventQuery) -> Any:
 def get_event(inbox_id: int) -> Any:
     with _runtime().Session() as s:
         row = s.get(Inbox, inbox_id)
-        if row is None or not _visible(row.corp_id):
+        if row is None or not in_scope(row.corp_id):
             raise ApiError(404, "not_found", f"no event {inbox_id}")
         return jsonify({**row.public(), "raw_xml": row.raw_xml})
 
@@ -120,7 +118,7 @@ def get_event(inbox_id: int) -> Any:
 def replay(inbox_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         row = s.get(Inbox, inbox_id)
-        if row is None or not _visible(row.corp_id):
+        if row is None or not in_scope(row.corp_id):
             raise ApiError(404, "not_found", f"no event {inbox_id}")
         audit(s, "event.replay", f"inbox:{inbox_id}")
     replay_event(inbox_id)
@@ -162,7 +160,10 @@ def replay_dead(dead_letter_id: int) -> Any:
 @require(Role.super_admin)
 @endpoint("Configured WeCom apps (credentials never shown)", query=PageQuery, response=Page[AppOut])
 def list_apps(query: PageQuery) -> Any:
-    return page(select(App).order_by(App.id), App.public, query)
+    rows = select(App).order_by(App.id)
+    if g.principal.corp_id:
+        rows = rows.where(App.corp.has(Corp.corp_id == g.principal.corp_id))
+    return page(rows, App.public, query)
 
 
 @bp.post("/apps")
@@ -170,6 +171,7 @@ def list_apps(query: PageQuery) -> Any:
 @endpoint("Add a WeCom app", body=AppDefinition, response=AppOut, status=201)
 def create_app_config(body: AppDefinition) -> Any:
     fields = body.model_dump()
+    check_corp(body.corp_id)
     with _runtime().WriteSession.begin() as s:
         if s.scalar(select(App.id).where(App.slug == body.slug)) is not None:
             raise ApiError(409, "conflict", f"app {body.slug!r} exists")

@@ -37,7 +37,7 @@ from web.errors import ApiError
 from web.schemas.common import Page
 from web.schemas.customers import (BinnedCustomer, BinQuery, CustomerDetail, CustomerFilters, CustomerOut,
                                    CustomerQuery, ExportQuery, FieldValues)
-from web.scope import corp_and_app
+from web.scope import corp_and_app, hidden_field_keys, timeline_detail
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -274,7 +274,9 @@ def _detail(s: Session, c: Customer) -> dict[str, Any]:
     body = customer_json(c, load_extras(s, [c]))
     events = s.scalars(select(CustomerEvent).where(CustomerEvent.customer_id == c.id)
                        .order_by(CustomerEvent.at.desc(), CustomerEvent.id.desc()).limit(TIMELINE_LIMIT)).all()
-    body["timeline"] = [{"kind": e.kind, "userid": e.userid, "detail": e.detail, "at": _iso(e.at)} for e in events]
+    hidden = hidden_field_keys(s, c.corp_id)
+    body["timeline"] = [{"kind": e.kind, "userid": e.userid, "detail": detail, "at": _iso(e.at)} for e in events
+                        if (detail := timeline_detail(e.kind, e.detail, hidden)) is not None]
     return body
 
 

@@ -24,9 +24,12 @@ from web.schemas.messages import MessageOut, MessageQuery
 bp = Blueprint("api_messages", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
-def _own(query: Select, userid: str) -> Select:
-    followed = select(Customer.external_userid).where(Customer.follows.any(FollowRelation.userid == userid))
-    served = select(KfSession.id).where(KfSession.servicer_userid == userid)
+
+def _own(query: Select, corp_id: str, userid: str) -> Select:
+    """A member's messages; `userid` means that member only within their corp (userids repeat across corps)."""
+    followed = select(Customer.external_userid).where(
+        Customer.corp_id == corp_id, Customer.follows.any(FollowRelation.userid == userid))
+    served = select(KfSession.id).where(KfSession.corp_id == corp_id, KfSession.servicer_userid == userid)
     return query.where(or_(Message.userid == userid, Message.external_userid.in_(followed),
                            Message.session_pk.in_(served)))
 
@@ -38,11 +41,12 @@ def _own(query: Select, userid: str) -> Select:
 def search_messages(query: MessageQuery) -> Any:
     rows = _scoped(select(Message), Message.corp_id)
     if g.principal.is_member:
-        rows = _own(rows, g.principal.userid)
+        rows = _own(rows, g.principal.corp_id, g.principal.userid)
     customer = (query.customer or "").strip()
     if customer:
         if customer.isascii() and customer.isdigit() and int(customer) <= MAX_ID:  # a customer id, as listed
-            customer_row = select(Customer.external_userid).where(Customer.id == int(customer))
+            customer_row = _scoped(select(Customer.external_userid), Customer.corp_id).where(
+                Customer.id == int(customer))
             rows = rows.where(Message.external_userid.in_(customer_row))
         else:
             rows = rows.where(Message.external_userid == customer)

@@ -2,13 +2,22 @@
 
 A token is shown once, when created, and only its SHA-256 is stored. Roles are ordered
 super_admin > admin > member; a member token is tied to one staff member and sees only the customers
-that member follows (ARCHITECTURE.md, Admin API).
+that member follows (docs/ARCHITECTURE.md, Admin API).
+
+Corps: a token with a `corp_id` reads and writes that corp only. Userids are unique only within a corp,
+so a token naming a userid needs its corp: `create_token` pins it to the only corp there is, and refuses
+when several exist; a corp-less member token from before that rule is used with the only corp, and
+refused (403) once there are several. Admin and super_admin tokens without a corp act on every corp.
+
+Expiry: a token may carry `expires_at`; an expired or revoked token is answered 401.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -19,14 +28,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import ApiToken, Role
-from models.auth import record_audit
+from models.auth import configured_corps, record_audit, sole_corp
+from models.db import utcnow
 from web.errors import ApiError
 
 RANK = {Role.member.value: 0, Role.admin.value: 1, Role.super_admin.value: 2}
+MAX_NAME = 64  # api_tokens.name
+DEFAULT_EXPIRES_IN = "90d"
+_DURATION = re.compile(r"([1-9][0-9]{0,4})([dhm])")
+_UNIT = {"d": dt.timedelta(days=1), "h": dt.timedelta(hours=1), "m": dt.timedelta(minutes=1)}
 
 
 @dataclass(frozen=True)
 class Principal:
+    """Who calls: `corp_id` is the corp every read and write is bound to (None: every corp, for an admin
+    or super_admin token issued for all corps; never None for a member)."""
+
     name: str
     role: str
     userid: str | None
@@ -41,16 +58,68 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, name: str, role: str, userid: str | None = None,
-                 corp_id: str | None = None) -> str:
-    """Store a new token and return it in clear (the only time it exists in clear)."""
+def expiry(expires_in: str | None, expires_at: str | None, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When a new token stops working: `expires_in` (`90d`, `12h`, `30m`, or `never`) or `expires_at`
+    (ISO 8601, UTC unless it says otherwise); neither: DEFAULT_EXPIRES_IN. ValueError names the mistake."""
+    now = now or utcnow()
+    if expires_in is not None and expires_at is not None:
+        raise ValueError("give expires_in or expires_at, not both")
+    if expires_at is not None:
+        try:
+            at = dt.datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("expires_at must be an ISO 8601 time, e.g. 2027-03-01T00:00:00Z") from None
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        if at <= now:
+            raise ValueError("expires_at is in the past")
+        return at
+    text = DEFAULT_EXPIRES_IN if expires_in is None else expires_in.strip()
+    if text == "never":
+        return None
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError("expires_in must be a number of days, hours or minutes (90d, 12h, 30m) or never")
+    return now + int(match[1]) * _UNIT[match[2]]
+
+
+def issue_token(session: Session, name: str, role: str, userid: str | None = None, corp_id: str | None = None,
+                expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """Store a new token: (its row, the token in clear, the only time it exists in clear).
+
+    A token naming a userid is bound to a corp: the one given, else the only corp configured; with
+    several corps and none given it is refused (ValueError), as "zhangsan" then names nobody in particular."""
     if role not in RANK:
         raise ValueError(f"role must be one of {', '.join(RANK)}")
+    if not name or len(name) > MAX_NAME:
+        raise ValueError(f"name must be 1 to {MAX_NAME} characters")
     if role == Role.member.value and not userid:
         raise ValueError("a member token needs the staff member's userid")
+    if userid and not corp_id:
+        corps = configured_corps(session)
+        if len(corps) > 1:
+            raise ValueError("several corps are configured: a token naming a userid needs its corp "
+                             "(--corp-id, or corp_id in the API): userids are unique only within a corp")
+        corp_id = corps[0] if corps else None
     token = "scrm_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(name=name, role=role, token_hash=hash_token(token), userid=userid, corp_id=corp_id))
-    return token
+    row = ApiToken(name=name, role=role, token_hash=hash_token(token), userid=userid, corp_id=corp_id,
+                   expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def create_token(session: Session, name: str, role: str, userid: str | None = None,
+                 corp_id: str | None = None, expires_at: dt.datetime | None = None) -> str:
+    """`issue_token`, for callers that only want the token in clear."""
+    return issue_token(session, name, role, userid, corp_id, expires_at)[1]
+
+
+def revoke_token(session: Session, token_id: int) -> ApiToken | None:
+    """Revoke a token (kept, with when); revoking it again changes nothing. None when there is no such token."""
+    row = session.get(ApiToken, token_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
 
 
 def _principal() -> Principal:
@@ -60,24 +129,49 @@ def _principal() -> Principal:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'")
     with current_app.extensions["scrm"].Session() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())))
-    if row is None or row.revoked_at is not None:
-        raise ApiError(401, "unauthorized", "unknown or revoked token")
-    return Principal(row.name, row.role, row.userid, row.corp_id)
+        if row is None:
+            raise ApiError(401, "unauthorized", "unknown token")
+        status = row.status()
+        if status != "active":
+            raise ApiError(401, "unauthorized", f"this token is {status}")
+        corp_id = row.corp_id
+        if corp_id is None and row.role == Role.member.value:
+            corp_id = sole_corp(s)
+            if corp_id is None:
+                raise ApiError(403, "forbidden", "this member token names no corp and this install does not have "
+                                                 "exactly one: create a member token with --corp-id")
+    return Principal(row.name, row.role, row.userid, corp_id)
+
+
+def _check_body_size() -> None:
+    """The admin API's request-size limit (413). A declared length over it is refused before anything is
+    read; a body without one (chunked) is read up to one byte past the limit and kept for the view, as
+    werkzeug's own max_content_length would cut it short silently (then a 400 for broken JSON, not a 413)."""
+    limit = current_app.extensions["scrm"].settings.api_max_body_bytes
+    too_large = ApiError(413, "too_large", f"the request body is over {limit} bytes")
+    if (request.content_length or 0) > limit:
+        raise too_large
+    if not request.content_length and request.method not in ("GET", "HEAD"):
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:
+            raise too_large
 
 
 def require(role: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Guard a view: the caller's token must have `role` or a higher one."""
+    """Guard a view: the caller's token must have `role` or a higher one. The guarded view carries
+    `required_role`, so tests can walk the url map and check every route against every role."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
+            _check_body_size()
             principal = _principal()
             if RANK[principal.role] < RANK[role.value]:
                 raise ApiError(403, "forbidden", f"needs the {role.value} role")
             g.principal = principal
             return view(*args, **kwargs)
 
-        guarded.role = role.value  # type: ignore[attr-defined]  (for the OpenAPI document)
+        guarded.required_role = role  # type: ignore[attr-defined]
         return guarded
 
     return decorate

@@ -20,9 +20,10 @@ REF = "#/components/schemas/{model}"
 PATH_PARAM = re.compile(r"<(?:([^:<>]+):)?([^<>]+)>")
 CONVERTERS = {"id": {"type": "integer", "minimum": 0, "maximum": MAX_ID}, "default": {"type": "string"},
               "string": {"type": "string"}}
-ERRORS = {"400": "Bad query string or body that is not a JSON object", "401": "No or unknown token",
-          "403": "Role too low, or another corp's", "404": "No such row (or not the token's corp)",
-          "409": "Conflicts with stored data", "422": "A body field is wrong: `fields` names each"}
+ERRORS = {"400": "Bad query string or body that is not a JSON object", "401": "No, unknown, expired or revoked token",
+          "403": "Role too low, or another corp named", "404": "No such row (or not the token's corp)",
+          "409": "Conflicts with stored data", "413": "Request body over SCRM_API_MAX_BODY_BYTES",
+          "422": "A body field is wrong: `fields` names each"}
 
 
 def _operations(app: Flask) -> list[tuple[str, str, str, Spec, str]]:
@@ -37,7 +38,8 @@ def _operations(app: Flask) -> list[tuple[str, str, str, Spec, str]]:
             raise LookupError(f"{rule.rule} ({rule.endpoint}) has no @endpoint spec")
         path = PATH_PARAM.sub(r"{\2}", rule.rule.removeprefix(PREFIX))
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            ops.append((method.lower(), path, rule.rule, spec, getattr(view, "role", "")))
+            role = getattr(view, "required_role", None)
+            ops.append((method.lower(), path, rule.rule, spec, role.value if role else ""))
     return ops
 
 

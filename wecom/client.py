@@ -1,13 +1,16 @@
 """The WeCom API client: wechatpy's enterprise `WeChatClient`, made fit for several processes.
 
-What wechatpy 1.8 leaves to us (PROTOCOL.md §2):
+What wechatpy 1.8 leaves to us (docs/PROTOCOL.md §2):
 - its `fetch_access_token` hard-codes WeCom's host, so the base URL from config (the fake in tests)
   would not be used for gettoken; we fetch from `api_base + "gettoken"`;
 - its token cache has no lock, so N workers would all call gettoken at once when the token expires;
   we take a Redis lock (a thread lock without Redis) and re-check the cache inside it;
 - its auto-retry on 40001/40014/42001 recurses with no cap and it has no back-off for -1/45009;
-  we retry token errors once with a fresh token and busy/rate-limit errors a few times with back-off,
+  we retry token errors once with a fresh token and "system busy" (-1) a few times with back-off,
   then raise a typed `WeComError` whose `retryable` tells the job whether RQ should try again later.
+  A rate limit (45009, 45033) is not retried here: WeCom blocks the API for the rest of its minute and
+  counts refused calls too, so quick retries only burn the window. The error's `retry_after` says when
+  to call again, and the job is re-scheduled for then (jobs/queue.py) instead of sleeping in a worker.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ from wechatpy.session.redisstorage import RedisStorage
 log = logging.getLogger(__name__)
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
-BUSY_ERRORS = frozenset({-1, 45009, 45033})
+BUSY_ERRORS = frozenset({-1})
+RATE_LIMITED = {45009: 60.0, 45033: 5.0}
+"""Rate-limit errcodes → seconds to wait before calling again. 45009: WeCom blocks an API for 60 s once
+its per-minute limit is passed (docs/PROTOCOL.md §4), so 60 s after a refusal the block has ended. 45033: too
+many concurrent calls, which clears as soon as the others finish."""
 TOKEN_EARLY_REFRESH = 300
 TOKEN_MEMO_SECONDS = 30.0
 """How long a process reuses the token it last read from the shared cache without asking again: a Redis
@@ -50,7 +57,13 @@ class WeComError(Exception):
     @property
     def retryable(self) -> bool:
         """Worth trying again later: unreachable, busy, rate-limited, or a token that kept failing."""
-        return self.errcode is None or self.errcode in BUSY_ERRORS or self.errcode in TOKEN_ERRORS
+        return (self.errcode is None or self.errcode in BUSY_ERRORS or self.errcode in TOKEN_ERRORS
+                or self.retry_after is not None)
+
+    @property
+    def retry_after(self) -> float | None:
+        """For a rate limit, the seconds until WeCom accepts this API again; None for other errors."""
+        return RATE_LIMITED.get(self.errcode) if self.errcode is not None else None
 
 
 class WeComClient(WeChatClient):

@@ -3,7 +3,7 @@
 wechatpy does the AES and the SHA-1 signature; this module adds what it leaves to the caller:
 the outer XML envelope is parsed with defusedxml (wechatpy would hand it to xmltodict), both of
 wechatpy's exceptions are caught on GET and POST alike (a wrong corp id is not a signature error in
-wechatpy's hierarchy, see PROTOCOL.md), and every failure becomes one `CallbackRejected` with the HTTP
+wechatpy's hierarchy, see docs/PROTOCOL.md), and every failure becomes one `CallbackRejected` with the HTTP
 status and a short reason the web layer can answer with.
 """
 

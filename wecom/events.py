@@ -6,7 +6,7 @@ customer-contact events, so the mapping is ours, as a table (Zulip's shape): the
 MsgType/Event by ChangeType. Unknown kinds become an `Event` with `known=False` rather than an error,
 so they are stored, acknowledged and listed as unhandled.
 
-The dedup key follows PROTOCOL.md: MsgId when there is one, else a hash of the whole decrypted payload.
+The dedup key follows docs/PROTOCOL.md: MsgId when there is one, else a hash of the whole decrypted payload.
 Never FromUserName+CreateTime: for these events FromUserName is always `sys` and CreateTime has
 one-second resolution, which made other SDKs drop real events.
 """
@@ -36,6 +36,9 @@ CHANGE_TYPES: dict[str, frozenset[str]] = {
 }
 APP_EVENTS = frozenset({"enter_agent", "click", "view", "kf_msg_or_event"})
 APP_MESSAGES = frozenset({"text", "image", "voice", "video", "location", "link"})
+REPEATED = frozenset({"AuthAddOpenKfId", "AuthDelOpenKfId"})
+"""Top-level elements a callback may repeat, one per item (kf_account_auth_change: one node per account):
+always kept as a list, however many came."""
 
 
 def _element_value(elem: Any) -> Any:
@@ -138,6 +141,14 @@ class ContactChangeEvent(Event):
 
 
 @dataclass(frozen=True)
+class KfAuthChangeEvent(Event):
+    """kf_account_auth_change: accounts given to (AuthAddOpenKfId) or taken from (AuthDelOpenKfId) this app."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class KfEvent(Event):
     """kf_msg_or_event carries only a sync Token and the account; the messages come from kf/sync_msg."""
 
@@ -232,6 +243,10 @@ def _kf(f: Fields) -> Fields:
     return {"token": f.get("Token", ""), "open_kf_id": f.get("OpenKfId", "")}
 
 
+def _kf_auth(f: Fields) -> Fields:
+    return {"added": tuple(f.get("AuthAddOpenKfId", [])), "removed": tuple(f.get("AuthDelOpenKfId", []))}
+
+
 def _app_message(f: Fields) -> Fields:
     return {
         "content": f.get("Content", ""), "media_id": f.get("MediaId", ""), "pic_url": f.get("PicUrl", ""),
@@ -252,6 +267,7 @@ FAMILIES: dict[str, tuple[type[Event], Any]] = {
     "change_external_tag": (ExternalTagEvent, _external_tag),
     "change_contact": (ContactChangeEvent, _contact_change),
     "kf_msg_or_event": (KfEvent, _kf),
+    "kf_account_auth_change": (KfAuthChangeEvent, _kf_auth),
     "app_event": (AppEvent, _app_event),
     "message": (AppMessage, _app_message),
 }
@@ -269,7 +285,7 @@ def _classify(f: Fields) -> tuple[str, str, bool]:
     if event in CHANGE_TYPES:
         change = str(f.get("ChangeType", ""))
         return event, f"{event}/{change}", change in CHANGE_TYPES[event]
-    if event == "kf_msg_or_event":
+    if event in ("kf_msg_or_event", "kf_account_auth_change"):
         return event, event, True
     return "app_event", f"event/{event}", event in APP_EVENTS
 
@@ -277,7 +293,12 @@ def _classify(f: Fields) -> tuple[str, str, bool]:
 def parse(plaintext: str) -> Event:
     """Typed event from decrypted XML. Raises `CallbackRejected` (400) only for XML that does not parse."""
     root = parse_xml(plaintext.encode() if isinstance(plaintext, str) else plaintext)
-    fields_: Fields = {child.tag: _element_value(child) for child in root}
+    fields_: Fields = {}
+    for child in root:
+        if child.tag in REPEATED:
+            fields_.setdefault(child.tag, []).append(_element_value(child))
+        else:
+            fields_[child.tag] = _element_value(child)
     family, key, known = _classify(fields_)
     create = _opt_int(fields_.get("CreateTime"))
     msg_id = str(fields_.get("MsgId") or "") or None

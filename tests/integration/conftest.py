@@ -4,45 +4,26 @@ with the fake WeCom (from the parent conftest) over HTTP and the session's DB (S
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any
 from collections.abc import Callable, Iterator
 
 import pytest
 import requests
 
-from integration.realparts import BIN, ROOT, Proc, free_port, wait_for
+from integration.realparts import BIN, ROOT, Proc, free_port, start_redis, wait_for
 from jobs.queue import QUEUES
 from support import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed (CI must install Debian's redis-server)")
-        pytest.skip("redis-server is not installed")
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    from redis import Redis
-
-    wait_for(lambda: _pings(Redis.from_url(url)), 10, "redis-server")
-    yield url
+    proc = start_redis(port, tmp_path_factory.mktemp("redis"))
+    yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(10)
-
-
-def _pings(client: Any) -> bool:
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
 
 
 @pytest.fixture
@@ -79,30 +60,40 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
 
 
 @pytest.fixture
-def service(spawn, service_env) -> str:  # type: ignore[no-untyped-def]
+def start_service(spawn) -> Callable[[dict[str, str]], str]:  # type: ignore[no-untyped-def]
+    """Start the service under gunicorn, as in production, with `env`; its URL once /healthz answers."""
+
+    def start(env: dict[str, str]) -> str:
+        port = free_port()
+        proc = spawn("gunicorn", [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "app:create_app()"],
+                     env)
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            assert proc.proc.poll() is None, proc.output()
+            try:
+                return requests.get(f"{url}/healthz", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(up, 30, "gunicorn")
+        return url
+
+    return start
+
+
+@pytest.fixture
+def service(start_service, service_env) -> str:  # type: ignore[no-untyped-def]
     """The service under gunicorn, as in production."""
-    port = free_port()
-    proc = spawn("gunicorn", [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "app:create_app()"],
-                 service_env)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.proc.poll() is None, proc.output()
-        try:
-            return requests.get(f"{url}/healthz", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_for(up, 30, "gunicorn")
-    return url
+    return start_service(service_env)
 
 
 @pytest.fixture
 def start_worker(spawn, service_env) -> Callable[..., Proc]:  # type: ignore[no-untyped-def]
     def start(env: dict[str, str] | None = None, worker_class: str | None = None) -> Proc:
-        """`worker_class` "rq.worker.SimpleWorker" runs jobs in the worker process: no fork and re-import
-        per job (~0.8 s of CPU each), as the README's production line runs it; the default is rq's forking worker,
-        whose work-horse the kill tests SIGKILL mid-job."""
+        """`worker_class` "jobs.worker.Worker" (the README's production line) or "rq.worker.SimpleWorker" runs
+        jobs in the worker process: no fork and re-import per job (~0.8 s of CPU each); the default is rq's
+        forking worker, whose work-horse the kill tests SIGKILL mid-job."""
         env = env or service_env
         klass = ["-w", worker_class] if worker_class else []
         return spawn("rq-worker", [str(BIN / "rq"), "worker", "-u", env["REDIS_URL"], "--with-scheduler", *klass,

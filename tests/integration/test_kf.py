@@ -17,6 +17,8 @@ from integration.realparts import wait_for
 from integration.test_pipeline import db, one, post
 from models import DeadLetter, Inbox, KfCursor, KfSession, Message, Outbox
 from models.db import utcnow
+from rules.kf import answer_msgid
+from support import CORP_ID
 from web.auth import create_token
 
 
@@ -171,6 +173,7 @@ def test_one_customers_answers_go_out_in_the_order_of_the_messages(  # type: ign
         return [c["body"]["msgid"] for c in fake_wecom.calls("kf/send_msg") if c["errcode"] == 0]
 
     wait_for(lambda: len(sent()) == 2, 30, "both answers")
-    assert sent() == [f"bot-{first['msgids'][0]}", f"bot-{second['msgids'][0]}"]
+    assert sent() == [answer_msgid(CORP_ID, open_kfid, first["msgids"][0]),
+                      answer_msgid(CORP_ID, open_kfid, second["msgids"][0])]
     with Session() as s:
         assert s.scalar(select(func.count()).select_from(Outbox).where(Outbox.job == "kf_sync")) == 2  # two passes

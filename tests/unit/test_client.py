@@ -80,19 +80,30 @@ def test_concurrent_first_calls_share_one_token_fetch(fake_wecom) -> None:  # ty
     assert len(fake_wecom.calls("gettoken")) == 1
 
 
-@pytest.mark.parametrize("errcode", [-1, 45009, 45033])
-def test_busy_and_rate_limit_are_retried_with_back_off(client, fake_wecom, errcode) -> None:  # type: ignore[no-untyped-def]
-    fake_wecom.fault("user/get", errcode, count=2)
+def test_busy_is_retried_with_back_off(client, fake_wecom) -> None:  # type: ignore[no-untyped-def]
+    fake_wecom.fault("user/get", -1, count=2)
     assert client.get_user("zhangsan")["name"] == "张三"
-    assert [c["errcode"] for c in fake_wecom.calls("user/get")] == [errcode, errcode, 0]
+    assert [c["errcode"] for c in fake_wecom.calls("user/get")] == [-1, -1, 0]
 
 
 def test_busy_beyond_the_back_off_raises_a_retryable_error(client, fake_wecom) -> None:  # type: ignore[no-untyped-def]
-    fake_wecom.fault("user/get", 45009, count=10)
+    fake_wecom.fault("user/get", -1, count=10)
     with pytest.raises(WeComError) as err:
         client.get_user("zhangsan")
-    assert (err.value.errcode, err.value.retryable, err.value.endpoint) == (45009, True, "user/get")
+    assert (err.value.errcode, err.value.retryable, err.value.endpoint) == (-1, True, "user/get")
+    assert err.value.retry_after is None
     assert len(fake_wecom.calls("user/get")) == 4  # first try + 3 back-off retries
+
+
+@pytest.mark.parametrize("errcode, wait", [(45009, 60.0), (45033, 5.0)])
+def test_a_rate_limit_is_not_retried_here_but_says_when_to_call_again(client, fake_wecom, errcode, wait) -> None:  # type: ignore[no-untyped-def]
+    """Quick retries into WeCom's rate limit only burn its window (refused calls count too): one call, and
+    the error says how long the block lasts, for the job to be re-scheduled then."""
+    fake_wecom.fault("user/get", errcode, count=10)
+    with pytest.raises(WeComError) as err:
+        client.get_user("zhangsan")
+    assert (err.value.errcode, err.value.retryable, err.value.retry_after) == (errcode, True, wait)
+    assert [c["errcode"] for c in fake_wecom.calls("user/get")] == [errcode]
 
 
 @pytest.mark.parametrize("call, errcode", [

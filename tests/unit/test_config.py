@@ -30,3 +30,28 @@ def test_env_app_and_overrides() -> None:
 def test_bad_settings_say_which_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(env)
+
+
+def test_the_working_directorys_env_is_read_and_the_environment_wins(tmp_path, monkeypatch) -> None:
+    (tmp_path / ".env").write_text("DATABASE_URL=sqlite:///from-dotenv.db\nREDIS_URL=redis://from-dotenv\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCRM_ENV_FILE", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # and removed again after the test, .env or not
+    monkeypatch.setenv("REDIS_URL", "redis://from-environment")
+    settings = load_settings()
+    assert (settings.database_url, settings.redis_url) == ("sqlite:///from-dotenv.db", "redis://from-environment")
+
+
+def test_scrm_env_file_wins_over_the_working_directorys(tmp_path, monkeypatch) -> None:
+    from config import env_file
+
+    (tmp_path / ".env").write_text("")
+    named = tmp_path / "ops.env"
+    named.write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCRM_ENV_FILE", str(named))
+    assert env_file() == named
+    monkeypatch.delenv("SCRM_ENV_FILE")
+    assert env_file() == tmp_path / ".env"
+    (tmp_path / ".env").unlink()
+    assert env_file() is None

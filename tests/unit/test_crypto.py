@@ -1,5 +1,5 @@
-"""The callback crypto against WeCom's official vectors (tests/fixtures/wecom_vectors.json, a copy of
-../shared/wecom/vectors.json; PROTOCOL.md §3)."""
+"""The callback crypto against WeCom's official vectors (tests/fixtures/wecom_vectors.json; docs/PROTOCOL.md
+§3)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_official_message_decryption(official: CallbackCrypto) -> None:
 
 
 def test_second_official_vector_set_url_verification() -> None:
-    """The WeCom-era (`ww…`) sample from sbzhu/weworkapi_python, quoted in PROTOCOL.md."""
+    """The WeCom-era (`ww…`) sample from sbzhu/weworkapi_python, quoted in docs/PROTOCOL.md."""
     crypto = CallbackCrypto("hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
                             "ww1436e0e65a779aee")
     echostr = "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA=="

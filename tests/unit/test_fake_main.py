@@ -43,3 +43,22 @@ def test_the_wsgi_app_serves_its_seed(tmp_path: Path) -> None:
     assert (token["errcode"], token["expires_in"]) == (0, 60)
     refused = client.get("/cgi-bin/gettoken", query_string={"corpid": "wwseed", "corpsecret": "wrong"}).get_json()
     assert refused["errcode"] != 0
+
+
+def test_without_arguments_the_fake_serves_the_demo_corp(tmp_path: Path) -> None:
+    """`python -m wecom.fake` alone, from any directory: gettoken for the demo corp answers a token."""
+    import re
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "wecom.fake", "--port", "0"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        base = re.search(r"(http://\S+/cgi-bin/)", line)
+        assert base, line + proc.stderr.read()  # type: ignore[union-attr]
+        url = f"{base[1]}gettoken?corpid=wwdemo0000000001&corpsecret=demo-app-secret"
+        answer = json.load(urllib.request.urlopen(url, timeout=10))
+        assert answer["errcode"] == 0 and answer["access_token"]
+    finally:
+        proc.terminate()
+        proc.wait(10)

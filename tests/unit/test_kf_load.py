@@ -105,16 +105,16 @@ def test_answers_of_a_page_go_out_in_one_batch_and_a_refused_one_alone_fails(  #
 
 def test_a_write_that_fails_after_its_call_leaves_only_its_own_row_pending(  # type: ignore[no-untyped-def]
         sender, kf, account, fake_wecom, runtime, knowledge, monkeypatch) -> None:  # noqa: F811
-    import jobs.kf
+    import jobs.kf_send
 
-    real = jobs.kf._store_sent
+    real = jobs.kf_send._store_sent
 
     def broken_for_wma(s, ctx, session_pk, msgid, content, open_kfid="", external_userid=""):  # type: ignore[no-untyped-def]
         if external_userid == "wmA":
             raise RuntimeError("disk full")
         return real(s, ctx, session_pk, msgid, content, open_kfid, external_userid)
 
-    monkeypatch.setattr(jobs.kf, "_store_sent", broken_for_wma)
+    monkeypatch.setattr(jobs.kf_send, "_store_sent", broken_for_wma)
     deliver(sender, kf, account["open_kfid"], text("wmA", "如何退货"), text("wmB", "如何退货"))
     with runtime.Session() as s:
         rows = dict(s.execute(select(Outbox.args["external_userid"].as_string(), Outbox.status)

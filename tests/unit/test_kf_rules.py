@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pytest
 
-from rules.kf import Candidate, choose_receptionist, is_closing, wants_person
+from rules.kf import (
+    Candidate, SendFailAction, acts_on, answer_msgid, choose_receptionist, is_closing, send_fail_action,
+    text_bytes_problems, wants_person,
+)
 from rules.knowledge import Entry, best_answer
 
 KB = [
@@ -78,3 +84,36 @@ def test_closing_words_are_the_whole_message(said: str, closing: bool) -> None:
 @pytest.mark.parametrize("said, person", [("人工", True), ("转人工客服！", True), ("人", False), ("退货", False)])
 def test_hand_over_words_anywhere_in_the_message(said: str, person: bool) -> None:
     assert wants_person(said, ["人工"]) is person
+
+
+def test_answer_msgids_are_32_allowed_characters_stable_and_distinct() -> None:
+    customer_msgid = "4ra6xvHodNhXKC2CMCbCDt6rs9yUq1cFnEjPhUfySPWW"  # 44 characters, as WeCom's are
+    made = answer_msgid("ww1", "wk1", customer_msgid)
+    assert re.fullmatch(r"[0-9a-zA-Z_-]{32}", made)
+    assert made == answer_msgid("ww1", "wk1", customer_msgid)  # a retry sends the same id
+    assert len({made, answer_msgid("ww1", "wk1", customer_msgid + "X"), answer_msgid("ww1", "wk2", customer_msgid),
+                answer_msgid("ww2", "wk1", customer_msgid)}) == 4
+
+
+def test_text_limits_are_counted_in_utf8_bytes() -> None:
+    assert text_bytes_problems({"a": "您" * 682, "b": "x" * 2048, "c": None}) == {}
+    assert list(text_bytes_problems({"a": "您" * 683, "b": "x" * 2049})) == ["a", "b"]
+    assert "2049" in text_bytes_problems({"a": "您" * 683})["a"]
+
+
+def test_only_messages_from_the_last_half_hour_before_the_pass_are_acted_on() -> None:
+    started = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    assert acts_on(started - dt.timedelta(minutes=30), started)
+    assert acts_on(started + dt.timedelta(seconds=5), started)
+    assert not acts_on(started - dt.timedelta(minutes=30, seconds=1), started)
+    assert not acts_on(started - dt.timedelta(days=2), started)
+
+
+@pytest.mark.parametrize("fail_type, action", [
+    (0, SendFailAction.hand_over), (6, SendFailAction.hand_over), (12, SendFailAction.hand_over),
+    (4, SendFailAction.session_over), (5, SendFailAction.session_over),
+    (1, SendFailAction.tell_admins), (2, SendFailAction.tell_admins), (8, SendFailAction.tell_admins),
+    (11, SendFailAction.tell_admins), (10, SendFailAction.record), (99, SendFailAction.hand_over),
+])
+def test_each_send_fail_type_has_its_action(fail_type: int, action: SendFailAction) -> None:
+    assert send_fail_action(fail_type) is action

@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from models.kf import AssignRule, SessionState
 from models.knowledge import MAX_ANSWER_CHARS
+from rules.kf import text_bytes_problems
 from web.schemas.admin import TimeRange
 from web.schemas.common import Body, CorpBody, Out, PageQuery
 from web.schemas.messages import MessageOut
@@ -29,12 +30,24 @@ Answer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_WORD_CHARS)]
 
 
+def _sendable(text: str) -> str:
+    """WeCom's limit on a kf text is in UTF-8 bytes, not characters (rules.kf.text_bytes_problems)."""
+    problems = text_bytes_problems({"text": text})
+    if problems:
+        raise ValueError(problems["text"])
+    return text
+
+
+KfAnswer = Annotated[Answer, AfterValidator(_sendable)]
+KfText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), AfterValidator(_sendable)]
+
+
 class AccountChange(Body):
     name: AccountName | None = None
     media_id: Text128 | None = Field(None, description="the avatar, uploaded with media/upload")
     rule: AssignRule | None = None
     max_sessions: Annotated[int, Field(ge=1, le=1000)] | None = None
-    welcome_text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    welcome_text: KfText | None = None
 
 
 class AccountIn(AccountChange, CorpBody):
@@ -92,14 +105,14 @@ class KnowledgeQuery(PageQuery):
 class KnowledgeChange(Body):
     question: Question | None = None
     similar: list[Question] | None = Field(None, max_length=MAX_SIMILAR)
-    answer: Answer | None = None
+    answer: KfAnswer | None = None
     category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
     enabled: bool | None = None
 
 
 class KnowledgeIn(KnowledgeChange, CorpBody):
     question: Question
-    answer: Answer
+    answer: KfAnswer
 
 
 class KnowledgeOut(Out):
@@ -120,7 +133,7 @@ class KfSettingsChange(CorpBody):
     closing_words: Words | None = None
     handover_words: Words | None = None
     silence_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] | None = None
-    end_message: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    end_message: KfText | None = None
     bot_threshold: Annotated[float, Field(gt=0, le=1)] | None = None
 
 

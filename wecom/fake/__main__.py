@@ -1,6 +1,8 @@
 """Run the fake WeCom server in the foreground: ``python -m wecom.fake --host 127.0.0.1 --port 8900``.
 
 Used by the demo and by manual runs, where the app under test is pointed at ``http://HOST:PORT/cgi-bin/``.
+Without ``--seed`` it loads ``default_seed.json`` (shipped in the wheel): the demo corp
+``wwdemo0000000001`` with secret ``demo-app-secret``, so a first try gets a token instead of 40013.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from wecom.fake import wsgi
 from wecom.fake.server import QuietHandler
 from wecom.fake.state import SeedError
 
+DEFAULT_SEED = Path(__file__).resolve().parent / "default_seed.json"
+"""The demo corp, its staff member 张三 and customer 王小明 (what scripts/demo.sh and the README use)."""
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; defaults mirror WeCom's own (7200 s tokens, 10000 calls/min per API)."""
@@ -25,8 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="expires_in of issued access tokens")
     parser.add_argument("--rate-limit", type=int, default=10000, metavar="N",
                         help="calls per corp per endpoint per minute before 45009")
-    parser.add_argument("--seed", type=Path, metavar="FILE.json",
-                        help="seed data (same shape as POST /fake/seed)")
+    parser.add_argument("--seed", type=Path, metavar="FILE.json", default=DEFAULT_SEED,
+                        help="seed data (same shape as POST /fake/seed); default: the demo corp")
+    parser.add_argument("--no-seed", dest="seed", action="store_const", const=None,
+                        help="start empty (seed later with POST /fake/seed)")
     return parser.parse_args(argv)
 
 

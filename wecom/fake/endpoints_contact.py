@@ -5,7 +5,7 @@ Handlers read and validate the request into plain values; :class:`wecom.fake.sta
 WeCom's rules that need shared data (members, tags, codes) under its lock. ``server.py`` lists the handlers
 in its ``ENDPOINTS`` table.
 
-Errcodes: those not in PROTOCOL.md come from each endpoint's doc page or the global errcode table (see
+Errcodes: those not in docs/PROTOCOL.md come from each endpoint's doc page or the global errcode table (see
 ``errors.py``). Where the docs state a limit but no errcode, the code says "guess".
 """
 

@@ -28,10 +28,17 @@ MAX_SERVICERS_PER_CALL = 100
 """Doc 94646: userid_list holds 1 to 100 userids."""
 
 MAX_SYNC_LIMIT = 1000
-"""PROTOCOL.md §4: sync_msg's limit defaults to and is at most 1000."""
+"""docs/PROTOCOL.md §4: sync_msg's limit defaults to and is at most 1000."""
 
 KF_MSGTYPES = frozenset({"text", "image", "voice", "video", "file", "link", "miniprogram", "msgmenu", "location"})
 """The msgtypes kf/send_msg accepts (doc 94677); others answer 40008."""
+
+EVENT_MSGTYPES = frozenset({"text", "msgmenu"})
+"""send_msg_on_event sends only text and msgmenu (its doc page, 发送欢迎语等事件响应消息); others answer 40008."""
+
+MAX_TEXT_BYTES = 2048
+"""text.content is at most 2048 bytes in send_msg and send_msg_on_event; 45002 beyond (global errcode table:
+消息内容大小超过限制, 文本消息最长不超过2048个字节)."""
 
 
 class _Server(Protocol):
@@ -116,11 +123,15 @@ def servicer_list(server: _Server, call: Call) -> dict[str, Any]:
 # -- messages -----------------------------------------------------------------------------------------------
 
 def sync_msg(server: _Server, call: Call) -> dict[str, Any]:
-    """One page of the account's messages after ``cursor``; the callback's ``token`` is required here."""
+    """One page of the account's messages after ``cursor``. The callback's ``token`` is optional; one that is
+    not a live token of this corp is 95007."""
     body = body_object(call)
     corpid = corpid_of(call)
     open_kfid = body_str(body, "open_kfid", 95000)
-    server.state.kf.check_token(corpid, body_str(body, "token", 95007))
+    token = body.get("token", "")
+    if not isinstance(token, str):
+        raise WeComError(40058)
+    server.state.kf.check_token(corpid, token)
     cursor = body.get("cursor", "")
     limit = body_int(body, "limit", MAX_SYNC_LIMIT)
     if not isinstance(cursor, str) or len(cursor.encode()) > 64 or not 1 <= limit <= MAX_SYNC_LIMIT:
@@ -139,6 +150,8 @@ def send_msg(server: _Server, call: Call) -> dict[str, Any]:
 def send_msg_on_event(server: _Server, call: Call) -> dict[str, Any]:
     body = body_object(call)
     code = body_str(body, "code", 40058)
+    if body.get("msgtype") not in EVENT_MSGTYPES:
+        raise WeComError(40008)
     _check_message(body)
     return {"msgid": server.state.kf.send_on_event(corpid_of(call), code, body)}
 
@@ -152,6 +165,8 @@ def _check_message(body: dict[str, Any]) -> None:
         content = text.get("content") if isinstance(text, dict) else None
         if not isinstance(content, str) or not content.strip():
             raise WeComError(44004)
+        if len(content.encode()) > MAX_TEXT_BYTES:
+            raise WeComError(45002)
 
 
 def service_state_get(server: _Server, call: Call) -> dict[str, Any]:

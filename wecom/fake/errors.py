@@ -3,7 +3,7 @@
 Its own module so the state and the pure rule modules (``corp_tags.py``) can raise them without importing
 each other. ``wecom.fake.state`` re-exports both names.
 
-Where an errcode comes from: PROTOCOL.md, the endpoint's doc page, or WeCom's global errcode table (doc
+Where an errcode comes from: docs/PROTOCOL.md, the endpoint's doc page, or WeCom's global errcode table (doc
 90313, transcribed e.g. in zsmhub/workweixin's errcode constants). Errcodes for a limit that the docs state
 but give no errcode for are guesses; the code that raises them says so.
 """
@@ -38,6 +38,7 @@ ERRMSG: dict[int, str] = {
     41096: "welcome msg is being distributed",
     42001: "access_token expired",
     44004: "empty content",
+    45002: "content size out of limit",
     45009: "api freq out of limit",
     47001: "data format error",
     60111: "userid not found",

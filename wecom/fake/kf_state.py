@@ -4,8 +4,9 @@ kf/sync_msg pages through, sync tokens, service states, welcome and response cod
 Kept out of ``state.py`` (which owns it as ``FakeState.kf``) because it shares nothing with the address
 book but the corp's member list, which it is handed. Its own lock, like every public method of the fake.
 
-Errcodes: PROTOCOL.md §4 and the kf pages (docs 94670, 94677, 94669) where they name one; 95000, 95004, 95007
-and 95017 also appear in public SDK tables; the rest say "guess" where they are raised.
+Errcodes: docs/PROTOCOL.md §4 and the kf pages (docs 94670, 94677, 94669) where they name one; 95000, 95004, 95007
+and 95017 also appear in public SDK tables; 45002 (text over 2048 bytes) is the global table's; the rest say
+"guess" where they are raised.
 """
 
 from __future__ import annotations
@@ -18,49 +19,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wecom.fake.errors import WeComError
+from wecom.fake.kf_conversation import (
+    EVENT_CODE_TTL, MAX_SENDS_PER_CUSTOMER_MESSAGE, MSGID_PATTERN, REPLY_CODE_TTL, REPLY_WINDOW, TEXT_ONLY,
+    TEXT_OR_MENU, TRANSITIONS, Code, Conversation, new_msgid,
+)
 
 SYNC_TOKEN_TTL = 600.0
-"""The Token of a kf_msg_or_event callback is valid for 10 minutes (PROTOCOL.md §4)."""
-
-EVENT_CODE_TTL = 20.0
-"""welcome_code and end-of-session msg_code: one message within 20 s (PROTOCOL.md §4)."""
-
-QUEUE_CODE_TTL = 48 * 3600.0
-"""The msg_code for a queue prompt stays usable for 48 h (PROTOCOL.md §4)."""
-
-MAX_SENDS_PER_CUSTOMER_MESSAGE = 5
-"""At most 5 messages after each customer message (PROTOCOL.md §4: ≤5 within 48 h); 95001 beyond."""
-
-REPLY_WINDOW = 48 * 3600.0
-"""send_msg is allowed within 48 h of the customer's last message; 95002 after."""
+"""The Token of a kf_msg_or_event callback is valid for 10 minutes (docs/PROTOCOL.md §4)."""
 
 MAX_ACCOUNTS = 5000
 """WeCom's own account limit today (features-004: the manual's 10 is the product's)."""
 
-# service_state transitions WeCom allows through kf/service_state/trans (doc 94669): from 0 new and 1 bot
-# to anything but back to 0; from 2 queue to a person or the end; 3 human to another person or the end.
-TRANSITIONS = {0: {1, 2, 3, 4}, 1: {2, 3, 4}, 2: {3, 4}, 3: {3, 4}, 4: set()}
-
-
-@dataclass
-class Code:
-    """A welcome_code or msg_code: one send_msg_on_event before ``expires_at``."""
-
-    corpid: str
-    open_kfid: str
-    external_userid: str
-    expires_at: float
-    used: bool = False
-
-
-@dataclass
-class Conversation:
-    """WeCom's side of one customer with one account."""
-
-    state: int = 0
-    servicer: str = ""
-    last_customer_at: float = 0.0
-    sends_since_customer: int = 0
+SYNC_WINDOW = 3 * 24 * 3600.0
+"""sync_msg returns only the last 3 days of messages (doc 94670): older ones are gone, cursor or not."""
 
 
 @dataclass
@@ -84,13 +55,14 @@ class KfState:
     conversations: dict[tuple[str, str], Conversation] = field(default_factory=dict)
     codes: dict[str, Code] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    sent_msgids: set[tuple[str, str]] = field(default_factory=set)  # (open_kfid, msgid) taken by send_msg
     paging: Paging = field(default_factory=Paging)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
         with self._lock:
             for table in (self.accounts, self.servicers, self.contact_ways, self.feeds, self.tokens,
-                          self.conversations, self.codes, self.sent):
+                          self.conversations, self.codes, self.sent, self.sent_msgids):
                 table.clear()
             self.paging = Paging()
 
@@ -188,7 +160,7 @@ class KfState:
 
     def _file(self, corpid: str, open_kfid: str, item: dict[str, Any], now: float) -> dict[str, Any]:
         external_userid = item.get("external_userid", "")  # servicer events name no customer
-        msg: dict[str, Any] = {"msgid": "fk" + secrets.token_hex(12), "open_kfid": open_kfid,
+        msg: dict[str, Any] = {"msgid": new_msgid(), "open_kfid": open_kfid,
                                "external_userid": external_userid, "send_time": int(item.get("send_time", now))}
         conversation = self.conversations.setdefault((open_kfid, external_userid), Conversation(state=4)) \
             if external_userid else Conversation(state=4)
@@ -203,9 +175,11 @@ class KfState:
                        text={"content": item["text"]})
         else:
             msg.update(origin=3, msgtype="text", text={"content": item["text"]})
+            at = float(msg["send_time"])  # a test may file a message sent earlier
+            conversation.lapse(at)
             if conversation.state == 4:
-                conversation.state, conversation.servicer = 0, ""
-            conversation.last_customer_at = now
+                conversation.reopen(at)
+            conversation.last_customer_at = conversation.active_at = at
             conversation.sends_since_customer = 0
         self.feeds.setdefault((corpid, open_kfid), []).append(msg)
         return msg
@@ -220,8 +194,9 @@ class KfState:
             event.setdefault("welcome_code", "wc" + secrets.token_hex(16))
             self.codes[event["welcome_code"]] = Code(corpid, open_kfid, event.get("external_userid", ""),
                                                      now + EVENT_CODE_TTL)
+            conversation.lapse(now)
             if conversation.state == 4:
-                conversation.state, conversation.servicer = 0, ""
+                conversation.reopen(now)
         elif kind == "session_status_change":
             if int(event.get("change_type", 0)) == 3:
                 conversation.state, conversation.servicer = 4, ""
@@ -231,7 +206,10 @@ class KfState:
             self.servicers[open_kfid][event["servicer_userid"]] = 0 if int(event.get("status", 1)) == 1 else 1
 
     def check_token(self, corpid: str, token: str) -> None:
-        """A sync needs a live Token from a callback of this corp (without one WeCom throttles: we refuse)."""
+        """A sync's Token, when it gives one, must be a live one from a callback of this corp (95007). Without
+        a Token the call is allowed (WeCom throttles such calls harder; the fake does not count them)."""
+        if not token:
+            return
         with self._lock:
             issued = self.tokens.get(token)
         if issued is None or issued[0] != corpid or time.time() >= issued[2]:
@@ -253,7 +231,8 @@ class KfState:
                 delay = self.paging.delay
         if delay:
             time.sleep(delay)
-        msg_list = [copy.deepcopy(m) for m in chunk]
+        oldest = time.time() - SYNC_WINDOW
+        msg_list = [copy.deepcopy(m) for m in chunk if m["send_time"] >= oldest]
         return {"next_cursor": _make_cursor(end), "has_more": 1 if end < total else 0, "msg_list": msg_list}
 
     def set_paging(self, paging: Paging) -> None:
@@ -264,10 +243,19 @@ class KfState:
 
     def send(self, corpid: str, open_kfid: str, external_userid: str, message: dict[str, Any]) -> str:
         """kf/send_msg: only in state 0/1 (95018, a guess at the errcode; 95013 once ended), within 48 h of the
-        customer's last message (95002) and 5 times per customer message (95001)."""
+        customer's last message (95002) and 5 times per customer message (95001). A msgid of our own is at
+        most 32 bytes of [0-9a-zA-Z_-] and new for the account (40058; for a repeated one a guess)."""
+        msgid = message.get("msgid")
+        if msgid is not None and (not isinstance(msgid, str) or not MSGID_PATTERN.match(msgid)):
+            raise WeComError(40058, "invalid msgid")
+        msgid = msgid or None  # an empty msgid is none: WeCom makes one
         with self._lock:
             self.account(corpid, open_kfid)
+            if msgid is not None and (open_kfid, msgid) in self.sent_msgids:
+                raise WeComError(40058, "msgid already used")
             conversation = self.conversations.get((open_kfid, external_userid))
+            if conversation is not None:
+                conversation.lapse(time.time())
             if conversation is None or conversation.state == 4:
                 raise WeComError(95013)
             if conversation.state not in (0, 1):
@@ -277,21 +265,30 @@ class KfState:
             if conversation.sends_since_customer >= MAX_SENDS_PER_CUSTOMER_MESSAGE:
                 raise WeComError(95001)
             conversation.sends_since_customer += 1
+            if msgid is not None:
+                self.sent_msgids.add((open_kfid, msgid))
             return self._record_sent(corpid, open_kfid, external_userid, message, "send_msg")
 
     def send_on_event(self, corpid: str, code: str, message: dict[str, Any]) -> str:
-        """kf/send_msg_on_event: the code must be this corp's, unused and alive. WeCom documents no errcode
-        for a spent or expired code; 40058 (invalid parameter) is a guess."""
+        """kf/send_msg_on_event: the code must be this corp's, unused, alive, and (but a welcome_code) used while
+        the session is in the state it came with; a queue or pick-up code takes text only (40008). WeCom
+        documents no errcode for a spent, expired or out-of-state code; 40058 (invalid parameter) is a guess."""
         with self._lock:
             issued = self.codes.get(code)
             if issued is None or issued.corpid != corpid or issued.used or time.time() >= issued.expires_at:
                 raise WeComError(40058)
+            if message.get("msgtype") not in issued.msgtypes:
+                raise WeComError(40008)
+            if issued.state is not None:
+                conversation = self.conversations.get((issued.open_kfid, issued.external_userid))
+                if conversation is None or conversation.state != issued.state:
+                    raise WeComError(40058, "the session left the state of this code")
             issued.used = True
             return self._record_sent(corpid, issued.open_kfid, issued.external_userid, message, "send_msg_on_event")
 
     def _record_sent(self, corpid: str, open_kfid: str, external_userid: str, message: dict[str, Any],
                      via: str) -> str:
-        msgid = message.get("msgid") or "sent" + secrets.token_hex(12)
+        msgid = message.get("msgid") or new_msgid()
         self.sent.append({"corpid": corpid, "open_kfid": open_kfid, "external_userid": external_userid,
                           "via": via, "msgid": msgid, "msgtype": message.get("msgtype"),
                           "text": (message.get("text") or {}).get("content", "")})
@@ -304,24 +301,33 @@ class KfState:
             return copy.copy(found) if found else Conversation(state=4)
 
     def trans(self, corpid: str, open_kfid: str, external_userid: str, state: int, servicer: str) -> str:
-        """kf/service_state/trans: 95016 for a move WeCom does not allow, 95014 for a receptionist who is not
-        a receiving servicer of the account. Entering queue, human or ended returns a msg_code."""
+        """kf/service_state/trans by doc 94669's table: 95013 for a session that ended (or never began),
+        95016 for a move the table does not list, 95014 for a receptionist who is not a receiving servicer
+        of the account. The session's first move into 2 or 3 returns a msg_code that lives 48 h (later
+        moves return none); the end (3 → 4) returns the end message's code, which lives 20 s."""
         with self._lock:
             self.account(corpid, open_kfid)
+            now = time.time()
             conversation = self.conversations.get((open_kfid, external_userid))
-            current = conversation.state if conversation else 4
-            if state not in TRANSITIONS.get(current, set()):
+            if conversation is not None:
+                conversation.lapse(now)
+            if conversation is None or conversation.state == 4:
+                raise WeComError(95013)
+            if state not in TRANSITIONS[conversation.state]:
                 raise WeComError(95016)
             if state == 3 and self.servicers.get(open_kfid, {}).get(servicer) != 0:
                 raise WeComError(95014)
-            assert conversation is not None  # state 4 allows nothing, so a conversation exists here
             conversation.state = state
             conversation.servicer = servicer if state == 3 else ""
-            if state not in (2, 3, 4):
+            if state == 4:
+                ttl = EVENT_CODE_TTL
+            elif state in (2, 3) and not conversation.reply_code_given:
+                conversation.reply_code_given, ttl = True, REPLY_CODE_TTL
+            else:
                 return ""
             code = "mc" + secrets.token_hex(16)
-            ttl = QUEUE_CODE_TTL if state == 2 else EVENT_CODE_TTL
-            self.codes[code] = Code(corpid, open_kfid, external_userid, time.time() + ttl)
+            self.codes[code] = Code(corpid, open_kfid, external_userid, now + ttl, state,
+                                    TEXT_OR_MENU if state == 4 else TEXT_ONLY)
             return code
 
     def snapshot(self) -> dict[str, Any]:

@@ -37,7 +37,7 @@ MAX_CONTACT_WAY_MEMBERS = 100
 """A contact way reaches at most 100 members, departments expanded (global errcode table, 41041)."""
 
 MAX_API_CONTACT_WAYS = 500_000
-"""Contact ways a corp may create through the API (PROTOCOL.md section 4; 41045 in the global table)."""
+"""Contact ways a corp may create through the API (docs/PROTOCOL.md section 4; 41045 in the global table)."""
 
 
 @dataclass

@@ -1,0 +1,126 @@
+"""Two corps with the same staff userids, each with a row of every kind the admin API serves, for the
+route × role × corp matrix (tests/unit/test_corp_matrix.py).
+
+Corp A is the test corp (the environment app `default`), corp B has its own app `corpb`. In both, zhangsan
+follows a customer, is a kf servicer, wrote an app message and received a kf session. Every text a row of
+corp X holds carries MARK[X], so an answer that shows corp A's data is found by looking for MARK[A].
+Rows the API can create are created through it (as an operator would, with an all-corps token naming the
+corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from models import ApiToken, App, Customer, DeadLetter, FollowRelation, Inbox, KfSession, Message, Staff
+from models.conversation import MessageOrigin, MessageSource
+from models.corp import save_app
+from models.db import utcnow
+from models.directory import Department
+from models.moderation import ReplyTimeout, SensitiveAlert
+from support import AGENT_ID, CORP_ID
+
+CORP_A, CORP_B = CORP_ID, "wwcorpb000000001"
+MARK = {CORP_A: "AAMARKAA", CORP_B: "BBMARKBB"}
+B_APP = {"slug": "corpb", "corp_id": CORP_B, "kind": "agent", "token": "CorpBToken1",
+         "aes_key": "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut", "secret": "corp-b-secret", "agent_id": AGENT_ID}
+
+
+def fake_seed() -> dict[str, Any]:
+    """Corp B for the fake WeCom (corp A is in support.SEED), with zhangsan and lisi in both."""
+    return {"corps": [{"corpid": CORP_B, "secrets": {B_APP["secret"]: AGENT_ID}}],
+            "users": [{"corpid": CORP_B, "userid": u, "name": u, "department": [1], "status": 1}
+                      for u in ("zhangsan", "lisi")]}
+
+
+def _written(runtime: Any, corp: str) -> dict[str, int | str]:
+    mark, now = MARK[corp], utcnow()
+    with runtime.WriteSession.begin() as s:
+        app_pk = s.scalar(select(App.id).join(App.corp).where(App.corp.has(corp_id=corp)).order_by(App.id))
+        s.add_all([Staff(corp_id=corp, userid="zhangsan", name=f"{mark}张三", department=[1]),
+                   Department(corp_id=corp, dept_id=1, name=f"{mark}部门")])
+        live = Customer(corp_id=corp, external_userid=f"wm{mark}", name=f"{mark}客户", mobile="13800001111")
+        binned = Customer(corp_id=corp, external_userid=f"wm{mark}bin", name=f"{mark}回收", deleted_at=now,
+                          deleted_by="test")
+        s.add_all([live, binned])
+        s.flush()
+        for c in (live, binned):
+            s.add(FollowRelation(customer_id=c.id, corp_id=corp, userid="zhangsan", remark=f"{mark}备注",
+                                 added_at=now))
+        inbox = Inbox(app_pk=app_pk, corp_id=corp, dedup_key=f"{mark}-1", routing_key="event/test",
+                      raw_xml=f"<xml>{mark}</xml>", status="processed")
+        session = KfSession(session_id=uuid.uuid4().hex, corp_id=corp, app_pk=app_pk, open_kfid=f"wk{mark}",
+                            external_userid=f"wm{mark}", state="human", servicer_userid="zhangsan", started_at=now,
+                            last_message_at=now)
+        s.add_all([inbox, session])
+        s.flush()
+        said = Message(corp_id=corp, source=MessageSource.kf.value, msgid=f"{mark}m1", open_kfid=session.open_kfid,
+                       external_userid=f"wm{mark}", origin=MessageOrigin.customer.value, msgtype="text",
+                       content=f"{mark}你好", raw={}, send_time=now, session_pk=session.id)
+        wrote = Message(corp_id=corp, source=MessageSource.app.value, msgid=f"{mark}m2", userid="zhangsan",
+                        origin=MessageOrigin.servicer.value, msgtype="text", content=f"{mark}/今日", raw={},
+                        send_time=now)
+        s.add_all([said, wrote])
+        s.flush()
+        s.add(ReplyTimeout(corp_id=corp, message_pk=said.id, userid="zhangsan", external_userid=f"wm{mark}",
+                           limit_minutes=5, message_at=now, due_at=now))
+        token = ApiToken(name=f"{mark}token", role="admin", token_hash=f"{mark}hash", corp_id=corp)
+        s.add(token)
+        s.flush()
+        return {"customer_id": live.id, "binned_id": binned.id, "inbox_id": inbox.id, "session_id": session.session_id,
+                "message_pk": said.id, "token_id": token.id}
+
+
+def _post(client: Any, ops: dict[str, str], path: str, body: dict[str, Any], method: str = "post") -> dict[str, Any]:
+    r = getattr(client, method)(f"/api/v1{path}", headers=ops, json=body)
+    assert r.status_code < 300, (path, r.get_json())
+    return r.get_json()
+
+
+def _through_the_api(client: Any, ops: dict[str, str], corp: str) -> dict[str, int | str]:
+    mark, c = MARK[corp], {"corp_id": corp}
+    field = _post(client, ops, "/custom-fields", {**c, "key": f"k{mark.lower()}", "label": mark, "type": "text"})
+    group = _post(client, ops, "/tag-groups", {**c, "name": mark, "tags": [{"name": f"{mark}t"}]})
+    code = _post(client, ops, "/channel-codes", {**c, "kind": "single", "name": mark, "channel": mark,
+                                                 "members": ["zhangsan"], "backups": ["lisi"]})["items"][0]
+    welcome = _post(client, ops, "/welcome-messages", {**c, "text": mark})
+    _post(client, ops, "/materials", {**c, "kind": "link", "title": mark, "payload": {"url": f"https://{mark}"}})
+    account = _post(client, ops, "/kf/accounts", {**c, "name": mark[:8], "media_id": mark})
+    _post(client, ops, f"/kf/accounts/{account['id']}/servicers", {"userids": ["zhangsan"]})
+    item = _post(client, ops, "/kf/knowledge", {**c, "question": mark, "answer": mark})
+    _post(client, ops, "/kf/settings", {**c, "end_message": mark}, method="put")
+    _post(client, ops, "/moderation/settings", {**c, "alert_userids": [mark]}, method="put")
+    rule = _post(client, ops, "/sensitive-rules", {**c, "name": mark[:8], "words": mark})
+    template = _post(client, ops, "/message-templates", {**c, "name": mark, "category": "broadcast",
+                                                         "msgtype": "text", "body": {"content": mark}})
+    broadcast = _post(client, ops, "/broadcasts", {**c, "name": mark, "userids": ["zhangsan"], "msgtype": "text",
+                                                   "body": {"content": mark}})
+    return {"field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
+            "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
+            "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
+            "broadcast_pk": broadcast["id"]}
+
+
+def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Both corps' rows; corp → name → id (the path parameters of the admin API's routes)."""
+    fake_wecom.seed(fake_seed())
+    with runtime.WriteSession.begin() as s:
+        save_app(s, B_APP)
+    ids: dict[str, dict[str, Any]] = {}
+    for corp in (CORP_A, CORP_B):
+        ids[corp] = {**_written(runtime, corp), **_through_the_api(client, ops, corp)}
+        with runtime.WriteSession.begin() as s:
+            alert = SensitiveAlert(corp_id=corp, message_pk=ids[corp]["message_pk"], rule_pk=ids[corp]["rule_pk"],
+                                   word=MARK[corp], category="negative", userid="zhangsan", at=utcnow())
+            s.add(alert)
+            s.flush()
+            ids[corp]["alert_pk"] = alert.id
+    with runtime.WriteSession.begin() as s:
+        dead = DeadLetter(job="process_event", args=[ids[CORP_A]["inbox_id"]], queue="events", error=MARK[CORP_A])
+        s.add(dead)
+        s.flush()
+        ids[CORP_A]["dead_letter_id"] = dead.id
+    return ids

@@ -1,0 +1,238 @@
+"""Every route of the Flask url map × every role × a token bound to corp B and one for every corp, with two
+corps whose staff share userids (tests/two_corps.py): no cross-corp read or write, no role escalation
+(issue 19).
+
+Routes are taken from `app.url_map`, so a new route is in the matrix without anyone adding it: its path
+parameters are filled with ids of corp A's rows (PARAMS), its body names corp A (BODIES add what a
+route needs to get past validation). A route the matrix cannot exercise must be in NOT_IN_MATRIX with the
+reason; a route neither exercisable nor listed fails the test.
+
+What each cell asserts:
+- never a 5xx;
+- a role below the route's (`@require`) gets 403 and nothing changes anywhere;
+- a member token without a corp is refused (403) while several corps exist;
+- a token bound to corp B, whatever its role, gets no byte of corp A's data (MARK[A] or A's corp id) and
+  changes none of corp A's rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, select
+
+from models import ApiToken, Base
+from two_corps import CORP_A, CORP_B, MARK, build
+from web.auth import RANK, create_token, hash_token
+
+# path parameter → the key of corp A's row in two_corps.build's ids; per endpoint where the name is not enough
+PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_id": "customer_id",
+          "field_id": "field_id", "tag_pk": "tag_pk", "group_pk": "group_pk", "code_id": "code_id",
+          "welcome_id": "welcome_id", "account_pk": "account_pk", "item_pk": "item_pk", "session_id": "session_id",
+          "rule_pk": "rule_pk", "alert_pk": "alert_pk", "template_pk": "template_pk", "broadcast_pk": "broadcast_pk",
+          "token_id": "token_id", "userid": "zhangsan"}
+PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
+LITERAL_PARAMS = {"userid"}
+
+# What a route needs in its body to get past validation to where the corp matters (corp_id is always A's).
+BODIES: dict[str, dict[str, Any]] = {
+    "api.create_app_config": {"slug": "evil", "kind": "agent", "token": "EvilToken1", "secret": "s",
+                              "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "agent_id": 1},
+    "api_fields.create_field": {"key": "evil", "label": "evil", "type": "text"},
+    "api_fields.update_field": {"label": "evil"},
+    "api_customers.put_fields": {"kaamarkaa": "evil"},
+    "api_tags.tag_customer": {"add": ["tag_pk"], "userid": "zhangsan"},
+    "api_tags.create_group": {"name": "evil", "tags": [{"name": "evil"}]},
+    "api_tags.update_tag": {"name": "evil", "colour": "red"},
+    "api_contact.create_codes": {"kind": "single", "name": "evil", "channel": "evil", "members": ["zhangsan"],
+                                 "backups": ["lisi"]},
+    "api_contact.edit_code": {"name": "evil"},
+    "api_contact.create_welcome": {"text": "evil"},
+    "api_contact.create_material": {"kind": "link", "payload": {"url": "https://evil"}},
+    "api_contact.patch_settings": {"recycle_retention_days": 5},
+    "api_directory.sync_directory": {"app": "default"},
+    "api_kf.create_account": {"name": "evil", "media_id": "M"},
+    "api_kf.update_account": {"name": "evil"},
+    "api_kf.add_scene": {"name": "evil", "scene": "evil"},
+    "api_kf.add_servicers": {"userids": ["lisi"]},
+    "api_kf.create_knowledge": {"question": "evil", "answer": "evil"},
+    "api_kf.update_knowledge": {"answer": "evil"},
+    "api_kf.put_settings": {"end_message": "evil"},
+    "api_moderation.create_rule": {"name": "evil", "words": "evil"},
+    "api_moderation.update_rule": {"enabled": False},
+    "api_moderation.review_alert": {"status": "confirmed"},
+    "api_moderation.put_moderation_settings": {"reply_timeout_minutes": 5},
+    "api_moderation.put_working_hours": {"week": {"mon": [["09:00", "18:00"]]}},
+    "api_moderation.create_template": {"name": "evil", "category": "broadcast", "msgtype": "text",
+                                       "body": {"content": "evil"}},
+    "api_moderation.update_template": {"enabled": False},
+    "api_moderation.create_broadcast": {"name": "evil", "userids": ["zhangsan"], "msgtype": "text",
+                                        "body": {"content": "evil"}},
+    "api_tokens.create_api_token": {"name": "evil", "role": "super_admin"},
+}
+
+NOT_IN_MATRIX = {
+    "/wecom/callback/<slug>": "WeCom's callback: authenticated by the app's signature, not a token "
+                              "(test_callback; a callback's corp is its app's)",
+    "/healthz": "liveness: no token, no corp data (db and redis up or down)",
+    "/api/v1/openapi.json": "the API's description: public, no corp data",
+    "/static/<path:filename>": "Flask's static files: none are served",
+}
+
+# (role, corp bound to, userid); None: a token for every corp (a member's is a row from before the rule)
+TOKENS = [("super_admin", CORP_B, None), ("admin", CORP_B, None), ("member", CORP_B, "zhangsan"),
+          ("member", None, "zhangsan"), ("admin", None, None), ("super_admin", None, None)]
+SKIPPED_TABLES = {"audit_log", "dead_letters"}  # every API write adds audit rows; dead letters are no corp's
+
+
+def fingerprint(runtime: Any, corp: str | None) -> str:
+    """A digest of `corp`'s rows (None: every row): tables with a corp_id column by it, their child
+    tables through the foreign key, apps through their corp."""
+    digest = hashlib.sha256()
+    with runtime.Session() as s:
+        corp_pks: dict[str, set[Any]] = {}
+        for table in Base.metadata.sorted_tables:
+            if table.name in SKIPPED_TABLES:
+                continue
+            query = select(table)
+            if corp is not None:
+                where = _corp_rows(table, corp, corp_pks)
+                if where is None:
+                    continue
+                query = query.where(where)
+            rows = list(s.execute(query))
+            corp_pks[table.name] = {r.id for r in rows} if "id" in table.c else set()
+            digest.update(f"{table.name}:{sorted(repr(tuple(r)) for r in rows)}".encode())
+    return digest.hexdigest()
+
+
+def _corp_rows(table: Table, corp: str, corp_pks: dict[str, set[Any]]) -> Any:
+    if table.name == "corps":
+        return table.c.corp_id == corp
+    if "corp_id" in table.c:
+        return table.c.corp_id == corp
+    for fk in table.foreign_keys:
+        parent = fk.column.table.name
+        if parent in corp_pks:
+            return fk.parent.in_(corp_pks[parent])
+    return None
+
+
+def routes(app: Any) -> Iterator[tuple[str, str, str]]:
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.rule, method, rule.endpoint
+
+
+def url_for_a(rule: Any, endpoint: str, ids: dict[str, Any]) -> str | None:
+    """The route's URL with corp A's ids in it; None when a parameter has no row to name."""
+    path = rule
+    for converter, name in _params(rule):
+        key = PARAMS_BY_ENDPOINT.get((endpoint, name)) or PARAMS.get(name)
+        if key is None:
+            return None
+        value = key if name in LITERAL_PARAMS else ids[key]
+        path = path.replace(f"<{converter}{name}>", str(value))
+    return path
+
+
+def _params(rule: str) -> list[tuple[str, str]]:
+    out = []
+    for part in rule.split("<")[1:]:
+        inner = part.split(">")[0]
+        converter, _, name = inner.rpartition(":")
+        out.append((f"{converter}:" if converter else "", name))
+    return out
+
+
+def body_for_a(endpoint: str, ids: dict[str, Any]) -> dict[str, Any]:
+    body = {"corp_id": CORP_A, **BODIES.get(endpoint, {})}
+    if "add" in body:
+        body["add"] = [ids[CORP_A]["tag_pk"]]
+    return body
+
+
+@pytest.fixture
+def world(app, client, runtime, fake_wecom) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    with runtime.WriteSession.begin() as s:
+        ops = {"Authorization": "Bearer " + create_token(s, "seeder", "super_admin")}
+    ids = build(client, runtime, fake_wecom, ops)
+    headers = {}
+    with runtime.WriteSession.begin() as s:
+        for role, corp, userid in TOKENS:
+            if role == "member" and corp is None:  # refused at creation now: the row an older version wrote
+                s.add(ApiToken(name="legacy", role=role, token_hash=hash_token("legacy-member"), userid=userid))
+                value = "legacy-member"
+            else:
+                value = create_token(s, f"{role}-{corp}", role, userid=userid, corp_id=corp)
+            headers[(role, corp)] = {"Authorization": f"Bearer {value}"}
+    return {"ids": ids, "headers": headers}
+
+
+def test_the_matrix_reaches_data(client, world) -> None:  # type: ignore[no-untyped-def]
+    """The tokens work and the rows exist: corp B's member sees their customer, an all-corps admin both."""
+    b_member = client.get("/api/v1/customers", headers=world["headers"][("member", CORP_B)]).get_data(as_text=True)
+    assert MARK[CORP_B] in b_member and MARK[CORP_A] not in b_member
+    everyone = client.get("/api/v1/customers", headers=world["headers"][("admin", None)]).get_data(as_text=True)
+    assert MARK[CORP_A] in everyone and MARK[CORP_B] in everyone
+
+
+def exercisable(app: Any, ids: dict[str, Any]) -> tuple[list[tuple[str, str, str, Any]], list[str]]:
+    """(method, url with corp A's ids, endpoint, required role) of every route not in NOT_IN_MATRIX, and
+    what is wrong with each route that can be neither exercised nor is listed."""
+    cells, problems = [], []
+    for rule, method, endpoint in routes(app):
+        if rule in NOT_IN_MATRIX:
+            continue
+        required = getattr(app.view_functions[endpoint], "required_role", None)
+        url = url_for_a(rule, endpoint, ids)
+        if required is None or url is None:
+            problems.append(f"{method} {rule}: not exercisable (no @require, or a path parameter PARAMS does "
+                            f"not know); add it to PARAMS or NOT_IN_MATRIX with the reason")
+        else:
+            cells.append((method, url, endpoint, required))
+    return cells, problems
+
+
+def test_every_route_every_role_no_cross_corp_reach(app, client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    cells, problems = exercisable(app, world["ids"][CORP_A])
+    assert len(cells) > 70  # the API's routes and methods (77 today)
+    assert set(NOT_IN_MATRIX) <= {rule.rule for rule in app.url_map.iter_rules()}  # no stale excuses
+    a_before = fingerprint(runtime, CORP_A)
+    for role, corp, _ in TOKENS:  # bound tokens first: all-corps tokens may change corp A's rows
+        headers = world["headers"][(role, corp)]
+        for method, url, endpoint, required in cells:
+            denied = RANK[role] < RANK[required.value] or (role == "member" and corp is None)
+            everything = fingerprint(runtime, None) if denied else None
+            r = client.open(url, method=method, headers=headers, query_string={"corp_id": CORP_A},
+                            json=None if method == "GET" else body_for_a(endpoint, world["ids"]))
+            cell = f"{role}@{corp or 'every corp'} {method} {url} → {r.status_code}"
+            text = r.get_data(as_text=True)
+            if r.status_code >= 500:
+                problems.append(f"{cell}: server error")
+            if denied and (r.status_code != 403 or fingerprint(runtime, None) != everything):
+                problems.append(f"{cell}: expected 403 and no change ({text[:120]})")
+            if corp == CORP_B:
+                if MARK[CORP_A] in text or CORP_A in text:
+                    problems.append(f"{cell}: shows corp A's data ({text[:160]})")
+                if fingerprint(runtime, CORP_A) != a_before:
+                    problems.append(f"{cell}: changed corp A's rows")
+                    a_before = fingerprint(runtime, CORP_A)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_new_route_is_in_the_matrix_or_fails_it(settings, world) -> None:  # type: ignore[no-untyped-def]
+    from app import create_app
+    from models import Role
+    from web.auth import require
+
+    fresh = create_app({"TESTING": True}, settings=settings)
+    fresh.add_url_rule("/api/v1/customers/<int:customer_id>/notes", "notes", require(Role.member)(lambda **_: ""))
+    fresh.add_url_rule("/api/v1/widgets/<int:widget_id>", "widgets", require(Role.admin)(lambda **_: ""))
+    cells, problems = exercisable(fresh, world["ids"][CORP_A])
+    assert ("GET", f"/api/v1/customers/{world['ids'][CORP_A]['customer_id']}/notes", "notes", Role.member) in cells
+    assert [p.partition(": not exercisable")[0] for p in problems] == ["GET /api/v1/widgets/<int:widget_id>"]
+    fresh.extensions["scrm"].engine.dispose()
