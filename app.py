@@ -95,7 +95,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:
         if request.path.startswith("/api/"):
-            return jsonify({"error": {"code": "not_found", "message": "no such endpoint"}}), 404
+            from werkzeug.exceptions import NotFound
+
+            said = exc.description if exc.description != NotFound.description else "no such endpoint"
+            return jsonify({"error": {"code": "not_found", "message": said}}), 404
         return exc
 
     @app.errorhandler(405)

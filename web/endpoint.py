@@ -48,7 +48,7 @@ class IdConverter(IntegerConverter):
     def to_python(self, value: str) -> int:
         number = int(value)
         if number > MAX_ID:
-            raise NotFound()
+            raise NotFound(f"no row has id {value}: ids go up to {MAX_ID}")
         return number
 
 

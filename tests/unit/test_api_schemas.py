@@ -101,7 +101,8 @@ def test_an_id_past_64_bits_is_a_404_on_every_id_route(app, client, runtime, adm
     for method, rule in id_routes:
         r = client.open(url(rule, value), method=method, json={}, headers=admin)
         assert r.status_code == 404, (method, rule, r.get_data(as_text=True))
-        assert r.get_json()["error"]["code"] == "not_found"
+        assert r.get_json()["error"] == {"code": "not_found", "message": f"no row has id {value}: ids go up to "
+                                                                         f"{2**63 - 1}"}
     assert all_rows(runtime) == before
 
 
