@@ -70,6 +70,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
                 raise  # a worker boot error: gunicorn's master stops (exit 3) instead of restarting it forever
             raise SystemExit(f"error: {exc}") from None  # a CLI command: the message, no traceback
 
+    from web.endpoint import IdConverter
+
+    app.url_map.converters["id"] = IdConverter  # before any blueprint: routes compile their converters
     app.register_blueprint(callback.bp)
     app.register_blueprint(api.bp)
     from web import api_directory  # departments, staff and the directory sync, its own blueprint
@@ -94,7 +97,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:
         if request.path.startswith("/api/"):
-            return jsonify({"error": {"code": "not_found", "message": "no such endpoint"}}), 404
+            from werkzeug.exceptions import NotFound
+
+            said = exc.description if exc.description != NotFound.description else "no such endpoint"
+            return jsonify({"error": {"code": "not_found", "message": said}}), 404
         return exc
 
     @app.errorhandler(405)

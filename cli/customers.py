@@ -17,7 +17,7 @@ from jobs.queue import enqueue
 from jobs.recycle import purge_recycle_bin
 from models import Role
 from models.auth import record_audit
-from web.api_customers import export_query
+from web.api_customers import requested_export
 from web.auth import Principal
 from web.errors import ApiError
 
@@ -54,7 +54,7 @@ def customers_export(wait: bool, out: str | None, **filters: str | tuple[str, ..
     principal = Principal(actor, Role.super_admin.value, None, None)
     try:
         with replayed(runtime, {"query": query, "principal": asdict(principal)}):
-            corp_id, _, _ = export_query()
+            corp_id, _, _ = requested_export()
     except ApiError as exc:
         raise click.UsageError(exc.message) from None
     with runtime.WriteSession.begin() as s:

@@ -48,7 +48,7 @@ def replayed(runtime: Runtime, params: dict[str, Any]) -> Iterator[None]:
 
 @job("export_customers", queue="maintenance")
 def export_customers(job_id: int) -> str:
-    from web.api_customers import csv_chunks, export_filename, export_query
+    from web.api_customers import csv_chunks, export_filename, requested_export
 
     runtime = current()
     with runtime.Session() as s:
@@ -57,7 +57,7 @@ def export_customers(job_id: int) -> str:
             return "skipped"
         params = dict(run.params)
     with tracked(job_id) as progress, replayed(runtime, params):
-        corp_id, query, fields = export_query()
+        corp_id, query, fields = requested_export()
         with runtime.Session() as s:
             progress.total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         progress.flush()

@@ -1,40 +1,58 @@
-"""What a valid WeCom app configuration looks like, checked before anything is stored."""
+"""What a valid WeCom app configuration looks like, checked before anything is stored: one pydantic model
+read by the admin API (`POST /apps`, which documents it) and by `flask apps add`."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Annotated, Any, Literal
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
-TOKEN = re.compile(r"^[A-Za-z0-9]{1,32}\Z")
-AES_KEY = re.compile(r"^[A-Za-z0-9]{43}\Z")
-KINDS = ("agent", "contact", "kf")
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from rules.problems import field_errors
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class AppDefinition(BaseModel):
+    """Token and EncodingAESKey follow WeCom's console rules (≤32 letters/digits; exactly 43), so a typo is
+    caught here instead of as a signature error on the first real callback."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    slug: Annotated[str, Field(pattern=SLUG, description="1-64 lowercase letters, digits, '-' or '_'")]
+    corp_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    kind: Literal["agent", "contact", "kf"] = "agent"
+    token: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$", description="as set in WeCom's console")]
+    aes_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{43}$", description="the EncodingAESKey")]
+    secret: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    agent_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+
+
+NEEDS_AGENT_ID = ("required for a self-built app: it sends app messages, and message/send needs the app's "
+                  "AgentId (agentid 0 is refused)")
+
+
+class AppChange(BaseModel):
+    """What `PATCH /apps/<slug>` may change: the secret (a new one clears broken credentials) and the agent
+    id. Anything else is refused by name rather than silently kept as it was."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    secret: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None = None
+    agent_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+
+
+def cross_field_errors(app: AppDefinition) -> dict[str, str]:
+    """Rules across fields that the model's types cannot state."""
+    if app.kind == "agent" and not app.agent_id:
+        return {"agent_id": NEEDS_AGENT_ID}
+    return {}
 
 
 def app_errors(fields: dict[str, Any]) -> dict[str, str]:
-    """Field → message for every problem in an app definition; empty when it can be saved.
-
-    Token and EncodingAESKey follow WeCom's console rules (≤32 letters/digits; exactly 43), so a typo is
-    caught here instead of as a signature error on the first real callback.
-    """
-    errors: dict[str, str] = {}
-    if not SLUG.match(str(fields.get("slug") or "")):
-        errors["slug"] = "1-64 lowercase letters, digits, '-' or '_'"
-    if not str(fields.get("corp_id") or "").strip() or len(str(fields.get("corp_id"))) > 64:
-        errors["corp_id"] = "required, at most 64 characters"
-    if fields.get("kind", "agent") not in KINDS:
-        errors["kind"] = f"one of {', '.join(KINDS)}"
-    if not TOKEN.match(str(fields.get("token") or "")):
-        errors["token"] = "1-32 letters or digits, as set in WeCom's console"
-    if not AES_KEY.match(str(fields.get("aes_key") or "")):
-        errors["aes_key"] = "the 43-character EncodingAESKey from WeCom's console"
-    if not str(fields.get("secret") or "").strip() or len(str(fields.get("secret"))) > 128:
-        errors["secret"] = "required, at most 128 characters"
-    agent_id = fields.get("agent_id")
-    whole = isinstance(agent_id, int) or (str(agent_id).isascii() and str(agent_id).isdigit())
-    if agent_id not in (None, "") and not whole:
-        errors["agent_id"] = "a whole number"
-    elif fields.get("kind", "agent") == "agent" and (agent_id in (None, "") or not int(agent_id)):
-        errors["agent_id"] = ("required for a self-built app: it sends app messages, and message/send needs "
-                              "the app's AgentId (agentid 0 is refused)")
-    return errors
+    """Field → message for every problem in an app definition; empty when it can be saved. Patterns are
+    pydantic's (Rust regex), whose `$` is the end of the text: a trailing newline is refused."""
+    try:
+        app = AppDefinition.model_validate(fields)
+    except ValidationError as exc:
+        return field_errors(exc)
+    return cross_field_errors(app)

@@ -1,27 +1,29 @@
 """The admin HTTP API, `/api/v1`: events and their replay, dead letters, apps, OpenAPI; and the paging and
-argument helpers the other `/api/v1` blueprints share (customers live in `web/api_customers.py`)."""
+filter helpers the other `/api/v1` blueprints share (customers live in `web/api_customers.py`). Requests
+and answers are typed by the models in web/schemas/ through `@endpoint` (web/endpoint.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from jobs.events import replay_event
 from jobs.queue import UnknownJob, replay_dead_letter
 from jobs.runtime import Runtime
-from models import App, Corp, DeadLetter, Inbox, InboxStatus, Role
+from models import App, Corp, DeadLetter, Inbox, Role
 from models.corp import save_app
-from rules.apps import app_errors
+from rules.apps import AppChange, AppDefinition, app_errors, cross_field_errors
 from web import errors, openapi
 from web.auth import audit, require
 from web.callback import apps as app_cache
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.admin import AppOut, DeadLetterOut, DeadLetterQuery, EventDetail, EventOut, EventQuery, TimeRange
+from web.schemas.common import Page, PageQuery
 from web.scope import check_corp, in_scope
 
 T = TypeVar("T")
@@ -29,70 +31,36 @@ T = TypeVar("T")
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
-MAX_PAGE_SIZE = 200
-
 
 def _runtime() -> Runtime:
     return current_app.extensions["scrm"]
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise ApiError(400, "bad_request", f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
-def _time_arg(name: str) -> dt.datetime | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "bad_request", f"{name} must be an ISO 8601 time, e.g. 2026-11-23T08:00:00Z") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _enum_filter(query: Select, name: str, column: Any, choices: type[enum.Enum]) -> Select:
-    """`query` narrowed to `column == ?name=`, when given; a value outside `choices` is a 400."""
-    value = request.args.get(name)
-    if not value:
-        return query
-    if value not in choices.__members__:
-        raise ApiError(400, "bad_request", f"{name} must be one of {', '.join(choices.__members__)}")
-    return query.where(column == value)
-
-
-def _time_filter(query: Select, column: Any) -> Select:
-    """`query` narrowed to `?since=` ≤ column < `?until=` (ISO 8601), each when given."""
-    since, until = _time_arg("since"), _time_arg("until")
-    if since and until and since > until:
+def time_filter(query: Select, column: Any, window: TimeRange) -> Select:
+    """`query` narrowed to `window.since` ≤ column < `window.until`, each when given."""
+    if window.since and window.until and window.since > window.until:
         raise ApiError(400, "bad_request", "since must not be after until")
-    if since:
-        query = query.where(column >= since)
-    if until:
-        query = query.where(column < until)
+    if window.since:
+        query = query.where(column >= window.since)
+    if window.until:
+        query = query.where(column < window.until)
     return query
 
 
-def _page(query: Select, render: Callable[[Any], dict[str, Any]]) -> Any:
+def page(query: Select, render: Callable[[Any], dict[str, Any]], paging: PageQuery) -> Any:
     """One page of `query` as `{"items", "page", "page_size", "total"}`, each row through `render`."""
-    return _page_rows(query, lambda s, rows: [render(r) for r in rows])
+    return page_rows(query, lambda s, rows: [render(r) for r in rows], paging)
 
 
-def _page_rows(query: Select, render_page: Callable[[Session, list[Any]], list[dict[str, Any]]]) -> Any:
-    """`_page` for renderers that load what a page needs in a few queries (`render_page(session, rows)`)
+def page_rows(query: Select, render_page: Callable[[Session, list[Any]], list[dict[str, Any]]],
+              paging: PageQuery) -> Any:
+    """`page` for renderers that load what a page needs in a few queries (`render_page(session, rows)`)
     instead of one or more per row."""
-    page = _int_arg("page", 1, 1, 1_000_000)
-    size = _int_arg("page_size", 50, 1, MAX_PAGE_SIZE)
     with _runtime().Session() as s:
         total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        rows = list(s.scalars(query.limit(size).offset((page - 1) * size)).all())
+        rows = list(s.scalars(query.limit(paging.page_size).offset((paging.page - 1) * paging.page_size)).all())
         items = render_page(s, rows)
-    return jsonify({"items": items, "page": page, "page_size": size, "total": total})
+    return jsonify({"items": items, "page": paging.page, "page_size": paging.page_size, "total": total})
 
 
 def _like(keyword: str) -> str:
@@ -100,11 +68,6 @@ def _like(keyword: str) -> str:
     return "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "send a JSON object")
-    return body
 
 
 def _all_corps() -> None:
@@ -125,19 +88,22 @@ def _live(s: Session, model: type[T], pk: int, what: str) -> T:
 # -- events -------------------------------------------------------------------------------------------
 @bp.get("/events")
 @require(Role.admin)
-def list_events() -> Any:
-    query = select(Inbox).order_by(Inbox.id.desc())
+@endpoint("List stored callbacks", query=EventQuery, response=Page[EventOut])
+def list_events(query: EventQuery) -> Any:
+    rows = select(Inbox).order_by(Inbox.id.desc())
     if g.principal.corp_id:
-        query = query.where(Inbox.corp_id == g.principal.corp_id)
-    query = _enum_filter(query, "status", Inbox.status, InboxStatus)
-    if request.args.get("routing_key"):
-        query = query.where(Inbox.routing_key == request.args["routing_key"])
-    query = _time_filter(query, Inbox.received_at)
-    return _page(query, Inbox.public)
+        rows = rows.where(Inbox.corp_id == g.principal.corp_id)
+    if query.status:
+        rows = rows.where(Inbox.status == query.status)
+    if query.routing_key:
+        rows = rows.where(Inbox.routing_key == query.routing_key)
+    rows = time_filter(rows, Inbox.received_at, query)
+    return page(rows, Inbox.public, query)
 
 
-@bp.get("/events/<int:inbox_id>")
+@bp.get("/events/<id:inbox_id>")
 @require(Role.admin)
+@endpoint("One stored callback with its decrypted XML", response=EventDetail)
 def get_event(inbox_id: int) -> Any:
     with _runtime().Session() as s:
         row = s.get(Inbox, inbox_id)
@@ -146,8 +112,9 @@ def get_event(inbox_id: int) -> Any:
         return jsonify({**row.public(), "raw_xml": row.raw_xml})
 
 
-@bp.post("/events/<int:inbox_id>/replay")
+@bp.post("/events/<id:inbox_id>/replay")
 @require(Role.admin)
+@endpoint("Process a stored callback again", response=EventOut, status=202)
 def replay(inbox_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         row = s.get(Inbox, inbox_id)
@@ -162,22 +129,21 @@ def replay(inbox_id: int) -> Any:
 # -- dead letters --------------------------------------------------------------------------------------
 @bp.get("/dead-letters")
 @require(Role.admin)
-def list_dead_letters() -> Any:
+@endpoint("Jobs that exhausted their retries", query=DeadLetterQuery, response=Page[DeadLetterOut])
+def list_dead_letters(query: DeadLetterQuery) -> Any:
     _all_corps()
-    query = select(DeadLetter).order_by(DeadLetter.id.desc())
-    if request.args.get("job"):
-        query = query.where(DeadLetter.job == request.args["job"])
-    replayed = request.args.get("replayed")
-    if replayed not in (None, "true", "false"):
-        raise ApiError(400, "bad_request", "replayed must be true or false")
-    if replayed:
+    rows = select(DeadLetter).order_by(DeadLetter.id.desc())
+    if query.job:
+        rows = rows.where(DeadLetter.job == query.job)
+    if query.replayed:
         flag = DeadLetter.replayed_at.is_not(None)
-        query = query.where(flag if request.args["replayed"] == "true" else ~flag)
-    return _page(query, DeadLetter.public)
+        rows = rows.where(flag if query.replayed == "true" else ~flag)
+    return page(rows, DeadLetter.public, query)
 
 
-@bp.post("/dead-letters/<int:dead_letter_id>/replay")
+@bp.post("/dead-letters/<id:dead_letter_id>/replay")
 @require(Role.admin)
+@endpoint("Run a dead-lettered job again", response=DeadLetterOut, status=202)
 def replay_dead(dead_letter_id: int) -> Any:
     _all_corps()
     with _runtime().WriteSession.begin() as s:
@@ -196,40 +162,40 @@ def replay_dead(dead_letter_id: int) -> Any:
 # -- apps ----------------------------------------------------------------------------------------------
 @bp.get("/apps")
 @require(Role.super_admin)
-def list_apps() -> Any:
-    query = select(App).order_by(App.id)
+@endpoint("Configured WeCom apps (credentials never shown)", query=PageQuery, response=Page[AppOut])
+def list_apps(query: PageQuery) -> Any:
+    rows = select(App).order_by(App.id)
     if g.principal.corp_id:
-        query = query.where(App.corp.has(Corp.corp_id == g.principal.corp_id))
-    return _page(query, App.public)
+        rows = rows.where(App.corp.has(Corp.corp_id == g.principal.corp_id))
+    return page(rows, App.public, query)
 
 
 @bp.post("/apps")
 @require(Role.super_admin)
-def create_app_config() -> Any:
-    fields = _json_object()
-    problems = app_errors(fields)
+@endpoint("Add a WeCom app", body=AppDefinition, response=AppOut, status=201)
+def create_app_config(body: AppDefinition) -> Any:
+    fields = body.model_dump()
+    check_corp(body.corp_id)
+    problems = cross_field_errors(body)
     if problems:
         raise ApiError(422, "invalid", "the app definition has errors", problems)
-    check_corp(fields["corp_id"])
     with _runtime().WriteSession.begin() as s:
-        if s.scalar(select(App.id).where(App.slug == fields["slug"])) is not None:
-            raise ApiError(409, "conflict", f"app {fields['slug']!r} exists")
+        if s.scalar(select(App.id).where(App.slug == body.slug)) is not None:
+            raise ApiError(409, "conflict", f"app {body.slug!r} exists")
         app = save_app(s, fields)
-        audit(s, "app.create", f"app:{app.slug}", corp_id=fields["corp_id"], kind=app.kind)
-        body = app.public()
+        audit(s, "app.create", f"app:{app.slug}", corp_id=body.corp_id, kind=app.kind)
+        answer = app.public()
     app_cache.clear()
-    return jsonify(body), 201
+    return jsonify(answer), 201
 
 
 @bp.patch("/apps/<slug>")
 @require(Role.super_admin)
-def update_app_config(slug: str) -> Any:
-    """Change an app's secret or agent id (a new secret clears broken credentials); other fields stay."""
-    changes = _json_object()
-    unknown = set(changes) - {"secret", "agent_id"}
-    if unknown:
-        raise ApiError(422, "invalid", "only secret and agent_id can be changed",
-                       {field: "cannot be changed here" for field in sorted(unknown)})
+@endpoint("Change an app's secret or agent id (a new secret clears broken credentials)", body=AppChange,
+          response=AppOut)
+def update_app_config(slug: str, body: AppChange) -> Any:
+    """Change an app's secret or agent id; its other fields stay."""
+    changes = body.model_dump(exclude_none=True)
     with _runtime().WriteSession.begin() as s:
         app = s.scalar(select(App).where(App.slug == slug))
         if app is None or not in_scope(app.corp.corp_id):  # another corp's app is not there for this token
@@ -241,12 +207,13 @@ def update_app_config(slug: str) -> Any:
             raise ApiError(422, "invalid", "the app definition has errors", problems)
         app = save_app(s, fields)
         audit(s, "app.update", f"app:{app.slug}", fields=sorted(changes))
-        body = app.public()
+        answer = app.public()
     app_cache.clear()
     _runtime().forget_apps()
-    return jsonify(body)
+    return jsonify(answer)
 
 
 @bp.get("/openapi.json")
+@endpoint("This document", response=dict[str, Any])
 def openapi_document() -> Any:
-    return jsonify(openapi.document())
+    return jsonify(openapi.document(current_app))

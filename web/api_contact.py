@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from handlers.channels import corp_zone, rotate
 from handlers.registry import HandlerContext
 from handlers.tags import is_pending
 from jobs.queue import enqueue_outbox
-from web.api import _json_object, _live
+from web.api import _live
 from models import (ChannelCode, ChannelDailyStat, ChannelMember, CorpSettings, Material, Outbox, Role, Staff, Tag,
                     WelcomeMessage)
 from models.db import get_or_create, utcnow
@@ -27,14 +27,16 @@ from rules.channels import code_errors
 from rules.welcome import welcome_errors
 from web import errors
 from web.auth import audit, require
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.common import CorpQuery, Deleted, Items
+from web.schemas.contact import (MATERIAL_KINDS, CodeChange, CodeIn, CodeOut, CodeQuery, MaterialIn, MaterialOut,
+                                 SettingsChange,
+                                 SettingsOut, WelcomeMessageIn, WelcomeOut)
 from web.scope import corp_and_app
 
 bp = Blueprint("api_contact", __name__, url_prefix="/api/v1")
 errors.register(bp)
-
-MATERIAL_KINDS = {"image": ("media_id",), "link": ("url",), "miniprogram": ("appid", "page", "pic_media_id")}
-
 
 def _runtime() -> Any:
     return current_app.extensions["scrm"]
@@ -42,21 +44,6 @@ def _runtime() -> Any:
 
 def _enqueue_after_commit(rows: list[Outbox]) -> None:
     enqueue_outbox((row.id, row.queue) for row in rows)
-
-
-def _list_of(body: dict[str, Any], key: str, kind: type) -> list[Any] | None:
-    """body[key] as a list of non-empty `kind` values (absent or null: empty), or None if it is anything else,
-    so a string where a list belongs ("zhangsan") is refused instead of read letter by letter."""
-    value = body.get(key)
-    if value is None:
-        return []
-    if isinstance(value, list) and all(isinstance(v, kind) and not isinstance(v, bool) and v != "" for v in value):
-        return value
-    return None
-
-
-def _shape_errors(body: dict[str, Any], lists: tuple[tuple[str, type, str], ...]) -> dict[str, str]:
-    return {key: f"a list of {what}" for key, kind, what in lists if _list_of(body, key, kind) is None}
 
 
 def _check_materials(s: Session, corp_id: str, ids: list[int]) -> None:
@@ -114,16 +101,10 @@ EDITABLE = ("name", "scene", "channel", "remark", "assign_mode", "daily_limit", 
 
 def _checked_code(s: Session, corp_id: str, body: dict[str, Any], base: dict[str, Any]
                   ) -> tuple[dict[str, Any], list[str], list[str], list[str], dict[str, Any] | None]:
-    """A code definition, `base` (the stored code, for an edit) overlaid with `body`, checked whole:
-    (fields, members, backups, WeCom tag ids, welcome or None when the body names none). 422 otherwise."""
+    """A code definition, `base` (the stored code, for an edit) overlaid with `body` (the given fields of a
+    `CodeChange`), checked whole: (fields, members, backups, WeCom tag ids, welcome or None when the body
+    names none). 422 otherwise."""
     welcome = body.get("welcome")
-    shape = _shape_errors(body, (("members", str, "userids"), ("backups", str, "userids"),
-                                 ("departments", int, "department ids"), ("tag_ids", int, "tag ids")))
-    if welcome is not None and (not isinstance(welcome, dict) or not isinstance(welcome.get("text", ""), str)
-                                or _list_of(welcome, "material_ids", int) is None):
-        shape["welcome"] = "an object {text, material_ids}"
-    if shape:
-        raise ApiError(422, "invalid", "the channel code has errors", shape)
     fields = {**base, **{k: body[k] for k in (*EDITABLE, "kind") if k in body}}
     members = (_userids(s, corp_id, body, "members", "departments")
                if "members" in body or "departments" in body else base["members"])
@@ -159,18 +140,20 @@ def _today(s: Session, corp_id: str) -> dt.date:
 
 @bp.post("/channel-codes")
 @require(Role.admin)
-def create_codes() -> Any:
+@endpoint("Create a channel code (活码), or one per member with batch_single (202)", body=CodeIn,
+          response=Items[CodeOut], status=202)
+def create_codes(body: CodeIn) -> Any:
     """Create a code (single, multi) or one single code per member (batch_single)."""
-    body = _json_object()
+    given = body.model_dump(exclude_unset=True, exclude={"corp_id"})
     with _runtime().WriteSession.begin() as s:
-        corp_id, app_pk = corp_and_app(s, body.get("corp_id"))
+        corp_id, app_pk = corp_and_app(s, body.corp_id)
         fields, members, backups, tag_ids, welcome = _checked_code(
-            s, corp_id, body, {"members": [], "backups": [], "tag_ids": []})
-        groups = [[m] for m in members] if body["kind"] == "batch_single" else [members]
+            s, corp_id, given, {"members": [], "backups": [], "tag_ids": []})
+        groups = [[m] for m in members] if body.kind == "batch_single" else [members]
         codes, outbox = [], []
         for group in groups:
             code = ChannelCode(
-                corp_id=corp_id, app_pk=app_pk, kind=_kind_of(body["kind"], group),
+                corp_id=corp_id, app_pk=app_pk, kind=_kind_of(body.kind, group),
                 name=fields["name"], scene=fields.get("scene", ""), channel=fields["channel"], state="pending",
                 assign_mode=fields.get("assign_mode", "round_robin"), daily_limit=fields.get("daily_limit"),
                 accept_policy=fields.get("accept_policy", "auto"), tag_ids=tag_ids, remark=fields.get("remark", ""),
@@ -200,20 +183,22 @@ def _live_code(s: Session, code_id: int) -> ChannelCode:
     return _live(s, ChannelCode, code_id, "channel code")
 
 
-@bp.patch("/channel-codes/<int:code_id>")
+@bp.patch("/channel-codes/<id:code_id>")
 @require(Role.admin)
-def edit_code(code_id: int) -> Any:
+@endpoint("Change a code's settings, members, backups, tags or welcome (202: update_contact_way); not its kind",
+          body=CodeChange, response=CodeOut, status=202)
+def edit_code(code_id: int, body: CodeChange) -> Any:
     """Change a code's settings, people, tags or welcome; WeCom's copy is rewritten (update_contact_way).
     The kind is fixed: WeCom cannot turn a single-member way into a multi-member one."""
-    body = _json_object()
+    given = body.model_dump(exclude_unset=True)
     with _runtime().WriteSession.begin() as s:
         code = _live_code(s, code_id)
-        if "kind" in body and body["kind"] != code.kind:
+        if "kind" in given and given["kind"] != code.kind:
             raise ApiError(422, "invalid", "the channel code has errors", {"kind": "cannot be changed"})
         base = {**{k: getattr(code, k) for k in (*EDITABLE, "kind", "tag_ids")},
                 "members": [m.userid for m in code.members if not m.is_backup],
                 "backups": [m.userid for m in code.members if m.is_backup]}
-        fields, members, backups, tag_ids, welcome = _checked_code(s, code.corp_id, body, base)
+        fields, members, backups, tag_ids, welcome = _checked_code(s, code.corp_id, given, base)
         for key in EDITABLE:
             setattr(code, key, fields.get(key))
         code.tag_ids = tag_ids
@@ -230,7 +215,7 @@ def edit_code(code_id: int) -> Any:
         if row is None and code.config_id:  # nobody new to route to, but the settings changed
             row = ctx.outbox("update_contact_way", {"app_pk": code.app_pk, "code_id": code.id},
                              key=f"rotate:{code.id}:{reason}")
-        audit(s, "channel_code.update", f"channel_code:{code.id}", fields=sorted(body))
+        audit(s, "channel_code.update", f"channel_code:{code.id}", fields=sorted(given))
     _enqueue_after_commit([row] if row is not None else [])
     with _runtime().Session() as s:
         return jsonify(_code_json(s, s.get(ChannelCode, code_id))), 202
@@ -238,28 +223,32 @@ def edit_code(code_id: int) -> Any:
 
 @bp.get("/channel-codes")
 @require(Role.admin)
-def list_codes() -> Any:
-    query = select(ChannelCode).where(ChannelCode.deleted_at.is_(None)).order_by(ChannelCode.id.desc())
+@endpoint("Channel codes with members, status and adds per day (the newest 200)", query=CodeQuery,
+          response=Items[CodeOut])
+def list_codes(query: CodeQuery) -> Any:
+    rows = select(ChannelCode).where(ChannelCode.deleted_at.is_(None)).order_by(ChannelCode.id.desc())
     if g.principal.corp_id:
-        query = query.where(ChannelCode.corp_id == g.principal.corp_id)
+        rows = rows.where(ChannelCode.corp_id == g.principal.corp_id)
     for arg in ("kind", "status", "scene"):
-        if request.args.get(arg):
-            query = query.where(getattr(ChannelCode, arg) == request.args[arg])
-    if request.args.get("staff"):
-        query = query.where(ChannelCode.members.any(ChannelMember.userid == request.args["staff"]))
+        if getattr(query, arg):
+            rows = rows.where(getattr(ChannelCode, arg) == getattr(query, arg))
+    if query.staff:
+        rows = rows.where(ChannelCode.members.any(ChannelMember.userid == query.staff))
     with _runtime().Session() as s:
-        return jsonify({"items": [_code_json(s, c) for c in s.scalars(query.limit(200))]})
+        return jsonify({"items": [_code_json(s, c) for c in s.scalars(rows.limit(200))]})
 
 
-@bp.get("/channel-codes/<int:code_id>")
+@bp.get("/channel-codes/<id:code_id>")
 @require(Role.admin)
+@endpoint("One channel code", response=CodeOut)
 def get_code(code_id: int) -> Any:
     with _runtime().Session() as s:
         return jsonify(_code_json(s, _live_code(s, code_id)))
 
 
-@bp.delete("/channel-codes/<int:code_id>")
+@bp.delete("/channel-codes/<id:code_id>")
 @require(Role.admin)
+@endpoint("Delete a channel code (202: del_contact_way)", response=Deleted, status=202)
 def delete_code(code_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         code = _live_code(s, code_id)
@@ -280,32 +269,24 @@ def _welcome_json(w: WelcomeMessage) -> dict[str, Any]:
 
 @bp.post("/welcome-messages")
 @require(Role.admin)
-def create_welcome() -> Any:
+@endpoint("A default or per-member welcome, optionally for a time of day", body=WelcomeMessageIn,
+          response=WelcomeOut, status=201)
+def create_welcome(body: WelcomeMessageIn) -> Any:
     """A default welcome, or one member's; optionally only between start_minute and end_minute."""
-    body = _json_object()
-    scope = body.get("scope", "default")
-    shape = _shape_errors(body, (("material_ids", int, "material ids"),))
-    if not isinstance(body.get("text", ""), str):
-        shape["text"] = "a string"
-    if shape:
-        raise ApiError(422, "invalid", "the welcome message has errors", shape)
-    problems = welcome_errors(body.get("text", ""), len(body.get("material_ids") or []), scope)
-    if scope not in ("default", "staff"):
-        problems["scope"] = "default or staff (a code's welcome is set on the code)"
-    if scope == "staff" and not (isinstance(body.get("userid"), str) and body["userid"]):
+    scope = body.scope
+    problems = welcome_errors(body.text, len(body.material_ids), scope)
+    if scope == "staff" and not body.userid:
         problems["userid"] = "required for a member's welcome"
-    window = (body.get("start_minute"), body.get("end_minute"))
-    if window != (None, None) and (window[0] == window[1] or not all(
-            isinstance(m, int) and not isinstance(m, bool) and 0 <= m < 1440 for m in window)):
+    window = (body.start_minute, body.end_minute)
+    if window != (None, None) and (window[0] == window[1] or None in window):
         problems["start_minute"] = "both start_minute and end_minute, different minutes since midnight (0-1439)"
     if problems:
         raise ApiError(422, "invalid", "the welcome message has errors", problems)
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
-        _check_materials(s, corp_id, body.get("material_ids") or [])
-        row = WelcomeMessage(corp_id=corp_id, scope=scope, userid=body.get("userid"), text=body.get("text", ""),
-                             material_ids=list(body.get("material_ids") or []), start_minute=window[0],
-                             end_minute=window[1])
+        corp_id, _ = corp_and_app(s, body.corp_id)
+        _check_materials(s, corp_id, body.material_ids)
+        row = WelcomeMessage(corp_id=corp_id, scope=scope, userid=body.userid, text=body.text,
+                             material_ids=list(body.material_ids), start_minute=window[0], end_minute=window[1])
         s.add(row)
         s.flush()
         audit(s, "welcome.create", f"welcome:{row.id}", scope=scope)
@@ -314,6 +295,7 @@ def create_welcome() -> Any:
 
 @bp.get("/welcome-messages")
 @require(Role.admin)
+@endpoint("Welcome messages", response=Items[WelcomeOut])
 def list_welcomes() -> Any:
     with _runtime().Session() as s:
         query = select(WelcomeMessage).where(WelcomeMessage.deleted_at.is_(None)).order_by(WelcomeMessage.id)
@@ -323,8 +305,9 @@ def list_welcomes() -> Any:
         return jsonify({"items": [_welcome_json(w) for w in rows]})
 
 
-@bp.delete("/welcome-messages/<int:welcome_id>")
+@bp.delete("/welcome-messages/<id:welcome_id>")
 @require(Role.admin)
+@endpoint("Stop using a default or per-member welcome", response=Deleted)
 def delete_welcome(welcome_id: int) -> Any:
     """Stop using a welcome (a code's own welcome is changed through the code)."""
     with _runtime().WriteSession.begin() as s:
@@ -340,22 +323,18 @@ def delete_welcome(welcome_id: int) -> Any:
 # -- materials -------------------------------------------------------------------------------------------
 @bp.post("/materials")
 @require(Role.admin)
-def create_material() -> Any:
-    body = _json_object()
-    kind = body.get("kind")
-    payload = body.get("payload") or {}
-    if kind not in MATERIAL_KINDS:
-        raise ApiError(422, "invalid", "bad material", {"kind": f"one of {', '.join(MATERIAL_KINDS)}"})
-    if not isinstance(payload, dict) or not all(isinstance(v, str) for v in payload.values()):
-        raise ApiError(422, "invalid", "bad material", {"payload": "an object of strings"})
+@endpoint("Add an image, link or mini-program to the material library", body=MaterialIn, response=MaterialOut,
+          status=201)
+def create_material(body: MaterialIn) -> Any:
+    kind, payload = body.kind, body.payload
     needed = [k for k in MATERIAL_KINDS[kind] if not payload.get(k)]
     if kind == "image" and payload.get("pic_url"):
         needed = []
     if needed:
         raise ApiError(422, "invalid", "bad material", {"payload": f"needs {', '.join(needed)}"})
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
-        row = Material(corp_id=corp_id, kind=kind, title=str(body.get("title", ""))[:128], payload=payload)
+        corp_id, _ = corp_and_app(s, body.corp_id)
+        row = Material(corp_id=corp_id, kind=kind, title=body.title, payload=payload)
         s.add(row)
         s.flush()
         audit(s, "material.create", f"material:{row.id}", kind=kind)
@@ -363,39 +342,32 @@ def create_material() -> Any:
 
 
 # -- settings --------------------------------------------------------------------------------------------
-SETTING_TYPES = {"mask_mobile_for_members": bool, "recycle_retention_days": int, "notify_manager_on_loss": bool}
+SETTINGS = ("mask_mobile_for_members", "recycle_retention_days", "notify_manager_on_loss")
 
 
 def _settings_json(row: CorpSettings) -> dict[str, Any]:
-    return {"corp_id": row.corp_id, **{k: getattr(row, k) for k in SETTING_TYPES}}
+    return {"corp_id": row.corp_id, **{k: getattr(row, k) for k in SETTINGS}}
 
 
 @bp.get("/settings")
 @require(Role.admin)
-def get_settings() -> Any:
+@endpoint("Corp settings (参数设置)", query=CorpQuery, response=SettingsOut)
+def get_settings(query: CorpQuery) -> Any:
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, request.args.get("corp_id"))
+        corp_id, _ = corp_and_app(s, query.corp_id)
         row, _ = get_or_create(s, CorpSettings, {"corp_id": corp_id})
         return jsonify(_settings_json(row))
 
 
 @bp.patch("/settings")
 @require(Role.super_admin)
-def patch_settings() -> Any:
-    body = _json_object()
-    bad = {k: f"must be {t.__name__}" for k, t in SETTING_TYPES.items()
-           if k in body and (type(body[k]) is not t)}
-    bad |= {k: "unknown setting" for k in body if k not in SETTING_TYPES and k != "corp_id"}
-    days = body.get("recycle_retention_days")
-    if days is not None and "recycle_retention_days" not in bad and days < 1:
-        bad["recycle_retention_days"] = "at least 1"
-    if bad:
-        raise ApiError(422, "invalid", "bad settings", bad)
+@endpoint("Change corp settings (a setting left out or null stays)", body=SettingsChange, response=SettingsOut)
+def patch_settings(body: SettingsChange) -> Any:
+    changes = body.model_dump(exclude_none=True, exclude={"corp_id"})
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
+        corp_id, _ = corp_and_app(s, body.corp_id)
         row, _ = get_or_create(s, CorpSettings, {"corp_id": corp_id})
-        for key in SETTING_TYPES:
-            if key in body:
-                setattr(row, key, body[key])
-        audit(s, "settings.update", f"corp:{corp_id}", **{k: body[k] for k in SETTING_TYPES if k in body})
+        for key, value in changes.items():
+            setattr(row, key, value)
+        audit(s, "settings.update", f"corp:{corp_id}", **changes)
         return jsonify(_settings_json(row))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, jsonify, stream_with_context
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,9 +30,13 @@ from models.recycle import purge_after, restore, retention_days, soft_delete
 from rules.fields import FieldType, check_values, spec_of
 from rules.privacy import mask_mobile
 from web import errors
-from web.api import _json_object, _like, _page_rows
+from web.api import _like, page_rows
 from web.auth import audit, require
+from web.endpoint import MAX_ID, endpoint, parse_query
 from web.errors import ApiError
+from web.schemas.common import Page
+from web.schemas.customers import (BinnedCustomer, BinQuery, CustomerDetail, CustomerFilters, CustomerOut,
+                                   CustomerQuery, ExportQuery, FieldValues)
 from web.scope import corp_and_app, hidden_field_keys, timeline_detail
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
@@ -77,22 +81,11 @@ def _zones(s: Session) -> dict[str, ZoneInfo]:
     return {corp_id: _zone(tz) for corp_id, tz in s.execute(select(Corp.corp_id, Corp.timezone))}
 
 
-def _date_arg(name: str) -> dt.date | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(400, "bad_request", f"{name} must be a date as YYYY-MM-DD, e.g. 2026-11-23") from None
-
-
-def _day_range(corp_col: Any, at_col: Any, prefix: str) -> ColumnElement[bool] | None:
-    """`<prefix>_from`/`<prefix>_to` (dates, both inclusive) on `at_col`, each day being the corp's local day
-    (Corp.timezone, Asia/Shanghai by default): a customer added at 23:30 in Beijing counts for that day."""
-    start, end = _date_arg(f"{prefix}_from"), _date_arg(f"{prefix}_to")
+def _day_range(corp_col: Any, at_col: Any, start: dt.date | None, end: dt.date | None,
+               prefix: str) -> ColumnElement[bool] | None:
+    """`<prefix>_from`/`<prefix>_to` (`start`, `end`: dates, both inclusive) on `at_col`, each day being the
+    corp's local day (Corp.timezone, Asia/Shanghai by default): a customer added at 23:30 in Beijing counts
+    for that day."""
     if start is None and end is None:
         return None
     if start and end and start > end:
@@ -120,13 +113,10 @@ def _day_range(corp_col: Any, at_col: Any, prefix: str) -> ColumnElement[bool] |
                *(and_(corp_col.in_(corps), bounds(ZoneInfo(key))) for key, corps in odd.items()))
 
 
-def _tag_filter(query: Select) -> Select:
-    raw = request.args.getlist("tag")
-    if not raw:
+def _tag_filter(query: Select, tags: list[int] | None) -> Select:
+    if not tags:
         return query
-    if not all(t.isascii() and t.isdigit() for t in raw):
-        raise ApiError(400, "bad_request", "tag must be a tag id (a whole number); repeat it for several")
-    pks = {int(t) for t in raw}
+    pks = set(tags)
     known = select(Tag.id).where(Tag.id.in_(pks), Tag.deleted_at.is_(None))
     if g.principal.corp_id:
         known = known.where(Tag.corp_id == g.principal.corp_id)
@@ -140,41 +130,36 @@ def _tag_filter(query: Select) -> Select:
     return query
 
 
-def _channel_filter(query: Select) -> Select:
+def _channel_filter(query: Select, channel: str) -> Select:
     """`channel`: a channel name (the customer's 渠道来源, or the channel of a code one of its relations came
     through), or a channel code id."""
-    channel = request.args.get("channel", "").strip()
+    channel = channel.strip()
     if not channel:
         return query
     named = select(ChannelCode.id).where(ChannelCode.channel == channel)
     code_match: ColumnElement[bool] = FollowRelation.channel_code_id.in_(named)
-    if channel.isascii() and channel.isdigit():
+    if channel.isascii() and channel.isdigit() and int(channel) <= MAX_ID:
         code_match = or_(code_match, FollowRelation.channel_code_id == int(channel))
     return query.where(or_(Customer.channel == channel, Customer.follows.any(code_match)))
 
 
-def _filtered(query: Select) -> Select:
-    """The list's filters (004 §4.1.1). staff, status and the added range are on one and the same follow
-    relation: "customers zhangsan added in March" means zhangsan's add was in March."""
-    args = request.args
-    status = args.get("status", "")
-    if status and status not in FollowStatus.__members__:
-        raise ApiError(400, "bad_request", f"status must be one of {', '.join(FollowStatus.__members__)}")
+def _filtered(query: Select, filters: CustomerFilters) -> Select:
+    """The list's filters (004 §4.1.1), see `CustomerFilters`."""
     follow = [cond for cond in (
-        FollowRelation.userid == args["staff"] if args.get("staff") else None,
-        FollowRelation.status == status if status else None,
-        _day_range(FollowRelation.corp_id, FollowRelation.added_at, "added"),
+        FollowRelation.userid == filters.staff if filters.staff else None,
+        FollowRelation.status == filters.status if filters.status else None,
+        _day_range(FollowRelation.corp_id, FollowRelation.added_at, filters.added_from, filters.added_to, "added"),
     ) if cond is not None]
     if follow:
         query = query.where(Customer.follows.any(and_(*follow)))
-    if args.get("owner"):
-        query = query.where(Customer.owner_userid == args["owner"])
-    keyword = args.get("keyword", "").strip()
+    if filters.owner:
+        query = query.where(Customer.owner_userid == filters.owner)
+    keyword = (filters.keyword or "").strip()
     if keyword:
         like = _like(keyword)
         query = query.where(or_(Customer.name.like(like, escape="\\"),
                                 Customer.follows.any(FollowRelation.remark.like(like, escape="\\"))))
-    return _channel_filter(_tag_filter(query))
+    return _channel_filter(_tag_filter(query, filters.tag), filters.channel or "")
 
 
 # -- rendering ----------------------------------------------------------------------------------------------
@@ -306,26 +291,32 @@ def _customer(s: Session, customer_id: int, binned: bool = False) -> Customer:
 # -- list and detail -------------------------------------------------------------------------------------
 @bp.get("/customers")
 @require(Role.member)
-def list_customers() -> Any:
-    return _page_rows(_filtered(_scoped()), _render_page)
+@endpoint("Customers (a member sees only those they follow; mobiles masked for members while the corp's "
+          "mask_mobile_for_members is on)", query=CustomerQuery, response=Page[CustomerOut])
+def list_customers(query: CustomerQuery) -> Any:
+    return page_rows(_filtered(_scoped(), query), _render_page, query)
 
 
-@bp.get("/customers/<int:customer_id>")
+@bp.get("/customers/<id:customer_id>")
 @require(Role.member)
+@endpoint("One customer: follow relations with their tags, custom field values, timeline (newest first)",
+          response=CustomerDetail)
 def get_customer(customer_id: int) -> Any:
     with _runtime().Session() as s:
         return jsonify(_detail(s, _customer(s, customer_id)))
 
 
 # -- custom field values -----------------------------------------------------------------------------------
-@bp.put("/customers/<int:customer_id>/fields")
+@bp.put("/customers/<id:customer_id>/fields")
 @require(Role.member)
-def put_fields(customer_id: int) -> Any:
+@endpoint("Set custom field values (key → value, null clears); 422 names bad fields, 409 a taken unique value",
+          body=FieldValues, response=CustomerDetail)
+def put_fields(customer_id: int, body: FieldValues) -> Any:
     """Set custom field values (key → value; null clears). A member edits the customers they follow, and
     only visible fields; a required field must hold a value afterwards; a unique one must not be any other
     customer's value (409). All or nothing."""
-    body = _json_object()
-    if not body:
+    values = body.model_extra or {}
+    if not values:
         raise ApiError(400, "bad_request", "send field key → value (null clears the field)")
     with _runtime().WriteSession.begin() as s:
         customer = _customer(s, customer_id)
@@ -336,7 +327,7 @@ def put_fields(customer_id: int) -> Any:
         rows = {v.field_id: v for v in s.scalars(select(CustomerFieldValue).where(
             CustomerFieldValue.customer_id == customer.id))}
         current = {key: rows[f.id].value for key, f in by_key.items() if f.id in rows}
-        cleaned, problems = check_values([spec_of(f) for f in by_key.values()], body, current)
+        cleaned, problems = check_values([spec_of(f) for f in by_key.values()], values, current)
         if problems:
             raise ApiError(422, "invalid", "the field values have errors", problems)
         taken = {key: "already used by another customer" for key, result in cleaned.items()
@@ -370,8 +361,9 @@ def put_fields(customer_id: int) -> Any:
 
 
 # -- recycle bin (004 §4.5) ------------------------------------------------------------------------------
-@bp.delete("/customers/<int:customer_id>")
+@bp.delete("/customers/<id:customer_id>")
 @require(Role.super_admin)
+@endpoint("Move a customer to the recycle bin (soft delete)", response=BinnedCustomer)
 def delete_customer(customer_id: int) -> Any:
     """Soft delete: into the recycle bin, with everything it has, until restored or purged."""
     with _runtime().WriteSession.begin() as s:
@@ -389,22 +381,25 @@ def _binned_json(s: Session, c: Customer) -> dict[str, Any]:
 
 @bp.get("/recycle-bin")
 @require(Role.admin)
-def list_recycle_bin() -> Any:
+@endpoint("Customers in the recycle bin, latest deletion first", query=BinQuery, response=Page[BinnedCustomer])
+def list_recycle_bin(query: BinQuery) -> Any:
     """Binned customers, latest deletion first; keyword on name, mobile or remark; deleted_from/_to dates."""
-    query = _scoped(binned=True).order_by(None).order_by(Customer.deleted_at.desc(), Customer.id.desc())
-    keyword = request.args.get("keyword", "").strip()
+    rows = _scoped(binned=True).order_by(None).order_by(Customer.deleted_at.desc(), Customer.id.desc())
+    keyword = (query.keyword or "").strip()
     if keyword:
         like = _like(keyword)
-        query = query.where(or_(Customer.name.like(like, escape="\\"), Customer.mobile.like(like, escape="\\"),
-                                Customer.follows.any(FollowRelation.remark.like(like, escape="\\"))))
-    deleted = _day_range(Customer.corp_id, Customer.deleted_at, "deleted")
+        rows = rows.where(or_(Customer.name.like(like, escape="\\"), Customer.mobile.like(like, escape="\\"),
+                              Customer.follows.any(FollowRelation.remark.like(like, escape="\\"))))
+    deleted = _day_range(Customer.corp_id, Customer.deleted_at, query.deleted_from, query.deleted_to, "deleted")
     if deleted is not None:
-        query = query.where(deleted)
-    return _page_rows(query, lambda s, rows: [_binned_json(s, c) for c in rows])
+        rows = rows.where(deleted)
+    return page_rows(rows, lambda s, customers: [_binned_json(s, c) for c in customers], query)
 
 
-@bp.post("/recycle-bin/<int:customer_id>/restore")
+@bp.post("/recycle-bin/<id:customer_id>/restore")
 @require(Role.admin)
+@endpoint("Take a customer out of the recycle bin with its relations, tags and field values",
+          response=CustomerDetail)
 def restore_customer(customer_id: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         customer = _customer(s, customer_id, binned=True)
@@ -457,16 +452,22 @@ def _csv_line(row: list[Any]) -> str:
     return buf.getvalue()
 
 
-def export_query() -> tuple[str, Select, list[CustomField]]:
-    """(corp id, query, custom fields) of the export this request asks for: the list's filters and the
-    token's scope (400 on a bad filter). The export job runs it in a replay of the request (jobs.export)."""
-    query = _filtered(_scoped())
+def export_query(filters: ExportQuery) -> tuple[str, Select, list[CustomField]]:
+    """(corp id, query, custom fields) of the export `filters` ask for: the list's filters and the token's
+    scope. The export job runs it in a replay of the request that asked (jobs.export)."""
+    query = _filtered(_scoped(), filters)
     with _runtime().Session() as s:
-        corp_id, _ = corp_and_app(s, request.args.get("corp_id"))
+        corp_id, _ = corp_and_app(s, filters.corp_id)
         fields = s.scalars(select(CustomField).where(CustomField.corp_id == corp_id, CustomField.deleted_at.is_(None))
                            .order_by(CustomField.order, CustomField.id)).all()
         s.expunge_all()
     return corp_id, query.where(Customer.corp_id == corp_id), list(fields)
+
+
+def requested_export() -> tuple[str, Select, list[CustomField]]:
+    """`export_query` for the export this request's query string asks for (400 on a bad filter): the job
+    and the CLI run it in a replayed request (jobs.export.replayed)."""
+    return export_query(cast(ExportQuery, parse_query(ExportQuery)))
 
 
 def csv_chunks(runtime: Runtime, query: Select, fields: list[CustomField]) -> Iterator[tuple[int, str]]:
@@ -486,21 +487,23 @@ def export_filename(corp_id: str) -> str:
     return f"customers-{corp_id}-{dt.datetime.now(dt.UTC):%Y%m%d}.csv"
 
 
-def audit_export(corp_id: str, **detail: Any) -> None:
-    filters = {k: request.args.getlist(k) for k in request.args if k not in ("page", "page_size")}
+def audit_export(corp_id: str, filters: ExportQuery, **detail: Any) -> None:
     with _runtime().WriteSession.begin() as s:
-        audit(s, "customer.export", f"corp:{corp_id}", filters=filters, **detail)
+        audit(s, "customer.export", f"corp:{corp_id}",
+              filters=filters.model_dump(mode="json", exclude_none=True, exclude={"corp_id"}), **detail)
 
 
 @bp.get("/customers/export.csv")
 @require(Role.super_admin)
-def export_customers() -> Any:
+@endpoint("One corp's customers as CSV (UTF-8 with BOM), streamed; the list's filters", query=ExportQuery,
+          response=str)
+def export_customers(query: ExportQuery) -> Any:
     """One corp's customers (the list's filters) as CSV, streamed as it is read (`csv_chunks`). For a
     large corp, `POST /exports` makes the file in a job whose progress can be watched."""
     runtime = _runtime()
-    corp_id, query, fields = export_query()
-    audit_export(corp_id)
-    chunks = (text for _, text in csv_chunks(runtime, query, fields))
+    corp_id, rows, fields = export_query(query)
+    audit_export(corp_id, query)
+    chunks = (text for _, text in csv_chunks(runtime, rows, fields))
     return Response(stream_with_context(chunks), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{export_filename(corp_id)}"',
                              "Content-Type": "text/csv; charset=utf-8"})

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from handlers.directory import STAFF_STATUSES
 from jobs.directory import request_directory_sync
 from jobs.queue import enqueue_outbox
 from jobs.runtime import Runtime
@@ -16,10 +15,14 @@ from models import App, Role, Staff
 from models.directory import Department
 from rules.privacy import mask_mobile
 from web import errors
-from web.api import _like, _page
+from web.api import _like, page
 from web.api_jobs import started
 from web.auth import audit, require
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.common import CorpQuery, Items, Page
+from web.schemas.jobs import Started
+from web.schemas.directory import DepartmentOut, DirectorySync, StaffOut, StaffQuery
 from web.scope import corp_and_app
 
 bp = Blueprint("api_directory", __name__, url_prefix="/api/v1")
@@ -28,10 +31,6 @@ errors.register(bp)
 
 def _runtime() -> Runtime:
     return current_app.extensions["scrm"]
-
-
-def _corp_filter() -> str | None:
-    return g.principal.corp_id or request.args.get("corp_id") or None
 
 
 def _tree(depts: list[Department]) -> list[tuple[Department, int]]:
@@ -54,13 +53,15 @@ def _tree(depts: list[Department]) -> list[tuple[Department, int]]:
 
 @bp.get("/departments")
 @require(Role.admin)
-def list_departments() -> Any:
+@endpoint("Departments in tree order (depth-first, WeCom's order)", query=CorpQuery,
+          response=Items[DepartmentOut])
+def list_departments(query: CorpQuery) -> Any:
     with _runtime().Session() as s:
-        query = select(Department).where(Department.deleted_at.is_(None))
-        corp_id = _corp_filter()
+        rows_query = select(Department).where(Department.deleted_at.is_(None))
+        corp_id = g.principal.corp_id or query.corp_id
         if corp_id:
-            query = query.where(Department.corp_id == corp_id)
-        rows = s.scalars(query).all()
+            rows_query = rows_query.where(Department.corp_id == corp_id)
+        rows = s.scalars(rows_query).all()
         items = [{"id": d.dept_id, "corp_id": d.corp_id, "name": d.name, "parent_id": d.parent_id,
                   "order": d.order, "leaders": list(d.leaders or []), "depth": depth}
                  for corp in sorted({d.corp_id for d in rows})
@@ -87,30 +88,25 @@ def _subtree(s: Session, corp_id: str | None, root: int) -> set[int]:
 
 @bp.get("/staff")
 @require(Role.admin)
-def list_staff() -> Any:
-    status = request.args.get("status", "")
-    if status and status not in STAFF_STATUSES:
-        raise ApiError(400, "bad_request", f"status must be one of {', '.join(STAFF_STATUSES)}")
-    raw_department = request.args.get("department", "")
-    if raw_department and not (raw_department.isascii() and raw_department.isdigit()):
-        raise ApiError(400, "bad_request", "department must be a department id (a whole number)")
-    department = int(raw_department) if raw_department else None
-    corp_id = _corp_filter()
-    query = select(Staff).order_by(Staff.corp_id, Staff.userid)
+@endpoint("Staff members; mobiles masked (138****0000) below super_admin", query=StaffQuery,
+          response=Page[StaffOut])
+def list_staff(query: StaffQuery) -> Any:
+    corp_id = g.principal.corp_id or query.corp_id
+    rows = select(Staff).order_by(Staff.corp_id, Staff.userid)
     if corp_id:
-        query = query.where(Staff.corp_id == corp_id)
-    if status:
-        query = query.where(Staff.status == status)
-    keyword = request.args.get("keyword", "").strip()
+        rows = rows.where(Staff.corp_id == corp_id)
+    if query.status:
+        rows = rows.where(Staff.status == query.status)
+    keyword = (query.keyword or "").strip()
     if keyword:
         like = _like(keyword)
-        query = query.where(or_(*(col.like(like, escape="\\") for col in (Staff.name, Staff.userid, Staff.position))))
-    if department is not None:
+        rows = rows.where(or_(*(col.like(like, escape="\\") for col in (Staff.name, Staff.userid, Staff.position))))
+    if query.department is not None:
         with _runtime().Session() as s:
-            wanted = _subtree(s, corp_id, department)
-            ids = [pk for pk, depts in s.execute(query.with_only_columns(Staff.id, Staff.department))
+            wanted = _subtree(s, corp_id, query.department)
+            ids = [pk for pk, depts in s.execute(rows.with_only_columns(Staff.id, Staff.department))
                    if wanted & {int(d) for d in depts or []}]
-        query = query.where(Staff.id.in_(ids))
+        rows = rows.where(Staff.id.in_(ids))
     show_mobile = g.principal.role == Role.super_admin.value
 
     def render(st: Staff) -> dict[str, Any]:
@@ -119,28 +115,25 @@ def list_staff() -> Any:
                 "mobile": st.mobile if show_mobile else mask_mobile(st.mobile),
                 "resigned_at": st.resigned_at.isoformat() if st.resigned_at else None}
 
-    return _page(query, render)
+    return page(rows, render, query)
 
 
 @bp.post("/directory/sync")
 @require(Role.admin)
-def sync_directory() -> Any:
-    body = request.get_json(silent=True)
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "send a JSON object")
-    slug = body.get("app")
+@endpoint("Full sync of departments and staff from WeCom (202)", body=DirectorySync, body_optional=True,
+          response=Started, status=202)
+def sync_directory(body: DirectorySync) -> Any:
+    slug = body.app
     with _runtime().WriteSession.begin() as s:
         if slug is not None:
-            app = s.scalar(select(App).where(App.slug == str(slug)))
+            app = s.scalar(select(App).where(App.slug == slug))
             if app is None:
                 raise ApiError(404, "not_found", f"no app {slug!r}")
             corp_id, app_pk = app.corp.corp_id, app.id
             if g.principal.corp_id and g.principal.corp_id != corp_id:
                 raise ApiError(403, "forbidden", "this token belongs to another corp")
         else:
-            corp_id, app_pk = corp_and_app(s, body.get("corp_id"))
+            corp_id, app_pk = corp_and_app(s, body.corp_id)
         row = request_directory_sync(s, corp_id, app_pk, f"token:{g.principal.name}")
         audit(s, "directory.sync", f"corp:{corp_id}", outbox_id=row.id)
         outbox_id, pending = row.id, [(row.id, row.queue)] if row.status == "pending" else []

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,9 +21,11 @@ from models import CustomerFieldValue, CustomField, Role
 from models.db import utcnow
 from rules.fields import canonical, clean_definition, definition_errors, spec_of
 from web import errors
-from web.api import _json_object
 from web.auth import audit, require
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.common import CorpQuery, Items
+from web.schemas.fields import DeletedField, FieldChange, FieldDefinition, FieldOut
 from web.scope import corp_and_app
 
 bp = Blueprint("api_fields", __name__, url_prefix="/api/v1")
@@ -49,33 +51,36 @@ def _live(s: Session, field_id: int) -> CustomField:
 
 @bp.get("/custom-fields")
 @require(Role.member)
-def list_fields() -> Any:
-    query = select(CustomField).where(CustomField.deleted_at.is_(None))
-    corp_id = g.principal.corp_id or request.args.get("corp_id")
+@endpoint("Customer custom field definitions (members: the visible ones)", query=CorpQuery,
+          response=Items[FieldOut])
+def list_fields(query: CorpQuery) -> Any:
+    rows = select(CustomField).where(CustomField.deleted_at.is_(None))
+    corp_id = g.principal.corp_id or query.corp_id
     if corp_id:
-        query = query.where(CustomField.corp_id == corp_id)
+        rows = rows.where(CustomField.corp_id == corp_id)
     if g.principal.is_member:
-        query = query.where(CustomField.visible.is_(True))
+        rows = rows.where(CustomField.visible.is_(True))
     with _runtime().Session() as s:
-        items = [field_json(f) for f in s.scalars(query.order_by(CustomField.corp_id, CustomField.order,
-                                                                   CustomField.id))]
+        items = [field_json(f) for f in s.scalars(rows.order_by(CustomField.corp_id, CustomField.order,
+                                                                  CustomField.id))]
     return jsonify({"items": items, "total": len(items)})
 
 
 @bp.post("/custom-fields")
 @require(Role.admin)
-def create_field() -> Any:
-    body = _json_object()
-    problems = definition_errors(body)
+@endpoint("Define a customer custom field", body=FieldDefinition, response=FieldOut, status=201)
+def create_field(body: FieldDefinition) -> Any:
+    definition = body.model_dump(exclude_unset=True, exclude={"corp_id"}, mode="json")
+    problems = definition_errors(definition)
     if problems:
         raise ApiError(422, "invalid", "the field definition has errors", problems)
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
-        taken = s.scalar(select(CustomField).where(CustomField.corp_id == corp_id, CustomField.key == body["key"]))
+        corp_id, _ = corp_and_app(s, body.corp_id)
+        taken = s.scalar(select(CustomField).where(CustomField.corp_id == corp_id, CustomField.key == body.key))
         if taken is not None:
             why = "a deleted field used it; pick another key" if taken.deleted_at else "it exists"
-            raise ApiError(409, "conflict", f"custom field key {body['key']!r}: {why}", {"key": why})
-        f = CustomField(corp_id=corp_id, **({"options": []} | clean_definition(body)))
+            raise ApiError(409, "conflict", f"custom field key {body.key!r}: {why}", {"key": why})
+        f = CustomField(corp_id=corp_id, **({"options": []} | clean_definition(definition)))
         s.add(f)
         s.flush()
         audit(s, "custom_field.create", f"custom_field:{f.id}", key=f.key, type=f.type)
@@ -105,16 +110,18 @@ def _blockers(s: Session, f: CustomField, changes: dict[str, Any]) -> dict[str, 
     return out
 
 
-@bp.patch("/custom-fields/<int:field_id>")
+@bp.patch("/custom-fields/<id:field_id>")
 @require(Role.admin)
-def update_field(field_id: int) -> Any:
-    body = _json_object()
+@endpoint("Change a custom field (key and type are fixed; 409 if stored values stand in the way)",
+          body=FieldChange, response=FieldOut)
+def update_field(field_id: int, body: FieldChange) -> Any:
+    change = body.model_dump(exclude_unset=True, mode="json")
     with _runtime().WriteSession.begin() as s:
         f = _live(s, field_id)
-        problems = definition_errors(body, spec_of(f))
+        problems = definition_errors(change, spec_of(f))
         if problems:
             raise ApiError(422, "invalid", "the field definition has errors", problems)
-        changes = clean_definition(body)
+        changes = clean_definition(change)
         blockers = _blockers(s, f, changes)
         if blockers:
             raise ApiError(409, "conflict", "stored values stand in the way of this change", blockers)
@@ -127,8 +134,9 @@ def update_field(field_id: int) -> Any:
         return jsonify(field_json(f))
 
 
-@bp.delete("/custom-fields/<int:field_id>")
+@bp.delete("/custom-fields/<id:field_id>")
 @require(Role.admin)
+@endpoint("Delete a custom field (its key stays taken)", response=DeletedField)
 def delete_field(field_id: int) -> Any:
     """The field disappears from every customer; its values stay in the DB and its key stays taken."""
     with _runtime().WriteSession.begin() as s:

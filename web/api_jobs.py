@@ -16,10 +16,14 @@ from jobs.queue import enqueue
 from jobs.runtime import Runtime
 from models import JobRun, JobState, Role
 from web import errors
-from web.api import _enum_filter, _page
-from web.scope import in_scope
+from web.api import page
 from web.auth import require
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.customers import ExportQuery
+from web.schemas.jobs import JobOut, JobQuery, Started
+from web.schemas.common import Page
+from web.scope import in_scope
 
 bp = Blueprint("api_jobs", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -57,24 +61,29 @@ def started(job_id: int, **extra: Any) -> tuple[Response, int, dict[str, str]]:
 
 @bp.get("/jobs")
 @require(Role.admin)
-def list_jobs() -> Any:
+@endpoint("Long work (syncs, exports), newest first", query=JobQuery, response=Page[JobOut])
+def list_jobs(query: JobQuery) -> Any:
     """Newest first; `kind` and `state` narrow it."""
-    query = select(JobRun).order_by(JobRun.id.desc())
+    rows = select(JobRun).order_by(JobRun.id.desc())
     if g.principal.corp_id:
-        query = query.where(JobRun.corp_id == g.principal.corp_id)
-    if request.args.get("kind"):
-        query = query.where(JobRun.kind == request.args["kind"])
-    return _page(_enum_filter(query, "state", JobRun.state, JobState), public)
+        rows = rows.where(JobRun.corp_id == g.principal.corp_id)
+    if query.kind:
+        rows = rows.where(JobRun.kind == query.kind)
+    if query.state:
+        rows = rows.where(JobRun.state == query.state)
+    return page(rows, public, query)
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<id:job_id>")
 @require(Role.admin)
+@endpoint("One job with its progress (done/total, state, errors)", response=JobOut)
 def get_job(job_id: int) -> Any:
     return jsonify(public(_visible_run(job_id)))
 
 
-@bp.get("/jobs/<int:job_id>/download")
+@bp.get("/jobs/<id:job_id>/download")
 @require(Role.super_admin)
+@endpoint("An export job's CSV file, once it is done (409 before, 410 once removed)", response=str)
 def download(job_id: int) -> Any:
     """An export job's file, once it is done."""
     run = _visible_run(job_id)
@@ -91,13 +100,16 @@ def download(job_id: int) -> Any:
 
 @bp.post("/exports")
 @require(Role.super_admin)
-def start_export() -> Any:
-    """The customer export (`GET /customers/export.csv`'s filters, in the query string) as a job."""
+@endpoint("The customer export as a job (202): GET /customers/export.csv's filters in the query string",
+          query=ExportQuery, response=Started, status=202)
+def start_export(query: ExportQuery) -> Any:
+    """The customer export as a job. The filters are checked here (a bad one is a 400 now, not a failed job
+    later); the job replays this request's query string (jobs.export)."""
     from web.api_customers import audit_export, export_query
 
-    corp_id, _, _ = export_query()  # a bad filter is a 400 here, not a failed job later
+    corp_id, _, _ = export_query(query)
     with _runtime().WriteSession.begin() as s:
         job_id = request_export(s, corp_id, request.args.to_dict(flat=False), g.principal, f"token:{g.principal.name}")
-    audit_export(corp_id, job_id=job_id)
+    audit_export(corp_id, query, job_id=job_id)
     enqueue("export_customers", job_id)
     return started(job_id)

@@ -7,10 +7,9 @@ fills in WeCom's answer (open_kfid, url) or the refusal on the row. Nothing here
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -19,50 +18,20 @@ from handlers.registry import HandlerContext
 from jobs.queue import enqueue_outbox
 from models import App, Corp, KfAccount, KfScene, KfServicer, KfSession, KnowledgeItem, Message, Role
 from models.db import utcnow
-from models.kf import MAX_ACCOUNTS_PER_CORP, AssignRule, ServicerStatus, SessionState
-from models.knowledge import MAX_ANSWER_CHARS
-from rules.kf import text_bytes_problems
+from models.kf import MAX_ACCOUNTS_PER_CORP, ServicerStatus, SessionState
 from web import errors
-from web.api import _enum_filter, _json_object, _live, _page, _runtime, _time_filter
+from web.api import _like, _live, _runtime, page, time_filter
 from web.auth import audit, require
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.common import CorpQuery, DeletedId, Items, Page
+from web.schemas.kf import (AccountChange, AccountIn, AccountOut, KfSettingsChange, KfSettingsOut,
+                            KnowledgeChange, KnowledgeIn, KnowledgeOut, KnowledgeQuery, SceneIn,
+                            ServicerRemoved, ServicersIn, SessionDetail, SessionOut, SessionQuery)
 from web.scope import corp_and_app
 
 bp = Blueprint("api_kf", __name__, url_prefix="/api/v1")
 errors.register(bp)
-
-MAX_NAME_CHARS = 16  # kf/account/add: name at most 16 characters
-SCENE_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,32}\Z")  # kf/add_contact_way: ≤32 bytes of [0-9a-zA-Z_-]
-MAX_SERVICERS_PER_CALL = 100
-MAX_QUESTION_CHARS, MAX_SIMILAR = 128, 20
-MAX_WORDS, MAX_WORD_CHARS = 50, 32
-
-
-def _invalid(problems: dict[str, str], what: str) -> None:
-    if problems:
-        raise ApiError(422, "invalid", f"the {what} has errors", problems)
-
-
-def _text(body: dict[str, Any], key: str, limit: int, problems: dict[str, str], required: bool) -> str | None:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value.strip()) or len(value.strip()) > limit:
-        problems[key] = f"a non-empty string of at most {limit} characters" if required \
-            else f"a string of at most {limit} characters"
-        return None
-    return value.strip()
-
-
-def _whole(body: dict[str, Any], key: str, low: int, high: int, problems: dict[str, str]) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        problems[key] = f"a whole number from {low} to {high}"
-        return None
-    return value
-
 
 def _kf_app(s: Session, requested: str | None) -> tuple[str, int]:
     """The corp, and the app whose secret calls the kf APIs: its 微信客服 app if it has one, else the app
@@ -93,20 +62,14 @@ def _account_json(s: Session, a: KfAccount) -> dict[str, Any]:
     }
 
 
-def _account_fields(body: dict[str, Any], creating: bool) -> tuple[dict[str, Any], dict[str, str]]:
-    problems: dict[str, str] = {}
-    fields: dict[str, Any] = {
-        "name": _text(body, "name", MAX_NAME_CHARS, problems, creating or "name" in body),
-        "media_id": _text(body, "media_id", 128, problems, creating or "media_id" in body),
-        "welcome_text": _text(body, "welcome_text", 1000, problems, False),
-        "max_sessions": _whole(body, "max_sessions", 1, 1000, problems),
-    }
-    rule = body.get("rule")
-    if rule is not None and rule not in AssignRule.__members__:
-        problems["rule"] = f"one of {', '.join(AssignRule.__members__)}"
-    fields["rule"] = rule
-    problems.update(text_bytes_problems({"welcome_text": fields["welcome_text"]}))
-    return {k: v for k, v in fields.items() if v is not None}, problems
+def _changes(body: Any) -> dict[str, Any]:
+    """The fields a body gives (null or absent: unchanged), as stored: enums as their values."""
+    return body.model_dump(mode="json", exclude_none=True, exclude={"corp_id"})
+
+
+def _nothing_given(fields: dict[str, Any], what: str, names: str) -> None:
+    if not fields:
+        raise ApiError(422, "invalid", f"the {what} has errors", {"body": f"give {names}"})
 
 
 def _plan(s: Session, corp_id: str, job: str, args: dict[str, Any], key: str) -> list[tuple[int, str]]:
@@ -118,6 +81,7 @@ def _plan(s: Session, corp_id: str, job: str, args: dict[str, Any], key: str) ->
 # -- accounts ------------------------------------------------------------------------------------------------
 @bp.get("/kf/accounts")
 @require(Role.admin)
+@endpoint("Customer-service accounts with servicers and scene links", response=Items[AccountOut])
 def list_accounts() -> Any:
     query = _scoped(select(KfAccount).where(KfAccount.deleted_at.is_(None)).order_by(KfAccount.id),
                     KfAccount.corp_id)
@@ -127,12 +91,12 @@ def list_accounts() -> Any:
 
 @bp.post("/kf/accounts")
 @require(Role.admin)
-def create_account() -> Any:
-    body = _json_object()
-    fields, problems = _account_fields(body, creating=True)
-    _invalid(problems, "kf account")
+@endpoint("Create a kf account (202: kf/account/add; at most 10 per corp)", body=AccountIn, response=AccountOut,
+          status=202)
+def create_account(body: AccountIn) -> Any:
+    fields = _changes(body)
     with _runtime().WriteSession.begin() as s:
-        corp_id, app_pk = _kf_app(s, body.get("corp_id"))
+        corp_id, app_pk = _kf_app(s, body.corp_id)
         live = s.scalar(select(func.count()).select_from(KfAccount).where(
             KfAccount.corp_id == corp_id, KfAccount.deleted_at.is_(None)))
         if live >= MAX_ACCOUNTS_PER_CORP:
@@ -150,14 +114,13 @@ def create_account() -> Any:
         return jsonify(_account_json(s, s.get(KfAccount, account_pk))), 202
 
 
-@bp.patch("/kf/accounts/<int:account_pk>")
+@bp.patch("/kf/accounts/<id:account_pk>")
 @require(Role.admin)
-def update_account(account_pk: int) -> Any:
-    body = _json_object()
-    fields, problems = _account_fields(body, creating=False)
-    if not fields and not problems:
-        problems["body"] = "give name, media_id, rule, max_sessions or welcome_text"
-    _invalid(problems, "kf account")
+@endpoint("Change a kf account (202 when kf/account/update runs)", body=AccountChange, response=AccountOut,
+          status=202)
+def update_account(account_pk: int, body: AccountChange) -> Any:
+    fields = _changes(body)
+    _nothing_given(fields, "kf account", "name, media_id, rule, max_sessions or welcome_text")
     pending: list[tuple[int, str]] = []
     with _runtime().WriteSession.begin() as s:
         account = _live_account(s, account_pk)
@@ -174,8 +137,9 @@ def update_account(account_pk: int) -> Any:
         return jsonify(_account_json(s, s.get(KfAccount, account_pk))), 202 if pending else 200
 
 
-@bp.delete("/kf/accounts/<int:account_pk>")
+@bp.delete("/kf/accounts/<id:account_pk>")
 @require(Role.admin)
+@endpoint("Delete a kf account (202: kf/account/del)", response=DeletedId, status=202)
 def delete_account(account_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         account = _live_account(s, account_pk)
@@ -191,16 +155,13 @@ def delete_account(account_pk: int) -> Any:
 
 
 # -- servicers and scenes ------------------------------------------------------------------------------------
-@bp.post("/kf/accounts/<int:account_pk>/servicers")
+@bp.post("/kf/accounts/<id:account_pk>/servicers")
 @require(Role.admin)
-def add_servicers(account_pk: int) -> Any:
-    body = _json_object()
-    userids = body.get("userids")
-    if not isinstance(userids, list) or not 1 <= len(userids) <= MAX_SERVICERS_PER_CALL \
-            or not all(isinstance(u, str) and u.strip() and len(u) <= 64 for u in userids) \
-            or len(set(userids)) != len(userids):
-        raise ApiError(422, "invalid", "the servicers have errors",
-                       {"userids": f"1 to {MAX_SERVICERS_PER_CALL} different userids"})
+@endpoint("Add receptionists (202: kf/servicer/add)", body=ServicersIn, response=AccountOut, status=202)
+def add_servicers(account_pk: int, body: ServicersIn) -> Any:
+    userids = body.userids
+    if len(set(userids)) != len(userids):
+        raise ApiError(422, "invalid", "the servicers have errors", {"userids": "different userids"})
     with _runtime().WriteSession.begin() as s:
         account = _live_account(s, account_pk)
         known = set(s.scalars(select(KfServicer.userid).where(KfServicer.account_pk == account.id)))
@@ -218,8 +179,10 @@ def add_servicers(account_pk: int) -> Any:
         return jsonify(_account_json(s, s.get(KfAccount, account_pk))), 202
 
 
-@bp.delete("/kf/accounts/<int:account_pk>/servicers/<userid>")
+@bp.delete("/kf/accounts/<id:account_pk>/servicers/<userid>")
 @require(Role.admin)
+@endpoint("Remove a receptionist, ending their sessions (202: kf/servicer/del)", response=ServicerRemoved,
+          status=202)
 def remove_servicer(account_pk: int, userid: str) -> Any:
     """004 §12.1.2: removing a receptionist ends the sessions they are receiving on this account."""
     with _runtime().WriteSession.begin() as s:
@@ -242,16 +205,11 @@ def remove_servicer(account_pk: int, userid: str) -> Any:
     return jsonify({"removed": userid}), 202
 
 
-@bp.post("/kf/accounts/<int:account_pk>/scenes")
+@bp.post("/kf/accounts/<id:account_pk>/scenes")
 @require(Role.admin)
-def add_scene(account_pk: int) -> Any:
-    body = _json_object()
-    problems: dict[str, str] = {}
-    name = _text(body, "name", 64, problems, True)
-    scene = body.get("scene")
-    if not isinstance(scene, str) or not SCENE_PATTERN.match(scene):
-        problems["scene"] = "1 to 32 characters of 0-9, a-z, A-Z, _ and -"
-    _invalid(problems, "scene")
+@endpoint("Add a scene with its own link (202: kf/add_contact_way)", body=SceneIn, response=AccountOut, status=202)
+def add_scene(account_pk: int, body: SceneIn) -> Any:
+    name, scene = body.name, body.scene
     with _runtime().WriteSession.begin() as s:
         account = _live_account(s, account_pk)
         if s.scalar(select(KfScene.id).where(KfScene.account_pk == account.id, KfScene.scene == scene)):
@@ -268,54 +226,29 @@ def add_scene(account_pk: int) -> Any:
 
 
 # -- knowledge base ------------------------------------------------------------------------------------------
-def _knowledge_fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
-    problems: dict[str, str] = {}
-    fields: dict[str, Any] = {
-        "question": _text(body, "question", MAX_QUESTION_CHARS, problems, creating or "question" in body),
-        "answer": _text(body, "answer", MAX_ANSWER_CHARS, problems, creating or "answer" in body),
-        "category": _text(body, "category", 64, problems, False),
-    }
-    problems.update(text_bytes_problems({"answer": fields["answer"]}))
-    similar = body.get("similar")
-    if similar is not None:
-        if not isinstance(similar, list) or len(similar) > MAX_SIMILAR or not all(
-                isinstance(q, str) and q.strip() and len(q) <= MAX_QUESTION_CHARS for q in similar):
-            problems["similar"] = f"at most {MAX_SIMILAR} questions, each 1-{MAX_QUESTION_CHARS} characters"
-        else:
-            fields["similar"] = [q.strip() for q in similar]
-    enabled = body.get("enabled")
-    if enabled is not None and not isinstance(enabled, bool):
-        problems["enabled"] = "true or false"
-    fields["enabled"] = enabled
-    fields = {k: v for k, v in fields.items() if v is not None}
-    if not creating and not fields and not problems:
-        problems["body"] = "give question, similar, answer, category or enabled"
-    _invalid(problems, "knowledge item")
-    return fields
-
-
 def _live_item(s: Session, item_pk: int) -> KnowledgeItem:
     return _live(s, KnowledgeItem, item_pk, "knowledge item")
 
 
 @bp.get("/kf/knowledge")
 @require(Role.member)
-def list_knowledge() -> Any:
-    query = _scoped(select(KnowledgeItem).where(KnowledgeItem.deleted_at.is_(None)), KnowledgeItem.corp_id)
-    keyword = request.args.get("keyword", "").strip()
+@endpoint("Knowledge base (话术库) the bot answers from", query=KnowledgeQuery, response=Page[KnowledgeOut])
+def list_knowledge(query: KnowledgeQuery) -> Any:
+    rows = _scoped(select(KnowledgeItem).where(KnowledgeItem.deleted_at.is_(None)), KnowledgeItem.corp_id)
+    keyword = (query.keyword or "").strip()
     if keyword:
-        pattern = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(KnowledgeItem.question.like(pattern, escape="\\"))
-    return _page(query.order_by(KnowledgeItem.id), KnowledgeItem.public)
+        rows = rows.where(KnowledgeItem.question.like(_like(keyword), escape="\\"))
+    return page(rows.order_by(KnowledgeItem.id), KnowledgeItem.public, query)
 
 
 @bp.post("/kf/knowledge")
 @require(Role.admin)
-def create_knowledge() -> Any:
-    body = _json_object()
-    fields = _knowledge_fields(body, creating=True)
+@endpoint("Add a question with similar questions and its answer", body=KnowledgeIn, response=KnowledgeOut,
+          status=201)
+def create_knowledge(body: KnowledgeIn) -> Any:
+    fields = _changes(body)
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
+        corp_id, _ = corp_and_app(s, body.corp_id)
         item = KnowledgeItem(corp_id=corp_id, **fields)
         s.add(item)
         s.flush()
@@ -324,10 +257,12 @@ def create_knowledge() -> Any:
     return jsonify(out), 201
 
 
-@bp.patch("/kf/knowledge/<int:item_pk>")
+@bp.patch("/kf/knowledge/<id:item_pk>")
 @require(Role.admin)
-def update_knowledge(item_pk: int) -> Any:
-    fields = _knowledge_fields(_json_object(), creating=False)
+@endpoint("Change a knowledge item", body=KnowledgeChange, response=KnowledgeOut)
+def update_knowledge(item_pk: int, body: KnowledgeChange) -> Any:
+    fields = _changes(body)
+    _nothing_given(fields, "knowledge item", "question, similar, answer, category or enabled")
     with _runtime().WriteSession.begin() as s:
         item = _live_item(s, item_pk)
         for key, value in fields.items():
@@ -338,8 +273,9 @@ def update_knowledge(item_pk: int) -> Any:
     return jsonify(out)
 
 
-@bp.delete("/kf/knowledge/<int:item_pk>")
+@bp.delete("/kf/knowledge/<id:item_pk>")
 @require(Role.admin)
+@endpoint("Delete a knowledge item", response=DeletedId)
 def delete_knowledge(item_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         item = _live_item(s, item_pk)
@@ -349,49 +285,25 @@ def delete_knowledge(item_pk: int) -> Any:
 
 
 # -- conversation rules --------------------------------------------------------------------------------------
-def _words(body: dict[str, Any], key: str, problems: dict[str, str]) -> list[str] | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or len(value) > MAX_WORDS or not all(
-            isinstance(w, str) and w.strip() and len(w) <= MAX_WORD_CHARS for w in value):
-        problems[key] = f"at most {MAX_WORDS} non-empty words of at most {MAX_WORD_CHARS} characters"
-        return None
-    return [w.strip() for w in value]
-
-
 @bp.get("/kf/settings")
 @require(Role.admin)
-def get_settings() -> Any:
+@endpoint("Conversation rules: closing words, silence, end message, bot threshold", query=CorpQuery,
+          response=KfSettingsOut)
+def get_settings(query: CorpQuery) -> Any:
     with _runtime().WriteSession.begin() as s:
-        corp_id, app_pk = corp_and_app(s, request.args.get("corp_id"))
+        corp_id, app_pk = corp_and_app(s, query.corp_id)
         return jsonify(kf_settings(HandlerContext(session=s, corp_id=corp_id, app_pk=app_pk)).public())
 
 
 @bp.put("/kf/settings")
 @require(Role.admin)
-def put_settings() -> Any:
-    body = _json_object()
-    problems: dict[str, str] = {}
-    fields: dict[str, Any] = {
-        "closing_words": _words(body, "closing_words", problems),
-        "handover_words": _words(body, "handover_words", problems),
-        "silence_minutes": _whole(body, "silence_minutes", 1, 7 * 24 * 60, problems),
-        "end_message": _text(body, "end_message", 1000, problems, False),
-    }
-    problems.update(text_bytes_problems({"end_message": fields["end_message"]}))
-    threshold = body.get("bot_threshold")
-    if threshold is not None:
-        if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold <= 1:
-            problems["bot_threshold"] = "a number above 0 and at most 1"
-        else:
-            fields["bot_threshold"] = float(threshold)
-    fields = {k: v for k, v in fields.items() if v is not None}
-    if not fields and not problems:
-        problems["body"] = "give closing_words, handover_words, silence_minutes, end_message or bot_threshold"
-    _invalid(problems, "settings")
+@endpoint("Change the conversation rules", body=KfSettingsChange, response=KfSettingsOut)
+def put_settings(body: KfSettingsChange) -> Any:
+    fields = _changes(body)
+    _nothing_given(fields, "settings",
+                   "closing_words, handover_words, silence_minutes, end_message or bot_threshold")
     with _runtime().WriteSession.begin() as s:
-        corp_id, app_pk = corp_and_app(s, body.get("corp_id"))
+        corp_id, app_pk = corp_and_app(s, body.corp_id)
         settings = kf_settings(HandlerContext(session=s, corp_id=corp_id, app_pk=app_pk))
         for key, value in fields.items():
             setattr(settings, key, value)
@@ -403,20 +315,24 @@ def put_settings() -> Any:
 # -- sessions ------------------------------------------------------------------------------------------------
 @bp.get("/kf/sessions")
 @require(Role.admin)
-def list_sessions() -> Any:
+@endpoint("Service sessions with counts, first response and duration", query=SessionQuery,
+          response=Page[SessionOut])
+def list_sessions(query: SessionQuery) -> Any:
     """12.2.1: by start time, account, customer, session id; also by state and receptionist."""
-    query = _scoped(select(KfSession), KfSession.corp_id).order_by(KfSession.started_at.desc(), KfSession.id.desc())
-    query = _enum_filter(query, "state", KfSession.state, SessionState)
+    rows = _scoped(select(KfSession), KfSession.corp_id).order_by(KfSession.started_at.desc(), KfSession.id.desc())
+    if query.state:
+        rows = rows.where(KfSession.state == query.state)
     for arg, column in (("open_kfid", KfSession.open_kfid), ("external_userid", KfSession.external_userid),
                         ("servicer", KfSession.servicer_userid), ("session_id", KfSession.session_id)):
-        if request.args.get(arg):
-            query = query.where(column == request.args[arg])
-    query = _time_filter(query, KfSession.started_at)
-    return _page(query, KfSession.public)
+        if getattr(query, arg):
+            rows = rows.where(column == getattr(query, arg))
+    rows = time_filter(rows, KfSession.started_at, query)
+    return page(rows, KfSession.public, query)
 
 
 @bp.get("/kf/sessions/<session_id>")
 @require(Role.admin)
+@endpoint("One session with its messages", response=SessionDetail)
 def get_session(session_id: str) -> Any:
     with _runtime().Session() as s:
         session = s.scalar(_scoped(select(KfSession), KfSession.corp_id).where(KfSession.session_id == session_id))

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g
 from sqlalchemy import Select, or_, select
 
 from models import Customer, FollowRelation, KfSession, Message, Role
-from models.conversation import MessageSource
 from web import errors
-from web.api import _enum_filter, _like, _page, _time_filter
+from web.api import _like, page, time_filter
 from web.api_kf import _scoped
 from web.auth import require
-from web.errors import ApiError
+from web.endpoint import MAX_ID, endpoint
+from web.schemas.common import Page
+from web.schemas.messages import MessageOut, MessageQuery
 
 bp = Blueprint("api_messages", __name__, url_prefix="/api/v1")
 errors.register(bp)
-
-MAX_QUERY_CHARS = 100
 
 
 def _own(query: Select, corp_id: str, userid: str) -> Select:
@@ -37,32 +36,32 @@ def _own(query: Select, corp_id: str, userid: str) -> Select:
 
 @bp.get("/messages")
 @require(Role.member)
-def search_messages() -> Any:
-    args = request.args
-    query = _scoped(select(Message), Message.corp_id)
+@endpoint("Search conversation messages (members: their own and their customers')", query=MessageQuery,
+          response=Page[MessageOut])
+def search_messages(query: MessageQuery) -> Any:
+    rows = _scoped(select(Message), Message.corp_id)
     if g.principal.is_member:
-        query = _own(query, g.principal.corp_id, g.principal.userid)
-    customer = args.get("customer", "").strip()
+        rows = _own(rows, g.principal.corp_id, g.principal.userid)
+    customer = (query.customer or "").strip()
     if customer:
-        if customer.isascii() and customer.isdigit():  # a customer id, as the customer list shows it
+        if customer.isascii() and customer.isdigit() and int(customer) <= MAX_ID:  # a customer id, as listed
             customer_row = _scoped(select(Customer.external_userid), Customer.corp_id).where(
                 Customer.id == int(customer))
-            query = query.where(Message.external_userid.in_(customer_row))
+            rows = rows.where(Message.external_userid.in_(customer_row))
         else:
-            query = query.where(Message.external_userid == customer)
-    staff = args.get("staff", "").strip()
+            rows = rows.where(Message.external_userid == customer)
+    staff = (query.staff or "").strip()
     if staff:
-        query = query.where(or_(Message.userid == staff, Message.session_pk.in_(
+        rows = rows.where(or_(Message.userid == staff, Message.session_pk.in_(
             select(KfSession.id).where(KfSession.servicer_userid == staff))))
-    if args.get("open_kfid"):
-        query = query.where(Message.open_kfid == args["open_kfid"])
-    if args.get("session"):
-        query = query.where(Message.session_pk.in_(select(KfSession.id).where(KfSession.session_id == args["session"])))
-    query = _enum_filter(query, "source", Message.source, MessageSource)
-    query = _time_filter(query, Message.send_time)
-    text = args.get("q", "").strip()
-    if len(text) > MAX_QUERY_CHARS:
-        raise ApiError(400, "bad_request", f"q is at most {MAX_QUERY_CHARS} characters")
+    if query.open_kfid:
+        rows = rows.where(Message.open_kfid == query.open_kfid)
+    if query.session:
+        rows = rows.where(Message.session_pk.in_(select(KfSession.id).where(KfSession.session_id == query.session)))
+    if query.source:
+        rows = rows.where(Message.source == query.source)
+    rows = time_filter(rows, Message.send_time, query)
+    text = (query.q or "").strip()
     if text:
-        query = query.where(Message.content.like(_like(text), escape="\\"))
-    return _page(query.order_by(Message.send_time.desc(), Message.id.desc()), Message.public)
+        rows = rows.where(Message.content.like(_like(text), escape="\\"))
+    return page(rows.order_by(Message.send_time.desc(), Message.id.desc()), Message.public, query)

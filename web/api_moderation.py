@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,27 +20,25 @@ from handlers.moderation import moderation_settings, plan_staff_message
 from models.corp import messaging_app
 from models import Message, Role
 from models.db import get_or_create, utcnow
-from models.moderation import (Broadcast, BroadcastStatus, MessageTemplate, ReplyTimeout, ReviewStatus,
-                               SensitiveAlert, SensitiveCategory, SensitiveRule, WorkCalendar)
+from models.moderation import Broadcast, MessageTemplate, ReplyTimeout, SensitiveAlert, SensitiveRule, WorkCalendar
 from rules import templates, working_hours
 from rules.sensitive import SEPARATOR, split_words
 from web import errors
-from web.api import _enum_filter, _int_arg, _json_object, _like, _page, _page_rows, _runtime, _time_filter
-from web.api_kf import _invalid, _scoped, _text
+from web.api import _like, _runtime, page, page_rows, time_filter
+from web.api_kf import _scoped
 from web.auth import audit, require
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.common import CorpQuery, DeletedId, Page
+from web.schemas.moderation import (MAX_WORD_CHARS, MAX_WORDS_CHARS, AlertOut, AlertQuery, AlertReview, BroadcastIn,
+                                    BroadcastOut, BroadcastQuery, ModerationSettingsChange, ModerationSettingsOut,
+                                    ReplyTimeoutOut, RuleChange, RuleIn, RuleOut, RuleQuery, TemplateChange,
+                                    TemplateIn, TemplateOut, TemplateQuery, TimeoutQuery, WorkingHoursIn,
+                                    WorkingHoursOut)
 from web.scope import corp_and_app
 
 bp = Blueprint("api_moderation", __name__, url_prefix="/api/v1")
 errors.register(bp)
-
-MAX_RULE_NAME = 10  # §7.3.2: 规则名称 最多 10 个字
-MAX_WORDS_CHARS = 500  # §7.3.2: 敏感词 最多 500 个字
-MAX_WORD_CHARS = 64
-MAX_ALERT_USERIDS = 100
-MAX_TIMEOUT_MINUTES = 24 * 60
-MAX_BROADCAST_USERS, MAX_BROADCAST_PARTIES = 1000, 100  # message/send: touser ≤1000, toparty ≤100
-
 
 def _mine(row: Any, what: str, row_id: int) -> Any:
     """The row, if it exists, is live and belongs to the token's corp; else 404."""
@@ -49,21 +47,24 @@ def _mine(row: Any, what: str, row_id: int) -> Any:
     return row
 
 
-def _flag(body: dict[str, Any], key: str, problems: dict[str, str]) -> bool | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, bool):
-        problems[key] = "true or false"
-        return None
-    return value
+def _invalid(problems: dict[str, str], what: str) -> None:
+    """422 for what the rules found wrong with a body of the right types."""
+    if problems:
+        raise ApiError(422, "invalid", f"the {what} has errors", problems)
 
 
-def _bool_arg(name: str) -> bool | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw not in ("true", "false"):
-        raise ApiError(400, "bad_request", f"{name} must be true or false")
-    return raw == "true"
+def _given(body: Any) -> dict[str, Any]:
+    """The fields a body gives (null or absent: unchanged), as stored: enums as their values."""
+    return body.model_dump(mode="json", exclude_none=True, exclude={"corp_id"})
+
+
+def _nothing_given(fields: dict[str, Any], what: str, names: str) -> None:
+    if not fields:
+        raise ApiError(422, "invalid", f"the {what} has errors", {"body": f"give {names}"})
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value is None else value == "true"
 
 
 # -- sensitive-word rules -------------------------------------------------------------------------------------
@@ -72,54 +73,39 @@ def _rules_changed(s: Session, corp_id: str) -> None:
     moderation_settings(s, corp_id).rules_stamp = uuid.uuid4().hex
 
 
-def _rule_fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
-    problems: dict[str, str] = {}
-    fields: dict[str, Any] = {"name": _text(body, "name", MAX_RULE_NAME, problems, creating or "name" in body)}
-    raw = body.get("words")
-    if raw is not None or creating:
-        if isinstance(raw, str):
-            words = split_words(raw)
-        elif isinstance(raw, list) and all(isinstance(w, str) for w in raw):
-            words = split_words(SEPARATOR.join(raw))
-        else:
-            words = []
+def _rule_fields(body: RuleChange) -> dict[str, Any]:
+    fields = _given(body)
+    if body.words is not None:
+        words = split_words(SEPARATOR.join(body.words))
         if not words or len(SEPARATOR.join(words)) > MAX_WORDS_CHARS or max(map(len, words)) > MAX_WORD_CHARS:
-            problems["words"] = (f"words separated by \"{SEPARATOR}\" (or a list), {MAX_WORDS_CHARS} characters in "
-                                 f"all, each at most {MAX_WORD_CHARS}")
+            _invalid({"words": f"words separated by \"{SEPARATOR}\" (or a list), {MAX_WORDS_CHARS} characters in "
+                               f"all, each at most {MAX_WORD_CHARS}"}, "sensitive rule")
         fields["words"] = words
-    category = body.get("category")
-    if category is not None and category not in SensitiveCategory.__members__:
-        problems["category"] = f"one of {', '.join(SensitiveCategory.__members__)}"
-    fields["category"] = category
-    fields["enabled"] = _flag(body, "enabled", problems)
-    fields = {k: v for k, v in fields.items() if v is not None}
-    if not creating and not fields and not problems:
-        problems["body"] = "give name, words, category or enabled"
-    _invalid(problems, "sensitive rule")
     return fields
 
 
 @bp.get("/sensitive-rules")
 @require(Role.admin)
-def list_rules() -> Any:
+@endpoint("Sensitive-word rules, newest first", query=RuleQuery, response=Page[RuleOut])
+def list_rules(query: RuleQuery) -> Any:
     """§7.3.1: newest first; by name and state."""
-    query = _scoped(select(SensitiveRule).where(SensitiveRule.deleted_at.is_(None)), SensitiveRule.corp_id)
-    keyword = request.args.get("keyword", "").strip()
+    rows = _scoped(select(SensitiveRule).where(SensitiveRule.deleted_at.is_(None)), SensitiveRule.corp_id)
+    keyword = (query.keyword or "").strip()
     if keyword:
-        query = query.where(SensitiveRule.name.like(_like(keyword), escape="\\"))
-    enabled = _bool_arg("enabled")
+        rows = rows.where(SensitiveRule.name.like(_like(keyword), escape="\\"))
+    enabled = _flag(query.enabled)
     if enabled is not None:
-        query = query.where(SensitiveRule.enabled.is_(enabled))
-    return _page(query.order_by(SensitiveRule.created_at.desc(), SensitiveRule.id.desc()), SensitiveRule.public)
+        rows = rows.where(SensitiveRule.enabled.is_(enabled))
+    return page(rows.order_by(SensitiveRule.created_at.desc(), SensitiveRule.id.desc()), SensitiveRule.public, query)
 
 
 @bp.post("/sensitive-rules")
 @require(Role.admin)
-def create_rule() -> Any:
-    body = _json_object()
-    fields = _rule_fields(body, creating=True)
+@endpoint("Add a sensitive-word rule (off unless enabled is given)", body=RuleIn, response=RuleOut, status=201)
+def create_rule(body: RuleIn) -> Any:
+    fields = _rule_fields(body)
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
+        corp_id, _ = corp_and_app(s, body.corp_id)
         rule = SensitiveRule(corp_id=corp_id, created_by=g.principal.name, **fields)
         s.add(rule)
         _rules_changed(s, corp_id)
@@ -129,10 +115,12 @@ def create_rule() -> Any:
     return jsonify(out), 201
 
 
-@bp.patch("/sensitive-rules/<int:rule_pk>")
+@bp.patch("/sensitive-rules/<id:rule_pk>")
 @require(Role.admin)
-def update_rule(rule_pk: int) -> Any:
-    fields = _rule_fields(_json_object(), creating=False)
+@endpoint("Change, enable or disable a rule", body=RuleChange, response=RuleOut)
+def update_rule(rule_pk: int, body: RuleChange) -> Any:
+    fields = _rule_fields(body)
+    _nothing_given(fields, "sensitive rule", "name, words, category or enabled")
     with _runtime().WriteSession.begin() as s:
         rule = _mine(s.get(SensitiveRule, rule_pk), "sensitive rule", rule_pk)
         for key, value in fields.items():
@@ -144,8 +132,9 @@ def update_rule(rule_pk: int) -> Any:
     return jsonify(out)
 
 
-@bp.delete("/sensitive-rules/<int:rule_pk>")
+@bp.delete("/sensitive-rules/<id:rule_pk>")
 @require(Role.admin)
+@endpoint("Delete a rule", response=DeletedId)
 def delete_rule(rule_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         rule = _mine(s.get(SensitiveRule, rule_pk), "sensitive rule", rule_pk)
@@ -170,31 +159,26 @@ def _alerts_json(s: Session, alerts: list[SensitiveAlert]) -> list[dict[str, Any
 
 @bp.get("/sensitive-alerts")
 @require(Role.admin)
-def list_alerts() -> Any:
+@endpoint("Sensitive words found in stored messages, with the message and review", query=AlertQuery,
+          response=Page[AlertOut])
+def list_alerts(query: AlertQuery) -> Any:
     """§7.4.1: by review state, time, rule or category, sender (staff) and customer; newest first."""
-    query = _scoped(select(SensitiveAlert), SensitiveAlert.corp_id)
-    query = _enum_filter(query, "status", SensitiveAlert.review_status, ReviewStatus)
-    query = _enum_filter(query, "category", SensitiveAlert.category, SensitiveCategory)
-    if request.args.get("rule_id"):
-        query = query.where(SensitiveAlert.rule_pk == _int_arg("rule_id", 0, 1, 2**31 - 1))
-    for arg, column in (("staff", SensitiveAlert.userid), ("customer", SensitiveAlert.external_userid)):
-        if request.args.get(arg):
-            query = query.where(column == request.args[arg])
-    query = _time_filter(query, SensitiveAlert.at)
-    return _page_rows(query.order_by(SensitiveAlert.at.desc(), SensitiveAlert.id.desc()), _alerts_json)
+    rows = _scoped(select(SensitiveAlert), SensitiveAlert.corp_id)
+    for value, column in ((query.status, SensitiveAlert.review_status), (query.category, SensitiveAlert.category),
+                          (query.rule_id, SensitiveAlert.rule_pk), (query.staff, SensitiveAlert.userid),
+                          (query.customer, SensitiveAlert.external_userid)):
+        if value:
+            rows = rows.where(column == value)
+    rows = time_filter(rows, SensitiveAlert.at, query)
+    return page_rows(rows.order_by(SensitiveAlert.at.desc(), SensitiveAlert.id.desc()), _alerts_json, query)
 
 
-@bp.patch("/sensitive-alerts/<int:alert_pk>")
+@bp.patch("/sensitive-alerts/<id:alert_pk>")
 @require(Role.admin)
-def review_alert(alert_pk: int) -> Any:
+@endpoint("Review an alert", body=AlertReview, response=AlertOut)
+def review_alert(alert_pk: int, body: AlertReview) -> Any:
     """§7.4.2: review (or review again) with a note."""
-    body = _json_object()
-    problems: dict[str, str] = {}
-    status = body.get("status")
-    if status not in ReviewStatus.__members__:
-        problems["status"] = f"one of {', '.join(ReviewStatus.__members__)}"
-    note = _text(body, "note", 500, problems, False)
-    _invalid(problems, "review")
+    status, note = body.status.value, body.note
     with _runtime().WriteSession.begin() as s:
         alert = _mine(s.get(SensitiveAlert, alert_pk), "sensitive alert", alert_pk)
         alert.review_status = status
@@ -210,42 +194,26 @@ def review_alert(alert_pk: int) -> Any:
 # -- settings and working hours -------------------------------------------------------------------------------
 @bp.get("/moderation/settings")
 @require(Role.admin)
-def get_moderation_settings() -> Any:
+@endpoint("Who is alerted, and the reply limit in working minutes", query=CorpQuery,
+          response=ModerationSettingsOut)
+def get_moderation_settings(query: CorpQuery) -> Any:
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, request.args.get("corp_id"))
+        corp_id, _ = corp_and_app(s, query.corp_id)
         return jsonify(moderation_settings(s, corp_id).public())
 
 
 @bp.put("/moderation/settings")
 @require(Role.admin)
-def put_moderation_settings() -> Any:
-    body = _json_object()
-    problems: dict[str, str] = {}
-    fields: dict[str, Any] = {"alert_notify_sender": _flag(body, "alert_notify_sender", problems),
-                              "reply_timeout_notify": _flag(body, "reply_timeout_notify", problems)}
-    userids = body.get("alert_userids")
-    if userids is not None:
-        if not isinstance(userids, list) or len(userids) > MAX_ALERT_USERIDS or not all(
-                isinstance(u, str) and u.strip() and len(u) <= 64 for u in userids):
-            problems["alert_userids"] = f"a list of at most {MAX_ALERT_USERIDS} userids"
-        else:
-            fields["alert_userids"] = list(dict.fromkeys(u.strip() for u in userids))
-    minutes = body.get("reply_timeout_minutes")
-    if minutes is not None:
-        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= MAX_TIMEOUT_MINUTES:
-            problems["reply_timeout_minutes"] = f"a whole number from 0 (off) to {MAX_TIMEOUT_MINUTES}"
-        else:
-            fields["reply_timeout_minutes"] = minutes
-    unknown = sorted(set(body) - {"corp_id", "alert_userids", "alert_notify_sender", "reply_timeout_minutes",
-                                  "reply_timeout_notify"})
-    if unknown:
-        problems[unknown[0]] = "unknown setting"
-    fields = {k: v for k, v in fields.items() if v is not None}
-    if not fields and not problems:
-        problems["body"] = "give alert_userids, alert_notify_sender, reply_timeout_minutes or reply_timeout_notify"
-    _invalid(problems, "settings")
+@endpoint("Change the alert recipients and the reply limit", body=ModerationSettingsChange,
+          response=ModerationSettingsOut)
+def put_moderation_settings(body: ModerationSettingsChange) -> Any:
+    fields = _given(body)
+    _nothing_given(fields, "settings",
+                   "alert_userids, alert_notify_sender, reply_timeout_minutes or reply_timeout_notify")
+    if "alert_userids" in fields:
+        fields["alert_userids"] = list(dict.fromkeys(fields["alert_userids"]))
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
+        corp_id, _ = corp_and_app(s, body.corp_id)
         row = moderation_settings(s, corp_id)
         for key, value in fields.items():
             setattr(row, key, value)
@@ -255,9 +223,10 @@ def put_moderation_settings() -> Any:
 
 @bp.get("/working-hours")
 @require(Role.admin)
-def get_working_hours() -> Any:
+@endpoint("The corp's working hours (Mon-Fri 09:00-18:00 until set)", query=CorpQuery, response=WorkingHoursOut)
+def get_working_hours(query: CorpQuery) -> Any:
     with _runtime().Session() as s:
-        corp_id, _ = corp_and_app(s, request.args.get("corp_id"))
+        corp_id, _ = corp_and_app(s, query.corp_id)
         row = s.scalar(select(WorkCalendar).where(WorkCalendar.corp_id == corp_id))
         calendar = working_hours.parse({"week": row.week, "holidays": row.holidays})[0] if row else None
         return jsonify({"corp_id": corp_id, "default": row is None,
@@ -266,15 +235,15 @@ def get_working_hours() -> Any:
 
 @bp.put("/working-hours")
 @require(Role.admin)
-def put_working_hours() -> Any:
+@endpoint("Set the working hours: time ranges per weekday, holidays", body=WorkingHoursIn, response=WorkingHoursOut)
+def put_working_hours(body: WorkingHoursIn) -> Any:
     """§10.2: the week's ranges (several a day) and the holidays."""
-    body = _json_object()
-    calendar, problems = working_hours.parse({k: v for k, v in body.items() if k != "corp_id"})
+    calendar, problems = working_hours.parse(_given(body))
     _invalid(problems, "working hours")
     assert calendar is not None
     stored = calendar.public()
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
+        corp_id, _ = corp_and_app(s, body.corp_id)
         row, _ = get_or_create(s, WorkCalendar, {"corp_id": corp_id})
         row.week, row.holidays = stored["week"], stored["holidays"]
         audit(s, "working_hours.update", f"corp:{corp_id}", **stored)
@@ -284,15 +253,17 @@ def put_working_hours() -> Any:
 # -- reply timeouts -------------------------------------------------------------------------------------------
 @bp.get("/reply-timeouts")
 @require(Role.admin)
-def list_timeouts() -> Any:
+@endpoint("Customer messages not answered within the limit, per staff member", query=TimeoutQuery,
+          response=Page[ReplyTimeoutOut])
+def list_timeouts(query: TimeoutQuery) -> Any:
     """§7.2: by staff member, customer, kf account and the customer message's time; newest first."""
-    query = _scoped(select(ReplyTimeout), ReplyTimeout.corp_id)
-    for arg, column in (("staff", ReplyTimeout.userid), ("customer", ReplyTimeout.external_userid),
-                        ("open_kfid", ReplyTimeout.open_kfid)):
-        if request.args.get(arg):
-            query = query.where(column == request.args[arg])
-    query = _time_filter(query, ReplyTimeout.message_at)
-    return _page(query.order_by(ReplyTimeout.message_at.desc(), ReplyTimeout.id.desc()), ReplyTimeout.public)
+    rows = _scoped(select(ReplyTimeout), ReplyTimeout.corp_id)
+    for value, column in ((query.staff, ReplyTimeout.userid), (query.customer, ReplyTimeout.external_userid),
+                          (query.open_kfid, ReplyTimeout.open_kfid)):
+        if value:
+            rows = rows.where(column == value)
+    rows = time_filter(rows, ReplyTimeout.message_at, query)
+    return page(rows.order_by(ReplyTimeout.message_at.desc(), ReplyTimeout.id.desc()), ReplyTimeout.public, query)
 
 
 # -- message templates ----------------------------------------------------------------------------------------
@@ -300,27 +271,18 @@ _TEMPLATE_KEYS = ("name", "category", "msgtype", "body", "variables")
 
 
 def _checked_template(body: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    """The template's fields after applying `body` to `base`, checked as a whole."""
-    problems: dict[str, str] = {}
+    """The template's fields after applying `body` (the fields given) to `base`, checked as a whole."""
     fields = {k: body[k] for k in _TEMPLATE_KEYS if k in body}
-    if "name" in body or not base:
-        fields["name"] = _text(body, "name", 64, problems, True)
     merged = {**base, **fields}
     category = merged.get("category")
     fixed = templates.CATEGORY_VARIABLES.get(category) if isinstance(category, str) else None
     if fixed is not None and "variables" not in body:
         merged["variables"] = list(fixed)  # a notification category's own, whatever the template had before
-    if not problems:
-        problems = templates.template_errors(category, merged.get("msgtype"), merged.get("body"),
-                                             merged.get("variables"))
-    enabled = _flag(body, "enabled", problems)
-    unknown = sorted(set(body) - {*_TEMPLATE_KEYS, "enabled", "corp_id"})
-    if unknown:
-        problems[unknown[0]] = "unknown field"
-    _invalid(problems, "message template")
+    _invalid(templates.template_errors(category, merged.get("msgtype"), merged.get("body"), merged.get("variables")),
+             "message template")
     merged["variables"] = list(fixed) if fixed is not None else merged.get("variables") or []
-    if enabled is not None:
-        merged["enabled"] = enabled
+    if "enabled" in body:
+        merged["enabled"] = body["enabled"]
     return merged
 
 
@@ -342,29 +304,28 @@ def _room_in_category(s: Session, corp_id: str, category: str, besides: int | No
 
 @bp.get("/message-templates")
 @require(Role.admin)
-def list_templates() -> Any:
-    query = _scoped(select(MessageTemplate).where(MessageTemplate.deleted_at.is_(None)), MessageTemplate.corp_id)
-    category = request.args.get("category")
-    if category:
-        if category not in templates.CATEGORY_VARIABLES:
-            raise ApiError(400, "bad_request", f"category must be one of {', '.join(templates.CATEGORY_VARIABLES)}")
-        query = query.where(MessageTemplate.category == category)
-    enabled = _bool_arg("enabled")
+@endpoint("App-message templates", query=TemplateQuery, response=Page[TemplateOut])
+def list_templates(query: TemplateQuery) -> Any:
+    rows = _scoped(select(MessageTemplate).where(MessageTemplate.deleted_at.is_(None)), MessageTemplate.corp_id)
+    if query.category:
+        rows = rows.where(MessageTemplate.category == query.category)
+    enabled = _flag(query.enabled)
     if enabled is not None:
-        query = query.where(MessageTemplate.enabled.is_(enabled))
-    keyword = request.args.get("keyword", "").strip()
+        rows = rows.where(MessageTemplate.enabled.is_(enabled))
+    keyword = (query.keyword or "").strip()
     if keyword:
-        query = query.where(MessageTemplate.name.like(_like(keyword), escape="\\"))
-    return _page(query.order_by(MessageTemplate.id), MessageTemplate.public)
+        rows = rows.where(MessageTemplate.name.like(_like(keyword), escape="\\"))
+    return page(rows.order_by(MessageTemplate.id), MessageTemplate.public, query)
 
 
 @bp.post("/message-templates")
 @require(Role.admin)
-def create_template() -> Any:
-    body = _json_object()
-    fields = _checked_template(body, {})
+@endpoint("Add a template ({{variable}} placeholders; at most 3 per notification category)", body=TemplateIn,
+          response=TemplateOut, status=201)
+def create_template(body: TemplateIn) -> Any:
+    fields = _checked_template(_given(body), {})
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
+        corp_id, _ = corp_and_app(s, body.corp_id)
         _room_in_category(s, corp_id, fields["category"])
         row = MessageTemplate(corp_id=corp_id, created_by=g.principal.name, **fields)
         s.add(row)
@@ -374,29 +335,32 @@ def create_template() -> Any:
     return jsonify(out), 201
 
 
-@bp.patch("/message-templates/<int:template_pk>")
+@bp.patch("/message-templates/<id:template_pk>")
 @require(Role.admin)
-def update_template(template_pk: int) -> Any:
+@endpoint("Change a disabled template, or enable/disable one (409 when editing an enabled one)",
+          body=TemplateChange, response=TemplateOut)
+def update_template(template_pk: int, body: TemplateChange) -> Any:
     """§9.13.1: an enabled template is read-only, apart from disabling it."""
-    body = _json_object()
+    given = _given(body)
     with _runtime().WriteSession.begin() as s:
         row = _mine(s.get(MessageTemplate, template_pk), "message template", template_pk)
-        if row.enabled and set(body) - {"enabled", "corp_id"}:
+        if row.enabled and set(given) - {"enabled"}:
             raise ApiError(409, "conflict", "an enabled template can only be disabled; disable it to edit it")
-        fields = _checked_template(body, {k: getattr(row, k) for k in (*_TEMPLATE_KEYS, "enabled")})
+        fields = _checked_template(given, {k: getattr(row, k) for k in (*_TEMPLATE_KEYS, "enabled")})
         if fields["category"] != row.category:
             _room_in_category(s, row.corp_id, fields["category"], besides=row.id)
         for key, value in fields.items():
             setattr(row, key, value)
         audit(s, "message_template.update", f"message_template:{row.id}",
-              **{k: v for k, v in body.items() if k != "body"})
+              **{k: v for k, v in given.items() if k != "body"})
         s.flush()
         out = row.public()
     return jsonify(out)
 
 
-@bp.delete("/message-templates/<int:template_pk>")
+@bp.delete("/message-templates/<id:template_pk>")
 @require(Role.admin)
+@endpoint("Delete a disabled template", response=DeletedId)
 def delete_template(template_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         row = _mine(s.get(MessageTemplate, template_pk), "message template", template_pk)
@@ -408,36 +372,27 @@ def delete_template(template_pk: int) -> Any:
 
 
 # -- staff broadcasts -----------------------------------------------------------------------------------------
-def _recipients(body: dict[str, Any], problems: dict[str, str]) -> tuple[list[str], list[int]]:
-    userids, parties = body.get("userids", []), body.get("departments", [])
-    if not isinstance(userids, list) or len(userids) > MAX_BROADCAST_USERS or not all(
-            isinstance(u, str) and u.strip() and len(u) <= 64 and "|" not in u for u in userids):
-        problems["userids"] = f"a list of at most {MAX_BROADCAST_USERS} userids"
-        userids = []
-    if not isinstance(parties, list) or len(parties) > MAX_BROADCAST_PARTIES or not all(
-            isinstance(p, int) and not isinstance(p, bool) and p > 0 for p in parties):
-        problems["departments"] = f"a list of at most {MAX_BROADCAST_PARTIES} department ids"
-        parties = []
-    if not problems and not userids and not parties:
-        problems["userids"] = "name at least one staff member or department"
-    return list(dict.fromkeys(u.strip() for u in userids)), list(dict.fromkeys(parties))
+def _recipients(body: BroadcastIn) -> tuple[list[str], list[int]]:
+    if not body.userids and not body.departments:
+        _invalid({"userids": "name at least one staff member or department"}, "broadcast")
+    return list(dict.fromkeys(body.userids)), list(dict.fromkeys(body.departments))
 
 
-def _content(s: Session, corp_id: str, body: dict[str, Any]) -> tuple[int | None, dict[str, str], str, dict[str, Any]]:
+def _content(s: Session, corp_id: str, body: BroadcastIn) -> tuple[int | None, dict[str, str], str, dict[str, Any]]:
     """(template pk, values, msgtype, rendered body): from an enabled broadcast template and its values,
     or given as msgtype and body without variables."""
-    if "template_id" in body:
-        template_pk = body["template_id"]
-        template = s.get(MessageTemplate, template_pk) if isinstance(template_pk, int) else None
+    if body.template_id is not None:
+        template_pk = body.template_id
+        template = s.get(MessageTemplate, template_pk)
         if template is None or template.deleted_at is not None or template.corp_id != corp_id \
                 or template.category != templates.BROADCAST or not template.enabled:
             raise ApiError(422, "invalid", "the broadcast has errors",
                            {"template_id": "an enabled broadcast template of this corp"})
-        values = body.get("values", {})
+        values = body.values
         _invalid(templates.value_errors(list(template.variables), values), "broadcast")
         msgtype, content = template.msgtype, templates.render(template.msgtype, template.body, values)
     else:
-        template_pk, values, msgtype, content = None, {}, body.get("msgtype"), body.get("body")  # type: ignore[assignment]
+        template_pk, values, msgtype, content = None, {}, body.msgtype, body.body  # type: ignore[assignment]  # None is checked by template_errors
         _invalid(templates.template_errors(templates.BROADCAST, msgtype, content, []), "broadcast")
     _invalid(templates.body_errors(msgtype, content, rendered=True), "broadcast")
     return template_pk, values, msgtype, content
@@ -445,26 +400,26 @@ def _content(s: Session, corp_id: str, body: dict[str, Any]) -> tuple[int | None
 
 @bp.get("/broadcasts")
 @require(Role.admin)
-def list_broadcasts() -> Any:
+@endpoint("Staff broadcasts with WeCom's delivery result", query=BroadcastQuery, response=Page[BroadcastOut])
+def list_broadcasts(query: BroadcastQuery) -> Any:
     """§9.5: newest first; by state and creator."""
-    query = _scoped(select(Broadcast), Broadcast.corp_id)
-    query = _enum_filter(query, "status", Broadcast.status, BroadcastStatus)
-    if request.args.get("created_by"):
-        query = query.where(Broadcast.created_by == request.args["created_by"])
-    return _page(query.order_by(Broadcast.created_at.desc(), Broadcast.id.desc()), Broadcast.public)
+    rows = _scoped(select(Broadcast), Broadcast.corp_id)
+    if query.status:
+        rows = rows.where(Broadcast.status == query.status)
+    if query.created_by:
+        rows = rows.where(Broadcast.created_by == query.created_by)
+    return page(rows.order_by(Broadcast.created_at.desc(), Broadcast.id.desc()), Broadcast.public, query)
 
 
 @bp.post("/broadcasts")
 @require(Role.admin)
-def create_broadcast() -> Any:
+@endpoint("Send an app message to staff (202: message/send)", body=BroadcastIn, response=BroadcastOut, status=202)
+def create_broadcast(body: BroadcastIn) -> Any:
     """Send an app message to staff now (202); WeCom's answer lands on the broadcast."""
-    body = _json_object()
-    problems: dict[str, str] = {}
-    name = _text(body, "name", 64, problems, True)
-    userids, parties = _recipients(body, problems)
-    _invalid(problems, "broadcast")
+    name = body.name
+    userids, parties = _recipients(body)
     with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.get("corp_id"))
+        corp_id, _ = corp_and_app(s, body.corp_id)
         template_pk, values, msgtype, content = _content(s, corp_id, body)
         app = messaging_app(s, corp_id)
         if app is None:
@@ -482,8 +437,9 @@ def create_broadcast() -> Any:
         return jsonify(s.get(Broadcast, broadcast_pk).public()), 202
 
 
-@bp.get("/broadcasts/<int:broadcast_pk>")
+@bp.get("/broadcasts/<id:broadcast_pk>")
 @require(Role.admin)
+@endpoint("One broadcast: status, msgid, invalid users and departments", response=BroadcastOut)
 def get_broadcast(broadcast_pk: int) -> Any:
     with _runtime().Session() as s:
         return jsonify(_mine(s.get(Broadcast, broadcast_pk), "broadcast", broadcast_pk).public())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -18,20 +18,21 @@ from handlers.registry import HandlerContext
 from handlers.tags import is_pending, pending_id
 from jobs.queue import enqueue_outbox
 from jobs.tags import request_tags_sync
-from web.api import _json_object
 from web.api_jobs import started
 from models import Customer, FollowRelation, FollowStatus, FollowTag, Outbox, Role, Tag, TagGroup
 from web import errors
 from web.auth import audit, require
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.common import CorpBody, Items
+from web.schemas.jobs import Started
+from web.schemas.tags import Deleting, TagChange, Tagged, TagGroupIn, TagGroupOut, Tagging, TagUpdated
 from web.scope import corp_and_app
 
 bp = Blueprint("api_tags", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
-MAX_NAME = 30  # WeCom: tag and group names are at most 30 characters
 MAX_CORP_TAGS = 3000
-MAX_COLOUR, MAX_DESCRIPTION = 16, 255
 
 
 def _runtime() -> Any:
@@ -58,22 +59,6 @@ def _group_json(grp: TagGroup) -> dict[str, Any]:
             "tags": [_tag_json(t) for t in sorted(grp.tags, key=lambda t: -t.order) if t.deleted_at is None]}
 
 
-def _text_errors(body: dict[str, Any], where: str, problems: dict[str, str]) -> None:
-    colour, description = body.get("colour", ""), body.get("description", "")
-    if not isinstance(colour, str) or len(colour) > MAX_COLOUR:
-        problems[f"{where}colour"] = f"a string of at most {MAX_COLOUR} characters"
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        problems[f"{where}description"] = f"a string of at most {MAX_DESCRIPTION} characters"
-
-
-def _name_error(name: Any) -> str | None:
-    if not isinstance(name, str) or not name.strip():
-        return "required"
-    if len(name.strip()) > MAX_NAME:
-        return f"at most {MAX_NAME} characters"
-    return None
-
-
 def _live_tag(s: Session, tag_pk: int) -> Tag:
     tag = s.get(Tag, tag_pk)
     principal = g.principal
@@ -85,6 +70,7 @@ def _live_tag(s: Session, tag_pk: int) -> Tag:
 # -- the library ---------------------------------------------------------------------------------------------
 @bp.get("/tag-groups")
 @require(Role.member)
+@endpoint("Customer tag groups with their tags, colours and descriptions", response=Items[TagGroupOut])
 def list_groups() -> Any:
     query = (select(TagGroup).where(TagGroup.deleted_at.is_(None)).options(selectinload(TagGroup.tags))
              .order_by(TagGroup.order.desc(), TagGroup.id))
@@ -96,42 +82,28 @@ def list_groups() -> Any:
 
 @bp.post("/tag-groups")
 @require(Role.admin)
-def create_group() -> Any:
+@endpoint("Create a tag group with its tags in WeCom (202: pending add_corp_tag)", body=TagGroupIn,
+          response=TagGroupOut, status=202)
+def create_group(body: TagGroupIn) -> Any:
     """A group with its tags (WeCom has no empty groups); pending until add_corp_tag gives them ids."""
-    body = _json_object()
-    problems: dict[str, str] = {}
-    if err := _name_error(body.get("name")):
-        problems["name"] = err
-    tags = body.get("tags")
-    if not isinstance(tags, list) or not tags or not all(isinstance(t, dict) for t in tags):
-        problems["tags"] = "at least one tag, each {name, colour?, description?}"
-        tags = []
-    names: list[str] = []
-    for i, tag in enumerate(tags):
-        if err := _name_error(tag.get("name")):
-            problems[f"tags[{i}].name"] = err
-        else:
-            names.append(tag["name"].strip())
-        _text_errors(tag, f"tags[{i}].", problems)
+    tags, name = body.tags, body.name
+    names = [t.name for t in tags]
     if len(set(names)) != len(names):
-        problems["tags"] = "tag names must differ within a group"
-    if problems:
-        raise ApiError(422, "invalid", "the tag group has errors", problems)
-    name = body["name"].strip()
+        raise ApiError(422, "invalid", "the tag group has errors", {"tags": "tag names must differ within a group"})
     with _runtime().WriteSession.begin() as s:
-        corp_id, app_pk = corp_and_app(s, body.get("corp_id"))
+        corp_id, app_pk = corp_and_app(s, body.corp_id)
         if s.scalar(select(TagGroup.id).where(TagGroup.corp_id == corp_id, TagGroup.name == name,
                                               TagGroup.deleted_at.is_(None))) is not None:
             raise ApiError(422, "invalid", "the tag group has errors", {"name": "a group of that name exists"})
         count = len(s.scalars(select(Tag.id).where(Tag.corp_id == corp_id, Tag.deleted_at.is_(None))).all())
         if count + len(names) > MAX_CORP_TAGS:
             raise ApiError(422, "invalid", f"a corp has at most {MAX_CORP_TAGS} tags", {"tags": "too many"})
-        group = TagGroup(corp_id=corp_id, group_id=pending_id(), name=name, order=int(body.get("order") or 0))
+        group = TagGroup(corp_id=corp_id, group_id=pending_id(), name=name, order=body.order)
         s.add(group)
         s.flush()
         for i, tag in enumerate(tags):
-            s.add(Tag(corp_id=corp_id, tag_id=pending_id(), group_pk=group.id, name=tag["name"].strip(),
-                      order=len(tags) - i, colour=tag.get("colour", ""), description=tag.get("description", "")))
+            s.add(Tag(corp_id=corp_id, tag_id=pending_id(), group_pk=group.id, name=tag.name,
+                      order=len(tags) - i, colour=tag.colour, description=tag.description))
         s.flush()
         ctx = HandlerContext(session=s, corp_id=corp_id, app_pk=app_pk)
         row = ctx.outbox("create_tags", {"app_pk": app_pk, "group_pk": group.id}, key=f"create_tags:{group.id}")
@@ -142,27 +114,23 @@ def create_group() -> Any:
         return jsonify(_group_json(s.get(TagGroup, group_pk))), 202
 
 
-@bp.patch("/tags/<int:tag_pk>")
+@bp.patch("/tags/<id:tag_pk>")
 @require(Role.admin)
-def update_tag(tag_pk: int) -> Any:
-    body = _json_object()
-    problems: dict[str, str] = {}
-    if "name" in body and (err := _name_error(body["name"])):
-        problems["name"] = err
-    _text_errors(body, "", problems)
-    if not {"name", "colour", "description"} & set(body):
-        problems["body"] = "give name, colour or description"
-    if problems:
-        raise ApiError(422, "invalid", "the tag has errors", problems)
+@endpoint("Rename a tag (202: edit_corp_tag) or set its colour/description", body=TagChange, response=TagUpdated,
+          status=202)
+def update_tag(tag_pk: int, body: TagChange) -> Any:
+    given = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    if not given:
+        raise ApiError(422, "invalid", "the tag has errors", {"body": "give name, colour or description"})
     rows: list[Outbox] = []
     with _runtime().WriteSession.begin() as s:
         tag = _live_tag(s, tag_pk)
         changes: dict[str, Any] = {}
         for field in ("colour", "description"):
-            if field in body and body[field] != getattr(tag, field):
-                setattr(tag, field, body[field])
-                changes[field] = body[field]
-        name = body["name"].strip() if "name" in body else tag.name
+            if field in given and given[field] != getattr(tag, field):
+                setattr(tag, field, given[field])
+                changes[field] = given[field]
+        name = given.get("name", tag.name)
         if name != tag.name:
             if is_pending(tag.tag_id):
                 raise ApiError(409, "conflict", "the tag is still being created in WeCom")
@@ -189,8 +157,9 @@ def _delete(s: Session, corp_id: str, target: str, tag_ids: list[str], group_ids
                       key=f"delete_tags:{target}")
 
 
-@bp.delete("/tags/<int:tag_pk>")
+@bp.delete("/tags/<id:tag_pk>")
 @require(Role.admin)
+@endpoint("Delete a tag in WeCom (202: del_corp_tag)", response=Deleting, status=202)
 def delete_tag(tag_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         tag = _live_tag(s, tag_pk)
@@ -201,8 +170,9 @@ def delete_tag(tag_pk: int) -> Any:
     return jsonify({"id": tag_pk, "deleting": True}), 202
 
 
-@bp.delete("/tag-groups/<int:group_pk>")
+@bp.delete("/tag-groups/<id:group_pk>")
 @require(Role.admin)
+@endpoint("Delete a tag group in WeCom (202: del_corp_tag)", response=Deleting, status=202)
 def delete_group(group_pk: int) -> Any:
     with _runtime().WriteSession.begin() as s:
         group = s.get(TagGroup, group_pk)
@@ -218,10 +188,11 @@ def delete_group(group_pk: int) -> Any:
 
 @bp.post("/tags/sync")
 @require(Role.admin)
-def sync_tags() -> Any:
-    body = request.get_json(silent=True) or {}
+@endpoint("Fetch the whole tag library from WeCom (202)", body=CorpBody, body_optional=True, response=Started,
+          status=202)
+def sync_tags(body: CorpBody) -> Any:
     with _runtime().WriteSession.begin() as s:
-        corp_id, app_pk = corp_and_app(s, body.get("corp_id") if isinstance(body, dict) else None)
+        corp_id, app_pk = corp_and_app(s, body.corp_id)
         row = request_tags_sync(s, corp_id, app_pk, f"token:{g.principal.name}")
         audit(s, "tags.sync", f"corp:{corp_id}", job_id=row.args["job_id"])
         outbox_id, job_id = row.id, row.args["job_id"]
@@ -230,31 +201,29 @@ def sync_tags() -> Any:
 
 
 # -- tagging a customer ----------------------------------------------------------------------------------------
-def _tag_ids(s: Session, corp_id: str, pks: Any, key: str) -> list[str]:
-    if not isinstance(pks, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in pks):
-        raise ApiError(422, "invalid", "the tagging has errors", {key: "a list of tag ids"})
+def _tag_ids(s: Session, corp_id: str, pks: list[int], key: str) -> list[str]:
     tags = s.scalars(select(Tag).where(Tag.corp_id == corp_id, Tag.id.in_(pks), Tag.deleted_at.is_(None))).all()
     if len(tags) != len(set(pks)) or any(is_pending(t.tag_id) for t in tags):
         raise ApiError(422, "invalid", "unknown tag", {key: "every tag must exist in WeCom"})
     return [t.tag_id for t in tags]
 
 
-@bp.post("/customers/<int:customer_id>/tags")
+@bp.post("/customers/<id:customer_id>/tags")
 @require(Role.member)
-def tag_customer(customer_id: int) -> Any:
+@endpoint("Tag a customer (mark_tag) for one follower", body=Tagging, response=Tagged, status=202)
+def tag_customer(customer_id: int, body: Tagging) -> Any:
     """Add/remove tags on one follow relation (a member tags their own customers; an admin names the
     member with `userid`). mark_tag runs after commit; the answer is 202 with the outbox id."""
-    body = _json_object()
-    add, remove = body.get("add", []), body.get("remove", [])
+    add, remove = body.add, body.remove
     if not add and not remove:
         raise ApiError(422, "invalid", "the tagging has errors", {"add": "add or remove at least one tag"})
     principal = g.principal
-    userid = body.get("userid")
+    userid = body.userid
     if principal.is_member:
         if userid not in (None, principal.userid):
             raise ApiError(403, "forbidden", "a member tags only their own customers")
         userid = principal.userid
-    elif not isinstance(userid, str) or not userid:
+    elif not userid:
         raise ApiError(422, "invalid", "the tagging has errors", {"userid": "required: whose customer"})
     with _runtime().WriteSession.begin() as s:
         customer = s.get(Customer, customer_id)

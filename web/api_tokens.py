@@ -13,50 +13,42 @@ from sqlalchemy import select
 
 from models import ApiToken, Role
 from web import errors
-from web.api import _json_object, _page
+from web.api import page
 from web.auth import audit, expiry, issue_token, require, revoke_token
+from web.endpoint import endpoint
 from web.errors import ApiError
+from web.schemas.common import Page, PageQuery
+from web.schemas.tokens import NewToken, TokenIn, TokenOut
 from web.scope import check_corp
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
 
-def _optional_text(body: dict[str, Any], key: str, problems: dict[str, str]) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        problems[key] = "a string"
-        return None
-    return value or None
-
-
 @bp.get("/tokens")
 @require(Role.super_admin)
-def list_tokens() -> Any:
-    query = select(ApiToken).order_by(ApiToken.id)
+@endpoint("API tokens (never the token itself); a corp-bound token sees its corp's", query=PageQuery,
+          response=Page[TokenOut])
+def list_tokens(query: PageQuery) -> Any:
+    rows = select(ApiToken).order_by(ApiToken.id)
     if g.principal.corp_id:
-        query = query.where(ApiToken.corp_id == g.principal.corp_id)
-    return _page(query, ApiToken.public)
+        rows = rows.where(ApiToken.corp_id == g.principal.corp_id)
+    return page(rows, ApiToken.public, query)
 
 
 @bp.post("/tokens")
 @require(Role.super_admin)
-def create_api_token() -> Any:
+@endpoint("Create a token; the answer shows it once (201)", body=TokenIn, response=NewToken, status=201)
+def create_api_token(body: TokenIn) -> Any:
     """{name, role, userid?, corp_id?, expires_in? | expires_at?}: 201 with the token, shown this once."""
-    body = _json_object()
-    problems: dict[str, str] = {}
-    name, role = _optional_text(body, "name", problems), _optional_text(body, "role", problems)
-    userid, corp_id = _optional_text(body, "userid", problems), _optional_text(body, "corp_id", problems)
-    expires_in = _optional_text(body, "expires_in", problems)
-    expires_at = _optional_text(body, "expires_at", problems)
-    if problems:
-        raise ApiError(422, "invalid", "the token has errors", problems)
+    name, role, userid, corp_id = body.name, body.role, body.userid or None, body.corp_id or None
+    expires_in, expires_at = body.expires_in, body.expires_at.isoformat() if body.expires_at else None
     check_corp(corp_id)
     corp_id = corp_id or g.principal.corp_id
     try:
         until = expiry(expires_in, expires_at)
         with current_app.extensions["scrm"].WriteSession.begin() as s:
-            row, value = issue_token(s, name or "", role or "", userid=userid, corp_id=corp_id, expires_at=until)
+            row, value = issue_token(s, name, role, userid=userid, corp_id=corp_id, expires_at=until)
             audit(s, "token.create", f"token:{row.id}", name=row.name, role=row.role, userid=userid,
                   corp_id=row.corp_id)
             out = row.public()
@@ -65,8 +57,9 @@ def create_api_token() -> Any:
     return jsonify({**out, "token": value}), 201
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<id:token_id>/revoke")
 @require(Role.super_admin)
+@endpoint("Revoke a token: it gets 401 from now on", response=TokenOut)
 def revoke_api_token(token_id: int) -> Any:
     with current_app.extensions["scrm"].WriteSession.begin() as s:
         row = s.get(ApiToken, token_id)
