@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 
 from rules.problems import field_errors
+
+NEEDS_AGENT_ID = ("required for a self-built app: it sends app messages, and message/send needs the app's "
+                  "AgentId (agentid 0 is refused)")
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
@@ -24,11 +27,15 @@ class AppDefinition(BaseModel):
     token: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$", description="as set in WeCom's console")]
     aes_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{43}$", description="the EncodingAESKey")]
     secret: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-    agent_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    agent_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = Field(None, validate_default=True)
 
-
-NEEDS_AGENT_ID = ("required for a self-built app: it sends app messages, and message/send needs the app's "
-                  "AgentId (agentid 0 is refused)")
+    @field_validator("agent_id")
+    @classmethod
+    def _self_built_apps_send(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """A self-built app sends app messages, and message/send needs its AgentId."""
+        if info.data.get("kind", "agent") == "agent" and not value:
+            raise ValueError(NEEDS_AGENT_ID)
+        return value
 
 
 class AppChange(BaseModel):
@@ -41,18 +48,11 @@ class AppChange(BaseModel):
     agent_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
 
 
-def cross_field_errors(app: AppDefinition) -> dict[str, str]:
-    """Rules across fields that the model's types cannot state."""
-    if app.kind == "agent" and not app.agent_id:
-        return {"agent_id": NEEDS_AGENT_ID}
-    return {}
-
-
 def app_errors(fields: dict[str, Any]) -> dict[str, str]:
     """Field → message for every problem in an app definition; empty when it can be saved. Patterns are
     pydantic's (Rust regex), whose `$` is the end of the text: a trailing newline is refused."""
     try:
-        app = AppDefinition.model_validate(fields)
+        AppDefinition.model_validate(fields)
     except ValidationError as exc:
         return field_errors(exc)
-    return cross_field_errors(app)
+    return {}

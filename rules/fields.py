@@ -16,7 +16,9 @@ from typing import Any
 
 from models.fields import CustomField, FieldType
 
-KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+KEY_PATTERN = r"[a-z][a-z0-9_]{0,63}"
+"""A field key, whole (`KEY.fullmatch`; pydantic's Rust regex takes it as `^…$`, whose `$` is the end of the text)."""
+KEY = re.compile(KEY_PATTERN)
 MAX_LABEL = 64
 MAX_OPTIONS = 100
 MAX_OPTION = 64
@@ -73,7 +75,7 @@ def definition_errors(body: dict[str, Any], current: FieldSpec | None = None) ->
     allowed = {"key", "label", "type", "options", "order", *FLAGS}
     errors |= {k: "unknown property" for k in body if k not in allowed and not (current is None and k == "corp_id")}
     if current is None:
-        if not isinstance(body.get("key"), str) or not KEY.match(body["key"]):
+        if not isinstance(body.get("key"), str) or not KEY.fullmatch(body["key"]):
             errors["key"] = "required: a lower-case letter, then letters, digits or _ (at most 64)"
         if body.get("type") not in FieldType.__members__:
             errors["type"] = f"required: one of {', '.join(FieldType.__members__)}"

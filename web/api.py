@@ -16,7 +16,7 @@ from jobs.queue import UnknownJob, replay_dead_letter
 from jobs.runtime import Runtime
 from models import App, Corp, DeadLetter, Inbox, Role
 from models.corp import save_app
-from rules.apps import AppChange, AppDefinition, app_errors, cross_field_errors
+from rules.apps import AppChange, AppDefinition, app_errors
 from web import errors, openapi
 from web.auth import audit, require
 from web.callback import apps as app_cache
@@ -176,9 +176,6 @@ def list_apps(query: PageQuery) -> Any:
 def create_app_config(body: AppDefinition) -> Any:
     fields = body.model_dump()
     check_corp(body.corp_id)
-    problems = cross_field_errors(body)
-    if problems:
-        raise ApiError(422, "invalid", "the app definition has errors", problems)
     with _runtime().WriteSession.begin() as s:
         if s.scalar(select(App.id).where(App.slug == body.slug)) is not None:
             raise ApiError(409, "conflict", f"app {body.slug!r} exists")

@@ -80,4 +80,4 @@ def test_other_anchored_inputs_refuse_a_trailing_newline() -> None:
 
     for pattern, value in ((KEY, "nickname"), (DATE, "2026-01-02"), (MOBILE, "13800000000"),
                            (LANDLINE, "02112345678"), (VARIABLE_NAME, "name"), (_CLOCK, "09:30")):
-        assert pattern.match(value) and not pattern.match(value + "\n"), pattern.pattern
+        assert pattern.fullmatch(value) and not pattern.fullmatch(value + "\n"), pattern.pattern

@@ -59,4 +59,8 @@ class AppOut(Out):
     kind: str
     agent_id: int | None
     callback_path: str
+    credentials: Literal["ok", "broken"] = Field(description="broken once gettoken refused the secret (40001); "
+                                                             "a new secret (PATCH) clears it")
+    credentials_error: str | None
+    credentials_broken_at: dt.datetime | None
     created_at: dt.datetime

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field
 
 from models.fields import FieldType
-from rules.fields import KEY, MAX_LABEL, MAX_OPTION, MAX_OPTIONS, MAX_ORDER
+from rules.fields import KEY_PATTERN, MAX_LABEL, MAX_OPTION, MAX_OPTIONS, MAX_ORDER
 from web.schemas.common import Body, CorpId, Out
 
 
@@ -16,7 +16,7 @@ class FieldChange(Body):
 
     model_config = ConfigDict(extra="forbid")
 
-    key: str | None = Field(None, pattern=KEY.pattern)
+    key: str | None = Field(None, pattern=f"^{KEY_PATTERN}$")
     label: str | None = Field(None, max_length=MAX_LABEL)
     type: FieldType | None = None
     options: list[str] | None = Field(None, max_length=MAX_OPTIONS,
@@ -29,7 +29,7 @@ class FieldChange(Body):
 
 
 class FieldDefinition(FieldChange):
-    key: str = Field(pattern=KEY.pattern, description="fixed once created, and never reused")
+    key: str = Field(pattern=f"^{KEY_PATTERN}$", description="fixed once created, and never reused")
     label: str = Field(max_length=MAX_LABEL)
     type: FieldType
     corp_id: CorpId | None = None

@@ -227,6 +227,7 @@ class BroadcastOut(Out):
     msgid: str | None
     invalid_users: list[str]
     invalid_parties: list[int | str]
+    unlicensed_users: list[str] = Field(description="WeCom's unlicenseduser: no licence (接口许可), none sent")
     error: str | None
     created_by: str
     created_at: dt.datetime

@@ -64,6 +64,7 @@ class TagGroupOut(Out):
     name: str
     order: int
     pending: bool
+    strategy_id: int | None = Field(description="the rule group (规则组) of a rule-group tag group; null for corp tags")
     tags: list[TagOut]
 
 
