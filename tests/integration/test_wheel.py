@@ -134,7 +134,8 @@ def test_the_readme_production_commands_from_the_wheel(venv: Path, ops: Path, re
         def healthy() -> bool:
             assert web.poll() is None, (tmp_path / "web.log").read_text()
             try:
-                return requests.get(f"{base}/healthz", timeout=2).json() == {"db": "ok", "redis": "ok"}
+                return requests.get(f"{base}/healthz", timeout=2).json() == {"db": "ok", "redis": "ok",
+                                                                              "apps_credentials_broken": []}
             except requests.RequestException:
                 return False
 
