@@ -21,6 +21,7 @@ from models.kf import KfAccount, KfCursor, KfScene, KfServicer, KfSession, KfSet
 from models.knowledge import KnowledgeItem
 from models.bot import BotReply, ReplyVia
 from models.followup import FollowUp, Plan
+from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
 from models.lead import Lead, LeadStatus
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
@@ -32,6 +33,7 @@ __all__ = [
     "MemberTag", "Outbox", "OutboxStatus", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
     "BotReply", "FollowUp", "Lead", "LeadStatus", "Plan", "ReplyVia",
+    "Opportunity", "OpportunityStage", "StageChange", "StageOutcome",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar",
 ]
