@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from jobs.runtime import Runtime
 from models import Customer, FollowUp, Opportunity, OpportunityStage, Role, StageChange, StageOutcome
-from models.db import get_or_create, utcnow
+from models.db import utcnow
 from models.followup import record_follow_up
 from models.settings import CorpSettings
 from rules.stages import Stage, refusal
@@ -315,7 +315,8 @@ def move_opportunity(opportunity_id: int, body: MoveBody) -> Any:
     with _runtime().WriteSession.begin() as s:
         row = _opportunity(s, opportunity_id)
         target = _stage_of(s, row.corp_id, body.stage_id)
-        flags, _ = get_or_create(s, CorpSettings, {"corp_id": row.corp_id})
+        flags = s.scalar(select(CorpSettings).where(CorpSettings.corp_id == row.corp_id)) or CorpSettings(
+            allow_stage_skip=False, allow_reopen_lost=False)  # a corp that never changed a setting: both off
         stages = [Stage(st.id, st.outcome) for st in _stages(s, row.corp_id)]
         why = refusal(stages, row.stage_id, target.id, allow_skip=flags.allow_stage_skip,
                       allow_reopen=flags.allow_reopen_lost)
