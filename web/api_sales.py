@@ -52,6 +52,24 @@ def _visible_customers() -> Select:
     return _scoped().with_only_columns(Customer.id).order_by(None)
 
 
+def _customer_rows(model: Any, customer_id: int | None) -> Select:
+    """Rows of `model` on the customers this token may see; on that one customer with `customer_id` (a
+    customer the token may not see is a 404, as it is by id)."""
+    rows = select(model).where(model.customer_id.in_(_visible_customers()))
+    if customer_id is not None:
+        with _runtime().Session() as s:
+            _customer(s, customer_id)
+        rows = rows.where(model.customer_id == customer_id)
+    return rows
+
+
+def _visible_row(s: Session, model: Any, pk: int, what: str) -> Any:
+    row = s.scalar(_customer_rows(model, None).where(model.id == pk))
+    if row is None:
+        raise ApiError(404, "not_found", f"no {what} {pk}")
+    return row
+
+
 def _member_userid(given: str | None, what: str) -> str:
     """The userid a write is for: a member's own (naming another is a 403), else the one the body names."""
     principal = g.principal
@@ -75,11 +93,7 @@ def _follow_up_json(f: FollowUp) -> dict[str, Any]:
 @endpoint("Follow-up records (跟进记录) of the customers the caller may see, newest first", query=FollowUpQuery,
           response=Page[FollowUpOut])
 def list_follow_ups(query: FollowUpQuery) -> Any:
-    rows = select(FollowUp).where(FollowUp.customer_id.in_(_visible_customers()))
-    if query.customer_id is not None:
-        with _runtime().Session() as s:
-            _customer(s, query.customer_id)
-        rows = rows.where(FollowUp.customer_id == query.customer_id)
+    rows = _customer_rows(FollowUp, query.customer_id)
     if query.userid:
         rows = rows.where(FollowUp.userid == query.userid)
     if query.since:
@@ -90,20 +104,12 @@ def list_follow_ups(query: FollowUpQuery) -> Any:
     return page_rows(rows, lambda s, page: [_follow_up_json(f) for f in page], query)
 
 
-def _follow_up(s: Session, follow_up_id: int) -> FollowUp:
-    row = s.scalar(select(FollowUp).where(FollowUp.id == follow_up_id,
-                                          FollowUp.customer_id.in_(_visible_customers())))
-    if row is None:
-        raise ApiError(404, "not_found", f"no follow-up {follow_up_id}")
-    return row
-
-
 @bp.get("/follow-ups/<id:follow_up_id>")
 @require(Role.member)
 @endpoint("One follow-up record", response=FollowUpOut)
 def get_follow_up(follow_up_id: int) -> Any:
     with _runtime().Session() as s:
-        return jsonify(_follow_up_json(_follow_up(s, follow_up_id)))
+        return jsonify(_follow_up_json(_visible_row(s, FollowUp, follow_up_id, "follow-up")))
 
 
 @bp.post("/follow-ups")
@@ -209,10 +215,7 @@ def _detail(s: Session, o: Opportunity) -> dict[str, Any]:
 
 
 def _opportunity(s: Session, opportunity_id: int) -> Opportunity:
-    row = s.scalar(select(Opportunity).where(Opportunity.id == opportunity_id,
-                                             Opportunity.customer_id.in_(_visible_customers())))
-    if row is None:
-        raise ApiError(404, "not_found", f"no opportunity {opportunity_id}")
+    row: Opportunity = _visible_row(s, Opportunity, opportunity_id, "opportunity")
     return row
 
 
@@ -240,11 +243,7 @@ def _history(s: Session, o: Opportunity, from_stage: int | None) -> None:
 @endpoint("Opportunities (商机) of the customers the caller may see, pinned first, then newest",
           query=OpportunityQuery, response=Page[OpportunityOut])
 def list_opportunities(query: OpportunityQuery) -> Any:
-    rows = select(Opportunity).where(Opportunity.customer_id.in_(_visible_customers()))
-    if query.customer_id is not None:
-        with _runtime().Session() as s:
-            _customer(s, query.customer_id)
-        rows = rows.where(Opportunity.customer_id == query.customer_id)
+    rows = _customer_rows(Opportunity, query.customer_id)
     if query.stage_id is not None:
         rows = rows.where(Opportunity.stage_id == query.stage_id)
     if query.owner:
