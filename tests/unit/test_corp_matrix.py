@@ -78,13 +78,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_moderation.create_broadcast": {"name": "evil", "userids": ["zhangsan"], "msgtype": "text",
                                         "body": {"content": "evil"}},
     "api_tokens.create_api_token": {"name": "evil", "role": "super_admin"},
-    "api_sales.create_follow_up": {"customer_id": "customer_id", "text": "evil", "userid": "zhangsan"},
-    "api_sales.create_stage": {"name": "evil"},
-    "api_sales.update_stage": {"name": "evil"},
-    "api_sales.create_opportunity": {"customer_id": "customer_id", "name": "evil", "stage_id": "stage_id",
+    "api_follow_ups.create_follow_up": {"customer_id": "customer_id", "text": "evil", "userid": "zhangsan"},
+    "api_opportunities.create_stage": {"name": "evil"},
+    "api_opportunities.update_stage": {"name": "evil"},
+    "api_opportunities.create_opportunity": {"customer_id": "customer_id", "name": "evil", "stage_id": "stage_id",
                                      "amount_cents": 1, "expected_close": "2026-12-31", "owner": "zhangsan"},
-    "api_sales.update_opportunity": {"name": "evil"},
-    "api_sales.move_opportunity": {"stage_id": "stage_id"},
+    "api_opportunities.update_opportunity": {"name": "evil"},
+    "api_opportunities.move_opportunity": {"stage_id": "stage_id"},
 }
 REFS = {"customer_id", "stage_id"}  # body keys whose value names a row of corp A (a key of its ids)
 

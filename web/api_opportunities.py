@@ -1,128 +1,34 @@
-"""The sales admin API, first slice of issue 13: follow-up records (004 §4.1.3), opportunities (§4.10) and
-the corp's opportunity stages (9.9.3).
-
-Who sees what is the customers API's scope (web/api_customers.py `_scoped`): a member sees and writes the
-records of the customers they follow, and a record of any other customer is absent (404), by id and as a
-filter; a corp-bound token sees its corp. Every write is in the audit log. Follow-ups are written through
-models.followup.record_follow_up, the function the bot's /跟进 uses.
-"""
+"""Opportunities (商机, 004 §4.10) and the corp's opportunity stages (9.9.3) over the admin API. Scope:
+web/sales_scope.py; the stage rules: rules/stages.py. Every write is in the audit log."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify
-from sqlalchemy import Select, select, update
+from flask import Blueprint, g, jsonify
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from jobs.runtime import Runtime
-from models import Customer, FollowUp, Opportunity, OpportunityStage, Role, StageChange, StageOutcome
+from models import Opportunity, OpportunityStage, Role, StageChange, StageOutcome
 from models.db import utcnow
-from models.followup import record_follow_up
 from models.settings import CorpSettings
 from rules.stages import Stage, refusal
 from web import errors
 from web.api import page_rows
-from web.api_customers import _customer, _scoped
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.schemas.common import CorpQuery, Items, Page
-from web.schemas.sales import (FollowUpBody, FollowUpOut, FollowUpQuery, MoveBody, OpportunityBody,
-                               OpportunityDetail, OpportunityEdit, OpportunityOut, OpportunityQuery, StageBody,
-                               StageChangeBody, StageOut)
+from web.schemas.sales import (MoveBody, OpportunityBody, OpportunityDetail, OpportunityEdit, OpportunityOut,
+                               OpportunityQuery, StageBody, StageChangeBody, StageOut)
+from web.sales_scope import actor, customer_rows, runtime, visible_customer, visible_row
 from web.scope import corp_and_app, in_scope
 
-bp = Blueprint("api_sales", __name__, url_prefix="/api/v1")
+bp = Blueprint("api_opportunities", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
 TERMINAL = ((StageOutcome.won, "赢单", 100), (StageOutcome.lost, "输单", 0))
 TERMINAL_POSITION = 1_000_000  # after every open stage
-
-
-def _runtime() -> Runtime:
-    return current_app.extensions["scrm"]
-
-
-def _actor() -> str:
-    return f"token:{g.principal.name}"
-
-
-def _visible_customers() -> Select:
-    return _scoped().with_only_columns(Customer.id).order_by(None)
-
-
-def _customer_rows(model: Any, customer_id: int | None) -> Select:
-    """Rows of `model` on the customers this token may see; on that one customer with `customer_id` (a
-    customer the token may not see is a 404, as it is by id)."""
-    rows = select(model).where(model.customer_id.in_(_visible_customers()))
-    if customer_id is not None:
-        with _runtime().Session() as s:
-            _customer(s, customer_id)
-        rows = rows.where(model.customer_id == customer_id)
-    return rows
-
-
-def _visible_row(s: Session, model: Any, pk: int, what: str) -> Any:
-    row = s.scalar(_customer_rows(model, None).where(model.id == pk))
-    if row is None:
-        raise ApiError(404, "not_found", f"no {what} {pk}")
-    return row
-
-
-def _member_userid(given: str | None, what: str) -> str:
-    """The userid a write is for: a member's own (naming another is a 403), else the one the body names."""
-    principal = g.principal
-    if principal.is_member:
-        if given not in (None, principal.userid):
-            raise ApiError(403, "forbidden", f"a member token writes its own {what}")
-        return str(principal.userid)
-    if given is None:
-        raise ApiError(422, "invalid", "userid: required for a token without a member", {"userid": "required"})
-    return given
-
-
-# -- follow-ups ---------------------------------------------------------------------------------------------
-def _follow_up_json(f: FollowUp) -> dict[str, Any]:
-    return {"id": f.id, "corp_id": f.corp_id, "customer_id": f.customer_id, "userid": f.userid, "text": f.text,
-            "at": f.at.isoformat(), "via": f.via}
-
-
-@bp.get("/follow-ups")
-@require(Role.member)
-@endpoint("Follow-up records (跟进记录) of the customers the caller may see, newest first", query=FollowUpQuery,
-          response=Page[FollowUpOut])
-def list_follow_ups(query: FollowUpQuery) -> Any:
-    rows = _customer_rows(FollowUp, query.customer_id)
-    if query.userid:
-        rows = rows.where(FollowUp.userid == query.userid)
-    if query.since:
-        rows = rows.where(FollowUp.at >= query.since)
-    if query.until:
-        rows = rows.where(FollowUp.at < query.until)
-    rows = rows.order_by(FollowUp.at.desc(), FollowUp.id.desc())
-    return page_rows(rows, lambda s, page: [_follow_up_json(f) for f in page], query)
-
-
-@bp.get("/follow-ups/<id:follow_up_id>")
-@require(Role.member)
-@endpoint("One follow-up record", response=FollowUpOut)
-def get_follow_up(follow_up_id: int) -> Any:
-    with _runtime().Session() as s:
-        return jsonify(_follow_up_json(_visible_row(s, FollowUp, follow_up_id, "follow-up")))
-
-
-@bp.post("/follow-ups")
-@require(Role.member)
-@endpoint("Record a follow-up on a customer: on its timeline, and its last follow-up time moves",
-          body=FollowUpBody, response=FollowUpOut, status=201)
-def create_follow_up(body: FollowUpBody) -> Any:
-    with _runtime().WriteSession.begin() as s:
-        customer = _customer(s, body.customer_id)
-        userid = _member_userid(body.userid, "follow-ups")
-        row = record_follow_up(s, customer, userid, body.text, at=body.at or utcnow(), via="api",
-                               source=f"api:follow_up:{utcnow().timestamp()}:{userid}", actor=_actor())
-        return jsonify(_follow_up_json(row)), 201
 
 
 # -- stages -------------------------------------------------------------------------------------------------
@@ -142,7 +48,7 @@ def _stages(s: Session, corp_id: str) -> list[OpportunityStage]:
 @endpoint("The corp's opportunity stages (商机阶段): open ones in order, then won and lost", query=CorpQuery,
           response=Items[StageOut])
 def list_stages(query: CorpQuery) -> Any:
-    with _runtime().Session() as s:
+    with runtime().Session() as s:
         corp_id, _ = corp_and_app(s, query.corp_id)
         items = [_stage_json(st) for st in _stages(s, corp_id)]
     return jsonify({"items": items, "total": len(items)})
@@ -161,7 +67,7 @@ def _place(s: Session, corp_id: str, stage: OpportunityStage, position: int | No
 @endpoint("Add an open stage (the corp's first also makes its won and lost stages)", body=StageBody,
           response=StageOut, status=201)
 def create_stage(body: StageBody) -> Any:
-    with _runtime().WriteSession.begin() as s:
+    with runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, body.corp_id)
         if not _stages(s, corp_id):
             s.add_all([OpportunityStage(corp_id=corp_id, name=name, probability=p, outcome=outcome.value,
@@ -181,7 +87,7 @@ def create_stage(body: StageBody) -> Any:
 @endpoint("Rename a stage, change its win probability, or move an open stage (position)", body=StageChangeBody,
           response=StageOut)
 def update_stage(stage_id: int, body: StageChangeBody) -> Any:
-    with _runtime().WriteSession.begin() as s:
+    with runtime().WriteSession.begin() as s:
         stage = s.get(OpportunityStage, stage_id)
         if stage is None or not in_scope(stage.corp_id):
             raise ApiError(404, "not_found", f"no opportunity stage {stage_id}")
@@ -215,7 +121,7 @@ def _detail(s: Session, o: Opportunity) -> dict[str, Any]:
 
 
 def _opportunity(s: Session, opportunity_id: int) -> Opportunity:
-    row: Opportunity = _visible_row(s, Opportunity, opportunity_id, "opportunity")
+    row: Opportunity = visible_row(s, Opportunity, opportunity_id, "opportunity")
     return row
 
 
@@ -235,7 +141,7 @@ def _pin(s: Session, o: Opportunity) -> None:
 
 def _history(s: Session, o: Opportunity, from_stage: int | None) -> None:
     s.add(StageChange(opportunity_id=o.id, from_stage_id=from_stage, to_stage_id=o.stage_id,
-                      userid=g.principal.userid, actor=_actor(), at=utcnow()))
+                      userid=g.principal.userid, actor=actor(), at=utcnow()))
 
 
 @bp.get("/opportunities")
@@ -243,7 +149,7 @@ def _history(s: Session, o: Opportunity, from_stage: int | None) -> None:
 @endpoint("Opportunities (商机) of the customers the caller may see, pinned first, then newest",
           query=OpportunityQuery, response=Page[OpportunityOut])
 def list_opportunities(query: OpportunityQuery) -> Any:
-    rows = _customer_rows(Opportunity, query.customer_id)
+    rows = customer_rows(Opportunity, query.customer_id)
     if query.stage_id is not None:
         rows = rows.where(Opportunity.stage_id == query.stage_id)
     if query.owner:
@@ -256,7 +162,7 @@ def list_opportunities(query: OpportunityQuery) -> Any:
 @require(Role.member)
 @endpoint("One opportunity with its stage history (who, when)", response=OpportunityDetail)
 def get_opportunity(opportunity_id: int) -> Any:
-    with _runtime().Session() as s:
+    with runtime().Session() as s:
         return jsonify(_detail(s, _opportunity(s, opportunity_id)))
 
 
@@ -265,15 +171,15 @@ def get_opportunity(opportunity_id: int) -> Any:
 @endpoint("Create an opportunity on a customer the caller may see", body=OpportunityBody,
           response=OpportunityDetail, status=201)
 def create_opportunity(body: OpportunityBody) -> Any:
-    with _runtime().WriteSession.begin() as s:
-        customer = _customer(s, body.customer_id)
+    with runtime().WriteSession.begin() as s:
+        customer = visible_customer(s, body.customer_id)
         stage = _stage_of(s, customer.corp_id, body.stage_id)
         owner = body.owner or g.principal.userid or customer.owner_userid
         if owner is None:
             raise ApiError(422, "invalid", "owner: required (the customer has no owner)", {"owner": "required"})
         row = Opportunity(corp_id=customer.corp_id, customer_id=customer.id, name=body.name, stage_id=stage.id,
                           amount_cents=body.amount_cents, expected_close=body.expected_close, owner_userid=owner,
-                          created_by=_actor())
+                          created_by=actor())
         s.add(row)
         s.flush()
         if body.pinned:
@@ -289,7 +195,7 @@ def create_opportunity(body: OpportunityBody) -> Any:
 @endpoint("Change an opportunity's name, amount, expected close, owner or pin (a field left out stays)",
           body=OpportunityEdit, response=OpportunityDetail)
 def update_opportunity(opportunity_id: int, body: OpportunityEdit) -> Any:
-    with _runtime().WriteSession.begin() as s:
+    with runtime().WriteSession.begin() as s:
         row = _opportunity(s, opportunity_id)
         changes = body.model_dump(mode="json", exclude_none=True)
         for key, column in (("name", "name"), ("amount_cents", "amount_cents"),
@@ -311,7 +217,7 @@ def update_opportunity(opportunity_id: int, body: OpportunityEdit) -> Any:
 @endpoint("Move an opportunity to a stage (409 when the corp's stage rules refuse it); kept in its history",
           body=MoveBody, response=OpportunityDetail)
 def move_opportunity(opportunity_id: int, body: MoveBody) -> Any:
-    with _runtime().WriteSession.begin() as s:
+    with runtime().WriteSession.begin() as s:
         row = _opportunity(s, opportunity_id)
         target = _stage_of(s, row.corp_id, body.stage_id)
         flags = s.scalar(select(CorpSettings).where(CorpSettings.corp_id == row.corp_id)) or CorpSettings(
