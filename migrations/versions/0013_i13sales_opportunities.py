@@ -1,4 +1,5 @@
-"""sales, first slice: follow-ups from every door (via), a customer's last follow-up time, opportunity
+"""sales, first slice: follow-ups from every door (via) with a type from the corp's list, a customer's last
+follow-up time, opportunity
 stages, opportunities and their stage history, the corp's stage flags
 
 Revision ID: 0013_i13sales_opportunities
@@ -18,8 +19,21 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "follow_up_types",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("corp_id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_follow_up_types")),
+        sa.UniqueConstraint("corp_id", "name", name=op.f("uq_follow_up_types_corp_id_name")),
+    )
     with op.batch_alter_table("follow_ups") as batch:
         batch.add_column(sa.Column("via", sa.String(length=16), nullable=False, server_default="bot"))
+        batch.add_column(sa.Column("type_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(op.f("fk_follow_ups_type_id_follow_up_types"), "follow_up_types", ["type_id"],
+                                 ["id"])
     with op.batch_alter_table("customers") as batch:
         batch.add_column(sa.Column("last_followed_at", UTCDateTime(), nullable=True))
     with op.batch_alter_table("corp_settings") as batch:
@@ -97,4 +111,7 @@ def downgrade() -> None:
     with op.batch_alter_table("customers") as batch:
         batch.drop_column("last_followed_at")
     with op.batch_alter_table("follow_ups") as batch:
+        batch.drop_constraint(op.f("fk_follow_ups_type_id_follow_up_types"), type_="foreignkey")
+        batch.drop_column("type_id")
         batch.drop_column("via")
+    op.drop_table("follow_up_types")

@@ -1,5 +1,6 @@
 """Follow-up records (跟进记录) over the admin API: required fields, a member's scope by id and by filter,
-the timeline and the customer's last follow-up time, the audit, and the bot's /跟进 seen through the API.
+the timeline and the customer's last follow-up time, the audit, the bot's /跟进 seen through the API, and the
+corp's follow-up types.
 Rows come from customer_world: zhangsan follows 王小明, lisi alone follows 赵六."""
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot_support import ADD, Bot
-from customer_world import build, rejected
-from models import AuditLog, Customer, CustomerEvent, FollowUp
+from customer_world import OTHER_CORP, build, rejected
+from models import AuditLog, Customer, CustomerEvent, FollowUp, FollowUpType
+from support import CORP_ID
 
 
 @pytest.fixture
@@ -97,3 +99,58 @@ def test_the_bots_follow_up_is_the_apis_record(client, runtime, sender, crypto, 
     member = make_token("member", userid="zhangsan", name="zs")
     [item] = client.get(f"/api/v1/follow-ups?customer_id={customer.id}", headers=member).get_json()["items"]
     assert (item["text"], item["userid"], item["via"]) == ("约了周五见面", "zhangsan", "bot")
+
+
+# -- types (9.12) -------------------------------------------------------------------------------------------
+def types(client, headers: dict[str, str]) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    r = client.get("/api/v1/follow-up-types", headers=headers, query_string={"corp_id": CORP_ID})
+    assert r.status_code == 200, r.get_json()
+    return [(t["name"], t["id"]) for t in r.get_json()["items"]]
+
+
+def test_a_corps_types_start_with_note_and_a_record_takes_the_first_by_default(client, world) -> None:  # type: ignore[no-untyped-def]
+    [(first, note_id)] = types(client, world["zhangsan"])
+    assert first == "笔记"
+    r = client.post("/api/v1/follow-up-types", headers=world["admin"], json={"corp_id": CORP_ID, "name": "上门拜访"})
+    assert r.status_code == 201
+    visit = r.get_json()["id"]
+    assert types(client, world["zhangsan"]) == [("笔记", note_id), ("上门拜访", visit)]
+    plain = post(client, world["zhangsan"], customer_id=world["王小明"], text="电话").get_json()
+    typed = post(client, world["zhangsan"], customer_id=world["王小明"], text="去了", type_id=visit).get_json()
+    assert [(plain["type_id"], plain["type"]), (typed["type_id"], typed["type"])] == [(note_id, "笔记"), (visit, "上门拜访")]
+    listed = client.get(f"/api/v1/follow-ups?type_id={visit}", headers=world["zhangsan"]).get_json()["items"]
+    assert [f["id"] for f in listed] == [typed["id"]]
+
+
+def test_a_type_name_is_unique_and_an_unknown_type_is_a_422(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    types(client, world["admin"])
+    rejected(runtime, lambda: client.post("/api/v1/follow-up-types", headers=world["admin"],
+                                          json={"corp_id": CORP_ID, "name": "笔记"}), 409, "conflict")
+    with runtime.WriteSession.begin() as s:
+        foreign = FollowUpType(corp_id=OTHER_CORP, name="外")
+        s.add(foreign)
+        s.flush()
+        foreign_id = foreign.id
+    error = rejected(runtime, lambda: post(client, world["zhangsan"], customer_id=world["王小明"], text="x",
+                                           type_id=foreign_id), 422, "invalid")
+    assert list(error["fields"]) == ["type_id"]
+
+
+def test_a_type_in_use_cannot_be_deleted_and_the_409_says_by_how_many(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    visit = client.post("/api/v1/follow-up-types", headers=world["admin"],
+                        json={"corp_id": CORP_ID, "name": "上门拜访"}).get_json()["id"]
+    spare = client.post("/api/v1/follow-up-types", headers=world["admin"],
+                        json={"corp_id": CORP_ID, "name": "闲置"}).get_json()["id"]
+    for text in ("一", "二"):
+        post(client, world["zhangsan"], customer_id=world["王小明"], text=text, type_id=visit)
+    error = rejected(runtime, lambda: client.delete(f"/api/v1/follow-up-types/{visit}", headers=world["admin"]),
+                     409, "conflict")
+    assert "used by 2 follow-up records" in error["message"]
+    rejected(runtime, lambda: client.delete(f"/api/v1/follow-up-types/{spare}", headers=world["zhangsan"]), 403,
+             "forbidden")
+    assert client.delete(f"/api/v1/follow-up-types/{spare}", headers=world["admin"]).get_json() == {
+        "id": spare, "deleted": True}
+    assert [name for name, _ in types(client, world["admin"])] == ["笔记", "上门拜访"]
+    with runtime.Session() as s:
+        assert s.scalars(select(AuditLog.action).where(AuditLog.action.like("follow_up_type.%"))
+                         .order_by(AuditLog.id)).all() == ["follow_up_type.create"] * 2 + ["follow_up_type.delete"]

@@ -12,6 +12,8 @@ from models.followup import FOLLOW_UP_MAX_CHARS
 from models.sales import StageOutcome
 from web.schemas.common import Body, CorpBody, Day, Id, Instant, Out, PageQuery
 
+TypeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=FOLLOW_UP_MAX_CHARS)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 StageName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -25,6 +27,7 @@ Position = Annotated[int, Field(ge=0, le=10_000)]
 class FollowUpQuery(PageQuery):
     customer_id: Id | None = Field(None, description="one customer's records (404 if not yours to see)")
     userid: str | None = Field(None, max_length=64, description="written by this member")
+    type_id: Id | None = Field(None, description="of this follow-up type")
     since: Instant | None = Field(None, description="at or after")
     until: Instant | None = Field(None, description="before")
 
@@ -35,6 +38,7 @@ class FollowUpBody(Body):
     at: Instant | None = Field(None, description="when the contact happened (default: now)")
     userid: Userid | None = Field(None, description="who followed up: a member token's own (default), an "
                                                     "admin token must name one")
+    type_id: Id | None = Field(None, description="one of the corp's follow-up types (default: its first, 笔记)")
 
 
 class FollowUpOut(Out):
@@ -45,6 +49,19 @@ class FollowUpOut(Out):
     text: str
     at: dt.datetime
     via: str = Field(description="bot or api")
+    type_id: int | None
+    type: str = Field(description="the type's name")
+
+
+class FollowUpTypeBody(CorpBody):
+    name: TypeName
+
+
+class FollowUpTypeOut(Out):
+    id: int
+    corp_id: str
+    name: str
+    position: int
 
 
 # -- stages -------------------------------------------------------------------------------------------------
