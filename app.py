@@ -93,6 +93,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_tokens.bp)
     from web import api_jobs  # long work's progress, export files
     app.register_blueprint(api_jobs.bp)
+    from web import api_follow_ups, api_opportunities  # sales: follow-up records; opportunities, stages
+    app.register_blueprint(api_follow_ups.bp)
+    app.register_blueprint(api_opportunities.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -7,12 +7,12 @@ from sqlalchemy import select
 from bot.commands import BotContext, CommandError, UsageError, command
 from bot.parse import head_and_rest
 from bot.scope import contact_app_pk, masks_mobiles, resolve_customer, search_customers, staff_names
-from models import Customer, CustomerEvent, FollowRelation, FollowStatus, FollowTag, FollowUp, Tag, TagGroup
+from models import Customer, FollowRelation, FollowStatus, FollowTag, Tag, TagGroup
+from models.followup import FOLLOW_UP_MAX_CHARS, record_follow_up
 from models.auth import record_audit
 from rules.privacy import mask_mobile
 
 SEARCH_LIMIT = 5
-FOLLOW_UP_MAX_CHARS = 100  # 004 §4.1 跟进记录: 联系记录 text ≤ 100
 TAG_NAMES_SHOWN = 20
 
 
@@ -74,11 +74,8 @@ def add_follow_up(ctx: BotContext, args: str) -> str:
     if len(text) > FOLLOW_UP_MAX_CHARS:
         raise UsageError(f"跟进内容最多 {FOLLOW_UP_MAX_CHARS} 个字，现在有 {len(text)} 个。")
     customer = resolve_customer(ctx, ref)
-    ctx.session.add(FollowUp(corp_id=ctx.corp_id, customer_id=customer.id, userid=ctx.userid, text=text,
-                             at=ctx.now, inbox_id=ctx.inbox_id))
-    ctx.session.add(CustomerEvent(customer_id=customer.id, kind="follow_up", userid=ctx.userid,
-                                  detail={"text": text}, source=ctx.source, at=ctx.now))
-    record_audit(ctx.session, f"bot:{ctx.actor}", "customer.follow_up", f"customer:{customer.id}")
+    record_follow_up(ctx.session, customer, ctx.userid, text, at=ctx.now, via="bot", source=ctx.source,
+                     actor=f"bot:{ctx.actor}", inbox_id=ctx.inbox_id)
     return f"已记录对「{customer.name}」(#{customer.id}) 的跟进：{text}"
 
 

@@ -20,7 +20,8 @@ from models.conversation import Message
 from models.kf import KfAccount, KfCursor, KfScene, KfServicer, KfSession, KfSettings
 from models.knowledge import KnowledgeItem
 from models.bot import BotReply, ReplyVia
-from models.followup import FollowUp, Plan
+from models.followup import FollowUp, FollowUpType, Plan
+from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
 from models.lead import Lead, LeadStatus
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
@@ -31,7 +32,8 @@ __all__ = [
     "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "JobRun", "JobState", "Material",
     "MemberTag", "Outbox", "OutboxStatus", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
-    "BotReply", "FollowUp", "Lead", "LeadStatus", "Plan", "ReplyVia",
+    "BotReply", "FollowUp", "FollowUpType", "Lead", "LeadStatus", "Plan", "ReplyVia",
+    "Opportunity", "OpportunityStage", "StageChange", "StageOutcome",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar",
 ]

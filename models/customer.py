@@ -41,6 +41,8 @@ class Customer(Base):
     synced_at: Mapped[dt.datetime | None]
     deleted_at: Mapped[dt.datetime | None]
     deleted_by: Mapped[str | None] = mapped_column(String(96))
+    # the latest follow-up record's time (models/followup.py), read by the public-pool rules
+    last_followed_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

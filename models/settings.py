@@ -18,4 +18,7 @@ class CorpSettings(Base):
     mask_mobile_for_members: Mapped[bool] = mapped_column(default=True)
     recycle_retention_days: Mapped[int] = mapped_column(default=30)
     notify_manager_on_loss: Mapped[bool] = mapped_column(default=False)
+    # 9.9.3 商机阶段: 允许任意跨越阶段 (off: only the next stage) and 允许输单后重新启动 (off: lost is final)
+    allow_stage_skip: Mapped[bool] = mapped_column(default=False)
+    allow_reopen_lost: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

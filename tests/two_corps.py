@@ -2,7 +2,8 @@
 route × role × corp matrix (tests/unit/test_corp_matrix.py).
 
 Corp A is the test corp (the environment app `default`), corp B has its own app `corpb`. In both, zhangsan
-follows a customer, is a kf servicer, wrote an app message and received a kf session. Every text a row of
+follows a customer, is a kf servicer, wrote an app message and received a kf session; the customer has
+a follow-up record of the corp's own type and an opportunity at the corp's first stage. Every text a row of
 corp X holds carries MARK[X], so an answer that shows corp A's data is found by looking for MARK[A].
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
 corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
@@ -82,7 +83,7 @@ def _post(client: Any, ops: dict[str, str], path: str, body: dict[str, Any], met
     return r.get_json()
 
 
-def _through_the_api(client: Any, ops: dict[str, str], corp: str) -> dict[str, int | str]:
+def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: Any) -> dict[str, int | str]:
     mark, c = MARK[corp], {"corp_id": corp}
     field = _post(client, ops, "/custom-fields", {**c, "key": f"k{mark.lower()}", "label": mark, "type": "text"})
     group = _post(client, ops, "/tag-groups", {**c, "name": mark, "tags": [{"name": f"{mark}t"}]})
@@ -100,10 +101,18 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str) -> dict[str, i
                                                          "msgtype": "text", "body": {"content": mark}})
     broadcast = _post(client, ops, "/broadcasts", {**c, "name": mark, "userids": ["zhangsan"], "msgtype": "text",
                                                    "body": {"content": mark}})
+    kind = _post(client, ops, "/follow-up-types", {**c, "name": mark})
+    follow_up = _post(client, ops, "/follow-ups", {"customer_id": customer_id, "text": mark, "userid": "zhangsan",
+                                                   "type_id": kind["id"]})
+    stage = _post(client, ops, "/opportunity-stages", {**c, "name": mark, "probability": 10})
+    deal = _post(client, ops, "/opportunities", {"customer_id": customer_id, "name": mark, "stage_id": stage["id"],
+                                                 "amount_cents": 100, "expected_close": "2026-12-31",
+                                                 "owner": "zhangsan"})
     return {"field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
             "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
-            "broadcast_pk": broadcast["id"]}
+            "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],
+            "opportunity_id": deal["id"]}
 
 
 def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -113,7 +122,8 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
         save_app(s, B_APP)
     ids: dict[str, dict[str, Any]] = {}
     for corp in (CORP_A, CORP_B):
-        ids[corp] = {**_written(runtime, corp), **_through_the_api(client, ops, corp)}
+        written = _written(runtime, corp)
+        ids[corp] = {**written, **_through_the_api(client, ops, corp, written["customer_id"])}
         with runtime.WriteSession.begin() as s:
             alert = SensitiveAlert(corp_id=corp, message_pk=ids[corp]["message_pk"], rule_pk=ids[corp]["rule_pk"],
                                    word=MARK[corp], category="negative", userid="zhangsan", at=utcnow())

@@ -132,7 +132,10 @@ def test_follow_up_is_recorded_on_the_customer(world, runtime) -> None:
                                                                         CORP_ID)
         assert row.at >= before - dt.timedelta(seconds=1)
         event = s.scalar(select(CustomerEvent).where(CustomerEvent.kind == "follow_up"))
-        assert (event.customer_id, event.userid, event.detail) == (world.wang, "zhangsan", {"text": "约了周五 下午见面"})
+        assert (event.customer_id, event.userid, event.detail) == (world.wang, "zhangsan",
+                                                                   {"text": "约了周五 下午见面", "type": "笔记",
+                                                                    "follow_up_id": row.id})
+        assert (row.via, s.get(Customer, world.wang).last_followed_at) == ("bot", row.at)
         assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "customer.follow_up")) == "bot:zhangsan"
     assert world.bot.ask(f"/跟进 #{world.wang} 第二次") == f"已记录对「王小明😀」(#{world.wang}) 的跟进：第二次"
     assert count(runtime, FollowUp) == 2

@@ -33,7 +33,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "field_id": "field_id", "tag_pk": "tag_pk", "group_pk": "group_pk", "code_id": "code_id",
           "welcome_id": "welcome_id", "account_pk": "account_pk", "item_pk": "item_pk", "session_id": "session_id",
           "rule_pk": "rule_pk", "alert_pk": "alert_pk", "template_pk": "template_pk", "broadcast_pk": "broadcast_pk",
-          "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default"}
+          "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default",
+          "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -77,7 +78,17 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_moderation.create_broadcast": {"name": "evil", "userids": ["zhangsan"], "msgtype": "text",
                                         "body": {"content": "evil"}},
     "api_tokens.create_api_token": {"name": "evil", "role": "super_admin"},
+    "api_follow_ups.create_follow_up": {"customer_id": "customer_id", "text": "evil", "userid": "zhangsan",
+                                        "type_id": "type_id"},
+    "api_follow_ups.create_type": {"name": "evil"},
+    "api_opportunities.create_stage": {"name": "evil"},
+    "api_opportunities.update_stage": {"name": "evil"},
+    "api_opportunities.create_opportunity": {"customer_id": "customer_id", "name": "evil", "stage_id": "stage_id",
+                                     "amount_cents": 1, "expected_close": "2026-12-31", "owner": "zhangsan"},
+    "api_opportunities.update_opportunity": {"name": "evil"},
+    "api_opportunities.move_opportunity": {"stage_id": "stage_id"},
 }
+REFS = {"customer_id", "stage_id", "type_id"}  # body keys whose value names a row of corp A (a key of its ids)
 
 NOT_IN_MATRIX = {
     "/wecom/callback/<slug>": "WeCom's callback: authenticated by the app's signature, not a token "
@@ -157,7 +168,7 @@ def body_for_a(endpoint: str, ids: dict[str, Any]) -> dict[str, Any]:
     body = {**({} if endpoint in NO_CORP_IN_BODY else {"corp_id": CORP_A}), **BODIES.get(endpoint, {})}
     if "add" in body:
         body["add"] = [ids[CORP_A]["tag_pk"]]
-    return body
+    return {key: ids[CORP_A][value] if key in REFS else value for key, value in body.items()}
 
 
 @pytest.fixture

@@ -123,6 +123,8 @@ class SettingsChange(CorpBody):
     mask_mobile_for_members: bool | None = None
     recycle_retention_days: Annotated[int, Field(ge=1, le=36500)] | None = None
     notify_manager_on_loss: bool | None = None
+    allow_stage_skip: bool | None = Field(None, description="允许任意跨越阶段 (off: only the next stage)")
+    allow_reopen_lost: bool | None = Field(None, description="允许输单后重新启动 (off: lost is final)")
 
 
 class SettingsOut(Out):
@@ -130,4 +132,6 @@ class SettingsOut(Out):
     mask_mobile_for_members: bool
     recycle_retention_days: int
     notify_manager_on_loss: bool
+    allow_stage_skip: bool
+    allow_reopen_lost: bool
 

@@ -1,0 +1,143 @@
+"""Models of web/api_sales.py: follow-up records (004 §4.1.3), opportunities and their stages (§4.10, 9.9.3).
+Amounts are integer cents (no float ever touches money)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from models.followup import FOLLOW_UP_MAX_CHARS
+from models.sales import StageOutcome
+from web.schemas.common import Body, CorpBody, Day, Id, Instant, Out, PageQuery
+
+TypeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=FOLLOW_UP_MAX_CHARS)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+StageName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Userid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Cents = Annotated[int, Field(ge=0, le=2**63 - 1, description="amount in cents (¥12.34 is 1234)")]
+Percent = Annotated[int, Field(ge=0, le=100, description="win probability, percent")]
+Position = Annotated[int, Field(ge=0, le=10_000)]
+
+
+# -- follow-ups ---------------------------------------------------------------------------------------------
+class FollowUpQuery(PageQuery):
+    customer_id: Id | None = Field(None, description="one customer's records (404 if not yours to see)")
+    userid: str | None = Field(None, max_length=64, description="written by this member")
+    type_id: Id | None = Field(None, description="of this follow-up type")
+    since: Instant | None = Field(None, description="at or after")
+    until: Instant | None = Field(None, description="before")
+
+
+class FollowUpBody(Body):
+    customer_id: Id
+    text: Text = Field(description=f"联系记录, 1 to {FOLLOW_UP_MAX_CHARS} characters")
+    at: Instant | None = Field(None, description="when the contact happened (default: now)")
+    userid: Userid | None = Field(None, description="who followed up: a member token's own (default), an "
+                                                    "admin token must name one")
+    type_id: Id | None = Field(None, description="one of the corp's follow-up types (default: its first, 笔记)")
+
+
+class FollowUpOut(Out):
+    id: int
+    corp_id: str
+    customer_id: int
+    userid: str
+    text: str
+    at: dt.datetime
+    via: str = Field(description="bot or api")
+    type_id: int | None
+    type: str = Field(description="the type's name")
+
+
+class FollowUpTypeBody(CorpBody):
+    name: TypeName
+
+
+class FollowUpTypeOut(Out):
+    id: int
+    corp_id: str
+    name: str
+    position: int
+
+
+# -- stages -------------------------------------------------------------------------------------------------
+class StageBody(CorpBody):
+    name: StageName
+    probability: Percent = 0
+    position: Position | None = Field(None, description="place among the open stages (default: last)")
+
+
+class StageChangeBody(Body):
+    name: StageName | None = None
+    probability: Percent | None = None
+    position: Position | None = None
+
+
+class StageOut(Out):
+    id: int
+    corp_id: str
+    name: str
+    position: int
+    probability: int
+    outcome: StageOutcome
+
+
+# -- opportunities ------------------------------------------------------------------------------------------
+class OpportunityQuery(PageQuery):
+    customer_id: Id | None = Field(None, description="one customer's deals (404 if not yours to see)")
+    stage_id: Id | None = None
+    owner: str | None = Field(None, max_length=64, description="owner's userid")
+
+
+class OpportunityBody(Body):
+    customer_id: Id
+    name: Name
+    stage_id: Id
+    amount_cents: Cents
+    expected_close: Day
+    owner: Userid | None = Field(None, description="owner's userid (default: the caller, or the customer's owner)")
+    pinned: bool = False
+
+
+class OpportunityEdit(Body):
+    name: Name | None = None
+    amount_cents: Cents | None = None
+    expected_close: Day | None = None
+    owner: Userid | None = None
+    pinned: bool | None = None
+
+
+class MoveBody(Body):
+    stage_id: Id
+    lost_reason: Annotated[str, StringConstraints(max_length=128)] = ""
+
+
+class StageChangeOut(Out):
+    from_stage_id: int | None
+    to_stage_id: int
+    userid: str | None
+    actor: str
+    at: dt.datetime
+
+
+class OpportunityOut(Out):
+    id: int
+    corp_id: str
+    customer_id: int
+    name: str
+    stage_id: int
+    amount_cents: int
+    expected_close: dt.date
+    owner: str
+    pinned: bool
+    lost_reason: str
+    created_by: str
+    created_at: dt.datetime | None
+
+
+class OpportunityDetail(OpportunityOut):
+    history: list[StageChangeOut] = Field(description="stage changes, oldest first")
