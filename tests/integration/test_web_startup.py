@@ -42,7 +42,11 @@ def test_an_unmigrated_database_stops_gunicorn_once_with_the_hint(tmp_path: Path
                           env=base_env(f"sqlite:///{tmp_path}/empty.db"), capture_output=True, text=True,
                           timeout=60)
     output = done.stdout + done.stderr
-    assert done.returncode == 3, output
+    # 3 is gunicorn's boot-error exit. Plain gunicorn's master may exit 1 instead when the second worker's
+    # boot error reaches it while it is already halting for the first (HaltServer raised again inside
+    # halt): a race inside gunicorn; what matters is that it stops, once, saying why.
+    allowed = {3} if command is SCRM_WEB else {1, 3}
+    assert done.returncode in allowed, output
     assert "Run `scrm db upgrade` first" in output
     assert output.count("Booting worker") <= 2, output  # each worker tried once at most, none restarted
     assert time.monotonic() - started < 30
