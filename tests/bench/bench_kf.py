@@ -5,7 +5,7 @@ kf_msg_or_event callback; the service syncs, matches the knowledge base and answ
                                    [--database-url URL | --mariadb] [--workers 2]
                                    [--clients 32]
 
-Parts (tests/bench/harness.py): Redis, the fake WeCom, gunicorn, `rq worker` processes (SimpleWorker).
+Parts (tests/bench/harness.py): Redis, the fake WeCom, gunicorn, `rq worker` processes (jobs.worker.Worker, a SimpleWorker).
 Setup goes through the admin API: --accounts kf accounts (kf/account/add) and one knowledge-base item.
 Then, paced at --rate messages per minute for --seconds, a client thread per slot does what a customer and
 WeCom do: the customer writes (POST /fake/kf/messages, one message, a new customer each time so WeCom's

@@ -49,9 +49,10 @@ SECRET = "bench-app-secret-0001"
 AGENT_ID = 1000002
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # rq's default Worker forks a work horse per job and the horse imports the job modules and builds the
-# runtime afresh: ~0.8 s of CPU per job on the 2-core bench machine. SimpleWorker runs jobs in the worker
-# process, so imports, DB pools, Redis and WeCom connections are made once.
-DEFAULT_RQ_WORKER_CLASS = "rq.worker.SimpleWorker"
+# runtime afresh: ~0.8 s of CPU per job on the 2-core bench machine. The production worker (`scrm worker`,
+# jobs/worker.py) is a SimpleWorker: jobs run in the worker process, so imports, DB pools, Redis and WeCom
+# connections are made once.
+DEFAULT_RQ_WORKER_CLASS = "jobs.worker.Worker"
 
 assert len(AES_KEY) == 43 and AES_KEY.isalnum()
 
