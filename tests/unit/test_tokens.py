@@ -231,8 +231,10 @@ def test_the_bot_ignores_expired_tokens(runtime, sender, crypto) -> None:
 
 # -- request-size limit ---------------------------------------------------------------------------------
 @pytest.fixture
-def small_limit(settings):  # type: ignore[no-untyped-def]
-    """The app with SCRM_API_MAX_BODY_BYTES at 2000."""
+def small_limit(settings, app):  # type: ignore[no-untyped-def]
+    """The app with SCRM_API_MAX_BODY_BYTES at 2000. It asks for `app` only for what that fixture clears: the
+    per-process caches (the callback's app cache would otherwise keep an app row an earlier test deleted,
+    whose id MariaDB does not hand out again)."""
     from app import create_app
 
     flask_app = create_app({"TESTING": True}, settings=settings.with_overrides(api_max_body_bytes=2000))
