@@ -20,6 +20,7 @@ from models.conversation import Message
 from models.kf import KfAccount, KfCursor, KfScene, KfServicer, KfSession, KfSettings
 from models.knowledge import KnowledgeItem
 from models.bot import BotReply, ReplyVia
+from models.groups import CustomerGroup, GroupMember, GroupStatus, JoinScene, MemberType
 from models.followup import FollowUp, FollowUpType, Plan
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
 from models.lead import Lead, LeadStatus
@@ -35,5 +36,5 @@ __all__ = [
     "BotReply", "FollowUp", "FollowUpType", "Lead", "LeadStatus", "Plan", "ReplyVia",
     "Opportunity", "OpportunityStage", "StageChange", "StageOutcome",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
-    "WorkCalendar",
+    "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
 ]
