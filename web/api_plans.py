@@ -11,11 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, jsonify
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
-from models import Customer, Plan, Role
+from models import Corp, Customer, Plan, Role
 from models.corp import messaging_app
 from models.db import utcnow
 from models.plans import When, create_plan, delete_plan, edit_plan, finish_plan, whole_day
@@ -101,9 +101,10 @@ def _when(starts_at: dt.datetime | None, ends_at: dt.datetime | None, day: dt.da
           "window, earliest first", query=PlanQuery, response=Page[PlanOut])
 def list_plans(query: PlanQuery) -> Any:
     """`view=day|week|month` with `date=YYYY-MM-DD` lists the plans overlapping that day, that week (weeks
-    start on Monday) or that month of the corp's calendar (its time zone, not UTC); `date` alone is that
-    day; `view` alone holds today. A member sees their own plans and those of the members of the
-    departments they lead (and the departments below); naming anyone else is a 403."""
+    start on Monday) or that month of the corp's calendar (its time zone, not UTC; a token for several corps
+    gets each corp's plans by its own calendar); `date` alone is that day; `view` alone holds today. A member
+    sees their own plans and those of the members of the departments they lead (and the departments below);
+    naming anyone else is a 403."""
     rows = select(Plan).where(Plan.deleted_at.is_(None))
     with runtime().Session() as s:
         check_corp(query.corp_id)
@@ -117,12 +118,16 @@ def list_plans(query: PlanQuery) -> Any:
         if query.status is not None:
             rows = rows.where(Plan.done_at.is_(None) if query.status == PlanStatus.open else Plan.done_at.is_not(None))
         if query.view is not None or query.date is not None:
-            corp_id, _ = corp_and_app(s, corp_id)
-            zone = corp_zone(s, corp_id)
-            start, end = window(query.view or View.day, query.date or utcnow().astimezone(zone).date(), zone)
-            rows = rows.where(Plan.corp_id == corp_id, Plan.starts_at < end,
-                              or_(Plan.starts_at >= start, Plan.ends_at > start))
+            corps = [corp_id] if corp_id else list(s.scalars(select(Corp.corp_id)))
+            rows = rows.where(or_(false(), *(_in_view(s, corp, query.view or View.day, query.date) for corp in corps)))
     return page_rows(rows.order_by(Plan.starts_at, Plan.id), _render, query)
+
+
+def _in_view(s: Session, corp_id: str, view: View, day: dt.date | None) -> ColumnElement[bool]:
+    """`corp_id`'s plans overlapping the `view` around `day` (default: today) of that corp's calendar."""
+    zone = corp_zone(s, corp_id)
+    start, end = window(view, day or utcnow().astimezone(zone).date(), zone)
+    return and_(Plan.corp_id == corp_id, Plan.starts_at < end, or_(Plan.starts_at >= start, Plan.ends_at > start))
 
 
 def _by_member(s: Session, rows: Select, corp_id: str | None, userid: str | None) -> Select:

@@ -28,8 +28,7 @@ class PlanStatus(StrEnum):
 
 
 class PlanQuery(PageQuery):
-    corp_id: CorpId | None = Field(None, description="which corp (a token limited to a corp needs none; a calendar "
-                                                     "view of a token for several corps needs one)")
+    corp_id: CorpId | None = Field(None, description="which corp (a token limited to a corp needs none)")
     view: View | None = Field(None, description="the calendar window holding `date`: day, week (Monday to Sunday) "
                                                 "or month, in the corp's time zone; plans overlapping it")
     date: Day | None = Field(None, description="the day the view holds (default: today in the corp's time zone); "
