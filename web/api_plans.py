@@ -167,6 +167,7 @@ def create(body: PlanBody) -> Any:
                            userid=act_for(s, corp_id, body.userid, "plans"), text=body.text,
                            when=_when(body.starts_at, body.ends_at, body.day, zone), remind_at=body.remind_at,
                            customer_id=customer.id if customer else None, actor=actor())
+        s.refresh(plan)  # the answer shows the times as stored (MariaDB keeps whole seconds)
         return jsonify(_plan_json(plan, zone)), 201
 
 
@@ -199,6 +200,7 @@ def edit(plan_id: int, body: PlanEdit) -> Any:
         if changes:
             edit_plan(s, plan, changes, actor=actor(), now=utcnow())
         s.flush()
+        s.refresh(plan)
         return jsonify(_plan_json(plan, zone))
 
 
@@ -210,6 +212,7 @@ def done(plan_id: int) -> Any:
         plan = _visible_plan(s, plan_id, lock=True)
         finish_plan(s, plan, actor=actor(), now=utcnow())
         s.flush()
+        s.refresh(plan)
         return jsonify(_render(s, [plan])[0])
 
 
