@@ -19,7 +19,8 @@ Userid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 WHO = "whose plan: a member token's own (default) or a member of a department it leads; an admin token must name one"
 STARTS = "when it starts (give starts_at or day)"
 DAY = "an all-day plan (全天) on this date of the corp's calendar (give starts_at or day)"
-REMIND = "when to send the reminder (an app message, once); none: no reminder"
+REMIND = ("when to send the reminder (an app message, once; a time already past: at the next scan, within a "
+          "minute); none: no reminder")
 
 
 class PlanStatus(StrEnum):
