@@ -15,10 +15,9 @@ from bot.dates import DateError, describe, parse_when
 from bot.parse import head_and_rest
 from bot.scope import resolve_customer, visible_customers
 from models import Customer, FollowRelation, Lead, Plan
-from models.auth import record_audit
 from models.lead import OPEN_LEAD_STATUSES
+from models.plans import PLAN_MAX_CHARS, When, create_plan
 
-PLAN_MAX_CHARS = 500
 LIST_LIMIT = 5
 CUSTOMER_MARKS = ("@", "＠")
 
@@ -40,12 +39,10 @@ def add_plan(ctx: BotContext, args: str) -> str:
         raise UsageError("请写上计划的内容。")
     if len(rest) > PLAN_MAX_CHARS:
         raise UsageError(f"计划内容最多 {PLAN_MAX_CHARS} 个字。")
-    plan = Plan(corp_id=ctx.corp_id, app_pk=ctx.app_pk, userid=ctx.userid,
-                customer_id=customer.id if customer else None, text=rest, due_at=when.astimezone(dt.UTC),
-                inbox_id=ctx.inbox_id)
-    ctx.session.add(plan)
-    ctx.session.flush()
-    record_audit(ctx.session, f"bot:{ctx.actor}", "plan.create", f"plan:{plan.id}")
+    when_utc = when.astimezone(dt.UTC)
+    create_plan(ctx.session, corp_id=ctx.corp_id, app_pk=ctx.app_pk, userid=ctx.userid, text=rest,
+                when=When(when_utc), remind_at=when_utc, customer_id=customer.id if customer else None,
+                actor=f"bot:{ctx.actor}", inbox_id=ctx.inbox_id)
     about = f"（客户：{customer.name}）" if customer else ""
     return f"好的，{describe(when, ctx.now)} 提醒你：{rest}{about}"
 
@@ -57,8 +54,9 @@ def _today(ctx: BotContext) -> tuple[dt.datetime, dt.datetime]:
 
 def _plan_line(ctx: BotContext, plan: Plan, names: dict[int, str]) -> str:
     about = f"（{names[plan.customer_id]}）" if plan.customer_id in names else ""
-    done = "（已提醒）" if plan.reminded_at else ""
-    return f"  {plan.due_at.astimezone(ctx.now.tzinfo):%H:%M} {plan.text}{about}{done}"
+    done = "（已完成）" if plan.done_at else "（已提醒）" if plan.reminded_at else ""
+    at = "全天" if plan.all_day else f"{plan.starts_at.astimezone(ctx.now.tzinfo):%H:%M}"
+    return f"  {at} {plan.text}{about}{done}"
 
 
 @command("今日", usage="/今日", summary="今天的新客户、待跟进和计划")
@@ -74,8 +72,8 @@ def today(ctx: BotContext, args: str) -> str:
     new_names = ctx.session.scalars(new.with_only_columns(Customer.name).order_by(Customer.id.desc())
                                     .limit(LIST_LIMIT)).all()
     plans = list(ctx.session.scalars(select(Plan).where(
-        Plan.corp_id == ctx.corp_id, Plan.userid == ctx.userid, Plan.due_at >= start, Plan.due_at < end)
-        .order_by(Plan.due_at, Plan.id)))
+        Plan.corp_id == ctx.corp_id, Plan.userid == ctx.userid, Plan.deleted_at.is_(None), Plan.starts_at >= start,
+        Plan.starts_at < end).order_by(Plan.starts_at, Plan.id)))
     names = dict(ctx.session.execute(select(Customer.id, Customer.name).where(
         Customer.id.in_({p.customer_id for p in plans if p.customer_id}))).all()) if plans else {}
     follow_ups = [p for p in plans if p.customer_id]

@@ -37,6 +37,7 @@ from jobs.queue import enqueue_outbox, job
 from jobs.runtime import current
 from models import App, BotReply, Customer, Inbox, Plan, ReplyVia
 from models.db import utcnow
+from models.plans import claim_reminder, due_reminders
 from wecom.events import AppMessage, Event
 
 PASSIVE_BUDGET_SECONDS = 3.0
@@ -80,32 +81,38 @@ def bot_message(ctx: EffectContext, agent_id: int | None, userid: str, content: 
 
 
 def _reminder_text(session: Session, plan: Plan) -> str:
-    when = plan.due_at.astimezone(corp_zone(session, plan.corp_id))
+    """The plan's own time (its day, for an all-day plan), its text and its customer's name."""
+    when = plan.starts_at.astimezone(corp_zone(session, plan.corp_id))
     about = ""
     if plan.customer_id:
         about = f"（客户：{session.scalar(select(Customer.name).where(Customer.id == plan.customer_id))}）"
-    return bot.commands.clip(f"计划提醒（{when:%m月%d日 %H:%M}）：{plan.text}{about}")
+    return bot.commands.clip(f"计划提醒（{when:%m月%d日 全天}）：{plan.text}{about}" if plan.all_day else
+                             f"计划提醒（{when:%m月%d日 %H:%M}）：{plan.text}{about}")
 
 
 def remind_due_plans(now: dt.datetime | None = None) -> int:
-    """Queue a reminder for every plan due by `now` and not reminded yet; returns how many. Marking the
-    plan and writing its outbox row share a transaction, and the row's key is the plan's, so a scan that
-    runs twice, or two scans at once, remind once."""
+    """Queue a reminder for every plan due by `now` and not reminded yet; returns how many. Each is claimed
+    by a conditional UPDATE (models.plans.claim_reminder) in the transaction that writes its outbox row, and
+    the row's key names the plan and the reminder time, so a scan that runs twice, two scans at once, or a
+    scan racing an edit remind once, at the time the plan holds."""
     runtime = current()
     now = now or utcnow()
     pending = []
+    sent = 0
     with runtime.WriteSession.begin() as s:
-        plans = s.scalars(select(Plan).where(Plan.reminded_at.is_(None), Plan.due_at <= now)
-                          .order_by(Plan.due_at, Plan.id).limit(REMIND_BATCH).with_for_update()).all()
-        for plan in plans:
-            plan.reminded_at = now
+        for plan_id, due_at in due_reminders(s, now, REMIND_BATCH):
+            if not claim_reminder(s, plan_id, due_at, now):
+                continue
+            plan = s.get_one(Plan, plan_id)
             ctx = HandlerContext(session=s, corp_id=plan.corp_id, app_pk=plan.app_pk, inbox_id=plan.inbox_id)
             agent_id = s.scalar(select(App.agent_id).where(App.id == plan.app_pk))
             ctx.outbox("bot_message", {"app_pk": plan.app_pk, "agent_id": agent_id, "userid": plan.userid,
-                                       "content": _reminder_text(s, plan)}, key=f"plan_reminder:{plan.id}")
+                                       "content": _reminder_text(s, plan)},
+                       key=f"plan_reminder:{plan.id}:{due_at:%Y%m%d%H%M%S}")
             pending += [(o.id, o.queue) for o in ctx.pending_outbox]
+            sent += 1
     enqueue_outbox(pending)
-    return len(plans)
+    return sent
 
 
 @job("remind_plans", queue="maintenance")

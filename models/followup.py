@@ -6,6 +6,7 @@ disagree with the records."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -85,15 +86,24 @@ def record_follow_up(session: Session, customer: Customer, userid: str, text: st
     return row
 
 
+def _starts_with_reminder(context: Any) -> Any:
+    """A plan written without a start (the bot's /计划 before plans had one, a follow-up's timed reminder)
+    starts at its reminder time, so it is on the calendar that day."""
+    return context.get_current_parameters().get("due_at")
+
+
 class Plan(Base):
-    """Something a staff member means to do at `due_at` (UTC), optionally about one customer. The reminder
-    goes out through the self-built app `app_pk` (message/send); `reminded_at` is set when it is queued, so
-    the periodic scan never queues it twice."""
+    """Something a staff member (`userid`) means to do (跟进计划, 000 §7), optionally about one customer: at
+    `starts_at` (until `ends_at`, when it has an end), or all day (`all_day`: `starts_at`..`ends_at` are the
+    corp-local day's midnights in UTC). `due_at` is the reminder time (None: no reminder); the reminder goes
+    out through the self-built app `app_pk` (message/send), and `reminded_at` is set when it is queued.
+    The scan (jobs.bot.remind_due_plans) reminds a plan once: reminded_at NULL, due_at passed, not done
+    (`done_at`) and not deleted (`deleted_at`, soft). Writes go through models.plans."""
 
     __tablename__ = "plans"
     __table_args__ = (
-        Index("ix_plans_reminded_at_due_at", "reminded_at", "due_at"),
-        Index("ix_plans_corp_id_userid_due_at", "corp_id", "userid", "due_at"),
+        Index("ix_plans_reminder_scan", "reminded_at", "done_at", "deleted_at", "due_at"),
+        Index("ix_plans_corp_id_userid_starts_at", "corp_id", "userid", "starts_at"),
     )
 
     id: Mapped[intpk]
@@ -102,7 +112,13 @@ class Plan(Base):
     userid: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     text: Mapped[str] = mapped_column(Text)
-    due_at: Mapped[dt.datetime]
+    due_at: Mapped[dt.datetime | None]
     reminded_at: Mapped[dt.datetime | None]
     inbox_id: Mapped[int | None]
     created_at: Mapped[created_at]
+    starts_at: Mapped[dt.datetime] = mapped_column(default=_starts_with_reminder)
+    ends_at: Mapped[dt.datetime | None]
+    all_day: Mapped[bool] = mapped_column(default=False)
+    done_at: Mapped[dt.datetime | None]
+    deleted_at: Mapped[dt.datetime | None]
+    created_by: Mapped[str] = mapped_column(String(128), default="")

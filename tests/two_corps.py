@@ -3,7 +3,7 @@ route × role × corp matrix (tests/unit/test_corp_matrix.py).
 
 Corp A is the test corp (the environment app `default`), corp B has its own app `corpb`. In both, zhangsan
 follows a customer, is a kf servicer, wrote an app message and received a kf session; the customer has
-a follow-up record of the corp's own type and an opportunity at the corp's first stage. Every text a row of
+a follow-up record of the corp's own type, an opportunity at the corp's first stage and a plan. Every text a row of
 corp X holds carries MARK[X], so an answer that shows corp A's data is found by looking for MARK[A].
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
 corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
@@ -108,11 +108,13 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     deal = _post(client, ops, "/opportunities", {"customer_id": customer_id, "name": mark, "stage_id": stage["id"],
                                                  "amount_cents": 100, "expected_close": "2026-12-31",
                                                  "owner": "zhangsan"})
+    plan = _post(client, ops, "/plans", {**c, "text": mark, "userid": "zhangsan", "starts_at": "2026-12-01T01:00:00Z",
+                                         "remind_at": "2026-12-01T00:30:00Z", "customer_id": customer_id})
     return {"field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
             "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],
-            "opportunity_id": deal["id"]}
+            "opportunity_id": deal["id"], "plan_id": plan["id"]}
 
 
 def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -6,13 +6,12 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
 from jobs.directory import request_directory_sync
 from jobs.queue import enqueue_outbox
 from jobs.runtime import Runtime
 from models import App, Role, Staff
-from models.directory import Department
+from models.directory import Department, sub_departments
 from rules.privacy import mask_mobile
 from web import errors
 from web.api import _like, page
@@ -69,23 +68,6 @@ def list_departments(query: CorpQuery) -> Any:
     return jsonify({"items": items, "total": len(items)})
 
 
-def _subtree(s: Session, corp_id: str | None, root: int) -> set[int]:
-    query = select(Department.dept_id, Department.parent_id).where(Department.deleted_at.is_(None))
-    if corp_id:
-        query = query.where(Department.corp_id == corp_id)
-    children: dict[int, list[int]] = {}
-    for dept_id, parent_id in s.execute(query):
-        if parent_id is not None and parent_id != dept_id:
-            children.setdefault(parent_id, []).append(dept_id)
-    found, todo = {root}, [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
 @bp.get("/staff")
 @require(Role.admin)
 @endpoint("Staff members; mobiles masked (138****0000) below super_admin", query=StaffQuery,
@@ -103,7 +85,7 @@ def list_staff(query: StaffQuery) -> Any:
         rows = rows.where(or_(*(col.like(like, escape="\\") for col in (Staff.name, Staff.userid, Staff.position))))
     if query.department is not None:
         with _runtime().Session() as s:
-            wanted = _subtree(s, corp_id, query.department)
+            wanted = sub_departments(s, corp_id, {query.department})
             ids = [pk for pk, depts in s.execute(rows.with_only_columns(Staff.id, Staff.department))
                    if wanted & {int(d) for d in depts or []}]
         rows = rows.where(Staff.id.in_(ids))

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from jobs.runtime import Runtime
 from models import Customer
+from models.directory import led_members
 from web.api_customers import _customer, _scoped
 from web.errors import ApiError
 
-__all__ = ["actor", "customer_rows", "member_userid", "runtime", "visible_customer", "visible_row"]
+__all__ = ["act_for", "actor", "customer_rows", "member_userid", "members_in_scope", "runtime", "visible_customer",
+           "visible_row"]
 
 visible_customer = _customer  # a customer this token may see, else 404
 
@@ -57,4 +59,28 @@ def member_userid(given: str | None, what: str) -> str:
         return str(principal.userid)
     if given is None:
         raise ApiError(422, "invalid", "userid: required for a token without a member", {"userid": "required"})
+    return given
+
+
+def members_in_scope(s: Session, corp_id: str) -> set[str] | None:
+    """The userids of `corp_id` this token reads and writes a member's own records for; None: every member
+    (an admin or super_admin token)."""
+    principal = g.principal
+    if not principal.is_member:
+        return None
+    return {str(principal.userid)} | led_members(s, corp_id, str(principal.userid))
+
+
+def act_for(s: Session, corp_id: str, given: str | None, what: str) -> str:
+    """The userid a write of `what` is for: the one `given` if this token may act for them (else 403),
+    a member token's own when none is given (an admin token must name one: 422)."""
+    principal = g.principal
+    if given is None:
+        if principal.is_member:
+            return str(principal.userid)
+        raise ApiError(422, "invalid", "userid: required for a token without a member", {"userid": "required"})
+    scope = members_in_scope(s, corp_id)
+    if scope is not None and given not in scope:
+        raise ApiError(403, "forbidden", f"a member token writes its own {what} and those of the members of the "
+                                         "departments it leads")
     return given

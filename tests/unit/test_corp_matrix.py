@@ -34,7 +34,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "welcome_id": "welcome_id", "account_pk": "account_pk", "item_pk": "item_pk", "session_id": "session_id",
           "rule_pk": "rule_pk", "alert_pk": "alert_pk", "template_pk": "template_pk", "broadcast_pk": "broadcast_pk",
           "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default",
-          "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id"}
+          "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
+          "plan_id": "plan_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -87,6 +88,9 @@ BODIES: dict[str, dict[str, Any]] = {
                                      "amount_cents": 1, "expected_close": "2026-12-31", "owner": "zhangsan"},
     "api_opportunities.update_opportunity": {"name": "evil"},
     "api_opportunities.move_opportunity": {"stage_id": "stage_id"},
+    "api_plans.create": {"customer_id": "customer_id", "text": "evil", "starts_at": "2026-12-01T01:00:00Z",
+                         "userid": "zhangsan"},
+    "api_plans.edit": {"text": "evil"},
 }
 REFS = {"customer_id", "stage_id", "type_id"}  # body keys whose value names a row of corp A (a key of its ids)
 
