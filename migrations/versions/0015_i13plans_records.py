@@ -1,8 +1,8 @@
 """plans as full records: a start (and end, or all day), an optional reminder time (due_at, now nullable),
 done and soft-deleted marks, who created them; the reminder scan's index covers done and deleted
 
-Revision ID: 0014_i13plans_records
-Revises: 0013_i13sales_opportunities
+Revision ID: 0015_i13plans_records
+Revises: 0014_i12core_groups
 Create Date: 2026-11-29 09:00:00
 """
 from alembic import op
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from models.db import UTCDateTime
 
 
-revision = "0014_i13plans_records"
-down_revision = "0013_i13sales_opportunities"
+revision = "0015_i13plans_records"
+down_revision = "0014_i12core_groups"
 branch_labels = None
 depends_on = None
 
