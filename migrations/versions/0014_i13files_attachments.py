@@ -1,7 +1,7 @@
 """follow-up attachments (an uploaded file in the store, or a material) and reminders (@mentions, a timed
 reminder's plan)
 
-Revision ID: 0014_i13files_attachments_reminders
+Revision ID: 0014_i13files_attachments
 Revises: 0013_i13sales_opportunities
 Create Date: 2026-11-29 09:00:00
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from models.db import UTCDateTime
 
 
-revision = "0014_i13files_attachments_reminders"
+revision = "0014_i13files_attachments"
 down_revision = "0013_i13sales_opportunities"
 branch_labels = None
 depends_on = None
