@@ -57,8 +57,8 @@ class Lookups:
 
 def _follow_up_lines(s: Session, rows: list[FollowUp]) -> list[list[Any]]:
     x = Lookups(s, rows, ((f.corp_id, f.userid) for f in rows))
-    types = dict(s.execute(select(FollowUpType.id, FollowUpType.name).where(
-        FollowUpType.id.in_({f.type_id for f in rows}))).all())
+    types: dict[int | None, str] = dict(s.execute(select(FollowUpType.id, FollowUpType.name).where(
+        FollowUpType.id.in_({f.type_id for f in rows if f.type_id is not None}))).all())
     files = dict(s.execute(select(FollowUpAttachment.follow_up_id, FollowUpAttachment.filename).where(
         FollowUpAttachment.follow_up_id.in_([f.id for f in rows]))).all())
     return [[f.id, *x.customer(f.customer_id), x.name(f.corp_id, f.userid), types.get(f.type_id, ""), f.text,

@@ -141,8 +141,8 @@ def test_a_material_of_the_corp_is_the_other_kind_of_attachment(client, runtime,
     assert client.get(f"/api/v1/follow-ups/{record.get_json()['id']}/attachment",
                       headers=world["zhangsan"]).status_code == 404  # a material is no stored file
     for body in ({"material_id": material_id + 1000}, {"material_id": material_id, "attachment_id": 1}):
-        error = rejected(runtime, lambda: post(client, world["zhangsan"], customer_id=world["王小明"], text="x",
-                                               **body), 422, "invalid")
+        error = rejected(runtime, lambda body=body: post(client, world["zhangsan"], customer_id=world["王小明"],
+                                                         text="x", **body), 422, "invalid")
         assert list(error["fields"]) == ["material_id"]
 
 
