@@ -194,3 +194,24 @@ def test_a_refused_record_leaves_its_upload_unattached(client, runtime, world) -
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(FollowUpAttachment)
                         .where(FollowUpAttachment.follow_up_id == s.scalar(select(FollowUp.id)))) == 1
+
+
+def test_uploads_no_record_holds_go_with_their_files_after_a_day(client, runtime, world, files) -> None:
+    from jobs.attachments import UNCLAIMED_AFTER, purge_unclaimed
+    from models.recycle import purge
+
+    kept = upload(client, world["zhangsan"], PDF).get_json()["id"]
+    post(client, world["zhangsan"], customer_id=world["王小明"], text="x", attachment_id=kept)
+    lonely = upload(client, world["zhangsan"], PDF).get_json()["id"]
+    assert len(stored(files)) == 2
+    assert purge_unclaimed() == 0  # a fresh upload may still be attached
+    assert purge_unclaimed(now=utcnow() + UNCLAIMED_AFTER) == 1
+    with runtime.Session() as s:
+        assert s.scalars(select(FollowUpAttachment.id)).all() == [kept]
+        assert s.get(FollowUpAttachment, lonely) is None
+    assert len(stored(files)) == 1
+    # the record's customer purged from the recycle bin: its file goes on the next run
+    with runtime.WriteSession.begin() as s:
+        purge(s, [world["王小明"]])
+    assert purge_unclaimed(now=utcnow() + UNCLAIMED_AFTER) == 1
+    assert stored(files) == []
