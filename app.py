@@ -98,6 +98,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_opportunities.bp)
     from web import api_plans  # sales: plans (跟进计划) and their reminders
     app.register_blueprint(api_plans.bp)
+    from web import api_follow_up_files, api_sales_exports  # follow-ups' files and reminders; sales CSVs
+    app.register_blueprint(api_follow_up_files.bp)
+    app.register_blueprint(api_sales_exports.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

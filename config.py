@@ -38,6 +38,21 @@ class EnvApp:
 
 
 @dataclass(frozen=True)
+class S3Settings:
+    """An S3-compatible bucket (AWS, MinIO, Ceph, OSS/COS in S3 mode). Keys left empty: boto3 finds
+    credentials its usual way (instance role, ~/.aws)."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+
+
+STORAGE_KINDS = ("local", "s3")
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///scrm.db"
     redis_url: str | None = None
@@ -53,6 +68,11 @@ class Settings:
     """WeCom's minute in the per-member app-message budget (doc 90454); tests shorten it."""
     export_dir: str = "exports"
     """Where export jobs write their files; web and workers must share it (a volume, on several hosts)."""
+    storage: str = "local"
+    """Where uploaded files (follow-up attachments) go: `local` (a directory) or `s3` (an S3-compatible bucket)."""
+    storage_dir: str = "files"
+    """The local store's directory, made on first use; web and workers must share it, like `export_dir`."""
+    s3: S3Settings | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -96,6 +116,20 @@ def _env_app(env: Mapping[str, str]) -> EnvApp | None:
     )
 
 
+def _storage(env: Mapping[str, str]) -> tuple[str, S3Settings | None]:
+    kind = (env.get("SCRM_STORAGE") or "local").lower()
+    if kind not in STORAGE_KINDS:
+        raise ConfigError(f"SCRM_STORAGE must be one of {', '.join(STORAGE_KINDS)}, got {kind!r}")
+    if kind == "local":
+        return kind, None
+    if not env.get("SCRM_S3_BUCKET"):
+        raise ConfigError("SCRM_STORAGE=s3 needs SCRM_S3_BUCKET")
+    return kind, S3Settings(bucket=env["SCRM_S3_BUCKET"], endpoint_url=env.get("SCRM_S3_ENDPOINT_URL") or None,
+                            region=env.get("SCRM_S3_REGION") or None,
+                            access_key_id=env.get("SCRM_S3_ACCESS_KEY_ID") or None,
+                            secret_access_key=env.get("SCRM_S3_SECRET_ACCESS_KEY") or None)
+
+
 def env_file(environ: Mapping[str, str] = os.environ) -> Path | None:
     """The `.env` this process reads: `SCRM_ENV_FILE` (which must exist: a typo must not silently start
     the service on defaults), else `./.env` when there is one."""
@@ -127,6 +161,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     base = env.get("WECOM_API_BASE") or WECOM_REAL_API_BASE
     if not base.endswith("/"):
         base += "/"
+    storage, s3 = _storage(env)
     return Settings(
         database_url=env.get("DATABASE_URL") or "sqlite:///scrm.db",
         redis_url=env.get("REDIS_URL") or None,
@@ -139,4 +174,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_max_body_bytes=_int(env, "SCRM_API_MAX_BODY_BYTES", 1024 * 1024),
         app_message_window_seconds=max(1, _int(env, "SCRM_APP_MESSAGE_WINDOW", 60)),
         export_dir=env.get("SCRM_EXPORT_DIR") or "exports",
+        storage=storage,
+        storage_dir=env.get("SCRM_STORAGE_DIR") or "files",
+        s3=s3,
     )

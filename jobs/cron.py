@@ -1,11 +1,12 @@
 """Periodic jobs for `rq cron jobs.cron` (one cron process per deployment): the sweeper every minute, the
-recycle-bin purge every hour, the customer-service silence sweep (jobs.kf.kf_tick) every minute, plan
-reminders (jobs.bot.remind_plans_job) every minute, channel codes back from their backups
-(jobs.channels.reroute_codes_job) every 5 minutes, reply timeouts (jobs.moderation.reply_timeouts_job) every
-minute."""
+recycle-bin purge and the unclaimed uploads' (jobs.attachments) every hour, the customer-service silence
+sweep (jobs.kf.kf_tick) every minute, plan reminders (jobs.bot.remind_plans_job) every minute, channel codes
+back from their backups (jobs.channels.reroute_codes_job) every 5 minutes, reply timeouts
+(jobs.moderation.reply_timeouts_job) every minute."""
 
 from rq import cron
 
+from jobs.attachments import purge_unclaimed_job
 from jobs.bot import remind_plans_job
 from jobs.channels import REROUTE_EVERY, reroute_codes_job
 from jobs.kf import kf_tick
@@ -15,6 +16,7 @@ from jobs.recycle import purge_recycle_bin_job
 
 cron.register(sweep_job, queue_name="maintenance", interval=60)
 cron.register(purge_recycle_bin_job, queue_name="maintenance", interval=3600)
+cron.register(purge_unclaimed_job, queue_name="maintenance", interval=3600)
 cron.register(kf_tick, queue_name="maintenance", interval=60)
 cron.register(remind_plans_job, queue_name="maintenance", interval=60)
 cron.register(reroute_codes_job, queue_name="maintenance", interval=int(REROUTE_EVERY.total_seconds()))

@@ -22,6 +22,7 @@ from models.knowledge import KnowledgeItem
 from models.bot import BotReply, ReplyVia
 from models.groups import CustomerGroup, GroupMember, GroupStatus, JoinScene, MemberType
 from models.followup import FollowUp, FollowUpType, Plan
+from models.follow_up_links import FollowUpAttachment, FollowUpReminder
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
 from models.lead import Lead, LeadStatus
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
@@ -33,7 +34,8 @@ __all__ = [
     "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "JobRun", "JobState", "Material",
     "MemberTag", "Outbox", "OutboxStatus", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
-    "BotReply", "FollowUp", "FollowUpType", "Lead", "LeadStatus", "Plan", "ReplyVia",
+    "BotReply", "FollowUp", "FollowUpAttachment", "FollowUpReminder", "FollowUpType", "Lead", "LeadStatus", "Plan",
+    "ReplyVia",
     "Opportunity", "OpportunityStage", "StageChange", "StageOutcome",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",

@@ -6,7 +6,7 @@ disagree with the records."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -15,6 +15,9 @@ from models.auth import record_audit
 from models.customer import Customer
 from models.db import Base, created_at, intpk, utcnow
 from models.timeline import CustomerEvent
+
+if TYPE_CHECKING:
+    from models.follow_up_links import Extras
 
 FOLLOW_UP_MAX_CHARS = 100  # 004 §4.1.3 跟进记录: 联系记录 text ≤ 100 (fixed, as in the manual)
 DEFAULT_TYPE = "笔记"  # the first entry of every corp's list of follow-up types (9.12)
@@ -68,11 +71,11 @@ class FollowUp(Base):
 
 def record_follow_up(session: Session, customer: Customer, userid: str, text: str, *, at: dt.datetime,
                      via: str, source: str, actor: str, inbox_id: int | None = None,
-                     kind: FollowUpType | None = None) -> FollowUp:
+                     kind: FollowUpType | None = None, extras: Extras | None = None) -> FollowUp:
     """Write a follow-up of type `kind` (default: the corp's first) with its timeline entry (`source` keeps
     a replayed command from repeating it), move the customer's last follow-up time forward, and audit it
     as `actor`; in the caller's transaction. The text is checked by the caller (the API's schema, the
-    bot's usage message)."""
+    bot's usage message). `extras`: its attachment and reminders (models.follow_up_links)."""
     kind = kind or follow_up_types(session, customer.corp_id)[0]
     row = FollowUp(corp_id=customer.corp_id, customer_id=customer.id, userid=userid, text=text, at=at,
                    inbox_id=inbox_id, via=via, type_id=kind.id)
@@ -83,6 +86,8 @@ def record_follow_up(session: Session, customer: Customer, userid: str, text: st
     if customer.last_followed_at is None or customer.last_followed_at < at:
         customer.last_followed_at = at
     record_audit(session, actor, "customer.follow_up", f"customer:{customer.id}", follow_up_id=row.id)
+    if extras is not None:
+        extras.apply(session, row)
     return row
 
 

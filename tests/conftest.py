@@ -87,8 +87,10 @@ def fake_wecom(fake_server: FakeWeComServer) -> FakeWeCom:
 
 
 @pytest.fixture(scope="session")
-def session_settings(database_url: str, fake_server: FakeWeComServer) -> Settings:
-    return make_settings(database_url, FakeWeCom(fake_server.url).api_base)
+def session_settings(database_url: str, fake_server: FakeWeComServer, tmp_path_factory) -> Settings:  # type: ignore[no-untyped-def]
+    """Uploaded files go to a temporary directory (tests that look at it set their own)."""
+    return make_settings(database_url, FakeWeCom(fake_server.url).api_base,
+                         storage_dir=str(tmp_path_factory.mktemp("files")))
 
 
 @pytest.fixture

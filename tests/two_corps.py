@@ -3,14 +3,16 @@ route × role × corp matrix (tests/unit/test_corp_matrix.py).
 
 Corp A is the test corp (the environment app `default`), corp B has its own app `corpb`. In both, zhangsan
 follows a customer, is a kf servicer, wrote an app message and received a kf session; the customer has
-a follow-up record of the corp's own type, an opportunity at the corp's first stage and a plan. Every text a row of
-corp X holds carries MARK[X], so an answer that shows corp A's data is found by looking for MARK[A].
+a follow-up record of the corp's own type with an uploaded file, an opportunity at the corp's first stage
+and a plan. Every text a row of corp X holds carries MARK[X] (so does its file), so an answer that shows
+corp A's data is found by looking for MARK[A].
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
 corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
 """
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
@@ -102,8 +104,11 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     broadcast = _post(client, ops, "/broadcasts", {**c, "name": mark, "userids": ["zhangsan"], "msgtype": "text",
                                                    "body": {"content": mark}})
     kind = _post(client, ops, "/follow-up-types", {**c, "name": mark})
+    r = client.post("/api/v1/follow-ups/attachments", headers=ops, query_string=c, content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(mark.encode()), f"{mark}.txt", "text/plain")})
+    assert r.status_code == 201, r.get_json()
     follow_up = _post(client, ops, "/follow-ups", {"customer_id": customer_id, "text": mark, "userid": "zhangsan",
-                                                   "type_id": kind["id"]})
+                                                   "type_id": kind["id"], "attachment_id": r.get_json()["id"]})
     stage = _post(client, ops, "/opportunity-stages", {**c, "name": mark, "probability": 10})
     deal = _post(client, ops, "/opportunities", {"customer_id": customer_id, "name": mark, "stage_id": stage["id"],
                                                  "amount_cents": 100, "expected_close": "2026-12-31",

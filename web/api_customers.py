@@ -8,16 +8,14 @@ sees its corp only. A customer in the recycle bin is absent everywhere but the b
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, Response, current_app, g, jsonify, stream_with_context
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -37,16 +35,16 @@ from web.errors import ApiError
 from web.schemas.common import Page
 from web.schemas.customers import (BinnedCustomer, BinQuery, CustomerDetail, CustomerFilters, CustomerOut,
                                    CustomerQuery, ExportQuery, FieldValues)
+from web.csv_export import csv_chunks as chunks
+from web.csv_export import csv_response, local
 from web.scope import corp_and_app, hidden_field_keys, timeline_detail
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
-EXPORT_BATCH = 1000  # rows fetched (and their follows, tags, values looked up) per round trip
 TIMELINE_LIMIT = 200
 TYPE_NAMES = {1: "微信", 2: "企业微信"}
 GENDER_NAMES = {0: "未知", 1: "男", 2: "女"}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _runtime() -> Runtime:
@@ -410,18 +408,6 @@ def restore_customer(customer_id: int) -> Any:
 
 
 # -- CSV export ----------------------------------------------------------------------------------------------
-def _cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula (a customer can name themselves "=HYPERLINK(…)") is
-    quoted with a leading apostrophe, as OWASP advises for CSV injection."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _local(at: dt.datetime | None, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if at else ""
-
-
 def _field_cell(f: CustomField, value: Any) -> Any:
     if value is None:
         return ""
@@ -440,16 +426,9 @@ def _csv_row(c: Customer, x: Extras, fields: list[CustomField]) -> list[Any]:
     row = [c.external_userid, c.name, TYPE_NAMES.get(c.type or 0, ""), GENDER_NAMES.get(c.gender or 0, "未知"),
            c.corp_name, c.position, c.mobile, x.names.get((c.corp_id, c.owner_userid or ""), c.owner_userid or ""),
            "、".join(x.names.get((c.corp_id, f.userid)) or f.userid for f in active), len(active),
-           _local(follows[0].added_at if follows else None, x.zones[c.corp_id]), c.channel, "、".join(tags),
+           local(follows[0].added_at if follows else None, x.zones[c.corp_id]), c.channel, "、".join(tags),
            follows[0].remark if follows else ""]
-    row += [_field_cell(f, values.get(f.id)) for f in fields]
-    return [_cell(v) for v in row]
-
-
-def _csv_line(row: list[Any]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf).writerow(row)
-    return buf.getvalue()
+    return row + [_field_cell(f, values.get(f.id)) for f in fields]
 
 
 def export_query(filters: ExportQuery) -> tuple[str, Select, list[CustomField]]:
@@ -471,16 +450,13 @@ def requested_export() -> tuple[str, Select, list[CustomField]]:
 
 
 def csv_chunks(runtime: Runtime, query: Select, fields: list[CustomField]) -> Iterator[tuple[int, str]]:
-    """The CSV as (customers in it, text): the header, then `EXPORT_BATCH` customers at a time, read from
-    a streaming cursor, so memory does not grow with the corp. UTF-8 with a BOM, which is how Excel knows
-    the file is UTF-8 and shows Chinese."""
-    yield 0, "\ufeff" + _csv_line(HEADER + [f.label for f in fields])
-    with runtime.Session() as stream, runtime.Session() as lookup:
-        result = stream.execute(query.execution_options(yield_per=EXPORT_BATCH))
-        for batch in result.scalars().partitions():
-            x = load_extras(lookup, batch)
-            yield len(batch), "".join(_csv_line(_csv_row(c, x, fields)) for c in batch)
-            lookup.expunge_all()  # the streaming session's identity map is weak: sent rows are freed
+    """The customers' CSV as (customers in it, text) (web/csv_export.py): each batch's follows, tags and
+    values looked up together."""
+    def render(lookup: Session, batch: list[Customer]) -> list[list[Any]]:
+        x = load_extras(lookup, batch)
+        return [_csv_row(c, x, fields) for c in batch]
+
+    return chunks(runtime, query, HEADER + [f.label for f in fields], render)
 
 
 def export_filename(corp_id: str) -> str:
@@ -500,10 +476,6 @@ def audit_export(corp_id: str, filters: ExportQuery, **detail: Any) -> None:
 def export_customers(query: ExportQuery) -> Any:
     """One corp's customers (the list's filters) as CSV, streamed as it is read (`csv_chunks`). For a
     large corp, `POST /exports` makes the file in a job whose progress can be watched."""
-    runtime = _runtime()
     corp_id, rows, fields = export_query(query)
     audit_export(corp_id, query)
-    chunks = (text for _, text in csv_chunks(runtime, rows, fields))
-    return Response(stream_with_context(chunks), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{export_filename(corp_id)}"',
-                             "Content-Type": "text/csv; charset=utf-8"})
+    return csv_response(csv_chunks(_runtime(), rows, fields), export_filename(corp_id))

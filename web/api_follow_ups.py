@@ -8,19 +8,22 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, jsonify
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from jobs.queue import enqueue_outbox
 from models import FollowUp, FollowUpType, Role
 from models.db import utcnow
 from models.followup import follow_up_types, record_follow_up
 from web import errors
 from web.api import page_rows
+from web.api_follow_up_files import extras_for, links_of
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.schemas.common import CorpQuery, Deleted, Items, Page
-from web.schemas.sales import FollowUpBody, FollowUpOut, FollowUpQuery, FollowUpTypeBody, FollowUpTypeOut
+from web.schemas.sales import (FollowUpBody, FollowUpFilters, FollowUpOut, FollowUpQuery, FollowUpTypeBody,
+                               FollowUpTypeOut)
 from web.sales_scope import actor, customer_rows, member_userid, runtime, visible_customer, visible_row
 from web.scope import corp_and_app, in_scope
 
@@ -30,13 +33,14 @@ errors.register(bp)
 
 # -- follow-ups ---------------------------------------------------------------------------------------------
 def _render(s: Session, rows: list[FollowUp]) -> list[dict[str, Any]]:
-    """A page of follow-ups with their types' names (one query for the page)."""
+    """A page of follow-ups with their types' names, attachments and reminders (three queries for the page)."""
     type_ids = {f.type_id for f in rows if f.type_id is not None}
     names: dict[int | None, str] = dict(s.execute(select(FollowUpType.id, FollowUpType.name).where(
         FollowUpType.id.in_(type_ids))).all()) if type_ids else {}
+    links = links_of(s, [f.id for f in rows])
     return [{"id": f.id, "corp_id": f.corp_id, "customer_id": f.customer_id, "userid": f.userid, "text": f.text,
-             "at": f.at.isoformat(), "via": f.via, "type_id": f.type_id, "type": names.get(f.type_id, "")}
-            for f in rows]
+             "at": f.at.isoformat(), "via": f.via, "type_id": f.type_id, "type": names.get(f.type_id, ""),
+             **links[f.id]} for f in rows]
 
 
 @bp.get("/follow-ups")
@@ -44,17 +48,21 @@ def _render(s: Session, rows: list[FollowUp]) -> list[dict[str, Any]]:
 @endpoint("Follow-up records (跟进记录) of the customers the caller may see, newest first", query=FollowUpQuery,
           response=Page[FollowUpOut])
 def list_follow_ups(query: FollowUpQuery) -> Any:
-    rows = customer_rows(FollowUp, query.customer_id)
-    if query.userid:
-        rows = rows.where(FollowUp.userid == query.userid)
-    if query.type_id is not None:
-        rows = rows.where(FollowUp.type_id == query.type_id)
-    if query.since:
-        rows = rows.where(FollowUp.at >= query.since)
-    if query.until:
-        rows = rows.where(FollowUp.at < query.until)
-    rows = rows.order_by(FollowUp.at.desc(), FollowUp.id.desc())
-    return page_rows(rows, _render, query)
+    return page_rows(follow_up_rows(query), _render, query)
+
+
+def follow_up_rows(filters: FollowUpFilters) -> Select:
+    """The records `filters` ask for among those this token may see, newest first (the list, the export)."""
+    rows = customer_rows(FollowUp, filters.customer_id)
+    if filters.userid:
+        rows = rows.where(FollowUp.userid == filters.userid)
+    if filters.type_id is not None:
+        rows = rows.where(FollowUp.type_id == filters.type_id)
+    if filters.since:
+        rows = rows.where(FollowUp.at >= filters.since)
+    if filters.until:
+        rows = rows.where(FollowUp.at < filters.until)
+    return rows.order_by(FollowUp.at.desc(), FollowUp.id.desc())
 
 
 @bp.get("/follow-ups/<id:follow_up_id>")
@@ -67,7 +75,8 @@ def get_follow_up(follow_up_id: int) -> Any:
 
 @bp.post("/follow-ups")
 @require(Role.member)
-@endpoint("Record a follow-up on a customer: on its timeline, and its last follow-up time moves",
+@endpoint("Record a follow-up on a customer: on its timeline, and its last follow-up time moves; with an "
+          "attachment and reminders (@colleagues at once, a time later) by app message",
           body=FollowUpBody, response=FollowUpOut, status=201)
 def create_follow_up(body: FollowUpBody) -> Any:
     with runtime().WriteSession.begin() as s:
@@ -79,9 +88,12 @@ def create_follow_up(body: FollowUpBody) -> Any:
             if kind is None or kind.corp_id != customer.corp_id:
                 raise ApiError(422, "invalid", f"type_id: no follow-up type {body.type_id} in this corp",
                                {"type_id": "unknown follow-up type"})
+        extras = extras_for(s, customer, body)
         row = record_follow_up(s, customer, userid, body.text, at=body.at or utcnow(), via="api",
-                               source=f"api:{uuid.uuid4().hex}", actor=actor(), kind=kind)
-        return jsonify(_render(s, [row])[0]), 201
+                               source=f"api:{uuid.uuid4().hex}", actor=actor(), kind=kind, extras=extras)
+        answer = _render(s, [row])[0]
+    enqueue_outbox((o.id, o.queue) for o in extras.pending)  # after commit: a rolled-back record tells no one
+    return jsonify(answer), 201
 
 
 # -- types (9.12 跟进记录设置) -------------------------------------------------------------------------------

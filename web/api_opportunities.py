@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, jsonify
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from models import Opportunity, OpportunityStage, Role, StageChange, StageOutcome
@@ -19,8 +19,8 @@ from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.schemas.common import CorpQuery, Items, Page
-from web.schemas.sales import (MoveBody, OpportunityBody, OpportunityDetail, OpportunityEdit, OpportunityOut,
-                               OpportunityQuery, StageBody, StageChangeBody, StageOut)
+from web.schemas.sales import (MoveBody, OpportunityBody, OpportunityDetail, OpportunityEdit, OpportunityFilters,
+                               OpportunityOut, OpportunityQuery, StageBody, StageChangeBody, StageOut)
 from web.sales_scope import actor, customer_rows, runtime, visible_customer, visible_row
 from web.scope import corp_and_app, in_scope
 
@@ -149,13 +149,17 @@ def _history(s: Session, o: Opportunity, from_stage: int | None) -> None:
 @endpoint("Opportunities (商机) of the customers the caller may see, pinned first, then newest",
           query=OpportunityQuery, response=Page[OpportunityOut])
 def list_opportunities(query: OpportunityQuery) -> Any:
-    rows = customer_rows(Opportunity, query.customer_id)
-    if query.stage_id is not None:
-        rows = rows.where(Opportunity.stage_id == query.stage_id)
-    if query.owner:
-        rows = rows.where(Opportunity.owner_userid == query.owner)
-    rows = rows.order_by(Opportunity.pinned.desc(), Opportunity.id.desc())
-    return page_rows(rows, lambda s, page: [_opportunity_json(o) for o in page], query)
+    return page_rows(opportunity_rows(query), lambda s, page: [_opportunity_json(o) for o in page], query)
+
+
+def opportunity_rows(filters: OpportunityFilters) -> Select:
+    """The deals `filters` ask for among those this token may see, pinned first (the list, the export)."""
+    rows = customer_rows(Opportunity, filters.customer_id)
+    if filters.stage_id is not None:
+        rows = rows.where(Opportunity.stage_id == filters.stage_id)
+    if filters.owner:
+        rows = rows.where(Opportunity.owner_userid == filters.owner)
+    return rows.order_by(Opportunity.pinned.desc(), Opportunity.id.desc())
 
 
 @bp.get("/opportunities/<id:opportunity_id>")

@@ -31,6 +31,7 @@ from typing import Any
 
 from flask import current_app, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
@@ -63,6 +64,8 @@ class Spec:
     status: int
     description: str
     body_optional: bool = False
+    upload: str | None = None
+    """The multipart/form-data field that carries a file, for a view that takes one instead of JSON."""
 
 
 def _list_field(annotation: Any) -> bool:
@@ -108,6 +111,15 @@ def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
         raise ApiError(422, "invalid", message, problems) from None
 
 
+def parse_upload(name: str) -> FileStorage:
+    """The file sent as multipart/form-data field `name`; 422 naming it when there is none."""
+    file = request.files.get(name)
+    if file is None:
+        raise ApiError(422, "invalid", f"{name}: send the file as the multipart/form-data field {name!r}",
+                       {name: "required"})
+    return file
+
+
 @functools.cache
 def _adapter(response_type: Any) -> TypeAdapter[Any]:
     return TypeAdapter(response_type)
@@ -123,13 +135,14 @@ def _check_response(spec: Spec, answer: Any) -> None:
 
 def endpoint(summary: str, *, query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
              body_optional: bool = False, response: Any = None, status: int = 200,
-             description: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Validate the request into `query`/`body` keyword arguments and document the operation (its
-    description: `description`, else the view's docstring)."""
+             description: str = "", upload: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Validate the request into `query`/`body` keyword arguments (`upload`: the multipart file field, as
+    the `upload` argument) and document the operation (its description: `description`, else the view's
+    docstring)."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         spec = Spec(summary, query, body, response, status, description or inspect.getdoc(view) or "",
-                    body_optional)
+                    body_optional, upload)
 
         @functools.wraps(view)
         def typed(*args: Any, **kwargs: Any) -> Any:
@@ -137,6 +150,8 @@ def endpoint(summary: str, *, query: type[BaseModel] | None = None, body: type[B
                 kwargs["query"] = parse_query(query)
             if body is not None:
                 kwargs["body"] = parse_body(body, body_optional)
+            if upload is not None:
+                kwargs["upload"] = parse_upload(upload)
             answer = view(*args, **kwargs)
             if current_app.testing:
                 _check_response(spec, answer)

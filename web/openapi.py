@@ -92,6 +92,15 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+def _content(response: Any, schema: dict[str, Any]) -> dict[str, Any]:
+    """A success answer's content: `str` is a CSV file, `bytes` a file of any type, else JSON."""
+    if response is str:
+        return {"text/csv": {"schema": {"type": "string"}}}
+    if response is bytes:
+        return {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    return _json(schema)
+
+
 def document(app: Flask) -> dict[str, Any]:
     ops = _operations(app)
     by_type, definitions = _schemas(ops)
@@ -101,7 +110,7 @@ def document(app: Flask) -> dict[str, Any]:
         ok: dict[str, Any] = {"description": spec.summary}
         if spec.response is not None:
             content = by_type[id(spec.response)]
-            ok["content"] = {"text/csv": {"schema": {"type": "string"}}} if spec.response is str else _json(content)
+            ok["content"] = _content(spec.response, content)
         op: dict[str, Any] = {
             "summary": spec.summary,
             "description": " ".join(filter(None, [spec.description, f"Needs a token with the {role} role or higher."
@@ -115,6 +124,10 @@ def document(app: Flask) -> dict[str, Any]:
             op["security"] = []
         if spec.body is not None:
             op["requestBody"] = {"required": not spec.body_optional, "content": _json(by_type[id(spec.body)])}
+        if spec.upload is not None:
+            op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": [spec.upload],
+                "properties": {spec.upload: {"type": "string", "format": "binary"}}}}}}
         paths.setdefault(path, {})[method] = op
     return {
         "openapi": "3.1.0",

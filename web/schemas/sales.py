@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from models.followup import FOLLOW_UP_MAX_CHARS
 from models.sales import StageOutcome
-from web.schemas.common import Body, CorpBody, Day, Id, Instant, Out, PageQuery
+from web.schemas.common import Body, CorpBody, Day, Id, Instant, Out, PageQuery, Query
 
 TypeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 
@@ -21,15 +21,20 @@ Userid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Cents = Annotated[int, Field(ge=0, le=2**63 - 1, description="amount in cents (¥12.34 is 1234)")]
 Percent = Annotated[int, Field(ge=0, le=100, description="win probability, percent")]
 Position = Annotated[int, Field(ge=0, le=10_000)]
+MAX_MENTIONS = 50
 
 
 # -- follow-ups ---------------------------------------------------------------------------------------------
-class FollowUpQuery(PageQuery):
+class FollowUpFilters(Query):
     customer_id: Id | None = Field(None, description="one customer's records (404 if not yours to see)")
     userid: str | None = Field(None, max_length=64, description="written by this member")
     type_id: Id | None = Field(None, description="of this follow-up type")
     since: Instant | None = Field(None, description="at or after")
     until: Instant | None = Field(None, description="before")
+
+
+class FollowUpQuery(PageQuery, FollowUpFilters):
+    pass
 
 
 class FollowUpBody(Body):
@@ -39,6 +44,24 @@ class FollowUpBody(Body):
     userid: Userid | None = Field(None, description="who followed up: a member token's own (default), an "
                                                     "admin token must name one")
     type_id: Id | None = Field(None, description="one of the corp's follow-up types (default: its first, 笔记)")
+    attachment_id: Id | None = Field(None, description="a file the caller uploaded (POST /follow-ups/attachments) "
+                                                       "and has not attached yet; or material_id, not both")
+    material_id: Id | None = Field(None, description="a material of the corp's library as the attachment")
+    mention: list[Userid] = Field([], max_length=MAX_MENTIONS,
+                                  description="@colleagues (the corp's userids), told at once by app message")
+    remind_at: Instant | None = Field(None, description="a reminder to the writer by app message at this time "
+                                                        "(in the future)")
+
+
+class AttachmentOut(Out):
+    id: int
+    corp_id: str
+    follow_up_id: int | None = Field(description="None until a follow-up names it")
+    material_id: int | None
+    filename: str
+    content_type: str
+    size: int = Field(description="bytes")
+    download: str | None = Field(description="where those who may see the follow-up download the file")
 
 
 class FollowUpOut(Out):
@@ -51,6 +74,9 @@ class FollowUpOut(Out):
     via: str = Field(description="bot or api")
     type_id: int | None
     type: str = Field(description="the type's name")
+    attachment: AttachmentOut | None = None
+    mention: list[str] = Field([], description="who was @mentioned")
+    remind_at: dt.datetime | None = Field(None, description="the timed reminder's time")
 
 
 class FollowUpTypeBody(CorpBody):
@@ -87,10 +113,14 @@ class StageOut(Out):
 
 
 # -- opportunities ------------------------------------------------------------------------------------------
-class OpportunityQuery(PageQuery):
+class OpportunityFilters(Query):
     customer_id: Id | None = Field(None, description="one customer's deals (404 if not yours to see)")
     stage_id: Id | None = None
     owner: str | None = Field(None, max_length=64, description="owner's userid")
+
+
+class OpportunityQuery(PageQuery, OpportunityFilters):
+    pass
 
 
 class OpportunityBody(Body):
