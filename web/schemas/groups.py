@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from web.schemas.common import Body, CorpBody, CorpId, Day, Id, Int32, Out, PageQuery, Query
 from web.schemas.tags import TagChange, TagGroupIn, TagIn, TagName
@@ -103,8 +103,16 @@ class DaySize(Out):
     staff: int
 
 
+def _window(days: int) -> int:
+    if days not in (7, 30):
+        raise ValueError("7 or 30")
+    return days
+
+
 class PortraitQuery(Query):
-    days: Literal[7, 30] = Field(7, description="the window: the last 7 or 30 corp-local days, today included")
+    days: Annotated[int, AfterValidator(_window)] = Field(
+        7, description="the window: the last 7 or 30 corp-local days, today included", json_schema_extra={
+            "enum": [7, 30]})
 
 
 class Gender(Out):
