@@ -249,8 +249,8 @@ def tag_groups(body: GroupTaggingBody) -> Any:
         off = {t.id for t in remove} | replaced
         removed = s.execute(delete(GroupTagging).where(GroupTagging.group_id.in_(ids), GroupTagging.tag_id.in_(off))
                             ).rowcount if off else 0
-        have = set(s.execute(select(GroupTagging.group_id, GroupTagging.tag_id).where(
-            GroupTagging.group_id.in_(ids), GroupTagging.tag_id.in_(add_ids))).tuples())
+        have = {(gid, tid) for gid, tid in s.execute(select(GroupTagging.group_id, GroupTagging.tag_id).where(
+            GroupTagging.group_id.in_(ids), GroupTagging.tag_id.in_(add_ids)))}
         actor = f"token:{g.principal.name}"
         new = [GroupTagging(group_id=gid, tag_id=tid, tagged_by=actor) for gid in ids for tid in sorted(add_ids)
                if (gid, tid) not in have]
