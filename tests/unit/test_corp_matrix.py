@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import Table, select
 
 from models import ApiToken, Base
-from two_corps import CORP_A, CORP_B, MARK, build
+from two_corps import CHAT, CORP_A, CORP_B, MARK, build
 from web.auth import RANK, create_token, hash_token
 
 # path parameter → the key of corp A's row in two_corps.build's ids; per endpoint where the name is not enough
@@ -34,7 +34,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "welcome_id": "welcome_id", "account_pk": "account_pk", "item_pk": "item_pk", "session_id": "session_id",
           "rule_pk": "rule_pk", "alert_pk": "alert_pk", "template_pk": "template_pk", "broadcast_pk": "broadcast_pk",
           "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default",
-          "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id"}
+          "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
+          "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -87,6 +88,13 @@ BODIES: dict[str, dict[str, Any]] = {
                                      "amount_cents": 1, "expected_close": "2026-12-31", "owner": "zhangsan"},
     "api_opportunities.update_opportunity": {"name": "evil"},
     "api_opportunities.move_opportunity": {"stage_id": "stage_id"},
+    "api_groups.put_group_fields": {"gaamarkaa": "evil"},
+    "api_group_tags.create_tag_group": {"name": "evil", "tags": [{"name": "evil"}]},
+    "api_group_tags.update_tag_group": {"name": "evil"},
+    "api_group_tags.create_tag": {"name": "evil"},
+    "api_group_tags.update_tag": {"name": "evil"},
+    "api_group_tags.tag_groups": {"chat_ids": [CHAT[CORP_A]], "add": []},  # add: corp A's tag (body_for_a)
+    "api_group_activity.put_rule": {"window_days": 2},
 }
 REFS = {"customer_id", "stage_id", "type_id"}  # body keys whose value names a row of corp A (a key of its ids)
 
