@@ -1,7 +1,7 @@
 """group tags (群标签), group custom fields (custom_fields.subject + group_field_values), the corp's
 group-activity rule (活跃群设置)
 
-Revision ID: 0015_i12api_group_tags_fields_activity
+Revision ID: 0015_i12api_groups
 Revises: 0014_i12core_groups
 Create Date: 2026-11-29 09:10:00
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from models.db import UTCDateTime
 
 
-revision = "0015_i12api_group_tags_fields_activity"
+revision = "0015_i12api_groups"
 down_revision = "0014_i12core_groups"
 branch_labels = None
 depends_on = None
