@@ -70,8 +70,11 @@ def _render_page(s: Session, groups: list[CustomerGroup]) -> list[dict[str, Any]
 @endpoint("Customer groups (客户群), newest first: filters, size, tags, activity flag (a member: their groups)",
           query=GroupQuery, response=Page[GroupOut])
 def list_groups(query: GroupQuery) -> Any:
-    """Each page is one count, one page query and four queries for the whole page (owner names, tags, the
-    activity flag per the corp's rule, web/group_activity.py): none per group."""
+    """`active` follows the corp's rule (GET /group-activity-rule): without the chat archive we see no group
+    messages, so it counts the external members who joined within the rule's window among the members now;
+    it is computed in the query, for the page and for the `active` filter alike (nothing precomputed). Each
+    page is a count, the page and a few queries for the whole page (owner names, tags, the activity flag):
+    none per group."""
     return page_rows(filtered(group_rows(), query), _render_page, query)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Corp, CustomerGroup, GroupActivityRule, GroupMember, MemberType, Role
+from models.group_activity import DEFAULT_ACTIVE_PERCENT, DEFAULT_MESSAGE_PERCENT, DEFAULT_WINDOW_DAYS
 from web import errors
 from web.api_customers import _zone
 from web.auth import audit, require
@@ -47,9 +48,8 @@ def rule_of(s: Session, corp_id: str) -> GroupActivityRule:
     """The corp's rule, or the defaults (not stored) while it never saved one."""
     rule = s.scalar(select(GroupActivityRule).where(GroupActivityRule.corp_id == corp_id))
     if rule is None:
-        rule = GroupActivityRule(corp_id=corp_id, window_days=ActivityRuleBody.model_fields["window_days"].default,
-                                 min_active_percent=ActivityRuleBody.model_fields["min_active_percent"].default,
-                                 min_message_percent=ActivityRuleBody.model_fields["min_message_percent"].default)
+        rule = GroupActivityRule(corp_id=corp_id, window_days=DEFAULT_WINDOW_DAYS,
+                                 min_active_percent=DEFAULT_ACTIVE_PERCENT, min_message_percent=DEFAULT_MESSAGE_PERCENT)
     return rule
 
 

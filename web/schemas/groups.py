@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from models.group_activity import DEFAULT_ACTIVE_PERCENT, DEFAULT_MESSAGE_PERCENT, DEFAULT_WINDOW_DAYS
 from web.schemas.common import Body, CorpBody, CorpId, Day, Id, Int32, Out, PageQuery, Query
 from web.schemas.tags import TagChange, TagGroupIn, TagIn, TagName
 
@@ -210,11 +211,13 @@ class GroupTaggingOut(Out):
 
 # -- activity rule ------------------------------------------------------------------------------------------
 class ActivityRuleBody(CorpBody):
-    window_days: Annotated[int, Field(ge=1, le=90, description="最近N日: 1 (today), 7, 30 or any up to 90")] = 7
-    min_active_percent: Annotated[int, Field(ge=0, le=100, description="活跃度比例 ≥ this percent")] = 14
+    window_days: Annotated[int, Field(ge=1, le=90, description="最近N日: 1 (today), 7, 30 or any up to 90")] = (
+        DEFAULT_WINDOW_DAYS)
+    min_active_percent: Annotated[int, Field(ge=0, le=100, description="活跃度比例 ≥ this percent")] = (
+        DEFAULT_ACTIVE_PERCENT)
     min_message_percent: Annotated[int, Field(ge=0, le=100_000, description=(
         "发言次数: messages per member per day × 100 ≥ this (e.g. 1 = 1%); we see no group messages without "
-        "the chat archive, so a value above 0 makes no group active"))] = 0
+        "the chat archive, so a value above 0 makes no group active"))] = DEFAULT_MESSAGE_PERCENT
 
 
 class ActivityRuleOut(Out):
