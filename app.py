@@ -101,6 +101,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_follow_up_files, api_sales_exports  # follow-ups' files and reminders; sales CSVs
     app.register_blueprint(api_follow_up_files.bp)
     app.register_blueprint(api_sales_exports.bp)
+    from web import api_group_tags, api_groups, group_activity  # customer groups: list and detail, tags, activity
+    app.register_blueprint(api_groups.bp)
+    app.register_blueprint(api_group_tags.bp)
+    app.register_blueprint(group_activity.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -7,7 +7,7 @@ from models.customer import Customer, FollowRelation, FollowStatus
 from models.db import Base
 from models.dead_letter import DeadLetter
 from models.directory import Department
-from models.fields import CustomerFieldValue, CustomField
+from models.fields import CustomerFieldValue, CustomField, FieldSubject, GroupFieldValue
 from models.inbox import Inbox, InboxStatus
 from models.job_run import JobRun, JobState
 from models.outbox import Outbox, OutboxStatus
@@ -21,6 +21,8 @@ from models.kf import KfAccount, KfCursor, KfScene, KfServicer, KfSession, KfSet
 from models.knowledge import KnowledgeItem
 from models.bot import BotReply, ReplyVia
 from models.groups import CustomerGroup, GroupMember, GroupStatus, JoinScene, MemberType
+from models.group_tags import GroupTag, GroupTagging, GroupTagGroup
+from models.group_activity import GroupActivityRule
 from models.followup import FollowUp, FollowUpType, Plan
 from models.follow_up_links import FollowUpAttachment, FollowUpReminder
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
@@ -39,4 +41,5 @@ __all__ = [
     "Opportunity", "OpportunityStage", "StageChange", "StageOutcome",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
+    "FieldSubject", "GroupFieldValue", "GroupTag", "GroupTagging", "GroupTagGroup", "GroupActivityRule",
 ]

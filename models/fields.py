@@ -1,4 +1,5 @@
-"""Customer custom fields (001 字段设置): definitions and each customer's values."""
+"""Custom fields (001 字段设置, 004 §9.10): definitions for a subject (customers, customer groups) and each
+row's values. A field's key is unique within its corp across both subjects, so a key names one field."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ class FieldType(enum.StrEnum):
     phone = "phone"
 
 
+class FieldSubject(enum.StrEnum):
+    """What a field describes (9.10.1 客户, 9.10.2 客户群)."""
+
+    customer = "customer"
+    group = "group"
+
+
 class CustomField(Base):
     __tablename__ = "custom_fields"
     __table_args__ = (UniqueConstraint("corp_id", "key"),)
@@ -28,6 +36,7 @@ class CustomField(Base):
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(16), default=FieldSubject.customer.value)
     label: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(16))
     options: Mapped[list[Any]] = mapped_column(default=list)
@@ -55,3 +64,27 @@ class CustomerFieldValue(Base):
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     text: Mapped[str] = mapped_column(String(191), default="")
     unique_text: Mapped[str | None] = mapped_column(String(191))
+
+
+class GroupFieldValue(Base):
+    """A customer group's value of a group field: stored as `CustomerFieldValue` is (value, canonical text,
+    unique_text while the field is unique)."""
+
+    __tablename__ = "group_field_values"
+    __table_args__ = (UniqueConstraint("group_id", "field_id"), UniqueConstraint("unique_text", "field_id"))
+
+    id: Mapped[intpk]
+    group_id: Mapped[int] = mapped_column(ForeignKey("customer_groups.id"))
+    field_id: Mapped[int] = mapped_column(ForeignKey("custom_fields.id"))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    text: Mapped[str] = mapped_column(String(191), default="")
+    unique_text: Mapped[str | None] = mapped_column(String(191))
+
+
+VALUE_MODELS: dict[str, Any] = {FieldSubject.customer.value: CustomerFieldValue,
+                                FieldSubject.group.value: GroupFieldValue}
+"""Where each subject's values live; `owner_of(model)` names the column of the row they belong to."""
+
+
+def owner_of(model: Any) -> Any:
+    return model.customer_id if model is CustomerFieldValue else model.group_id

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from models.fields import CustomField, FieldType
+from models.fields import CustomField, FieldSubject, FieldType
 
 KEY_PATTERN = r"[a-z][a-z0-9_]{0,63}"
 """A field key, whole (`KEY.fullmatch`; pydantic's Rust regex takes it as `^…$`, whose `$` is the end of the text)."""
@@ -73,10 +73,13 @@ def definition_errors(body: dict[str, Any], current: FieldSpec | None = None) ->
     """
     errors: dict[str, str] = {}
     allowed = {"key", "label", "type", "options", "order", *FLAGS}
-    errors |= {k: "unknown property" for k in body if k not in allowed and not (current is None and k == "corp_id")}
+    creating = {"corp_id", "subject"} if current is None else set()
+    errors |= {k: "unknown property" for k in body if k not in allowed | creating}
     if current is None:
         if not isinstance(body.get("key"), str) or not KEY.fullmatch(body["key"]):
             errors["key"] = "required: a lower-case letter, then letters, digits or _ (at most 64)"
+        if body.get("subject", FieldSubject.customer.value) not in FieldSubject.__members__:
+            errors["subject"] = f"one of {', '.join(FieldSubject.__members__)}"
         if body.get("type") not in FieldType.__members__:
             errors["type"] = f"required: one of {', '.join(FieldType.__members__)}"
     else:
@@ -108,7 +111,7 @@ def definition_errors(body: dict[str, Any], current: FieldSpec | None = None) ->
 
 def clean_definition(body: dict[str, Any]) -> dict[str, Any]:
     """The stored form of a definition (or change) that passed `definition_errors`."""
-    out = {k: body[k] for k in ("key", "type", "order", *FLAGS) if k in body}
+    out = {k: body[k] for k in ("key", "subject", "type", "order", *FLAGS) if k in body}
     if "label" in body:
         out["label"] = body["label"].strip()
     if "options" in body and body["options"] is not None:

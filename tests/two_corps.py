@@ -5,7 +5,8 @@ Corp A is the test corp (the environment app `default`), corp B has its own app 
 follows a customer, is a kf servicer, wrote an app message and received a kf session; the customer has
 a follow-up record of the corp's own type with an uploaded file, an opportunity at the corp's first stage
 and a plan. Every text a row of corp X holds carries MARK[X] (so does its file), so an answer that shows
-corp A's data is found by looking for MARK[A].
+corp A's data is found by looking for MARK[A]. Each corp also has a customer group CHAT[corp] (zhangsan its
+owner and member) with a group tag, a group field value and the corp's activity rule.
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
 corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
 """
@@ -18,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import ApiToken, App, Customer, DeadLetter, FollowRelation, Inbox, JobRun, KfSession, Message, Staff
+from models import (ApiToken, App, Customer, CustomerGroup, DeadLetter, FollowRelation, GroupMember, Inbox, JobRun,
+                    KfSession, Message, Staff)
 from models.conversation import MessageOrigin, MessageSource
 from models.corp import save_app
 from models.db import utcnow
@@ -28,6 +30,7 @@ from support import AGENT_ID, CORP_ID
 
 CORP_A, CORP_B = CORP_ID, "wwcorpb000000001"
 MARK = {CORP_A: "AAMARKAA", CORP_B: "BBMARKBB"}
+CHAT = {CORP_A: "wrchata", CORP_B: "wrchatb"}  # no MARK: a 404 names the chat id the request gave
 B_APP = {"slug": "corpb", "corp_id": CORP_B, "kind": "agent", "token": "CorpBToken1",
          "aes_key": "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut", "secret": "corp-b-secret", "agent_id": AGENT_ID}
 
@@ -73,9 +76,13 @@ def _written(runtime: Any, corp: str) -> dict[str, int | str]:
         token = ApiToken(name=f"{mark}token", role="admin", token_hash=f"{mark}hash", corp_id=corp)
         export = JobRun(kind="customers_export", corp_id=corp, state="done", done=1, total=1,
                         result={"path": __file__, "filename": f"{mark}.csv"}, requested_by=f"token:{mark}")
-        s.add_all([token, export])
+        group = CustomerGroup(corp_id=corp, chat_id=CHAT[corp], name=f"{mark}群", owner_userid="zhangsan",
+                              notice=mark, group_created_at=now, staff_count=1)
+        s.add_all([token, export, group])
         s.flush()
-        return {"customer_id": live.id, "binned_id": binned.id, "inbox_id": inbox.id, "session_id": session.session_id,
+        s.add(GroupMember(group_id=group.id, corp_id=corp, member_id="zhangsan", member_type=1, name=mark,
+                          joined_at=now, open_key="zhangsan"))
+        return {"chat_id": group.chat_id, "customer_id": live.id, "binned_id": binned.id, "inbox_id": inbox.id, "session_id": session.session_id,
                 "message_pk": said.id, "token_id": token.id, "job_id": export.id}
 
 
@@ -115,7 +122,14 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
                                                  "owner": "zhangsan"})
     plan = _post(client, ops, "/plans", {**c, "text": mark, "userid": "zhangsan", "starts_at": "2026-12-01T01:00:00Z",
                                          "remind_at": "2026-12-01T00:30:00Z", "customer_id": customer_id})
-    return {"field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
+    group_field = _post(client, ops, "/custom-fields", {**c, "key": f"g{mark.lower()}", "label": mark, "type": "text",
+                                                        "subject": "group"})
+    _post(client, ops, f"/groups/{CHAT[corp]}/fields", {group_field["key"]: mark}, method="put")
+    group_tags = _post(client, ops, "/group-tag-groups", {**c, "name": mark, "tags": [{"name": f"{mark}t"}]})
+    _post(client, ops, "/groups/tags", {**c, "chat_ids": [CHAT[corp]], "add": [group_tags["tags"][0]["id"]]})
+    _post(client, ops, "/group-activity-rule", {**c, "window_days": 3}, method="put")
+    return {"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
+            "field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
             "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],

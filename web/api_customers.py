@@ -17,20 +17,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jobs.runtime import Runtime
 from models import (ChannelCode, Corp, CorpSettings, Customer, CustomerEvent, CustomerFieldValue, CustomField,
                     FollowRelation, FollowStatus, FollowTag, Role, Staff, Tag)
 from models.db import utcnow
+from models.fields import FieldSubject
 from models.recycle import purge_after, restore, retention_days, soft_delete
-from rules.fields import FieldType, check_values, spec_of
+from rules.fields import FieldType
 from rules.privacy import mask_mobile
 from web import errors
 from web.api import _like, page_rows
 from web.auth import audit, require
 from web.endpoint import MAX_ID, endpoint, parse_query
+from web.field_values import live_fields, write_values
 from web.errors import ApiError
 from web.schemas.common import Page
 from web.schemas.customers import (BinnedCustomer, BinQuery, CustomerDetail, CustomerFilters, CustomerOut,
@@ -190,10 +191,7 @@ def load_extras(s: Session, customers: list[Customer]) -> Extras:
                 FollowTag.follow_id.in_(follow_ids), Tag.deleted_at.is_(None)).order_by(FollowTag.id)):
             x.tags.setdefault(ft.follow_id, []).append((tag, ft))
     member = g.principal.is_member
-    live = select(CustomField).where(CustomField.corp_id.in_(corps), CustomField.deleted_at.is_(None))
-    if member:
-        live = live.where(CustomField.visible.is_(True))
-    for cf in s.scalars(live.order_by(CustomField.order, CustomField.id)):
+    for cf in s.scalars(live_fields(FieldSubject.customer.value, corps)):
         x.fields.setdefault(cf.corp_id, []).append(cf)
     field_ids = [f.id for fs in x.fields.values() for f in fs]
     if field_ids:
@@ -313,44 +311,10 @@ def put_fields(customer_id: int, body: FieldValues) -> Any:
     """Set custom field values (key → value; null clears). A member edits the customers they follow, and
     only visible fields; a required field must hold a value afterwards; a unique one must not be any other
     customer's value (409). All or nothing."""
-    values = body.model_extra or {}
-    if not values:
-        raise ApiError(400, "bad_request", "send field key → value (null clears the field)")
     with _runtime().WriteSession.begin() as s:
         customer = _customer(s, customer_id)
-        query = select(CustomField).where(CustomField.corp_id == customer.corp_id, CustomField.deleted_at.is_(None))
-        if g.principal.is_member:
-            query = query.where(CustomField.visible.is_(True))
-        by_key = {f.key: f for f in s.scalars(query)}
-        rows = {v.field_id: v for v in s.scalars(select(CustomerFieldValue).where(
-            CustomerFieldValue.customer_id == customer.id))}
-        current = {key: rows[f.id].value for key, f in by_key.items() if f.id in rows}
-        cleaned, problems = check_values([spec_of(f) for f in by_key.values()], values, current)
-        if problems:
-            raise ApiError(422, "invalid", "the field values have errors", problems)
-        taken = {key: "already used by another customer" for key, result in cleaned.items()
-                 if result is not None and by_key[key].unique and s.scalar(select(CustomerFieldValue.id).where(
-                     CustomerFieldValue.field_id == by_key[key].id, CustomerFieldValue.unique_text == result[1],
-                     CustomerFieldValue.customer_id != customer.id)) is not None}
-        if taken:
-            raise ApiError(409, "conflict", "a unique field's value is taken", taken)
-        for key, result in cleaned.items():
-            fld, row = by_key[key], rows.get(by_key[key].id)
-            if result is None:
-                if row is not None:
-                    s.delete(row)
-                continue
-            if row is None:
-                row = CustomerFieldValue(customer_id=customer.id, field_id=fld.id)
-                s.add(row)
-            row.value, row.text = result
-            row.unique_text = result[1] if fld.unique else None
-        try:
-            s.flush()
-        except IntegrityError:  # a concurrent writer took a unique value between our check and our write
-            raise ApiError(409, "conflict", "a unique field's value is taken",
-                           {k: "already used by another customer" for k in cleaned if by_key[k].unique}) from None
-        keys = sorted(cleaned)
+        keys = write_values(s, FieldSubject.customer.value, customer.corp_id, customer.id, body.model_extra or {},
+                            "customer")
         s.add(CustomerEvent(customer_id=customer.id, kind="fields_changed", userid=g.principal.userid,
                             detail={"fields": keys, "by": _actor()}, source=f"api:{uuid.uuid4().hex}", at=utcnow()))
         audit(s, "customer.fields", f"customer:{customer.id}", fields=keys)  # keys only: values may be phones
@@ -437,8 +401,7 @@ def export_query(filters: ExportQuery) -> tuple[str, Select, list[CustomField]]:
     query = _filtered(_scoped(), filters)
     with _runtime().Session() as s:
         corp_id, _ = corp_and_app(s, filters.corp_id)
-        fields = s.scalars(select(CustomField).where(CustomField.corp_id == corp_id, CustomField.deleted_at.is_(None))
-                           .order_by(CustomField.order, CustomField.id)).all()
+        fields = s.scalars(live_fields(FieldSubject.customer.value, corp_id)).all()
         s.expunge_all()
     return corp_id, query.where(Customer.corp_id == corp_id), list(fields)
 

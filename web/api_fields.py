@@ -1,6 +1,7 @@
-"""Customer custom fields (001 字段设置): admins define them (type, choices, required, unique, visible,
-order); everyone reads the definitions they may see (members: the visible ones). Values are set through
-`PUT /customers/<id>/fields` in web/api_customers.py.
+"""Custom fields (001 字段设置, 004 §9.10) of customers and of customer groups (`subject`): admins define
+them (type, choices, required, unique, visible, order); everyone reads the definitions they may see
+(members: the visible ones). Values are set through `PUT /customers/<id>/fields` (web/api_customers.py)
+and `PUT /groups/<chat_id>/fields` (web/api_groups.py), both by web/field_values.py.
 
 A change never leaves a stored value invalid: removing a choice that customers hold, or making a field
 unique while two customers share a value, is refused with 409 and says how many customers are in the way.
@@ -17,15 +18,16 @@ from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import CustomerFieldValue, CustomField, Role
+from models import CustomField, Role
 from models.db import utcnow
+from models.fields import VALUE_MODELS
 from rules.fields import canonical, clean_definition, definition_errors, spec_of
 from web import errors
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
-from web.schemas.common import CorpQuery, Items
-from web.schemas.fields import DeletedField, FieldChange, FieldDefinition, FieldOut
+from web.schemas.common import Items
+from web.schemas.fields import DeletedField, FieldChange, FieldDefinition, FieldOut, FieldQuery
 from web.scope import corp_and_app
 
 bp = Blueprint("api_fields", __name__, url_prefix="/api/v1")
@@ -37,7 +39,7 @@ def _runtime() -> Any:
 
 
 def field_json(f: CustomField) -> dict[str, Any]:
-    return {"id": f.id, "corp_id": f.corp_id, "key": f.key, "label": f.label, "type": f.type,
+    return {"id": f.id, "corp_id": f.corp_id, "subject": f.subject, "key": f.key, "label": f.label, "type": f.type,
             "options": list(f.options or []), "required": f.required, "unique": f.unique, "visible": f.visible,
             "order": f.order}
 
@@ -51,10 +53,10 @@ def _live(s: Session, field_id: int) -> CustomField:
 
 @bp.get("/custom-fields")
 @require(Role.member)
-@endpoint("Customer custom field definitions (members: the visible ones)", query=CorpQuery,
-          response=Items[FieldOut])
-def list_fields(query: CorpQuery) -> Any:
-    rows = select(CustomField).where(CustomField.deleted_at.is_(None))
+@endpoint("Custom field definitions of customers or (subject=group) customer groups (members: the visible ones)",
+          query=FieldQuery, response=Items[FieldOut])
+def list_fields(query: FieldQuery) -> Any:
+    rows = select(CustomField).where(CustomField.deleted_at.is_(None), CustomField.subject == query.subject.value)
     corp_id = g.principal.corp_id or query.corp_id
     if corp_id:
         rows = rows.where(CustomField.corp_id == corp_id)
@@ -68,7 +70,8 @@ def list_fields(query: CorpQuery) -> Any:
 
 @bp.post("/custom-fields")
 @require(Role.admin)
-@endpoint("Define a customer custom field", body=FieldDefinition, response=FieldOut, status=201)
+@endpoint("Define a custom field of customers or (subject=group) of customer groups", body=FieldDefinition,
+          response=FieldOut, status=201)
 def create_field(body: FieldDefinition) -> Any:
     definition = body.model_dump(exclude_unset=True, exclude={"corp_id"}, mode="json")
     problems = definition_errors(definition)
@@ -89,9 +92,9 @@ def create_field(body: FieldDefinition) -> Any:
 
 def _blockers(s: Session, f: CustomField, changes: dict[str, Any]) -> dict[str, str]:
     """What stored values say against `changes`: values a narrowed choice list no longer allows, and values
-    shared by several customers when the field becomes unique."""
-    rows = s.execute(select(CustomerFieldValue.value, CustomerFieldValue.text)
-                     .where(CustomerFieldValue.field_id == f.id)).all()
+    shared by several customers (or groups) when the field becomes unique."""
+    model = VALUE_MODELS[f.subject]
+    rows = s.execute(select(model.value, model.text).where(model.field_id == f.id)).all()
     out: dict[str, str] = {}
     if "options" in changes:
         narrowed = replace(spec_of(f), options=tuple(changes["options"]))
@@ -102,11 +105,11 @@ def _blockers(s: Session, f: CustomField, changes: dict[str, Any]) -> dict[str, 
             except ValueError:
                 bad += 1
         if bad:
-            out["options"] = f"{bad} customer(s) hold a choice this removes"
+            out["options"] = f"{bad} {f.subject}(s) hold a choice this removes"
     if changes.get("unique") and not f.unique:
         shared = sum(1 for n in Counter(text for _, text in rows).values() if n > 1)
         if shared:
-            out["unique"] = f"{shared} value(s) are shared by several customers"
+            out["unique"] = f"{shared} value(s) are shared by several {f.subject}s"
     return out
 
 
@@ -128,7 +131,8 @@ def update_field(field_id: int, body: FieldChange) -> Any:
         for key, value in changes.items():
             setattr(f, key, value)
         if "unique" in changes:
-            for row in s.scalars(select(CustomerFieldValue).where(CustomerFieldValue.field_id == f.id)):
+            model = VALUE_MODELS[f.subject]
+            for row in s.scalars(select(model).where(model.field_id == f.id)):
                 row.unique_text = row.text if f.unique else None
         audit(s, "custom_field.update", f"custom_field:{f.id}", **changes)
         return jsonify(field_json(f))

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import Table, select
 
 from models import ApiToken, Base
-from two_corps import CORP_A, CORP_B, MARK, build
+from two_corps import CHAT, CORP_A, CORP_B, MARK, build
 from web.auth import RANK, create_token, hash_token
 
 # path parameter → the key of corp A's row in two_corps.build's ids; per endpoint where the name is not enough
@@ -35,7 +35,7 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "rule_pk": "rule_pk", "alert_pk": "alert_pk", "template_pk": "template_pk", "broadcast_pk": "broadcast_pk",
           "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default",
           "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
-          "plan_id": "plan_id"}
+          "plan_id": "plan_id", "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -91,6 +91,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_plans.create": {"customer_id": "customer_id", "text": "evil", "starts_at": "2026-12-01T01:00:00Z",
                          "userid": "zhangsan"},
     "api_plans.edit": {"text": "evil"},
+    "api_groups.put_group_fields": {"gaamarkaa": "evil"},
+    "api_group_tags.create_tag_group": {"name": "evil", "tags": [{"name": "evil"}]},
+    "api_group_tags.update_tag_group": {"name": "evil"},
+    "api_group_tags.create_tag": {"name": "evil"},
+    "api_group_tags.update_tag": {"name": "evil"},
+    "api_group_tags.tag_groups": {"chat_ids": [CHAT[CORP_A]], "add": []},  # add: corp A's tag (body_for_a)
+    "api_group_activity.put_rule": {"window_days": 2},
 }
 REFS = {"customer_id", "stage_id", "type_id"}  # body keys whose value names a row of corp A (a key of its ids)
 

@@ -53,7 +53,7 @@ def stored(runtime, customer_id: int) -> dict[str, Any]:  # type: ignore[no-unty
 def test_definitions_are_listed_in_order_and_members_see_only_visible_ones(client, make_token, fields) -> None:
     admin = client.get("/api/v1/custom-fields", headers=make_token("admin")).get_json()["items"]
     assert [f["key"] for f in admin] == [f["key"] for f in FIELDS]
-    assert admin[2] | {"id": 0} == {"id": 0, "corp_id": CORP_ID, "key": "level", "label": "等级", "type": "select",
+    assert admin[2] | {"id": 0} == {"id": 0, "corp_id": CORP_ID, "subject": "customer", "key": "level", "label": "等级", "type": "select",
                                     "options": ["A", "B", "C"], "required": False, "unique": False,
                                     "visible": True, "order": 3}
     member = client.get("/api/v1/custom-fields", headers=make_token("member", userid="zhangsan")).get_json()["items"]

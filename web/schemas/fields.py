@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from models.fields import FieldType
+from models.fields import FieldSubject, FieldType
 from rules.fields import KEY_PATTERN, MAX_LABEL, MAX_OPTION, MAX_OPTIONS, MAX_ORDER
-from web.schemas.common import Body, CorpId, Out
+from web.schemas.common import Body, CorpId, CorpQuery, Out
 
 
 class FieldChange(Body):
@@ -32,12 +32,18 @@ class FieldDefinition(FieldChange):
     key: str = Field(pattern=f"^{KEY_PATTERN}$", description="fixed once created, and never reused")
     label: str = Field(max_length=MAX_LABEL)
     type: FieldType
+    subject: FieldSubject = Field(FieldSubject.customer, description="customer (客户) or group (客户群); fixed")
     corp_id: CorpId | None = None
+
+
+class FieldQuery(CorpQuery):
+    subject: FieldSubject = Field(FieldSubject.customer, description="whose fields: customer or group")
 
 
 class FieldOut(Out):
     id: int
     corp_id: str
+    subject: FieldSubject
     key: str
     label: str
     type: FieldType
