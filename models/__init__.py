@@ -23,6 +23,7 @@ from models.bot import BotReply, ReplyVia
 from models.followup import FollowUp, FollowUpType, Plan
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
 from models.lead import Lead, LeadStatus
+from models.orgs import Company, Contact, Industry
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
 
@@ -33,7 +34,7 @@ __all__ = [
     "MemberTag", "Outbox", "OutboxStatus", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
     "BotReply", "FollowUp", "FollowUpType", "Lead", "LeadStatus", "Plan", "ReplyVia",
-    "Opportunity", "OpportunityStage", "StageChange", "StageOutcome",
+    "Opportunity", "OpportunityStage", "StageChange", "StageOutcome", "Company", "Contact", "Industry",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar",
 ]
