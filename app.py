@@ -96,6 +96,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_follow_ups, api_opportunities  # sales: follow-up records; opportunities, stages
     app.register_blueprint(api_follow_ups.bp)
     app.register_blueprint(api_opportunities.bp)
+    from web import api_companies, api_contacts, api_industries  # companies, their contacts, industries
+    app.register_blueprint(api_companies.bp)
+    app.register_blueprint(api_contacts.bp)
+    app.register_blueprint(api_industries.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

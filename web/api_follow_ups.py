@@ -1,6 +1,7 @@
 """Follow-up records (跟进记录, 004 §4.1.3) and the corp's follow-up types (9.12) over the admin API. Records
-are written through models.followup.record_follow_up, the function the bot's /跟进 uses. Scope:
-web/sales_scope.py. Every write is in the audit log."""
+are written through models.followup.record_follow_up, the function the bot's /跟进 uses; each is on exactly
+one subject: a customer, a lead, a company, a contact or a customer group. Scope: web/org_scope.py. Every
+write is in the audit log."""
 
 from __future__ import annotations
 
@@ -11,18 +12,20 @@ from flask import Blueprint, jsonify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import FollowUp, FollowUpType, Role
+from models import Company, Contact, FollowUp, FollowUpType, Lead, Role
 from models.db import utcnow
-from models.followup import follow_up_types, record_follow_up
+from models.followup import SUBJECT_COLUMNS, GroupRef, Subject, follow_up_types, record_follow_up
 from web import errors
 from web.api import page_rows
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.schemas.common import CorpQuery, Deleted, Items, Page
-from web.schemas.sales import FollowUpBody, FollowUpOut, FollowUpQuery, FollowUpTypeBody, FollowUpTypeOut
-from web.sales_scope import actor, customer_rows, member_userid, runtime, visible_customer, visible_row
-from web.scope import corp_and_app, in_scope
+from web.org_scope import companies, contacts, follow_up_rows, leads, visible
+from web.schemas.sales import (SUBJECTS, FollowUpBody, FollowUpOut, FollowUpQuery, FollowUpTypeBody,
+                               FollowUpTypeOut)
+from web.sales_scope import actor, member_userid, runtime, visible_customer
+from web.scope import check_corp, corp_and_app, in_scope
 
 bp = Blueprint("api_follow_ups", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -34,17 +37,36 @@ def _render(s: Session, rows: list[FollowUp]) -> list[dict[str, Any]]:
     type_ids = {f.type_id for f in rows if f.type_id is not None}
     names: dict[int | None, str] = dict(s.execute(select(FollowUpType.id, FollowUpType.name).where(
         FollowUpType.id.in_(type_ids))).all()) if type_ids else {}
-    return [{"id": f.id, "corp_id": f.corp_id, "customer_id": f.customer_id, "userid": f.userid, "text": f.text,
-             "at": f.at.isoformat(), "via": f.via, "type_id": f.type_id, "type": names.get(f.type_id, "")}
-            for f in rows]
+    return [{"id": f.id, "corp_id": f.corp_id, **{c: getattr(f, c) for c in SUBJECT_COLUMNS}, "userid": f.userid,
+             "text": f.text, "at": f.at.isoformat(), "via": f.via, "type_id": f.type_id,
+             "type": names.get(f.type_id, "")} for f in rows]
+
+
+def _subject(s: Session, column: str, key: Any, corp_id: str | None) -> Subject:
+    """The subject `column` = `key` names, if this token may see it (else a 404)."""
+    if column == "customer_id":
+        return visible_customer(s, key)
+    if column == "group_chat_id":
+        return GroupRef(corp_and_app(s, corp_id)[0], key)
+    query, model, what = {"lead_id": (leads(), Lead, "lead"), "company_id": (companies(), Company, "company"),
+                          "contact_id": (contacts(), Contact, "contact")}[column]
+    found: Subject = visible(s, query, model, key, what)
+    return found
 
 
 @bp.get("/follow-ups")
 @require(Role.member)
-@endpoint("Follow-up records (跟进记录) of the customers the caller may see, newest first", query=FollowUpQuery,
-          response=Page[FollowUpOut])
+@endpoint("Follow-up records (跟进记录) on the subjects the caller may see (web/org_scope.py), newest first",
+          query=FollowUpQuery, response=Page[FollowUpOut])
 def list_follow_ups(query: FollowUpQuery) -> Any:
-    rows = customer_rows(FollowUp, query.customer_id)
+    rows = follow_up_rows()
+    with runtime().Session() as s:
+        for column in SUBJECT_COLUMNS:
+            key = getattr(query, column)
+            if key is not None:
+                if column != "group_chat_id":
+                    _subject(s, column, key, None)  # a subject the token may not see is a 404, as by id
+                rows = rows.where(getattr(FollowUp, column) == key)
     if query.userid:
         rows = rows.where(FollowUp.userid == query.userid)
     if query.type_id is not None:
@@ -62,24 +84,31 @@ def list_follow_ups(query: FollowUpQuery) -> Any:
 @endpoint("One follow-up record", response=FollowUpOut)
 def get_follow_up(follow_up_id: int) -> Any:
     with runtime().Session() as s:
-        return jsonify(_render(s, [visible_row(s, FollowUp, follow_up_id, "follow-up")])[0])
+        return jsonify(_render(s, [visible(s, follow_up_rows(), FollowUp, follow_up_id, "follow-up")])[0])
 
 
 @bp.post("/follow-ups")
 @require(Role.member)
-@endpoint("Record a follow-up on a customer: on its timeline, and its last follow-up time moves",
-          body=FollowUpBody, response=FollowUpOut, status=201)
+@endpoint("Record a follow-up on exactly one subject (customer_id, lead_id, company_id, contact_id or "
+          "group_chat_id; 422 otherwise). On a customer it is on its timeline; a customer's and a lead's last "
+          "follow-up time moves", body=FollowUpBody, response=FollowUpOut, status=201)
 def create_follow_up(body: FollowUpBody) -> Any:
+    given = [c for c in SUBJECT_COLUMNS if getattr(body, c) is not None]
+    if len(given) != 1:
+        problem = f"exactly one of {SUBJECTS}"
+        raise ApiError(422, "invalid", f"the subject: give {problem} (given: {', '.join(given) or 'none'})",
+                       {c: problem for c in given or ["customer_id"]})
+    check_corp(body.corp_id)
     with runtime().WriteSession.begin() as s:
-        customer = visible_customer(s, body.customer_id)
+        subject = _subject(s, given[0], getattr(body, given[0]), body.corp_id)
         userid = member_userid(body.userid, "follow-ups")
         kind = None
         if body.type_id is not None:
             kind = s.get(FollowUpType, body.type_id)
-            if kind is None or kind.corp_id != customer.corp_id:
+            if kind is None or kind.corp_id != subject.corp_id:
                 raise ApiError(422, "invalid", f"type_id: no follow-up type {body.type_id} in this corp",
                                {"type_id": "unknown follow-up type"})
-        row = record_follow_up(s, customer, userid, body.text, at=body.at or utcnow(), via="api",
+        row = record_follow_up(s, subject, userid, body.text, at=body.at or utcnow(), via="api",
                                source=f"api:{uuid.uuid4().hex}", actor=actor(), kind=kind)
         return jsonify(_render(s, [row])[0]), 201
 

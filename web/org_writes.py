@@ -1,0 +1,70 @@
+"""What writing a company and a contact share (web/api_companies.py, web/api_contacts.py): whose the record
+is, turning a body into columns, the created-day filter, the recent follow-ups on a detail page, and the
+soft delete only a super_admin reaches (000 §5.6, §6.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from models import FollowUp
+from models.db import utcnow
+from web.api_customers import _day_range
+from web.api_follow_ups import _render as render_follow_ups
+from web.auth import audit
+from web.errors import ApiError
+from web.sales_scope import actor
+
+RECENT_FOLLOW_UPS = 20
+
+
+def owner_of(given: str | None, what: str) -> str | None:
+    """The 负责人 a write sets: a member's own (naming another, or none, is a 403), else the one given."""
+    principal = g.principal
+    if principal.is_member and given not in (None, principal.userid):
+        raise ApiError(403, "forbidden", f"a member token makes itself the owner of its {what}")
+    return str(principal.userid) if principal.is_member else given
+
+
+def columns(model: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """Body fields (JSON mode) as `model`'s columns: `owner` is `owner_userid`, and null is the column's
+    default where the column holds no null ("" or false)."""
+    out = {}
+    for key, value in fields.items():
+        column = "owner_userid" if key == "owner" else key
+        if value is None and not model.__table__.c[column].nullable:
+            value = model.__table__.c[column].default.arg
+        out[column] = value
+    return out
+
+
+def edits(model: Any, body: Any, what: str) -> dict[str, Any]:
+    """A PATCH body's changes as columns (a field left out stays, null clears; the name cannot be cleared)."""
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise ApiError(422, "invalid", "name: required, it cannot be cleared", {"name": "required"})
+    if "owner" in changes:
+        owner_of(changes["owner"] or "", what)
+    return columns(model, changes)
+
+
+def created_between(query: Select, model: Any, start: Any, end: Any) -> Select:
+    """`created_from`/`created_to`: corp-local days, both inclusive."""
+    window = _day_range(model.corp_id, model.created_at, start, end, "created")
+    return query if window is None else query.where(window)
+
+
+def recent_follow_ups(s: Session, column: Any, key: int) -> list[dict[str, Any]]:
+    """The newest follow-ups on one company or contact, for its detail."""
+    rows = s.scalars(select(FollowUp).where(column == key).order_by(FollowUp.at.desc(), FollowUp.id.desc())
+                     .limit(RECENT_FOLLOW_UPS))
+    return render_follow_ups(s, list(rows))
+
+
+def soft_delete(s: Session, row: Any, noun: str, **detail: Any) -> None:
+    """Hide `row` from every list and lookup (it stays for the audit)."""
+    row.deleted_at, row.deleted_by = utcnow(), actor()
+    audit(s, f"{noun}.delete", f"{noun}:{row.id}", name=row.name, **detail)
