@@ -3,7 +3,9 @@ route × role × corp matrix (tests/unit/test_corp_matrix.py).
 
 Corp A is the test corp (the environment app `default`), corp B has its own app `corpb`. In both, zhangsan
 follows a customer, is a kf servicer, wrote an app message and received a kf session; the customer has
-a follow-up record of the corp's own type and an opportunity at the corp's first stage. Every text a row of
+a follow-up record of the corp's own type and an opportunity at the corp's first stage; it belongs to a
+company (of the corp's own industry) that has a contact (the customer) and a follow-up, as has the contact and
+a customer group. Every text a row of
 corp X holds carries MARK[X], so an answer that shows corp A's data is found by looking for MARK[A].
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
 corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
@@ -108,7 +110,15 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     deal = _post(client, ops, "/opportunities", {"customer_id": customer_id, "name": mark, "stage_id": stage["id"],
                                                  "amount_cents": 100, "expected_close": "2026-12-31",
                                                  "owner": "zhangsan"})
-    return {"field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
+    industry = _post(client, ops, "/industries", {**c, "name": mark})
+    company = _post(client, ops, "/companies", {**c, "name": mark, "industry_id": industry["id"], "owner": "zhangsan"})
+    _post(client, ops, f"/companies/{company['id']}/customers", {"customer_ids": [customer_id]})
+    contact = _post(client, ops, "/contacts", {**c, "name": mark, "company_id": company["id"],
+                                               "customer_id": customer_id, "owner": "zhangsan"})
+    for subject in ({"company_id": company["id"]}, {"contact_id": contact["id"]}, {**c, "group_chat_id": f"wr{mark}"}):
+        _post(client, ops, "/follow-ups", {**subject, "text": mark, "userid": "zhangsan", "type_id": kind["id"]})
+    return {"industry_id": industry["id"], "company_id": company["id"], "contact_id": contact["id"],
+            "field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
             "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],
