@@ -1,6 +1,6 @@
 """The corp's industries (行业类型, 004 §9.9.1) over the admin API: the manual's 17 presets are never renamed
 nor deleted; a corp adds its own and may rename them, but never deletes one ("行业类型创建后仅支持进行修改"), so
-no company ever names a missing industry. Every write is in the audit log."""
+no company ever names a missing industry: there is no DELETE (405). Every write is in the audit log."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def _name_free(s: Session, corp_id: str, name: str) -> None:
 
 @bp.get("/industries")
 @require(Role.member)
-@endpoint("The corp's industries: the 17 presets, then the corp's own in the order they were added",
+@endpoint("The corp's industries (行业类型): the 17 presets (never changed), then the corp's own in the order they "
+          "were added (renamed, never deleted)",
           query=CorpQuery, response=Items[IndustryOut])
 def list_industries(query: CorpQuery) -> Any:
     with runtime().WriteSession.begin() as s:  # a corp's first look makes its presets
@@ -79,15 +80,3 @@ def rename_industry(industry_id: int, body: IndustryEdit) -> Any:
         audit(s, "industry.update", f"industry:{row.id}", before=row.name, name=body.name)
         row.name = body.name
         return jsonify(_json(row))
-
-
-@bp.delete("/industries/<id:industry_id>")
-@require(Role.admin)
-@endpoint("Industries are never deleted (9.9.1): always 409, saying why", response=None)
-def delete_industry(industry_id: int) -> Any:
-    with runtime().Session() as s:
-        row = _industry(s, industry_id)
-    if row.preset:
-        raise ApiError(409, "conflict", f"{row.name} is one of the 17 preset industries: it cannot be deleted")
-    raise ApiError(409, "conflict", f"the industry {row.name} cannot be deleted (an industry, once added, can "
-                                    "only be renamed)")
