@@ -19,12 +19,12 @@ from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.org_scope import companies, contacts, visible
-from web.org_writes import columns, created_between, edits, owner_of, recent_follow_ups, soft_delete
-from web.sales_scope import actor, runtime, visible_customer
+from web.org_writes import (apply_edits, created_between, new_row, owner_of, recent_follow_ups, save_new,
+                             soft_delete)
+from web.sales_scope import runtime, visible_customer
 from web.schemas.common import Deleted, Page
 from web.schemas.orgs import (CompanyBody, CompanyDetail, CompanyDraft, CompanyEdit, CompanyFields, CompanyOut,
                               CompanyQuery, CustomerIds)
-from web.scope import corp_and_app
 
 bp = Blueprint("api_companies", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -107,13 +107,9 @@ def get_company(company_id: int) -> Any:
           description=SCOPE)
 def create_company(body: CompanyBody) -> Any:
     with runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.corp_id)
-        _check_industry(s, corp_id, body.industry_id)
-        fields = body.model_dump(mode="json", exclude={"corp_id"}) | {"owner": owner_of(body.owner, "companies")}
-        row = Company(corp_id=corp_id, created_by=actor(), **columns(Company, fields))
-        s.add(row)
-        s.flush()
-        audit(s, "company.create", f"company:{row.id}", name=row.name)
+        row = new_row(s, Company, body)
+        _check_industry(s, row.corp_id, row.industry_id)
+        save_new(s, row, "company")
         return jsonify(_detail(s, row)), 201
 
 
@@ -124,12 +120,8 @@ def create_company(body: CompanyBody) -> Any:
 def update_company(company_id: int, body: CompanyEdit) -> Any:
     with runtime().WriteSession.begin() as s:
         row = _company(s, company_id)
-        changes = edits(Company, body, "companies")
-        _check_industry(s, row.corp_id, changes.get("industry_id"))
-        for column, value in changes.items():
-            setattr(row, column, value)
-        audit(s, "company.update", f"company:{row.id}", **body.model_dump(mode="json", exclude_unset=True))
-        s.flush()
+        apply_edits(s, row, body, "company",
+                    lambda changes: _check_industry(s, row.corp_id, changes.get("industry_id")))
         return jsonify(_detail(s, row))
 
 

@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session
 from models import Company, Contact, FollowUp, Role
 from web import errors
 from web.api import _like, page_rows
-from web.auth import audit, require
+from web.auth import require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.org_scope import companies, contacts, visible
-from web.org_writes import columns, created_between, edits, owner_of, recent_follow_ups, soft_delete
-from web.sales_scope import actor, runtime, visible_customer
+from web.org_writes import (apply_edits, created_between, new_row, owner_of, recent_follow_ups, save_new,
+                             soft_delete)
+from web.sales_scope import runtime, visible_customer
 from web.schemas.common import Deleted, Page
 from web.schemas.orgs import ContactBody, ContactDetail, ContactDraft, ContactEdit, ContactOut, ContactQuery
-from web.scope import corp_and_app
 
 bp = Blueprint("api_contacts", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -106,14 +106,9 @@ def get_contact(contact_id: int) -> Any:
           description=SCOPE)
 def create_contact(body: ContactBody) -> Any:
     with runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.corp_id)
-        fields = body.model_dump(mode="json", exclude={"corp_id"}) | {"owner": owner_of(body.owner, "contacts")}
-        row = Contact(corp_id=corp_id, created_by=actor(), **columns(Contact, fields))
-        _check_links(s, row, fields)
-        s.add(row)
-        s.flush()
-        audit(s, "contact.create", f"contact:{row.id}", name=row.name, company_id=row.company_id,
-              customer_id=row.customer_id)
+        row = new_row(s, Contact, body)
+        _check_links(s, row, {"company_id": row.company_id, "customer_id": row.customer_id})
+        save_new(s, row, "contact", company_id=row.company_id, customer_id=row.customer_id)
         return jsonify(_detail(s, row)), 201
 
 
@@ -124,12 +119,7 @@ def create_contact(body: ContactBody) -> Any:
 def update_contact(contact_id: int, body: ContactEdit) -> Any:
     with runtime().WriteSession.begin() as s:
         row = _contact(s, contact_id)
-        changes = edits(Contact, body, "contacts")
-        _check_links(s, row, changes)
-        for column, value in changes.items():
-            setattr(row, column, value)
-        audit(s, "contact.update", f"contact:{row.id}", **body.model_dump(mode="json", exclude_unset=True))
-        s.flush()
+        apply_edits(s, row, body, "contact", lambda changes: _check_links(s, row, changes))
         return jsonify(_detail(s, row))
 
 

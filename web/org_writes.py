@@ -4,6 +4,7 @@ soft delete only a super_admin reaches (000 §5.6, §6.6)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import g
@@ -17,6 +18,7 @@ from web.api_follow_ups import _render as render_follow_ups
 from web.auth import audit
 from web.errors import ApiError
 from web.sales_scope import actor
+from web.scope import corp_and_app
 
 RECENT_FOLLOW_UPS = 20
 
@@ -49,6 +51,30 @@ def edits(model: Any, body: Any, what: str) -> dict[str, Any]:
     if "owner" in changes:
         owner_of(changes["owner"] or "", what)
     return columns(model, changes)
+
+
+def new_row(s: Session, model: Any, body: Any) -> Any:
+    """A company or contact from a create body, in the call's corp, its owner as `owner_of` says; not yet
+    in the session, so that its links can be checked first."""
+    corp_id, _ = corp_and_app(s, body.corp_id)
+    fields = body.model_dump(mode="json", exclude={"corp_id"}) | {"owner": owner_of(body.owner, model.__tablename__)}
+    return model(corp_id=corp_id, created_by=actor(), **columns(model, fields))
+
+
+def save_new(s: Session, row: Any, noun: str, **detail: Any) -> None:
+    s.add(row)
+    s.flush()
+    audit(s, f"{noun}.create", f"{noun}:{row.id}", name=row.name, **detail)
+
+
+def apply_edits(s: Session, row: Any, body: Any, noun: str, check: Callable[[dict[str, Any]], None]) -> None:
+    """Apply a PATCH body to `row` once `check(changes)` (its links) has passed, and audit it."""
+    changes = edits(type(row), body, type(row).__tablename__)
+    check(changes)
+    for column, value in changes.items():
+        setattr(row, column, value)
+    audit(s, f"{noun}.update", f"{noun}:{row.id}", **body.model_dump(mode="json", exclude_unset=True))
+    s.flush()
 
 
 def created_between(query: Select, model: Any, start: Any, end: Any) -> Select:
