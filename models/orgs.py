@@ -48,7 +48,18 @@ def industries(session: Session, corp_id: str) -> list[Industry]:
     return rows
 
 
-class Company(Base):
+class Kept:
+    """What a company and a contact both keep: their owner (负责人), who made them, and the soft delete."""
+
+    owner_userid: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(96))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[dt.datetime | None]
+    deleted_by: Mapped[str | None] = mapped_column(String(96))
+
+
+class Company(Kept, Base):
     """A customer company. `owner_userid` is its 负责人; `deal` the 是否成交 box (000 §5.1)."""
 
     __tablename__ = "companies"
@@ -72,15 +83,9 @@ class Company(Base):
     source: Mapped[str] = mapped_column(String(64), default="")
     type: Mapped[str] = mapped_column(String(64), default="")
     deal: Mapped[bool] = mapped_column(default=False)
-    owner_userid: Mapped[str | None] = mapped_column(String(64))
-    created_by: Mapped[str] = mapped_column(String(96))
-    created_at: Mapped[created_at]
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    deleted_at: Mapped[dt.datetime | None]
-    deleted_by: Mapped[str | None] = mapped_column(String(96))
 
 
-class Contact(Base):
+class Contact(Kept, Base):
     """A person at a company (联系人). `customer_id`, when set, is the WeCom customer this contact is (at most
     one contact per customer; a deleted contact lets go of its customer)."""
 
@@ -98,9 +103,3 @@ class Contact(Base):
     position: Mapped[str] = mapped_column(String(64), default="")
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    owner_userid: Mapped[str | None] = mapped_column(String(64))
-    created_by: Mapped[str] = mapped_column(String(96))
-    created_at: Mapped[created_at]
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    deleted_at: Mapped[dt.datetime | None]
-    deleted_by: Mapped[str | None] = mapped_column(String(96))

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from customer_world import all_rows, build, rejected
+from customer_world import all_rows, rejected
 from models import AuditLog, Company, Contact, Customer, Industry
 from models.orgs import PRESET_INDUSTRIES
+from org_support import made, names, org_world
 from support import CORP_ID
 
 MANUAL_PRESETS = ["金融", "医疗", "教育", "交通运输", "企业服务", "软件工具", "智能硬件", "消费零售", "体育", "旅游", "社交",
@@ -21,10 +22,7 @@ MANUAL_PRESETS = ["金融", "医疗", "教育", "交通运输", "企业服务", 
 
 @pytest.fixture
 def world(runtime, make_token) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    ids = build(runtime)
-    return {**ids, "zhangsan": make_token("member", userid="zhangsan", name="zs"),
-            "lisi": make_token("member", userid="lisi", name="ls"), "admin": make_token("admin", name="adm"),
-            "super": make_token("super_admin", name="sup")}
+    return org_world(runtime, make_token)
 
 
 def industry_ids(client, headers: dict[str, str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -34,15 +32,11 @@ def industry_ids(client, headers: dict[str, str]) -> dict[str, int]:  # type: ig
 
 
 def create(client, headers: dict[str, str], **body: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    r = client.post("/api/v1/companies", headers=headers, json={"corp_id": CORP_ID, **body})
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()
+    return made(client, headers, "/api/v1/companies", **body)
 
 
 def listed(client, headers: dict[str, str], **query: Any) -> list[str]:  # type: ignore[no-untyped-def]
-    r = client.get("/api/v1/companies", headers=headers, query_string=query)
-    assert r.status_code == 200, r.get_json()
-    return [c["name"] for c in r.get_json()["items"]]
+    return names(client, headers, "/api/v1/companies", **query)
 
 
 def test_a_company_keeps_every_field_of_the_manual_and_is_audited(client, runtime, world) -> None:  # type: ignore[no-untyped-def]

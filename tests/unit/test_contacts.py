@@ -10,33 +10,29 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from customer_world import all_rows, build, rejected
+from customer_world import all_rows, rejected
 from models import AuditLog, Contact
+from org_support import made as made_at
+from org_support import names as listed_at
+from org_support import org_world
 from support import CORP_ID
 
 
 @pytest.fixture
 def world(runtime, make_token) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    ids = build(runtime)
-    return {**ids, "zhangsan": make_token("member", userid="zhangsan", name="zs"),
-            "lisi": make_token("member", userid="lisi", name="ls"), "admin": make_token("admin", name="adm"),
-            "super": make_token("super_admin", name="sup")}
+    return org_world(runtime, make_token)
 
 
-def post(client, headers: dict[str, str], path: str = "/api/v1/contacts", **body: Any):  # type: ignore[no-untyped-def]
-    return client.post(path, headers=headers, json={"corp_id": CORP_ID, **body})
+def post(client, headers: dict[str, str], **body: Any):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/contacts", headers=headers, json={"corp_id": CORP_ID, **body})
 
 
 def made(client, headers: dict[str, str], path: str = "/api/v1/contacts", **body: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    r = post(client, headers, path, **body)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()
+    return made_at(client, headers, path, **body)
 
 
 def names(client, headers: dict[str, str], **query: Any) -> list[str]:  # type: ignore[no-untyped-def]
-    r = client.get("/api/v1/contacts", headers=headers, query_string=query)
-    assert r.status_code == 200, r.get_json()
-    return [c["name"] for c in r.get_json()["items"]]
+    return listed_at(client, headers, "/api/v1/contacts", **query)
 
 
 def test_a_contact_at_a_company_who_is_a_wecom_customer(client, runtime, world) -> None:  # type: ignore[no-untyped-def]

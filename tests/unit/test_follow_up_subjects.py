@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from customer_world import build, rejected
+from customer_world import rejected
 from models import AuditLog, Customer, CustomerEvent, FollowUp, Lead
 from models.followup import follow_up_types
+from org_support import made, org_world
 from support import CORP_ID
 
 CHAT = "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"
@@ -21,25 +22,16 @@ CHAT = "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"
 
 @pytest.fixture
 def world(runtime, client, make_token) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    ids = build(runtime)
-    tokens = {"zhangsan": make_token("member", userid="zhangsan", name="zs"),
-              "lisi": make_token("member", userid="lisi", name="ls"), "admin": make_token("admin", name="adm")}
+    ids = org_world(runtime, make_token)
     with runtime.WriteSession.begin() as s:
         leads = [Lead(corp_id=CORP_ID, name=n, owner_userid=o) for n, o in (("线索甲", "zhangsan"), ("线索乙", "lisi"))]
         s.add_all(leads)
         s.flush()
         ids |= {"lead": leads[0].id, "lisis_lead": leads[1].id}
-
-    def make(path: str, headers: dict[str, str], **body: Any) -> int:
-        r = client.post(path, headers=headers, json={"corp_id": CORP_ID, **body})
-        assert r.status_code == 201, r.get_json()
-        return int(r.get_json()["id"])
-
-    ids |= {"company": make("/api/v1/companies", tokens["zhangsan"], name="张三的企业"),
-            "lisis_company": make("/api/v1/companies", tokens["lisi"], name="李四的企业")}
-    ids |= {"contact": make("/api/v1/contacts", tokens["zhangsan"], name="张三的联系人"),
-            "lisis_contact": make("/api/v1/contacts", tokens["lisi"], name="李四的联系人")}
-    return ids | tokens
+    for key, path, name in (("company", "/api/v1/companies", "企业"), ("contact", "/api/v1/contacts", "联系人")):
+        ids[key] = made(client, ids["zhangsan"], path, name=f"张三的{name}")["id"]
+        ids[f"lisis_{key}"] = made(client, ids["lisi"], path, name=f"李四的{name}")["id"]
+    return ids
 
 
 def post(client, headers: dict[str, str], **body: Any):  # type: ignore[no-untyped-def]
