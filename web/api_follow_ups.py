@@ -30,6 +30,11 @@ from web.scope import check_corp, corp_and_app, in_scope
 bp = Blueprint("api_follow_ups", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
+SCOPE = ("A member sees and writes the follow-ups on the customers they follow, the leads they own, the companies "
+         "they own or that have a customer they follow, the contacts they own or of those companies or linked to "
+         "a customer they follow, and their own follow-ups on customer groups; any other is a 404, by id and "
+         "when named as a filter.")
+
 
 # -- follow-ups ---------------------------------------------------------------------------------------------
 def _render(s: Session, rows: list[FollowUp]) -> list[dict[str, Any]]:
@@ -57,7 +62,7 @@ def _subject(s: Session, column: str, key: Any, corp_id: str | None) -> Subject:
 @bp.get("/follow-ups")
 @require(Role.member)
 @endpoint("Follow-up records (跟进记录) on the subjects the caller may see (web/org_scope.py), newest first",
-          query=FollowUpQuery, response=Page[FollowUpOut])
+          query=FollowUpQuery, response=Page[FollowUpOut], description=SCOPE)
 def list_follow_ups(query: FollowUpQuery) -> Any:
     rows = follow_up_rows()
     with runtime().Session() as s:
@@ -81,7 +86,7 @@ def list_follow_ups(query: FollowUpQuery) -> Any:
 
 @bp.get("/follow-ups/<id:follow_up_id>")
 @require(Role.member)
-@endpoint("One follow-up record", response=FollowUpOut)
+@endpoint("One follow-up record", response=FollowUpOut, description=SCOPE)
 def get_follow_up(follow_up_id: int) -> Any:
     with runtime().Session() as s:
         return jsonify(_render(s, [visible(s, follow_up_rows(), FollowUp, follow_up_id, "follow-up")])[0])
@@ -91,7 +96,7 @@ def get_follow_up(follow_up_id: int) -> Any:
 @require(Role.member)
 @endpoint("Record a follow-up on exactly one subject (customer_id, lead_id, company_id, contact_id or "
           "group_chat_id; 422 otherwise). On a customer it is on its timeline; a customer's and a lead's last "
-          "follow-up time moves", body=FollowUpBody, response=FollowUpOut, status=201)
+          "follow-up time moves", body=FollowUpBody, response=FollowUpOut, status=201, description=SCOPE)
 def create_follow_up(body: FollowUpBody) -> Any:
     given = [c for c in SUBJECT_COLUMNS if getattr(body, c) is not None]
     if len(given) != 1:
