@@ -86,10 +86,11 @@ class FollowUp(Base):
 
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
-    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    # the subject: a record goes with it when it is purged (models/recycle.py)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), info={"subject": True})
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), info={"subject": True})
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), info={"subject": True})
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), info={"subject": True})
     group_chat_id: Mapped[str | None] = mapped_column(String(64))
     userid: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from customer_world import all_rows, rejected
-from models import AuditLog, Contact
+from models import AuditLog, Contact, FollowUp
+from models.recycle import purge
 from org_support import made as made_at
 from org_support import names as listed_at
 from org_support import org_world
@@ -124,3 +125,15 @@ def test_a_member_sees_their_own_their_companies_and_their_customers_contacts(cl
     # once lisi's company has his customer, its contacts are his to see
     client.post(f"/api/v1/companies/{lisis_company}/customers", headers=admin, json={"customer_ids": [world["王小明"]]})
     assert client.get(f"/api/v1/contacts/{at_lisis}", headers=zs).status_code == 200
+
+
+def test_a_purged_customer_takes_its_follow_ups_and_its_contact_forgets_it(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    person = made(client, world["zhangsan"], name="王经理", customer_id=world["王小明"])["id"]
+    for subject in ({"customer_id": world["王小明"]}, {"contact_id": person}):
+        assert client.post("/api/v1/follow-ups", headers=world["zhangsan"],
+                           json={"text": "回访", **subject}).status_code == 201
+    with runtime.WriteSession.begin() as s:
+        assert purge(s, [world["王小明"]]) == 1
+    with runtime.Session() as s:
+        assert s.get(Contact, person).customer_id is None
+        assert s.execute(select(FollowUp.customer_id, FollowUp.contact_id)).all() == [(None, person)]
