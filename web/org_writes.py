@@ -24,7 +24,7 @@ RECENT_FOLLOW_UPS = 20
 
 
 def owner_of(given: str | None, what: str) -> str | None:
-    """The 负责人 a write sets: a member's own (naming another, or none, is a 403), else the one given."""
+    """The 负责人 a write sets: a member's own (naming another is a 403), else the one given."""
     principal = g.principal
     if principal.is_member and given not in (None, principal.userid):
         raise ApiError(403, "forbidden", f"a member token makes itself the owner of its {what}")
@@ -43,16 +43,6 @@ def columns(model: Any, fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def edits(model: Any, body: Any, what: str) -> dict[str, Any]:
-    """A PATCH body's changes as columns (a field left out stays, null clears; the name cannot be cleared)."""
-    changes = body.model_dump(mode="json", exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise ApiError(422, "invalid", "name: required, it cannot be cleared", {"name": "required"})
-    if "owner" in changes:
-        owner_of(changes["owner"] or "", what)
-    return columns(model, changes)
-
-
 def new_row(s: Session, model: Any, body: Any) -> Any:
     """A company or contact from a create body, in the call's corp, its owner as `owner_of` says; not yet
     in the session, so that its links can be checked first."""
@@ -68,8 +58,14 @@ def save_new(s: Session, row: Any, noun: str, **detail: Any) -> None:
 
 
 def apply_edits(s: Session, row: Any, body: Any, noun: str, check: Callable[[dict[str, Any]], None]) -> None:
-    """Apply a PATCH body to `row` once `check(changes)` (its links) has passed, and audit it."""
-    changes = edits(type(row), body, type(row).__tablename__)
+    """Apply a PATCH body to `row` (a field left out stays, null clears it; the name cannot be cleared, and a
+    member gives it to nobody else) once `check(changes)` (its links) has passed, and audit it."""
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise ApiError(422, "invalid", "name: required, it cannot be cleared", {"name": "required"})
+    if "owner" in changes:
+        owner_of(changes["owner"] or "", type(row).__tablename__)
+    changes = columns(type(row), changes)
     check(changes)
     for column, value in changes.items():
         setattr(row, column, value)
