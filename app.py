@@ -105,6 +105,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_groups.bp)
     app.register_blueprint(api_group_tags.bp)
     app.register_blueprint(group_activity.bp)
+    from web import api_companies, api_contacts, api_industries  # companies, their contacts, industries
+    app.register_blueprint(api_companies.bp)
+    app.register_blueprint(api_contacts.bp)
+    app.register_blueprint(api_industries.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -27,6 +27,7 @@ from models.followup import FollowUp, FollowUpType, Plan
 from models.follow_up_links import FollowUpAttachment, FollowUpReminder
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
 from models.lead import Lead, LeadStatus
+from models.orgs import Company, Contact, Industry
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
 
@@ -38,7 +39,7 @@ __all__ = [
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
     "BotReply", "FollowUp", "FollowUpAttachment", "FollowUpReminder", "FollowUpType", "Lead", "LeadStatus", "Plan",
     "ReplyVia",
-    "Opportunity", "OpportunityStage", "StageChange", "StageOutcome",
+    "Opportunity", "OpportunityStage", "StageChange", "StageOutcome", "Company", "Contact", "Industry",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
     "FieldSubject", "GroupFieldValue", "GroupTag", "GroupTagging", "GroupTagGroup", "GroupActivityRule",

@@ -23,7 +23,8 @@ class Customer(Base):
 
     __tablename__ = "customers"
     # deleted_at: the lists skip the recycle bin and the purge job scans it by age.
-    __table_args__ = (UniqueConstraint("corp_id", "external_userid"), Index("ix_customers_deleted_at", "deleted_at"))
+    __table_args__ = (UniqueConstraint("corp_id", "external_userid"), Index("ix_customers_deleted_at", "deleted_at"),
+                      Index("ix_customers_company_id", "company_id"))
 
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))
@@ -43,6 +44,8 @@ class Customer(Base):
     deleted_by: Mapped[str | None] = mapped_column(String(96))
     # the latest follow-up record's time (models/followup.py), read by the public-pool rules
     last_followed_at: Mapped[dt.datetime | None]
+    # the company (企业, models/orgs.py) this customer belongs to, at most one
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -16,6 +16,9 @@ from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.customer import Customer
+from models.groups import CustomerGroup
+from models.lead import Lead
+from models.orgs import Company, Contact
 from models.db import Base, created_at, intpk
 from models.followup import FollowUp, Plan
 from models.outbox import Outbox, OutboxStatus
@@ -102,6 +105,18 @@ class Extras:
 
 def _mention_text(session: Session, row: FollowUp) -> str:
     author = session.scalar(select(Staff.name).where(Staff.corp_id == row.corp_id, Staff.userid == row.userid))
-    customer = session.scalar(select(Customer.name).where(Customer.id == row.customer_id))
-    text = f"{author or row.userid}在客户「{customer or ''}」的跟进记录中提到了你：{row.text}"
+    text = f"{author or row.userid}在{_subject_label(session, row)}的跟进记录中提到了你：{row.text}"
     return text[:MENTION_MAX_CHARS]
+
+
+def _subject_label(session: Session, row: FollowUp) -> str:
+    """客户「王小明」, 企业「…」…: what the record is about, as the mention names it."""
+    if row.group_chat_id is not None:
+        name = session.scalar(select(CustomerGroup.name).where(CustomerGroup.corp_id == row.corp_id,
+                                                               CustomerGroup.chat_id == row.group_chat_id))
+        return f"客户群「{name or row.group_chat_id}」"
+    for label, model, key in (("客户", Customer, row.customer_id), ("线索", Lead, row.lead_id),
+                              ("企业", Company, row.company_id), ("联系人", Contact, row.contact_id)):
+        if key is not None:
+            return f"{label}「{session.scalar(select(model.name).where(model.id == key)) or ''}」"
+    return ""

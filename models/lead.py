@@ -37,5 +37,7 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(16), default=LeadStatus.new.value)
     owner_userid: Mapped[str | None] = mapped_column(String(64))
     pool: Mapped[str] = mapped_column(String(64), default="default")
+    # the latest follow-up record's time (最新跟进时间, 004 §4.7's list; models/followup.py)
+    last_followed_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

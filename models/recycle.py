@@ -81,15 +81,16 @@ def _dependents(table: Table) -> list[tuple[Table, str, str]]:
 def _delete_tree(session: Session, table: Table, column: str, values: list[object]) -> int:
     """Delete the rows of `table` whose `column` is in `values`, after every row that depends on them.
 
-    A row that needs its parent (NOT NULL foreign key: a follow relation, a field value) goes with it; a
-    row that only may name one (nullable: a staff member's plan "optionally about one customer") stays
-    and forgets it, as ON DELETE SET NULL would."""
+    A row that needs its parent (NOT NULL foreign key: a follow relation, a field value) goes with it, as
+    does a row the parent is the subject of (a column marked `info={"subject": True}`: a follow-up, whose
+    subject may be another kind of row); a row that only may name one (nullable: a staff member's plan
+    "optionally about one customer") stays and forgets it, as ON DELETE SET NULL would."""
     if not values:
         return 0
     for child, fk_column, ref_column in _dependents(table):
         keys = list(values if ref_column == column else session.scalars(
             select(table.c[ref_column]).where(table.c[column].in_(values))).all())
-        if child.c[fk_column].nullable:
+        if child.c[fk_column].nullable and not child.c[fk_column].info.get("subject"):
             if keys:
                 session.execute(update(child).where(child.c[fk_column].in_(keys)).values({fk_column: None}))
         else:

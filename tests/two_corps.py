@@ -4,9 +4,10 @@ route × role × corp matrix (tests/unit/test_corp_matrix.py).
 Corp A is the test corp (the environment app `default`), corp B has its own app `corpb`. In both, zhangsan
 follows a customer, is a kf servicer, wrote an app message and received a kf session; the customer has
 a follow-up record of the corp's own type with an uploaded file, an opportunity at the corp's first stage
-and a plan. Every text a row of corp X holds carries MARK[X] (so does its file), so an answer that shows
-corp A's data is found by looking for MARK[A]. Each corp also has a customer group CHAT[corp] (zhangsan its
-owner and member) with a group tag, a group field value and the corp's activity rule.
+and a plan; it belongs to a company (of the corp's own industry) that has a contact (the customer) and a
+follow-up, as have the contact and the corp's customer group CHAT[corp] (zhangsan its owner and member), which
+also has a group tag, a group field value and the corp's activity rule. Every text a row of corp X holds
+carries MARK[X] (so does its file), so an answer that shows corp A's data is found by looking for MARK[A].
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
 corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
 """
@@ -128,7 +129,15 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     group_tags = _post(client, ops, "/group-tag-groups", {**c, "name": mark, "tags": [{"name": f"{mark}t"}]})
     _post(client, ops, "/groups/tags", {**c, "chat_ids": [CHAT[corp]], "add": [group_tags["tags"][0]["id"]]})
     _post(client, ops, "/group-activity-rule", {**c, "window_days": 3}, method="put")
+    industry = _post(client, ops, "/industries", {**c, "name": mark})
+    company = _post(client, ops, "/companies", {**c, "name": mark, "industry_id": industry["id"], "owner": "zhangsan"})
+    _post(client, ops, f"/companies/{company['id']}/customers", {"customer_ids": [customer_id]})
+    contact = _post(client, ops, "/contacts", {**c, "name": mark, "company_id": company["id"],
+                                               "customer_id": customer_id, "owner": "zhangsan"})
+    for subject in ({"company_id": company["id"]}, {"contact_id": contact["id"]}, {**c, "group_chat_id": CHAT[corp]}):
+        _post(client, ops, "/follow-ups", {**subject, "text": mark, "userid": "zhangsan", "type_id": kind["id"]})
     return {"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
+            "industry_id": industry["id"], "company_id": company["id"], "contact_id": contact["id"],
             "field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
             "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],

@@ -21,16 +21,17 @@ from werkzeug.datastructures import FileStorage
 
 from models import FollowUp, FollowUpAttachment, FollowUpReminder, Material, Plan, Role
 from models.corp import messaging_app
-from models.customer import Customer
 from models.db import utcnow
 from models.follow_up_links import Extras, unknown_staff
+from models.followup import Subject
 from rules.attachments import HEAD_BYTES, MAX_BYTES, clean_name, refusal
 from storage import Missing, storage
 from web import errors
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
-from web.sales_scope import actor, runtime, visible_row
+from web.org_scope import follow_up_rows, visible
+from web.sales_scope import actor, runtime
 from web.schemas.common import CorpQuery
 from web.schemas.sales import AttachmentOut, FollowUpBody
 from web.scope import corp_and_app
@@ -103,7 +104,7 @@ def upload_attachment(query: CorpQuery, upload: FileStorage) -> Any:
 @endpoint("Download a follow-up record's file (404 unless the caller may see the record)", response=bytes)
 def download(follow_up_id: int) -> Any:
     with runtime().Session() as s:
-        visible_row(s, FollowUp, follow_up_id, "follow-up")
+        visible(s, follow_up_rows(), FollowUp, follow_up_id, "follow-up")
         row = s.scalar(select(FollowUpAttachment).where(FollowUpAttachment.follow_up_id == follow_up_id,
                                                         FollowUpAttachment.storage_key.is_not(None)))
     if row is None or row.storage_key is None:
@@ -120,7 +121,7 @@ def download(follow_up_id: int) -> Any:
 
 
 # -- what create_follow_up (web/api_follow_ups.py) and its renderer call ---------------------------------------
-def extras_for(s: Session, customer: Customer, body: FollowUpBody) -> Extras:
+def extras_for(s: Session, subject: Subject, body: FollowUpBody) -> Extras:
     """The record's attachment and reminders as `body` asks for them, checked: 422 naming the field for an
     upload that is not the caller's to attach, an unknown material or colleague, a reminder time past;
     409 when the corp has no app that can send the reminders."""
@@ -130,27 +131,27 @@ def extras_for(s: Session, customer: Customer, body: FollowUpBody) -> Extras:
                        {"material_id": "give attachment_id or material_id, not both"})
     if body.attachment_id is not None:
         extras.attachment = s.scalar(select(FollowUpAttachment).where(
-            FollowUpAttachment.id == body.attachment_id, FollowUpAttachment.corp_id == customer.corp_id,
+            FollowUpAttachment.id == body.attachment_id, FollowUpAttachment.corp_id == subject.corp_id,
             FollowUpAttachment.uploaded_by == actor(), FollowUpAttachment.follow_up_id.is_(None)).with_for_update())
         if extras.attachment is None:
             raise ApiError(422, "invalid", f"attachment_id: no unattached upload {body.attachment_id} of yours",
                            {"attachment_id": "unknown, another's, or attached already"})
     if body.material_id is not None:
         material = s.get(Material, body.material_id)
-        if material is None or material.corp_id != customer.corp_id or material.deleted_at is not None:
+        if material is None or material.corp_id != subject.corp_id or material.deleted_at is not None:
             raise ApiError(422, "invalid", f"material_id: no material {body.material_id} in this corp",
                            {"material_id": "unknown material"})
-        extras.attachment = FollowUpAttachment(corp_id=customer.corp_id, material_id=material.id,
+        extras.attachment = FollowUpAttachment(corp_id=subject.corp_id, material_id=material.id,
                                                filename=material.title, uploaded_by=actor())
         s.add(extras.attachment)
-    unknown = unknown_staff(s, customer.corp_id, extras.mention)
+    unknown = unknown_staff(s, subject.corp_id, extras.mention)
     if unknown:
         raise ApiError(422, "invalid", f"mention: not members of this corp: {', '.join(unknown)}",
                        {"mention": f"unknown userid {unknown[0]}"})
     if extras.remind_at is not None and extras.remind_at <= utcnow():
         raise ApiError(422, "invalid", "remind_at: the reminder time has passed", {"remind_at": "in the past"})
     if extras.mention or extras.remind_at:
-        extras.app = messaging_app(s, customer.corp_id)
+        extras.app = messaging_app(s, subject.corp_id)
         if extras.app is None:
             raise ApiError(409, "conflict", "no app of this corp can send app messages (none has an agent id)")
     return extras

@@ -1,6 +1,7 @@
 """Follow-up records (跟进记录, 004 §4.1.3) and the corp's follow-up types (9.12) over the admin API. Records
-are written through models.followup.record_follow_up, the function the bot's /跟进 uses. Scope:
-web/sales_scope.py. Every write is in the audit log."""
+are written through models.followup.record_follow_up, the function the bot's /跟进 uses; each is on exactly
+one subject: a customer, a lead, a company, a contact or a customer group. Scope: web/org_scope.py. Every
+write is in the audit log."""
 
 from __future__ import annotations
 
@@ -12,23 +13,31 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from jobs.queue import enqueue_outbox
-from models import FollowUp, FollowUpType, Role
+from models import Company, Contact, FollowUp, FollowUpType, Lead, Role
 from models.db import utcnow
-from models.followup import follow_up_types, record_follow_up
+from models.followup import SUBJECT_COLUMNS, GroupRef, Subject, follow_up_types, record_follow_up
 from web import errors
 from web.api import page_rows
 from web.api_follow_up_files import extras_for, links_of
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
+from web.group_scope import visible_group
 from web.schemas.common import CorpQuery, Deleted, Items, Page
-from web.schemas.sales import (FollowUpBody, FollowUpFilters, FollowUpOut, FollowUpQuery, FollowUpTypeBody,
+from web import org_scope
+from web.org_scope import companies, contacts, leads, visible
+from web.schemas.sales import (SUBJECTS, FollowUpBody, FollowUpFilters, FollowUpOut, FollowUpQuery, FollowUpTypeBody,
                                FollowUpTypeOut)
-from web.sales_scope import actor, customer_rows, member_userid, runtime, visible_customer, visible_row
-from web.scope import corp_and_app, in_scope
+from web.sales_scope import actor, member_userid, runtime, visible_customer
+from web.scope import check_corp, corp_and_app, in_scope
 
 bp = Blueprint("api_follow_ups", __name__, url_prefix="/api/v1")
 errors.register(bp)
+
+SCOPE = ("A member sees and writes the follow-ups on the customers they follow, the leads they own, the companies "
+         "they own or that have a customer they follow, the contacts they own or of those companies or linked to "
+         "a customer they follow, and their own follow-ups on customer groups; any other is a 404, by id and "
+         "when named as a filter.")
 
 
 # -- follow-ups ---------------------------------------------------------------------------------------------
@@ -38,22 +47,44 @@ def _render(s: Session, rows: list[FollowUp]) -> list[dict[str, Any]]:
     names: dict[int | None, str] = dict(s.execute(select(FollowUpType.id, FollowUpType.name).where(
         FollowUpType.id.in_(type_ids))).all()) if type_ids else {}
     links = links_of(s, [f.id for f in rows])
-    return [{"id": f.id, "corp_id": f.corp_id, "customer_id": f.customer_id, "userid": f.userid, "text": f.text,
-             "at": f.at.isoformat(), "via": f.via, "type_id": f.type_id, "type": names.get(f.type_id, ""),
-             **links[f.id]} for f in rows]
+    return [{"id": f.id, "corp_id": f.corp_id, **{c: getattr(f, c) for c in SUBJECT_COLUMNS}, "userid": f.userid,
+             "text": f.text, "at": f.at.isoformat(), "via": f.via, "type_id": f.type_id,
+             "type": names.get(f.type_id, ""), **links[f.id]} for f in rows]
+
+
+def _subject(s: Session, column: str, key: Any, corp_id: str | None) -> Subject:
+    """The subject `column` = `key` names, if this token may see it (else a 404)."""
+    if column == "customer_id":
+        return visible_customer(s, key)
+    if column == "group_chat_id":
+        group = visible_group(s, key)
+        if corp_id is not None and group.corp_id != corp_id:
+            raise ApiError(404, "not_found", f"no group {key}")
+        return GroupRef(group.corp_id, group.chat_id)
+    query, model, what = {"lead_id": (leads(), Lead, "lead"), "company_id": (companies(), Company, "company"),
+                          "contact_id": (contacts(), Contact, "contact")}[column]
+    found: Subject = visible(s, query, model, key, what)
+    return found
 
 
 @bp.get("/follow-ups")
 @require(Role.member)
-@endpoint("Follow-up records (跟进记录) of the customers the caller may see, newest first", query=FollowUpQuery,
-          response=Page[FollowUpOut])
+@endpoint("Follow-up records (跟进记录) on the subjects the caller may see (web/org_scope.py), newest first",
+          query=FollowUpQuery, response=Page[FollowUpOut], description=SCOPE)
 def list_follow_ups(query: FollowUpQuery) -> Any:
     return page_rows(follow_up_rows(query), _render, query)
 
 
 def follow_up_rows(filters: FollowUpFilters) -> Select:
-    """The records `filters` ask for among those this token may see, newest first (the list, the export)."""
-    rows = customer_rows(FollowUp, filters.customer_id)
+    """The records `filters` ask for among those this token may see, newest first (the list, the export); a
+    subject named that the token may not see is a 404, as by id."""
+    rows = org_scope.follow_up_rows()
+    with runtime().Session() as s:
+        for column in SUBJECT_COLUMNS:
+            key = getattr(filters, column)
+            if key is not None:
+                _subject(s, column, key, None)
+                rows = rows.where(getattr(FollowUp, column) == key)
     if filters.userid:
         rows = rows.where(FollowUp.userid == filters.userid)
     if filters.type_id is not None:
@@ -67,29 +98,36 @@ def follow_up_rows(filters: FollowUpFilters) -> Select:
 
 @bp.get("/follow-ups/<id:follow_up_id>")
 @require(Role.member)
-@endpoint("One follow-up record", response=FollowUpOut)
+@endpoint("One follow-up record", response=FollowUpOut, description=SCOPE)
 def get_follow_up(follow_up_id: int) -> Any:
     with runtime().Session() as s:
-        return jsonify(_render(s, [visible_row(s, FollowUp, follow_up_id, "follow-up")])[0])
+        return jsonify(_render(s, [visible(s, org_scope.follow_up_rows(), FollowUp, follow_up_id, "follow-up")])[0])
 
 
 @bp.post("/follow-ups")
 @require(Role.member)
-@endpoint("Record a follow-up on a customer: on its timeline, and its last follow-up time moves; with an "
-          "attachment and reminders (@colleagues at once, a time later) by app message",
-          body=FollowUpBody, response=FollowUpOut, status=201)
+@endpoint("Record a follow-up on exactly one subject (customer_id, lead_id, company_id, contact_id or "
+          "group_chat_id; 422 otherwise). On a customer it is on its timeline; a customer's and a lead's last "
+          "follow-up time moves. With an attachment and reminders (@colleagues at once, a time later) by app "
+          "message", body=FollowUpBody, response=FollowUpOut, status=201, description=SCOPE)
 def create_follow_up(body: FollowUpBody) -> Any:
+    given = [c for c in SUBJECT_COLUMNS if getattr(body, c) is not None]
+    if len(given) != 1:
+        problem = f"exactly one of {SUBJECTS}"
+        raise ApiError(422, "invalid", f"the subject: give {problem} (given: {', '.join(given) or 'none'})",
+                       {c: problem for c in given or ["customer_id"]})
+    check_corp(body.corp_id)
     with runtime().WriteSession.begin() as s:
-        customer = visible_customer(s, body.customer_id)
+        subject = _subject(s, given[0], getattr(body, given[0]), body.corp_id)
         userid = member_userid(body.userid, "follow-ups")
         kind = None
         if body.type_id is not None:
             kind = s.get(FollowUpType, body.type_id)
-            if kind is None or kind.corp_id != customer.corp_id:
+            if kind is None or kind.corp_id != subject.corp_id:
                 raise ApiError(422, "invalid", f"type_id: no follow-up type {body.type_id} in this corp",
                                {"type_id": "unknown follow-up type"})
-        extras = extras_for(s, customer, body)
-        row = record_follow_up(s, customer, userid, body.text, at=body.at or utcnow(), via="api",
+        extras = extras_for(s, subject, body)
+        row = record_follow_up(s, subject, userid, body.text, at=body.at or utcnow(), via="api",
                                source=f"api:{uuid.uuid4().hex}", actor=actor(), kind=kind, extras=extras)
         answer = _render(s, [row])[0]
     enqueue_outbox((o.id, o.queue) for o in extras.pending)  # after commit: a rolled-back record tells no one

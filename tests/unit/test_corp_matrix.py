@@ -35,7 +35,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "rule_pk": "rule_pk", "alert_pk": "alert_pk", "template_pk": "template_pk", "broadcast_pk": "broadcast_pk",
           "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default",
           "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
-          "plan_id": "plan_id", "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id"}
+          "plan_id": "plan_id", "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id",
+          "company_id": "company_id", "contact_id": "contact_id", "industry_id": "industry_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -98,8 +99,16 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_group_tags.update_tag": {"name": "evil"},
     "api_group_tags.tag_groups": {"chat_ids": [CHAT[CORP_A]], "add": []},  # add: corp A's tag (body_for_a)
     "api_group_activity.put_rule": {"window_days": 2},
+    "api_companies.create_company": {"name": "evil", "industry_id": "industry_id"},
+    "api_companies.update_company": {"name": "evil"},
+    "api_companies.add_customers": {"customer_ids": ["customer_id"]},
+    "api_contacts.create_contact": {"name": "evil", "company_id": "company_id"},
+    "api_contacts.update_contact": {"name": "evil"},
+    "api_industries.create_industry": {"name": "evil"},
+    "api_industries.rename_industry": {"name": "evil"},
 }
-REFS = {"customer_id", "stage_id", "type_id"}  # body keys whose value names a row of corp A (a key of its ids)
+# body keys whose value names a row of corp A (a key of its ids)
+REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id"}
 
 NOT_IN_MATRIX = {
     "/wecom/callback/<slug>": "WeCom's callback: authenticated by the app's signature, not a token "
@@ -179,6 +188,8 @@ def body_for_a(endpoint: str, ids: dict[str, Any]) -> dict[str, Any]:
     body = {**({} if endpoint in NO_CORP_IN_BODY else {"corp_id": CORP_A}), **BODIES.get(endpoint, {})}
     if "add" in body:
         body["add"] = [ids[CORP_A]["tag_pk"]]
+    if "customer_ids" in body:
+        body["customer_ids"] = [ids[CORP_A]["customer_id"]]
     return {key: ids[CORP_A][value] if key in REFS else value for key, value in body.items()}
 
 

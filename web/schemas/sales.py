@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from models.followup import FOLLOW_UP_MAX_CHARS
 from models.sales import StageOutcome
-from web.schemas.common import Body, CorpBody, Day, Id, Instant, Out, PageQuery, Query
+from web.schemas.common import Body, CorpBody, CorpId, Day, Id, Instant, Out, PageQuery, Query
 
 TypeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 
@@ -25,8 +25,16 @@ MAX_MENTIONS = 50
 
 
 # -- follow-ups ---------------------------------------------------------------------------------------------
+SUBJECTS = "customer_id, lead_id, company_id, contact_id or group_chat_id"
+ChatId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
 class FollowUpFilters(Query):
     customer_id: Id | None = Field(None, description="one customer's records (404 if not yours to see)")
+    lead_id: Id | None = Field(None, description="one lead's records (404 if not yours to see)")
+    company_id: Id | None = Field(None, description="one company's records (404 if not yours to see)")
+    contact_id: Id | None = Field(None, description="one contact's records (404 if not yours to see)")
+    group_chat_id: str | None = Field(None, max_length=64, description="one customer group's records (its chat_id)")
     userid: str | None = Field(None, max_length=64, description="written by this member")
     type_id: Id | None = Field(None, description="of this follow-up type")
     since: Instant | None = Field(None, description="at or after")
@@ -38,7 +46,13 @@ class FollowUpQuery(PageQuery, FollowUpFilters):
 
 
 class FollowUpBody(Body):
-    customer_id: Id
+    customer_id: Id | None = Field(None, description=f"the subject: exactly one of {SUBJECTS}")
+    lead_id: Id | None = None
+    company_id: Id | None = None
+    contact_id: Id | None = None
+    group_chat_id: ChatId | None = Field(None, description="a customer group's WeCom chat_id, in corp_id's corp")
+    corp_id: CorpId | None = Field(None, description="the group's corp (a token limited to a corp needs none); the "
+                                                     "other subjects carry theirs")
     text: Text = Field(description=f"联系记录, 1 to {FOLLOW_UP_MAX_CHARS} characters")
     at: Instant | None = Field(None, description="when the contact happened (default: now)")
     userid: Userid | None = Field(None, description="who followed up: a member token's own (default), an "
@@ -67,7 +81,11 @@ class AttachmentOut(Out):
 class FollowUpOut(Out):
     id: int
     corp_id: str
-    customer_id: int
+    customer_id: int | None
+    lead_id: int | None
+    company_id: int | None
+    contact_id: int | None
+    group_chat_id: str | None
     userid: str
     text: str
     at: dt.datetime
