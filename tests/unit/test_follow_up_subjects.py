@@ -12,12 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from customer_world import rejected
-from models import AuditLog, Customer, CustomerEvent, FollowUp, Lead
+from models import AuditLog, Customer, CustomerEvent, CustomerGroup, FollowUp, GroupMember, Lead, MemberType
 from models.followup import follow_up_types
 from org_support import made, org_world
 from support import CORP_ID
 
-CHAT = "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"
+CHAT = "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"  # zhangsan's group, lisi in it
+OTHER_CHAT = "wrOgQhDgAAMYQiS5ol9G7gK9JVBBBB"  # wangwu's group, neither of them in it
 
 
 @pytest.fixture
@@ -28,6 +29,14 @@ def world(runtime, client, make_token) -> dict[str, Any]:  # type: ignore[no-unt
         s.add_all(leads)
         s.flush()
         ids |= {"lead": leads[0].id, "lisis_lead": leads[1].id}
+        joined = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        for chat_id, owner, members in ((CHAT, "zhangsan", ("zhangsan", "lisi")), (OTHER_CHAT, "wangwu", ("wangwu",))):
+            group = CustomerGroup(corp_id=CORP_ID, chat_id=chat_id, name=f"{owner}的群", owner_userid=owner,
+                                  staff_count=len(members))
+            s.add(group)
+            s.flush()
+            s.add_all(GroupMember(group_id=group.id, corp_id=CORP_ID, member_id=m, member_type=MemberType.staff,
+                                  joined_at=joined, open_key=m) for m in members)
     for key, path, name in (("company", "/api/v1/companies", "企业"), ("contact", "/api/v1/contacts", "联系人")):
         ids[key] = made(client, ids["zhangsan"], path, name=f"张三的{name}")["id"]
         ids[f"lisis_{key}"] = made(client, ids["lisi"], path, name=f"李四的{name}")["id"]
@@ -107,14 +116,21 @@ def test_a_member_neither_writes_nor_reads_records_on_another_members_subject(cl
     assert [f["id"] for f in client.get("/api/v1/follow-ups", headers=world["admin"]).get_json()["items"]] == [theirs]
 
 
-def test_a_members_group_records_are_their_own(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+def test_group_records_follow_the_groups_scope(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    """A member sees and writes records on the groups web/group_scope.py shows them (owned, or in), whoever
+    wrote them; another group is a 404 as a subject and as a filter."""
     theirs = post(client, world["lisi"], group_chat_id=CHAT).get_json()["id"]
     mine = post(client, world["zhangsan"], group_chat_id=CHAT).get_json()["id"]
     listed = client.get("/api/v1/follow-ups", headers=world["zhangsan"], query_string={"group_chat_id": CHAT})
-    assert [f["id"] for f in listed.get_json()["items"]] == [mine]
-    assert client.get(f"/api/v1/follow-ups/{theirs}", headers=world["zhangsan"]).status_code == 404
+    assert [f["id"] for f in listed.get_json()["items"]] == [mine, theirs]
+    assert client.get(f"/api/v1/follow-ups/{theirs}", headers=world["zhangsan"]).status_code == 200
+    elsewhere = post(client, world["admin"], group_chat_id=OTHER_CHAT, userid="wangwu").get_json()["id"]
+    assert client.get(f"/api/v1/follow-ups/{elsewhere}", headers=world["zhangsan"]).status_code == 404
+    rejected(runtime, lambda: post(client, world["zhangsan"], group_chat_id=OTHER_CHAT), 404, "not_found")
+    r = client.get("/api/v1/follow-ups", headers=world["zhangsan"], query_string={"group_chat_id": OTHER_CHAT})
+    assert r.status_code == 404
     r = client.get("/api/v1/follow-ups", headers=world["admin"], query_string={"group_chat_id": CHAT})
     assert [f["id"] for f in r.get_json()["items"]] == [mine, theirs]
     error = rejected(runtime, lambda: post(client, world["admin"], group_chat_id=CHAT, userid="lisi",
                                            corp_id="wwnosuchcorp0001"), 404, "not_found")
-    assert "wwnosuchcorp0001" in error["message"]
+    assert CHAT in error["message"]
