@@ -21,6 +21,8 @@ from models.kf import KfAccount, KfCursor, KfScene, KfServicer, KfSession, KfSet
 from models.knowledge import KnowledgeItem
 from models.bot import BotReply, ReplyVia
 from models.groups import CustomerGroup, GroupMember, GroupStatus, JoinScene, MemberType
+from models.group_codes import (GroupCode, GroupCodeDailyStat, GroupCodeEntry, GroupCodeStrategy, GroupJoinWay,
+                                GroupWelcomeTemplate)
 from models.followup import FollowUp, FollowUpType, Plan
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
 from models.lead import Lead, LeadStatus
@@ -37,4 +39,5 @@ __all__ = [
     "Opportunity", "OpportunityStage", "StageChange", "StageOutcome",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
+    "GroupCode", "GroupCodeDailyStat", "GroupCodeEntry", "GroupCodeStrategy", "GroupJoinWay", "GroupWelcomeTemplate",
 ]
