@@ -143,11 +143,12 @@ def _principal() -> Principal:
     return Principal(row.name, row.role, row.userid, corp_id)
 
 
-def _check_body_size() -> None:
-    """The admin API's request-size limit (413). A declared length over it is refused before anything is
+def _check_body_size(at_least: int = 0) -> None:
+    """The admin API's request-size limit (413): SCRM_API_MAX_BODY_BYTES, or `at_least` for a route whose
+    bodies are larger by nature (a 2 MB image as base64). A declared length over it is refused before anything is
     read; a body without one (chunked) is read up to one byte past the limit and kept for the view, as
     werkzeug's own max_content_length would cut it short silently (then a 400 for broken JSON, not a 413)."""
-    limit = current_app.extensions["scrm"].settings.api_max_body_bytes
+    limit = max(current_app.extensions["scrm"].settings.api_max_body_bytes, at_least)
     too_large = ApiError(413, "too_large", f"the request body is over {limit} bytes")
     if (request.content_length or 0) > limit:
         raise too_large
@@ -157,14 +158,15 @@ def _check_body_size() -> None:
             raise too_large
 
 
-def require(role: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Guard a view: the caller's token must have `role` or a higher one. The guarded view carries
+def require(role: Role, max_body_bytes: int = 0) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Guard a view: the caller's token must have `role` or a higher one; its body may be `max_body_bytes`
+    when that is over the API's limit. The guarded view carries
     `required_role`, so tests can walk the url map and check every route against every role."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            _check_body_size()
+            _check_body_size(max_body_bytes)
             principal = _principal()
             if RANK[principal.role] < RANK[role.value]:
                 raise ApiError(403, "forbidden", f"needs the {role.value} role")
