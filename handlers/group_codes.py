@@ -39,7 +39,7 @@ def entries(s: Session, code_id: int) -> list[tuple[GroupCodeEntry, CustomerGrou
     rows = s.execute(select(GroupCodeEntry, CustomerGroup)
                      .join(CustomerGroup, GroupCodeEntry.group_id == CustomerGroup.id)
                      .where(GroupCodeEntry.code_id == code_id).order_by(GroupCodeEntry.position, GroupCodeEntry.id))
-    return [(entry, group) for entry, group in rows.tuples()]
+    return [(entry, group) for entry, group in rows.all()]
 
 
 def candidate(entry: GroupCodeEntry, group: CustomerGroup) -> Candidate:

@@ -60,11 +60,11 @@ def _render(s: Session, codes: list[GroupCode]) -> list[dict[str, Any]]:
     ids = [c.id for c in codes]
     now = utcnow()
     scans = dict(s.execute(select(GroupCodeDailyStat.code_id, func.sum(GroupCodeDailyStat.scans))
-                           .where(GroupCodeDailyStat.code_id.in_(ids)).group_by(GroupCodeDailyStat.code_id)).tuples())
+                           .where(GroupCodeDailyStat.code_id.in_(ids)).group_by(GroupCodeDailyStat.code_id)).all())
     joins = {(corp, state): n for corp, state, n in s.execute(
         select(GroupMember.corp_id, GroupMember.join_state, func.count()).where(
             GroupMember.join_state.in_({c.state for c in codes}), GroupMember.corp_id.in_({c.corp_id for c in codes}))
-        .group_by(GroupMember.corp_id, GroupMember.join_state)).tuples()}
+        .group_by(GroupMember.corp_id, GroupMember.join_state)).all()}
     return [{"id": c.id, "corp_id": c.corp_id, "name": c.name, "scene": c.scene, "channel": c.channel,
              "guide": c.guide, "strategy": c.strategy, "status": c.status, "owner": c.owner_userid,
              "created_by": c.created_by, "landing_path": f"/g/{c.slug}", "state": c.state,
@@ -292,7 +292,7 @@ def group_code_stats(group_code_id: int, query: StatsQuery) -> Any:
         today = _today(s, code.corp_id)
         first = today - dt.timedelta(days=query.days - 1)
         scans = s.execute(select(GroupCodeDailyStat.day, GroupCodeDailyStat.chat_id, GroupCodeDailyStat.scans)
-                          .where(GroupCodeDailyStat.code_id == code.id, GroupCodeDailyStat.day >= first)).tuples().all()
+                          .where(GroupCodeDailyStat.code_id == code.id, GroupCodeDailyStat.day >= first)).all()
         since = dt.datetime.combine(first, dt.time(), tzinfo=zone).astimezone(dt.UTC)
         joined = s.scalars(select(GroupMember.joined_at).where(
             GroupMember.corp_id == code.corp_id, GroupMember.join_state == code.state, GroupMember.joined_at >= since))
