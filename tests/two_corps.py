@@ -2,7 +2,7 @@
 route × role × corp matrix (tests/unit/test_corp_matrix.py).
 
 Corp A is the test corp (the environment app `default`), corp B has its own app `corpb`. In both, zhangsan
-follows a customer, is a kf servicer, wrote an app message and received a kf session; the customer has
+owns a customer group (behind a group channel code with a join way), follows a customer, is a kf servicer, wrote an app message and received a kf session; the customer has
 a follow-up record of the corp's own type and an opportunity at the corp's first stage. Every text a row of
 corp X holds carries MARK[X], so an answer that shows corp A's data is found by looking for MARK[A].
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import ApiToken, App, Customer, DeadLetter, FollowRelation, Inbox, JobRun, KfSession, Message, Staff
+from models import (ApiToken, App, Customer, CustomerGroup, DeadLetter, FollowRelation, Inbox, JobRun, KfSession, Message,
+                    Staff)
 from models.conversation import MessageOrigin, MessageSource
 from models.corp import save_app
 from models.db import utcnow
@@ -71,10 +72,20 @@ def _written(runtime: Any, corp: str) -> dict[str, int | str]:
         token = ApiToken(name=f"{mark}token", role="admin", token_hash=f"{mark}hash", corp_id=corp)
         export = JobRun(kind="customers_export", corp_id=corp, state="done", done=1, total=1,
                         result={"path": __file__, "filename": f"{mark}.csv"}, requested_by=f"token:{mark}")
-        s.add_all([token, export])
+        group = CustomerGroup(corp_id=corp, chat_id=chat_id(corp), name=f"{mark}群", owner_userid="zhangsan",
+                              staff_count=1, external_count=1)
+        s.add_all([token, export, group])
         s.flush()
         return {"customer_id": live.id, "binned_id": binned.id, "inbox_id": inbox.id, "session_id": session.session_id,
                 "message_pk": said.id, "token_id": token.id, "job_id": export.id}
+
+
+def chat_id(corp: str) -> str:
+    """The chat id of the corp's customer group."""
+    return f"wr{MARK[corp]}"
+
+
+QR_IMAGE = "iVBORw0KGgpRUg=="  # a PNG's signature and "QR", base64
 
 
 def _post(client: Any, ops: dict[str, str], path: str, body: dict[str, Any], method: str = "post") -> dict[str, Any]:
@@ -108,7 +119,14 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     deal = _post(client, ops, "/opportunities", {"customer_id": customer_id, "name": mark, "stage_id": stage["id"],
                                                  "amount_cents": 100, "expected_close": "2026-12-31",
                                                  "owner": "zhangsan"})
-    return {"field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
+    group_code = _post(client, ops, "/group-codes", {**c, "name": mark, "channel": mark, "owner": "zhangsan"})
+    entry = _post(client, ops, f"/group-codes/{group_code['id']}/groups", {"chat_id": chat_id(corp),
+                                                                          "qr_image": QR_IMAGE})["groups"][0]
+    _post(client, ops, f"/group-codes/{group_code['id']}/join-way", {"chat_ids": [chat_id(corp)], "remark": mark,
+                                                                    "room_base_name": mark}, method="put")
+    group_welcome = _post(client, ops, "/group-welcome-templates", {**c, "text": mark})
+    return {"group_code_id": group_code["id"], "entry_id": entry["id"], "group_welcome_id": group_welcome["id"],
+            "field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
             "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],

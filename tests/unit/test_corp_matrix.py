@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import Table, select
 
 from models import ApiToken, Base
-from two_corps import CORP_A, CORP_B, MARK, build
+from two_corps import CORP_A, CORP_B, MARK, QR_IMAGE, build, chat_id
 from web.auth import RANK, create_token, hash_token
 
 # path parameter → the key of corp A's row in two_corps.build's ids; per endpoint where the name is not enough
@@ -34,7 +34,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "welcome_id": "welcome_id", "account_pk": "account_pk", "item_pk": "item_pk", "session_id": "session_id",
           "rule_pk": "rule_pk", "alert_pk": "alert_pk", "template_pk": "template_pk", "broadcast_pk": "broadcast_pk",
           "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default",
-          "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id"}
+          "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
+          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -86,6 +87,14 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_opportunities.create_opportunity": {"customer_id": "customer_id", "name": "evil", "stage_id": "stage_id",
                                      "amount_cents": 1, "expected_close": "2026-12-31", "owner": "zhangsan"},
     "api_opportunities.update_opportunity": {"name": "evil"},
+    "api_group_codes.create_group_code": {"name": "evil", "channel": "evil", "owner": "zhangsan"},
+    "api_group_codes.edit_group_code": {"name": "evil"},
+    "api_group_codes.add_group": {"chat_id": chat_id(CORP_A), "qr_image": QR_IMAGE},
+    "api_group_codes.change_group": {"qr_image": QR_IMAGE},
+    "api_group_codes.order_groups": {"entry_ids": ["entry_id"]},
+    "api_group_join_way.put_join_way": {"chat_ids": [chat_id(CORP_A)], "room_base_name": "evil"},
+    "api_group_welcome.create_template": {"text": "evil"},
+    "api_group_welcome.edit_template": {"text": "evil"},
     "api_opportunities.move_opportunity": {"stage_id": "stage_id"},
 }
 REFS = {"customer_id", "stage_id", "type_id"}  # body keys whose value names a row of corp A (a key of its ids)
@@ -96,6 +105,8 @@ NOT_IN_MATRIX = {
     "/healthz": "liveness: no token, no corp data (db and redis up or down)",
     "/api/v1/openapi.json": "the API's description: public, no corp data",
     "/static/<path:filename>": "Flask's static files: none are served",
+    "/g/<slug>": "a group code's public landing page: no token (whoever scans is a customer), the unguessable "
+                 "code names the corp (test_group_codes: unknown and deleted codes are 404s)",
 }
 
 # (role, corp bound to, userid); None: a token for every corp (a member's is a row from before the rule)
@@ -168,6 +179,8 @@ def body_for_a(endpoint: str, ids: dict[str, Any]) -> dict[str, Any]:
     body = {**({} if endpoint in NO_CORP_IN_BODY else {"corp_id": CORP_A}), **BODIES.get(endpoint, {})}
     if "add" in body:
         body["add"] = [ids[CORP_A]["tag_pk"]]
+    if "entry_ids" in body:
+        body["entry_ids"] = [ids[CORP_A]["entry_id"]]
     return {key: ids[CORP_A][value] if key in REFS else value for key, value in body.items()}
 
 
