@@ -223,3 +223,18 @@ def test_another_corps_token_sees_no_code(client, runtime, admin) -> None:  # ty
     r = client.patch(f"/api/v1/group-codes/{code['id']}", headers=other, json={"name": "evil"})
     assert r.status_code == 404
     assert client.get(f"/api/v1/group-codes/{code['id']}", headers=admin).get_json()["name"] == "秋季活动群"
+
+
+def test_a_qr_image_of_almost_2_mb_is_kept_and_served_whole(client, runtime, admin) -> None:  # type: ignore[no-untyped-def]
+    """Over the API's usual 1 MiB body as base64, so the route's own limit is what lets it in; on MariaDB
+    the column must be a MEDIUMBLOB (a BLOB stops at 64 KiB)."""
+    add_group_row(runtime, "wrA")
+    code = make_code(client, admin, [])
+    image = png("wrA", size=2 * 1024 * 1024 - 20)
+    r = client.post(f"/api/v1/group-codes/{code['id']}/groups", headers=admin,
+                    json={"chat_id": "wrA", "qr_image": b64(image)})
+    assert r.status_code == 201 and r.get_json()["groups"][0]["image_bytes"] == len(image)
+    assert scan(client, code).get_data() == image
+    r = client.post("/api/v1/group-codes", headers=admin, json={"corp_id": CORP_ID, "name": "x", "channel": "y",
+                                                                "guide": "x" * (2 * 1024 * 1024)})
+    assert r.status_code == 413  # other routes keep the usual limit
