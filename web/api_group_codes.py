@@ -29,7 +29,7 @@ from web.sales_scope import actor, runtime
 from web.schemas.common import Deleted, Page
 from web.schemas.group_codes import (IMAGE_TEXT_CHARS, EntryChange, EntryIn, EntryOrder, GroupCodeChange, GroupCodeIn,
                                      GroupCodeOut, GroupCodeQuery, GroupCodeStats, StatsQuery)
-from web.scope import corp_and_app
+from web.scope import corp_and_app, live_rows
 
 bp = Blueprint("api_group_codes", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -102,9 +102,7 @@ def _answer(code_id: int, status: int = 200) -> Any:
 @endpoint("Group channel codes (群活码) with their groups, status and counts, newest first", query=GroupCodeQuery,
           response=Page[GroupCodeOut])
 def list_group_codes(query: GroupCodeQuery) -> Any:
-    rows = select(GroupCode).where(GroupCode.deleted_at.is_(None)).order_by(GroupCode.id.desc())
-    if g.principal.corp_id:
-        rows = rows.where(GroupCode.corp_id == g.principal.corp_id)
+    rows = live_rows(GroupCode).order_by(None).order_by(GroupCode.id.desc())
     if query.status:
         rows = rows.where(GroupCode.status == query.status)
     if query.name:

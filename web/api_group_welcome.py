@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ from web.errors import ApiError
 from web.sales_scope import actor, runtime
 from web.schemas.common import Deleted, Items
 from web.schemas.group_codes import TemplateChange, TemplateIn, TemplateOut
-from web.scope import corp_and_app
+from web.scope import corp_and_app, live_rows
 
 bp = Blueprint("api_group_welcome", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -69,12 +69,8 @@ def _answer(pk: int, status: int) -> Any:
 @endpoint("Group welcome templates (客户群欢迎语), oldest first (WeCom keeps at most 100 a corp)",
           response=Items[TemplateOut])
 def list_templates() -> Any:
-    query = (select(GroupWelcomeTemplate).where(GroupWelcomeTemplate.deleted_at.is_(None))
-             .order_by(GroupWelcomeTemplate.id))
-    if g.principal.corp_id:
-        query = query.where(GroupWelcomeTemplate.corp_id == g.principal.corp_id)
     with runtime().Session() as s:
-        items = [_json(row) for row in s.scalars(query)]
+        items = [_json(row) for row in s.scalars(live_rows(GroupWelcomeTemplate))]
     return jsonify({"items": items, "total": len(items)})
 
 
