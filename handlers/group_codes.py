@@ -34,12 +34,20 @@ def locked_code(s: Session, code_id: int) -> GroupCode | None:
                     .with_for_update())
 
 
-def entries(s: Session, code_id: int) -> list[tuple[GroupCodeEntry, CustomerGroup]]:
-    """The code's groups in the admin's order, each with its group row (the member counts)."""
+def entries_of(s: Session, code_ids: list[int]) -> dict[int, list[tuple[GroupCodeEntry, CustomerGroup]]]:
+    """Each code's groups in the admin's order, each with its group row (the member counts); one query."""
     rows = s.execute(select(GroupCodeEntry, CustomerGroup)
                      .join(CustomerGroup, GroupCodeEntry.group_id == CustomerGroup.id)
-                     .where(GroupCodeEntry.code_id == code_id).order_by(GroupCodeEntry.position, GroupCodeEntry.id))
-    return [(entry, group) for entry, group in rows.all()]
+                     .where(GroupCodeEntry.code_id.in_(code_ids)).order_by(GroupCodeEntry.position, GroupCodeEntry.id))
+    found: dict[int, list[tuple[GroupCodeEntry, CustomerGroup]]] = {}
+    for entry, group in rows.all():
+        found.setdefault(entry.code_id, []).append((entry, group))
+    return found
+
+
+def entries(s: Session, code_id: int) -> list[tuple[GroupCodeEntry, CustomerGroup]]:
+    """The code's groups in the admin's order, each with its group row."""
+    return entries_of(s, [code_id]).get(code_id, [])
 
 
 def candidate(entry: GroupCodeEntry, group: CustomerGroup) -> Candidate:

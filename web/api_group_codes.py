@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from handlers.channels import corp_zone
-from handlers.group_codes import candidate, drop_join_way, entries, locked_code, recheck
+from handlers.group_codes import candidate, drop_join_way, entries_of, locked_code, recheck
 from handlers.registry import HandlerContext
 from jobs.queue import enqueue_outbox
 from models import CustomerGroup, GroupCode, GroupCodeDailyStat, GroupCodeEntry, GroupMember, Role
@@ -59,6 +59,7 @@ def _render(s: Session, codes: list[GroupCode]) -> list[dict[str, Any]]:
     """Codes as the API shows them, in a few queries for the whole page."""
     ids = [c.id for c in codes]
     now = utcnow()
+    groups = entries_of(s, ids)
     scans = dict(s.execute(select(GroupCodeDailyStat.code_id, func.sum(GroupCodeDailyStat.scans))
                            .where(GroupCodeDailyStat.code_id.in_(ids)).group_by(GroupCodeDailyStat.code_id)).all())
     joins = {(corp, state): n for corp, state, n in s.execute(
@@ -68,7 +69,7 @@ def _render(s: Session, codes: list[GroupCode]) -> list[dict[str, Any]]:
     return [{"id": c.id, "corp_id": c.corp_id, "name": c.name, "scene": c.scene, "channel": c.channel,
              "guide": c.guide, "strategy": c.strategy, "status": c.status, "owner": c.owner_userid,
              "created_by": c.created_by, "landing_path": f"/g/{c.slug}", "state": c.state,
-             "groups": [_entry_json(e, grp, now) for e, grp in entries(s, c.id)],
+             "groups": [_entry_json(e, grp, now) for e, grp in groups.get(c.id, [])],
              "scans": int(scans.get(c.id) or 0), "joins": joins.get((c.corp_id, c.state), 0),
              "created_at": c.created_at.isoformat()} for c in codes]
 

@@ -1,4 +1,5 @@
-"""group channel codes, their groups, scans and join ways; group welcome templates (models/group_codes.py)
+"""group channel codes, their groups, scans and join ways; group welcome templates; group members by join
+state (models/group_codes.py)
 
 Revision ID: 0015_i12codes_group_codes
 Revises: 0014_i12core_groups
@@ -45,6 +46,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("slug", name=op.f("uq_group_codes_slug")),
     )
     op.create_index("ix_group_codes_corp_id_status", "group_codes", ["corp_id", "status"])
+    op.create_index("ix_group_members_corp_id_join_state_joined_at", "group_members",
+                    ["corp_id", "join_state", "joined_at"])
     op.create_table(
         "group_code_entries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -120,3 +123,4 @@ def downgrade() -> None:
     op.drop_table("group_code_daily_stats")
     op.drop_table("group_code_entries")
     op.drop_table("group_codes")
+    op.drop_index("ix_group_members_corp_id_join_state_joined_at", table_name="group_members")
