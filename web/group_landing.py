@@ -5,14 +5,14 @@ No token: whoever scans is a customer. The code is 32 random URL-safe characters
 walked; an unknown or deleted one is a 404, and the route never redirects anywhere (no open redirect).
 A code with no usable group answers 410 with a short message, and turns abnormal (its owner and creator
 get the 活码失效通知 once, handlers/group_codes.py). The image is sent with `no-store`: the next scan may
-get another group."""
+get another group. A HEAD (link checkers, previews) only says whether the code exists: it is no scan."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
@@ -42,6 +42,8 @@ def landing(slug: str) -> Any:
         code_id = s.scalar(select(GroupCode.id).where(GroupCode.slug == slug, GroupCode.deleted_at.is_(None)))
     if code_id is None:
         return _error(404, "not_found", "no such group code")
+    if request.method == "HEAD":  # a link checker or preview, not a scan: counts nothing, moves no turn
+        return Response(status=200, headers={"Cache-Control": "no-store"})
     with runtime.WriteSession.begin() as s:
         code = locked_code(s, code_id)
         if code is None:  # deleted meanwhile

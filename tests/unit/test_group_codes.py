@@ -45,6 +45,7 @@ def test_the_first_group_full_makes_the_code_show_the_second(client, runtime, ad
         add_group_row(runtime, chat)
     code = make_code(client, admin, ["wrA", "wrB"])
     assert code["status"] == "normal" and [g["chat_id"] for g in code["groups"]] == ["wrA", "wrB"]
+    assert client.head(code["landing_path"]).status_code == 200  # a link checker's HEAD is no scan
     assert shown(client, code) == "wrA" and shown(client, code) == "wrA"  # overflow: fill the first
     set_members(runtime, "wrA", 200)
     assert shown(client, code) == "wrB"
