@@ -109,6 +109,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_companies.bp)
     app.register_blueprint(api_contacts.bp)
     app.register_blueprint(api_industries.bp)
+    from web import api_group_codes, api_group_join_way, api_group_welcome, group_landing  # 群活码, 客户群欢迎语
+    app.register_blueprint(api_group_codes.bp)
+    app.register_blueprint(api_group_join_way.bp)
+    app.register_blueprint(api_group_welcome.bp)
+    app.register_blueprint(group_landing.bp)  # the public page a group code's QR opens: /g/<code>
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -1,14 +1,16 @@
 """Periodic jobs for `rq cron jobs.cron` (one cron process per deployment): the sweeper every minute, the
 recycle-bin purge and the unclaimed uploads' (jobs.attachments) every hour, the customer-service silence
 sweep (jobs.kf.kf_tick) every minute, plan reminders (jobs.bot.remind_plans_job) every minute, channel codes
-back from their backups (jobs.channels.reroute_codes_job) every 5 minutes, reply timeouts
-(jobs.moderation.reply_timeouts_job) every minute."""
+back from their backups (jobs.channels.reroute_codes_job) and group channel codes' status
+(jobs.group_codes.group_codes_recheck_job) every 5 minutes, reply timeouts (jobs.moderation.reply_timeouts_job)
+every minute."""
 
 from rq import cron
 
 from jobs.attachments import purge_unclaimed_job
 from jobs.bot import remind_plans_job
 from jobs.channels import REROUTE_EVERY, reroute_codes_job
+from jobs.group_codes import RECHECK_EVERY, group_codes_recheck_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
 from jobs.moderation import reply_timeouts_job
@@ -21,3 +23,4 @@ cron.register(kf_tick, queue_name="maintenance", interval=60)
 cron.register(remind_plans_job, queue_name="maintenance", interval=60)
 cron.register(reroute_codes_job, queue_name="maintenance", interval=int(REROUTE_EVERY.total_seconds()))
 cron.register(reply_timeouts_job, queue_name="maintenance", interval=60)
+cron.register(group_codes_recheck_job, queue_name="maintenance", interval=int(RECHECK_EVERY.total_seconds()))

@@ -38,7 +38,8 @@ def notify_lost(ctx: EffectContext, agent_id: int | None, userid: str, external_
 
 @effect("notify_admins")
 def notify_admins(ctx: EffectContext, agent_id: int | None, userids: list[str], text: str) -> dict[str, Any] | None:
-    """A notice for the corp's admins (获客助手 quota and links), within their app-message budget."""
+    """A notice for some staff, within their app-message budget: the corp's admins (获客助手 quota and links), a
+    group channel code's owner and creator (活码失效通知, handlers/group_codes.py)."""
     answer = send_app_message(ctx, agent_id, userids, "text", {"content": text})
     if answer is None:  # waits for the admins' budget: scheduled again
         return None

@@ -23,6 +23,8 @@ from models.bot import BotReply, ReplyVia
 from models.groups import CustomerGroup, GroupMember, GroupStatus, JoinScene, MemberType
 from models.group_tags import GroupTag, GroupTagging, GroupTagGroup
 from models.group_activity import GroupActivityRule
+from models.group_codes import (GroupCode, GroupCodeDailyStat, GroupCodeEntry, GroupCodeStrategy, GroupJoinWay,
+                                GroupWelcomeTemplate)
 from models.followup import FollowUp, FollowUpType, Plan
 from models.follow_up_links import FollowUpAttachment, FollowUpReminder
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
@@ -43,4 +45,5 @@ __all__ = [
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
     "FieldSubject", "GroupFieldValue", "GroupTag", "GroupTagging", "GroupTagGroup", "GroupActivityRule",
+    "GroupCode", "GroupCodeDailyStat", "GroupCodeEntry", "GroupCodeStrategy", "GroupJoinWay", "GroupWelcomeTemplate",
 ]

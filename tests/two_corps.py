@@ -6,8 +6,9 @@ follows a customer, is a kf servicer, wrote an app message and received a kf ses
 a follow-up record of the corp's own type with an uploaded file, an opportunity at the corp's first stage
 and a plan; it belongs to a company (of the corp's own industry) that has a contact (the customer) and a
 follow-up, as have the contact and the corp's customer group CHAT[corp] (zhangsan its owner and member), which
-also has a group tag, a group field value and the corp's activity rule. Every text a row of corp X holds
-carries MARK[X] (so does its file), so an answer that shows corp A's data is found by looking for MARK[A].
+also has a group tag, a group field value and the corp's activity rule, and is behind a group channel code
+with a join way. Every text a row of corp X holds carries MARK[X] (so does its file), so an answer that shows
+corp A's data is found by looking for MARK[A].
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
 corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
 """
@@ -87,6 +88,9 @@ def _written(runtime: Any, corp: str) -> dict[str, int | str]:
                 "message_pk": said.id, "token_id": token.id, "job_id": export.id}
 
 
+QR_IMAGE = "iVBORw0KGgpRUg=="  # a PNG's signature and "QR", base64
+
+
 def _post(client: Any, ops: dict[str, str], path: str, body: dict[str, Any], method: str = "post") -> dict[str, Any]:
     r = getattr(client, method)(f"/api/v1{path}", headers=ops, json=body)
     assert r.status_code < 300, (path, r.get_json())
@@ -136,8 +140,15 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
                                                "customer_id": customer_id, "owner": "zhangsan"})
     for subject in ({"company_id": company["id"]}, {"contact_id": contact["id"]}, {**c, "group_chat_id": CHAT[corp]}):
         _post(client, ops, "/follow-ups", {**subject, "text": mark, "userid": "zhangsan", "type_id": kind["id"]})
+    group_code = _post(client, ops, "/group-codes", {**c, "name": mark, "channel": mark, "owner": "zhangsan"})
+    entry = _post(client, ops, f"/group-codes/{group_code['id']}/groups", {"chat_id": CHAT[corp],
+                                                                          "qr_image": QR_IMAGE})["groups"][0]
+    _post(client, ops, f"/group-codes/{group_code['id']}/join-way", {"chat_ids": [CHAT[corp]], "remark": mark,
+                                                                    "room_base_name": mark}, method="put")
+    group_welcome = _post(client, ops, "/group-welcome-templates", {**c, "text": mark})
     return {"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
             "industry_id": industry["id"], "company_id": company["id"], "contact_id": contact["id"],
+            "group_code_id": group_code["id"], "entry_id": entry["id"], "group_welcome_id": group_welcome["id"],
             "field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
             "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from models import App, Corp, CustomField
@@ -23,6 +23,12 @@ APP_PREFERENCE = {"contact": 0, "agent": 1, "kf": 2}
 def in_scope(corp_id: str) -> bool:
     """May this token see or touch a row of `corp_id`?"""
     return g.principal.corp_id in (None, corp_id)
+
+
+def live_rows(model: Any) -> Select:
+    """Rows of `model` (a model with corp_id and deleted_at) not deleted, in this token's corps, oldest first."""
+    rows = select(model).where(model.deleted_at.is_(None)).order_by(model.id)
+    return rows.where(model.corp_id == g.principal.corp_id) if g.principal.corp_id else rows
 
 
 def check_corp(requested: str | None) -> None:

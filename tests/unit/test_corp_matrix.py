@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import Table, select
 
 from models import ApiToken, Base
-from two_corps import CHAT, CORP_A, CORP_B, MARK, build
+from two_corps import CHAT, CORP_A, CORP_B, MARK, QR_IMAGE, build
 from web.auth import RANK, create_token, hash_token
 
 # path parameter → the key of corp A's row in two_corps.build's ids; per endpoint where the name is not enough
@@ -36,7 +36,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default",
           "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
           "plan_id": "plan_id", "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id",
-          "company_id": "company_id", "contact_id": "contact_id", "industry_id": "industry_id"}
+          "company_id": "company_id", "contact_id": "contact_id", "industry_id": "industry_id",
+          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -88,6 +89,14 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_opportunities.create_opportunity": {"customer_id": "customer_id", "name": "evil", "stage_id": "stage_id",
                                      "amount_cents": 1, "expected_close": "2026-12-31", "owner": "zhangsan"},
     "api_opportunities.update_opportunity": {"name": "evil"},
+    "api_group_codes.create_group_code": {"name": "evil", "channel": "evil", "owner": "zhangsan"},
+    "api_group_codes.edit_group_code": {"name": "evil"},
+    "api_group_codes.add_group": {"chat_id": CHAT[CORP_A], "qr_image": QR_IMAGE},
+    "api_group_codes.change_group": {"qr_image": QR_IMAGE},
+    "api_group_codes.order_groups": {"entry_ids": ["entry_id"]},
+    "api_group_join_way.put_join_way": {"chat_ids": [CHAT[CORP_A]], "room_base_name": "evil"},
+    "api_group_welcome.create_template": {"text": "evil"},
+    "api_group_welcome.edit_template": {"text": "evil"},
     "api_opportunities.move_opportunity": {"stage_id": "stage_id"},
     "api_plans.create": {"customer_id": "customer_id", "text": "evil", "starts_at": "2026-12-01T01:00:00Z",
                          "userid": "zhangsan"},
@@ -116,6 +125,8 @@ NOT_IN_MATRIX = {
     "/healthz": "liveness: no token, no corp data (db and redis up or down)",
     "/api/v1/openapi.json": "the API's description: public, no corp data",
     "/static/<path:filename>": "Flask's static files: none are served",
+    "/g/<slug>": "a group code's public landing page: no token (whoever scans is a customer), the unguessable "
+                 "code names the corp (test_group_codes: unknown and deleted codes are 404s)",
 }
 
 # (role, corp bound to, userid); None: a token for every corp (a member's is a row from before the rule)
@@ -190,6 +201,8 @@ def body_for_a(endpoint: str, ids: dict[str, Any]) -> dict[str, Any]:
         body["add"] = [ids[CORP_A]["tag_pk"]]
     if "customer_ids" in body:
         body["customer_ids"] = [ids[CORP_A]["customer_id"]]
+    if "entry_ids" in body:
+        body["entry_ids"] = [ids[CORP_A]["entry_id"]]
     return {key: ids[CORP_A][value] if key in REFS else value for key, value in body.items()}
 
 

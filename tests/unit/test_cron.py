@@ -14,4 +14,5 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
     assert jobs == {("sweep_job", "maintenance", 60), ("purge_recycle_bin_job", "maintenance", 3600),
                     ("remind_plans_job", "maintenance", 60), ("kf_tick", "maintenance", 60),
                     ("reroute_codes_job", "maintenance", 300), ("reply_timeouts_job", "maintenance", 60),
-                    ("purge_unclaimed_job", "maintenance", 3600)}
+                    ("purge_unclaimed_job", "maintenance", 3600),
+                    ("group_codes_recheck_job", "maintenance", 300)}
