@@ -18,6 +18,8 @@ from typing import Any
 from collections.abc import Mapping
 
 WECOM_REAL_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
+WECOM_AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
+WECOM_JSSDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.2.0.js"
 ENV_FILE_VARIABLE = "SCRM_ENV_FILE"
 
 
@@ -53,6 +55,13 @@ class Settings:
     """WeCom's minute in the per-member app-message budget (doc 90454); tests shorten it."""
     export_dir: str = "exports"
     """Where export jobs write their files; web and workers must share it (a volume, on several hosts)."""
+    sidebar_authorize_url: str = WECOM_AUTHORIZE_URL
+    """Where a sidebar page without a session sends the browser to sign in (tests: the fake WeCom's)."""
+    sidebar_secure_cookie: bool = True
+    """Sidebar cookies carry Secure; off only for local http (SCRM_SIDEBAR_SECURE_COOKIE=0)."""
+    sidebar_session_seconds: int = 8 * 3600
+    sidebar_jssdk_url: str = WECOM_JSSDK_URL
+    """WeCom's JS-SDK, which provides the `wx` bridge in the WeCom WebView; empty: no script tag."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -139,4 +148,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_max_body_bytes=_int(env, "SCRM_API_MAX_BODY_BYTES", 1024 * 1024),
         app_message_window_seconds=max(1, _int(env, "SCRM_APP_MESSAGE_WINDOW", 60)),
         export_dir=env.get("SCRM_EXPORT_DIR") or "exports",
+        sidebar_authorize_url=env.get("WECOM_OAUTH_AUTHORIZE_URL") or WECOM_AUTHORIZE_URL,
+        sidebar_secure_cookie=env.get("SCRM_SIDEBAR_SECURE_COOKIE", "1").strip().lower() not in ("0", "false", "no"),
+        sidebar_session_seconds=max(60, _int(env, "SCRM_SIDEBAR_SESSION_SECONDS", 8 * 3600)),
+        sidebar_jssdk_url=env.get("SCRM_SIDEBAR_JSSDK_URL", WECOM_JSSDK_URL),
     )

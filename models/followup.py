@@ -46,7 +46,7 @@ def follow_up_types(session: Session, corp_id: str) -> list[FollowUpType]:
 
 class FollowUp(Base):
     """One note a staff member recorded about a customer, at `at` (UTC). `inbox_id` names the command
-    message it came from, when it came from one; `via` the door (bot, api)."""
+    message it came from, when it came from one; `via` the door (bot, api, sidebar)."""
 
     __tablename__ = "follow_ups"
     __table_args__ = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -70,6 +70,13 @@ def get_follow_up(follow_up_id: int) -> Any:
 @endpoint("Record a follow-up on a customer: on its timeline, and its last follow-up time moves",
           body=FollowUpBody, response=FollowUpOut, status=201)
 def create_follow_up(body: FollowUpBody) -> Any:
+    return jsonify(add_follow_up(body)), 201
+
+
+def add_follow_up(body: FollowUpBody) -> dict[str, Any]:
+    """Record a follow-up on a customer the caller may see, as the caller (a member: themselves); the admin
+    API and the sidebar (web/sidebar/customer_api.py) both come here."""
+    via = "sidebar" if g.principal.via == "sidebar" else "api"
     with runtime().WriteSession.begin() as s:
         customer = visible_customer(s, body.customer_id)
         userid = member_userid(body.userid, "follow-ups")
@@ -79,9 +86,9 @@ def create_follow_up(body: FollowUpBody) -> Any:
             if kind is None or kind.corp_id != customer.corp_id:
                 raise ApiError(422, "invalid", f"type_id: no follow-up type {body.type_id} in this corp",
                                {"type_id": "unknown follow-up type"})
-        row = record_follow_up(s, customer, userid, body.text, at=body.at or utcnow(), via="api",
-                               source=f"api:{uuid.uuid4().hex}", actor=actor(), kind=kind)
-        return jsonify(_render(s, [row])[0]), 201
+        row = record_follow_up(s, customer, userid, body.text, at=body.at or utcnow(), via=via,
+                               source=f"{via}:{uuid.uuid4().hex}", actor=actor(), kind=kind)
+        return _render(s, [row])[0]
 
 
 # -- types (9.12 跟进记录设置) -------------------------------------------------------------------------------
