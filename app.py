@@ -96,6 +96,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_follow_ups, api_opportunities  # sales: follow-up records; opportunities, stages
     app.register_blueprint(api_follow_ups.bp)
     app.register_blueprint(api_opportunities.bp)
+    from web import sidebar  # the H5 pages in WeCom's chat window: sign-in, JS-SDK, customer profile
+    app.register_blueprint(sidebar.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

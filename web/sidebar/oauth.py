@@ -24,7 +24,8 @@ from sqlalchemy import select
 
 from models import App, Corp, Staff
 from web.sidebar.blueprint import bp
-from web.sidebar.session import STATE_COOKIE, STATE_SECONDS, first_use, set_cookie, settings, sign, start_session, unsign
+from web.sidebar.session import (STATE_COOKIE, STATE_SECONDS, first_use, set_cookie, settings, sign, start_session,
+                                 unsign)
 from wecom.client import WeComError
 
 log = logging.getLogger(__name__)
