@@ -50,13 +50,15 @@ def _field_text(kind: str, value: Any) -> str:
 def timeline(s: Session, c: Customer, zone: ZoneInfo, before: int | None = None) -> list[dict[str, Any]]:
     """One page of the timeline, newest first, from before event `before` (exclusive) when given; field
     changes a member may not see are left out (web/scope.py), as in the admin API."""
-    query = select(CustomerEvent).where(CustomerEvent.customer_id == c.id)
+    query = select(CustomerEvent.id, CustomerEvent.kind, CustomerEvent.userid, CustomerEvent.detail, CustomerEvent.at
+                   ).where(CustomerEvent.customer_id == c.id)  # columns, not entities: a page is 30 rows each time
     if before is not None:
-        cursor = s.get(CustomerEvent, before)
-        if cursor is not None and cursor.customer_id == c.id:
+        cursor = s.execute(select(CustomerEvent.at, CustomerEvent.id).where(CustomerEvent.id == before,
+                                                                           CustomerEvent.customer_id == c.id)).first()
+        if cursor is not None:
             query = query.where(or_(CustomerEvent.at < cursor.at,
                                     and_(CustomerEvent.at == cursor.at, CustomerEvent.id < cursor.id)))
-    events = s.scalars(query.order_by(CustomerEvent.at.desc(), CustomerEvent.id.desc()).limit(TIMELINE_PAGE)).all()
+    events = s.execute(query.order_by(CustomerEvent.at.desc(), CustomerEvent.id.desc()).limit(TIMELINE_PAGE)).all()
     hidden = hidden_field_keys(s, c.corp_id)
     userids = {e.userid for e in events if e.userid}
     names = dict(s.execute(select(Staff.userid, Staff.name).where(Staff.corp_id == c.corp_id,
@@ -90,10 +92,11 @@ def _opportunities(s: Session, c: Customer) -> list[dict[str, Any]]:
 def _tag_library(s: Session, corp_id: str) -> list[dict[str, Any]]:
     """The corp's tag groups with their tags that exist in WeCom (a pending one cannot be marked yet)."""
     groups: dict[int, dict[str, Any]] = {}
-    for grp, tag in s.execute(select(TagGroup, Tag).join(Tag, Tag.group_pk == TagGroup.id).where(
-            TagGroup.corp_id == corp_id, TagGroup.deleted_at.is_(None), Tag.deleted_at.is_(None),
-            ~Tag.tag_id.startswith(PENDING_PREFIX)).order_by(TagGroup.order.desc(), TagGroup.id, Tag.order.desc())):
-        groups.setdefault(grp.id, {"name": grp.name, "tags": []})["tags"].append({"id": tag.id, "name": tag.name})
+    for group_pk, group_name, tag_pk, tag_name in s.execute(
+            select(TagGroup.id, TagGroup.name, Tag.id, Tag.name).join(Tag, Tag.group_pk == TagGroup.id).where(
+                TagGroup.corp_id == corp_id, TagGroup.deleted_at.is_(None), Tag.deleted_at.is_(None),
+                ~Tag.tag_id.startswith(PENDING_PREFIX)).order_by(TagGroup.order.desc(), TagGroup.id, Tag.order.desc())):
+        groups.setdefault(group_pk, {"name": group_name, "tags": []})["tags"].append({"id": tag_pk, "name": tag_name})
     return list(groups.values())
 
 

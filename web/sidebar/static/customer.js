@@ -4,16 +4,23 @@
   var root = document.getElementById('profile');
   if (!root) { return; }
   var base = '/sidebar/api/customers/' + root.getAttribute('data-customer');
-  var tags = document.getElementById('tags');
-  var picker = document.getElementById('tag-picker');
-  var addButton = document.getElementById('tag-add');
-
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) { node.className = cls; }
     if (text !== undefined) { node.textContent = text; }
     return node;
   }
+
+  var avatar = document.getElementById('avatar');
+  function noAvatar() {  /* an avatar that cannot load shows the name's first character, as WeCom does */
+    avatar.replaceWith(el('div', 'sb-head__avatar sb-head__avatar_empty', avatar.getAttribute('data-initial')));
+  }
+  if (avatar) {
+    if (avatar.complete && !avatar.naturalWidth) { noAvatar(); } else { avatar.addEventListener('error', noAvatar); }
+  }
+  var tags = document.getElementById('tags');
+  var picker = document.getElementById('tag-picker');
+  var addButton = document.getElementById('tag-add');
 
   function current() {
     return Array.prototype.map.call(tags.querySelectorAll('.sb-chip[data-tag]'), function (c) {
