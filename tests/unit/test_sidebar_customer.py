@@ -76,7 +76,7 @@ def test_tags_go_to_wecom_through_mark_tag(client, runtime, fake_wecom, world) -
         assert call["body"]["add_tag"] == [s.get(Tag, a).tag_id]
         assert s.execute(select(FollowTag.tag_pk, FollowTag.tagged_by)).all() == [(a, "zhangsan")]
         assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "customer.tag")) == "sidebar:zhangsan"
-    assert 'data-tag="%d">A级<button' % a in page(client).get_data(as_text=True)
+    assert f'data-tag="{a}">A级<button' in page(client).get_data(as_text=True)
     r = client.post(f"/sidebar/api/customers/{cid}/tags", json={"remove": [a]}, headers={CSRF: world["csrf"]})
     assert r.status_code == 202 and r.get_json()["tags"] == []
     assert fake_wecom.calls("externalcontact/mark_tag")[-1]["body"]["remove_tag"] == [call["body"]["add_tag"][0]]

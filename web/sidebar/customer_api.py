@@ -54,14 +54,15 @@ class Entry(Out):
 @session.api
 @endpoint("Add/remove the member's tags on a customer (mark_tag)", body=TagChange, response=Tagged, status=202)
 def tag(customer_id: int, body: TagChange) -> Any:
-    return jsonify(mark_customer_tags(customer_id, Tagging(add=body.add, remove=body.remove))), 202
+    return jsonify(mark_customer_tags(customer_id, Tagging(userid=None, add=body.add, remove=body.remove))), 202
 
 
 @bp.post("/api/customers/<id:customer_id>/follow-ups")
 @session.api
 @endpoint("Add a follow-up record as the member", body=NewFollowUp, response=FollowUpOut, status=201)
 def follow_up(customer_id: int, body: NewFollowUp) -> Any:
-    return jsonify(add_follow_up(FollowUpBody(customer_id=customer_id, text=body.text, type_id=body.type_id))), 201
+    return jsonify(add_follow_up(FollowUpBody(customer_id=customer_id, text=body.text, at=None, userid=None,
+                                                    type_id=body.type_id))), 201
 
 
 @bp.get("/api/customers/<id:customer_id>/timeline")

@@ -19,7 +19,8 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 from sqlalchemy import select
 
 from models import App, Corp, Staff

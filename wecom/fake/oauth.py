@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from flask import Flask, Response, redirect, request
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from wecom.fake.call import Call, bad_request, corpid_of
 from wecom.fake.errors import WeComError
@@ -130,7 +131,7 @@ def add_oauth_routes(app: Flask, state: Any) -> None:
     """The authorize page and the /fake/oauth control routes."""
 
     @app.get("/connect/oauth2/authorize")
-    def authorize() -> Response | tuple[Response, int]:
+    def authorize() -> WerkzeugResponse | tuple[Response, int]:
         args = request.args
         corpid, target = args.get("appid", ""), args.get("redirect_uri", "")
         agents = state.agents(corpid)
