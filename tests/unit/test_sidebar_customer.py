@@ -132,3 +132,16 @@ def test_the_timeline_pages_newest_first(client, runtime, world) -> None:
     rest = client.get(f"/sidebar/api/customers/{cid}/timeline?before={more[-1]['id']}").get_json()["items"]
     assert [e["text"] for e in rest] == [f"笔记：第{i}条" for i in range(10, -1, -1)]
     assert client.get(f"/sidebar/api/customers/{cid}/timeline?before=x").status_code == 400
+
+
+def test_each_page_loads_one_stylesheet_and_one_script_from_this_service(client, world) -> None:
+    html = page(client).get_data(as_text=True)
+    css = [h for h in html.split('"') if h.startswith("/sidebar/assets/") and ".css" in h]
+    js = [h for h in html.split('"') if h.startswith("/sidebar/assets/") and ".js" in h]
+    assert len(css) == len(js) == 1 and "https://" not in html.split("<body")[0]
+    r = client.get(css[0])
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/css")
+    assert "immutable" in r.headers["Cache-Control"] and b"WeUI v2.6.26" in r.data
+    assert client.get(js[0]).headers["Content-Type"].startswith("text/javascript")
+    assert client.get("/sidebar/assets/../session.py").status_code == 404
+    assert client.get("/sidebar/assets/nothing.css").status_code == 404

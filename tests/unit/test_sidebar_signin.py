@@ -66,6 +66,8 @@ def test_sign_in_comes_back_to_the_page_with_a_session(client, fake_wecom, world
     assert client.get_cookie("scrm_sidebar_state", path="/sidebar/oauth") is None
     page = client.get("/sidebar/customer?external_userid=wmCustomer0001")
     assert page.status_code == 200 and "王小明" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "private, no-store"
+    assert page.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     [call] = fake_wecom.calls("auth/getuserinfo")
     assert call["errcode"] == 0
 

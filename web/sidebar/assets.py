@@ -68,5 +68,4 @@ def asset(name: str) -> Response:
     response = Response(found.body, content_type=TYPES[name.rsplit(".", 1)[1]])
     response.headers["Cache-Control"] = ("public, max-age=31536000, immutable"
                                          if request.args.get("v") == found.version else "no-cache")
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
