@@ -148,5 +148,10 @@ def test_a_member_signs_in_tags_and_records_a_follow_up(browser, served, sender,
     assert (mark["body"]["userid"], mark["body"]["external_userid"], mark["body"]["add_tag"]) == (
         "zhangsan", "wmCustomer0001", [a_tag.tag_id])
     assert page.text_content("#tags").count("A级") == 1
+
+    page.set_viewport_size(VIEWPORT)  # another member's customer: the member's scope, in the browser too
+    page.goto(f"{served}/sidebar/customer?external_userid=wmCustomer0002")
+    assert "这位客户不在你的客户列表中" in page.text_content("body") and "赵六" not in page.content()
+    shot(page, "sidebar-not-yours")
     assert errors == []
     context.close()
