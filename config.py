@@ -61,6 +61,9 @@ class Settings:
     """Sidebar cookies carry Secure; off only for local http (SCRM_SIDEBAR_SECURE_COOKIE=0)."""
     sidebar_session_seconds: int = 8 * 3600
     sidebar_jssdk_url: str = WECOM_JSSDK_URL
+    public_url: str = ""
+    """The service's address as browsers reach it (`https://scrm.example.com`), for OAuth's redirect_uri and
+    the pages JS-SDK may sign; empty: the request's own host and scheme (no TLS-terminating proxy)."""
     """WeCom's JS-SDK, which provides the `wx` bridge in the WeCom WebView; empty: no script tag."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -152,4 +155,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sidebar_secure_cookie=env.get("SCRM_SIDEBAR_SECURE_COOKIE", "1").strip().lower() not in ("0", "false", "no"),
         sidebar_session_seconds=max(60, _int(env, "SCRM_SIDEBAR_SESSION_SECONDS", 8 * 3600)),
         sidebar_jssdk_url=env.get("SCRM_SIDEBAR_JSSDK_URL", WECOM_JSSDK_URL),
+        public_url=(env.get("SCRM_PUBLIC_URL") or "").rstrip("/"),
     )

@@ -145,3 +145,4 @@ def test_each_page_loads_one_stylesheet_and_one_script_from_this_service(client,
     assert client.get(js[0]).headers["Content-Type"].startswith("text/javascript")
     assert client.get("/sidebar/assets/../session.py").status_code == 404
     assert client.get("/sidebar/assets/nothing.css").status_code == 404
+    assert client.get("/sidebar/api/nothing").get_json()["error"]["code"] == "not_found"

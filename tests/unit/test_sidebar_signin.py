@@ -83,6 +83,21 @@ def test_the_session_cookie_is_secure_unless_configured_off(app, client, runtime
         runtime.settings = plain
 
 
+def test_behind_a_tls_proxy_the_public_url_is_the_callback(client, runtime, fake_wecom, world) -> None:
+    plain = runtime.settings
+    runtime.settings = plain.with_overrides(public_url="https://scrm.example.com")
+    try:
+        r = client.get("/sidebar/")
+        assert parse_qs(urlsplit(r.headers["Location"]).query)["redirect_uri"] == [
+            "https://scrm.example.com/sidebar/oauth/callback"]
+        sign_in(client, fake_wecom.url)
+        signed = client.get("/sidebar/api/js-config", query_string={"url": "https://scrm.example.com/sidebar/"})
+        assert signed.status_code == 200
+        assert client.get("/sidebar/api/js-config", query_string={"url": "http://localhost/sidebar/"}).status_code == 400
+    finally:
+        runtime.settings = plain
+
+
 def test_a_forged_state_is_refused(client, fake_wecom, world) -> None:
     choose(fake_wecom.url, userid="zhangsan")
     back = authorize(client)

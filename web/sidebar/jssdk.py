@@ -16,7 +16,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, jsonify
 from pydantic import Field
 
 from web.endpoint import endpoint
@@ -62,8 +62,8 @@ def _signed(ticket: str, url: str) -> dict[str, Any]:
           response=JsConfig)
 def js_config(query: JsConfigQuery) -> Any:
     url = query.url.split("#", 1)[0]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+    parts, ours = urlsplit(url), urlsplit(session.public_url("/"))
+    if (parts.scheme, parts.netloc) != (ours.scheme, ours.netloc):
         raise ApiError(400, "bad_request", "url: a page of this service (its location.href)")
     me = g.sidebar
     client = current_app.extensions["scrm"].client_for_app(me.app_pk)

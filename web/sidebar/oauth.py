@@ -25,8 +25,8 @@ from sqlalchemy import select
 
 from models import App, Corp, Staff
 from web.sidebar.blueprint import bp
-from web.sidebar.session import (STATE_COOKIE, STATE_SECONDS, first_use, set_cookie, settings, sign, start_session,
-                                 unsign)
+from web.sidebar.session import (STATE_COOKIE, STATE_SECONDS, first_use, public_url, set_cookie, settings, sign,
+                                 start_session, unsign)
 from wecom.client import WeComError
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def sign_in_redirect() -> Any:
         return message("无法登录", "找不到侧边栏所属的自建应用：请在侧边栏地址中用 ?app=应用标识 指明。", 400)
     app_pk, corp_id, agent_id = app
     state = secrets.token_urlsafe(24)
-    query = urlencode({"appid": corp_id, "redirect_uri": url_for("sidebar.oauth_callback", _external=True),
+    query = urlencode({"appid": corp_id, "redirect_uri": public_url(url_for("sidebar.oauth_callback")),
                        "response_type": "code", "scope": "snsapi_base", "state": state, "agentid": agent_id})
     response = redirect(f"{settings().sidebar_authorize_url}?{query}#wechat_redirect", 302)
     cookie = sign("state", {"s": state, "a": app_pk, "n": request.full_path.rstrip("?")})

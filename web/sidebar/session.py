@@ -61,6 +61,13 @@ def settings() -> Any:
     return current_app.extensions["scrm"].settings
 
 
+def public_url(path: str) -> str:
+    """`path` on the service as browsers reach it: SCRM_PUBLIC_URL (behind a TLS proxy, where the request
+    says http and the proxy's address), else this request's scheme and host."""
+    base = settings().public_url or request.host_url.rstrip("/")
+    return base + path
+
+
 def sign(purpose: str, data: dict[str, Any]) -> str:
     return str(_serializer(purpose).dumps(data))
 
