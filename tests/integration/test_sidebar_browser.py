@@ -155,3 +155,32 @@ def test_a_member_signs_in_tags_and_records_a_follow_up(browser, served, sender,
     shot(page, "sidebar-not-yours")
     assert errors == []
     context.close()
+
+
+# The newer @wecom/jssdk bridge: ww.register with signature callbacks, then promise-returning calls.
+WW_BRIDGE = """
+window.ww = {
+  register: function (o) {
+    sessionStorage.setItem('ww', JSON.stringify({corpId: o.corpId, agentId: o.agentId,
+      config: o.getConfigSignature(location.href.split('#')[0]),
+      agent: o.getAgentConfigSignature(location.href.split('#')[0])}));
+  },
+  getContext: function () { return Promise.resolve({entry: 'single_chat_tools'}); },
+  getCurExternalContact: function () { return Promise.resolve({userId: 'wmCustomer0001'}); }
+};
+"""
+
+
+def test_the_wecom_jssdk_bridge_works_too(browser, served, sender, client, runtime, fake_wecom,
+                                          make_token) -> None:
+    build_world(sender, client, runtime, fake_wecom.url, make_token("admin", name="setup"))
+    choose(fake_wecom.url, userid="zhangsan")
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    context.add_init_script(WW_BRIDGE)
+    page = context.new_page()
+    page.goto(f"{served}/sidebar/")
+    page.wait_for_url("**/sidebar/customer?external_userid=wmCustomer0001", timeout=15000)
+    registered = page.evaluate("JSON.parse(sessionStorage.getItem('ww'))")
+    assert (registered["corpId"], registered["agentId"]) == (CORP_ID, 1000002)
+    assert len(registered["config"]["signature"]) == len(registered["agent"]["signature"]) == 40
+    context.close()
