@@ -47,9 +47,11 @@ def _field_text(kind: str, value: Any) -> str:
     return str(value)
 
 
-def timeline(s: Session, c: Customer, zone: ZoneInfo, before: int | None = None) -> list[dict[str, Any]]:
+def timeline(s: Session, c: Customer, zone: ZoneInfo, before: int | None = None,
+             names: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One page of the timeline, newest first, from before event `before` (exclusive) when given; field
-    changes a member may not see are left out (web/scope.py), as in the admin API."""
+    changes a member may not see are left out (web/scope.py), as in the admin API. `names`: members' names
+    already loaded (the followers'); others are looked up."""
     query = select(CustomerEvent.id, CustomerEvent.kind, CustomerEvent.userid, CustomerEvent.detail, CustomerEvent.at
                    ).where(CustomerEvent.customer_id == c.id)  # columns, not entities: a page is 30 rows each time
     if before is not None:
@@ -60,9 +62,11 @@ def timeline(s: Session, c: Customer, zone: ZoneInfo, before: int | None = None)
                                     and_(CustomerEvent.at == cursor.at, CustomerEvent.id < cursor.id)))
     events = s.execute(query.order_by(CustomerEvent.at.desc(), CustomerEvent.id.desc()).limit(TIMELINE_PAGE)).all()
     hidden = hidden_field_keys(s, c.corp_id)
-    userids = {e.userid for e in events if e.userid}
-    names = dict(s.execute(select(Staff.userid, Staff.name).where(Staff.corp_id == c.corp_id,
-                                                                  Staff.userid.in_(userids))).all()) if userids else {}
+    names = dict(names or {})
+    missing = {e.userid for e in events if e.userid and e.userid not in names}
+    if missing:
+        names.update(s.execute(select(Staff.userid, Staff.name).where(Staff.corp_id == c.corp_id,
+                                                                      Staff.userid.in_(missing))).all())
     entries = []
     for e in events:
         detail = timeline_detail(e.kind, e.detail or {}, hidden)
@@ -115,7 +119,9 @@ def profile(s: Session, c: Customer) -> dict[str, Any]:
         "followers": [f for f in body["follows"] if f["status"] == "active"],
         "opportunities": _opportunities(s, c), "library": _tag_library(s, c.corp_id),
         "types": [{"id": t.id, "name": t.name} for t in types],
-        "timeline": timeline(s, c, x.zones[c.corp_id]), "page_size": TIMELINE_PAGE,
+        "timeline": timeline(s, c, x.zones[c.corp_id], names={u: n for (corp, u), n in x.names.items()
+                                                               if corp == c.corp_id}),
+        "page_size": TIMELINE_PAGE,
     }
 
 
