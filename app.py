@@ -17,6 +17,10 @@ from flask import Flask, jsonify, request
 from config import Settings, load_settings
 
 
+JSON_PREFIXES = ("/api/", "/sidebar/api/")
+"""Paths answered in JSON, errors included (the admin API, the sidebar pages' own)."""
+
+
 def _serving_db_command() -> bool:
     """True when the CLI is loading the app to run `db ...`, which must work un-migrated, or only to list
     its commands (`scrm --help`, which a newcomer runs before migrating).
@@ -114,10 +118,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_group_join_way.bp)
     app.register_blueprint(api_group_welcome.bp)
     app.register_blueprint(group_landing.bp)  # the public page a group code's QR opens: /g/<code>
+    from web import sidebar  # the H5 pages in WeCom's chat window: sign-in, JS-SDK, customer profile
+    app.register_blueprint(sidebar.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:
-        if request.path.startswith("/api/"):
+        if request.path.startswith(JSON_PREFIXES):
             from werkzeug.exceptions import NotFound
 
             said = exc.description if exc.description != NotFound.description else "no such endpoint"
@@ -126,7 +132,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
 
     @app.errorhandler(405)
     def _wrong_method(exc: Any) -> Any:
-        if request.path.startswith("/api/"):
+        if request.path.startswith(JSON_PREFIXES):
             body = {"error": {"code": "method_not_allowed", "message": f"{request.method} is not allowed here"}}
             return jsonify(body), 405, {"Allow": ", ".join(exc.valid_methods or [])}
         return exc

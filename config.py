@@ -18,6 +18,8 @@ from typing import Any
 from collections.abc import Mapping
 
 WECOM_REAL_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
+WECOM_AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
+WECOM_JSSDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.2.0.js"
 ENV_FILE_VARIABLE = "SCRM_ENV_FILE"
 
 
@@ -73,6 +75,16 @@ class Settings:
     storage_dir: str = "files"
     """The local store's directory, made on first use; web and workers must share it, like `export_dir`."""
     s3: S3Settings | None = None
+    sidebar_authorize_url: str = WECOM_AUTHORIZE_URL
+    """Where a sidebar page without a session sends the browser to sign in (tests: the fake WeCom's)."""
+    sidebar_secure_cookie: bool = True
+    """Sidebar cookies carry Secure; off only for local http (SCRM_SIDEBAR_SECURE_COOKIE=0)."""
+    sidebar_session_seconds: int = 8 * 3600
+    sidebar_jssdk_url: str = WECOM_JSSDK_URL
+    """WeCom's JS-SDK, which provides the `wx` bridge in the WeCom WebView; empty: no script tag."""
+    public_url: str = ""
+    """The service's address as browsers reach it (`https://scrm.example.com`), for OAuth's redirect_uri and
+    the pages JS-SDK may sign; empty: the request's own host and scheme (no TLS-terminating proxy)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -177,4 +189,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         storage=storage,
         storage_dir=env.get("SCRM_STORAGE_DIR") or "files",
         s3=s3,
+        sidebar_authorize_url=env.get("WECOM_OAUTH_AUTHORIZE_URL") or WECOM_AUTHORIZE_URL,
+        sidebar_secure_cookie=env.get("SCRM_SIDEBAR_SECURE_COOKIE", "1").strip().lower() not in ("0", "false", "no"),
+        sidebar_session_seconds=max(60, _int(env, "SCRM_SIDEBAR_SESSION_SECONDS", 8 * 3600)),
+        sidebar_jssdk_url=env.get("SCRM_SIDEBAR_JSSDK_URL", WECOM_JSSDK_URL),
+        public_url=(env.get("SCRM_PUBLIC_URL") or "").rstrip("/"),
     )

@@ -74,7 +74,7 @@ _SUBJECTS: dict[type, tuple[str, str]] = {Customer: ("customer_id", "customer"),
 
 class FollowUp(Base):
     """One note a staff member recorded about one subject (see the module), at `at` (UTC). `inbox_id` names
-    the command message it came from, when it came from one; `via` the door (bot, api)."""
+    the command message it came from, when it came from one; `via` the door (bot, api, sidebar)."""
 
     __tablename__ = "follow_ups"
     __table_args__ = (

@@ -75,6 +75,9 @@ def make_settings(database_url: str, api_base: str, **overrides: Any) -> Setting
         wecom_api_base=api_base,
         secret_key="test",
         env_app=EnvApp(CORP_ID, TOKEN, AES_KEY, SECRET, AGENT_ID),
+        sidebar_authorize_url=api_base.removesuffix("cgi-bin/") + "connect/oauth2/authorize",
+        sidebar_secure_cookie=False,
+        sidebar_jssdk_url="",
     )
     return base.with_overrides(**overrides)
 

@@ -53,7 +53,7 @@ def _runtime() -> Runtime:
 
 
 def _actor() -> str:
-    return f"token:{g.principal.name}"
+    return str(g.principal.actor)
 
 
 # -- scope and filters ------------------------------------------------------------------------------------

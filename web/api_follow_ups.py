@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -111,6 +111,13 @@ def get_follow_up(follow_up_id: int) -> Any:
           "follow-up time moves. With an attachment and reminders (@colleagues at once, a time later) by app "
           "message", body=FollowUpBody, response=FollowUpOut, status=201, description=SCOPE)
 def create_follow_up(body: FollowUpBody) -> Any:
+    return jsonify(add_follow_up(body)), 201
+
+
+def add_follow_up(body: FollowUpBody) -> dict[str, Any]:
+    """Record a follow-up on the subject the body names, if the caller may see it, as the caller (a member:
+    themselves); the admin API and the sidebar (web/sidebar/customer_api.py) both come here."""
+    via = "sidebar" if g.principal.via == "sidebar" else "api"
     given = [c for c in SUBJECT_COLUMNS if getattr(body, c) is not None]
     if len(given) != 1:
         problem = f"exactly one of {SUBJECTS}"
@@ -127,11 +134,11 @@ def create_follow_up(body: FollowUpBody) -> Any:
                 raise ApiError(422, "invalid", f"type_id: no follow-up type {body.type_id} in this corp",
                                {"type_id": "unknown follow-up type"})
         extras = extras_for(s, subject, body)
-        row = record_follow_up(s, subject, userid, body.text, at=body.at or utcnow(), via="api",
-                               source=f"api:{uuid.uuid4().hex}", actor=actor(), kind=kind, extras=extras)
+        row = record_follow_up(s, subject, userid, body.text, at=body.at or utcnow(), via=via,
+                               source=f"{via}:{uuid.uuid4().hex}", actor=actor(), kind=kind, extras=extras)
         answer = _render(s, [row])[0]
     enqueue_outbox((o.id, o.queue) for o in extras.pending)  # after commit: a rolled-back record tells no one
-    return jsonify(answer), 201
+    return answer
 
 
 # -- types (9.12 跟进记录设置) -------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def _enqueue_after_commit(rows: list[Outbox]) -> None:
 
 def _actor() -> str:
     principal = g.principal
-    return principal.userid or f"token:{principal.name}"
+    return principal.userid or principal.actor
 
 
 def _tag_json(t: Tag) -> dict[str, Any]:
@@ -212,8 +212,14 @@ def _tag_ids(s: Session, corp_id: str, pks: list[int], key: str) -> list[str]:
 @require(Role.member)
 @endpoint("Tag a customer (mark_tag) for one follower", body=Tagging, response=Tagged, status=202)
 def tag_customer(customer_id: int, body: Tagging) -> Any:
+    return jsonify(mark_customer_tags(customer_id, body)), 202
+
+
+def mark_customer_tags(customer_id: int, body: Tagging) -> dict[str, Any]:
     """Add/remove tags on one follow relation (a member tags their own customers; an admin names the
-    member with `userid`). mark_tag runs after commit; the answer is 202 with the outbox id."""
+    member with `userid`): a mark_tag outbox row, run after commit, and an audit row; the answer (outbox id,
+    its status, the relation's tags). The admin API and the sidebar (web/sidebar/customer_api.py) both
+    come here."""
     add, remove = body.add, body.remove
     if not add and not remove:
         raise ApiError(422, "invalid", "the tagging has errors", {"add": "add or remove at least one tag"})
@@ -225,6 +231,7 @@ def tag_customer(customer_id: int, body: Tagging) -> Any:
         userid = principal.userid
     elif not userid:
         raise ApiError(422, "invalid", "the tagging has errors", {"userid": "required: whose customer"})
+    principal = g.principal
     with _runtime().WriteSession.begin() as s:
         customer = s.get(Customer, customer_id)
         if customer is None or customer.deleted_at is not None or (
@@ -250,5 +257,4 @@ def tag_customer(customer_id: int, body: Tagging) -> Any:
         status = s.get(Outbox, outbox_id).status
         tags = s.scalars(select(Tag).join(FollowTag, FollowTag.tag_pk == Tag.id).join(FollowRelation).where(
             FollowRelation.customer_id == customer_id, FollowRelation.userid == userid)).all()
-        return jsonify({"outbox_id": outbox_id, "status": status, "userid": userid,
-                        "tags": [_tag_json(t) for t in tags]}), 202
+        return {"outbox_id": outbox_id, "status": status, "userid": userid, "tags": [_tag_json(t) for t in tags]}

@@ -48,10 +48,17 @@ class Principal:
     role: str
     userid: str | None
     corp_id: str | None
+    via: str = "token"
+    """The door: `token` (the admin API) or `sidebar` (a member signed in through WeCom, web/sidebar/)."""
 
     @property
     def is_member(self) -> bool:
         return self.role == Role.member.value
+
+    @property
+    def actor(self) -> str:
+        """Who the audit log and the timeline name: `token:<name>` or `sidebar:<userid>`."""
+        return f"{self.via}:{self.name}"
 
 
 def hash_token(token: str) -> str:
@@ -143,7 +150,7 @@ def _principal() -> Principal:
     return Principal(row.name, row.role, row.userid, corp_id)
 
 
-def _check_body_size(limit: int | None = None) -> None:
+def check_body_size(limit: int | None = None) -> None:
     """The admin API's request-size limit (413; `limit`, else SCRM_API_MAX_BODY_BYTES). A declared length
     over it is refused before anything is read; a body without one (chunked) is read up to one byte past
     the limit and kept for the view, as werkzeug's own max_content_length would cut it short silently (then
@@ -166,7 +173,7 @@ def require(role: Role, max_body: int | None = None) -> Callable[[Callable[..., 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            _check_body_size(max_body)
+            check_body_size(max_body)
             principal = _principal()
             if RANK[principal.role] < RANK[role.value]:
                 raise ApiError(403, "forbidden", f"needs the {role.value} role")
@@ -181,4 +188,4 @@ def require(role: Role, max_body: int | None = None) -> Callable[[Callable[..., 
 
 def audit(session: Session, action: str, target: str, **detail: Any) -> None:
     """Record a change made through the API, by whom; in the caller's transaction."""
-    record_audit(session, f"token:{g.principal.name}", action, target, **detail)
+    record_audit(session, g.principal.actor, action, target, **detail)

@@ -28,7 +28,7 @@ def runtime() -> Runtime:
 
 
 def actor() -> str:
-    return f"token:{g.principal.name}"
+    return str(g.principal.actor)
 
 
 def customer_rows(model: Any, customer_id: int | None) -> Select:

@@ -112,23 +112,52 @@ class WeComClient(WeChatClient):
         self._bad_secret: str | None = None
         """gettoken's errmsg once it refused this secret: no further gettoken with it, in this process."""
 
-    # -- access token -------------------------------------------------------------------------------
+    # -- access token and tickets --------------------------------------------------------------------
     @property
     def access_token(self) -> str:
         token, until = self._memo
         if token and time.monotonic() < until:
             return token
-        token = self.session.get(self.access_token_key)
-        if not token:
-            with self._refresh_lock():
-                token = self.session.get(self.access_token_key)  # another process may have refreshed
-                if not token:
-                    token = self.fetch_access_token()["access_token"]
+        token = self.shared(self.access_token_key, lambda: self.fetch_access_token()["access_token"])
         self._memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
         return token
 
-    def _refresh_lock(self) -> Any:
-        key = f"{self.access_token_key}:lock"
+    def shared(self, key: str, fetch: Callable[[], str]) -> str:
+        """A credential WeCom issues with a lifetime (the access token, the JS-SDK tickets), from the cache
+        every process shares; when it is absent one process at a time calls `fetch` (a Redis lock, a thread
+        lock without Redis) and the others, waiting on the lock, find what it stored. `fetch` stores the
+        value itself (`_keep`), as only it knows the lifetime WeCom gave."""
+        value = self.session.get(key)
+        if not value:
+            with self._refresh_lock(key):
+                value = self.session.get(key)  # another process may have refreshed
+                if not value:
+                    value = fetch()
+        return value
+
+    def _keep(self, key: str, value: str, expires_in: int) -> None:
+        # Expire our copy early: WeCom may drop a credential before expires_in, and a call made with one
+        # that dies in flight costs a retry.
+        self.session.set(key, value, max(expires_in - TOKEN_EARLY_REFRESH, 60))
+
+    def jsapi_ticket(self) -> str:
+        """The corp's jsapi_ticket (get_jsapi_ticket) for wx.config / getConfigSignature. WeCom allows 400
+        fetches an hour per corp and 100 per app: it is only ever fetched through `shared`."""
+        key = f"{self.access_token_key}:jsapi_ticket"
+        return self.shared(key, lambda: self._ticket("get_jsapi_ticket", {}, key))
+
+    def agent_ticket(self) -> str:
+        """The app's ticket (ticket/get?type=agent_config) for wx.agentConfig / getAgentConfigSignature."""
+        key = f"{self.access_token_key}:agent_ticket"
+        return self.shared(key, lambda: self._ticket("ticket/get", {"type": "agent_config"}, key))
+
+    def _ticket(self, endpoint: str, params: dict[str, str], key: str) -> str:
+        result = self.get(endpoint, params=params)
+        self._keep(key, result["ticket"], int(result.get("expires_in", 7200)))
+        return str(result["ticket"])
+
+    def _refresh_lock(self, name: str) -> Any:
+        key = f"{name}:lock"
         if self._redis is not None:
             return self._redis.lock(f"wecom:{key}", timeout=15, blocking_timeout=15)
         with _process_locks_guard:
@@ -156,10 +185,7 @@ class WeComClient(WeChatClient):
             raise CredentialsBroken(self._bad_secret)
         if errcode != 0:
             raise WeComError(errcode, str(result.get("errmsg", "")), endpoint)
-        ttl = int(result.get("expires_in", 7200))
-        # Expire our copy early: WeCom may drop a token before expires_in, and a call made with a
-        # token that dies in flight costs a retry.
-        self.session.set(self.access_token_key, result["access_token"], max(ttl - TOKEN_EARLY_REFRESH, 60))
+        self._keep(self.access_token_key, result["access_token"], int(result.get("expires_in", 7200)))
         return result
 
     def _drop_token(self, used: str) -> None:

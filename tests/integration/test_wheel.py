@@ -68,7 +68,9 @@ def test_every_package_and_module_of_the_checkout_is_in_the_wheel(wheel: Path) -
     assert sub <= set(names), sub - set(names)  # sub-packages too (wecom/fake)
     data = {"wecom/fake/default_seed.json", "migrations/script.py.mako",
             *(str(p.relative_to(ROOT)) for p in (ROOT / "migrations" / "versions").glob("*.py")),
-            *(str(p.relative_to(ROOT)) for p in (ROOT / "wecom" / "fake" / "samples").glob("*.xml"))}
+            *(str(p.relative_to(ROOT)) for p in (ROOT / "wecom" / "fake" / "samples").glob("*.xml")),
+            *(str(p.relative_to(ROOT)) for p in (ROOT / "web" / "sidebar").rglob("*")
+              if p.is_file() and p.suffix in (".html", ".css", ".js", ".txt"))}
     assert data <= set(names), data - set(names)
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "License-Expression: MIT" in metadata

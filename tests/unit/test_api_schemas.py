@@ -97,6 +97,14 @@ def test_the_document_and_the_url_map_agree(app, doc) -> None:  # type: ignore[n
     assert {(method, path) for path, ops in doc["paths"].items() for method in ops} == routes
 
 
+def test_the_sidebars_json_routes_are_typed_but_not_in_the_admin_document(app, doc) -> None:  # type: ignore[no-untyped-def]
+    """The sidebar pages' JSON routes (session cookie + CSRF header, tests/unit/test_sidebar_signin.py) are the
+    pages' private API: validated by @endpoint like the admin API, kept out of its bearer-token document."""
+    sidebar = [r for r in app.url_map.iter_rules() if r.rule.startswith("/sidebar/api/")]
+    assert sidebar and all(getattr(app.view_functions[r.endpoint], "spec", None) for r in sidebar)
+    assert not [path for path in doc["paths"] if "sidebar" in path]
+
+
 # -- ids past 64 bits --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", HUGE_IDS)
 def test_an_id_past_64_bits_is_a_404_on_every_id_route(app, client, runtime, admin, value) -> None:  # type: ignore[no-untyped-def]

@@ -89,7 +89,7 @@ class FollowUpOut(Out):
     userid: str
     text: str
     at: dt.datetime
-    via: str = Field(description="bot or api")
+    via: str = Field(description="bot, api or sidebar")
     type_id: int | None
     type: str = Field(description="the type's name")
     attachment: AttachmentOut | None = None

@@ -22,6 +22,7 @@ from wecom.fake.errors import ERRMSG, WeComError
 from wecom.fake.group_codes import GroupCodesState
 from wecom.fake.kf_state import KfState
 from wecom.fake.messages import AppMessages
+from wecom.fake.oauth import OAuthState
 from wecom.fake.seed import SeedError, parse_seed
 
 __all__ = ["ERRMSG", "FakeState", "SeedError", "WeComError"]  # re-exported from errors.py and seed.py
@@ -101,6 +102,7 @@ class FakeState:
         self.messages = AppMessages()  # app messages delivered, dropped, suppressed: see messages.py
         self.strategy_tags = StrategyTagLibraries()  # rule-group tags, apart from the corp library
         self.group_codes = GroupCodesState()  # group join ways and welcome templates: see group_codes.py
+        self.oauth = OAuthState()  # web sign-in codes and JS-SDK tickets: see oauth.py
         if seed:
             self.seed(seed)
 
@@ -116,6 +118,7 @@ class FakeState:
         self.messages.reset()
         self.strategy_tags.reset()
         self.group_codes.reset()
+        self.oauth.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
@@ -467,6 +470,12 @@ class FakeState:
         return members[0]
 
     # -- tokens ------------------------------------------------------------------------------------------
+
+    def agents(self, corpid: str) -> set[int] | None:
+        """The agent ids of the corp's apps; None for a corp the fake does not know."""
+        with self._lock:
+            apps = self._corps.get(corpid)
+            return None if apps is None else set(apps.values())
 
     def issue_token(self, corpid: str, secret: str, ttl: int) -> tuple[str, Token]:
         """gettoken: a new token for the app behind ``secret``; older tokens stay valid until they expire."""

@@ -1,0 +1,119 @@
+/* 客户详情: tags (mark_tag through the server), follow-up records, more of the timeline. */
+(function () {
+  'use strict';
+  var root = document.getElementById('profile');
+  if (!root) { return; }
+  var base = '/sidebar/api/customers/' + root.getAttribute('data-customer');
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  var avatar = document.getElementById('avatar');
+  function noAvatar() {  /* an avatar that cannot load shows the name's first character, as WeCom does */
+    avatar.replaceWith(el('div', 'sb-head__avatar sb-head__avatar_empty', avatar.getAttribute('data-initial')));
+  }
+  if (avatar) {
+    if (avatar.complete && !avatar.naturalWidth) { noAvatar(); } else { avatar.addEventListener('error', noAvatar); }
+  }
+  var tags = document.getElementById('tags');
+  var picker = document.getElementById('tag-picker');
+  var addButton = document.getElementById('tag-add');
+
+  function current() {
+    return Array.prototype.map.call(tags.querySelectorAll('.sb-chip[data-tag]'), function (c) {
+      return c.getAttribute('data-tag');
+    });
+  }
+
+  function chip(id, name, pending) {
+    var node = el('span', 'sb-chip' + (pending ? ' sb-chip_pending' : ''), name);
+    node.setAttribute('data-tag', id);
+    var x = el('button', 'sb-chip__x', '×');
+    x.type = 'button';
+    x.setAttribute('aria-label', '移除' + name);
+    node.appendChild(x);
+    return node;
+  }
+
+  function syncPicker() {
+    var have = current();
+    Array.prototype.forEach.call(picker.querySelectorAll('.sb-chip_option'), function (b) {
+      b.disabled = have.indexOf(b.getAttribute('data-tag')) >= 0;
+    });
+  }
+
+  function mark(change, optimistic) {
+    return Sidebar.api('POST', base + '/tags', change).then(function (res) {
+      if (res.status === 'done') {
+        Array.prototype.forEach.call(tags.querySelectorAll('.sb-chip[data-tag]'), function (c) { c.remove(); });
+        res.tags.forEach(function (t) { tags.insertBefore(chip(String(t.id), t.name, false), addButton); });
+      } else {
+        optimistic();
+      }
+      syncPicker();
+      Sidebar.toast(res.status === 'done' ? '已更新标签' : '标签同步中');
+    }).catch(function (err) { Sidebar.toast(err.message, true); });
+  }
+
+  if (tags) {
+    tags.addEventListener('click', function (ev) {
+      var x = ev.target.closest('.sb-chip__x');
+      if (!x) { return; }
+      var node = x.parentNode;
+      mark({remove: [Number(node.getAttribute('data-tag'))]}, function () { node.remove(); });
+    });
+  }
+  if (addButton) {
+    addButton.addEventListener('click', function () { picker.hidden = !picker.hidden; syncPicker(); });
+    picker.addEventListener('click', function (ev) {
+      var b = ev.target.closest('.sb-chip_option');
+      if (!b || b.disabled) { return; }
+      var id = b.getAttribute('data-tag');
+      mark({add: [Number(id)]}, function () { tags.insertBefore(chip(id, b.textContent, true), addButton); });
+    });
+  }
+
+  var list = document.getElementById('timeline');
+  function entry(e) {
+    var li = el('li', 'sb-timeline__item');
+    li.setAttribute('data-id', e.id);
+    var head = el('p', 'sb-timeline__head');
+    head.appendChild(el('b', '', e.label));
+    head.appendChild(document.createTextNode(' '));
+    head.appendChild(el('span', 'sb-muted', e.who + ' · ' + e.at));
+    li.appendChild(head);
+    if (e.text) { li.appendChild(el('p', 'sb-timeline__text', e.text)); }
+    return li;
+  }
+
+  var form = document.getElementById('follow-up');
+  form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var body = {text: form.text.value};
+    if (form.type_id) { body.type_id = Number(form.type_id.value); }
+    var button = form.querySelector('button');
+    button.disabled = true;
+    Sidebar.api('POST', base + '/follow-ups', body).then(function () {
+      form.text.value = '';
+      return Sidebar.api('GET', base + '/timeline');
+    }).then(function (page) {
+      list.textContent = '';
+      page.items.forEach(function (e) { list.appendChild(entry(e)); });
+      Sidebar.toast('已保存跟进记录');
+    }).catch(function (err) { Sidebar.toast(err.message, true); }).then(function () { button.disabled = false; });
+  });
+
+  var more = document.getElementById('timeline-more');
+  if (more) {
+    more.addEventListener('click', function () {
+      var last = list.querySelector('.sb-timeline__item:last-child');
+      Sidebar.api('GET', base + '/timeline?before=' + last.getAttribute('data-id')).then(function (page) {
+        page.items.forEach(function (e) { list.appendChild(entry(e)); });
+        if (page.items.length < Number(root.getAttribute('data-page-size'))) { more.remove(); }
+      }).catch(function (err) { Sidebar.toast(err.message, true); });
+    });
+  }
+})();
