@@ -156,6 +156,8 @@ class Plan(Base):
     app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id"))
     userid: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))  # 000 §7: a plan may be about a
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))  # company or a contact instead
     text: Mapped[str] = mapped_column(Text)
     due_at: Mapped[dt.datetime | None]
     reminded_at: Mapped[dt.datetime | None]

@@ -38,6 +38,10 @@ class When:
     all_day: bool = False
 
 
+LINKS = ("customer_id", "company_id", "contact_id")
+"""What a plan may be about (000 §7.2: 关联客户/联系人/企业), each optional."""
+
+
 def whole_day(day: dt.date, zone: ZoneInfo) -> When:
     """All of `day` in the corp's zone (全天), as that day's two midnights in UTC."""
     start, end = window(View.day, day, zone)
@@ -45,13 +49,13 @@ def whole_day(day: dt.date, zone: ZoneInfo) -> When:
 
 
 def create_plan(session: Session, *, corp_id: str, app_pk: int, userid: str, text: str, when: When,
-                remind_at: dt.datetime | None, customer_id: int | None, actor: str,
-                inbox_id: int | None = None) -> Plan:
+                remind_at: dt.datetime | None, actor: str, customer_id: int | None = None,
+                inbox_id: int | None = None, company_id: int | None = None, contact_id: int | None = None) -> Plan:
     """Store a plan for `userid` and audit it as `actor`; in the caller's transaction. The caller has checked
-    the text, who may plan for `userid`, and that the customer is theirs to see."""
+    the text, who may plan for `userid`, and that the customer, company or contact is theirs to see."""
     plan = Plan(corp_id=corp_id, app_pk=app_pk, userid=userid, text=text, starts_at=when.starts_at,
                 ends_at=when.ends_at, all_day=when.all_day, due_at=remind_at, customer_id=customer_id,
-                inbox_id=inbox_id, created_by=actor)
+                company_id=company_id, contact_id=contact_id, inbox_id=inbox_id, created_by=actor)
     session.add(plan)
     session.flush()
     record_audit(session, actor, "plan.create", f"plan:{plan.id}", userid=userid)
@@ -69,12 +73,12 @@ def move_reminder(plan: Plan, remind_at: dt.datetime | None, now: dt.datetime) -
 
 
 def edit_plan(session: Session, plan: Plan, changes: dict[str, Any], *, actor: str, now: dt.datetime) -> None:
-    """Apply `changes` (keys: text, userid, customer_id, when, remind_at; each already checked) and audit
+    """Apply `changes` (keys: text, userid, the LINKS, when, remind_at; each already checked) and audit
     which fields changed."""
     if "when" in changes:
         when: When = changes["when"]
         plan.starts_at, plan.ends_at, plan.all_day = when.starts_at, when.ends_at, when.all_day
-    for key in ("text", "userid", "customer_id"):
+    for key in ("text", "userid", *LINKS):
         if key in changes:
             setattr(plan, key, changes[key])
     if "remind_at" in changes:

@@ -15,16 +15,17 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
-from models import Corp, Customer, Plan, Role
+from models import Company, Contact, Corp, Customer, Plan, Role
 from models.corp import messaging_app
 from models.db import utcnow
-from models.plans import When, create_plan, delete_plan, edit_plan, finish_plan, whole_day
+from models.plans import LINKS, When, create_plan, delete_plan, edit_plan, finish_plan, whole_day
 from rules.calendar import View, window
 from web import errors
 from web.api import page_rows
 from web.auth import require
 from web.endpoint import endpoint
 from web.errors import ApiError
+from web.org_scope import companies, contacts, visible
 from web.sales_scope import act_for, actor, members_in_scope, runtime, visible_customer
 from web.schemas.common import Deleted, Page
 from web.schemas.plans import PlanBody, PlanEdit, PlanOut, PlanQuery, PlanStatus
@@ -33,7 +34,7 @@ from web.scope import check_corp, corp_and_app, in_scope
 bp = Blueprint("api_plans", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
-CLEARABLE = {"customer_id", "ends_at", "remind_at"}  # PATCH keys that may be null
+CLEARABLE = {*LINKS, "ends_at", "remind_at"}  # PATCH keys that may be null
 
 
 def _invalid(field: str, why: str) -> ApiError:
@@ -44,7 +45,8 @@ def _plan_json(p: Plan, zone: ZoneInfo) -> dict[str, Any]:
     def iso(value: dt.datetime | None) -> str | None:
         return value.isoformat() if value else None
 
-    return {"id": p.id, "corp_id": p.corp_id, "userid": p.userid, "customer_id": p.customer_id, "text": p.text,
+    return {"id": p.id, "corp_id": p.corp_id, "userid": p.userid, **{key: getattr(p, key) for key in LINKS},
+            "text": p.text,
             "starts_at": p.starts_at.isoformat(), "ends_at": iso(p.ends_at), "all_day": p.all_day,
             "day": p.starts_at.astimezone(zone).date().isoformat() if p.all_day else None,
             "remind_at": iso(p.due_at), "reminded_at": iso(p.reminded_at),
@@ -70,12 +72,19 @@ def _visible_plan(s: Session, plan_id: int, lock: bool = False) -> Plan:
     return plan
 
 
-def _customer_in(s: Session, corp_id: str, customer_id: int) -> Customer:
-    """A customer the caller may see, of the plan's corp."""
-    customer = visible_customer(s, customer_id)
-    if customer.corp_id != corp_id:
-        raise _invalid("customer_id", "a customer of another corp")
-    return customer
+def _linked(s: Session, corp_id: str | None, column: str, key: int) -> Customer | Company | Contact:
+    """The customer, company or contact (`column`) `key`, if the caller may see it (else 404); of `corp_id`
+    when that is given (else 422)."""
+    row: Customer | Company | Contact
+    if column == "customer_id":
+        row = visible_customer(s, key)
+    else:
+        query, model, what = (companies(), Company, "company") if column == "company_id" else (contacts(), Contact,
+                                                                                             "contact")
+        row = visible(s, query, model, key, what)
+    if corp_id is not None and row.corp_id != corp_id:
+        raise _invalid(column, "of another corp")
+    return row
 
 
 def _span(starts_at: dt.datetime, ends_at: dt.datetime | None) -> When:
@@ -112,9 +121,10 @@ def list_plans(query: PlanQuery) -> Any:
         if corp_id:
             rows = rows.where(Plan.corp_id == corp_id)
         rows = _by_member(s, rows, corp_id, query.userid)
-        if query.customer_id is not None:
-            visible_customer(s, query.customer_id)
-            rows = rows.where(Plan.customer_id == query.customer_id)
+        for column in LINKS:
+            if (key := getattr(query, column)) is not None:
+                _linked(s, None, column, key)
+                rows = rows.where(getattr(Plan, column) == key)
         if query.status is not None:
             rows = rows.where(Plan.done_at.is_(None) if query.status == PlanStatus.open else Plan.done_at.is_not(None))
         if query.view is not None or query.date is not None:
@@ -157,16 +167,18 @@ def get_plan(plan_id: int) -> Any:
           "member gets an app message then, once", body=PlanBody, response=PlanOut, status=201)
 def create(body: PlanBody) -> Any:
     with runtime().WriteSession.begin() as s:
-        customer = visible_customer(s, body.customer_id) if body.customer_id is not None else None
-        if customer is not None and body.corp_id not in (None, customer.corp_id):
-            raise _invalid("customer_id", "a customer of another corp")
-        corp_id, app_pk = corp_and_app(s, customer.corp_id if customer else body.corp_id)
+        links = {column: _linked(s, body.corp_id, column, key) for column in LINKS
+                 if (key := getattr(body, column)) is not None}
+        corps = {row.corp_id for row in links.values()}
+        if len(corps) > 1:
+            raise _invalid(sorted(links)[-1], "of another corp than the plan's other links")
+        corp_id, app_pk = corp_and_app(s, corps.pop() if corps else body.corp_id)
         sender = messaging_app(s, corp_id)  # the app whose agentid message/send needs
         zone = corp_zone(s, corp_id)
         plan = create_plan(s, corp_id=corp_id, app_pk=sender[0] if sender else app_pk,
                            userid=act_for(s, corp_id, body.userid, "plans"), text=body.text,
                            when=_when(body.starts_at, body.ends_at, body.day, zone), remind_at=body.remind_at,
-                           customer_id=customer.id if customer else None, actor=actor())
+                           actor=actor(), **{column: row.id for column, row in links.items()})
         s.refresh(plan)  # the answer shows the times as stored (MariaDB keeps whole seconds)
         return jsonify(_plan_json(plan, zone)), 201
 
@@ -187,10 +199,10 @@ def edit(plan_id: int, body: PlanEdit) -> Any:
         changes = {key: given[key] for key in ("text", "remind_at") if key in given}
         if "userid" in given:
             changes["userid"] = act_for(s, plan.corp_id, given["userid"], "plans")
-        if given.get("customer_id") is not None:
-            changes["customer_id"] = _customer_in(s, plan.corp_id, given["customer_id"]).id
-        elif "customer_id" in given:
-            changes["customer_id"] = None
+        for column in LINKS:
+            if column in given:
+                key = given[column]
+                changes[column] = None if key is None else _linked(s, plan.corp_id, column, key).id
         if "day" in given or "starts_at" in given:
             changes["when"] = _when(given.get("starts_at"), given.get("ends_at"), given.get("day"), zone)
         elif "ends_at" in given:

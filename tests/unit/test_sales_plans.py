@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot_support import Bot
 from customer_world import build, rejected
@@ -125,6 +125,31 @@ def test_an_edit_changes_what_it_names_and_refuses_nulls_it_cannot_take(client, 
 
 
 # -- who sees and writes whose plans ------------------------------------------------------------------------
+def test_a_plan_may_be_about_a_company_or_a_contact_the_caller_may_see(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    """000 §7.2: 关联客户/联系人/企业. Each link is optional, checked against the caller's scope (404 outside
+    it, nothing written), filterable, and cleared by a null."""
+    zs, ls = world["zhangsan"], world["lisi"]
+    company = client.post("/api/v1/companies", headers=zs, json={"corp_id": CORP_ID, "name": "张三的企业"}).get_json()
+    contact = client.post("/api/v1/contacts", headers=zs, json={"corp_id": CORP_ID, "name": "张三的联系人",
+                                                               "company_id": company["id"]}).get_json()
+    theirs = client.post("/api/v1/companies", headers=ls, json={"corp_id": CORP_ID, "name": "李四的企业"}).get_json()
+    body = plan(client, zs, text="拜访企业", company_id=company["id"], contact_id=contact["id"])
+    assert (body["company_id"], body["contact_id"], body["customer_id"]) == (company["id"], contact["id"], None)
+    assert listed(client, zs, f"company_id={company['id']}") == ["拜访企业"]
+    assert listed(client, zs, f"contact_id={contact['id']}") == ["拜访企业"]
+    with runtime.Session() as s:
+        before = s.scalar(select(func.count()).select_from(Plan))
+    rejected(runtime, lambda: post(client, zs, text="x", starts_at="2026-11-25T18:00:00Z", company_id=theirs["id"]),
+             404, "not_found")
+    assert client.get(f"/api/v1/plans?company_id={theirs['id']}", headers=zs).status_code == 404
+    r = client.patch(f"/api/v1/plans/{body['id']}", headers=zs, json={"company_id": theirs["id"]})
+    assert r.status_code == 404
+    r = client.patch(f"/api/v1/plans/{body['id']}", headers=zs, json={"company_id": None})
+    assert r.status_code == 200 and (r.get_json()["company_id"], r.get_json()["contact_id"]) == (None, contact["id"])
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(Plan)) == before
+
+
 def test_a_member_neither_reads_nor_writes_another_members_plans(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
     theirs = plan(client, world["lisi"], text="李四的计划", customer_id=world["赵六"])["id"]
     mine = plan(client, world["zhangsan"], text="张三的计划")["id"]

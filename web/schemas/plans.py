@@ -36,6 +36,8 @@ class PlanQuery(PageQuery):
                                                "alone, it means view=day")
     userid: str | None = Field(None, max_length=64, description="whose plans (403 outside the caller's members)")
     customer_id: Id | None = Field(None, description="about this customer (404 if not yours to see)")
+    company_id: Id | None = Field(None, description="about this company (404 if not yours to see)")
+    contact_id: Id | None = Field(None, description="about this contact (404 if not yours to see)")
     status: PlanStatus | None = None
 
 
@@ -43,6 +45,8 @@ class PlanBody(CorpBody):
     text: PlanText = Field(description=f"内容, 1 to {PLAN_MAX_CHARS} characters")
     userid: Userid | None = Field(None, description=WHO)
     customer_id: Id | None = Field(None, description="the customer it is about (one the caller may see)")
+    company_id: Id | None = Field(None, description="the company it is about (one the caller may see)")
+    contact_id: Id | None = Field(None, description="the contact it is about (one the caller may see)")
     starts_at: Instant | None = Field(None, description=STARTS)
     ends_at: Instant | None = Field(None, description="when it ends (not before starts_at; not with day)")
     day: Day | None = Field(None, description=DAY)
@@ -50,11 +54,14 @@ class PlanBody(CorpBody):
 
 
 class PlanEdit(Body):
-    """Only the keys given change; customer_id, ends_at and remind_at may be null (cleared)."""
+    """Only the keys given change; customer_id, company_id, contact_id, ends_at and remind_at may be null
+    (cleared)."""
 
     text: PlanText | None = None
     userid: Userid | None = Field(None, description=WHO)
     customer_id: Id | None = None
+    company_id: Id | None = None
+    contact_id: Id | None = None
     starts_at: Instant | None = Field(None, description="a new start: the plan is no longer all day")
     ends_at: Instant | None = None
     day: Day | None = Field(None, description="make it an all-day plan on this date")
@@ -67,6 +74,8 @@ class PlanOut(Out):
     corp_id: str
     userid: str
     customer_id: int | None
+    company_id: int | None
+    contact_id: int | None
     text: str
     starts_at: dt.datetime
     ends_at: dt.datetime | None
