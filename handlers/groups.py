@@ -1,0 +1,177 @@
+"""change_external_chat: customer groups created, changed and dismissed, as WeCom's events say.
+
+What an event says is applied at once where it is enough: members who joined (MemChangeList, JoinScene),
+members who quit (QuitScene), a dismissal. Everything the event does not carry (a new group's members,
+join details such as the join_way `state`, the inviter and the join time, a new name, owner or notice) is
+fetched with groupchat/get through the outbox (`fetch_group`, jobs/groups.py), and the answer reconciled.
+
+Member versions guard the incremental path: an add_member/del_member applies only when its LastMemVer is
+the version we hold and MemChangeCnt matches MemChangeList; otherwise an event was missed (or the list
+was cut short) and the group is refetched and reconciled instead of guessed at. An event whose CurMemVer
+we already hold is a replay (or a fetch got there first) and changes nothing.
+
+Outcomes that write nothing are logged: an event for a group we never saw (fetched instead, except a
+dismissal, which has nothing to fetch), a quit of someone never seen (the group is refetched: our list
+was wrong), anything for a dismissed group.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select, update
+
+from handlers.group_store import (Changes, close_stints, customer_ids, dismiss, insert_stints, open_stints, recount,
+                                  staff_ids, stint_rows)
+from handlers.registry import HandlerContext, on
+from models import CorpSettings
+from models.corp import messaging_app
+from models.db import get_or_create, utcnow
+from models.groups import CustomerGroup, GroupMember, MemberType
+from rules.group_members import SeenMember
+from wecom.events import ExternalChatEvent
+
+log = logging.getLogger(__name__)
+
+JOIN_SCENES = frozenset({1, 2, 3})
+"""JoinScene values that name one of groupchat/get's join scenes. The event's 0 means "invited" (directly
+or by link, doc 92130), which groupchat/get tells apart: left unknown until the fetch fills it in."""
+
+
+def _at(event: ExternalChatEvent) -> dt.datetime:
+    return event.create_time or utcnow()
+
+
+def fetch(ctx: HandlerContext, event: ExternalChatEvent, why: str) -> None:
+    """Plan groupchat/get for the event's group; its answer is reconciled (gone members closed at the
+    event's time, the time we learnt of it)."""
+    log.info("group %s: fetching groupchat/get (%s)", event.chat_id, why)
+    ctx.outbox("fetch_group", {"app_pk": ctx.app_pk, "chat_id": event.chat_id, "at": _at(event).isoformat()},
+               key=f"fetch_group:inbox:{ctx.inbox_id}")
+
+
+def _group(ctx: HandlerContext, chat_id: str) -> CustomerGroup | None:
+    return ctx.session.scalar(select(CustomerGroup).where(CustomerGroup.corp_id == ctx.corp_id,
+                                                          CustomerGroup.chat_id == chat_id).with_for_update())
+
+
+@on("change_external_chat/create")
+def group_created(ctx: HandlerContext, event: ExternalChatEvent) -> None:
+    """A new group: its row now (so the list shows it), its members and details from groupchat/get."""
+    if not event.chat_id:
+        log.info("change_external_chat/create without a ChatId: nothing to do")
+        return
+    get_or_create(ctx.session, CustomerGroup, {"corp_id": ctx.corp_id, "chat_id": event.chat_id},
+                  group_created_at=_at(event), admins=[])
+    fetch(ctx, event, "created")
+
+
+@on("change_external_chat/update")
+def group_updated(ctx: HandlerContext, event: ExternalChatEvent) -> None:
+    """add_member/del_member are applied from the event; change_owner, change_name, change_notice (and any
+    detail WeCom adds later) carry no new value, so the group is fetched."""
+    if not event.chat_id:
+        log.info("change_external_chat/update without a ChatId: nothing to do")
+        return
+    if event.update_detail not in ("add_member", "del_member"):
+        fetch(ctx, event, event.update_detail or "update")
+        return
+    group = _group(ctx, event.chat_id)
+    if group is None:
+        fetch(ctx, event, "a group we never saw")
+        return
+    if group.dismissed_at is not None:
+        log.info("group %s: %s after its dismissal ignored", event.chat_id, event.update_detail)
+        return
+    if event.cur_mem_ver and group.member_version == event.cur_mem_ver:
+        if event.update_detail == "del_member":
+            _settle_quits(ctx, group, event)
+        return  # applied already: a replay, or a fetch that got there first
+    if (event.last_mem_ver != group.member_version or not event.mem_change_list
+            or event.mem_change_cnt != len(event.mem_change_list)):
+        fetch(ctx, event, f"member version {group.member_version or '-'} → event {event.last_mem_ver or '-'}"
+                          f"/{event.cur_mem_ver or '-'}, {event.mem_change_cnt} changed, "
+                          f"{len(event.mem_change_list)} listed")
+        return
+    if event.update_detail == "add_member":
+        _joined(ctx, group, event)
+    else:
+        _quit(ctx, group, event)
+    group.member_version = event.cur_mem_ver
+
+
+def _joined(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> None:
+    """Open a stint for each listed member not in the group yet; the fetch then fills in their details."""
+    stints = open_stints(ctx.session, [group.id])[group.id]
+    new = [m for m in dict.fromkeys(event.mem_change_list) if m not in stints]
+    staff = staff_ids(ctx.session, ctx.corp_id, new)
+    scene = event.join_scene if event.join_scene in JOIN_SCENES else None
+    members = [SeenMember(member_id=m[:64], joined_at=_at(event), join_scene=scene, inviter_userid="",
+                          join_state="", name="", group_nickname="", unionid="",
+                          member_type=(MemberType.staff if m in staff else MemberType.external).value)
+               for m in new]
+    linked = customer_ids(ctx.session, ctx.corp_id, members, Changes())
+    insert_stints(ctx.session, stint_rows(group, members, linked))
+    recount(group, [s.details["member_type"] for s in stints.values()] + [m.member_type for m in members])
+    fetch(ctx, event, "join details")
+
+
+def _quit(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> None:
+    """Close the listed members' stints at the event's time with its QuitScene; a member we do not hold
+    open is either one a fetch already closed (its time and scene corrected) or never seen (refetched)."""
+    stints = open_stints(ctx.session, [group.id])[group.id]
+    gone = [stints.pop(m) for m in dict.fromkeys(event.mem_change_list) if m in stints]
+    close_stints(ctx.session, [(s.id, _at(event), event.quit_scene) for s in gone])
+    recount(group, [s.details["member_type"] for s in stints.values()])
+    for stint in gone:
+        _notify_quit(ctx, group, stint.id, stint.member_id, stint.details)
+    if len(gone) < len(set(event.mem_change_list)):
+        _settle_quits(ctx, group, event)
+
+
+def _settle_quits(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> None:
+    """For members of a del_member whose stint is not open: a stint a reconciliation closed without knowing
+    how (quit_scene NULL) gets the event's time and scene; a member with no stint at all was never seen,
+    and the group is refetched."""
+    stints = ctx.session.execute(select(GroupMember.id, GroupMember.member_id, GroupMember.quit_scene,
+                                        GroupMember.open_key)
+                                 .where(GroupMember.group_id == group.id,
+                                        GroupMember.member_id.in_(event.mem_change_list))
+                                 .order_by(GroupMember.id)).all()
+    latest = {row.member_id: row for row in stints}
+    for row in latest.values():
+        if row.open_key is None and row.quit_scene is None and event.quit_scene is not None:
+            ctx.session.execute(update(GroupMember).where(GroupMember.id == row.id)
+                                .values(quit_at=_at(event), quit_scene=event.quit_scene))
+    unseen = set(event.mem_change_list) - set(latest)
+    if unseen:
+        log.info("group %s: del_member for %d member(s) never seen", event.chat_id, len(unseen))
+        fetch(ctx, event, "a quit of someone never seen")
+
+
+def _notify_quit(ctx: HandlerContext, group: CustomerGroup, stint_id: int, member_id: str,
+                 details: dict[str, object]) -> None:
+    """退群提醒: tell the owner an external member quit, when the corp turned it on; once per stint."""
+    if details.get("member_type") != MemberType.external.value or not group.owner_userid:
+        return
+    enabled = ctx.session.scalar(select(CorpSettings.notify_owner_on_group_quit)
+                                 .where(CorpSettings.corp_id == ctx.corp_id))
+    if not enabled:
+        return
+    app_pk, agent_id = messaging_app(ctx.session, ctx.corp_id, prefer_pk=ctx.app_pk) or (ctx.app_pk, None)
+    ctx.outbox("notify_group_quit", {"app_pk": app_pk, "agent_id": agent_id, "userid": group.owner_userid,
+                                     "group_name": group.name or group.chat_id, "member_id": member_id,
+                                     "member_name": str(details.get("name") or "")},
+               key=f"notify_group_quit:{stint_id}")
+
+
+@on("change_external_chat/dismiss")
+def group_dismissed(ctx: HandlerContext, event: ExternalChatEvent) -> None:
+    """The group is gone: dismissed at the event's time, every open stint closed then (no quit scene: nobody
+    left on their own). A dismissal of a group we never saw, or a second one, writes nothing."""
+    group = _group(ctx, event.chat_id) if event.chat_id else None
+    if group is None:
+        log.info("dismiss of group %s, which we never saw: nothing to do", event.chat_id or "(no ChatId)")
+        return
+    dismiss(ctx.session, group, _at(event))
