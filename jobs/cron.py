@@ -2,12 +2,13 @@
 recycle-bin purge every hour, the customer-service silence sweep (jobs.kf.kf_tick) every minute, plan
 reminders (jobs.bot.remind_plans_job) every minute, channel codes back from their backups
 (jobs.channels.reroute_codes_job) every 5 minutes, reply timeouts (jobs.moderation.reply_timeouts_job) every
-minute."""
+minute, a full customer-group sync of every corp (jobs.group_sync.sync_all_groups_job) every 6 hours."""
 
 from rq import cron
 
 from jobs.bot import remind_plans_job
 from jobs.channels import REROUTE_EVERY, reroute_codes_job
+from jobs.group_sync import SYNC_EVERY, sync_all_groups_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
 from jobs.moderation import reply_timeouts_job
@@ -19,3 +20,4 @@ cron.register(kf_tick, queue_name="maintenance", interval=60)
 cron.register(remind_plans_job, queue_name="maintenance", interval=60)
 cron.register(reroute_codes_job, queue_name="maintenance", interval=int(REROUTE_EVERY.total_seconds()))
 cron.register(reply_timeouts_job, queue_name="maintenance", interval=60)
+cron.register(sync_all_groups_job, queue_name="maintenance", interval=SYNC_EVERY)
