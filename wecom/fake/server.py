@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from wecom.fake import endpoints_contact as contact
 from wecom.fake import endpoints_kf as kf
+from wecom.fake import groups
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -168,6 +169,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "externalcontact/get_contact_way": Endpoint("POST", contact.get_contact_way),
     "externalcontact/update_contact_way": Endpoint("POST", contact.update_contact_way),
     "externalcontact/del_contact_way": Endpoint("POST", contact.del_contact_way),
+    "externalcontact/groupchat/list": Endpoint("POST", groups.groupchat_list),
+    "externalcontact/groupchat/get": Endpoint("POST", groups.groupchat_get),
     "message/send": Endpoint("POST", _CgiBin.message_send),
     "kf/account/add": Endpoint("POST", kf.account_add),
     "kf/account/update": Endpoint("POST", kf.account_update),
@@ -330,6 +333,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     contact.add_contact_control_routes(app, state, welcome_code_ttl)
     contact.add_directory_control_routes(app, state)
     kf.add_kf_control_routes(app, state)
+    groups.add_group_control_routes(app, state.groups)
     return app
 
 

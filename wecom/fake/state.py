@@ -19,6 +19,7 @@ from typing import Any
 from wecom.fake.corp_tags import CorpTag, CorpTagLibrary, NewTag, StrategyTagLibraries, TagGroup
 from wecom.fake.directory import Directory, VisibleRange, department_ids
 from wecom.fake.errors import ERRMSG, WeComError
+from wecom.fake.groups import GroupBook
 from wecom.fake.kf_state import KfState
 from wecom.fake.messages import AppMessages
 from wecom.fake.seed import SeedError, parse_seed
@@ -99,6 +100,7 @@ class FakeState:
         self.kf = KfState()  # customer service (微信客服): its own lock and tables, see kf_state.py
         self.messages = AppMessages()  # app messages delivered, dropped, suppressed: see messages.py
         self.strategy_tags = StrategyTagLibraries()  # rule-group tags, apart from the corp library
+        self.groups = GroupBook()  # customer groups and their callback targets: see groups.py
         if seed:
             self.seed(seed)
 
@@ -113,6 +115,7 @@ class FakeState:
         self.kf.reset()
         self.messages.reset()
         self.strategy_tags.reset()
+        self.groups.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
