@@ -96,6 +96,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_follow_ups, api_opportunities  # sales: follow-up records; opportunities, stages
     app.register_blueprint(api_follow_ups.bp)
     app.register_blueprint(api_opportunities.bp)
+    from web import api_group_sync  # customer groups: the sync from WeCom and its last run
+    app.register_blueprint(api_group_sync.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:
