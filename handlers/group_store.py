@@ -74,11 +74,12 @@ def open_stints(s: Session, group_ids: list[int]) -> dict[int, dict[str, OpenSti
     detail_cols = [getattr(GroupMember, name) for name in DETAIL_FIELDS]
     for chunk in _chunks(group_ids):
         rows = s.execute(select(GroupMember.id, GroupMember.group_id, GroupMember.member_id, GroupMember.joined_at,
-                                *detail_cols)
+                                GroupMember.customer_id, *detail_cols)
                          .where(GroupMember.group_id.in_(chunk), GroupMember.open_key.is_not(None)))
         for row in rows:
             found[row.group_id][row.member_id] = OpenStint(row.id, row.member_id, row.joined_at,
-                                                           {name: getattr(row, name) for name in DETAIL_FIELDS})
+                                                           {name: getattr(row, name) for name in DETAIL_FIELDS},
+                                                           row.customer_id)
     return found
 
 
@@ -90,7 +91,7 @@ def customer_ids(s: Session, corp_id: str, members: list[SeenMember], changes: C
     known: dict[str, int] = {}
     for chunk in _chunks(sorted(wanted)):
         known.update(s.execute(select(Customer.external_userid, Customer.id).where(
-            Customer.corp_id == corp_id, Customer.external_userid.in_(chunk))).tuples())
+            Customer.corp_id == corp_id, Customer.external_userid.in_(chunk))).all())
     missing = [wanted[key] for key in sorted(wanted) if key not in known]
     if missing:
         s.execute(insert(Customer), [{"corp_id": corp_id, "external_userid": m.member_id, "name": m.name,
@@ -98,8 +99,20 @@ def customer_ids(s: Session, corp_id: str, members: list[SeenMember], changes: C
         changes.stubs += len(missing)
         for chunk in _chunks([m.member_id for m in missing]):
             known.update(s.execute(select(Customer.external_userid, Customer.id).where(
-                Customer.corp_id == corp_id, Customer.external_userid.in_(chunk))).tuples())
+                Customer.corp_id == corp_id, Customer.external_userid.in_(chunk))).all())
     return known
+
+
+def fill_stubs(s: Session, named: list[tuple[int, SeenMember]]) -> None:
+    """Customer stubs (never fetched, still nameless) take the name and unionid groupchat/get showed for
+    them: a stub made from an event's bare member id gets them with the fetch that follows."""
+    ids = {customer_id: m for customer_id, m in named if m.name or m.unionid}
+    if not ids:
+        return
+    for customer in s.scalars(select(Customer).where(Customer.id.in_(list(ids)), Customer.synced_at.is_(None),
+                                                     Customer.name == "")):
+        member = ids[customer.id]
+        set_changed(customer, name=member.name, unionid=member.unionid or customer.unionid)
 
 
 def stint_rows(group: CustomerGroup, members: list[SeenMember], linked: dict[str, int]) -> list[dict[str, Any]]:
@@ -191,8 +204,14 @@ def apply_groups(s: Session, corp_id: str, details: list[dict[str, Any]], at: dt
     linked = customer_ids(s, corp_id, [m for _, _, p in plans.values() for m in p.opens], changes)
     closes: list[tuple[int, dt.datetime, int | None]] = []
     corrections: list[dict[str, Any]] = []
+    named: list[tuple[int, SeenMember]] = []
     for detail in details:
         group, seen, todo = plans[detail["chat_id"]]
+        if todo.updates:
+            by_id = {stint.id: stint for stint in stints[group.id].values()}
+            members = {m.member_id: m for m in seen}
+            named += [(by_id[i].customer_id, members[by_id[i].member_id]) for i, changed in todo.updates.items()
+                      if by_id[i].customer_id and ("name" in changed or "unionid" in changed)]
         closes += [(stint_id, todo.rejoined.get(stint_id, at), None) for stint_id in todo.closes]
         corrections += [{"id": stint_id, **values} for stint_id, values in todo.updates.items()]
         fields = group_fields(detail)
@@ -212,4 +231,5 @@ def apply_groups(s: Session, corp_id: str, details: list[dict[str, Any]], at: dt
     insert_stints(s, [row for group, _, todo in plans.values() for row in stint_rows(group, todo.opens, linked)])
     if corrections:
         s.execute(update(GroupMember), corrections)
+    fill_stubs(s, named)
     return changes

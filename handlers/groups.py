@@ -96,8 +96,8 @@ def group_updated(ctx: HandlerContext, event: ExternalChatEvent) -> None:
         return
     if event.update_detail == "add_member":
         _joined(ctx, group, event)
-    else:
-        _quit(ctx, group, event)
+    elif not _quit(ctx, group, event):
+        return  # someone never seen: the fetch sets the version with the list it reads
     group.member_version = event.cur_mem_ver
 
 
@@ -117,9 +117,10 @@ def _joined(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent)
     fetch(ctx, event, "join details")
 
 
-def _quit(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> None:
+def _quit(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> bool:
     """Close the listed members' stints at the event's time with its QuitScene; a member we do not hold
-    open is either one a fetch already closed (its time and scene corrected) or never seen (refetched)."""
+    open is either one a fetch already closed (its time and scene corrected) or never seen (refetched).
+    False when someone was never seen."""
     stints = open_stints(ctx.session, [group.id])[group.id]
     gone = [stints.pop(m) for m in dict.fromkeys(event.mem_change_list) if m in stints]
     close_stints(ctx.session, [(s.id, _at(event), event.quit_scene) for s in gone])
@@ -127,13 +128,14 @@ def _quit(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -
     for stint in gone:
         _notify_quit(ctx, group, stint.id, stint.member_id, stint.details)
     if len(gone) < len(set(event.mem_change_list)):
-        _settle_quits(ctx, group, event)
+        return _settle_quits(ctx, group, event)
+    return True
 
 
-def _settle_quits(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> None:
+def _settle_quits(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> bool:
     """For members of a del_member whose stint is not open: a stint a reconciliation closed without knowing
     how (quit_scene NULL) gets the event's time and scene; a member with no stint at all was never seen,
-    and the group is refetched."""
+    and the group is refetched (False)."""
     stints = ctx.session.execute(select(GroupMember.id, GroupMember.member_id, GroupMember.quit_scene,
                                         GroupMember.open_key)
                                  .where(GroupMember.group_id == group.id,
@@ -148,6 +150,7 @@ def _settle_quits(ctx: HandlerContext, group: CustomerGroup, event: ExternalChat
     if unseen:
         log.info("group %s: del_member for %d member(s) never seen", event.chat_id, len(unseen))
         fetch(ctx, event, "a quit of someone never seen")
+    return not unseen
 
 
 def _notify_quit(ctx: HandlerContext, group: CustomerGroup, stint_id: int, member_id: str,

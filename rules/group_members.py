@@ -48,6 +48,7 @@ class OpenStint:
     member_id: str
     joined_at: dt.datetime
     details: dict[str, Any]
+    customer_id: int | None = None
 
 
 @dataclass
