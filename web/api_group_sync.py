@@ -72,5 +72,6 @@ def _status(s: Any, corp_id: str, zone: ZoneInfo) -> dict[str, Any]:
     changed, rows = result.get("groups_changed"), result.get("rows_written")
     when = last.finished_at if last else None
     text = (f"最近更新：{when.astimezone(zone):%Y-%m-%d %H:%M}，同步 {changed or 0} 条信息" if when else "尚未同步")
-    return {"corp_id": corp_id, "synced_at": when, "groups_changed": changed, "rows_written": rows, "text": text,
+    return {"corp_id": corp_id, "synced_at": when.isoformat() if when else None, "groups_changed": changed,
+            "rows_written": rows, "text": text,
             "last": public(last) if last else None, "running": public(running) if running else None}
