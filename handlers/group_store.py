@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Customer, Staff
@@ -94,7 +94,7 @@ def customer_ids(s: Session, corp_id: str, members: list[SeenMember], changes: C
             Customer.corp_id == corp_id, Customer.external_userid.in_(chunk))).all())
     missing = [wanted[key] for key in sorted(wanted) if key not in known]
     if missing:
-        s.execute(insert(Customer), [{"corp_id": corp_id, "external_userid": m.member_id, "name": m.name,
+        s.execute(Customer.__table__.insert(), [{"corp_id": corp_id, "external_userid": m.member_id, "name": m.name,
                                       "unionid": m.unionid or None} for m in missing])
         changes.stubs += len(missing)
         for chunk in _chunks([m.member_id for m in missing]):
@@ -123,8 +123,10 @@ def stint_rows(group: CustomerGroup, members: list[SeenMember], linked: dict[str
 
 
 def insert_stints(s: Session, rows: list[dict[str, Any]]) -> None:
+    """Core's executemany, not the ORM's bulk insert: a full sync inserts millions, and the ORM's per-row
+    bookkeeping was most of its time."""
     if rows:
-        s.execute(insert(GroupMember), rows)
+        s.execute(GroupMember.__table__.insert(), rows)
 
 
 def close_stints(s: Session, closes: list[tuple[int, dt.datetime, int | None]]) -> None:
@@ -185,21 +187,26 @@ def apply_groups(s: Session, corp_id: str, details: list[dict[str, Any]], at: dt
     for chunk in _chunks(chat_ids):
         groups.update((g.chat_id, g) for g in s.scalars(select(CustomerGroup).where(
             CustomerGroup.corp_id == corp_id, CustomerGroup.chat_id.in_(chunk))))
-    for chat_id in chat_ids:
-        if chat_id not in groups:
-            groups[chat_id] = CustomerGroup(corp_id=corp_id, chat_id=chat_id, admins=[])
-            s.add(groups[chat_id])
+    listed = statuses or {}
+    seen_in = {d["chat_id"]: [seen_member(item, at) for item in d.get("member_list") or []] for d in details}
+    for detail in details:
+        if detail["chat_id"] not in groups:  # created whole: one INSERT, no UPDATE after it
+            types = [m.member_type for m in seen_in[detail["chat_id"]]]
+            staff = types.count(MemberType.staff.value)
+            group = CustomerGroup(corp_id=corp_id, chat_id=detail["chat_id"], status=listed.get(detail["chat_id"], 0),
+                                  staff_count=staff, external_count=len(types) - staff, synced_at=at,
+                                  **group_fields(detail))
+            groups[group.chat_id] = group
+            s.add(group)
             changes.created += 1
-            changes.groups.add(chat_id)
+            changes.groups.add(group.chat_id)
     if changes.created:
         s.flush()
-    listed = statuses or {}
     details = [d for d in details if groups[d["chat_id"]].dismissed_at is None or d["chat_id"] in listed]
     stints = open_stints(s, [groups[d["chat_id"]].id for d in details])
     plans = {}
     for detail in details:
-        group = groups[detail["chat_id"]]
-        seen = [seen_member(item, at) for item in detail.get("member_list") or []]
+        group, seen = groups[detail["chat_id"]], seen_in[detail["chat_id"]]
         plans[group.chat_id] = (group, seen, plan(list(stints[group.id].values()), seen))
     linked = customer_ids(s, corp_id, [m for _, _, p in plans.values() for m in p.opens], changes)
     closes: list[tuple[int, dt.datetime, int | None]] = []

@@ -6,7 +6,8 @@ requested by `POST /api/v1/groups/sync`, `scrm groups sync` and the cron (`sync_
 SYNC_EVERY). status_filter 0 is "所有列表(即不过滤)" (doc 92120), so one pass lists every group whatever
 its owner's resignation status, and each group's status is stored from that list.
 
-Groups are fetched BATCH at a time on LANES threads and each batch is written in its own transaction, so
+Groups are fetched BATCH at a time on LANES threads (the next batch while this one is written) and each
+batch is written in its own transaction, so
 memory stays flat however many groups the corp has and a retry after a failure re-reads, but rewrites
 nothing already in step. A group we hold that the list no longer shows is asked about with groupchat/get:
 an answer is reconciled like any other (the list only shows owners in the app's visible range); "no such
@@ -21,7 +22,8 @@ group, member or customer row (values are compared before they are set).
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import select
@@ -86,18 +88,27 @@ def list_groups(client: WeComClient) -> dict[str, int]:
             return listed
 
 
-def _fetch_all(pool: ThreadPoolExecutor, client: WeComClient, chat_ids: list[str]) -> list[dict[str, Any] | int]:
-    """groupchat/get for each id: its `group_chat`, or the errcode of a final error (a retryable one
-    raises, and the job's retry takes the sync again)."""
-    def one(chat_id: str) -> dict[str, Any] | int:
-        try:
-            return get_group(client, chat_id)
-        except WeComError as exc:
-            if exc.retryable:
-                raise
-            return int(exc.errcode or 0)
+def _fetch(client: WeComClient, chat_id: str) -> dict[str, Any] | int:
+    """groupchat/get: the `group_chat`, or the errcode of a final error (a retryable one raises, and the
+    job's retry takes the sync again)."""
+    try:
+        return get_group(client, chat_id)
+    except WeComError as exc:
+        if exc.retryable:
+            raise
+        return int(exc.errcode or 0)
 
-    return list(pool.map(one, chat_ids))
+
+def _batches(pool: ThreadPoolExecutor, client: WeComClient,
+             order: list[str]) -> Iterator[dict[str, dict[str, Any] | int]]:
+    """chat id → answer, BATCH groups at a time; the next batch is fetched while the caller writes this one."""
+    def submit(start: int) -> list[tuple[str, Future[dict[str, Any] | int]]]:
+        return [(c, pool.submit(_fetch, client, c)) for c in order[start:start + BATCH]]
+
+    ahead = submit(0)
+    for start in range(0, len(order), BATCH):
+        current, ahead = ahead, submit(start + BATCH)
+        yield {chat_id: future.result() for chat_id, future in current}
 
 
 @effect("sync_groups")
@@ -113,9 +124,7 @@ def sync_groups(ctx: EffectContext, job_id: int | None = None) -> dict[str, Any]
         at = utcnow()
         changes, dismissed, unreachable = Changes(), 0, 0
         with ThreadPoolExecutor(LANES, thread_name_prefix="group-sync") as pool:
-            for start in range(0, len(order), BATCH):
-                chunk = order[start:start + BATCH]
-                answers = dict(zip(chunk, _fetch_all(pool, ctx.client, chunk), strict=True))
+            for answers in _batches(pool, ctx.client, order):
                 found = [a for a in answers.values() if isinstance(a, dict)]
                 gone = [c for c, a in answers.items() if isinstance(a, int) and a in GROUP_GONE]
                 for chat_id, errcode in answers.items():
@@ -127,7 +136,7 @@ def sync_groups(ctx: EffectContext, job_id: int | None = None) -> dict[str, Any]
                                              {d["chat_id"]: listed[d["chat_id"]] for d in found
                                               if d["chat_id"] in listed}))
                     dismissed += _dismiss_gone(s, ctx.corp_id, gone, at, changes)
-                progress.advance(len(chunk))
+                progress.advance(len(answers))
         result = {"groups_listed": len(listed), **changes.summary(), "dismissed": dismissed,
                   "unreachable": unreachable}
         progress.result = result

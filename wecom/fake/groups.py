@@ -17,7 +17,6 @@ of 200 cost no memory until one is changed.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import threading
 import time
@@ -57,9 +56,11 @@ class Group:
         return hashlib.md5(f"{self.chat_id}:{self.changes}".encode()).hexdigest()
 
     def public(self, need_name: bool) -> dict[str, Any]:
-        members = [m if need_name else {k: v for k, v in m.items() if k != "name"} for m in self.members.values()]
+        # shallow copies: a member's dict is never changed once made (a change replaces it), only the list is
+        members = [dict(m) if need_name else {k: v for k, v in m.items() if k != "name"}
+                   for m in self.members.values()]
         return {"chat_id": self.chat_id, "name": self.name, "owner": self.owner, "create_time": self.create_time,
-                "notice": self.notice, "member_list": copy.deepcopy(members),
+                "notice": self.notice, "member_list": members,
                 "admin_list": [{"userid": a} for a in self.admins], "member_version": self.version}
 
 
