@@ -125,8 +125,11 @@ def _quit(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -
     gone = [stints.pop(m) for m in dict.fromkeys(event.mem_change_list) if m in stints]
     close_stints(ctx.session, [(s.id, _at(event), event.quit_scene) for s in gone])
     recount(group, [s.details["member_type"] for s in stints.values()])
-    for stint in gone:
-        _notify_quit(ctx, group, stint.id, stint.member_id, stint.details)
+    customers = [stint for stint in gone if stint.details.get("member_type") == MemberType.external.value]
+    if customers and group.owner_userid and ctx.session.scalar(
+            select(CorpSettings.notify_owner_on_group_quit).where(CorpSettings.corp_id == ctx.corp_id)):
+        for stint in customers:
+            _notify_quit(ctx, group, stint.id, stint.member_id, str(stint.details.get("name") or ""))
     if len(gone) < len(set(event.mem_change_list)):
         return _settle_quits(ctx, group, event)
     return True
@@ -153,19 +156,13 @@ def _settle_quits(ctx: HandlerContext, group: CustomerGroup, event: ExternalChat
     return not unseen
 
 
-def _notify_quit(ctx: HandlerContext, group: CustomerGroup, stint_id: int, member_id: str,
-                 details: dict[str, object]) -> None:
-    """退群提醒: tell the owner an external member quit, when the corp turned it on; once per stint."""
-    if details.get("member_type") != MemberType.external.value or not group.owner_userid:
-        return
-    enabled = ctx.session.scalar(select(CorpSettings.notify_owner_on_group_quit)
-                                 .where(CorpSettings.corp_id == ctx.corp_id))
-    if not enabled:
-        return
+def _notify_quit(ctx: HandlerContext, group: CustomerGroup, stint_id: int, member_id: str, name: str) -> None:
+    """退群提醒 (the corp turned it on): tell the owner a customer quit; once per stint, however often the
+    event is replayed."""
     app_pk, agent_id = messaging_app(ctx.session, ctx.corp_id, prefer_pk=ctx.app_pk) or (ctx.app_pk, None)
     ctx.outbox("notify_group_quit", {"app_pk": app_pk, "agent_id": agent_id, "userid": group.owner_userid,
                                      "group_name": group.name or group.chat_id, "member_id": member_id,
-                                     "member_name": str(details.get("name") or "")},
+                                     "member_name": name},
                key=f"notify_group_quit:{stint_id}")
 
 
