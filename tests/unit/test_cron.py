@@ -1,5 +1,5 @@
 """`rq cron jobs.cron` finds every periodic job (sweeper, recycle-bin purge, plan reminders, customer-service
-tick, channel-code re-routing, reply timeouts) on the maintenance queue."""
+tick, channel-code re-routing, reply timeouts, the customer-group sync) on the maintenance queue."""
 
 from __future__ import annotations
 
@@ -13,4 +13,5 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
     jobs = {(job.func.__name__, job.queue_name, job.interval) for job in scheduler.get_jobs()}
     assert jobs == {("sweep_job", "maintenance", 60), ("purge_recycle_bin_job", "maintenance", 3600),
                     ("remind_plans_job", "maintenance", 60), ("kf_tick", "maintenance", 60),
-                    ("reroute_codes_job", "maintenance", 300), ("reply_timeouts_job", "maintenance", 60)}
+                    ("reroute_codes_job", "maintenance", 300), ("reply_timeouts_job", "maintenance", 60),
+                    ("sync_all_groups_job", "maintenance", 6 * 3600)}

@@ -103,6 +103,17 @@ def test_the_cli_syncs_with_a_progress_report(app, runtime, fake_wecom) -> None:
         assert s.scalar(select(func.count()).select_from(Customer)) == 3
 
 
+def test_the_scheduled_job_syncs_every_corp(runtime, fake_wecom) -> None:
+    from jobs.group_sync import sync_all_groups_job
+    from models import JobRun
+
+    groups_in_fake(fake_wecom.url, 1)
+    assert sync_all_groups_job() == "1 corp(s)"
+    with runtime.Session() as s:
+        run = s.scalar(select(JobRun).where(JobRun.kind == "group_sync"))
+        assert (run.state, run.requested_by, run.result["groups_changed"]) == ("done", "cron", 1)
+
+
 def test_a_corp_bound_token_cannot_sync_another_corp(client, make_token) -> None:
     token = make_token("admin", userid="zhangsan")
     r = client.post("/api/v1/groups/sync", json={"corp_id": "wwsomeoneelse"}, headers=token)
