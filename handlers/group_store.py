@@ -174,6 +174,11 @@ def group_fields(detail: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _unlink(values: dict[str, Any]) -> dict[str, Any]:
+    """A stint an event took for a customer's that groupchat/get says is staff loses its customer link."""
+    return {"customer_id": None} if values.get("member_type") == MemberType.staff.value else {}
+
+
 def apply_groups(s: Session, corp_id: str, details: list[dict[str, Any]], at: dt.datetime,
                  statuses: dict[str, int] | None = None) -> Changes:
     """Make our rows match groupchat/get answers (`group_chat` objects): each group's fields, and its open
@@ -220,7 +225,7 @@ def apply_groups(s: Session, corp_id: str, details: list[dict[str, Any]], at: dt
             named += [(by_id[i].customer_id, members[by_id[i].member_id]) for i, changed in todo.updates.items()
                       if by_id[i].customer_id and ("name" in changed or "unionid" in changed)]
         closes += [(stint_id, todo.rejoined.get(stint_id, at), None) for stint_id in todo.closes]
-        corrections += [{"id": stint_id, **values} for stint_id, values in todo.updates.items()]
+        corrections += [{"id": stint_id, **values, **_unlink(values)} for stint_id, values in todo.updates.items()]
         fields = group_fields(detail)
         if group.chat_id in listed:
             fields.update(status=listed[group.chat_id], dismissed_at=None)

@@ -39,6 +39,9 @@ JOIN_SCENES = frozenset({1, 2, 3})
 or by link, doc 92130), which groupchat/get tells apart: left unknown until the fetch fills it in."""
 
 
+EXTERNAL_PREFIXES = ("wm", "wo")
+
+
 def _at(event: ExternalChatEvent) -> dt.datetime:
     return event.create_time or utcnow()
 
@@ -108,13 +111,21 @@ def _joined(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent)
     staff = staff_ids(ctx.session, ctx.corp_id, new)
     scene = event.join_scene if event.join_scene in JOIN_SCENES else None
     members = [SeenMember(member_id=m[:64], joined_at=_at(event), join_scene=scene, inviter_userid="",
-                          join_state="", name="", group_nickname="", unionid="",
-                          member_type=(MemberType.staff if m in staff else MemberType.external).value)
+                          join_state="", name="", group_nickname="", unionid="", member_type=_member_type(m, staff))
                for m in new]
     linked = customer_ids(ctx.session, ctx.corp_id, members, Changes())
     insert_stints(ctx.session, stint_rows(group, members, linked))
     recount(group, [s.details["member_type"] for s in stints.values()] + [m.member_type for m in members])
     fetch(ctx, event, "join details")
+
+
+def _member_type(member_id: str, staff: set[str]) -> int:
+    """The event does not say: a userid we know is staff, so is any id that is not shaped like an
+    external_userid (WeCom's start with wm, or wo for a WeCom user of another corp); the fetch that follows
+    corrects a wrong guess."""
+    if member_id in staff or not member_id.startswith(EXTERNAL_PREFIXES):
+        return MemberType.staff.value
+    return MemberType.external.value
 
 
 def _quit(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> bool:

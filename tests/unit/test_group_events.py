@@ -222,3 +222,13 @@ def test_quit_notice_goes_to_the_owner_once_when_the_corp_turned_it_on(post, cli
             replay_event(inbox_id)
     [notice] = notices()
     assert "zhangsan" in str(notice) and "wmB" in str(notice)
+
+
+def test_a_staff_member_joining_is_staff_and_no_customer(post, runtime) -> None:
+    chat_id = make_group(post)
+    post(f"/{chat_id}/members", at=T0 + 1, members=[{"userid": "newhire", "type": 1}, {"userid": "wmGuest"}])
+    with runtime.Session() as s:
+        types = dict(s.execute(select(GroupMember.member_id, GroupMember.member_type)).all())
+        assert (types["newhire"], types["wmGuest"]) == (1, 2)
+        assert s.scalars(select(Customer.external_userid)).all() == ["wmGuest"]
+        assert (group_row(s, chat_id).staff_count, group_row(s, chat_id).external_count) == (3, 1)
