@@ -194,14 +194,20 @@ def test_a_member_event_for_an_unknown_group_fetches_it(sender, fake_wecom, runt
         assert {m for m, *_ in stints(s, out["chat_id"])} == {"zhangsan", "wmA", "wmB"}
 
 
-def test_an_event_for_an_unknown_app_is_refused_and_not_stored(client, runtime, crypto) -> None:
+@pytest.mark.parametrize("slug, corp_id, status", [("no-such-app", CORP_ID, 404), ("default", "wwOtherCorp", 403)])
+def test_an_event_for_an_unknown_app_or_corp_is_refused_and_not_stored(client, runtime, slug, corp_id,
+                                                                      status) -> None:
+    from support import AES_KEY, TOKEN
+    from wecom.crypto import CallbackCrypto
     from wecom.fake.sender import build_callback
 
-    params, body = build_callback(crypto, event_xml(CORP_ID, "wrX", T0, {"ChangeType": "create"}))
-    r = client.post("/wecom/callback/no-such-app", query_string=params, data=body, content_type="text/xml")
-    assert r.status_code == 404
+    crypto = CallbackCrypto(TOKEN, AES_KEY, corp_id)  # another corp: encrypted for a receiver id not ours
+    params, body = build_callback(crypto, event_xml(corp_id, "wrX", T0, {"ChangeType": "create"}))
+    r = client.post(f"/wecom/callback/{slug}", query_string=params, data=body, content_type="text/xml")
+    assert r.status_code == status
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(Inbox)) == 0
+        assert s.scalar(select(func.count()).select_from(CustomerGroup)) == 0
 
 
 def test_quit_notice_goes_to_the_owner_once_when_the_corp_turned_it_on(post, client, make_token, runtime,
