@@ -54,6 +54,14 @@ def fetch(ctx: HandlerContext, event: ExternalChatEvent, why: str) -> None:
                key=f"fetch_group:inbox:{ctx.inbox_id}")
 
 
+def _usable(event: ExternalChatEvent) -> bool:
+    """A ChatId we can store (WeCom's are ~30 characters; the column holds 64): else logged, nothing written."""
+    if 0 < len(event.chat_id) <= 64:
+        return True
+    log.info("%s with %s ChatId: nothing to do", event.routing_key, "a too long" if event.chat_id else "no")
+    return False
+
+
 def _group(ctx: HandlerContext, chat_id: str) -> CustomerGroup | None:
     return ctx.session.scalar(select(CustomerGroup).where(CustomerGroup.corp_id == ctx.corp_id,
                                                           CustomerGroup.chat_id == chat_id).with_for_update())
@@ -62,8 +70,7 @@ def _group(ctx: HandlerContext, chat_id: str) -> CustomerGroup | None:
 @on("change_external_chat/create")
 def group_created(ctx: HandlerContext, event: ExternalChatEvent) -> None:
     """A new group: its row now (so the list shows it), its members and details from groupchat/get."""
-    if not event.chat_id:
-        log.info("change_external_chat/create without a ChatId: nothing to do")
+    if not _usable(event):
         return
     get_or_create(ctx.session, CustomerGroup, {"corp_id": ctx.corp_id, "chat_id": event.chat_id},
                   group_created_at=_at(event), admins=[])
@@ -74,8 +81,7 @@ def group_created(ctx: HandlerContext, event: ExternalChatEvent) -> None:
 def group_updated(ctx: HandlerContext, event: ExternalChatEvent) -> None:
     """add_member/del_member are applied from the event; change_owner, change_name, change_notice (and any
     detail WeCom adds later) carry no new value, so the group is fetched."""
-    if not event.chat_id:
-        log.info("change_external_chat/update without a ChatId: nothing to do")
+    if not _usable(event):
         return
     if event.update_detail not in ("add_member", "del_member"):
         fetch(ctx, event, event.update_detail or "update")
@@ -87,7 +93,7 @@ def group_updated(ctx: HandlerContext, event: ExternalChatEvent) -> None:
     if group.dismissed_at is not None:
         log.info("group %s: %s after its dismissal ignored", event.chat_id, event.update_detail)
         return
-    if event.cur_mem_ver and group.member_version == event.cur_mem_ver:
+    if event.cur_mem_ver and group.member_version == event.cur_mem_ver[:64]:
         if event.update_detail == "del_member":
             _settle_quits(ctx, group, event)
         return  # applied already: a replay, or a fetch that got there first
@@ -101,7 +107,7 @@ def group_updated(ctx: HandlerContext, event: ExternalChatEvent) -> None:
         _joined(ctx, group, event)
     elif not _quit(ctx, group, event):
         return  # someone never seen: the fetch sets the version with the list it reads
-    group.member_version = event.cur_mem_ver
+    group.member_version = event.cur_mem_ver[:64]
 
 
 def _joined(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> None:
@@ -181,7 +187,7 @@ def _notify_quit(ctx: HandlerContext, group: CustomerGroup, stint_id: int, membe
 def group_dismissed(ctx: HandlerContext, event: ExternalChatEvent) -> None:
     """The group is gone: dismissed at the event's time, every open stint closed then (no quit scene: nobody
     left on their own). A dismissal of a group we never saw, or a second one, writes nothing."""
-    group = _group(ctx, event.chat_id) if event.chat_id else None
+    group = _group(ctx, event.chat_id) if _usable(event) else None
     if group is None:
         log.info("dismiss of group %s, which we never saw: nothing to do", event.chat_id or "(no ChatId)")
         return

@@ -238,3 +238,15 @@ def test_a_staff_member_joining_is_staff_and_no_customer(post, runtime) -> None:
         assert (types["newhire"], types["wmGuest"]) == (1, 2)
         assert s.scalars(select(Customer.external_userid)).all() == ["wmGuest"]
         assert (group_row(s, chat_id).staff_count, group_row(s, chat_id).external_count) == (3, 1)
+
+
+@pytest.mark.parametrize("chat_id", ["", "wr" + "x" * 80])
+def test_an_event_without_a_usable_chat_id_writes_nothing(sender, runtime, fake_wecom, chat_id) -> None:
+    for fields in ({"ChangeType": "create"}, {"ChangeType": "update", "UpdateDetail": "add_member", "MemChangeCnt": 1,
+                                             "MemChangeList": ["wmA"]}, {"ChangeType": "dismiss"}):
+        assert sender.post_xml(event_xml(CORP_ID, chat_id, T0, fields)).status_code == 200
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(CustomerGroup)) == 0
+        assert s.scalar(select(func.count()).select_from(Outbox)) == 0
+        assert set(s.scalars(select(Inbox.status))) == {"processed"}
+    assert gets(fake_wecom) == 0
