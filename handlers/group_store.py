@@ -76,10 +76,9 @@ def open_stints(s: Session, group_ids: list[int]) -> dict[int, dict[str, OpenSti
         rows = s.execute(select(GroupMember.id, GroupMember.group_id, GroupMember.member_id, GroupMember.joined_at,
                                 GroupMember.customer_id, *detail_cols)
                          .where(GroupMember.group_id.in_(chunk), GroupMember.open_key.is_not(None)))
-        for row in rows:
-            found[row.group_id][row.member_id] = OpenStint(row.id, row.member_id, row.joined_at,
-                                                           {name: getattr(row, name) for name in DETAIL_FIELDS},
-                                                           row.customer_id)
+        for stint_id, group_id, member_id, joined_at, customer_id, *details in rows:
+            found[group_id][member_id] = OpenStint(stint_id, member_id, joined_at, dict(zip(DETAIL_FIELDS, details,
+                                                                                            strict=True)), customer_id)
     return found
 
 

@@ -8,6 +8,7 @@ the reconciliation (the part a missed event, a replay or a full sync all end in)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,26 +67,38 @@ class Plan:
         return len(self.opens) + len(self.closes) + len(self.updates)
 
 
+EXTERNAL = MemberType.external.value
+
+
+@functools.lru_cache(maxsize=65536)
+def _instant(seconds: int) -> dt.datetime:
+    """A Unix time as an aware UTC datetime; cached, since a group's members share join times (a full sync
+    converts millions)."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
 def _seconds(raw: Any) -> dt.datetime | None:
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return dt.datetime.fromtimestamp(value, dt.UTC) if value > 0 else None
+    if type(raw) is not int:
+        try:
+            raw = int(raw)
+        except (TypeError, ValueError):
+            return None
+    return _instant(raw) if raw > 0 else None
 
 
 def seen_member(item: dict[str, Any], fallback: dt.datetime) -> SeenMember:
     """A member_list entry; a missing join_time reads as `fallback` (the time we learnt of it)."""
-    member_type = int(item.get("type") or MemberType.external.value)
-    invitor = item.get("invitor") if isinstance(item.get("invitor"), dict) else {}
+    member_type = int(item.get("type") or EXTERNAL)
+    invitor = item.get("invitor")
     scene = item.get("join_scene")
     return SeenMember(
         member_id=str(item["userid"]), member_type=member_type,
         joined_at=_seconds(item.get("join_time")) or fallback,
-        join_scene=int(scene) if isinstance(scene, int) else None,
-        inviter_userid=str(invitor.get("userid", ""))[:64], join_state=str(item.get("state", ""))[:64],
-        name=str(item.get("name", ""))[:128], group_nickname=str(item.get("group_nickname", ""))[:128],
-        unionid=str(item.get("unionid", ""))[:64] if member_type == MemberType.external.value else "",
+        join_scene=scene if type(scene) is int else None,
+        inviter_userid=str(invitor.get("userid", ""))[:64] if isinstance(invitor, dict) else "",
+        join_state=str(item.get("state", ""))[:64], name=str(item.get("name", ""))[:128],
+        group_nickname=str(item.get("group_nickname", ""))[:128],
+        unionid=str(item.get("unionid", ""))[:64] if member_type == EXTERNAL else "",
     )
 
 
