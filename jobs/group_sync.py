@@ -21,6 +21,7 @@ group, member or customer row (values are compared before they are set).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,7 +36,7 @@ from jobs.outbound import EffectContext, effect
 from jobs.progress import open_run, tracked
 from jobs.queue import enqueue_outbox
 from jobs.runtime import current
-from models import App, AppKind, Corp, Outbox, OutboxStatus
+from models import App, AppKind, Corp, JobRun, JobState, Outbox, OutboxStatus
 from models.db import utcnow
 from models.groups import CustomerGroup
 from wecom.client import WeComClient, WeComError
@@ -111,8 +112,24 @@ def _batches(pool: ThreadPoolExecutor, client: WeComClient,
         yield {chat_id: future.result() for chat_id, future in current}
 
 
+LEASE = dt.timedelta(minutes=2)
+"""A run whose progress moved this recently is being done by another worker: a second delivery of its row
+(the sweeper re-enqueues a row still pending, and a sync keeps its row pending for minutes) leaves it be."""
+
+
+def _taken(ctx: EffectContext, job_id: int | None) -> bool:
+    if job_id is None:
+        return False
+    with ctx.runtime.Session() as s:
+        run = s.get(JobRun, job_id)
+    return run is not None and run.state == JobState.running.value and run.updated_at > utcnow() - LEASE
+
+
 @effect("sync_groups")
 def sync_groups(ctx: EffectContext, job_id: int | None = None) -> dict[str, Any] | None:
+    if _taken(ctx, job_id):
+        log.info("group sync job %s is running on another worker; this delivery leaves it be", job_id)
+        return None
     with tracked(job_id) as progress:
         listed = list_groups(ctx.client)
         with ctx.runtime.Session() as s:

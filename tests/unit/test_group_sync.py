@@ -155,3 +155,19 @@ def test_plan_takes_wecoms_join_time_and_sees_a_missed_rejoin() -> None:
     assert result.updates == {1: {"joined_at": T}}
     assert result.closes == [2] and result.rejoined == {2: T + dt.timedelta(days=1)}
     assert [m.member_id for m in result.opens] == ["b"]
+
+
+def test_a_second_delivery_of_a_sync_another_worker_is_running_leaves_it_be(runtime, fake_wecom) -> None:
+    from jobs.group_sync import request_groups_sync
+    from jobs.outbound import deliver_outbox
+    from models import App, JobRun
+    from models.db import utcnow
+    from support import CORP_ID
+
+    groups_in_fake(fake_wecom.url, 1)
+    with runtime.WriteSession.begin() as s:
+        row = request_groups_sync(s, CORP_ID, s.scalar(select(App.id)), "test")
+        outbox_id, job_id = row.id, row.args["job_id"]
+        s.get(JobRun, job_id).state, s.get(JobRun, job_id).updated_at = "running", utcnow()
+    assert deliver_outbox(outbox_id) == "skipped"
+    assert fake_wecom.calls("externalcontact/groupchat/list") == []
