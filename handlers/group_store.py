@@ -193,19 +193,22 @@ def apply_groups(s: Session, corp_id: str, details: list[dict[str, Any]], at: dt
             CustomerGroup.corp_id == corp_id, CustomerGroup.chat_id.in_(chunk))))
     listed = statuses or {}
     seen_in = {d["chat_id"]: [seen_member(item, at) for item in d.get("member_list") or []] for d in details}
+    new = []
     for detail in details:
-        if detail["chat_id"] not in groups:  # created whole: one INSERT, no UPDATE after it
+        if detail["chat_id"] not in groups:  # created whole (no UPDATE after), all in one executemany
             types = [m.member_type for m in seen_in[detail["chat_id"]]]
             staff = types.count(MemberType.staff.value)
-            group = CustomerGroup(corp_id=corp_id, chat_id=detail["chat_id"], status=listed.get(detail["chat_id"], 0),
-                                  staff_count=staff, external_count=len(types) - staff, synced_at=at,
-                                  **group_fields(detail))
-            groups[group.chat_id] = group
-            s.add(group)
-            changes.created += 1
-            changes.groups.add(group.chat_id)
-    if changes.created:
-        s.flush()
+            new.append({"corp_id": corp_id, "chat_id": detail["chat_id"], "status": listed.get(detail["chat_id"], 0),
+                        "staff_count": staff, "external_count": len(types) - staff, "synced_at": at,
+                        "group_created_at": None, "dismissed_at": None, **group_fields(detail)})
+    if new:
+        s.execute(CustomerGroup.__table__.insert(), new)
+        created = [row["chat_id"] for row in new]
+        for chunk in _chunks(created):
+            groups.update((g.chat_id, g) for g in s.scalars(select(CustomerGroup).where(
+                CustomerGroup.corp_id == corp_id, CustomerGroup.chat_id.in_(chunk))))
+        changes.created += len(new)
+        changes.groups.update(created)
     details = [d for d in details if groups[d["chat_id"]].dismissed_at is None or d["chat_id"] in listed]
     stints = open_stints(s, [groups[d["chat_id"]].id for d in details])
     plans = {}
