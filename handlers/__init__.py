@@ -1,7 +1,7 @@
 """Event handlers, one module per event family; importing the package registers them all."""
 
 from handlers import (  # noqa: F401  (register their handlers)
-    acquisition, bot, contacts, directory, kf, lifecycle, member_tags, moderation, tags,
+    acquisition, bot, contacts, directory, groups, kf, lifecycle, member_tags, moderation, tags,
 )
 from handlers.registry import HandlerContext, dispatch, handled_keys, on
 

@@ -21,4 +21,6 @@ class CorpSettings(Base):
     # 9.9.3 商机阶段: 允许任意跨越阶段 (off: only the next stage) and 允许输单后重新启动 (off: lost is final)
     allow_stage_skip: Mapped[bool] = mapped_column(default=False)
     allow_reopen_lost: Mapped[bool] = mapped_column(default=False)
+    # 004 §4.2 退群提醒: the owner of a customer group gets an app message when a customer quits it
+    notify_owner_on_group_quit: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

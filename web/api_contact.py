@@ -343,7 +343,7 @@ def create_material(body: MaterialIn) -> Any:
 
 # -- settings --------------------------------------------------------------------------------------------
 SETTINGS = ("mask_mobile_for_members", "recycle_retention_days", "notify_manager_on_loss", "allow_stage_skip",
-            "allow_reopen_lost")
+            "allow_reopen_lost", "notify_owner_on_group_quit")
 
 
 def _settings_json(row: CorpSettings) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from wecom.crypto import CallbackCrypto
 from wecom.fake.sender import build_callback, render_sample
 
 ADD = "change_external_contact/add_external_contact"
-CHAT = "change_external_chat/create"
+UNHANDLED = "event/view"  # a menu link opened: no handler takes it
 MISSING = object()
 
 NEW_APP = {"slug": "sales", "corp_id": "wwsalescorp00001", "kind": "contact", "token": "SalesToken9",
@@ -152,10 +152,10 @@ def test_the_lowest_allowed_role_gets_through(client, make_token, world, method,
 # -- events --------------------------------------------------------------------------------------------
 @pytest.fixture
 def three_events(sender, runtime) -> list[int]:  # type: ignore[no-untyped-def]
-    """Two processed adds and one group-chat event no handler takes (unhandled), oldest first."""
+    """Two processed adds and one event no handler takes (unhandled), oldest first."""
     for name, fields in ((ADD, {"ExternalUserID": "wmCustomer0001", "UserID": "zhangsan"}),
                          (ADD, {"ExternalUserID": "wmCustomer0002", "UserID": "lisi"}),
-                         (CHAT, {})):
+                         (UNHANDLED, {})):
         assert sender.post(name, **fields).status_code == 200
     return inbox_ids(runtime)
 
@@ -168,14 +168,14 @@ def test_events_are_listed_newest_first_a_page_at_a_time(client, make_token, thr
     assert [e["id"] for e in second["items"]] == three_events[:1]
     assert (first["page"], first["page_size"], first["total"]) == (1, 2, 3)
     assert (second["page"], second["page_size"], second["total"]) == (2, 2, 3)
-    assert first["items"][0]["routing_key"] == CHAT and "raw_xml" not in first["items"][0]
+    assert first["items"][0]["routing_key"] == UNHANDLED and "raw_xml" not in first["items"][0]
 
 
 @pytest.mark.parametrize("query,expected", [
     ({"status": "unhandled"}, [2]),
     ({"status": "processed"}, [1, 0]),
     ({"status": "failed"}, []),
-    ({"routing_key": CHAT}, [2]),
+    ({"routing_key": UNHANDLED}, [2]),
     ({"routing_key": ADD}, [1, 0]),
     ({"routing_key": ADD, "status": "unhandled"}, []),
 ])
@@ -406,7 +406,7 @@ def credentials_of(app: dict[str, Any]) -> list[str]:
 
 def test_super_admin_adds_an_app_that_takes_callbacks_at_once(client, runtime, make_token) -> None:
     crypto = CallbackCrypto(NEW_APP["token"], NEW_APP["aes_key"], NEW_APP["corp_id"])
-    assert post_sample(client, crypto, "sales", CHAT).status_code == 404  # not there yet
+    assert post_sample(client, crypto, "sales", UNHANDLED).status_code == 404  # not there yet
     r = client.post("/api/v1/apps", json=NEW_APP, headers=make_token("super_admin", name="root"))
     assert r.status_code == 201
     body = r.get_json()
@@ -417,10 +417,10 @@ def test_super_admin_adds_an_app_that_takes_callbacks_at_once(client, runtime, m
     assert not [c for c in credentials_of(NEW_APP) if c in r.get_data(as_text=True)]
     assert audit_rows(runtime) == [("token:root", "app.create", "app:sales")]
 
-    assert post_sample(client, crypto, "sales", CHAT).status_code == 200
+    assert post_sample(client, crypto, "sales", UNHANDLED).status_code == 200
     with runtime.Session() as s:
         inbox = s.scalar(select(Inbox))
-        assert (inbox.corp_id, inbox.routing_key, inbox.status) == ("wwsalescorp00001", CHAT, "unhandled")
+        assert (inbox.corp_id, inbox.routing_key, inbox.status) == ("wwsalescorp00001", UNHANDLED, "unhandled")
         assert s.get(App, inbox.app_pk).slug == "sales"
 
 

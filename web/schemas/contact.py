@@ -125,6 +125,8 @@ class SettingsChange(CorpBody):
     notify_manager_on_loss: bool | None = None
     allow_stage_skip: bool | None = Field(None, description="允许任意跨越阶段 (off: only the next stage)")
     allow_reopen_lost: bool | None = Field(None, description="允许输单后重新启动 (off: lost is final)")
+    notify_owner_on_group_quit: bool | None = Field(
+        None, description="退群提醒: a customer group's owner gets an app message when a customer quits it")
 
 
 class SettingsOut(Out):
@@ -134,4 +136,5 @@ class SettingsOut(Out):
     notify_manager_on_loss: bool
     allow_stage_skip: bool
     allow_reopen_lost: bool
+    notify_owner_on_group_quit: bool
 

@@ -29,6 +29,7 @@ from wecom.fake import endpoints_contact as contact
 from wecom.fake import endpoints_kf as kf
 from wecom.fake import group_codes
 from wecom.fake import oauth
+from wecom.fake import groups
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -170,6 +171,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "externalcontact/get_contact_way": Endpoint("POST", contact.get_contact_way),
     "externalcontact/update_contact_way": Endpoint("POST", contact.update_contact_way),
     "externalcontact/del_contact_way": Endpoint("POST", contact.del_contact_way),
+    "externalcontact/groupchat/list": Endpoint("POST", groups.groupchat_list),
+    "externalcontact/groupchat/get": Endpoint("POST", groups.groupchat_get),
     "message/send": Endpoint("POST", _CgiBin.message_send),
     "auth/getuserinfo": Endpoint("GET", oauth.getuserinfo),
     "get_jsapi_ticket": Endpoint("GET", oauth.get_jsapi_ticket),
@@ -338,6 +341,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     kf.add_kf_control_routes(app, state)
     group_codes.add_group_code_control_routes(app, state.group_codes)
     oauth.add_oauth_routes(app, state)
+    groups.add_group_control_routes(app, state.groups)
     return app
 
 
