@@ -77,6 +77,15 @@ def recheck(ctx: HandlerContext, code: GroupCode, now: dt.datetime) -> None:
     _settle(ctx, code, chosen is not None)
 
 
+def recheck_holding(ctx: HandlerContext, group_id: int, now: dt.datetime) -> None:
+    """Re-derive the status of the codes that show group `group_id`, once its members changed: a group filling
+    up (or freeing a place) moves its codes at once, not at the next periodic check."""
+    codes = ctx.session.scalars(select(GroupCode).where(GroupCode.deleted_at.is_(None), GroupCode.id.in_(
+        select(GroupCodeEntry.code_id).where(GroupCodeEntry.group_id == group_id))))
+    for code in codes:
+        recheck(ctx, code, now)
+
+
 def scan(ctx: HandlerContext, code: GroupCode, now: dt.datetime) -> GroupCodeEntry | None:
     """A scan of the code's landing route: the entry to show (None: no usable group), counted on the corp's
     day under the group shown, the round-robin cursor moved, the status settled."""

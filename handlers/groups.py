@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from handlers.group_store import (Changes, close_stints, customer_ids, dismiss, insert_stints, open_stints, recount,
                                   staff_ids, stint_rows)
+from handlers.group_codes import recheck_holding
 from handlers.registry import HandlerContext, on
 from models import CorpSettings
 from models.corp import messaging_app
@@ -108,6 +109,7 @@ def group_updated(ctx: HandlerContext, event: ExternalChatEvent) -> None:
     elif not _quit(ctx, group, event):
         return  # someone never seen: the fetch sets the version with the list it reads
     group.member_version = event.cur_mem_ver[:64]
+    recheck_holding(ctx, group.id, utcnow())
 
 
 def _joined(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> None:
