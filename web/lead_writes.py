@@ -72,6 +72,8 @@ def duplicate(s: Session, corp_id: str, mobile: str, but: int | None = None) -> 
 def tag_rows(s: Session, corp_id: str, tag_pks: Iterable[int], name: str = "tags") -> list[Tag]:
     """The corp's live customer tags `tag_pks`; 422 naming `name` for one that is not."""
     wanted = set(tag_pks)
+    if not wanted:
+        return []
     rows = list(s.scalars(select(Tag).where(Tag.id.in_(wanted), Tag.corp_id == corp_id, Tag.deleted_at.is_(None))))
     missing = wanted - {t.id for t in rows}
     if missing:
@@ -94,6 +96,8 @@ def _note(s: Session, lead: Lead, name: str, old: Any, new: Any, actor: str) -> 
 
 def change_tags(s: Session, lead: Lead, add: Iterable[int], remove: Iterable[int], actor: str) -> None:
     """Add and remove tags (checked by the caller: `tag_rows`), each change in the history."""
+    if not add and not remove:
+        return
     held = set(tags_of(s, [lead.id])[lead.id])
     names = dict(s.execute(select(Tag.id, Tag.name).where(Tag.id.in_(set(add) | set(remove)))).all())
     for pk in sorted(set(add) - held):
@@ -158,32 +162,33 @@ def create(s: Session, corp_id: str, values: dict[str, Any], tag_pks: list[int],
     s.flush()
     _note(s, lead, "created", "", lead.name, actor)
     change_tags(s, lead, [t.id for t in tags], [], actor)
+    lead_tags = [str(t.id) for t in tags]
     written = Written()
     if owner is not None:
         assign(s, lead, owner, actor, written)
     else:
-        auto_assign(s, lead, actor, written)
+        auto_assign(s, lead, actor, written, lead_tags)
     return lead, written
 
 
-def view(s: Session, lead: Lead) -> dict[str, Any]:
-    """The lead as a rule sees it (rules/lead_rules.py)."""
+def view(lead: Lead, tags: list[str]) -> dict[str, Any]:
+    """The lead as a rule sees it (rules/lead_rules.py), with its `tags` (ids)."""
     out: dict[str, Any] = {k: getattr(lead, k) for k in TEXT}
-    out["tags"] = [str(t) for t in tags_of(s, [lead.id])[lead.id]]
+    out["tags"] = tags
     out.update({f"fields.{k}": v if isinstance(v, str) else "、".join(map(str, v)) if isinstance(v, list) else str(v)
                 for k, v in (lead.fields or {}).items()})
     return out
 
 
-def auto_assign(s: Session, lead: Lead, actor: str, written: Written) -> LeadRule | None:
+def auto_assign(s: Session, lead: Lead, actor: str, written: Written, tags: list[str]) -> LeadRule | None:
     """The corp's rules in order; the first that matches assigns the lead to one of its targets. None
     matched: the lead is flagged for manual handling."""
     rules = list(s.scalars(select(LeadRule).where(LeadRule.corp_id == lead.corp_id, LeadRule.enabled.is_(True))
                            .order_by(LeadRule.position, LeadRule.id)))
     if rules:
-        seen = view(s, lead)
-        names = dict(s.execute(select(Tag.id, Tag.name).where(Tag.id.in_([int(t) for t in seen["tags"]])))
-                     .all())
+        seen = view(lead, tags)
+        names = dict(s.execute(select(Tag.id, Tag.name).where(Tag.id.in_([int(t) for t in tags]))).all()) if tags \
+            else {}
         for rule in rules:
             if rule.targets and matches(rule.conditions, seen, {str(k): v for k, v in names.items()}):
                 assign(s, lead, pick(s, rule), f"{actor} (rule:{rule.id})", written)
@@ -199,7 +204,7 @@ def pick(s: Session, rule: LeadRule) -> str:
         return at_random(rule.targets)
     s.execute(update(LeadRule).where(LeadRule.id == rule.id).values(turn=LeadRule.turn + 1))
     turn = s.scalar(select(LeadRule.turn).where(LeadRule.id == rule.id))
-    s.refresh(rule)
+    s.expire(rule, ["turn"])
     return round_robin(rule.targets, int(turn or 1))
 
 
