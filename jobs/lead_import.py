@@ -121,7 +121,7 @@ def import_leads(job_id: int) -> str:
                 continue
             try:
                 enqueue_outbox((o.id, o.queue) for o in _import_row(
-                    corp_id, _row_values(header, row), tags, params["requested_by"], seen, line))
+                    corp_id, _row_values(header, row), tags, params["actor"], seen, line))
             except ApiError as exc:
                 failures.append([line, _reason(exc), *row])
             progress.advance()

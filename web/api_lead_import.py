@@ -60,7 +60,7 @@ def start_import(query: CorpQuery, upload: FileStorage) -> Any:
     with runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, query.corp_id)
         run = open_run(s, KIND, corp_id, f"token:{g.principal.name}", path=str(path), filename=name,
-                       requested_by=actor())
+                       actor=actor())
         audit(s, "lead.import", f"corp:{corp_id}", job_id=run.id, filename=name, bytes=len(data))
         job_id = run.id
     enqueue("import_leads", job_id)
