@@ -156,6 +156,7 @@ def create_source(body: SourceBody) -> Any:
         src = LeadSource(corp_id=corp_id, name=body.name, secret=secrets.token_hex(32))
         s.add(src)
         s.flush()
+        s.refresh(src)  # created_at as stored (MariaDB keeps whole seconds), as the list will show it
         audit(s, "lead_source.create", f"lead_source:{src.id}", name=src.name)
         return jsonify(_source_json(src) | {"secret": src.secret}), 201
 

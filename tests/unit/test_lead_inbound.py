@@ -65,9 +65,9 @@ def test_a_bad_or_old_signature_is_a_401_and_nothing_is_stored(client, runtime, 
         if how == "wrong secret":
             return push(client, source, body, secret="0" * 64, key="k1")
         if how == "old":
-            return push(client, source, body, stamp=now - 301, key="k1")
+            return push(client, source, body, stamp=now - 301, key="k1")  # `now` is floored: 301 s or more
         if how == "future":
-            return push(client, source, body, stamp=now + 301, key="k1")
+            return push(client, source, body, stamp=now + 310, key="k1")
         if how == "unknown source":
             return push(client, source | {"id": source["id"] + 1}, body, key="k1")
         data = json.dumps(body).encode()
