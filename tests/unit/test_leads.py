@@ -229,3 +229,20 @@ def test_the_bots_leads_command_reads_the_same_rows(client, sender, crypto, runt
     discarded = made(client, world["admin"], name="废弃的", owner="zhangsan")
     client.post(f"{LEADS}/{discarded['id']}/discard", headers=world["admin"])
     assert Bot(sender, crypto).ask("/线索") == "你负责、还没转成客户的线索：1 条\n  官网来的（官网）"
+
+
+def test_custom_fields_of_leads_are_checked_and_kept_with_their_history(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/api/v1/custom-fields", headers=world["admin"], json={
+        "corp_id": CORP_ID, "key": "budget", "label": "预算", "type": "number", "subject": "lead"})
+    assert r.status_code == 201, r.get_json()
+    lead = made(client, world["admin"], name="陈一", fields={"budget": 5000})
+    assert lead["fields"] == {"budget": 5000}
+    error = rejected(runtime, lambda: client.patch(f"{LEADS}/{lead['id']}", headers=world["admin"],
+                                                   json={"fields": {"budget": "很多"}}), 422, "invalid")
+    assert list(error["fields"]) == ["fields.budget"]
+    rejected(runtime, lambda: client.patch(f"{LEADS}/{lead['id']}", headers=world["admin"],
+                                           json={"fields": {"nope": 1}}), 422, "invalid")
+    r = client.patch(f"{LEADS}/{lead['id']}", headers=world["admin"], json={"fields": {"budget": None}})
+    assert r.get_json()["fields"] == {}
+    history = client.get(f"{LEADS}/{lead['id']}/history", headers=world["admin"]).get_json()["items"]
+    assert (history[-1]["field"], history[-1]["old"], history[-1]["new"]) == ("fields.budget", "5000", "")
