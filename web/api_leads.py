@@ -68,7 +68,7 @@ def lead_rows(filters: LeadFilters, discarded: bool = False) -> Select:
                               Lead.company.like(pattern, escape="\\")))
     for column, value in ((Lead.owner_userid, filters.owner), (Lead.creator, filters.creator),
                           (Lead.source, filters.source), (Lead.status, filters.status),
-                          (Lead.needs_manual, filters.needs_manual)):
+                          (Lead.needs_manual, filters.needs_manual), (Lead.customer_id, filters.customer_id)):
         if value is not None:
             rows = rows.where(column == value)
     if filters.unassigned is not None:

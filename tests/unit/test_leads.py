@@ -173,6 +173,7 @@ def test_assigning_converts_and_tells_the_assignee_once(client, runtime, world, 
     assert len(fake_wecom.calls("message/send")) == 2  # the same assignee again: told once
     r = client.post(f"{LEADS}/{new['id']}/link", headers=world["admin"], json={"customer_id": world["赵六"]})
     assert (r.get_json()["status"], r.get_json()["customer_id"]) == ("converted", world["赵六"])
+    assert listed(client, world["admin"], customer_id=world["赵六"]) == ["新人"]  # the link's other way
     rejected(runtime, lambda: client.post(f"{LEADS}/{new['id']}/link", headers=world["admin"],
                                           json={"customer_id": world["外企客户"]}), 422, "invalid")
     rejected(runtime, lambda: client.post(f"{LEADS}/assign", headers=world["admin"], json={

@@ -32,8 +32,8 @@ class FieldDefinition(FieldChange):
     key: str = Field(pattern=f"^{KEY_PATTERN}$", description="fixed once created, and never reused")
     label: str = Field(max_length=MAX_LABEL)
     type: FieldType
-    subject: FieldSubject = Field(FieldSubject.customer, description="customer (客户), group (客户群) or lead (线索; "
-                                                                         "`unique` is not enforced across leads); fixed")
+    subject: FieldSubject = Field(FieldSubject.customer, description="customer (客户), group (客户群) or lead "
+                                                                         "(线索; unique not enforced); fixed")
     corp_id: CorpId | None = None
 
 

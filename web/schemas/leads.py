@@ -30,6 +30,7 @@ class LeadFilters(Query):
     source: str | None = Field(None, max_length=64, description="source channel (来源渠道)")
     status: LeadStatus | None = None
     tag: list[Id] | None = Field(None, description="holding any of these tags (repeat the parameter)")
+    customer_id: Id | None = Field(None, description="the leads converted into this customer (the link's other way)")
     unassigned: bool | None = Field(None, description="true: no owner (the pool's leads); false: owned")
     needs_manual: bool | None = Field(None, description="true: no assignment rule matched (待人工分配)")
     created_since: Instant | None = None
