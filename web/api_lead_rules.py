@@ -20,7 +20,7 @@ from web import errors, lead_writes
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
-from web.lead_inbound import signed
+from web.lead_inbound import remember, signed
 from web.sales_scope import runtime
 from web.schemas.common import CorpQuery, DeletedId, Items
 from web.schemas.leads import (InboundBody, InboundOut, RuleBody, RuleEdit, RuleOut, SourceBody, SourceMade,
@@ -194,5 +194,6 @@ def inbound_lead(body: InboundBody) -> Any:
                                            source.name)
         record_audit(s, f"lead_source:{source.id}", "lead.create", f"lead:{lead.id}", source=source.name)
         answer = {"id": lead.id, "status": lead.status, "owner": lead.owner_userid}
+        remember(s, answer, 201)
     enqueue_outbox((o.id, o.queue) for o in written.outbox)
     return jsonify(answer), 201

@@ -191,7 +191,7 @@ def tag_leads(body: TagChange) -> Any:
         lead_writes.tag_rows(s, corp_id, [*body.add, *body.remove], "add" if body.add else "remove")
         for lead in rows:
             lead_writes.change_tags(s, lead, body.add, body.remove, actor())
-        audit(s, "lead.tag", f"corp:{corp_id}", lead_ids=sorted(missing | {r.id for r in rows}), add=body.add,
+        audit(s, "lead.tag", f"corp:{corp_id}", lead_ids=sorted(r.id for r in rows), add=body.add,
               remove=body.remove)
     return jsonify({"changed": len(rows)})
 
@@ -199,9 +199,9 @@ def tag_leads(body: TagChange) -> Any:
 def _set_discarded(lead_id: int, discard: bool) -> Any:
     with runtime().WriteSession.begin() as s:
         lead = _lead(s, lead_id, not discard)
-        lead_writes.edit(s, lead, {"status": LeadStatus.discarded.value if discard else
-                                   (LeadStatus.assigned.value if lead.owner_userid else LeadStatus.new.value)},
-                         None, actor())
+        back = LeadStatus.converted if lead.customer_id else LeadStatus.assigned if lead.owner_userid \
+            else LeadStatus.new
+        lead_writes.edit(s, lead, {"status": (LeadStatus.discarded if discard else back).value}, None, actor())
         lead.discarded_at = utcnow() if discard else None
         audit(s, "lead.discard" if discard else "lead.restore", f"lead:{lead.id}")
         return jsonify(_one(s, lead))

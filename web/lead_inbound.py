@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from models import InboundRequest, LeadSource
 from web.auth import check_body_size
@@ -79,25 +80,38 @@ def _keep(source_id: int, key: str, status: int, body: str) -> Response:
     return Response(body, status=status, mimetype="application/json")
 
 
+def remember(s: Session, answer: dict[str, Any], status: int) -> None:
+    """Keep the view's answer to this request's Idempotency-Key, if it has one, in the view's transaction:
+    the lead and the kept answer commit together, or neither does (a concurrent first with the same key)."""
+    if g.idempotency_key:
+        s.add(InboundRequest(source_id=g.source.id, key=g.idempotency_key, status=status,
+                             body=jsonify(answer).get_data(as_text=True)))
+
+
 def signed(view: Callable[..., Any]) -> Callable[..., Any]:
     """Guard the inbound view (outside its `@endpoint`, so a bad signature is a 401 before the body is
-    looked at): the source in `g.source`, the idempotency key's first answer replayed or kept."""
+    looked at): the source in `g.source`, the idempotency key's first answer replayed, an error answer kept
+    (a success is kept by the view: `remember`)."""
 
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         check_body_size(MAX_BODY)
         source = _source()
-        g.source = source
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > MAX_KEY:
             raise ApiError(400, "bad_request", f"Idempotency-Key: at most {MAX_KEY} characters")
+        g.source, g.idempotency_key = source, key
         if key:
             kept = _kept(source.id, key)
             if kept is not None:
                 return kept
         try:
-            answer = current_app.make_response(view(*args, **kwargs))
-            body, status = answer.get_data(as_text=True), answer.status_code
+            return view(*args, **kwargs)
+        except IntegrityError:  # a concurrent first with this key committed its lead and answer: that answer
+            kept = _kept(source.id, key) if key else None
+            if kept is None:
+                raise
+            return kept
         except ApiError as exc:
             body, status = json.dumps(error_body(exc.code, exc.message, exc.fields)), exc.status
         return _keep(source.id, key, status, body) if key else Response(body, status=status,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import (App, Corp, Customer, CustomField, Lead, LeadChange, LeadRule, LeadTag, Outbox, OutboxStatus, Staff,
@@ -158,8 +159,13 @@ def create(s: Session, corp_id: str, values: dict[str, Any], tag_pks: list[int],
     lead = Lead(corp_id=corp_id, creator=creator, fields=check_fields(s, corp_id, {}, fields),
                 **{k: values.get(k, "") for k in TEXT})
     lead.mobile_key = lead.mobile or None
-    s.add(lead)
-    s.flush()
+    try:
+        with s.begin_nested():  # a concurrent writer of the same mobile: the unique key refuses this one
+            s.add(lead)
+            s.flush()
+    except IntegrityError:
+        raise ApiError(409, "duplicate", "mobile: a lead of this corp has this mobile already",
+                       {"mobile": "duplicate"}) from None
     _note(s, lead, "created", "", lead.name, actor)
     change_tags(s, lead, [t.id for t in tags], [], actor)
     lead_tags = [str(t.id) for t in tags]

@@ -6,6 +6,7 @@ Idempotency-Key answers the first answer (status and body) and creates nothing."
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -121,3 +122,36 @@ def test_a_disabled_source_is_refused(client, runtime, world) -> None:  # type: 
 def test_a_body_over_the_limit_is_a_413(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
     rejected(runtime, lambda: push(client, world["source"], None, raw=b'{"name": "' + b"x" * 70_000 + b'"}'),
              413, "too_large")
+
+
+def test_concurrent_firsts_of_one_key_make_one_lead_and_one_answer(app, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    answers: list[tuple[int, Any]] = []
+
+    def send(n: int) -> None:
+        with app.test_client() as c:
+            r = push(c, world["source"], {"name": f"访客{n}"}, key="same")
+            answers.append((r.status_code, r.get_json()))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 6 and len({json.dumps(a) for a in answers}) == 1 and answers[0][0] == 201
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(Lead)) == 1
+
+
+def test_concurrent_leads_with_one_mobile_make_one_and_409s(app, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    statuses: list[int] = []
+
+    def send(n: int) -> None:
+        with app.test_client() as c:
+            statuses.append(push(c, world["source"], {"name": f"访客{n}", "mobile": "13900009999"}).status_code)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 409, 409, 409, 409, 409]
