@@ -118,6 +118,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_group_join_way.bp)
     app.register_blueprint(api_group_welcome.bp)
     app.register_blueprint(group_landing.bp)  # the public page a group code's QR opens: /g/<code>
+    from web import api_lead_import, api_lead_rules, api_leads  # leads, their import, rules, sources, webhook
+    app.register_blueprint(api_leads.bp)
+    app.register_blueprint(api_lead_import.bp)
+    app.register_blueprint(api_lead_rules.bp)
     from web import sidebar  # the H5 pages in WeCom's chat window: sign-in, JS-SDK, customer profile
     app.register_blueprint(sidebar.bp)
     from web import api_group_sync  # customer groups: the sync from WeCom and its last run

@@ -2,6 +2,7 @@
 
 from jobs import (  # noqa: F401  (register their jobs)
     app_messages, bot, channels, directory, events, export, group_codes, group_sync, group_welcome, groups, kf, kf_send,
+    lead_import,
     maintenance, moderation, notify, outbound, recycle, tags, welcome,
 )
 from jobs.queue import JOBS, QUEUES, enqueue

@@ -28,7 +28,8 @@ from models.group_codes import (GroupCode, GroupCodeDailyStat, GroupCodeEntry, G
 from models.followup import FollowUp, FollowUpType, Plan
 from models.follow_up_links import FollowUpAttachment, FollowUpReminder
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
-from models.lead import Lead, LeadStatus
+from models.lead import Lead, LeadChange, LeadStatus, LeadTag
+from models.lead_rules import InboundRequest, LeadRule, LeadSource
 from models.orgs import Company, Contact, Industry
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
@@ -45,5 +46,6 @@ __all__ = [
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
     "FieldSubject", "GroupFieldValue", "GroupTag", "GroupTagging", "GroupTagGroup", "GroupActivityRule",
+    "InboundRequest", "LeadChange", "LeadRule", "LeadSource", "LeadTag",
     "GroupCode", "GroupCodeDailyStat", "GroupCodeEntry", "GroupCodeStrategy", "GroupJoinWay", "GroupWelcomeTemplate",
 ]

@@ -27,6 +27,7 @@ class FieldSubject(enum.StrEnum):
 
     customer = "customer"
     group = "group"
+    lead = "lead"  # 004 §4.7: values kept on the lead (models/lead.py `fields`)
 
 
 class CustomField(Base):

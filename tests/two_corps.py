@@ -146,7 +146,12 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     _post(client, ops, f"/group-codes/{group_code['id']}/join-way", {"chat_ids": [CHAT[corp]], "remark": mark,
                                                                     "room_base_name": mark}, method="put")
     group_welcome = _post(client, ops, "/group-welcome-templates", {**c, "text": mark})
-    return {"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
+    lead = _post(client, ops, "/leads", {**c, "name": mark, "company": mark, "owner": "zhangsan",
+                                         "tags": [group["tags"][0]["id"]]})
+    _post(client, ops, f"/leads/{lead['id']}", {"position": mark}, method="patch")
+    lead_rule = _post(client, ops, "/lead-rules", {**c, "name": mark, "targets": ["zhangsan"]})
+    lead_source = _post(client, ops, "/lead-sources", {**c, "name": mark})
+    return {"lead_id": lead["id"], "lead_rule_id": lead_rule["id"], "lead_source_id": lead_source["id"],"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
             "industry_id": industry["id"], "company_id": company["id"], "contact_id": contact["id"],
             "group_code_id": group_code["id"], "entry_id": entry["id"], "group_welcome_id": group_welcome["id"],
             "field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],

@@ -93,8 +93,8 @@ def create_field(body: FieldDefinition) -> Any:
 def _blockers(s: Session, f: CustomField, changes: dict[str, Any]) -> dict[str, str]:
     """What stored values say against `changes`: values a narrowed choice list no longer allows, and values
     shared by several customers (or groups) when the field becomes unique."""
-    model = VALUE_MODELS[f.subject]
-    rows = s.execute(select(model.value, model.text).where(model.field_id == f.id)).all()
+    model = VALUE_MODELS.get(f.subject)  # a lead's values live on the lead (models/lead.py): none checked here
+    rows = s.execute(select(model.value, model.text).where(model.field_id == f.id)).all() if model else []
     out: dict[str, str] = {}
     if "options" in changes:
         narrowed = replace(spec_of(f), options=tuple(changes["options"]))
@@ -130,7 +130,7 @@ def update_field(field_id: int, body: FieldChange) -> Any:
             raise ApiError(409, "conflict", "stored values stand in the way of this change", blockers)
         for key, value in changes.items():
             setattr(f, key, value)
-        if "unique" in changes:
+        if "unique" in changes and f.subject in VALUE_MODELS:
             model = VALUE_MODELS[f.subject]
             for row in s.scalars(select(model).where(model.field_id == f.id)):
                 row.unique_text = row.text if f.unique else None

@@ -166,10 +166,12 @@ def test_dates_at_the_calendars_edges_in_a_body_are_a_422(client, runtime, admin
 def body_fields(app, doc) -> list[tuple[str, str, str, Any]]:  # type: ignore[no-untyped-def]
     """(method, rule, field, wrong value) for every top-level field of every request body."""
     cases = []
-    for method, rule, _ in api_routes(app):
+    for method, rule, r in api_routes(app):
         op = operation(doc, method, rule)
         if "application/json" not in op.get("requestBody", {}).get("content", {}):
             continue  # no body, or a file upload (its field: tests/unit/test_follow_up_files.py)
+        if getattr(app.view_functions[r.endpoint], "required_role", None) is None:
+            continue  # signed, not a token: 401 before its body is read (tests/unit/test_lead_inbound.py)
         schema = resolve(doc, op["requestBody"]["content"]["application/json"]["schema"])
         for name, prop in schema.get("properties", {}).items():
             allowed = {t for t, _ in kinds(doc, prop)}

@@ -37,7 +37,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
           "plan_id": "plan_id", "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id",
           "company_id": "company_id", "contact_id": "contact_id", "industry_id": "industry_id",
-          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id"}
+          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id",
+          "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -115,6 +116,14 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_contacts.update_contact": {"name": "evil"},
     "api_industries.create_industry": {"name": "evil"},
     "api_industries.rename_industry": {"name": "evil"},
+    "api_leads.create_lead": {"name": "evil"},
+    "api_leads.update_lead": {"name": "evil"},
+    "api_leads.tag_leads": {"lead_ids": ["lead_id"], "add": []},  # add: corp A's tag (body_for_a)
+    "api_leads.assign_leads": {"lead_ids": ["lead_id"], "userids": ["zhangsan"]},
+    "api_leads.link_lead": {"customer_id": "customer_id"},
+    "api_lead_rules.create_rule": {"name": "evil", "targets": ["zhangsan"]},
+    "api_lead_rules.update_rule": {"name": "evil"},
+    "api_lead_rules.create_source": {"name": "evil"},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id"}
@@ -127,6 +136,8 @@ NOT_IN_MATRIX = {
     "/static/<path:filename>": "Flask's static files: none are served",
     "/g/<slug>": "a group code's public landing page: no token (whoever scans is a customer), the unguessable "
                  "code names the corp (test_group_codes: unknown and deleted codes are 404s)",
+    "/api/v1/inbound/leads": "web sites push leads signed by a lead source's secret, not a token; the source names "
+                             "the corp (test_lead_inbound: bad, old and unknown signatures are 401s, nothing stored)",
 }
 
 # Sidebar routes are authenticated by a WeCom sign-in session, not a token: their scope (a member's own
@@ -208,6 +219,8 @@ def body_for_a(endpoint: str, ids: dict[str, Any]) -> dict[str, Any]:
         body["customer_ids"] = [ids[CORP_A]["customer_id"]]
     if "entry_ids" in body:
         body["entry_ids"] = [ids[CORP_A]["entry_id"]]
+    if "lead_ids" in body:
+        body["lead_ids"] = [ids[CORP_A]["lead_id"]]
     return {key: ids[CORP_A][value] if key in REFS else value for key, value in body.items()}
 
 

@@ -32,12 +32,13 @@ class FieldDefinition(FieldChange):
     key: str = Field(pattern=f"^{KEY_PATTERN}$", description="fixed once created, and never reused")
     label: str = Field(max_length=MAX_LABEL)
     type: FieldType
-    subject: FieldSubject = Field(FieldSubject.customer, description="customer (客户) or group (客户群); fixed")
+    subject: FieldSubject = Field(FieldSubject.customer, description="customer (客户), group (客户群) or lead "
+                                                                         "(线索; unique not enforced); fixed")
     corp_id: CorpId | None = None
 
 
 class FieldQuery(CorpQuery):
-    subject: FieldSubject = Field(FieldSubject.customer, description="whose fields: customer or group")
+    subject: FieldSubject = Field(FieldSubject.customer, description="whose fields: customer, group or lead")
 
 
 class FieldOut(Out):
