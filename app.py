@@ -96,6 +96,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_follow_ups, api_opportunities  # sales: follow-up records; opportunities, stages
     app.register_blueprint(api_follow_ups.bp)
     app.register_blueprint(api_opportunities.bp)
+    from web import api_lost_reasons, api_sales_reports, api_targets  # lost reasons; funnel, counts; targets
+    app.register_blueprint(api_lost_reasons.bp)
+    app.register_blueprint(api_sales_reports.bp)
+    app.register_blueprint(api_targets.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

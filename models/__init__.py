@@ -21,7 +21,8 @@ from models.kf import KfAccount, KfCursor, KfScene, KfServicer, KfSession, KfSet
 from models.knowledge import KnowledgeItem
 from models.bot import BotReply, ReplyVia
 from models.followup import FollowUp, FollowUpType, Plan
-from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
+from models.sales import (LostReason, Opportunity, OpportunityStage, SalesTarget, StageChange, StageOutcome,
+                          TargetPeriod)
 from models.lead import Lead, LeadStatus
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
@@ -33,7 +34,7 @@ __all__ = [
     "MemberTag", "Outbox", "OutboxStatus", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
     "BotReply", "FollowUp", "FollowUpType", "Lead", "LeadStatus", "Plan", "ReplyVia",
-    "Opportunity", "OpportunityStage", "StageChange", "StageOutcome",
+    "LostReason", "Opportunity", "OpportunityStage", "SalesTarget", "StageChange", "StageOutcome", "TargetPeriod",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar",
 ]

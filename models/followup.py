@@ -52,6 +52,8 @@ class FollowUp(Base):
     __table_args__ = (
         Index("ix_follow_ups_customer_id_at", "customer_id", "at"),
         Index("ix_follow_ups_corp_id_userid_at", "corp_id", "userid", "at"),
+        # the per-member counts of a period read only this index (web/api_sales_reports.py)
+        Index("ix_follow_ups_corp_id_at_userid_type_id", "corp_id", "at", "userid", "type_id"),
     )
 
     id: Mapped[intpk]
