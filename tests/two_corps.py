@@ -108,11 +108,14 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     deal = _post(client, ops, "/opportunities", {"customer_id": customer_id, "name": mark, "stage_id": stage["id"],
                                                  "amount_cents": 100, "expected_close": "2026-12-31",
                                                  "owner": "zhangsan"})
+    reason = _post(client, ops, "/lost-reasons", {**c, "name": mark})
+    target = _post(client, ops, "/targets", {**c, "userid": "zhangsan", "period": "month", "date": "2026-11-01",
+                                             "amount_cents": 100})
     return {"field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
             "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],
-            "opportunity_id": deal["id"]}
+            "opportunity_id": deal["id"], "reason_id": reason["id"], "target_id": target["id"]}
 
 
 def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -76,7 +76,7 @@ def get_funnel(query: FunnelQuery) -> Any:
         deals = _owned(select(Opportunity.id, Opportunity.amount_cents).where(
             Opportunity.corp_id == corp_id, Opportunity.created_at >= period.start,
             Opportunity.created_at < period.end), owners)
-        amounts = dict(s.execute(deals).tuples().all())
+        amounts: dict[int, int] = {pk: cents for pk, cents in s.execute(deals)}
         moves: dict[int, list[Move]] = defaultdict(list)
         for pk, at, to in s.execute(select(StageChange.opportunity_id, StageChange.at, StageChange.to_stage_id)
                                     .where(StageChange.opportunity_id.in_(deals.with_only_columns(Opportunity.id)),
@@ -122,9 +122,9 @@ def follow_up_stats(query: StatsQuery) -> Any:
         by_member: dict[str, dict[int | None, int]] = defaultdict(dict)
         for userid, type_id, count in s.execute(counts.group_by(FollowUp.userid, FollowUp.type_id)):
             by_member[userid][type_id] = count
-        names = dict(s.execute(staff).tuples().all())
-        types = dict(s.execute(select(FollowUpType.id, FollowUpType.name)
-                               .where(FollowUpType.corp_id == corp_id)).tuples().all())
+        names: dict[str, str] = {userid: name for userid, name in s.execute(staff)}
+        types: dict[int, str] = {pk: name for pk, name in s.execute(
+            select(FollowUpType.id, FollowUpType.name).where(FollowUpType.corp_id == corp_id))}
     everyone = set(by_member) | set(names) | set(writers or ())
     items = [{"userid": userid, "name": names.get(userid, ""), "total": sum(by_member[userid].values()),
               "by_type": [{"type_id": t, "type": types.get(t, "") if t is not None else "", "count": n}

@@ -34,7 +34,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "welcome_id": "welcome_id", "account_pk": "account_pk", "item_pk": "item_pk", "session_id": "session_id",
           "rule_pk": "rule_pk", "alert_pk": "alert_pk", "template_pk": "template_pk", "broadcast_pk": "broadcast_pk",
           "token_id": "token_id", "job_id": "job_id", "userid": "zhangsan", "slug": "default",
-          "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id"}
+          "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
+          "reason_id": "reason_id", "target_id": "target_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -87,6 +88,10 @@ BODIES: dict[str, dict[str, Any]] = {
                                      "amount_cents": 1, "expected_close": "2026-12-31", "owner": "zhangsan"},
     "api_opportunities.update_opportunity": {"name": "evil"},
     "api_opportunities.move_opportunity": {"stage_id": "stage_id"},
+    "api_lost_reasons.create_lost_reason": {"name": "evil"},
+    "api_lost_reasons.update_lost_reason": {"name": "evil"},
+    "api_targets.create_target": {"userid": "zhangsan", "period": "month", "date": "2026-10-01", "amount_cents": 1},
+    "api_targets.update_target": {"amount_cents": 666},
 }
 REFS = {"customer_id", "stage_id", "type_id"}  # body keys whose value names a row of corp A (a key of its ids)
 

@@ -22,13 +22,13 @@ def names(client, headers) -> list[str]:  # type: ignore[no-untyped-def]
     return [r["name"] for r in body["items"]]
 
 
-def add(client, world, name: str, **extra: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def add(client, world, name: str, **extra: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]  # noqa: F811
     r = client.post(REASONS, headers=world["admin"], json={"corp_id": CORP_ID, "name": name, **extra})
     assert r.status_code == 201, r.get_json()
     return r.get_json()
 
 
-def test_the_list_is_added_to_reordered_and_renamed_by_admins(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_is_added_to_reordered_and_renamed_by_admins(client, runtime, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     add(client, world, "预算不足")
     first = add(client, world, "选了竞品", position=0)
     assert names(client, world["zhangsan"]) == ["选了竞品", "价格太高", "预算不足"]
@@ -45,7 +45,7 @@ def test_the_list_is_added_to_reordered_and_renamed_by_admins(client, runtime, w
                         .order_by(AuditLog.id.desc()).limit(1)) == "lost_reason.update"
 
 
-def test_a_deal_moves_to_lost_only_with_a_reason_from_the_list(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+def test_a_deal_moves_to_lost_only_with_a_reason_from_the_list(client, runtime, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     pk = deal(client, world)["id"]
     url, lost = f"/api/v1/opportunities/{pk}/stage", world["stages"]["lost"]
     for body, why in (({"stage_id": lost}, "required"), ({"stage_id": lost, "lost_reason_id": 999999}, "no lost")):
@@ -60,7 +60,7 @@ def test_a_deal_moves_to_lost_only_with_a_reason_from_the_list(client, runtime, 
     assert client.get(f"/api/v1/opportunities/{pk}", headers=world["zhangsan"]).get_json()["lost_reason"] == "太贵"
 
 
-def test_a_reason_a_deal_names_is_not_deleted(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+def test_a_reason_a_deal_names_is_not_deleted(client, runtime, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     spare = add(client, world, "预算不足")
     for _ in range(2):
         pk = deal(client, world)["id"]
