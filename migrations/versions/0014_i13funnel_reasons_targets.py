@@ -2,7 +2,7 @@
 reasons already stored become the list's entries), sales targets, and the indexes the funnel, the targets'
 completion and the per-member follow-up counts read
 
-Revision ID: 0014_i13funnel_lost_reasons_targets
+Revision ID: 0014_i13funnel_reasons_targets
 Revises: 0013_i13sales_opportunities
 Create Date: 2026-11-29 09:00:00
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from models.db import UTCDateTime
 
 
-revision = "0014_i13funnel_lost_reasons_targets"
+revision = "0014_i13funnel_reasons_targets"
 down_revision = "0013_i13sales_opportunities"
 branch_labels = None
 depends_on = None
