@@ -9,11 +9,11 @@ from collections import defaultdict
 from typing import Any
 
 from flask import Blueprint, jsonify
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
-from models import Opportunity, OpportunityStage, Role, SalesTarget, StageChange, Staff
+from models import Opportunity, OpportunityStage, Role, SalesTarget, StageChange, Staff, TargetPeriod
 from rules.periods import period_days, utc_bounds
 from web import errors
 from web.api import page_rows
@@ -107,8 +107,8 @@ def list_targets(query: TargetQuery) -> Any:
     if query.period is not None:
         rows = rows.where(SalesTarget.period == query.period)
     if query.date is not None:  # the periods holding that day: one start per kind
-        rows = rows.where(or_(*(SalesTarget.start == period_days(kind, query.date)[0]
-                                for kind in ("month", "quarter", "year"))))
+        rows = rows.where(or_(*(and_(SalesTarget.period == kind.value,
+                                     SalesTarget.start == period_days(kind, query.date)[0]) for kind in TargetPeriod)))
     return page_rows(rows.order_by(SalesTarget.start.desc(), SalesTarget.id), _render, query)
 
 

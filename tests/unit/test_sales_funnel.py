@@ -159,7 +159,8 @@ def test_target_completion_is_the_won_amount_of_the_period(client, runtime, sale
     for body in ({"userid": "zhangsan", "period": "month", "date": "2024-11-05", "amount_cents": 1_000_000},
                  {"userid": "zhangsan", "period": "month", "date": "2024-12-10", "amount_cents": 500_000},
                  {"department": 2, "period": "quarter", "date": "2024-10-01", "amount_cents": 4_000_000},
-                 {"department": 1, "period": "year", "date": "2024-06-30", "amount_cents": 10_000_000}):
+                 {"department": 1, "period": "year", "date": "2024-06-30", "amount_cents": 10_000_000},
+                 {"userid": "lisi", "period": "month", "date": "2024-10-01", "amount_cents": 100}):
         assert set_target(client, sales, **body).status_code == 201
     # Won (LA days): D2 ¥2,000 on 11-15 and D6 ¥6,000 on 11-30 23:30 (in UTC already December), both zhangsan's.
     #   zhangsan November: 800,000 / 1,000,000 = 0.8;  zhangsan December: 0 (D6 stays in November)
@@ -168,12 +169,15 @@ def test_target_completion_is_the_won_amount_of_the_period(client, runtime, sale
         "zhangsan/2024-12-01": ("2024-12-31", 500_000, 0, 0.0),
         "zhangsan/2024-11-01": ("2024-11-30", 1_000_000, 800_000, 0.8),
         "2/2024-10-01": ("2024-12-31", 4_000_000, 800_000, 0.2),
-        "1/2024-01-01": ("2024-12-31", 10_000_000, 800_000, 0.08)}
+        "1/2024-01-01": ("2024-12-31", 10_000_000, 800_000, 0.08),
+        "lisi/2024-10-01": ("2024-10-31", 100, 0, 0.0)}  # D4 was lost, not won
+    # the targets whose period holds 11-20 (lisi's October month shares its first day with Q4: not listed)
     assert list(targets(client, sales["admin"], date="2024-11-20")) == [
         "zhangsan/2024-11-01", "2/2024-10-01", "1/2024-01-01"]
-    # zhangsan reads his own and his department's (he leads 2, not 1); lisi leads nothing and has none
-    assert list(targets(client, sales["zhangsan"])) == ["zhangsan/2024-12-01", "zhangsan/2024-11-01", "2/2024-10-01"]
-    assert targets(client, sales["lisi"]) == {}
+    # zhangsan reads his own, his department's (he leads 2, not 1) and lisi's (in 3, under 2); lisi her own
+    assert list(targets(client, sales["zhangsan"])) == ["zhangsan/2024-12-01", "zhangsan/2024-11-01", "2/2024-10-01",
+                                                        "lisi/2024-10-01"]
+    assert list(targets(client, sales["lisi"])) == ["lisi/2024-10-01"]
     with runtime.Session() as s:
         year = s.scalar(select(SalesTarget.id).where(SalesTarget.dept_id == 1))
     assert client.get(f"/api/v1/targets/{year}", headers=sales["zhangsan"]).status_code == 404
