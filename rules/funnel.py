@@ -3,13 +3,13 @@ API (web/api_sales_reports.py) loads the rows and says which deals count; the de
 OpenAPI description.
 
 A stage's rank is its place in the corp's ladder: the open stages in their order, then won. Lost has no
-rank: reaching it is no progress."""
+rank: reaching it is no progress. Times are whole seconds since 1970 (UTC): the report reads tens of
+thousands of moves and only subtracts them."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DAY_SECONDS = 86_400
 
@@ -21,14 +21,6 @@ class FunnelStage:
     probability: int  # percent
 
 
-@dataclass(frozen=True)
-class Move:
-    """A deal entering stage `to` at `at` (its first move is its creation)."""
-
-    at: dt.datetime
-    to: int
-
-
 @dataclass
 class StageFigures:
     count: int = 0  # deals at this stage at the end
@@ -36,9 +28,9 @@ class StageFigures:
     weighted_cents: int = 0
     reached: int = 0  # deals that were at this stage at some time before the end
     advanced: int = 0  # of those, the ones that were also at a stage of a higher rank
+    seconds: int = 0  # time those deals spent at this stage, added up
     conversion: float | None = None
     avg_days: float | None = None
-    _days: list[float] = field(default_factory=list, repr=False)
 
 
 def weighted(amount_cents: int, probability: int) -> int:
@@ -46,34 +38,47 @@ def weighted(amount_cents: int, probability: int) -> int:
     return (amount_cents * probability + 50) // 100
 
 
-def funnel(stages: list[FunnelStage], deals: Iterable[tuple[int, list[Move]]],
-           end: dt.datetime) -> dict[int, StageFigures]:
-    """Figures per stage id for `deals` ((amount in cents, moves)), as of `end`: moves at or after `end` are
-    ignored, so a past period reads the same later. Days in a stage: from entering it to the next move, or
-    to `end` for the stage a deal is in then; a deal's stints in one stage are added up."""
-    rank = {s.id: n for n, s in enumerate([s for s in stages if s.outcome == "open"]
-                                          + [s for s in stages if s.outcome == "won"])}
+def funnel(stages: list[FunnelStage], amounts: dict[int, int], moves: Iterable[tuple[int, int, int]],
+           end: int) -> dict[int, StageFigures]:
+    """Figures per stage id for the deals `amounts` (deal → cents) from their `moves` (deal, time, stage
+    entered; ordered by deal, then time; only those before `end`, the first being the creation). Days in
+    a stage: from entering it to the deal's next move, or to `end` for the stage it is in then; a deal's
+    stints in one stage are added up."""
+    ladder = [s.id for s in stages if s.outcome == "open"] + [s.id for s in stages if s.outcome == "won"]
+    rank = {stage_id: n for n, stage_id in enumerate(ladder)}
     figures = {s.id: StageFigures() for s in stages}
-    for amount, moves in deals:
-        moves = sorted((m for m in moves if m.at < end), key=lambda m: m.at)
-        if not moves:
-            continue
-        figures[moves[-1].to].count += 1
-        figures[moves[-1].to].amount_cents += amount
-        days: dict[int, float] = {}
-        for move, after in zip(moves, [*(m.at for m in moves[1:]), end], strict=True):
-            days[move.to] = days.get(move.to, 0.0) + (after - move.at).total_seconds() / DAY_SECONDS
-        top = max((rank[s] for s in days if s in rank), default=-1)
-        for stage_id, spent in days.items():
-            figures[stage_id].reached += 1
-            figures[stage_id].advanced += stage_id in rank and rank[stage_id] < top
-            figures[stage_id]._days.append(spent)
+
+    def close(deal: int, path: list[tuple[int, int]]) -> None:
+        """Count one deal's moves (time, stage)."""
+        last = path[-1][1]
+        figures[last].count += 1
+        figures[last].amount_cents += amounts[deal]
+        spent: dict[int, int] = {}
+        for (at, stage), (after, _) in zip(path, [*path[1:], (end, 0)], strict=True):
+            spent[stage] = spent.get(stage, 0) + after - at
+        top = max((rank.get(stage, -1) for stage in spent), default=-1)
+        for stage, seconds in spent.items():
+            f = figures[stage]
+            f.reached += 1
+            f.seconds += seconds
+            if rank.get(stage, top) < top:
+                f.advanced += 1
+
+    deal, path = None, []  # type: int | None, list[tuple[int, int]]
+    for pk, at, stage in moves:
+        if pk != deal:
+            if deal is not None:
+                close(deal, path)
+            deal, path = pk, []
+        path.append((at, stage))
+    if deal is not None:
+        close(deal, path)
     for s in stages:
         f = figures[s.id]
         f.weighted_cents = weighted(f.amount_cents, s.probability)
         if s.outcome == "open" and f.reached:
             f.conversion = round(f.advanced / f.reached, 4)
-            f.avg_days = round(sum(f._days) / len(f._days), 2)
+            f.avg_days = round(f.seconds / f.reached / DAY_SECONDS, 2)
     return figures
 
 

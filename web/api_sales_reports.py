@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from models import FollowUp, FollowUpType, Opportunity, OpportunityStage, Role, StageChange, Staff
 from models.db import utcnow
-from rules.funnel import FunnelStage, Move, funnel, win_rate
+from models.sql_time import epoch_seconds
+from rules.funnel import FunnelStage, funnel, win_rate
 from web import errors
 from web.auth import require
 from web.endpoint import endpoint
@@ -33,11 +34,11 @@ def _owned(query: Select, owners: frozenset[str] | None) -> Select:
 def _closed(s: Session, corp_id: str, owners: frozenset[str] | None, period: Window,
             won: set[int], lost: set[int]) -> tuple[int, int, int]:
     """(won, lost, won cents): deals whose last move to won or lost in the period went there."""
-    rows = s.execute(_owned(select(StageChange.opportunity_id, StageChange.to_stage_id, Opportunity.amount_cents)
-                            .join(Opportunity, Opportunity.id == StageChange.opportunity_id)
-                            .where(StageChange.to_stage_id.in_(won | lost), StageChange.at >= period.start,
-                                   StageChange.at < period.end, Opportunity.corp_id == corp_id)
-                            .order_by(StageChange.at, StageChange.id), owners))
+    closing = select(StageChange.opportunity_id, StageChange.to_stage_id, Opportunity.amount_cents).join(
+        Opportunity, Opportunity.id == StageChange.opportunity_id).where(
+        StageChange.to_stage_id.in_(won | lost), StageChange.at >= period.start, StageChange.at < period.end,
+        Opportunity.corp_id == corp_id)
+    rows = s.connection().execute(_owned(closing, owners).order_by(StageChange.at, StageChange.id))
     last = {pk: (stage, amount) for pk, stage, amount in rows}
     wins = [amount for stage, amount in last.values() if stage in won]
     return len(wins), len(last) - len(wins), sum(wins)
@@ -76,14 +77,14 @@ def get_funnel(query: FunnelQuery) -> Any:
         deals = _owned(select(Opportunity.id, Opportunity.amount_cents).where(
             Opportunity.corp_id == corp_id, Opportunity.created_at >= period.start,
             Opportunity.created_at < period.end), owners)
-        amounts: dict[int, int] = {pk: cents for pk, cents in s.execute(deals)}
-        moves: dict[int, list[Move]] = defaultdict(list)
-        for pk, at, to in s.execute(select(StageChange.opportunity_id, StageChange.at, StageChange.to_stage_id)
-                                    .where(StageChange.opportunity_id.in_(deals.with_only_columns(Opportunity.id)),
-                                           StageChange.at < horizon)):
-            moves[pk].append(Move(at, to))
-        figures = funnel([FunnelStage(st.id, st.outcome, st.probability) for st in stages],
-                         ((amounts[pk], moves[pk]) for pk in amounts), horizon)
+        conn = s.connection()  # Core rows: thousands of them, no ORM bookkeeping per row
+        amounts: dict[int, int] = {pk: cents for pk, cents in conn.execute(deals).all()}
+        moves = conn.execute(select(StageChange.opportunity_id, epoch_seconds(StageChange.at), StageChange.to_stage_id)
+                             .where(StageChange.opportunity_id.in_(deals.with_only_columns(Opportunity.id)),
+                                    StageChange.at < horizon)
+                             .order_by(StageChange.opportunity_id, StageChange.at, StageChange.id)).all()
+        figures = funnel([FunnelStage(st.id, st.outcome, st.probability) for st in stages], amounts, moves,
+                         int(horizon.timestamp()))
         won, lost, won_cents = _closed(s, corp_id, owners, period, {st.id for st in stages if st.outcome == "won"},
                                        {st.id for st in stages if st.outcome == "lost"})
     hidden = set(query.exclude or [])
