@@ -1,14 +1,12 @@
-"""The sales funnel's figures (003 销售漏斗) from the deals of a period and their stage history. Pure: the
-API (web/api_sales_reports.py) loads the rows and says which deals count; the definitions are in its
-OpenAPI description.
+"""The sales funnel's figures (003 销售漏斗): what a stage's rank is, and the figures finished from the per-stage
+sums the database adds up (web/sales_funnel.py). Pure. The definitions are in the funnel's OpenAPI
+description (web/api_sales_reports.py).
 
 A stage's rank is its place in the corp's ladder: the open stages in their order, then won. Lost has no
-rank: reaching it is no progress. Times are whole seconds since 1970 (UTC): the report reads tens of
-thousands of moves and only subtracts them."""
+rank: reaching it is no progress."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 DAY_SECONDS = 86_400
@@ -33,48 +31,21 @@ class StageFigures:
     avg_days: float | None = None
 
 
+def ranks(stages: list[FunnelStage]) -> dict[int, int]:
+    """Stage id → rank (lost has none)."""
+    ladder = [s.id for s in stages if s.outcome == "open"] + [s.id for s in stages if s.outcome == "won"]
+    return {stage_id: n for n, stage_id in enumerate(ladder)}
+
+
 def weighted(amount_cents: int, probability: int) -> int:
     """amount × probability / 100 in whole cents, halves rounded up (integers only: no float touches money)."""
     return (amount_cents * probability + 50) // 100
 
 
-def funnel(stages: list[FunnelStage], amounts: dict[int, int], moves: Iterable[tuple[int, int, int]],
-           end: int) -> dict[int, StageFigures]:
-    """Figures per stage id for the deals `amounts` (deal → cents) from their `moves` (deal, time, stage
-    entered; ordered by deal, then time; only those before `end`, the first being the creation). Days in
-    a stage: from entering it to the deal's next move, or to `end` for the stage it is in then; a deal's
-    stints in one stage are added up."""
-    ladder = [s.id for s in stages if s.outcome == "open"] + [s.id for s in stages if s.outcome == "won"]
-    rank = {stage_id: n for n, stage_id in enumerate(ladder)}
-    figures = {s.id: StageFigures() for s in stages}
-
-    def close(deal: int, path: list[tuple[int, int]]) -> None:
-        """Count one deal's moves (time, stage)."""
-        last = path[-1][1]
-        figures[last].count += 1
-        figures[last].amount_cents += amounts[deal]
-        spent: dict[int, int] = {}
-        for (at, stage), (after, _) in zip(path, [*path[1:], (end, 0)], strict=True):
-            spent[stage] = spent.get(stage, 0) + after - at
-        top = max((rank.get(stage, -1) for stage in spent), default=-1)
-        for stage, seconds in spent.items():
-            f = figures[stage]
-            f.reached += 1
-            f.seconds += seconds
-            if rank.get(stage, top) < top:
-                f.advanced += 1
-
-    deal, path = None, []  # type: int | None, list[tuple[int, int]]
-    for pk, at, stage in moves:
-        if pk != deal:
-            if deal is not None:
-                close(deal, path)
-            deal, path = pk, []
-        path.append((at, stage))
-    if deal is not None:
-        close(deal, path)
+def finish(stages: list[FunnelStage], figures: dict[int, StageFigures]) -> dict[int, StageFigures]:
+    """Weighted amounts for every stage; conversion and average days for the open stages a deal reached."""
     for s in stages:
-        f = figures[s.id]
+        f = figures.setdefault(s.id, StageFigures())
         f.weighted_cents = weighted(f.amount_cents, s.probability)
         if s.outcome == "open" and f.reached:
             f.conversion = round(f.advanced / f.reached, 4)

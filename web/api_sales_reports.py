@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from models import FollowUp, FollowUpType, Opportunity, OpportunityStage, Role, StageChange, Staff
 from models.db import utcnow
-from models.sql_time import epoch_seconds
-from rules.funnel import FunnelStage, funnel, win_rate
+from rules.funnel import FunnelStage, win_rate
 from web import errors
 from web.auth import require
 from web.endpoint import endpoint
 from web.schemas.sales_reports import FollowUpStats, FunnelOut, FunnelQuery, StatsQuery
+from web.sales_funnel import stage_figures
 from web.sales_members import members
 from web.sales_periods import Window, window
 from web.sales_scope import runtime
@@ -74,17 +74,11 @@ def get_funnel(query: FunnelQuery) -> Any:
         stages = list(s.scalars(select(OpportunityStage).where(OpportunityStage.corp_id == corp_id)
                                 .order_by(OpportunityStage.position, OpportunityStage.id)))
         horizon = min(period.end, utcnow())
-        deals = _owned(select(Opportunity.id, Opportunity.amount_cents).where(
-            Opportunity.corp_id == corp_id, Opportunity.created_at >= period.start,
-            Opportunity.created_at < period.end), owners)
-        conn = s.connection()  # Core rows: thousands of them, no ORM bookkeeping per row
-        amounts: dict[int, int] = {pk: cents for pk, cents in conn.execute(deals).all()}
-        moves = conn.execute(select(StageChange.opportunity_id, epoch_seconds(StageChange.at), StageChange.to_stage_id)
-                             .where(StageChange.opportunity_id.in_(deals.with_only_columns(Opportunity.id)),
-                                    StageChange.at < horizon)
-                             .order_by(StageChange.opportunity_id, StageChange.at, StageChange.id)).all()
-        figures = funnel([FunnelStage(st.id, st.outcome, st.probability) for st in stages], amounts, moves,
-                         int(horizon.timestamp()))
+        deals = _owned(select(Opportunity.id).where(Opportunity.corp_id == corp_id,
+                                                    Opportunity.created_at >= period.start,
+                                                    Opportunity.created_at < period.end), owners)
+        figures = stage_figures(s.connection(), [FunnelStage(st.id, st.outcome, st.probability) for st in stages],
+                                deals, horizon)
         won, lost, won_cents = _closed(s, corp_id, owners, period, {st.id for st in stages if st.outcome == "won"},
                                        {st.id for st in stages if st.outcome == "lost"})
     hidden = set(query.exclude or [])

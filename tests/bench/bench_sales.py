@@ -268,6 +268,7 @@ def timed(name: str, call: Callable[[], Any], runs: int, engine: Engine, limit_m
 
 
 def bench(url: str, args: argparse.Namespace) -> list[str]:
+    filled = url.startswith("sqlite") and args.keep is not None and (args.keep / "sales.db").exists()
     engine = make_engine(url)
     runner.upgrade(engine)
     from app import create_app
@@ -277,8 +278,9 @@ def bench(url: str, args: argparse.Namespace) -> list[str]:
     runtime = app.extensions["scrm"]
     with tempfile.TemporaryDirectory(prefix="scrm-bench-sales-") as workdir:
         filler = Filler(url, args.scale, args.seed, Path(workdir))
-        say(f"{engine.dialect.name}: filling (scale {args.scale})")
-        filler.fill()
+        if not filled:
+            say(f"{engine.dialect.name}: filling (scale {args.scale})")
+            filler.fill()
         filler.engine.dispose()
     with runtime.WriteSession.begin() as s:
         admin = {"Authorization": f"Bearer {create_token(s, 'bench-admin', 'admin', corp_id=CORP_ID)}"}
@@ -338,9 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mariadb-url", help="use this server's database (dropped and recreated) instead of a private "
                                           "mariadbd (1 GiB buffer pool, in a temp dir, as the other benches start)")
     ap.add_argument("--seed", type=int, default=20261129)
+    ap.add_argument("--keep", type=Path, help="SQLite: keep the file in this directory, and time it again "
+                                              "without refilling when it is there already")
     args = ap.parse_args(argv)
     problems: list[str] = []
-    if args.db in ("sqlite", "both"):
+    if args.db in ("sqlite", "both") and args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        problems += bench(f"sqlite:///{args.keep}/sales.db", args)
+    elif args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory(prefix="scrm-bench-sales-") as tmp:
             problems += bench(f"sqlite:///{tmp}/sales.db", args)
     if args.db in ("mariadb", "both") and args.mariadb_url:
