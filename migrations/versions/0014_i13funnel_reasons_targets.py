@@ -1,6 +1,6 @@
 """sales, funnel and targets: the corp's list of lost reasons (a lost deal names one by id; the free-text
 reasons already stored become the list's entries), sales targets, and the indexes the funnel, the targets'
-completion and the per-member follow-up counts read
+completion and the per-member follow-up counts read (the stage history's index now covers the stage)
 
 Revision ID: 0014_i13funnel_reasons_targets
 Revises: 0013_i13sales_opportunities
@@ -53,6 +53,10 @@ def upgrade() -> None:
                     ["corp_id", "owner_userid", "created_at"])
     op.create_index("ix_opportunity_stage_changes_to_stage_id_at", "opportunity_stage_changes",
                     ["to_stage_id", "at"])
+    # the history index covers the stage too (made before the old one goes: MariaDB's FK needs an index)
+    op.create_index("ix_opportunity_stage_changes_opportunity_id_at_to_stage_id", "opportunity_stage_changes",
+                    ["opportunity_id", "at", "to_stage_id"])
+    op.drop_index("ix_opportunity_stage_changes_opportunity_id_at", table_name="opportunity_stage_changes")
     op.create_index("ix_follow_ups_corp_id_at_userid_type_id", "follow_ups", ["corp_id", "at", "userid", "type_id"])
     op.create_table(
         "sales_targets",
@@ -75,6 +79,9 @@ def downgrade() -> None:
     op.drop_index("ix_sales_targets_corp_id_start", table_name="sales_targets")
     op.drop_table("sales_targets")
     op.drop_index("ix_follow_ups_corp_id_at_userid_type_id", table_name="follow_ups")
+    op.create_index("ix_opportunity_stage_changes_opportunity_id_at", "opportunity_stage_changes",
+                    ["opportunity_id", "at"])
+    op.drop_index("ix_opportunity_stage_changes_opportunity_id_at_to_stage_id", table_name="opportunity_stage_changes")
     op.drop_index("ix_opportunity_stage_changes_to_stage_id_at", table_name="opportunity_stage_changes")
     op.drop_index("ix_opportunities_corp_id_owner_userid_created_at", table_name="opportunities")
     op.drop_index("ix_opportunities_corp_id_created_at", table_name="opportunities")

@@ -226,7 +226,7 @@ def plans(engine: Engine, statements: list[tuple[str, Any]]) -> tuple[list[str],
     with engine.connect() as conn:
         for statement, params in statements:
             flat = " ".join(statement.split())
-            if not flat.upper().startswith("SELECT") or not any(t in flat for t in BIG):
+            if not flat.upper().startswith(("SELECT", "WITH")) or not any(t in flat for t in BIG):
                 continue
             lines.append(f"    {flat[:150]}{' …' if len(flat) > 150 else ''}")
             rows = conn.exec_driver_sql(("EXPLAIN " if mysql else "EXPLAIN QUERY PLAN ") + statement, params).all()
