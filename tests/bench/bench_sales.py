@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import sys
@@ -299,7 +300,7 @@ def bench(url: str, args: argparse.Namespace) -> list[str]:
     problems: list[str] = []
     engine_used = runtime.engine
     print(f"\n{engine.dialect.name} ({filler.customers:,} customers, {filler.follow_ups:,} follow-ups, "
-          f"{filler.deals:,} opportunities)")
+          f"{filler.deals:,} opportunities); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     timed("funnel, whole corp, this month (admin)",
           get("/api/v1/funnel", admin, lambda b: f"{b['deals']} deals, win rate {b['win_rate']}",
               period="month", date=today, all="true"), args.runs, engine_used, args.limit_ms, problems)
