@@ -16,17 +16,28 @@ class PeriodKind(enum.StrEnum):
     year = "year"
 
 
-def period_days(kind: str, day: dt.date) -> tuple[dt.date, dt.date]:
-    """(first day, last day) of the `kind` period holding `day`, both inclusive."""
+def period_start(kind: str, day: dt.date) -> dt.date:
+    """The first day of the `kind` period holding `day`."""
     if kind == PeriodKind.week:
-        first = day - dt.timedelta(days=day.weekday())
-        return first, first + dt.timedelta(days=6)
+        return day - dt.timedelta(days=day.weekday())
     if kind == PeriodKind.year:
-        return dt.date(day.year, 1, 1), dt.date(day.year, 12, 31)
+        return dt.date(day.year, 1, 1)
     months = 3 if kind == PeriodKind.quarter else 1
-    first = dt.date(day.year, day.month - (day.month - 1) % months, 1)
-    after = dt.date(first.year + (first.month + months - 1) // 12, (first.month + months - 1) % 12 + 1, 1)
-    return first, after - dt.timedelta(days=1)
+    return dt.date(day.year, day.month - (day.month - 1) % months, 1)
+
+
+def period_days(kind: str, day: dt.date) -> tuple[dt.date, dt.date]:
+    """(first day, last day) of the `kind` period holding `day`, both inclusive (ValueError for a period
+    that runs past the calendar's end, such as year 9999's last week)."""
+    first = period_start(kind, day)
+    months = {PeriodKind.month: 1, PeriodKind.quarter: 3, PeriodKind.year: 12}.get(PeriodKind(kind))
+    try:
+        if months is None:
+            return first, first + dt.timedelta(days=6)
+        after = dt.date(first.year + (first.month + months - 1) // 12, (first.month + months - 1) % 12 + 1, 1)
+        return first, after - dt.timedelta(days=1)
+    except (OverflowError, ValueError):
+        raise ValueError(f"the {kind} of {day.isoformat()} runs past the calendar") from None
 
 
 def month_days(text: str) -> tuple[dt.date, dt.date]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
 from models import Opportunity, OpportunityStage, Role, SalesTarget, StageChange, Staff, TargetPeriod
-from rules.periods import period_days, utc_bounds
+from rules.periods import period_days, period_start, utc_bounds
 from web import errors
 from web.api import page_rows
 from web.auth import audit, require
@@ -23,6 +23,7 @@ from web.errors import ApiError
 from web.schemas.common import Deleted, Page
 from web.schemas.sales_reports import TargetBody, TargetChange, TargetOut, TargetQuery
 from web.sales_members import Directory, reach
+from web.sales_periods import in_calendar
 from web.sales_scope import actor, runtime
 from web.scope import corp_and_app, in_scope
 
@@ -108,7 +109,7 @@ def list_targets(query: TargetQuery) -> Any:
         rows = rows.where(SalesTarget.period == query.period)
     if query.date is not None:  # the periods holding that day: one start per kind
         rows = rows.where(or_(*(and_(SalesTarget.period == kind.value,
-                                     SalesTarget.start == period_days(kind, query.date)[0]) for kind in TargetPeriod)))
+                                     SalesTarget.start == period_start(kind, query.date)) for kind in TargetPeriod)))
     return page_rows(rows.order_by(SalesTarget.start.desc(), SalesTarget.id), _render, query)
 
 
@@ -134,7 +135,8 @@ def create_target(body: TargetBody) -> Any:
             Directory.load(s, corp_id).subtree(body.department)
         elif s.scalar(select(Staff.id).where(Staff.corp_id == corp_id, Staff.userid == body.userid)) is None:
             raise ApiError(404, "not_found", f"no member {body.userid} in this corp")
-        start = period_days(body.period, body.date)[0]
+        start = in_calendar(body.period, body.date, lambda message: ApiError(
+            422, "invalid", f"date: {message}", {"date": message}))[0]
         same = s.scalar(select(SalesTarget.id).where(
             SalesTarget.corp_id == corp_id, SalesTarget.period == body.period, SalesTarget.start == start,
             SalesTarget.userid == body.userid if body.userid is not None else SalesTarget.dept_id == body.department))

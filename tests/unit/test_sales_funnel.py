@@ -139,7 +139,8 @@ def test_a_period_given_by_days_or_a_bad_one(client, sales) -> None:  # type: ig
     assert days.get_json()["deals"] == 4
     for params in ({"period": "fortnight"}, {"from": "2024-11-11"}, {"from": "2024-11-17", "to": "2024-11-11"},
                    {"from": "2024-11-11", "to": "2024-11-17", "period": "week"}, {"date": "2024-11-31"},
-                   {"userid": "lisi", "department": 2}):
+                   {"userid": "lisi", "department": 2}, {"period": "year", "date": "9999-12-30"},
+                   {"period": "month", "date": "9999-12-30"}, {"date": "1000-01-02"}):
         r = client.get("/api/v1/funnel", headers=sales["admin"], query_string={"corp_id": CORP_ID, **params})
         assert r.status_code == 400 and r.get_json()["error"]["fields"], (params, r.get_json())
 
@@ -195,7 +196,8 @@ def test_bad_targets_change_nothing(client, runtime, sales) -> None:  # type: ig
                                ({**good, "amount_cents": -1}, 422, "invalid"),
                                ({**good, "userid": None, "department": 99}, 404, "not_found"),
                                ({**good, "userid": "nobody"}, 404, "not_found"),
-                               ({**good, "date": "2024-11-30"}, 409, "conflict")):
+                               ({**good, "date": "2024-11-30"}, 409, "conflict"),
+                               ({**good, "period": "year", "date": "9999-06-30"}, 422, "invalid")):
         rejected(runtime, lambda body=body: set_target(client, sales, **body), status, code)
     rejected(runtime, lambda: client.post("/api/v1/targets", headers=sales["zhangsan"],
                                           json={"corp_id": CORP_ID, **good}), 403, "forbidden")
@@ -225,6 +227,7 @@ def test_follow_up_counts_per_member_for_a_month(client, runtime, sales) -> None
     mine = client.get("/api/v1/follow-ups/stats", headers=sales["lisi"], query_string={"month": "2024-11"})
     assert [(m["userid"], m["total"]) for m in mine.get_json()["items"]] == [("lisi", 1)]
     for params, status in (({"month": "2024-11", "userid": "zhangsan"}, 403), ({"month": "2024-13"}, 400),
+                           ({"month": "9999-12"}, 400), ({"month": "1000-01"}, 400),
                            ({"month": "2024-11", "from": "2024-11-01", "to": "2024-11-02"}, 400)):
         assert client.get("/api/v1/follow-ups/stats", headers=sales["lisi"],
                           query_string=params).status_code == status, params
