@@ -28,18 +28,17 @@ def stage_figures(conn: Connection, stages: list[FunnelStage], deals: Select,
                    func.lead(at).over(partition_by=by_deal, order_by=(StageChange.at, StageChange.id)).label("next_t"),
                    func.row_number().over(partition_by=by_deal, order_by=(StageChange.at.desc(), StageChange.id.desc()))
                    .label("from_end")).where(by_deal.in_(deals), StageChange.at < end).cte("moves")
-    spent = select(moves.c.deal, moves.c.stage,
+    stage_rank = case(rank_of, value=moves.c.stage)  # NULL for lost
+    spent = select(moves.c.deal, moves.c.stage, stage_rank.label("rank"),
+                   func.max(stage_rank).over(partition_by=moves.c.deal).label("top"),
                    func.sum(func.coalesce(moves.c.next_t, literal(int(end.timestamp()))) - moves.c.t).label("seconds"),
                    func.max(case((moves.c.from_end == 1, 1), else_=0)).label("last")).group_by(
-        moves.c.deal, moves.c.stage).cte("spent")
-    rank = case(rank_of, value=spent.c.stage)  # NULL for lost
-    top = select(spent.c.deal, func.max(rank).label("top")).group_by(spent.c.deal).cte("top")
-    went_on = func.sum(case((rank < top.c.top, 1), else_=0))
+        moves.c.deal, moves.c.stage).cte("spent")  # one row per deal and stage it reached; `top`: its highest rank
+    went_on = func.sum(case((spent.c.rank < spent.c.top, 1), else_=0))
     for stage, reached, seconds, advanced, count, amount in conn.execute(
             select(spent.c.stage, func.count(), func.sum(spent.c.seconds), went_on, func.sum(spent.c.last),
                    func.sum(spent.c.last * Opportunity.amount_cents))
-            .join_from(spent, top, spent.c.deal == top.c.deal).join(Opportunity, Opportunity.id == spent.c.deal)
-            .group_by(spent.c.stage)):
+            .join(Opportunity, Opportunity.id == spent.c.deal).group_by(spent.c.stage)):
         f = figures[stage]
         f.reached, f.seconds, f.advanced = int(reached), int(seconds), int(advanced)
         f.count, f.amount_cents = int(count), int(amount)
