@@ -126,6 +126,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(sidebar.bp)
     from web import api_group_sync  # customer groups: the sync from WeCom and its last run
     app.register_blueprint(api_group_sync.bp)
+    from web import api_lost_reasons, api_sales_reports, api_targets  # lost reasons; funnel, counts; targets
+    app.register_blueprint(api_lost_reasons.bp)
+    app.register_blueprint(api_sales_reports.bp)
+    app.register_blueprint(api_targets.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

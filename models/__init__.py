@@ -27,7 +27,8 @@ from models.group_codes import (GroupCode, GroupCodeDailyStat, GroupCodeEntry, G
                                 GroupWelcomeTemplate)
 from models.followup import FollowUp, FollowUpType, Plan
 from models.follow_up_links import FollowUpAttachment, FollowUpReminder
-from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
+from models.sales import (LostReason, Opportunity, OpportunityStage, SalesTarget, StageChange, StageOutcome,
+                          TargetPeriod)
 from models.lead import Lead, LeadChange, LeadStatus, LeadTag
 from models.lead_rules import InboundRequest, LeadRule, LeadSource
 from models.orgs import Company, Contact, Industry
@@ -41,8 +42,8 @@ __all__ = [
     "MemberTag", "Outbox", "OutboxStatus", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
     "BotReply", "FollowUp", "FollowUpAttachment", "FollowUpReminder", "FollowUpType", "Lead", "LeadStatus", "Plan",
-    "ReplyVia",
-    "Opportunity", "OpportunityStage", "StageChange", "StageOutcome", "Company", "Contact", "Industry",
+    "ReplyVia", "Company", "Contact", "Industry",
+    "LostReason", "Opportunity", "OpportunityStage", "SalesTarget", "StageChange", "StageOutcome", "TargetPeriod",
     "Broadcast", "MessageTemplate", "ModerationSettings", "ReplyTimeout", "SensitiveAlert", "SensitiveRule",
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
     "FieldSubject", "GroupFieldValue", "GroupTag", "GroupTagging", "GroupTagGroup", "GroupActivityRule",

@@ -84,6 +84,8 @@ class FollowUp(Base):
         Index("ix_follow_ups_contact_id_at", "contact_id", "at"),
         Index("ix_follow_ups_corp_id_group_chat_id_at", "corp_id", "group_chat_id", "at"),
         Index("ix_follow_ups_corp_id_userid_at", "corp_id", "userid", "at"),
+        # the per-member counts of a period read only this index (web/api_sales_reports.py)
+        Index("ix_follow_ups_corp_id_at_userid_type_id", "corp_id", "at", "userid", "type_id"),
         CheckConstraint(" + ".join(f"(CASE WHEN {c} IS NULL THEN 0 ELSE 1 END)" for c in SUBJECT_COLUMNS) + " = 1",
                         name="one_subject"),
     )

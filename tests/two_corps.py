@@ -151,14 +151,19 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     _post(client, ops, f"/leads/{lead['id']}", {"position": mark}, method="patch")
     lead_rule = _post(client, ops, "/lead-rules", {**c, "name": mark, "targets": ["zhangsan"]})
     lead_source = _post(client, ops, "/lead-sources", {**c, "name": mark})
-    return {"lead_id": lead["id"], "lead_rule_id": lead_rule["id"], "lead_source_id": lead_source["id"],"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
+    reason = _post(client, ops, "/lost-reasons", {**c, "name": mark})
+    target = _post(client, ops, "/targets", {**c, "userid": "zhangsan", "period": "month", "date": "2026-11-01",
+                                             "amount_cents": 100})
+    return {"lead_id": lead["id"], "lead_rule_id": lead_rule["id"], "lead_source_id": lead_source["id"],
+            "tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
             "industry_id": industry["id"], "company_id": company["id"], "contact_id": contact["id"],
             "group_code_id": group_code["id"], "entry_id": entry["id"], "group_welcome_id": group_welcome["id"],
             "field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
             "tag_pk": group["tags"][0]["id"], "code_id": code["id"], "welcome_id": welcome["id"],
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],
-            "opportunity_id": deal["id"], "plan_id": plan["id"]}
+            "opportunity_id": deal["id"], "plan_id": plan["id"], "reason_id": reason["id"],
+            "target_id": target["id"]}
 
 
 def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> dict[str, dict[str, Any]]:

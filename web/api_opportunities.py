@@ -9,9 +9,10 @@ from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from models import Opportunity, OpportunityStage, Role, StageChange, StageOutcome
+from models import LostReason, Opportunity, OpportunityStage, Role, StageChange, StageOutcome
 from models.db import utcnow
 from models.settings import CorpSettings
+from rules.ordering import place
 from rules.stages import Stage, refusal
 from web import errors
 from web.api import page_rows
@@ -56,10 +57,7 @@ def list_stages(query: CorpQuery) -> Any:
 
 def _place(s: Session, corp_id: str, stage: OpportunityStage, position: int | None) -> None:
     """Put an open stage at `position` among the open stages (None: last) and renumber them 0, 1, …"""
-    others = [st for st in _stages(s, corp_id) if st.outcome == StageOutcome.open and st.id != stage.id]
-    others.insert(len(others) if position is None else min(position, len(others)), stage)
-    for number, st in enumerate(others):
-        st.position = number
+    place([st for st in _stages(s, corp_id) if st.outcome == StageOutcome.open and st.id != stage.id], stage, position)
 
 
 @bp.post("/opportunity-stages")
@@ -105,17 +103,22 @@ def update_stage(stage_id: int, body: StageChangeBody) -> Any:
 
 
 # -- opportunities ------------------------------------------------------------------------------------------
-def _opportunity_json(o: Opportunity) -> dict[str, Any]:
-    return {"id": o.id, "corp_id": o.corp_id, "customer_id": o.customer_id, "name": o.name, "stage_id": o.stage_id,
-            "amount_cents": o.amount_cents, "expected_close": o.expected_close.isoformat(),
-            "owner": o.owner_userid, "pinned": o.pinned, "lost_reason": o.lost_reason, "created_by": o.created_by,
-            "created_at": o.created_at.isoformat() if o.created_at else None}
+def _render(s: Session, rows: list[Opportunity]) -> list[dict[str, Any]]:
+    """A page of opportunities with their lost reasons' names (one query for the page)."""
+    reason_ids = {o.lost_reason_id for o in rows if o.lost_reason_id is not None}
+    names: dict[int | None, str] = dict(s.execute(select(LostReason.id, LostReason.name).where(
+        LostReason.id.in_(reason_ids))).all()) if reason_ids else {}
+    return [{"id": o.id, "corp_id": o.corp_id, "customer_id": o.customer_id, "name": o.name, "stage_id": o.stage_id,
+             "amount_cents": o.amount_cents, "expected_close": o.expected_close.isoformat(),
+             "owner": o.owner_userid, "pinned": o.pinned, "lost_reason_id": o.lost_reason_id,
+             "lost_reason": names.get(o.lost_reason_id, ""), "created_by": o.created_by,
+             "created_at": o.created_at.isoformat() if o.created_at else None} for o in rows]
 
 
 def _detail(s: Session, o: Opportunity) -> dict[str, Any]:
     history = s.scalars(select(StageChange).where(StageChange.opportunity_id == o.id)
                         .order_by(StageChange.at, StageChange.id))
-    return _opportunity_json(o) | {"history": [
+    return _render(s, [o])[0] | {"history": [
         {"from_stage_id": h.from_stage_id, "to_stage_id": h.to_stage_id, "userid": h.userid, "actor": h.actor,
          "at": h.at.isoformat()} for h in history]}
 
@@ -130,6 +133,16 @@ def _stage_of(s: Session, corp_id: str, stage_id: int) -> OpportunityStage:
     if stage is None or stage.corp_id != corp_id:
         raise ApiError(422, "invalid", f"stage_id: no stage {stage_id} in this corp", {"stage_id": "unknown stage"})
     return stage
+
+
+def _lost_reason(s: Session, corp_id: str, reason_id: int | None) -> int:
+    """The reason a deal moved to lost names: one of the corp's list (422 naming lost_reason_id otherwise)."""
+    reason = s.get(LostReason, reason_id) if reason_id is not None else None
+    if reason is None or reason.corp_id != corp_id:
+        why = "required: one of the corp's lost reasons (GET /lost-reasons)" if reason_id is None else \
+            f"no lost reason {reason_id} in this corp"
+        raise ApiError(422, "invalid", f"lost_reason_id: {why}", {"lost_reason_id": why})
+    return reason.id
 
 
 def _pin(s: Session, o: Opportunity) -> None:
@@ -149,7 +162,7 @@ def _history(s: Session, o: Opportunity, from_stage: int | None) -> None:
 @endpoint("Opportunities (商机) of the customers the caller may see, pinned first, then newest",
           query=OpportunityQuery, response=Page[OpportunityOut])
 def list_opportunities(query: OpportunityQuery) -> Any:
-    return page_rows(opportunity_rows(query), lambda s, page: [_opportunity_json(o) for o in page], query)
+    return page_rows(opportunity_rows(query), _render, query)
 
 
 def opportunity_rows(filters: OpportunityFilters) -> Select:
@@ -218,7 +231,8 @@ def update_opportunity(opportunity_id: int, body: OpportunityEdit) -> Any:
 
 @bp.post("/opportunities/<id:opportunity_id>/stage")
 @require(Role.member)
-@endpoint("Move an opportunity to a stage (409 when the corp's stage rules refuse it); kept in its history",
+@endpoint("Move an opportunity to a stage (409 when the corp's stage rules refuse it; to the lost stage with a "
+          "lost_reason_id from the corp's list, else 422); kept in its history",
           body=MoveBody, response=OpportunityDetail)
 def move_opportunity(opportunity_id: int, body: MoveBody) -> Any:
     with runtime().WriteSession.begin() as s:
@@ -233,7 +247,8 @@ def move_opportunity(opportunity_id: int, body: MoveBody) -> Any:
             raise ApiError(409, "conflict", why)
         before = row.stage_id
         row.stage_id = target.id
-        row.lost_reason = body.lost_reason if target.outcome == StageOutcome.lost else ""
+        row.lost_reason_id = _lost_reason(s, row.corp_id, body.lost_reason_id) if target.outcome == StageOutcome.lost \
+            else None
         _history(s, row, before)
         audit(s, "opportunity.stage", f"opportunity:{row.id}", from_stage_id=before, to_stage_id=target.id)
         s.flush()

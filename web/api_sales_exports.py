@@ -13,8 +13,9 @@ from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 from zoneinfo import ZoneInfo
 
-from models import (Customer, FollowUp, FollowUpAttachment, FollowUpType, Opportunity, OpportunityStage, Role,
-                    Staff)
+from models import (Customer, FollowUp, FollowUpAttachment, FollowUpType, LostReason, Opportunity, OpportunityStage,
+                    Role, Staff)
+from models.followup import SUBJECT_COLUMNS
 from web import errors
 from web.api_customers import _zone, _zones
 from web.api_follow_ups import follow_up_rows
@@ -29,7 +30,8 @@ from web.schemas.sales import FollowUpFilters, OpportunityFilters
 bp = Blueprint("api_sales_exports", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
-FOLLOW_UP_HEADER = ["记录ID", "客户ID", "客户名称", "跟进人", "跟进类型", "跟进内容", "跟进时间", "附件", "来源"]
+FOLLOW_UP_HEADER = ["记录ID", "跟进对象", "客户ID", "客户名称", "跟进人", "跟进类型", "跟进内容", "跟进时间", "附件",
+                    "来源"]
 OPPORTUNITY_HEADER = ["商机ID", "客户ID", "客户名称", "商机名称", "商机阶段", "金额（元）", "预计成交日期", "负责人",
                       "置顶", "输单原因", "创建时间"]
 
@@ -61,8 +63,18 @@ def _follow_up_lines(s: Session, rows: list[FollowUp]) -> list[list[Any]]:
         FollowUpType.id.in_({f.type_id for f in rows if f.type_id is not None}))).all())
     files = dict(s.execute(select(FollowUpAttachment.follow_up_id, FollowUpAttachment.filename).where(
         FollowUpAttachment.follow_up_id.in_([f.id for f in rows]))).all())
-    return [[f.id, *x.customer(f.customer_id), x.name(f.corp_id, f.userid), types.get(f.type_id, ""), f.text,
-             local(f.at, x.zones[f.corp_id]), files.get(f.id, ""), f.via] for f in rows]
+    return [[f.id, _subject(f), *x.customer(f.customer_id), x.name(f.corp_id, f.userid), types.get(f.type_id, ""),
+             f.text, local(f.at, x.zones[f.corp_id]), files.get(f.id, ""), f.via] for f in rows]
+
+
+SUBJECT_LABELS = {"customer_id": "客户", "lead_id": "线索", "company_id": "企业", "contact_id": "联系人",
+                  "group_chat_id": "客户群"}
+
+
+def _subject(f: FollowUp) -> str:
+    """What the record is about, as `客户:12` or `客户群:wr…` (the customer's id and name follow for customers)."""
+    column = next(c for c in SUBJECT_COLUMNS if getattr(f, c) is not None)
+    return f"{SUBJECT_LABELS[column]}:{getattr(f, column)}"
 
 
 def _yuan(cents: int) -> str:
@@ -73,9 +85,11 @@ def _opportunity_lines(s: Session, rows: list[Opportunity]) -> list[list[Any]]:
     x = Lookups(s, rows, ((o.corp_id, o.owner_userid) for o in rows))
     stages = dict(s.execute(select(OpportunityStage.id, OpportunityStage.name).where(
         OpportunityStage.id.in_({o.stage_id for o in rows}))).all())
+    reasons = dict(s.execute(select(LostReason.id, LostReason.name).where(
+        LostReason.id.in_({o.lost_reason_id for o in rows if o.lost_reason_id is not None}))).all())
     return [[o.id, *x.customer(o.customer_id), o.name, stages.get(o.stage_id, ""), _yuan(o.amount_cents),
              o.expected_close.isoformat(), x.name(o.corp_id, o.owner_userid), "是" if o.pinned else "",
-             o.lost_reason, local(o.created_at, x.zones[o.corp_id])] for o in rows]
+             reasons.get(o.lost_reason_id, ""), local(o.created_at, x.zones[o.corp_id])] for o in rows]
 
 
 def _export(what: str, rows: Select, header: list[str], render: Any, filters: Query) -> Any:

@@ -38,7 +38,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "plan_id": "plan_id", "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id",
           "company_id": "company_id", "contact_id": "contact_id", "industry_id": "industry_id",
           "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id",
-          "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id"}
+          "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id",
+          "reason_id": "reason_id", "target_id": "target_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -124,6 +125,10 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_lead_rules.create_rule": {"name": "evil", "targets": ["zhangsan"]},
     "api_lead_rules.update_rule": {"name": "evil"},
     "api_lead_rules.create_source": {"name": "evil"},
+    "api_lost_reasons.create_lost_reason": {"name": "evil"},
+    "api_lost_reasons.update_lost_reason": {"name": "evil"},
+    "api_targets.create_target": {"userid": "zhangsan", "period": "month", "date": "2026-10-01", "amount_cents": 1},
+    "api_targets.update_target": {"amount_cents": 666},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id"}

@@ -46,11 +46,12 @@ def rows(client, path: str, headers: dict[str, str], **query: Any) -> list[list[
 
 def test_a_members_follow_up_export_holds_only_their_customers_records(client, runtime, world) -> None:
     [header, mine] = rows(client, "/api/v1/follow-ups/export", world["zhangsan"])
-    assert header[:7] == ["记录ID", "客户ID", "客户名称", "跟进人", "跟进类型", "跟进内容", "跟进时间"]
-    assert mine[1:9] == ["wm王小明", "王小明", "张三", "笔记", "'=HYPERLINK(\"x\")", "2026-11-21 00:30:00", "", "api"]
+    assert header[:8] == ["记录ID", "跟进对象", "客户ID", "客户名称", "跟进人", "跟进类型", "跟进内容", "跟进时间"]
+    assert mine[1] == f"客户:{world['王小明']}"
+    assert mine[2:10] == ["wm王小明", "王小明", "张三", "笔记", "'=HYPERLINK(\"x\")", "2026-11-21 00:30:00", "", "api"]
     [_, theirs] = rows(client, "/api/v1/follow-ups/export", world["lisi"])
-    assert theirs[2:4] == ["赵六", "李四"]
-    assert {r[2] for r in rows(client, "/api/v1/follow-ups/export", world["admin"])[1:]} == {"王小明", "赵六"}
+    assert theirs[3:5] == ["赵六", "李四"]
+    assert {r[3] for r in rows(client, "/api/v1/follow-ups/export", world["admin"])[1:]} == {"王小明", "赵六"}
     # the list's filters, and its 404 for a customer the member does not follow
     assert rows(client, "/api/v1/follow-ups/export", world["zhangsan"], userid="lisi")[1:] == []
     assert rows(client, "/api/v1/follow-ups/export", world["admin"], since="2026-11-21T00:00:00Z")[1:] == []

@@ -28,7 +28,9 @@ def world(client, runtime, make_token) -> dict[str, Any]:  # type: ignore[no-unt
         stages[name] = r.get_json()["id"]
     listed = client.get("/api/v1/opportunity-stages", headers=admin, query_string={"corp_id": CORP_ID}).get_json()
     stages |= {s["outcome"]: s["id"] for s in listed["items"] if s["outcome"] != "open"}
-    return {**ids, "stages": stages, "admin": admin, "listed": listed["items"],
+    reason = client.post("/api/v1/lost-reasons", headers=admin, json={"corp_id": CORP_ID, "name": "价格太高"})
+    assert reason.status_code == 201, reason.get_json()
+    return {**ids, "stages": stages, "admin": admin, "listed": listed["items"], "reason": reason.get_json()["id"],
             "zhangsan": make_token("member", userid="zhangsan", name="zs"),
             "lisi": make_token("member", userid="lisi", name="ls")}
 
@@ -42,8 +44,10 @@ def deal(client, world, headers: str = "zhangsan", customer: str = "王小明", 
 
 
 def move(client, world, pk: int, stage: str, headers: str = "zhangsan"):  # type: ignore[no-untyped-def]
+    """Move deal `pk` to `stage` (to lost with the corp's reason 价格太高)."""
+    reason = {"lost_reason_id": world["reason"]} if stage == "lost" else {}
     return client.post(f"/api/v1/opportunities/{pk}/stage", headers=world[headers],
-                       json={"stage_id": world["stages"][stage]})
+                       json={"stage_id": world["stages"][stage], **reason})
 
 
 def allow(client, make_token, **flags: bool) -> None:  # type: ignore[no-untyped-def]
@@ -122,8 +126,9 @@ def test_the_last_open_stage_moves_to_won_and_any_stage_to_lost(client, world) -
     assert move(client, world, pk, "won").status_code == 200
     other = deal(client, world)["id"]
     r = client.post(f"/api/v1/opportunities/{other}/stage", headers=world["zhangsan"],
-                    json={"stage_id": world["stages"]["lost"], "lost_reason": "价格太高"})
-    assert (r.status_code, r.get_json()["lost_reason"]) == (200, "价格太高")
+                    json={"stage_id": world["stages"]["lost"], "lost_reason_id": world["reason"]})
+    assert (r.status_code, r.get_json()["lost_reason"], r.get_json()["lost_reason_id"]) == (
+        200, "价格太高", world["reason"])
 
 
 def test_reopening_a_lost_deal_is_refused_unless_the_corp_allows_it(client, runtime, world, make_token) -> None:  # type: ignore[no-untyped-def]
@@ -134,7 +139,8 @@ def test_reopening_a_lost_deal_is_refused_unless_the_corp_allows_it(client, runt
     allow(client, make_token, allow_reopen_lost=True)
     rejected(runtime, lambda: move(client, world, pk, "won"), 409, "conflict")  # reopens at an open stage
     r = move(client, world, pk, "演示", headers="admin")
-    assert (r.status_code, r.get_json()["stage_id"], r.get_json()["lost_reason"]) == (200, world["stages"]["演示"], "")
+    assert (r.status_code, r.get_json()["stage_id"], r.get_json()["lost_reason"], r.get_json()["lost_reason_id"]) == (
+        200, world["stages"]["演示"], "", None)
 
 
 def test_the_stage_history_says_who_and_when(client, runtime, world) -> None:  # type: ignore[no-untyped-def]

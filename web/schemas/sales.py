@@ -161,7 +161,8 @@ class OpportunityEdit(Body):
 
 class MoveBody(Body):
     stage_id: Id
-    lost_reason: Annotated[str, StringConstraints(max_length=128)] = ""
+    lost_reason_id: Id | None = Field(None, description="required for the lost stage: one of the corp's lost "
+                                                        "reasons (GET /lost-reasons); ignored otherwise")
 
 
 class StageChangeOut(Out):
@@ -182,7 +183,8 @@ class OpportunityOut(Out):
     expected_close: dt.date
     owner: str
     pinned: bool
-    lost_reason: str
+    lost_reason_id: int | None = Field(description="while lost: the reason from the corp's list")
+    lost_reason: str = Field(description="that reason's name (empty when none)")
     created_by: str
     created_at: dt.datetime | None
 

@@ -1,0 +1,99 @@
+"""Whose figures the sales reports (funnel, targets, follow-up counts) may show: 003 仪表盘 "all results are
+the data the user has the right to see". Admin and super_admin tokens see their corp; a member sees
+themself and, when they lead departments (Department.leaders), the members of those departments and their
+sub-departments. A report is for the caller by default, or for `userid`, `department` (with its
+sub-departments) or `all` (everyone the caller may see); asking past that is a 403, an unknown department
+or member a 404."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Staff
+from models.directory import Department
+from web.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Directory:
+    """A corp's departments and who is in them, read in two queries, so a page of department targets costs
+    no query per target."""
+
+    children: dict[int, list[int]]
+    leaders: dict[int, list[str]]
+    staff: dict[str, set[int]]  # userid → departments
+
+    @classmethod
+    def load(cls, s: Session, corp_id: str) -> Directory:
+        children: dict[int, list[int]] = {}
+        leaders: dict[int, list[str]] = {}
+        for dept_id, parent_id, led_by in s.execute(select(Department.dept_id, Department.parent_id,
+                                                           Department.leaders).where(
+                Department.corp_id == corp_id, Department.deleted_at.is_(None))):
+            leaders[dept_id] = list(led_by or [])
+            if parent_id is not None and parent_id != dept_id:
+                children.setdefault(parent_id, []).append(dept_id)
+        staff = {userid: {int(d) for d in depts or []} for userid, depts in s.execute(
+            select(Staff.userid, Staff.department).where(Staff.corp_id == corp_id))}
+        return cls(children, leaders, staff)
+
+    def subtree(self, root: int) -> set[int]:
+        """`root` and its sub-departments (404 when the corp has no such department)."""
+        if root not in self.leaders:
+            raise ApiError(404, "not_found", f"no department {root} in this corp")
+        found, todo = {root}, [root]
+        while todo:
+            for child in self.children.get(todo.pop(), []):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+        return found
+
+    def members_of(self, depts: set[int]) -> set[str]:
+        return {userid for userid, member_of in self.staff.items() if member_of & depts}
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the caller may see in a corp: None is everything."""
+
+    userids: frozenset[str] | None
+    depts: frozenset[int] | None
+
+
+def reach(directory: Directory) -> Reach:
+    principal = g.principal
+    if not principal.is_member:
+        return Reach(None, None)
+    led = [d for d, leaders in directory.leaders.items() if principal.userid in leaders]
+    depts = set().union(*(directory.subtree(d) for d in led))
+    return Reach(frozenset(directory.members_of(depts) | {principal.userid}), frozenset(depts))
+
+
+def members(s: Session, corp_id: str, userid: str | None, dept_id: int | None, everyone: bool) -> frozenset[str] | None:
+    """The owners/writers a report counts (None: the whole corp), within the caller's reach."""
+    if sum((userid is not None, dept_id is not None, everyone)) > 1:
+        raise ApiError(400, "bad_request", "userid: give one of userid, department and all",
+                       {"userid": "give one of userid, department and all"})
+    directory = Directory.load(s, corp_id)
+    seen = reach(directory)
+    if everyone:
+        return seen.userids
+    if dept_id is not None:
+        depts = directory.subtree(dept_id)
+        if seen.depts is not None and not depts <= seen.depts:
+            raise ApiError(403, "forbidden", f"department {dept_id} is not one you lead")
+        return frozenset(directory.members_of(depts))
+    if userid is None:
+        if g.principal.userid is None:
+            return None  # an admin token without a member: its corp
+        userid = g.principal.userid
+    if seen.userids is not None and userid not in seen.userids:
+        raise ApiError(403, "forbidden", f"{userid} is neither you nor a member of a department you lead")
+    if userid != g.principal.userid and userid not in directory.staff:
+        raise ApiError(404, "not_found", f"no member {userid} in this corp")
+    return frozenset({userid})
