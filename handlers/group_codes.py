@@ -64,7 +64,7 @@ def _settle(ctx: HandlerContext, code: GroupCode, usable: bool) -> None:
         return
     code.status = "abnormal"
     code.abnormal_count += 1
-    recipients = sorted({code.owner_userid, code.creator_userid} - {None, ""})
+    recipients = sorted(u for u in (code.owner_userid, code.creator_userid) if u)
     app_pk, agent_id = messaging_app(ctx.session, code.corp_id, prefer_pk=code.app_pk) or (code.app_pk, None)
     ctx.outbox("notify_admins", {"app_pk": app_pk, "agent_id": agent_id, "userids": recipients,
                                  "text": NOTICE.format(name=code.name)},

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from models import Customer, Staff
@@ -93,7 +93,7 @@ def customer_ids(s: Session, corp_id: str, members: list[SeenMember], changes: C
             Customer.corp_id == corp_id, Customer.external_userid.in_(chunk))).all())
     missing = [wanted[key] for key in sorted(wanted) if key not in known]
     if missing:
-        s.execute(Customer.__table__.insert(), [{"corp_id": corp_id, "external_userid": m.member_id, "name": m.name,
+        s.execute(insert(Customer), [{"corp_id": corp_id, "external_userid": m.member_id, "name": m.name,
                                       "unionid": m.unionid or None} for m in missing])
         changes.stubs += len(missing)
         for chunk in _chunks([m.member_id for m in missing]):
@@ -125,7 +125,7 @@ def insert_stints(s: Session, rows: list[dict[str, Any]]) -> None:
     """Core's executemany, not the ORM's bulk insert: a full sync inserts millions, and the ORM's per-row
     bookkeeping was most of its time."""
     if rows:
-        s.execute(GroupMember.__table__.insert(), rows)
+        s.execute(insert(GroupMember), rows)
 
 
 def close_stints(s: Session, closes: list[tuple[int, dt.datetime, int | None]]) -> None:
@@ -202,7 +202,7 @@ def apply_groups(s: Session, corp_id: str, details: list[dict[str, Any]], at: dt
                         "staff_count": staff, "external_count": len(types) - staff, "synced_at": at,
                         "group_created_at": None, "dismissed_at": None, **group_fields(detail)})
     if new:
-        s.execute(CustomerGroup.__table__.insert(), new)
+        s.execute(insert(CustomerGroup), new)
         created = [row["chat_id"] for row in new]
         for chunk in _chunks(created):
             groups.update((g.chat_id, g) for g in s.scalars(select(CustomerGroup).where(
@@ -224,7 +224,8 @@ def apply_groups(s: Session, corp_id: str, details: list[dict[str, Any]], at: dt
         if todo.updates:
             by_id = {stint.id: stint for stint in stints[group.id].values()}
             members = {m.member_id: m for m in seen}
-            named += [(by_id[i].customer_id, members[by_id[i].member_id]) for i, changed in todo.updates.items()
+            named += [(int(by_id[i].customer_id or 0), members[by_id[i].member_id])
+                      for i, changed in todo.updates.items()
                       if by_id[i].customer_id and ("name" in changed or "unionid" in changed)]
         closes += [(stint_id, todo.rejoined.get(stint_id, at), None) for stint_id in todo.closes]
         corrections += [{"id": stint_id, **values, **_unlink(values)} for stint_id, values in todo.updates.items()]

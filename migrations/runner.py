@@ -31,10 +31,23 @@ def alembic_config() -> Config:
 
 
 def _run(engine: Engine, fn, *args) -> None:  # type: ignore[no-untyped-def]
+    """Run an Alembic command on one connection. On SQLite, foreign keys are off while it runs: a batch
+    migration rebuilds a table (copy, drop, rename), and with them on, dropping a table other rows point at
+    fails as soon as there is data (customers, under opportunities). The PRAGMA only takes effect outside a
+    transaction, so it goes straight to the driver's connection before Alembic begins one (SQLAlchemy's
+    begin event would wrap it in a BEGIN); the rebuilt tables keep their declared keys."""
     cfg = alembic_config()
     with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        fn(cfg, *args)
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            cfg.attributes["connection"] = conn
+            fn(cfg, *args)
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

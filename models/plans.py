@@ -105,7 +105,7 @@ def due_reminders(session: Session, now: dt.datetime, limit: int) -> list[tuple[
     rows = session.execute(select(Plan.id, Plan.due_at).where(
         Plan.reminded_at.is_(None), Plan.done_at.is_(None), Plan.deleted_at.is_(None), Plan.due_at <= now)
         .order_by(Plan.due_at, Plan.id).limit(limit)).all()
-    return [(pk, due) for pk, due in rows]
+    return [(pk, due) for pk, due in rows if due is not None]
 
 
 def claim_reminder(session: Session, plan_id: int, due_at: dt.datetime, now: dt.datetime) -> bool:
@@ -115,4 +115,4 @@ def claim_reminder(session: Session, plan_id: int, due_at: dt.datetime, now: dt.
     result = session.execute(update(Plan).where(
         Plan.id == plan_id, Plan.due_at == due_at, Plan.reminded_at.is_(None), Plan.done_at.is_(None),
         Plan.deleted_at.is_(None)).values(reminded_at=now).execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's CursorResult

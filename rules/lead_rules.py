@@ -75,7 +75,7 @@ def _holds(cond: Mapping[str, Any], lead: Mapping[str, Any], tag_names: Mapping[
         if op == "contains":
             return any(str(value) in tag_names.get(t, "") for t in tags)
         if op == "in":
-            return bool(tags & {str(v) for v in value})
+            return bool(tags & {str(v) for v in value or ()})
         return (not tags) if op == "empty" else bool(tags)
     text = str(lead.get(field) or "").strip()
     if op == "eq":
@@ -85,7 +85,7 @@ def _holds(cond: Mapping[str, Any], lead: Mapping[str, Any], tag_names: Mapping[
     if op == "contains":
         return str(value).strip() in text
     if op == "in":
-        return text in {str(v).strip() for v in value}
+        return text in {str(v).strip() for v in value or ()}
     return (not text) if op == "empty" else bool(text)
 
 

@@ -40,7 +40,7 @@ def _render(s: Session, rows: list[Company]) -> list[dict[str, Any]]:
     industry_ids = {c.industry_id for c in rows if c.industry_id is not None}
     names: dict[int | None, str] = dict(s.execute(select(Industry.id, Industry.name).where(
         Industry.id.in_(industry_ids))).all()) if industry_ids else {}
-    counts: dict[int, int] = dict(s.execute(select(Customer.company_id, func.count()).where(
+    counts: dict[int | None, int] = dict(s.execute(select(Customer.company_id, func.count()).where(
         Customer.company_id.in_(ids), Customer.deleted_at.is_(None)).group_by(Customer.company_id)).all())
     return [{"id": c.id, "corp_id": c.corp_id, "name": c.name, "short_name": c.short_name, "phone": c.phone,
              "website": c.website, "province": c.province, "city": c.city, "address": c.address,

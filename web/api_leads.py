@@ -75,9 +75,10 @@ def lead_rows(filters: LeadFilters, discarded: bool = False) -> Select:
         rows = rows.where(Lead.owner_userid.is_(None) if filters.unassigned else Lead.owner_userid.is_not(None))
     if filters.tag:
         rows = rows.where(Lead.id.in_(select(LeadTag.lead_id).where(LeadTag.tag_pk.in_(filters.tag))))
-    rows = time_filter(rows, Lead.created_at, TimeRange(since=filters.created_since, until=filters.created_until))
-    rows = time_filter(rows, Lead.last_followed_at, TimeRange(since=filters.followed_since,
-                                                              until=filters.followed_until))
+    rows = time_filter(rows, Lead.created_at,
+                       TimeRange.model_validate({"since": filters.created_since, "until": filters.created_until}))
+    rows = time_filter(rows, Lead.last_followed_at,
+                       TimeRange.model_validate({"since": filters.followed_since, "until": filters.followed_until}))
     if filters.not_followed_days is not None:
         rows = rows.where(func.coalesce(Lead.last_followed_at, Lead.created_at)
                           <= utcnow() - dt.timedelta(days=filters.not_followed_days))

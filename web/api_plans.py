@@ -196,7 +196,7 @@ def edit(plan_id: int, body: PlanEdit) -> Any:
                 raise _invalid(key, "cannot be null")
         if "starts_at" in given and "ends_at" not in given and plan.ends_at and not plan.all_day:
             given["ends_at"] = given["starts_at"] + (plan.ends_at - plan.starts_at)  # a moved plan keeps its length
-        changes = {key: given[key] for key in ("text", "remind_at") if key in given}
+        changes: dict[str, Any] = {key: given[key] for key in ("text", "remind_at") if key in given}
         if "userid" in given:
             changes["userid"] = act_for(s, plan.corp_id, given["userid"], "plans")
         for column in LINKS:

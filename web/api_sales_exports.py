@@ -50,7 +50,7 @@ class Lookups:
         zones = _zones(s)
         self.zones: dict[str, ZoneInfo] = {r.corp_id: zones.get(r.corp_id) or _zone(None) for r in rows}
 
-    def customer(self, customer_id: int) -> list[str]:
+    def customer(self, customer_id: int | None) -> list[str]:
         return list(self.customers.get(customer_id, ("", "")))
 
     def name(self, corp_id: str, userid: str) -> str:
@@ -89,7 +89,8 @@ def _opportunity_lines(s: Session, rows: list[Opportunity]) -> list[list[Any]]:
         LostReason.id.in_({o.lost_reason_id for o in rows if o.lost_reason_id is not None}))).all())
     return [[o.id, *x.customer(o.customer_id), o.name, stages.get(o.stage_id, ""), _yuan(o.amount_cents),
              o.expected_close.isoformat(), x.name(o.corp_id, o.owner_userid), "是" if o.pinned else "",
-             reasons.get(o.lost_reason_id, ""), local(o.created_at, x.zones[o.corp_id])] for o in rows]
+             reasons.get(o.lost_reason_id, "") if o.lost_reason_id else "", local(o.created_at, x.zones[o.corp_id])]
+            for o in rows]
 
 
 def _export(what: str, rows: Select, header: list[str], render: Any, filters: Query) -> Any:

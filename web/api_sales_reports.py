@@ -125,6 +125,6 @@ def follow_up_stats(query: StatsQuery) -> Any:
               "by_type": [{"type_id": t, "type": types.get(t, "") if t is not None else "", "count": n}
                           for t, n in sorted(by_member[userid].items(), key=lambda tn: (-tn[1], tn[0] or 0))]}
              for userid in everyone]
-    items.sort(key=lambda item: (-item["total"], item["userid"]))
+    items.sort(key=lambda item: (-int(item["total"]), str(item["userid"])))  # type: ignore[call-overload]
     return jsonify({"corp_id": corp_id, "from": period.first.isoformat(), "to": period.last.isoformat(),
                     "items": items, "total": len(items)})

@@ -258,7 +258,7 @@ def spread(s: Session, corp_id: str, members: list[str], count: int, how: str) -
     whoever holds the fewest open leads now, so loads end equal)."""
     if how == "round_robin":
         return [members[n % len(members)] for n in range(count)]
-    held = dict(s.execute(select(Lead.owner_userid, func.count()).where(
+    held: dict[str, int] = dict(s.execute(select(Lead.owner_userid, func.count()).where(  # type: ignore[arg-type]
         Lead.corp_id == corp_id, Lead.owner_userid.in_(members), Lead.status.in_(OPEN_LEAD_STATUSES))
         .group_by(Lead.owner_userid)).all())
     return even_split(members, held, count)

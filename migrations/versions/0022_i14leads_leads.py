@@ -7,6 +7,8 @@ Revises: 0021_i12core_group_quit_notice
 Create Date: 2026-11-29 09:40:00
 """
 from alembic import op
+from typing import Any
+
 import sqlalchemy as sa
 
 from models.db import UTCDateTime
@@ -17,7 +19,7 @@ down_revision = "0021_i12core_group_quit_notice"
 branch_labels = None
 depends_on = None
 
-LEAD_COLUMNS = [
+LEAD_COLUMNS: list[tuple[str, Any, bool, Any]] = [
     ("mobile_key", lambda: sa.String(length=32), True, None),
     ("gender", lambda: sa.String(length=8), False, ""),
     ("company", lambda: sa.String(length=128), False, ""),

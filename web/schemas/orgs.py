@@ -13,16 +13,16 @@ from web.schemas.common import Body, CorpBody, CorpId, Day, Id, Out, PageQuery
 from web.schemas.sales import FollowUpOut
 
 
-def _text(max_length: int) -> type[str]:
-    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length)]  # type: ignore[return-value]
-
-
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 IndustryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32, pattern=r"^[0-9-]*$")]
 Userid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Short, Place, Level, Label, Long = _text(64), _text(32), _text(32), _text(64), _text(256)
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+Level = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+Long = Annotated[str, StringConstraints(strip_whitespace=True, max_length=256)]
 PHONE = "digits and '-' only, e.g. 020-12345678"
 
 

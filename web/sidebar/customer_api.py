@@ -61,8 +61,8 @@ def tag(customer_id: int, body: TagChange) -> Any:
 @session.api
 @endpoint("Add a follow-up record as the member", body=NewFollowUp, response=FollowUpOut, status=201)
 def follow_up(customer_id: int, body: NewFollowUp) -> Any:
-    return jsonify(add_follow_up(FollowUpBody(customer_id=customer_id, text=body.text, at=None, userid=None,
-                                                    type_id=body.type_id))), 201
+    body_for_api = {"customer_id": customer_id, "text": body.text, "type_id": body.type_id}
+    return jsonify(add_follow_up(FollowUpBody.model_validate(body_for_api))), 201
 
 
 @bp.get("/api/customers/<id:customer_id>/timeline")
