@@ -28,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from wecom.fake import endpoints_contact as contact
 from wecom.fake import endpoints_kf as kf
 from wecom.fake import group_codes
-from wecom.fake import oauth
+from wecom.fake import media, oauth
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -174,6 +174,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "auth/getuserinfo": Endpoint("GET", oauth.getuserinfo),
     "get_jsapi_ticket": Endpoint("GET", oauth.get_jsapi_ticket),
     "ticket/get": Endpoint("GET", oauth.ticket_get),
+    "media/upload": Endpoint("POST", media.media_upload),
     "kf/account/add": Endpoint("POST", kf.account_add),
     "kf/account/update": Endpoint("POST", kf.account_update),
     "kf/account/del": Endpoint("POST", kf.account_del),
@@ -338,6 +339,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     kf.add_kf_control_routes(app, state)
     group_codes.add_group_code_control_routes(app, state.group_codes)
     oauth.add_oauth_routes(app, state)
+    media.add_media_routes(app, state)
     return app
 
 

@@ -22,6 +22,7 @@ from wecom.fake.errors import ERRMSG, WeComError
 from wecom.fake.group_codes import GroupCodesState
 from wecom.fake.kf_state import KfState
 from wecom.fake.messages import AppMessages
+from wecom.fake.media import MediaState
 from wecom.fake.oauth import OAuthState
 from wecom.fake.seed import SeedError, parse_seed
 
@@ -103,6 +104,7 @@ class FakeState:
         self.strategy_tags = StrategyTagLibraries()  # rule-group tags, apart from the corp library
         self.group_codes = GroupCodesState()  # group join ways and welcome templates: see group_codes.py
         self.oauth = OAuthState()  # web sign-in codes and JS-SDK tickets: see oauth.py
+        self.media = MediaState()  # temporary media (media/upload): see media.py
         if seed:
             self.seed(seed)
 
@@ -119,6 +121,7 @@ class FakeState:
         self.strategy_tags.reset()
         self.group_codes.reset()
         self.oauth.reset()
+        self.media.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
