@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, g, jsonify
-from sqlalchemy import or_, select, update
+from sqlalchemy import Text, cast, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import KnowledgeItem, Material, Role
@@ -40,7 +40,7 @@ def keyword_filter(keyword: str) -> Any:
     escaped = json.dumps(keyword)[1:-1]
     return or_(KnowledgeItem.question.like(_like(keyword), escape="\\"),
                KnowledgeItem.answer.like(_like(keyword), escape="\\"),
-               KnowledgeItem.similar.like(_like(escaped), escape="\\"))
+               cast(KnowledgeItem.similar, Text).like(_like(escaped), escape="\\"))
 
 
 def knowledge_rows(s: Session, query: KnowledgeQuery) -> Any:

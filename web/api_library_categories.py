@@ -16,7 +16,7 @@ from web.api import _runtime
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
-from web.library_tree import category, contents, depth_under, owned, owner, relevel
+from web.library_tree import category, contents, depth_under, owned, owner, release, relevel
 from web.schemas.common import Deleted, Items
 from web.schemas.library import CategoryChange, CategoryIn, CategoryOut, CategoryQuery
 from web.scope import corp_and_app
@@ -112,6 +112,7 @@ def delete_category(category_id: int) -> Any:
         if any(held.values()):
             raise ApiError(409, "conflict", f"请先删除该分类下的子分类和内容: category {row.id} holds "
                                             f"{held['subcategories']} subcategories and {held['items']} items")
+        release(s, row)
         s.delete(row)
         audit(s, "library_category.delete", f"library_category:{category_id}", name=row.name)
     return jsonify({"id": category_id, "deleted": True})

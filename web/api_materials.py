@@ -156,10 +156,8 @@ def upload_material(query: UploadQuery, upload: FileStorage) -> Any:
         raise
 
 
-@bp.get("/materials/<id:material_id>/file")
-@require(Role.member)
-@endpoint("Download an uploaded material's file", response=bytes)
-def download(material_id: int) -> Any:
+def file_response(material_id: int) -> Any:
+    """The uploaded file of a material the caller may see, as a download that is never rendered as a page."""
     with _runtime().Session() as s:
         row = live_material(s, material_id)
     if not row.storage_key:
@@ -173,6 +171,13 @@ def download(material_id: int) -> Any:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
     return response
+
+
+@bp.get("/materials/<id:material_id>/file")
+@require(Role.member)
+@endpoint("Download an uploaded material's file", response=bytes)
+def download(material_id: int) -> Any:
+    return file_response(material_id)
 
 
 @bp.patch("/materials/<id:material_id>")

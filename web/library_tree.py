@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from models import KnowledgeItem, LibraryCategory, Material, Role
@@ -120,3 +120,11 @@ def filed(s: Session, column: Any, category_id: int | None) -> Any:
     if category_id is None:
         return None
     return column.is_(None) if category_id == 0 else column.in_(below(s, category_id))
+
+
+def release(s: Session, row: LibraryCategory) -> None:
+    """Unfile the deleted items still pointing at `row` (kept for the recycle and audit trail), so the
+    empty category itself can go."""
+    model = Material if row.section == Section.material else KnowledgeItem
+    s.execute(update(model).where(model.category_id == row.id).values(category_id=None)
+              .execution_options(synchronize_session=False))
