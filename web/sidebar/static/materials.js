@@ -18,7 +18,10 @@
       } else {
         li.appendChild(el('div', 'lb-item__icon lb-item__icon_' + item.kind, LABELS[item.kind] || item.kind));
       }
-      if (!item.text && item.filename) { item.text = item.filename + (item.size ? ' · ' + Math.ceil(item.size / 1024) + ' KB' : ''); }
+      if (!item.text && item.filename) {
+        item.text = [item.filename === item.title ? '' : item.filename, item.size ? Math.ceil(item.size / 1024) + ' KB' : '']
+          .filter(Boolean).join(' · ');
+      }
     },
     send: function (item) { return Library.sendMaterial(item); }
   });
