@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Base, created_at, intpk
@@ -36,7 +36,9 @@ class LibraryCategory(Base):
     corp_id: Mapped[str] = mapped_column(String(64))
     section: Mapped[str] = mapped_column(String(16))
     owner_userid: Mapped[str | None] = mapped_column(String(64))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("library_categories.id"))
+    parent_id: Mapped[int | None]
+    """No foreign key: a category with children is never deleted (web/library_tree.py), and a self-reference
+    would stop a plain DELETE of the table on MariaDB, which checks it row by row."""
     depth: Mapped[int] = mapped_column(default=1)
     name: Mapped[str] = mapped_column(String(MAX_NAME))
     sort: Mapped[int] = mapped_column(default=0)

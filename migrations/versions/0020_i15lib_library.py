@@ -29,8 +29,6 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=30), nullable=False),
         sa.Column("sort", sa.Integer(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["parent_id"], ["library_categories.id"],
-                                name=op.f("fk_library_categories_parent_id_library_categories")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_library_categories")),
     )
     op.create_index("ix_library_categories_tree", "library_categories", ["corp_id", "section", "owner_userid"])

@@ -194,7 +194,7 @@ def test_uses_are_counted(client, runtime, who) -> None:
     ("file", b"%PDF", "a.pdf", 422),                                   # under 6 bytes
     ("voice", b"#!AMR\n" + b"\x3c" + b"\0" * 31, "a.mp3", 422),        # AMR only
     ("voice", b"#!AMR\n" + (b"\x3c" + b"\0" * 31) * 3001, "a.amr", 422),  # 60.02 s
-])
+], ids=["image-size", "gif", "exe-as-png", "not-mp4", "video-size", "exe", "exe-as-pdf", "tiny", "mp3", "voice-61s"])
 def test_an_upload_over_its_limit_or_of_a_refused_type_stores_nothing(client, runtime, who, files, kind, data, name,
                                                                        status) -> None:
     before = all_rows(runtime)
