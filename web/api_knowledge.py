@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, g, jsonify
-from sqlalchemy import Text, cast, or_, select, update
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from models import KnowledgeItem, Material, Role
@@ -23,6 +23,7 @@ from web.api import _like, _runtime, page
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
+from web import library_tree
 from web.library_tree import check_row, filed, owned, owner, placed
 from web.schemas.common import DeletedId, Page
 from web.schemas.library import KnowledgeChange, KnowledgeIn, KnowledgeOut, KnowledgeQuery, UseOut
@@ -146,13 +147,8 @@ def delete_knowledge(item_pk: int) -> Any:
 
 def count_use(item_pk: int) -> dict[str, int]:
     """One more 使用次数 of an item the caller may see (sent from the sidebar)."""
-    with _runtime().WriteSession.begin() as s:
-        item = live_item(s, item_pk, write=False)
-        s.execute(update(KnowledgeItem).where(KnowledgeItem.id == item.id).values(uses=KnowledgeItem.uses + 1)
-                  .execution_options(synchronize_session=False))
-        audit(s, "knowledge.use", f"knowledge:{item.id}")
-    with _runtime().Session() as s:
-        return {"id": item_pk, "uses": s.scalar(select(KnowledgeItem.uses).where(KnowledgeItem.id == item_pk)) or 0}
+    return library_tree.count_use(_runtime(), KnowledgeItem, item_pk, "knowledge",
+                                  lambda s, pk: live_item(s, pk, write=False))
 
 
 @bp.post("/kf/knowledge/<id:item_pk>/uses")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, send_file, url_for
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
@@ -29,6 +29,7 @@ from web.api_follow_up_files import FORM_OVERHEAD
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
+from web import library_tree
 from web.library_tree import filed, placed
 from web.schemas.common import Deleted, Page
 from web.schemas.library import (MATERIAL_KINDS, MaterialChange, MaterialIn, MaterialOut, MaterialQuery,
@@ -220,13 +221,7 @@ def delete_material(material_id: int) -> Any:
 
 def count_use(material_id: int) -> dict[str, int]:
     """One more use of a material the caller may see (sent from the sidebar)."""
-    with _runtime().WriteSession.begin() as s:
-        row = live_material(s, material_id)
-        s.execute(update(Material).where(Material.id == row.id).values(uses=Material.uses + 1)
-                  .execution_options(synchronize_session=False))
-        audit(s, "material.use", f"material:{row.id}")
-    with _runtime().Session() as s:
-        return {"id": material_id, "uses": s.scalar(select(Material.uses).where(Material.id == material_id)) or 0}
+    return library_tree.count_use(_runtime(), Material, material_id, "material", live_material)
 
 
 @bp.post("/materials/<id:material_id>/uses")

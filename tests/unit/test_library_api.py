@@ -5,7 +5,6 @@ library's uploads and limits, and a link's fixed url. Bad input gets a clear err
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy import select
 
 from customer_world import all_rows
 from models import KnowledgeItem, LibraryCategory, Material
+from test_follow_up_files import files, stored  # noqa: F401  (the fixture: a store of the test's own)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
 MP4 = b"\0\0\0\x18ftypmp42" + b"\0" * 100
@@ -20,21 +20,9 @@ MB = 1024 * 1024
 
 
 @pytest.fixture
-def files(runtime, monkeypatch, tmp_path) -> Path:  # type: ignore[no-untyped-def]
-    root = tmp_path / "files"
-    monkeypatch.setattr(runtime, "settings", runtime.settings.with_overrides(storage_dir=str(root)))
-    runtime.local.pop("storage", None)
-    return root
-
-
-@pytest.fixture
-def who(make_token, files) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+def who(make_token, files) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]  # noqa: F811
     return {"admin": make_token("admin", name="adm"), "zhangsan": make_token("member", userid="zhangsan", name="zs"),
             "lisi": make_token("member", userid="lisi", name="ls")}
-
-
-def stored(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
 def category(client: Any, headers: dict[str, str], name: str, parent: int | None = None, section: str = "qa",
@@ -195,7 +183,7 @@ def test_uses_are_counted(client, runtime, who) -> None:
     ("voice", b"#!AMR\n" + b"\x3c" + b"\0" * 31, "a.mp3", 422),        # AMR only
     ("voice", b"#!AMR\n" + (b"\x3c" + b"\0" * 31) * 3001, "a.amr", 422),  # 60.02 s
 ], ids=["image-size", "gif", "exe-as-png", "not-mp4", "video-size", "exe", "exe-as-pdf", "tiny", "mp3", "voice-61s"])
-def test_an_upload_over_its_limit_or_of_a_refused_type_stores_nothing(client, runtime, who, files, kind, data, name,
+def test_an_upload_over_its_limit_or_of_a_refused_type_stores_nothing(client, runtime, who, files, kind, data, name,  # noqa: F811
                                                                        status) -> None:
     before = all_rows(runtime)
     r = upload(client, who["admin"], kind, data, name)
@@ -204,7 +192,7 @@ def test_an_upload_over_its_limit_or_of_a_refused_type_stores_nothing(client, ru
     assert stored(files) == [] and all_rows(runtime) == before
 
 
-def test_an_upload_is_stored_listed_searched_and_downloaded(client, runtime, who, files) -> None:
+def test_an_upload_is_stored_listed_searched_and_downloaded(client, runtime, who, files) -> None:  # noqa: F811
     admin = who["admin"]
     folder = category(client, admin, "产品图", section="material").get_json()["id"]
     r = upload(client, admin, "image", PNG, "产品.png", title="产品主图", category_id=folder)

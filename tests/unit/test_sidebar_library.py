@@ -13,15 +13,14 @@ from sqlalchemy import select
 
 from models import KnowledgeItem, Material
 from sidebar_support import build_world, sign_in
+from test_follow_up_files import files  # noqa: F401  (the fixture: a store of the test's own)
 
 CSRF = "X-CSRF-Token"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
 
 
 @pytest.fixture
-def world(sender, client, runtime, fake_wecom, make_token, monkeypatch, tmp_path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(runtime, "settings", runtime.settings.with_overrides(storage_dir=str(tmp_path / "files")))
-    runtime.local.pop("storage", None)
+def world(sender, client, runtime, fake_wecom, make_token, files) -> dict[str, Any]:  # type: ignore[no-untyped-def]  # noqa: F811
     admin = make_token("admin", name="setup")
     ids = build_world(sender, client, runtime, fake_wecom.url, admin)
     return {**ids, "admin": admin, "lisi": make_token("member", userid="lisi", name="ls"),

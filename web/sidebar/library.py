@@ -74,9 +74,10 @@ def _runtime() -> Any:
 def material_brief(m: Material) -> dict[str, Any]:
     p = m.payload or {}
     return {"id": m.id, "kind": m.kind, "title": m.title or m.filename or "",
-            "text": p.get("text") or p.get("desc", ""), "url": p.get("url"), "appid": p.get("appid"), "page": p.get("page"),
-            "pic_url": p.get("pic_url") or p.get("picurl"), "media_id": p.get("media_id"), "filename": m.filename,
-            "size": m.size, "has_file": bool(m.storage_key), "category_id": m.category_id, "uses": m.uses,
+            "text": p.get("text") or p.get("desc", ""), "url": p.get("url"), "appid": p.get("appid"),
+            "page": p.get("page"), "pic_url": p.get("pic_url") or p.get("picurl"), "media_id": p.get("media_id"),
+            "filename": m.filename, "size": m.size, "has_file": bool(m.storage_key), "category_id": m.category_id,
+            "uses": m.uses,
             "thumb": f"/sidebar/api/materials/{m.id}/file" if m.storage_key and m.kind == "image" else None}
 
 
