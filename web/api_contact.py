@@ -19,6 +19,7 @@ from handlers.channels import corp_zone, rotate
 from handlers.registry import HandlerContext
 from handlers.tags import is_pending
 from jobs.queue import enqueue_outbox
+from jobs.welcome import attachable
 from web.api import _live
 from models import (ChannelCode, ChannelDailyStat, ChannelMember, CorpSettings, Material, Outbox, Role, Staff, Tag,
                     WelcomeMessage)
@@ -46,9 +47,11 @@ def _enqueue_after_commit(rows: list[Outbox]) -> None:
 
 
 def _check_materials(s: Session, corp_id: str, ids: list[int]) -> None:
-    known = set(s.scalars(select(Material.id).where(Material.corp_id == corp_id, Material.deleted_at.is_(None))))
+    known = set(s.scalars(select(Material.id).where(Material.corp_id == corp_id, Material.deleted_at.is_(None),
+                                                    attachable())))
     if not set(ids) <= known:
-        raise ApiError(422, "invalid", "unknown material", {"material_ids": "every material must exist"})
+        raise ApiError(422, "invalid", "unknown material",
+                       {"material_ids": "every material must exist and be an image, link or mini-program"})
 
 
 def _userids(s: Session, corp_id: str, body: dict[str, Any], key: str, departments_key: str | None) -> list[str]:

@@ -239,3 +239,18 @@ def test_material_uses_are_counted_and_a_deleted_one_is_gone(client, runtime, wh
     assert client.delete(f"/api/v1/materials/{m}", headers=admin).status_code == 200
     assert client.get(f"/api/v1/materials/{m}", headers=admin).status_code == 404
     assert client.post(f"/api/v1/materials/{m}/uses", headers=who["zhangsan"]).status_code == 404
+
+
+def test_a_sidebar_only_material_cannot_be_a_welcome_attachment(client, runtime, who, files) -> None:  # noqa: F811
+    """A text or an uploaded file is sent from the sidebar only: a welcome naming one is a 422, not a send
+    that fails later."""
+    admin = who["admin"]
+    text = client.post("/api/v1/materials", headers=admin, json={"kind": "text", "payload": {"text": "您好"}})
+    image = upload(client, admin, "image", PNG, "a.png")
+    before = all_rows(runtime)
+    for material in (text.get_json()["id"], image.get_json()["id"]):
+        r = client.post("/api/v1/welcome-messages", headers=admin, json={"text": "欢迎", "material_ids": [material]})
+        assert r.status_code == 422, r.get_json()
+        r = client.post("/api/v1/group-welcome-templates", headers=admin, json={"text": "欢迎", "material_id": material})
+        assert r.status_code == 422, r.get_json()
+    assert all_rows(runtime) == before
