@@ -88,8 +88,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_customers, api_fields  # customers, recycle bin, export; custom field definitions
     app.register_blueprint(api_customers.bp)
     app.register_blueprint(api_fields.bp)
-    from web import api_kf  # WeChat customer service: accounts, knowledge base, rules, sessions
+    from web import api_kf  # WeChat customer service: accounts, rules, sessions
     app.register_blueprint(api_kf.bp)
+    from web import api_knowledge, api_library_categories, api_materials  # the sidebar libraries
+    app.register_blueprint(api_knowledge.bp)
+    app.register_blueprint(api_library_categories.bp)
+    app.register_blueprint(api_materials.bp)
     from web import api_messages, api_moderation  # conversation search; sensitive words, timeouts, templates
     app.register_blueprint(api_moderation.bp)
     app.register_blueprint(api_messages.bp)

@@ -261,10 +261,12 @@ class PageApplier:
             key=f"kf_answer:{self.ctx.corp_id}:{msgid}", queue=FAST, fresh=True)
 
     def _knowledge(self) -> list[Entry]:
+        """The corp's 话术库 (its `qa` items): members' own libraries and 常用语/常用链接 are not the bot's."""
         if self._entries is None:
             rows = self.s.scalars(select(KnowledgeItem).where(
                 KnowledgeItem.corp_id == self.ctx.corp_id, KnowledgeItem.enabled.is_(True),
-                KnowledgeItem.deleted_at.is_(None)))
+                KnowledgeItem.deleted_at.is_(None), KnowledgeItem.owner_userid.is_(None),
+                KnowledgeItem.kind == "qa"))
             self._items = {r.id: r for r in rows}  # held here: the session's identity map only keeps weak refs
             self._entries = [Entry(r.id, r.question, tuple(r.similar)) for r in self._items.values()]
         return self._entries

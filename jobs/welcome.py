@@ -37,6 +37,12 @@ class WelcomeBusy(Exception):
     try on the welcome queue's short back-off while the window is open."""
 
 
+def attachable() -> Any:
+    """The materials `attachment` can send: images by media_id or pic_url, links and mini-programs (the
+    library's text, uploaded files and voices are for the sidebar: WeCom's welcome takes no such part)."""
+    return Material.kind.in_(("image", "link", "miniprogram")) & Material.storage_key.is_(None)
+
+
 def attachment(material: Material) -> dict[str, Any]:
     """A library item in send_welcome_msg's `attachments` shape."""
     p = material.payload

@@ -19,6 +19,7 @@ from models.welcome import Material, WelcomeLog, WelcomeMessage
 from models.conversation import Message
 from models.kf import KfAccount, KfCursor, KfScene, KfServicer, KfSession, KfSettings
 from models.knowledge import KnowledgeItem
+from models.library import LibraryCategory
 from models.bot import BotReply, ReplyVia
 from models.groups import CustomerGroup, GroupMember, GroupStatus, JoinScene, MemberType
 from models.group_tags import GroupTag, GroupTagging, GroupTagGroup
@@ -41,6 +42,7 @@ __all__ = [
     "FollowRelation", "FollowStatus", "FollowTag", "Inbox", "InboxStatus", "JobRun", "JobState", "Material",
     "MemberTag", "Outbox", "OutboxStatus", "Role", "Staff", "Tag", "TagGroup", "WelcomeLog", "WelcomeMessage",
     "KfAccount", "KfCursor", "KfScene", "KfServicer", "KfSession", "KfSettings", "KnowledgeItem", "Message",
+    "LibraryCategory",
     "BotReply", "FollowUp", "FollowUpAttachment", "FollowUpReminder", "FollowUpType", "Lead", "LeadStatus", "Plan",
     "ReplyVia", "Company", "Contact", "Industry",
     "LostReason", "Opportunity", "OpportunityStage", "SalesTarget", "StageChange", "StageOutcome", "TargetPeriod",

@@ -19,7 +19,11 @@ class WelcomeScope(enum.StrEnum):
 
 
 class Material(Base):
-    """A library item usable as an attachment: image (media_id), link or mini-program."""
+    """A library item (素材库 / 企业文件夹, 004 §6.2) usable as an attachment of welcomes, follow-ups and
+    quick replies and sent from the sidebar: text {text}, image {media_id | pic_url} or an uploaded file,
+    link {url, desc, pic_url} (the url never changes once created: radar links count opens of it),
+    miniprogram {appid, page, pic_media_id}, and video / file (uploaded). An upload lives in storage/ under
+    `storage_key`; WeCom's temporary media_id for it is made on demand (wecom/media.py)."""
 
     __tablename__ = "materials"
 
@@ -28,8 +32,15 @@ class Material(Base):
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(128), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("library_categories.id"))
+    storage_key: Mapped[str | None] = mapped_column(String(64))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int | None]
+    uses: Mapped[int] = mapped_column(default=0)
     deleted_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
+    updated_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class WelcomeMessage(Base):

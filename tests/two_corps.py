@@ -104,10 +104,15 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     code = _post(client, ops, "/channel-codes", {**c, "kind": "single", "name": mark, "channel": mark,
                                                  "members": ["zhangsan"], "backups": ["lisi"]})["items"][0]
     welcome = _post(client, ops, "/welcome-messages", {**c, "text": mark})
+    category = _post(client, ops, "/library-categories", {**c, "section": "qa", "name": mark})
+    r = client.post("/api/v1/materials/upload", headers=ops, query_string={**c, "kind": "file", "title": mark},
+                    content_type="multipart/form-data", data={"file": (io.BytesIO(mark.encode()), f"{mark}.txt", "text/plain")})
+    assert r.status_code == 201, r.get_json()
+    material_id = r.get_json()["id"]
     _post(client, ops, "/materials", {**c, "kind": "link", "title": mark, "payload": {"url": f"https://{mark}"}})
     account = _post(client, ops, "/kf/accounts", {**c, "name": mark[:8], "media_id": mark})
     _post(client, ops, f"/kf/accounts/{account['id']}/servicers", {"userids": ["zhangsan"]})
-    item = _post(client, ops, "/kf/knowledge", {**c, "question": mark, "answer": mark})
+    item = _post(client, ops, "/kf/knowledge", {**c, "question": mark, "answer": mark, "category_id": category["id"]})
     _post(client, ops, "/kf/settings", {**c, "end_message": mark}, method="put")
     _post(client, ops, "/moderation/settings", {**c, "alert_userids": [mark]}, method="put")
     rule = _post(client, ops, "/sensitive-rules", {**c, "name": mark[:8], "words": mark})
@@ -163,7 +168,7 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],
             "opportunity_id": deal["id"], "plan_id": plan["id"], "reason_id": reason["id"],
-            "target_id": target["id"]}
+            "target_id": target["id"], "category_id": category["id"], "material_id": material_id}
 
 
 def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> dict[str, dict[str, Any]]:

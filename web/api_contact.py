@@ -19,6 +19,7 @@ from handlers.channels import corp_zone, rotate
 from handlers.registry import HandlerContext
 from handlers.tags import is_pending
 from jobs.queue import enqueue_outbox
+from jobs.welcome import attachable
 from web.api import _live
 from models import (ChannelCode, ChannelDailyStat, ChannelMember, CorpSettings, Material, Outbox, Role, Staff, Tag,
                     WelcomeMessage)
@@ -30,9 +31,8 @@ from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.schemas.common import CorpQuery, Deleted, Items
-from web.schemas.contact import (MATERIAL_KINDS, CodeChange, CodeIn, CodeOut, CodeQuery, MaterialIn, MaterialOut,
-                                 SettingsChange,
-                                 SettingsOut, WelcomeMessageIn, WelcomeOut)
+from web.schemas.contact import (CodeChange, CodeIn, CodeOut, CodeQuery, SettingsChange, SettingsOut,
+                                 WelcomeMessageIn, WelcomeOut)
 from web.scope import corp_and_app
 
 bp = Blueprint("api_contact", __name__, url_prefix="/api/v1")
@@ -47,9 +47,11 @@ def _enqueue_after_commit(rows: list[Outbox]) -> None:
 
 
 def _check_materials(s: Session, corp_id: str, ids: list[int]) -> None:
-    known = set(s.scalars(select(Material.id).where(Material.corp_id == corp_id, Material.deleted_at.is_(None))))
+    known = set(s.scalars(select(Material.id).where(Material.corp_id == corp_id, Material.deleted_at.is_(None),
+                                                    attachable())))
     if not set(ids) <= known:
-        raise ApiError(422, "invalid", "unknown material", {"material_ids": "every material must exist"})
+        raise ApiError(422, "invalid", "unknown material",
+                       {"material_ids": "every material must exist and be an image, link or mini-program"})
 
 
 def _userids(s: Session, corp_id: str, body: dict[str, Any], key: str, departments_key: str | None) -> list[str]:
@@ -318,27 +320,6 @@ def delete_welcome(welcome_id: int) -> Any:
         row.deleted_at = utcnow()
         audit(s, "welcome.delete", f"welcome:{row.id}")
     return jsonify({"id": welcome_id, "deleted": True})
-
-
-# -- materials -------------------------------------------------------------------------------------------
-@bp.post("/materials")
-@require(Role.admin)
-@endpoint("Add an image, link or mini-program to the material library", body=MaterialIn, response=MaterialOut,
-          status=201)
-def create_material(body: MaterialIn) -> Any:
-    kind, payload = body.kind, body.payload
-    needed = [k for k in MATERIAL_KINDS[kind] if not payload.get(k)]
-    if kind == "image" and payload.get("pic_url"):
-        needed = []
-    if needed:
-        raise ApiError(422, "invalid", "bad material", {"payload": f"needs {', '.join(needed)}"})
-    with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.corp_id)
-        row = Material(corp_id=corp_id, kind=kind, title=body.title, payload=payload)
-        s.add(row)
-        s.flush()
-        audit(s, "material.create", f"material:{row.id}", kind=kind)
-        return jsonify({"id": row.id, "kind": kind, "title": row.title, "payload": payload}), 201
 
 
 # -- settings --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from handlers.registry import HandlerContext
 from jobs.queue import enqueue_outbox
-from jobs.welcome import attachment
+from jobs.welcome import attachable, attachment
 from models import GroupWelcomeTemplate, Material, Role
 from models.db import utcnow
 from rules.group_codes import MAX_TEMPLATES, template_problems
@@ -43,10 +43,10 @@ def _checked(s: Session, corp_id: str, text: str, material_id: int | None) -> No
     material = None
     if material_id is not None:
         material = s.scalar(select(Material).where(Material.id == material_id, Material.corp_id == corp_id,
-                                                   Material.deleted_at.is_(None)))
+                                                   Material.deleted_at.is_(None), attachable()))
         if material is None:
-            raise ApiError(422, "invalid", f"material_id: no material {material_id} in this corp",
-                           {"material_id": "a material of the corp's library"})
+            raise ApiError(422, "invalid", f"material_id: no image, link or mini-program {material_id} in this corp",
+                           {"material_id": "an image, link or mini-program of the corp's library"})
     part = attachment(material) if material is not None else None
     problems = template_problems(text, {part["msgtype"]: part[part["msgtype"]]} if part else None)
     if problems:

@@ -16,17 +16,17 @@ from sqlalchemy.orm import Session
 from handlers.kf import OPEN_STATES, end_session, kf_settings
 from handlers.registry import HandlerContext
 from jobs.queue import enqueue_outbox
-from models import App, Corp, KfAccount, KfScene, KfServicer, KfSession, KnowledgeItem, Message, Role
+from models import App, Corp, KfAccount, KfScene, KfServicer, KfSession, Message, Role
 from models.db import utcnow
 from models.kf import MAX_ACCOUNTS_PER_CORP, ServicerStatus, SessionState
 from web import errors
-from web.api import _like, _live, _runtime, page, time_filter
+from web.api import _live, _runtime, page, time_filter
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.schemas.common import CorpQuery, DeletedId, Items, Page
 from web.schemas.kf import (AccountChange, AccountIn, AccountOut, KfSettingsChange, KfSettingsOut,
-                            KnowledgeChange, KnowledgeIn, KnowledgeOut, KnowledgeQuery, SceneIn,
+                            SceneIn,
                             ServicerRemoved, ServicersIn, SessionDetail, SessionOut, SessionQuery)
 from web.scope import corp_and_app
 
@@ -223,65 +223,6 @@ def add_scene(account_pk: int, body: SceneIn) -> Any:
     enqueue_outbox(pending)
     with _runtime().Session() as s:
         return jsonify(_account_json(s, s.get(KfAccount, account_pk))), 202
-
-
-# -- knowledge base ------------------------------------------------------------------------------------------
-def _live_item(s: Session, item_pk: int) -> KnowledgeItem:
-    return _live(s, KnowledgeItem, item_pk, "knowledge item")
-
-
-@bp.get("/kf/knowledge")
-@require(Role.member)
-@endpoint("Knowledge base (话术库) the bot answers from", query=KnowledgeQuery, response=Page[KnowledgeOut])
-def list_knowledge(query: KnowledgeQuery) -> Any:
-    rows = _scoped(select(KnowledgeItem).where(KnowledgeItem.deleted_at.is_(None)), KnowledgeItem.corp_id)
-    keyword = (query.keyword or "").strip()
-    if keyword:
-        rows = rows.where(KnowledgeItem.question.like(_like(keyword), escape="\\"))
-    return page(rows.order_by(KnowledgeItem.id), KnowledgeItem.public, query)
-
-
-@bp.post("/kf/knowledge")
-@require(Role.admin)
-@endpoint("Add a question with similar questions and its answer", body=KnowledgeIn, response=KnowledgeOut,
-          status=201)
-def create_knowledge(body: KnowledgeIn) -> Any:
-    fields = _changes(body)
-    with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.corp_id)
-        item = KnowledgeItem(corp_id=corp_id, **fields)
-        s.add(item)
-        s.flush()
-        audit(s, "knowledge.create", f"knowledge:{item.id}", question=item.question)
-        out = item.public()
-    return jsonify(out), 201
-
-
-@bp.patch("/kf/knowledge/<id:item_pk>")
-@require(Role.admin)
-@endpoint("Change a knowledge item", body=KnowledgeChange, response=KnowledgeOut)
-def update_knowledge(item_pk: int, body: KnowledgeChange) -> Any:
-    fields = _changes(body)
-    _nothing_given(fields, "knowledge item", "question, similar, answer, category or enabled")
-    with _runtime().WriteSession.begin() as s:
-        item = _live_item(s, item_pk)
-        for key, value in fields.items():
-            setattr(item, key, value)
-        audit(s, "knowledge.update", f"knowledge:{item.id}", **fields)
-        s.flush()
-        out = item.public()
-    return jsonify(out)
-
-
-@bp.delete("/kf/knowledge/<id:item_pk>")
-@require(Role.admin)
-@endpoint("Delete a knowledge item", response=DeletedId)
-def delete_knowledge(item_pk: int) -> Any:
-    with _runtime().WriteSession.begin() as s:
-        item = _live_item(s, item_pk)
-        item.deleted_at = utcnow()
-        audit(s, "knowledge.delete", f"knowledge:{item.id}")
-    return jsonify({"deleted": item_pk})
 
 
 # -- conversation rules --------------------------------------------------------------------------------------

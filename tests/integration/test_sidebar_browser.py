@@ -51,10 +51,11 @@ window.wx = {
     setTimeout(function () { c.success({}); }, 0);
   },
   invoke: function (name, args, cb) {
-    record(['invoke', name, location.href]);
+    record(['invoke', name, location.href, args]);
     var answers = {
       getContext: {err_msg: 'getContext:ok', entry: 'single_chat_tools', shareTicket: ''},
-      getCurExternalContact: {err_msg: 'getCurExternalContact:ok', userId: 'wmCustomer0001'}
+      getCurExternalContact: {err_msg: 'getCurExternalContact:ok', userId: 'wmCustomer0001'},
+      sendChatMessage: {err_msg: 'sendChatMessage:ok'}
     };
     setTimeout(function () { cb(answers[name] || {err_msg: name + ':fail'}); }, 0);
   }

@@ -427,7 +427,8 @@ def test_a_bad_welcome_is_refused(runtime, team, client, admin, body, field) -> 
 
 def test_a_welcome_with_an_unknown_material_is_refused(team, client, admin) -> None:
     r = client.post("/api/v1/welcome-messages", json={"text": "x", "material_ids": [42]}, headers=admin)
-    assert (r.status_code, r.get_json()["error"]["fields"]) == (422, {"material_ids": "every material must exist"})
+    assert (r.status_code, r.get_json()["error"]["fields"]) == (
+        422, {"material_ids": "every material must exist and be an image, link or mini-program"})
 
 
 @pytest.mark.parametrize("body, field", [

@@ -39,7 +39,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "company_id": "company_id", "contact_id": "contact_id", "industry_id": "industry_id",
           "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id",
           "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id",
-          "reason_id": "reason_id", "target_id": "target_id"}
+          "reason_id": "reason_id", "target_id": "target_id", "category_id": "category_id",
+          "material_id": "material_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -62,15 +63,18 @@ BODIES: dict[str, dict[str, Any]] = {
                                  "backups": ["lisi"]},
     "api_contact.edit_code": {"name": "evil"},
     "api_contact.create_welcome": {"text": "evil"},
-    "api_contact.create_material": {"kind": "link", "payload": {"url": "https://evil"}},
     "api_contact.patch_settings": {"recycle_retention_days": 5},
     "api_directory.sync_directory": {"app": "default"},
     "api_kf.create_account": {"name": "evil", "media_id": "M"},
     "api_kf.update_account": {"name": "evil"},
     "api_kf.add_scene": {"name": "evil", "scene": "evil"},
     "api_kf.add_servicers": {"userids": ["lisi"]},
-    "api_kf.create_knowledge": {"question": "evil", "answer": "evil"},
-    "api_kf.update_knowledge": {"answer": "evil"},
+    "api_knowledge.create_knowledge": {"question": "evil", "answer": "evil"},
+    "api_knowledge.update_knowledge": {"answer": "evil"},
+    "api_library_categories.create_category": {"section": "qa", "name": "evil"},
+    "api_library_categories.update_category": {"name": "evil"},
+    "api_materials.create_material": {"kind": "link", "payload": {"url": "https://evil"}},
+    "api_materials.update_material": {"title": "evil"},
     "api_kf.put_settings": {"end_message": "evil"},
     "api_moderation.create_rule": {"name": "evil", "words": "evil"},
     "api_moderation.update_rule": {"enabled": False},

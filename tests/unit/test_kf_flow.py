@@ -171,6 +171,23 @@ def test_a_known_question_gets_the_knowledge_base_answer(  # type: ignore[no-unt
     assert sessions(runtime)[0].state == "human"
 
 
+def test_the_bot_answers_only_from_the_corps_qa_library(  # type: ignore[no-untyped-def]
+        client, admin, make_token, sender, kf, account, fake_wecom) -> None:
+    """Members' own libraries and the corp's 常用语 share the table: the bot never answers from them."""
+    member = make_token("member", userid="zhangsan", name="zs")
+    assert client.post("/api/v1/kf/knowledge", headers=member, json={
+        "mine": True, "question": "怎么退货", "answer": "张三的私人答案"}).status_code == 201
+    assert client.post("/api/v1/kf/knowledge", headers=admin, json={
+        "kind": "phrase", "question": "怎么退货", "answer": "常用语答案"}).status_code == 201
+    open_kfid = account["open_kfid"]
+    deliver(sender, kf, open_kfid, text("wmA", "怎么退货"))
+    assert bodies(fake_wecom, "kf/send_msg") == []  # no answer of the corp's: the bot stays silent
+    assert client.post("/api/v1/kf/knowledge", headers=admin, json={
+        "question": "怎么退货", "answer": ANSWER}).status_code == 201
+    deliver(sender, kf, open_kfid, text("wmB", "怎么退货"))
+    assert [b["text"]["content"] for b in bodies(fake_wecom, "kf/send_msg")] == [ANSWER]
+
+
 def test_asking_for_a_person_hands_over_by_round_robin_then_queues(  # type: ignore[no-untyped-def]
         sender, kf, account, fake_wecom, runtime) -> None:
     open_kfid = account["open_kfid"]

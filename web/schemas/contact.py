@@ -16,10 +16,6 @@ from web.schemas.common import Body, CorpBody, Id, Out, Query
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Minute = Annotated[int, Field(ge=0, le=1439, description="minutes since local midnight")]
 Kind = Literal[KINDS]  # type: ignore[valid-type]
-# The payload keys each material kind needs (an image may give pic_url instead of media_id).
-MATERIAL_KINDS = {"image": ("media_id",), "link": ("url",), "miniprogram": ("appid", "page", "pic_media_id")}
-
-
 class WelcomeIn(Body):
     text: str = Field("", max_length=4000)
     material_ids: list[Id] = Field([], max_length=MAX_ATTACHMENTS)
@@ -101,20 +97,6 @@ class WelcomeOut(Out):
     material_ids: list[int]
     start_minute: int | None
     end_minute: int | None
-
-
-class MaterialIn(CorpBody):
-    kind: Literal[tuple(MATERIAL_KINDS)]  # type: ignore[valid-type]
-    title: str = Field("", max_length=128)
-    payload: dict[str, Annotated[str, Field(max_length=2048)]] = Field(
-        {}, description="image {media_id | pic_url}, link {url, …}, miniprogram {appid, page, pic_media_id}")
-
-
-class MaterialOut(Out):
-    id: int
-    kind: str
-    title: str
-    payload: dict[str, str]
 
 
 class SettingsChange(CorpBody):

@@ -13,7 +13,7 @@ from models.kf import AssignRule, SessionState
 from models.knowledge import MAX_ANSWER_CHARS
 from rules.kf import text_bytes_problems
 from web.schemas.admin import TimeRange
-from web.schemas.common import Body, CorpBody, Out, PageQuery
+from web.schemas.common import Body, CorpBody, Out
 from web.schemas.messages import MessageOut
 
 MAX_QUESTION_CHARS, MAX_SIMILAR = 128, 20
@@ -96,34 +96,6 @@ class ServicerRemoved(Out):
 class SceneIn(Body):
     name: Text64
     scene: str = Field(pattern=r"^[0-9A-Za-z_-]{1,32}$", description="the scene value of the link")
-
-
-class KnowledgeQuery(PageQuery):
-    keyword: str | None = Field(None, max_length=MAX_QUESTION_CHARS, description="part of the question")
-
-
-class KnowledgeChange(Body):
-    question: Question | None = None
-    similar: list[Question] | None = Field(None, max_length=MAX_SIMILAR)
-    answer: KfAnswer | None = None
-    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
-    enabled: bool | None = None
-
-
-class KnowledgeIn(KnowledgeChange, CorpBody):
-    question: Question
-    answer: KfAnswer
-
-
-class KnowledgeOut(Out):
-    id: int
-    question: str
-    similar: list[str]
-    answer: str
-    category: str
-    enabled: bool
-    hits: int
-    updated_at: dt.datetime
 
 
 Words = Annotated[list[Word], Field(max_length=MAX_WORDS)]

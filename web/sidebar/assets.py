@@ -23,6 +23,10 @@ BUNDLES = {
     "entry.js": ["sidebar.js", "entry.js"],
     "customer.css": [*WEUI, "sidebar.css", "customer.css"],
     "customer.js": ["sidebar.js", "customer.js"],
+    "quick_replies.css": [*WEUI[:2], "sidebar.css", "library.css"],
+    "quick_replies.js": ["sidebar.js", "library.js", "quick_replies.js"],
+    "materials.css": [*WEUI[:2], "sidebar.css", "library.css"],
+    "materials.js": ["sidebar.js", "library.js", "materials.js"],
 }
 TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 

@@ -28,8 +28,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from wecom.fake import endpoints_contact as contact
 from wecom.fake import endpoints_kf as kf
 from wecom.fake import group_codes
-from wecom.fake import oauth
-from wecom.fake import groups
+from wecom.fake import groups, media, oauth
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -177,6 +176,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "auth/getuserinfo": Endpoint("GET", oauth.getuserinfo),
     "get_jsapi_ticket": Endpoint("GET", oauth.get_jsapi_ticket),
     "ticket/get": Endpoint("GET", oauth.ticket_get),
+    "media/upload": Endpoint("POST", media.media_upload),
     "kf/account/add": Endpoint("POST", kf.account_add),
     "kf/account/update": Endpoint("POST", kf.account_update),
     "kf/account/del": Endpoint("POST", kf.account_del),
@@ -342,6 +342,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     group_codes.add_group_code_control_routes(app, state.group_codes)
     oauth.add_oauth_routes(app, state)
     groups.add_group_control_routes(app, state.groups)
+    media.add_media_routes(app, state)
     return app
 
 

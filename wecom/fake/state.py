@@ -23,6 +23,7 @@ from wecom.fake.group_codes import GroupCodesState
 from wecom.fake.groups import GroupBook
 from wecom.fake.kf_state import KfState
 from wecom.fake.messages import AppMessages
+from wecom.fake.media import MediaState
 from wecom.fake.oauth import OAuthState
 from wecom.fake.seed import SeedError, parse_seed
 
@@ -105,6 +106,7 @@ class FakeState:
         self.group_codes = GroupCodesState()  # group join ways and welcome templates: see group_codes.py
         self.oauth = OAuthState()  # web sign-in codes and JS-SDK tickets: see oauth.py
         self.groups = GroupBook()  # customer groups and their callback targets: see groups.py
+        self.media = MediaState()  # temporary media (media/upload): see media.py
         if seed:
             self.seed(seed)
 
@@ -122,6 +124,7 @@ class FakeState:
         self.group_codes.reset()
         self.oauth.reset()
         self.groups.reset()
+        self.media.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
