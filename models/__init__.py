@@ -32,6 +32,8 @@ from models.lead import Lead, LeadStatus
 from models.orgs import Company, Contact, Industry
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
+from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagged, RadarTagRule
+from models.sidebar import SidebarComponent, SidebarConfig
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -46,4 +48,5 @@ __all__ = [
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
     "FieldSubject", "GroupFieldValue", "GroupTag", "GroupTagging", "GroupTagGroup", "GroupActivityRule",
     "GroupCode", "GroupCodeDailyStat", "GroupCodeEntry", "GroupCodeStrategy", "GroupJoinWay", "GroupWelcomeTemplate",
+    "RadarLink", "RadarOpen", "RadarSettings", "RadarTagged", "RadarTagRule", "SidebarComponent", "SidebarConfig",
 ]
