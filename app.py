@@ -118,6 +118,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_group_join_way.bp)
     app.register_blueprint(api_group_welcome.bp)
     app.register_blueprint(group_landing.bp)  # the public page a group code's QR opens: /g/<code>
+    from web import api_radar, api_sidebar, radar  # link radar (/r/<code> and its admin API); sidebar config
+    app.register_blueprint(radar.bp)
+    app.register_blueprint(api_radar.bp)
+    app.register_blueprint(api_sidebar.bp)
     from web import sidebar  # the H5 pages in WeCom's chat window: sign-in, JS-SDK, customer profile
     app.register_blueprint(sidebar.bp)
 

@@ -13,7 +13,8 @@ from models.db import Base, created_at, intpk, utcnow
 
 
 class SidebarConfig(Base):
-    """A corp's sidebar: `pages` shown (in order), `sections` of the customer profile shown (in order)."""
+    """A corp's sidebar: `pages` shown (in order), `sections` of the customer profile shown (in order), and
+    `fields`: the rows of its 客户信息 section (in order). See web/sidebar_config.py for the names."""
 
     __tablename__ = "sidebar_configs"
 
@@ -21,6 +22,7 @@ class SidebarConfig(Base):
     corp_id: Mapped[str] = mapped_column(String(64), unique=True)
     pages: Mapped[list[Any]] = mapped_column(default=list)
     sections: Mapped[list[Any]] = mapped_column(default=list)
+    fields: Mapped[list[Any]] = mapped_column(default=list)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

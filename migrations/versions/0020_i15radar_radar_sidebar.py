@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column("corp_id", sa.String(length=64), nullable=False),
         sa.Column("pages", sa.JSON(), nullable=False),
         sa.Column("sections", sa.JSON(), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sidebar_configs")),
         sa.UniqueConstraint("corp_id", name=op.f("uq_sidebar_configs_corp_id")),

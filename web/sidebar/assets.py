@@ -23,6 +23,7 @@ BUNDLES = {
     "entry.js": ["sidebar.js", "entry.js"],
     "customer.css": [*WEUI, "sidebar.css", "customer.css"],
     "customer.js": ["sidebar.js", "customer.js"],
+    "group.css": [WEUI[0], WEUI[1], "sidebar.css", "customer.css", "group.css"],
 }
 TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 
