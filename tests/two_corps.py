@@ -28,6 +28,7 @@ from models.corp import save_app
 from models.db import utcnow
 from models.directory import Department
 from models.moderation import ReplyTimeout, SensitiveAlert
+from models.radar import RadarLink, RadarOpen
 from support import AGENT_ID, CORP_ID
 
 CORP_A, CORP_B = CORP_ID, "wwcorpb000000001"
@@ -104,7 +105,8 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     code = _post(client, ops, "/channel-codes", {**c, "kind": "single", "name": mark, "channel": mark,
                                                  "members": ["zhangsan"], "backups": ["lisi"]})["items"][0]
     welcome = _post(client, ops, "/welcome-messages", {**c, "text": mark})
-    _post(client, ops, "/materials", {**c, "kind": "link", "title": mark, "payload": {"url": f"https://{mark}"}})
+    material = _post(client, ops, "/materials", {**c, "kind": "link", "title": mark,
+                                                 "payload": {"url": f"https://{mark}"}})
     account = _post(client, ops, "/kf/accounts", {**c, "name": mark[:8], "media_id": mark})
     _post(client, ops, f"/kf/accounts/{account['id']}/servicers", {"userids": ["zhangsan"]})
     item = _post(client, ops, "/kf/knowledge", {**c, "question": mark, "answer": mark})
@@ -146,7 +148,12 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     _post(client, ops, f"/group-codes/{group_code['id']}/join-way", {"chat_ids": [CHAT[corp]], "remark": mark,
                                                                     "room_base_name": mark}, method="put")
     group_welcome = _post(client, ops, "/group-welcome-templates", {**c, "text": mark})
-    return {"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
+    _post(client, ops, "/radar/settings", {**c, "notify": "batched", "batch_minutes": 15}, method="put")
+    _post(client, ops, f"/radar/materials/{material['id']}/auto-tag", {"tag_id": group["tags"][0]["id"]}, method="put")
+    component = _post(client, ops, "/sidebar/components", {**c, "name": mark, "url": f"https://{mark}.example.com"})
+    _post(client, ops, "/sidebar/config", {**c, "pages": ["customer"], "sections": ["tags"], "fields": ["type"]},
+          method="put")
+    return {"material_id": material["id"], "component_id": component["id"],"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
             "industry_id": industry["id"], "company_id": company["id"], "contact_id": contact["id"],
             "group_code_id": group_code["id"], "entry_id": entry["id"], "group_welcome_id": group_welcome["id"],
             "field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
@@ -169,7 +176,11 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
             alert = SensitiveAlert(corp_id=corp, message_pk=ids[corp]["message_pk"], rule_pk=ids[corp]["rule_pk"],
                                    word=MARK[corp], category="negative", userid="zhangsan", at=utcnow())
             s.add(alert)
+            link = RadarLink(corp_id=corp, code=f"{MARK[corp]}{corp}"[:24], material_id=ids[corp]["material_id"],
+                             userid="zhangsan", customer_id=ids[corp]["customer_id"])
+            s.add(link)
             s.flush()
+            s.add(RadarOpen(link_id=link.id, corp_id=corp, reader=MARK[corp], agent="wxwork"))
             ids[corp]["alert_pk"] = alert.id
     with runtime.WriteSession.begin() as s:
         dead = DeadLetter(job="process_event", args=[ids[CORP_A]["inbox_id"]], queue="events", error=MARK[CORP_A])

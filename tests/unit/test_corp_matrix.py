@@ -37,7 +37,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
           "plan_id": "plan_id", "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id",
           "company_id": "company_id", "contact_id": "contact_id", "industry_id": "industry_id",
-          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id"}
+          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id",
+          "material_id": "material_id", "component_id": "component_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -125,6 +126,10 @@ NOT_IN_MATRIX = {
     "/healthz": "liveness: no token, no corp data (db and redis up or down)",
     "/api/v1/openapi.json": "the API's description: public, no corp data",
     "/static/<path:filename>": "Flask's static files: none are served",
+    "/r/<code>": "a radar link's public redirect: no token (whoever opens is a customer), the unguessable code "
+                 "names the link (test_radar: unknown and malformed codes are 404s, never a redirect elsewhere)",
+    "/r/<code>/beacon": "the radar's beacon: no token, bound to its open by a signed cookie (test_radar)",
+    "/r/beacon.js": "the radar's beacon script: no token, rendered for this browser's own open (test_radar)",
     "/g/<slug>": "a group code's public landing page: no token (whoever scans is a customer), the unguessable "
                  "code names the corp (test_group_codes: unknown and deleted codes are 404s)",
 }
