@@ -13,13 +13,13 @@ from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
+from handlers.tags import is_pending
 from jobs.radar import link_counts
 from models import Material, Role, Tag
 from models.db import get_or_create
-from handlers.tags import is_pending
 from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagRule
 from web import errors
-from web.api import page_rows
+from web.api import _live, page_rows
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
@@ -34,7 +34,8 @@ errors.register(bp)
 
 
 def _settings_json(corp_id: str, row: RadarSettings | None) -> dict[str, Any]:
-    return {"corp_id": corp_id, "notify": row.notify if row else "instant", "batch_minutes": row.batch_minutes if row else 30}
+    return {"corp_id": corp_id, "notify": row.notify if row else "instant",
+            "batch_minutes": row.batch_minutes if row else 30}
 
 
 @bp.get("/settings")
@@ -60,10 +61,7 @@ def put_settings(body: RadarSettingsIn) -> Any:
 
 
 def _material(s: Session, material_id: int) -> Material:
-    m = s.get(Material, material_id)
-    if m is None or m.deleted_at is not None or g.principal.corp_id not in (None, m.corp_id):
-        raise ApiError(404, "not_found", f"no material {material_id}")
-    return m
+    return _live(s, Material, material_id, "material")
 
 
 @bp.put("/materials/<id:material_id>/auto-tag")
@@ -99,6 +97,14 @@ def _links() -> Select:
     return query
 
 
+def _narrowed(rows: Select, filters: list[tuple[Any, Any]]) -> Select:
+    """`rows` where each (column, value) given (value not None) holds."""
+    for column, value in filters:
+        if value is not None:
+            rows = rows.where(column == value)
+    return rows
+
+
 def _link_json(s: Session, links: list[RadarLink]) -> list[dict[str, Any]]:
     counts = link_counts(s, [link.id for link in links])
     empty = {"opens": 0, "readers": 0, "dwelled": 0, "bottom": 0, "last_open_at": None}
@@ -111,13 +117,8 @@ def _link_json(s: Session, links: list[RadarLink]) -> list[dict[str, Any]]:
 @endpoint("Tracked links with their opens and readers (a member: their own)", query=LinkQuery,
           response=Page[RadarLinkStats])
 def list_links(query: LinkQuery) -> Any:
-    rows = _links()
-    if query.corp_id:
-        rows = rows.where(RadarLink.corp_id == query.corp_id)
-    for column, value in ((RadarLink.material_id, query.material_id), (RadarLink.customer_id, query.customer_id),
-                          (RadarLink.userid, query.userid)):
-        if value is not None:
-            rows = rows.where(column == value)
+    rows = _narrowed(_links(), [(RadarLink.corp_id, query.corp_id), (RadarLink.material_id, query.material_id),
+                                (RadarLink.customer_id, query.customer_id), (RadarLink.userid, query.userid)])
     return page_rows(rows, _link_json, query)
 
 
@@ -142,27 +143,21 @@ def material_stats(material_id: int) -> Any:
                         "customers": customers, "auto_tag_id": tag})
 
 
-def _open_json(s: Session, rows: list[Any]) -> list[dict[str, Any]]:
-    return [{"id": o.id, "link_id": k.id, "material_id": k.material_id, "customer_id": k.customer_id, "userid": k.userid,
-             "reader": o.reader, "agent": o.agent, "dwell_seconds": o.dwell_seconds,
-             "reached_bottom": o.reached_bottom, "at": o.at.isoformat()} for o, k in rows]
+def _open_json(s: Session, opens: list[RadarOpen]) -> list[dict[str, Any]]:
+    links = {k.id: k for k in s.scalars(select(RadarLink).where(RadarLink.id.in_({o.link_id for o in opens})))}
+    return [{"id": o.id, "link_id": o.link_id, "material_id": links[o.link_id].material_id,
+             "customer_id": links[o.link_id].customer_id, "userid": links[o.link_id].userid, "reader": o.reader,
+             "agent": o.agent, "dwell_seconds": o.dwell_seconds, "reached_bottom": o.reached_bottom,
+             "at": o.at.isoformat()} for o in opens]
 
 
 @bp.get("/opens")
 @require(Role.member)
 @endpoint("Opens of the links this token may see, newest first", query=OpenQuery, response=Page[RadarOpenOut])
 def list_opens(query: OpenQuery) -> Any:
-    links = _links().order_by(None).subquery()
-    rows = select(RadarOpen, RadarLink).join(links, links.c.id == RadarOpen.link_id).join(
-        RadarLink, RadarLink.id == RadarOpen.link_id).order_by(RadarOpen.at.desc(), RadarOpen.id.desc())
-    if query.corp_id:
-        rows = rows.where(RadarOpen.corp_id == query.corp_id)
-    for column, value in ((RadarOpen.link_id, query.link_id), (RadarLink.material_id, query.material_id),
-                          (RadarLink.customer_id, query.customer_id)):
-        if value is not None:
-            rows = rows.where(column == value)
-    with runtime().Session() as s:
-        total = s.scalar(select(func.count()).select_from(rows.order_by(None).subquery()))
-        page = s.execute(rows.limit(query.page_size).offset((query.page - 1) * query.page_size)).all()
-        return jsonify({"items": _open_json(s, page), "page": query.page, "page_size": query.page_size,
-                        "total": total})
+    links = _narrowed(_links().order_by(None), [(RadarLink.corp_id, query.corp_id), (RadarLink.id, query.link_id),
+                                                (RadarLink.material_id, query.material_id),
+                                                (RadarLink.customer_id, query.customer_id)]).subquery()
+    rows = select(RadarOpen).join(links, links.c.id == RadarOpen.link_id).order_by(RadarOpen.at.desc(),
+                                                                                   RadarOpen.id.desc())
+    return page_rows(rows, _open_json, query)

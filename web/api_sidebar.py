@@ -8,14 +8,15 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Blueprint, g, jsonify
-from sqlalchemy import select
+from flask import Blueprint, jsonify
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Role
 from models.db import get_or_create, utcnow
 from models.sidebar import SidebarComponent, SidebarConfig
 from web import errors
+from web.api import _live
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
@@ -63,10 +64,7 @@ def _json(c: SidebarComponent) -> dict[str, Any]:
 
 
 def _component(s: Session, component_id: int) -> SidebarComponent:
-    c = s.get(SidebarComponent, component_id)
-    if c is None or c.deleted_at is not None or g.principal.corp_id not in (None, c.corp_id):
-        raise ApiError(404, "not_found", f"no component {component_id}")
-    return c
+    return _live(s, SidebarComponent, component_id, "component")
 
 
 @bp.get("/components")
@@ -89,7 +87,8 @@ def list_components(query: CorpQuery) -> Any:
 def create_component(body: ComponentIn) -> Any:
     with runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, body.corp_id)
-        if len(s.scalars(live_rows(SidebarComponent).where(SidebarComponent.corp_id == corp_id)).all()) >= MAX_COMPONENTS:
+        live = live_rows(SidebarComponent).where(SidebarComponent.corp_id == corp_id).order_by(None).subquery()
+        if s.scalar(select(func.count()).select_from(live)) >= MAX_COMPONENTS:
             raise ApiError(422, "invalid", f"at most {MAX_COMPONENTS} components", {"name": "too many components"})
         row = SidebarComponent(corp_id=corp_id, name=body.name, url=body.url, position=body.position,
                                secret=f"cs_{secrets.token_urlsafe(32)}")

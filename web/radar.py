@@ -61,7 +61,9 @@ BEACON_JS = """/* radar beacon: dwell >= 15 s and scroll-to-bottom for {{ url }}
   }
   function dwell() { var s = Math.round((Date.now() - start) / 1000); if (s >= 15) { post({dwell: s}); } }
   setTimeout(dwell, 15000);
-  document.addEventListener('visibilitychange', function () { if (document.visibilityState === 'hidden') { dwell(); } });
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'hidden') { dwell(); }
+  });
   window.addEventListener('scroll', function () {
     var el = document.documentElement;
     if (!bottom && window.innerHeight + window.scrollY >= el.scrollHeight - 4) { bottom = true; post({bottom: true}); }
