@@ -117,7 +117,7 @@ def _auto_tag(link: RadarLink) -> None:
                                                                    RadarTagged.customer_id == link.customer_id)):
             return
         s.add(RadarTagged(material_id=link.material_id, customer_id=link.customer_id))
-    g.principal = Principal(f"radar:{link.userid}", Role.member.value, link.userid, link.corp_id, via="radar")
+    g.principal = Principal(link.userid, Role.member.value, link.userid, link.corp_id, via="radar")
     try:
         mark_customer_tags(link.customer_id, Tagging(userid=None, add=[tag_pk], remove=[]))
     except ApiError:  # the follower left the customer, or the tag was deleted: nothing to tag

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import secrets
 from collections import Counter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +17,7 @@ from sqlalchemy import func, select
 
 from customer_world import all_rows
 from jobs.radar import digest
-from models import CustomerEvent, Tag
+from models import AuditLog, CustomerEvent, Tag
 from models.radar import RadarLink, RadarOpen
 from sidebar_support import build_world, sign_in
 from web.sidebar.radar_api import new_code
@@ -192,6 +191,7 @@ def test_auto_tag_once_per_customer(app, client, runtime, fake_wecom, world) -> 
     with runtime.Session() as s:
         assert call["body"]["userid"] == "zhangsan" and call["body"]["external_userid"] == "wmCustomer0001"
         assert call["body"]["add_tag"] == [s.get(Tag, world["A级"]).tag_id]
+        assert s.scalars(select(AuditLog.actor).where(AuditLog.action == "customer.tag")).all() == ["radar:zhangsan"]
     assert client.get(f"/api/v1/radar/materials/{material}/stats", headers=admin).get_json()["auto_tag_id"] == world["A级"]
 
 
@@ -239,4 +239,4 @@ def test_stats_and_settings_stay_in_scope(app, client, runtime, fake_wecom, make
     assert client.get("/api/v1/radar/opens", headers=zhangsan).get_json()["total"] == 1
     assert client.put("/api/v1/radar/settings", headers=zhangsan, json={"notify": "off"}).status_code == 403
     with runtime.Session() as s:
-        assert s.scalar(select(RadarLink.code)) == code and secrets.compare_digest(code, code)
+        assert s.scalar(select(RadarLink.userid).where(RadarLink.code == code)) == "zhangsan"
