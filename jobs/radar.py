@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from handlers.moderation import calendar_for
@@ -114,14 +113,3 @@ def digest(runtime: Runtime, now: dt.datetime) -> int:
 def radar_digest_job() -> int:
     """Run by `rq cron jobs.cron` every minute: the batched corps' digests that are due."""
     return digest(current(), utcnow())
-
-
-def link_counts(s: Session, link_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Opens, distinct readers, dwell ≥15 s and scroll-to-bottom counts, and the last open, per link."""
-    rows = s.execute(select(RadarOpen.link_id, func.count(RadarOpen.id), func.count(func.distinct(RadarOpen.reader)),
-                            func.coalesce(func.sum(case((RadarOpen.dwell_seconds >= 15, 1), else_=0)), 0),
-                            func.coalesce(func.sum(case((RadarOpen.reached_bottom.is_(True), 1), else_=0)), 0),
-                            func.max(RadarOpen.at))
-                     .where(RadarOpen.link_id.in_(link_ids)).group_by(RadarOpen.link_id)).all() if link_ids else []
-    return {r[0]: {"opens": int(r[1]), "readers": int(r[2]), "dwelled": int(r[3]), "bottom": int(r[4]),
-                   "last_open_at": r[5].isoformat() if r[5] else None} for r in rows}

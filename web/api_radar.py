@@ -14,7 +14,6 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from handlers.tags import is_pending
-from jobs.radar import link_counts
 from models import Material, Role, Tag
 from models.db import get_or_create
 from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagRule
@@ -97,6 +96,17 @@ def _links() -> Select:
     return query
 
 
+def _link_counts(s: Session, link_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Opens, distinct readers, dwell ≥15 s and scroll-to-bottom counts, and the last open, per link."""
+    rows = s.execute(select(RadarOpen.link_id, func.count(RadarOpen.id), func.count(func.distinct(RadarOpen.reader)),
+                            func.coalesce(func.sum(case((RadarOpen.dwell_seconds >= 15, 1), else_=0)), 0),
+                            func.coalesce(func.sum(case((RadarOpen.reached_bottom.is_(True), 1), else_=0)), 0),
+                            func.max(RadarOpen.at))
+                     .where(RadarOpen.link_id.in_(link_ids)).group_by(RadarOpen.link_id)).all() if link_ids else []
+    return {r[0]: {"opens": int(r[1]), "readers": int(r[2]), "dwelled": int(r[3]), "bottom": int(r[4]),
+                   "last_open_at": r[5].isoformat() if r[5] else None} for r in rows}
+
+
 def _narrowed(rows: Select, filters: list[tuple[Any, Any]]) -> Select:
     """`rows` where each (column, value) given (value not None) holds."""
     for column, value in filters:
@@ -106,7 +116,7 @@ def _narrowed(rows: Select, filters: list[tuple[Any, Any]]) -> Select:
 
 
 def _link_json(s: Session, links: list[RadarLink]) -> list[dict[str, Any]]:
-    counts = link_counts(s, [link.id for link in links])
+    counts = _link_counts(s, [link.id for link in links])
     empty = {"opens": 0, "readers": 0, "dwelled": 0, "bottom": 0, "last_open_at": None}
     return [{"id": k.id, "code": k.code, "material_id": k.material_id, "userid": k.userid, "customer_id": k.customer_id,
              "created_at": k.created_at.isoformat(), **counts.get(k.id, empty)} for k in links]
