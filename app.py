@@ -126,6 +126,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_leads.bp)
     app.register_blueprint(api_lead_import.bp)
     app.register_blueprint(api_lead_rules.bp)
+    from web import api_radar, api_sidebar, radar  # link radar (/r/<code> and its admin API); sidebar config
+    app.register_blueprint(radar.bp)
+    app.register_blueprint(api_radar.bp)
+    app.register_blueprint(api_sidebar.bp)
     from web import sidebar  # the H5 pages in WeCom's chat window: sign-in, JS-SDK, customer profile
     app.register_blueprint(sidebar.bp)
     from web import api_group_sync  # customer groups: the sync from WeCom and its last run

@@ -3,7 +3,8 @@ recycle-bin purge and the unclaimed uploads' (jobs.attachments) every hour, the 
 sweep (jobs.kf.kf_tick) every minute, plan reminders (jobs.bot.remind_plans_job) every minute, channel codes
 back from their backups (jobs.channels.reroute_codes_job) and group channel codes' status
 (jobs.group_codes.group_codes_recheck_job) every 5 minutes, reply timeouts (jobs.moderation.reply_timeouts_job)
-every minute, a full customer-group sync of every corp (jobs.group_sync.sync_all_groups_job) every 6 hours."""
+every minute, a full customer-group sync of every corp (jobs.group_sync.sync_all_groups_job) every 6 hours, the
+link radar's batched digests (jobs.radar.radar_digest_job) every minute."""
 
 from rq import cron
 
@@ -15,6 +16,7 @@ from jobs.group_sync import SYNC_EVERY, sync_all_groups_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
 from jobs.moderation import reply_timeouts_job
+from jobs.radar import radar_digest_job
 from jobs.recycle import purge_recycle_bin_job
 
 cron.register(sweep_job, queue_name="maintenance", interval=60)
@@ -26,3 +28,4 @@ cron.register(reroute_codes_job, queue_name="maintenance", interval=int(REROUTE_
 cron.register(reply_timeouts_job, queue_name="maintenance", interval=60)
 cron.register(group_codes_recheck_job, queue_name="maintenance", interval=int(RECHECK_EVERY.total_seconds()))
 cron.register(sync_all_groups_job, queue_name="maintenance", interval=SYNC_EVERY)
+cron.register(radar_digest_job, queue_name="maintenance", interval=60)

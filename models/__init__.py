@@ -35,6 +35,8 @@ from models.lead_rules import InboundRequest, LeadRule, LeadSource
 from models.orgs import Company, Contact, Industry
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
+from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagged, RadarTagRule
+from models.sidebar import SidebarComponent, SidebarConfig
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -51,4 +53,5 @@ __all__ = [
     "FieldSubject", "GroupFieldValue", "GroupTag", "GroupTagging", "GroupTagGroup", "GroupActivityRule",
     "InboundRequest", "LeadChange", "LeadRule", "LeadSource", "LeadTag",
     "GroupCode", "GroupCodeDailyStat", "GroupCodeEntry", "GroupCodeStrategy", "GroupJoinWay", "GroupWelcomeTemplate",
+    "RadarLink", "RadarOpen", "RadarSettings", "RadarTagged", "RadarTagRule", "SidebarComponent", "SidebarConfig",
 ]

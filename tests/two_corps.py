@@ -28,6 +28,7 @@ from models.corp import save_app
 from models.db import utcnow
 from models.directory import Department
 from models.moderation import ReplyTimeout, SensitiveAlert
+from models.radar import RadarLink, RadarOpen
 from support import AGENT_ID, CORP_ID
 
 CORP_A, CORP_B = CORP_ID, "wwcorpb000000001"
@@ -109,7 +110,7 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
                     content_type="multipart/form-data", data={"file": (io.BytesIO(mark.encode()), f"{mark}.txt", "text/plain")})
     assert r.status_code == 201, r.get_json()
     material_id = r.get_json()["id"]
-    _post(client, ops, "/materials", {**c, "kind": "link", "title": mark, "payload": {"url": f"https://{mark}"}})
+    link = _post(client, ops, "/materials", {**c, "kind": "link", "title": mark, "payload": {"url": f"https://{mark}"}})
     account = _post(client, ops, "/kf/accounts", {**c, "name": mark[:8], "media_id": mark})
     _post(client, ops, f"/kf/accounts/{account['id']}/servicers", {"userids": ["zhangsan"]})
     item = _post(client, ops, "/kf/knowledge", {**c, "question": mark, "answer": mark, "category_id": category["id"]})
@@ -159,7 +160,13 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     reason = _post(client, ops, "/lost-reasons", {**c, "name": mark})
     target = _post(client, ops, "/targets", {**c, "userid": "zhangsan", "period": "month", "date": "2026-11-01",
                                              "amount_cents": 100})
-    return {"lead_id": lead["id"], "lead_rule_id": lead_rule["id"], "lead_source_id": lead_source["id"],
+    _post(client, ops, "/radar/settings", {**c, "notify": "batched", "batch_minutes": 15}, method="put")
+    _post(client, ops, f"/radar/materials/{link['id']}/auto-tag", {"tag_id": group["tags"][0]["id"]}, method="put")
+    component = _post(client, ops, "/sidebar/components", {**c, "name": mark, "url": f"https://{mark}.example.com"})
+    _post(client, ops, "/sidebar/config", {**c, "pages": ["customer"], "sections": ["tags"], "fields": ["type"]},
+          method="put")
+    return {"link_material_id": link["id"], "component_id": component["id"], "lead_id": lead["id"],
+            "lead_rule_id": lead_rule["id"], "lead_source_id": lead_source["id"],
             "tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
             "industry_id": industry["id"], "company_id": company["id"], "contact_id": contact["id"],
             "group_code_id": group_code["id"], "entry_id": entry["id"], "group_welcome_id": group_welcome["id"],
@@ -184,7 +191,11 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
             alert = SensitiveAlert(corp_id=corp, message_pk=ids[corp]["message_pk"], rule_pk=ids[corp]["rule_pk"],
                                    word=MARK[corp], category="negative", userid="zhangsan", at=utcnow())
             s.add(alert)
+            link = RadarLink(corp_id=corp, code=f"{MARK[corp]}{corp}"[:24], material_id=ids[corp]["link_material_id"],
+                             userid="zhangsan", customer_id=ids[corp]["customer_id"])
+            s.add(link)
             s.flush()
+            s.add(RadarOpen(link_id=link.id, corp_id=corp, reader=MARK[corp], agent="wxwork"))
             ids[corp]["alert_pk"] = alert.id
     with runtime.WriteSession.begin() as s:
         dead = DeadLetter(job="process_event", args=[ids[CORP_A]["inbox_id"]], queue="events", error=MARK[CORP_A])

@@ -40,8 +40,10 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id",
           "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id",
           "reason_id": "reason_id", "target_id": "target_id", "category_id": "category_id",
-          "material_id": "material_id"}
-PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
+          "material_id": "material_id", "component_id": "component_id"}
+PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
+                      ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
+                      ("api_radar.material_stats", "material_id"): "link_material_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
 # Routes whose body may not name a corp (the row named in the path has one): corp_id there is a 422 before
@@ -143,6 +145,10 @@ NOT_IN_MATRIX = {
     "/healthz": "liveness: no token, no corp data (db and redis up or down)",
     "/api/v1/openapi.json": "the API's description: public, no corp data",
     "/static/<path:filename>": "Flask's static files: none are served",
+    "/r/<code>": "a radar link's public redirect: no token (whoever opens is a customer), the unguessable code "
+                 "names the link (test_radar: unknown and malformed codes are 404s, never a redirect elsewhere)",
+    "/r/<code>/beacon": "the radar's beacon: no token, bound to its open by a signed cookie (test_radar)",
+    "/r/beacon.js": "the radar's beacon script: no token, rendered for this browser's own open (test_radar)",
     "/g/<slug>": "a group code's public landing page: no token (whoever scans is a customer), the unguessable "
                  "code names the corp (test_group_codes: unknown and deleted codes are 404s)",
     "/api/v1/inbound/leads": "web sites push leads signed by a lead source's secret, not a token; the source names "

@@ -17,4 +17,4 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
                     ("reroute_codes_job", "maintenance", 300), ("reply_timeouts_job", "maintenance", 60),
                     ("purge_unclaimed_job", "maintenance", 3600),
                     ("group_codes_recheck_job", "maintenance", 300),
-                    ("sync_all_groups_job", "maintenance", 6 * 3600)}
+                    ("sync_all_groups_job", "maintenance", 6 * 3600), ("radar_digest_job", "maintenance", 60)}

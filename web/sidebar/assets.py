@@ -27,6 +27,7 @@ BUNDLES = {
     "quick_replies.js": ["sidebar.js", "library.js", "quick_replies.js"],
     "materials.css": [*WEUI[:2], "sidebar.css", "library.css"],
     "materials.js": ["sidebar.js", "library.js", "materials.js"],
+    "group.css": [WEUI[0], WEUI[1], "sidebar.css", "customer.css", "group.css"],
 }
 TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 

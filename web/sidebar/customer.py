@@ -24,14 +24,16 @@ from web.api_customers import TYPE_NAMES, _scoped, customer_json, load_extras
 from web.scope import hidden_field_keys, timeline_detail
 from web.sidebar import session
 from web.sidebar.blueprint import bp
+from web.sidebar.components import components_for
 from web.sidebar.oauth import message
+from web.sidebar_config import layout
 
 TIMELINE_PAGE = 30
 KIND_LABELS = {
     "follow_up": "跟进记录", "added": "添加客户", "lost": "客户删除了成员", "deleted_by_staff": "成员删除了客户",
     "transferred": "客户已转接", "transfer_failed": "转接失败", "fields_changed": "修改了客户信息",
     "acquisition_first_message": "获客链接：首次消息", "acquisition_message": "获客链接：客户消息",
-    "deleted": "移入回收站", "restored": "移出回收站",
+    "deleted": "移入回收站", "restored": "移出回收站", "radar_open": "打开了雷达链接",
 }
 OUTCOME_LABELS = {"open": "进行中", "won": "赢单", "lost": "输单"}
 
@@ -76,6 +78,8 @@ def timeline(s: Session, c: Customer, zone: ZoneInfo, before: int | None = None,
             text = f"{detail.get('type') or '笔记'}：{detail.get('text', '')}"
         elif e.kind == "fields_changed":
             text = "字段：" + "、".join(map(str, detail.get("fields", [])))
+        elif e.kind == "radar_open":
+            text = f"「{detail.get('title', '')}」"
         else:
             text = ""
         entries.append({"id": e.id, "kind": e.kind, "label": KIND_LABELS.get(e.kind, e.kind), "text": text,
@@ -139,7 +143,11 @@ def customer_page() -> Any:
     if not external_userid or len(external_userid) > 64:
         return message("未找到客户", "没有指明客户：请从与客户的聊天窗口打开侧边栏。", 400)
     with current_app.extensions["scrm"].Session() as s:
+        shown = layout(s, g.sidebar.corp_id)  # 侧边栏配置: the page, its sections and rows, in order
+        if "customer" not in shown.pages:
+            return message("页面未开放", "管理员没有开放客户详情页。", 404)
         c = s.scalar(_scoped().where(Customer.external_userid == external_userid))
         if c is None:
             return message("未找到客户", "这位客户不在你的客户列表中。", 404)
-        return render_template("sidebar/customer.html", csrf=g.sidebar.csrf, **profile(s, c))
+        return render_template("sidebar/customer.html", csrf=g.sidebar.csrf, sections=shown.sections,
+                               info_fields=shown.fields, components=components_for(s, c.corp_id), **profile(s, c))

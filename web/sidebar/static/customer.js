@@ -89,22 +89,26 @@
     return li;
   }
 
-  var form = document.getElementById('follow-up');
-  form.addEventListener('submit', function (ev) {
-    ev.preventDefault();
-    var body = {text: form.text.value};
-    if (form.type_id) { body.type_id = Number(form.type_id.value); }
-    var button = form.querySelector('button');
-    button.disabled = true;
-    Sidebar.api('POST', base + '/follow-ups', body).then(function () {
-      form.text.value = '';
-      return Sidebar.api('GET', base + '/timeline');
-    }).then(function (page) {
-      list.textContent = '';
-      page.items.forEach(function (e) { list.appendChild(entry(e)); });
-      Sidebar.toast('已保存跟进记录');
-    }).catch(function (err) { Sidebar.toast(err.message, true); }).then(function () { button.disabled = false; });
-  });
+  var form = document.getElementById('follow-up');  // sections may be switched off (侧边栏配置)
+  if (form) {
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var body = {text: form.text.value};
+      if (form.type_id) { body.type_id = Number(form.type_id.value); }
+      var button = form.querySelector('button');
+      button.disabled = true;
+      Sidebar.api('POST', base + '/follow-ups', body).then(function () {
+        form.text.value = '';
+        return Sidebar.api('GET', base + '/timeline');
+      }).then(function (page) {
+        if (list) {
+          list.textContent = '';
+          page.items.forEach(function (e) { list.appendChild(entry(e)); });
+        }
+        Sidebar.toast('已保存跟进记录');
+      }).catch(function (err) { Sidebar.toast(err.message, true); }).then(function () { button.disabled = false; });
+    });
+  }
 
   var more = document.getElementById('timeline-more');
   if (more) {
