@@ -28,6 +28,7 @@ from models.group_codes import (GroupCode, GroupCodeDailyStat, GroupCodeEntry, G
 from models.followup import FollowUp, FollowUpType, Plan
 from models.follow_up_links import FollowUpAttachment, FollowUpReminder
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
+from models.transfer import InheritRule, ItemStatus, Transfer, TransferItem, TransferKind
 from models.lead import Lead, LeadStatus
 from models.orgs import Company, Contact, Industry
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
@@ -46,4 +47,5 @@ __all__ = [
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
     "FieldSubject", "GroupFieldValue", "GroupTag", "GroupTagging", "GroupTagGroup", "GroupActivityRule",
     "GroupCode", "GroupCodeDailyStat", "GroupCodeEntry", "GroupCodeStrategy", "GroupJoinWay", "GroupWelcomeTemplate",
+    "InheritRule", "ItemStatus", "Transfer", "TransferItem", "TransferKind",
 ]
