@@ -120,6 +120,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(group_landing.bp)  # the public page a group code's QR opens: /g/<code>
     from web import sidebar  # the H5 pages in WeCom's chat window: sign-in, JS-SDK, customer profile
     app.register_blueprint(sidebar.bp)
+    from web import api_transfers  # hand-overs (客户继承), resigned members, automatic inheritance
+    app.register_blueprint(api_transfers.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from jobs import (  # noqa: F401  (register their jobs)
     app_messages, bot, channels, directory, events, export, group_codes, group_welcome, kf, kf_send, maintenance,
-    moderation, notify, outbound, recycle, tags, welcome,
+    moderation, notify, outbound, recycle, tags, transfers, welcome,
 )
 from jobs.queue import JOBS, QUEUES, enqueue
 

@@ -20,6 +20,7 @@ from wecom.fake.corp_tags import CorpTag, CorpTagLibrary, NewTag, StrategyTagLib
 from wecom.fake.directory import Directory, VisibleRange, department_ids
 from wecom.fake.errors import ERRMSG, WeComError
 from wecom.fake.group_codes import GroupCodesState
+from wecom.fake.transfers import TransfersState
 from wecom.fake.kf_state import KfState
 from wecom.fake.messages import AppMessages
 from wecom.fake.oauth import OAuthState
@@ -103,6 +104,7 @@ class FakeState:
         self.strategy_tags = StrategyTagLibraries()  # rule-group tags, apart from the corp library
         self.group_codes = GroupCodesState()  # group join ways and welcome templates: see group_codes.py
         self.oauth = OAuthState()  # web sign-in codes and JS-SDK tickets: see oauth.py
+        self.transfers = TransfersState()  # hand-overs (客户继承): see transfers.py
         if seed:
             self.seed(seed)
 
@@ -119,6 +121,7 @@ class FakeState:
         self.strategy_tags.reset()
         self.group_codes.reset()
         self.oauth.reset()
+        self.transfers.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
