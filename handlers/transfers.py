@@ -85,13 +85,13 @@ def recent_transfers(s: Session, corp_id: str, external_userids: Iterable[str], 
             select(TransferItem.external_userid, func.count()).join(Transfer)
             .where(TransferItem.corp_id == corp_id, TransferItem.external_userid.in_(ids[start:start + 1000]),
                    TransferItem.status.in_(COUNTED), Transfer.created_at >= now - WINDOW)
-            .group_by(TransferItem.external_userid)).tuples().all())
+            .group_by(TransferItem.external_userid)).all())
     return counts
 
 
 def _check_members(s: Session, corp_id: str, kind: TransferKind, handover: str, taker: str) -> None:
     status = dict(s.execute(select(Staff.userid, Staff.status).where(
-        Staff.corp_id == corp_id, Staff.userid.in_([handover, taker]))).tuples().all())
+        Staff.corp_id == corp_id, Staff.userid.in_([handover, taker]))).all())
     wrong: dict[str, str] = {}
     if handover not in status:
         wrong["handover_userid"] = "no such member in this corp"
@@ -207,7 +207,7 @@ def fail_from_callback(s: Session, corp_id: str, external_userid: str, taker: st
     status = FAIL_REASONS.get(fail_reason, ItemStatus.refused)
     rows = s.execute(select(TransferItem, Transfer).join(Transfer).where(
         TransferItem.corp_id == corp_id, TransferItem.external_userid == external_userid,
-        Transfer.takeover_userid == taker, TransferItem.status.in_(OPEN))).tuples().all()
+        Transfer.takeover_userid == taker, TransferItem.status.in_(OPEN))).all()
     for item, transfer in rows:
         settle_item(s, transfer, item, status, utcnow())
         item.reason = f"{REASONS[status]}: {fail_reason}"

@@ -61,7 +61,7 @@ def _due(s: Session, transfer_id: int, now: dt.datetime) -> dict[str, list[str]]
         TransferItem.transfer_id == transfer_id,
         TransferItem.status.in_((ItemStatus.pending.value, ItemStatus.waiting.value)),
         or_(TransferItem.next_poll_at.is_(None), TransferItem.next_poll_at <= now))
-        .order_by(TransferItem.id)).tuples().all()
+        .order_by(TransferItem.id)).all()
     due: dict[str, list[str]] = {"send": [], "groups": [], "poll": []}
     for ext, chat, status in rows:
         if chat:
@@ -201,7 +201,7 @@ def transfers_tick(now: dt.datetime | None = None) -> int:
     with runtime.Session() as s:
         due = s.execute(select(Transfer.id, Transfer.app_pk).join(TransferItem).where(
             TransferItem.status.in_((ItemStatus.pending.value, ItemStatus.waiting.value)),
-            TransferItem.next_poll_at <= now).distinct().order_by(Transfer.id)).tuples().all()
+            TransferItem.next_poll_at <= now).distinct().order_by(Transfer.id)).all()
     for transfer_id, app_pk in due:
         try:
             advance(runtime, runtime.client_for_app(app_pk), transfer_id, now)

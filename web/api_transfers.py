@@ -64,7 +64,7 @@ def _detail(s: Session, t: Transfer) -> dict[str, Any]:
     items = s.scalars(select(TransferItem).where(TransferItem.transfer_id == t.id).order_by(TransferItem.id)).all()
     names = dict(s.execute(select(Customer.external_userid, Customer.name).where(
         Customer.corp_id == t.corp_id, Customer.external_userid.in_([i.external_userid for i in items
-                                                                      if i.external_userid]))).tuples().all())
+                                                                      if i.external_userid]))).all())
     return _json(t, _counts(s, [t.id])[t.id]) | {"items": [
         {"external_userid": i.external_userid or None, "chat_id": i.chat_id or None,
          "customer_name": names.get(i.external_userid) if i.external_userid else None, "status": i.status,
@@ -154,7 +154,7 @@ def resigned_members(query: ResignedQuery) -> Any:
             rows = rows.where(Staff.userid.in_(scope))
         members = s.scalars(rows.order_by(Staff.resigned_at.desc(), Staff.id)).all()
         depts = dict(s.execute(select(Department.dept_id, Department.name).where(
-            Department.corp_id == corp_id)).tuples().all())
+            Department.corp_id == corp_id)).all())
         out = []
         for m in members:  # a corp's resigned members awaiting hand-over: hundreds at most
             waiting = (len(awaiting_customers(s, corp_id, m.userid)), len(awaiting_groups(s, corp_id, m.userid)))
@@ -162,7 +162,7 @@ def resigned_members(query: ResignedQuery) -> Any:
                 continue
             moved = dict(s.execute(select(TransferItem.chat_id != "", func.count()).join(Transfer).where(
                 Transfer.corp_id == corp_id, Transfer.handover_userid == m.userid,
-                TransferItem.status == ItemStatus.done.value).group_by(TransferItem.chat_id != "")).tuples().all())
+                TransferItem.status == ItemStatus.done.value).group_by(TransferItem.chat_id != "")).all())
             out.append({"userid": m.userid, "name": m.name,
                         "departments": [{"id": int(d), "name": depts.get(int(d), "")} for d in m.department or []],
                         "resigned_at": m.resigned_at.isoformat() if m.resigned_at else None,

@@ -6,7 +6,8 @@ control routes.
 
 Errcodes: per-customer codes are from WeCom's global table (doc 90313) as docs/PROTOCOL.md lists them: 40096
 unknown customer, 40097 member not resigned, 40098 taker not verified, 40100 already being transferred,
-40128 transferred too often (more than twice in 90 days); 84061 no such relation. Over 100 ids, or a
+40128 transferred too often (twice in 90 days already, counting those waiting or done: refused ones
+do not count, as the service's own rule, handlers/transfers.py); 84061 no such relation. Over 100 ids, or a
 transfer_success_msg over 200 characters, answers 40058 (the docs state the limits, not their errcode: a
 guess, as for the other modules' limits). A chat over the owner's daily cap fails in failed_chat_list with
 45009 (also a guess: the docs give the cap, not its errcode)."""
@@ -49,7 +50,7 @@ class TransfersState:
     def _clear(self) -> None:
         self._unassigned: dict[str, list[dict[str, Any]]] = {}
         self._results: dict[tuple[str, str, str, str], dict[str, Any]] = {}  # (corp, kind, ext, taker)
-        self._history: dict[tuple[str, str], list[float]] = {}  # (corp, ext) -> times transferred
+        self._history: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (corp, ext) -> its hand-overs
         self._refusals: dict[tuple[str, str], int] = {}  # (corp, ext or chat) -> errcode to answer
         self._group_counts: dict[tuple[str, str, int], int] = {}  # (corp, old owner, day) -> chats moved
         self._day = 0
@@ -75,17 +76,18 @@ class TransfersState:
         with self._lock:
             for ext in ids:
                 errcode = self._refusals.get((corpid, ext), 0)
-                history = [t for t in self._history.get((corpid, ext), []) if now - t < NINETY_DAYS]
+                history = [r for r in self._history.get((corpid, ext), [])
+                           if now - r["at"] < NINETY_DAYS and r["status"] in (WAITING, DONE)]
                 if not errcode and any(r["status"] == WAITING and k[2] == ext for k, r in self._results.items()
                                        if k[0] == corpid):
                     errcode = 40100
                 if not errcode and len(history) >= 2:
                     errcode = 40128
                 if not errcode:
-                    self._history[(corpid, ext)] = [*history, now]
-                    self._results[(corpid, kind, ext, taker)] = {
-                        "external_userid": ext, "handover_userid": handover, "status": WAITING,
-                        "takeover_time": int(now) + TAKEOVER_SECONDS}
+                    record = {"external_userid": ext, "handover_userid": handover, "status": WAITING,
+                              "takeover_time": int(now) + TAKEOVER_SECONDS, "at": now}
+                    self._history[(corpid, ext)] = [*history, record]
+                    self._results[(corpid, kind, ext, taker)] = record
                     if kind == "resigned":
                         self._unassigned[corpid] = [r for r in self._unassigned.get(corpid, [])
                                                     if r["external_userid"] != ext]
