@@ -1,8 +1,8 @@
 """RQ jobs. Importing the package registers every job by name (dead letters are replayed by name)."""
 
 from jobs import (  # noqa: F401  (register their jobs)
-    app_messages, bot, channels, directory, events, export, group_codes, group_welcome, kf, kf_send, maintenance,
-    moderation, notify, outbound, recycle, tags, transfers, welcome,
+    app_messages, bot, channels, directory, events, export, group_codes, group_welcome, inherit, kf, kf_send,
+    maintenance, moderation, notify, outbound, recycle, tags, transfers, welcome,
 )
 from jobs.queue import JOBS, QUEUES, enqueue
 

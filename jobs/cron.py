@@ -3,7 +3,8 @@ recycle-bin purge and the unclaimed uploads' (jobs.attachments) every hour, the 
 sweep (jobs.kf.kf_tick) every minute, plan reminders (jobs.bot.remind_plans_job) every minute, channel codes
 back from their backups (jobs.channels.reroute_codes_job) and group channel codes' status
 (jobs.group_codes.group_codes_recheck_job) every 5 minutes, reply timeouts (jobs.moderation.reply_timeouts_job)
-every minute."""
+every minute, hand-overs' polls and held groups (jobs.transfers.transfers_tick) and the 10:00 automatic
+inheritance (jobs.inherit.inherit_job, claimed once a corp-local day) every 5 minutes."""
 
 from rq import cron
 
@@ -11,10 +12,12 @@ from jobs.attachments import purge_unclaimed_job
 from jobs.bot import remind_plans_job
 from jobs.channels import REROUTE_EVERY, reroute_codes_job
 from jobs.group_codes import RECHECK_EVERY, group_codes_recheck_job
+from jobs.inherit import INHERIT_EVERY, inherit_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
 from jobs.moderation import reply_timeouts_job
 from jobs.recycle import purge_recycle_bin_job
+from jobs.transfers import TICK_EVERY, transfers_tick
 
 cron.register(sweep_job, queue_name="maintenance", interval=60)
 cron.register(purge_recycle_bin_job, queue_name="maintenance", interval=3600)
@@ -24,3 +27,5 @@ cron.register(remind_plans_job, queue_name="maintenance", interval=60)
 cron.register(reroute_codes_job, queue_name="maintenance", interval=int(REROUTE_EVERY.total_seconds()))
 cron.register(reply_timeouts_job, queue_name="maintenance", interval=60)
 cron.register(group_codes_recheck_job, queue_name="maintenance", interval=int(RECHECK_EVERY.total_seconds()))
+cron.register(transfers_tick, queue_name="maintenance", interval=int(TICK_EVERY.total_seconds()))
+cron.register(inherit_job, queue_name="maintenance", interval=int(INHERIT_EVERY.total_seconds()))

@@ -1,5 +1,5 @@
 """`rq cron jobs.cron` finds every periodic job (sweeper, recycle-bin purge, unclaimed uploads, plan reminders,
-customer-service tick, channel-code re-routing, reply timeouts) on the maintenance queue."""
+customer-service tick, channel-code re-routing, reply timeouts, hand-overs, automatic inheritance) on the maintenance queue."""
 
 from __future__ import annotations
 
@@ -15,4 +15,5 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
                     ("remind_plans_job", "maintenance", 60), ("kf_tick", "maintenance", 60),
                     ("reroute_codes_job", "maintenance", 300), ("reply_timeouts_job", "maintenance", 60),
                     ("purge_unclaimed_job", "maintenance", 3600),
-                    ("group_codes_recheck_job", "maintenance", 300)}
+                    ("group_codes_recheck_job", "maintenance", 300), ("transfers_tick", "maintenance", 300),
+                    ("inherit_job", "maintenance", 300)}

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from models import AuditLog, CustomerGroup, FollowRelation, Transfer, TransferItem
+from models import AuditLog, Corp, CustomerGroup, FollowRelation, InheritRule, Staff, Transfer, TransferItem
 from models.db import utcnow
 from support import CORP_ID
 from transfer_support import add_customers, add_groups, build, control, ids_sent, owner
@@ -203,3 +204,70 @@ def test_bad_input_is_refused_with_nothing_written(client, admin, runtime, fake_
         assert s.scalar(select(func.count()).select_from(Transfer)) == 0
         assert s.scalar(select(func.count()).select_from(TransferItem)) == 0
     assert fake_wecom.calls(SEND) == []
+
+
+# -- 离职自动分配 ------------------------------------------------------------------------------------------------
+NY = ZoneInfo("America/New_York")  # a corp 13 hours behind Beijing: 10:00 there is 15:00 UTC (winter)
+
+
+def at_ny(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=NY).astimezone(dt.UTC)
+
+
+@pytest.fixture
+def new_york(runtime, make_token) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The test corp in New York; wangwu resigned there on 2026-11-28 at 17:00 local."""
+    with runtime.WriteSession.begin() as s:
+        s.execute(update(Corp).where(Corp.corp_id == CORP_ID).values(timezone="America/New_York"))
+    build(runtime, resigned_at=at_ny(2026, 11, 28, 17, 0))
+    return make_token("admin")
+
+
+def inherit(now: dt.datetime) -> int:
+    from jobs.inherit import inherit_job
+
+    return inherit_job(now=now)
+
+
+def test_inheritance_runs_once_at_10_corp_time_and_spreads_evenly(client, new_york, runtime, fake_wecom) -> None:  # type: ignore[no-untyped-def]
+    add_customers(runtime, "zhangsan", 3)
+    add_customers(runtime, "wangwu", 9, start=101)
+    r = client.put("/api/v1/inherit-rule", headers=new_york, json={"position": "销售", "spread": "even"})
+    assert r.status_code == 200 and r.get_json()["last_run_day"] is None
+    assert inherit(at_ny(2026, 11, 29, 9, 59)) == 0 and fake_wecom.calls(RESIGNED_SEND) == []
+    assert inherit(at_ny(2026, 11, 29, 10, 0)) == 3
+    assert inherit(at_ny(2026, 11, 29, 10, 5)) == 0  # the day's run is claimed: never twice
+    sent = {c["body"]["takeover_userid"]: c["body"]["external_userid"] for c in fake_wecom.calls(RESIGNED_SEND)}
+    # heirs: 销售 in 销售部 and 华东组 below it (not qianba, 行政); even over what each holds: 3 + 9 = 4 each
+    assert {k: len(v) for k, v in sent.items()} == {"zhangsan": 1, "lisi": 4, "zhaoliu": 4}
+    assert sorted(x for v in sent.values() for x in v) == [f"cu{i:04d}" for i in range(101, 110)]
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(Transfer).where(Transfer.auto.is_(True))) == 3
+    assert client.get("/api/v1/inherit-rule", headers=new_york).get_json()["last_run_day"] == "2026-11-29"
+
+
+def test_nobody_qualifying_leaves_the_customers_with_the_fallback_until_an_heir_exists(
+        client, new_york, runtime, fake_wecom) -> None:  # type: ignore[no-untyped-def]
+    add_customers(runtime, "wangwu", 2, start=101)
+    client.put("/api/v1/inherit-rule", headers=new_york,
+               json={"position": "客户经理", "spread": "round_robin", "fallback_userid": "kefu"})
+    assert inherit(at_ny(2026, 11, 29, 10, 0)) == 1
+    assert [(c["body"]["takeover_userid"], c["body"]["external_userid"]) for c in fake_wecom.calls(RESIGNED_SEND)] \
+        == [("kefu", ["cu0101", "cu0102"])]
+    control(fake_wecom, "transfers/advance", status=1)
+    tick(dt.timedelta(minutes=11))
+    assert owner(runtime, "cu0101") == "kefu"
+    assert inherit(at_ny(2026, 11, 30, 10, 0)) == 0 and fake_wecom.calls(SEND) == []  # still nobody
+    with runtime.WriteSession.begin() as s:
+        s.add(Staff(corp_id=CORP_ID, userid="sunqi", name="孙七", department=[3], position="客户经理"))
+    assert inherit(at_ny(2026, 12, 1, 10, 0)) == 1
+    assert [(c["body"]["handover_userid"], c["body"]["takeover_userid"], c["body"]["external_userid"])
+            for c in fake_wecom.calls(SEND)] == [("kefu", "sunqi", ["cu0101", "cu0102"])]
+    assert inherit(at_ny(2026, 12, 2, 10, 0)) == 0  # waiting at sunqi's: not handed over again
+
+
+def test_the_rule_needs_an_active_fallback(client, new_york, runtime) -> None:  # type: ignore[no-untyped-def]
+    r = client.put("/api/v1/inherit-rule", headers=new_york, json={"fallback_userid": "wangwu"})
+    assert r.status_code == 422 and "fallback_userid" in r.get_json()["error"]["fields"]
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(InheritRule)) == 0
