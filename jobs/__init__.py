@@ -2,7 +2,7 @@
 
 from jobs import (  # noqa: F401  (register their jobs)
     app_messages, bot, channels, directory, events, export, group_codes, group_welcome, inherit, kf, kf_send,
-    maintenance, moderation, notify, outbound, recycle, tags, transfers, welcome,
+    maintenance, moderation, notify, outbound, recycle, tags, transfers, unassigned, welcome,
 )
 from jobs.queue import JOBS, QUEUES, enqueue
 

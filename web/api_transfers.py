@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from handlers.registry import HandlerContext
 from handlers.transfers import TransferRefused, awaiting_customers, awaiting_groups, create_transfer
 from jobs.queue import enqueue_outbox
+from jobs.unassigned import request_unassigned_sync
 from models import Customer, Department, Role, Staff
 from models.transfer import InheritRule, ItemStatus, Transfer, TransferItem
 from rules.calendar import local_midnight
@@ -28,7 +29,9 @@ from web.endpoint import endpoint
 from web.errors import ApiError
 from web.group_stats import zone_of
 from web.sales_scope import actor, members_in_scope, runtime
-from web.schemas.common import CorpQuery, Page
+from web.api_jobs import started
+from web.schemas.common import CorpBody, CorpQuery, Page
+from web.schemas.jobs import Started
 from web.schemas.transfers import (InheritRuleBody, InheritRuleOut, ResignedOut, ResignedQuery, TransferBody,
                                    TransferDetail, TransferOut, TransferQuery)
 from web.scope import corp_and_app, in_scope
@@ -171,6 +174,23 @@ def resigned_members(query: ResignedQuery) -> Any:
     start = (query.page - 1) * query.page_size
     return jsonify({"items": out[start:start + query.page_size], "page": query.page, "page_size": query.page_size,
                     "total": len(out)})
+
+
+@bp.post("/resigned-members/sync")
+@require(Role.admin)
+@endpoint("Read WeCom's list of resigned members' customers (get_unassigned_list, every page) into the directory "
+          "(202: the job's progress)", body=CorpBody, body_optional=True, response=Started, status=202)
+def sync_resigned(body: CorpBody) -> Any:
+    with runtime().WriteSession.begin() as s:
+        corp_id, app_pk = corp_and_app(s, body.corp_id)
+        ctx = HandlerContext(session=s, corp_id=corp_id, app_pk=app_pk)
+        row = request_unassigned_sync(ctx, actor())
+        s.flush()
+        audit(s, "resigned_members.sync", f"corp:{corp_id}", outbox_id=row.id)
+        outbox_id, job_id = row.id, row.args["job_id"]
+        pending = [(row.id, row.queue)] if row.status == "pending" else []
+    enqueue_outbox(pending)
+    return started(job_id, outbox_id=outbox_id, syncing=True)
 
 
 # -- automatic inheritance (离职自动分配) -------------------------------------------------------------------------

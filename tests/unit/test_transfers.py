@@ -271,3 +271,25 @@ def test_the_rule_needs_an_active_fallback(client, new_york, runtime) -> None:  
     assert r.status_code == 422 and "fallback_userid" in r.get_json()["error"]["fields"]
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(InheritRule)) == 0
+
+
+def test_the_resigned_list_is_read_from_wecom_page_by_page(client, admin, runtime, fake_wecom) -> None:  # type: ignore[no-untyped-def]
+    from jobs import unassigned
+
+    add_customers(runtime, "lisi", 3)
+    gone = int(dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC).timestamp())
+    info = [{"handover_userid": "lisi", "external_userid": f"cu{i:04d}", "dimission_time": gone} for i in (1, 2, 3)]
+    control(fake_wecom, "unassigned", info=info)
+    unassigned.PAGE_SIZE, size = 2, unassigned.PAGE_SIZE
+    try:
+        r = client.post("/api/v1/resigned-members/sync", headers=admin, json={})
+    finally:
+        unassigned.PAGE_SIZE = size
+    assert r.status_code == 202, r.get_json()
+    assert [c["body"]["cursor"] for c in fake_wecom.calls("externalcontact/get_unassigned_list")] == ["", "2"]
+    job = client.get(r.headers["Location"], headers=admin).get_json()
+    assert job["state"] == "done" and job["result"] == {"listed": 3, "unknown_customers": 0}
+    listed = client.get("/api/v1/resigned-members?since=2026-11-20&until=2026-11-20", headers=admin).get_json()
+    assert [(m["userid"], m["customers_awaiting"], m["resigned_at"]) for m in listed["items"]] == \
+        [("lisi", 3, "2026-11-20T02:00:00+00:00")]
+    assert client.get("/api/v1/resigned-members?since=2026-11-21", headers=admin).get_json()["items"] == []
