@@ -37,7 +37,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
           "plan_id": "plan_id", "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id",
           "company_id": "company_id", "contact_id": "contact_id", "industry_id": "industry_id",
-          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id"}
+          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id",
+          "transfer_id": "transfer_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
@@ -108,6 +109,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_group_tags.update_tag": {"name": "evil"},
     "api_group_tags.tag_groups": {"chat_ids": [CHAT[CORP_A]], "add": []},  # add: corp A's tag (body_for_a)
     "api_group_activity.put_rule": {"window_days": 2},
+    "api_transfers.create": {"kind": "serving", "handover_userid": "zhangsan", "takeover_userid": "lisi",
+                             "external_userids": ["wmevil"], "message": "evil"},
+    "api_transfers.put_rule": {"position": "evil"},
     "api_companies.create_company": {"name": "evil", "industry_id": "industry_id"},
     "api_companies.update_company": {"name": "evil"},
     "api_companies.add_customers": {"customer_ids": ["customer_id"]},
