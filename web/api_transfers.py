@@ -19,7 +19,7 @@ from handlers.registry import HandlerContext
 from handlers.transfers import TransferRefused, awaiting_customers, awaiting_groups, create_transfer
 from jobs.queue import enqueue_outbox
 from jobs.unassigned import request_unassigned_sync
-from models import Customer, Department, Role, Staff
+from models import Corp, Customer, Department, Role, Staff
 from models.transfer import InheritRule, ItemStatus, Transfer, TransferItem
 from rules.calendar import local_midnight
 from web import errors
@@ -34,7 +34,7 @@ from web.schemas.common import CorpBody, CorpQuery, Page
 from web.schemas.jobs import Started
 from web.schemas.transfers import (InheritRuleBody, InheritRuleOut, ResignedOut, ResignedQuery, TransferBody,
                                    TransferDetail, TransferOut, TransferQuery)
-from web.scope import corp_and_app, in_scope
+from web.scope import check_corp, corp_and_app, in_scope
 
 bp = Blueprint("api_transfers", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -141,39 +141,45 @@ def create(body: TransferBody) -> Any:
 # -- resigned members (离职继承) --------------------------------------------------------------------------------
 @bp.get("/resigned-members")
 @require(Role.member)
-@endpoint("Resigned members (离职继承): customers and groups awaiting hand-over, by resignation date, newest first",
-          query=ResignedQuery, response=Page[ResignedOut])
+@endpoint("Resigned members (离职继承): customers and groups awaiting hand-over, by resignation date, newest first "
+          "(every corp the token sees when no corp_id is given)", query=ResignedQuery, response=Page[ResignedOut])
 def resigned_members(query: ResignedQuery) -> Any:
+    check_corp(query.corp_id)
     with runtime().Session() as s:
-        corp_id, _ = corp_and_app(s, query.corp_id)
-        zone = zone_of(s, corp_id)
-        rows = select(Staff).where(Staff.corp_id == corp_id, Staff.status == "resigned")
-        if query.since:
-            rows = rows.where(Staff.resigned_at >= local_midnight(query.since, zone))
-        if query.until:
-            rows = rows.where(Staff.resigned_at < local_midnight(query.until + dt.timedelta(days=1), zone))
-        scope = members_in_scope(s, corp_id)
-        if scope is not None:
-            rows = rows.where(Staff.userid.in_(scope))
-        members = s.scalars(rows.order_by(Staff.resigned_at.desc(), Staff.id)).all()
-        depts = dict(s.execute(select(Department.dept_id, Department.name).where(
-            Department.corp_id == corp_id)).all())
-        out = []
-        for m in members:  # a corp's resigned members awaiting hand-over: hundreds at most
-            waiting = (len(awaiting_customers(s, corp_id, m.userid)), len(awaiting_groups(s, corp_id, m.userid)))
-            if (query.tab == "awaiting") != any(waiting):
-                continue
-            moved = dict(s.execute(select(TransferItem.chat_id != "", func.count()).join(Transfer).where(
-                Transfer.corp_id == corp_id, Transfer.handover_userid == m.userid,
-                TransferItem.status == ItemStatus.done.value).group_by(TransferItem.chat_id != "")).all())
-            out.append({"userid": m.userid, "name": m.name,
-                        "departments": [{"id": int(d), "name": depts.get(int(d), "")} for d in m.department or []],
-                        "resigned_at": m.resigned_at.isoformat() if m.resigned_at else None,
-                        "customers_awaiting": waiting[0], "groups_awaiting": waiting[1],
-                        "customers_handed_over": moved.get(False, 0), "groups_handed_over": moved.get(True, 0)})
+        corps = [g.principal.corp_id or query.corp_id] if g.principal.corp_id or query.corp_id else \
+            list(s.scalars(select(Corp.corp_id).order_by(Corp.corp_id)))
+        out = [row for corp_id in corps for row in _resigned(s, str(corp_id), query)]
     start = (query.page - 1) * query.page_size
     return jsonify({"items": out[start:start + query.page_size], "page": query.page, "page_size": query.page_size,
                     "total": len(out)})
+
+
+def _resigned(s: Session, corp_id: str, query: ResignedQuery) -> list[dict[str, Any]]:
+    """One corp's resigned members on `query.tab` (a corp's leavers: hundreds at most, counted one by one)."""
+    zone = zone_of(s, corp_id)
+    rows = select(Staff).where(Staff.corp_id == corp_id, Staff.status == "resigned")
+    if query.since:
+        rows = rows.where(Staff.resigned_at >= local_midnight(query.since, zone))
+    if query.until:
+        rows = rows.where(Staff.resigned_at < local_midnight(query.until + dt.timedelta(days=1), zone))
+    scope = members_in_scope(s, corp_id)
+    if scope is not None:
+        rows = rows.where(Staff.userid.in_(scope))
+    depts = dict(s.execute(select(Department.dept_id, Department.name).where(Department.corp_id == corp_id)).all())
+    out = []
+    for m in s.scalars(rows.order_by(Staff.resigned_at.desc(), Staff.id)):
+        waiting = (len(awaiting_customers(s, corp_id, m.userid)), len(awaiting_groups(s, corp_id, m.userid)))
+        if (query.tab == "awaiting") != any(waiting):
+            continue
+        moved = dict(s.execute(select(TransferItem.chat_id != "", func.count()).join(Transfer).where(
+            Transfer.corp_id == corp_id, Transfer.handover_userid == m.userid,
+            TransferItem.status == ItemStatus.done.value).group_by(TransferItem.chat_id != "")).all())
+        out.append({"userid": m.userid, "name": m.name,
+                    "departments": [{"id": int(d), "name": depts.get(int(d), "")} for d in m.department or []],
+                    "resigned_at": m.resigned_at.isoformat() if m.resigned_at else None,
+                    "customers_awaiting": waiting[0], "groups_awaiting": waiting[1],
+                    "customers_handed_over": moved.get(False, 0), "groups_handed_over": moved.get(True, 0)})
+    return out
 
 
 @bp.post("/resigned-members/sync")
