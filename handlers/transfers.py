@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from handlers.contacts import refresh_owner
@@ -147,9 +147,8 @@ def create_transfer(ctx: HandlerContext, kind: TransferKind, handover: str, take
     for chat in chats:
         s.add(TransferItem(transfer_id=transfer.id, corp_id=corp_id, chat_id=chat))
     if kind == TransferKind.resigned and chats:
-        s.execute(CustomerGroup.__table__.update().where(
-            CustomerGroup.corp_id == corp_id, CustomerGroup.chat_id.in_(chats))
-            .values(status=GroupStatus.inheriting.value))
+        s.execute(update(CustomerGroup).where(CustomerGroup.corp_id == corp_id, CustomerGroup.chat_id.in_(chats))
+                  .values(status=GroupStatus.inheriting.value).execution_options(synchronize_session=False))
     ctx.outbox("transfer_send", {"app_pk": ctx.app_pk, "transfer_id": transfer.id},
                key=f"transfer_send:{transfer.id}", fresh=True)
     return transfer
@@ -217,8 +216,9 @@ def fail_from_callback(s: Session, corp_id: str, external_userid: str, taker: st
 def groups_moved(s: Session, transfer: Transfer, chats: list[str]) -> None:
     """groupchat/transfer moved these chats: the taker owns them."""
     if chats:
-        s.execute(CustomerGroup.__table__.update().where(
-            CustomerGroup.corp_id == transfer.corp_id, CustomerGroup.chat_id.in_(chats))
-            .values(owner_userid=transfer.takeover_userid,
-                    status=(GroupStatus.inherited if transfer.kind == TransferKind.resigned
-                            else GroupStatus.normal).value))
+        s.execute(update(CustomerGroup).where(CustomerGroup.corp_id == transfer.corp_id,
+                                              CustomerGroup.chat_id.in_(chats))
+                  .values(owner_userid=transfer.takeover_userid,
+                          status=(GroupStatus.inherited if transfer.kind == TransferKind.resigned
+                                  else GroupStatus.normal).value)
+                  .execution_options(synchronize_session=False))

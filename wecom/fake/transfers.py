@@ -208,7 +208,7 @@ def groupchat_transfer(server: _Server, call: Call) -> dict[str, Any]:
     body = body_object(call)
     chats = _ids(body, "chat_id_list")
     body_str(body, "new_owner", 40003)
-    owner = body.get("old_owner") if isinstance(body.get("old_owner"), str) else ""
+    owner = str(body["old_owner"]) if isinstance(body.get("old_owner"), str) else ""
     return {"failed_chat_list": _store(server).move_groups(corpid_of(call), dict.fromkeys(chats, owner), chats)}
 
 
