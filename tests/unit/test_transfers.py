@@ -6,6 +6,7 @@ nothing written."""
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -244,6 +245,17 @@ def test_inheritance_runs_once_at_10_corp_time_and_spreads_evenly(client, new_yo
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(Transfer).where(Transfer.auto.is_(True))) == 3
     assert client.get("/api/v1/inherit-rule", headers=new_york).get_json()["last_run_day"] == "2026-11-29"
+
+
+def test_two_workers_at_10_make_the_days_hand_overs_once(client, new_york, runtime, fake_wecom) -> None:  # type: ignore[no-untyped-def]
+    add_customers(runtime, "wangwu", 6, start=101)
+    client.put("/api/v1/inherit-rule", headers=new_york, json={"position": "销售", "spread": "round_robin"})
+    with ThreadPoolExecutor(2) as pool:
+        made = list(pool.map(inherit, [at_ny(2026, 11, 29, 10, 0), at_ny(2026, 11, 29, 10, 1)]))
+    assert sorted(made) == [0, 3]
+    sent = sorted((c["body"]["takeover_userid"], c["body"]["external_userid"]) for c in fake_wecom.calls(RESIGNED_SEND))
+    assert sent == [("lisi", ["cu0101", "cu0104"]), ("zhangsan", ["cu0102", "cu0105"]),
+                    ("zhaoliu", ["cu0103", "cu0106"])]
 
 
 def test_nobody_qualifying_leaves_the_customers_with_the_fallback_until_an_heir_exists(
