@@ -112,16 +112,17 @@ def _check_members(s: Session, corp_id: str, kind: TransferKind, handover: str, 
 def create_transfer(ctx: HandlerContext, kind: TransferKind, handover: str, taker: str,
                     customers: list[str] | None, chats: list[str] | None, message: str = "", by: str = "",
                     auto: bool = False, now: dt.datetime | None = None) -> Transfer:
-    """Write a hand-over and the outbox row that sends it. `customers`/`chats` None: every customer/group
-    the member still holds. A customer handed over twice in the last 90 days is `blocked` here and never sent
+    """Write a hand-over and the outbox row that sends it. `customers`/`chats` None: for a resigned member
+    every customer/group they still hold, for a serving one none (a serving hand-over names what moves). A customer handed over twice in the last 90 days is `blocked` here and never sent
     (WeCom's rule, doc 96325: at most twice in 90 natural days). Raises TransferRefused before any write."""
     s, corp_id, now = ctx.session, ctx.corp_id, now or utcnow()
     _check_members(s, corp_id, kind, handover, taker)
     if len(message) > MESSAGE_MAX_CHARS:
         raise TransferRefused("message too long", {"message": f"at most {MESSAGE_MAX_CHARS} characters"})
     held_customers, held_groups = awaiting_customers(s, corp_id, handover), awaiting_groups(s, corp_id, handover)
-    customers = held_customers if customers is None else list(dict.fromkeys(customers))
-    chats = (held_groups if kind == TransferKind.resigned else []) if chats is None else list(dict.fromkeys(chats))
+    resigned = kind == TransferKind.resigned
+    customers = (held_customers if resigned else []) if customers is None else list(dict.fromkeys(customers))
+    chats = (held_groups if resigned else []) if chats is None else list(dict.fromkeys(chats))
     wrong = {}
     if unknown := [c for c in customers if c not in set(held_customers)]:
         wrong["external_userids"] = f"not customers {handover} holds (or already being handed over): " + \

@@ -194,6 +194,7 @@ def test_members_read_their_own_hand_overs_and_never_write(client, admin, runtim
     ({"external_userids": ["cu0001", "wmUnknown"]}, "external_userids"),
     ({"external_userids": ["cu0001"], "message": "话" * 201}, "message"),
     ({"external_userids": []}, "external_userids"),
+    ({"external_userids": None}, "external_userids"),  # a serving hand-over names its customers
     ({"chat_ids": ["wrNotHers"]}, "chat_ids"),
 ])
 def test_bad_input_is_refused_with_nothing_written(client, admin, runtime, fake_wecom, body, field) -> None:  # type: ignore[no-untyped-def]
