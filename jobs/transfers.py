@@ -28,7 +28,7 @@ from models import Corp
 from models.db import utcnow
 from models.transfer import ItemStatus, Transfer, TransferItem, TransferKind
 from rules.calendar import local_midnight
-from wecom.client import WeComClient, WeComError
+from wecom.client import CredentialsBroken, WeComClient, WeComError
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,12 @@ def advance(runtime: Runtime, client: WeComClient, transfer_id: int, now: dt.dat
 
 def _call(client: WeComClient, path: str, body: dict[str, Any], chunk: list[str], key: str) -> dict[str, int]:
     """id → errcode for one transfer call. A call WeCom refuses as a whole (not retryable) gives every id
-    its errcode; a retryable one raises, and the job's retry sends the chunk again."""
+    its errcode; a retryable one (or the app's broken secret) raises, and the job's retry sends the chunk
+    again."""
     try:
         answer = client.post(path, data=body)
     except WeComError as exc:
-        if exc.retryable or exc.errcode is None:
+        if exc.retryable or exc.errcode is None or isinstance(exc, CredentialsBroken):
             raise
         return dict.fromkeys(chunk, exc.errcode)
     if key == "chat_id":
