@@ -26,6 +26,7 @@ from handlers.transfers import awaiting_customers, awaiting_groups, create_trans
 from jobs.queue import enqueue_outbox, job
 from jobs.runtime import current
 from models import App, Corp, FollowRelation, FollowStatus, Staff
+from models.auth import record_audit
 from models.db import utcnow
 from models.directory import sub_departments
 from models.transfer import InheritRule, ItemStatus, Transfer, TransferItem, TransferKind
@@ -72,8 +73,11 @@ def _hand(ctx: HandlerContext, rule: InheritRule, kind: TransferKind, handover: 
     by_customer, by_group = spread(ctx.session, rule, takers, customers), spread(ctx.session, rule, takers, groups)
     for taker in takers:
         if by_customer[taker] or by_group[taker]:
-            create_transfer(ctx, kind, handover, taker, by_customer[taker], by_group[taker], by="job:inherit",
-                            auto=True)
+            made_one = create_transfer(ctx, kind, handover, taker, by_customer[taker], by_group[taker],
+                                       by="job:inherit", auto=True)
+            record_audit(ctx.session, "job:inherit", "transfer.create", f"transfer:{made_one.id}", kind=kind.value,
+                         handover=handover, takeover=taker, customers=len(by_customer[taker]),
+                         groups=len(by_group[taker]))
             made += 1
     return made
 

@@ -94,6 +94,17 @@ def test_a_customer_wecom_refuses_is_reported_with_its_errcode(client, admin, ru
     assert [t["id"] for t in listed["items"]] == [detail["id"]] and listed["items"][0]["counts"]["failed"] == 1
 
 
+def test_a_serving_members_groups_go_through_onjob_transfer(client, admin, runtime, fake_wecom) -> None:  # type: ignore[no-untyped-def]
+    add_groups(runtime, "zhangsan", 2)
+    r = hand_over(client, admin, chat_ids=["wr0001"])
+    assert r.status_code == 201 and r.get_json()["counts"] == {"done": 1}
+    assert ids_sent(fake_wecom, "externalcontact/groupchat/onjob_transfer") == [["wr0001"]]
+    assert fake_wecom.calls("externalcontact/groupchat/transfer") == [] and fake_wecom.calls(SEND) == []
+    with runtime.Session() as s:
+        assert dict(s.execute(select(CustomerGroup.chat_id, CustomerGroup.owner_userid)).all()) == \
+            {"wr0001": "lisi", "wr0002": "zhangsan"}
+
+
 def test_a_third_transfer_within_90_days_is_refused_without_calling_wecom(client, admin, runtime,
                                                                          fake_wecom) -> None:  # type: ignore[no-untyped-def]
     add_customers(runtime, "zhangsan", 1)
@@ -245,6 +256,7 @@ def test_inheritance_runs_once_at_10_corp_time_and_spreads_evenly(client, new_yo
     assert sorted(x for v in sent.values() for x in v) == [f"cu{i:04d}" for i in range(101, 110)]
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(Transfer).where(Transfer.auto.is_(True))) == 3
+        assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.actor == "job:inherit")) == 3
     assert client.get("/api/v1/inherit-rule", headers=new_york).get_json()["last_run_day"] == "2026-11-29"
 
 
