@@ -138,6 +138,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_lost_reasons.bp)
     app.register_blueprint(api_sales_reports.bp)
     app.register_blueprint(api_targets.bp)
+    from web import api_transfers  # hand-overs (客户继承), resigned members, automatic inheritance
+    app.register_blueprint(api_transfers.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

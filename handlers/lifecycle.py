@@ -8,6 +8,7 @@ from sqlalchemy import select
 from handlers import timeline
 from handlers.contacts import refresh_owner
 from handlers.registry import HandlerContext, on
+from handlers.transfers import fail_from_callback
 from models import Customer, FollowRelation, FollowStatus
 from models.corp import messaging_app
 from models.db import utcnow
@@ -66,7 +67,7 @@ def del_follow_user(ctx: HandlerContext, event: ExternalContactEvent) -> None:
 @on("change_external_contact/transfer_fail")
 def transfer_fail(ctx: HandlerContext, event: ExternalContactEvent) -> None:
     """The hand-over to UserID failed (customer_refused, customer_limit_exceed): mark it with the reason on
-    the relations that were being handed over."""
+    the relations that were being handed over, and on the open hand-over item (handlers/transfers.py)."""
     customer = ctx.session.scalar(select(Customer).where(
         Customer.corp_id == ctx.corp_id, Customer.external_userid == event.external_user_id))
     if customer is None:
@@ -79,3 +80,4 @@ def transfer_fail(ctx: HandlerContext, event: ExternalContactEvent) -> None:
         if follow.inherit_status in ("to_inherit", "transferring"):
             follow.inherit_status = "failed"
             follow.transfer_fail_reason = event.fail_reason
+    fail_from_callback(ctx.session, ctx.corp_id, event.external_user_id, event.user_id, event.fail_reason)

@@ -1,9 +1,8 @@
 """RQ jobs. Importing the package registers every job by name (dead letters are replayed by name)."""
 
 from jobs import (  # noqa: F401  (register their jobs)
-    app_messages, bot, channels, directory, events, export, group_codes, group_sync, group_welcome, groups, kf, kf_send,
-    lead_import,
-    maintenance, moderation, notify, outbound, recycle, tags, welcome,
+    app_messages, bot, channels, directory, events, export, group_codes, group_sync, group_welcome, groups, inherit,
+    kf, kf_send, lead_import, maintenance, moderation, notify, outbound, recycle, tags, transfers, unassigned, welcome,
 )
 from jobs.queue import JOBS, QUEUES, enqueue
 

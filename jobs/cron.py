@@ -4,7 +4,9 @@ sweep (jobs.kf.kf_tick) every minute, plan reminders (jobs.bot.remind_plans_job)
 back from their backups (jobs.channels.reroute_codes_job) and group channel codes' status
 (jobs.group_codes.group_codes_recheck_job) every 5 minutes, reply timeouts (jobs.moderation.reply_timeouts_job)
 every minute, a full customer-group sync of every corp (jobs.group_sync.sync_all_groups_job) every 6 hours, the
-link radar's batched digests (jobs.radar.radar_digest_job) every minute."""
+link radar's batched digests (jobs.radar.radar_digest_job) every minute, hand-overs' polls and held groups
+(jobs.transfers.transfers_tick) and the 10:00 automatic inheritance (jobs.inherit.inherit_job, claimed once a
+corp-local day) every 5 minutes."""
 
 from rq import cron
 
@@ -13,11 +15,13 @@ from jobs.bot import remind_plans_job
 from jobs.channels import REROUTE_EVERY, reroute_codes_job
 from jobs.group_codes import RECHECK_EVERY, group_codes_recheck_job
 from jobs.group_sync import SYNC_EVERY, sync_all_groups_job
+from jobs.inherit import INHERIT_EVERY, inherit_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
 from jobs.moderation import reply_timeouts_job
 from jobs.radar import radar_digest_job
 from jobs.recycle import purge_recycle_bin_job
+from jobs.transfers import TICK_EVERY, transfers_tick
 
 cron.register(sweep_job, queue_name="maintenance", interval=60)
 cron.register(purge_recycle_bin_job, queue_name="maintenance", interval=3600)
@@ -29,3 +33,5 @@ cron.register(reply_timeouts_job, queue_name="maintenance", interval=60)
 cron.register(group_codes_recheck_job, queue_name="maintenance", interval=int(RECHECK_EVERY.total_seconds()))
 cron.register(sync_all_groups_job, queue_name="maintenance", interval=SYNC_EVERY)
 cron.register(radar_digest_job, queue_name="maintenance", interval=60)
+cron.register(transfers_tick, queue_name="maintenance", interval=int(TICK_EVERY.total_seconds()))
+cron.register(inherit_job, queue_name="maintenance", interval=int(INHERIT_EVERY.total_seconds()))

@@ -30,6 +30,7 @@ from models.followup import FollowUp, FollowUpType, Plan
 from models.follow_up_links import FollowUpAttachment, FollowUpReminder
 from models.sales import (LostReason, Opportunity, OpportunityStage, SalesTarget, StageChange, StageOutcome,
                           TargetPeriod)
+from models.transfer import InheritRule, ItemStatus, Transfer, TransferItem, TransferKind
 from models.lead import Lead, LeadChange, LeadStatus, LeadTag
 from models.lead_rules import InboundRequest, LeadRule, LeadSource
 from models.orgs import Company, Contact, Industry
@@ -54,4 +55,5 @@ __all__ = [
     "InboundRequest", "LeadChange", "LeadRule", "LeadSource", "LeadTag",
     "GroupCode", "GroupCodeDailyStat", "GroupCodeEntry", "GroupCodeStrategy", "GroupJoinWay", "GroupWelcomeTemplate",
     "RadarLink", "RadarOpen", "RadarSettings", "RadarTagged", "RadarTagRule", "SidebarComponent", "SidebarConfig",
+    "InheritRule", "ItemStatus", "Transfer", "TransferItem", "TransferKind",
 ]

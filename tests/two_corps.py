@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from models import (ApiToken, App, Customer, CustomerGroup, DeadLetter, FollowRelation, GroupMember, Inbox, JobRun,
-                    KfSession, Message, Staff)
+                    KfSession, Message, Staff, Transfer, TransferItem)
 from models.conversation import MessageOrigin, MessageSource
 from models.corp import save_app
 from models.db import utcnow
@@ -81,12 +81,16 @@ def _written(runtime: Any, corp: str) -> dict[str, int | str]:
                         result={"path": __file__, "filename": f"{mark}.csv"}, requested_by=f"token:{mark}")
         group = CustomerGroup(corp_id=corp, chat_id=CHAT[corp], name=f"{mark}群", owner_userid="zhangsan",
                               notice=mark, group_created_at=now, staff_count=1)
-        s.add_all([token, export, group])
+        transfer = Transfer(corp_id=corp, app_pk=app_pk, kind="serving", handover_userid="zhangsan",
+                            takeover_userid="lisi", message=f"{mark}转接")
+        s.add_all([token, export, group, transfer])
         s.flush()
+        s.add(TransferItem(transfer_id=transfer.id, corp_id=corp, external_userid=live.external_userid,
+                           reason=mark))
         s.add(GroupMember(group_id=group.id, corp_id=corp, member_id="zhangsan", member_type=1, name=mark,
                           joined_at=now, open_key="zhangsan"))
         return {"chat_id": group.chat_id, "customer_id": live.id, "binned_id": binned.id, "inbox_id": inbox.id, "session_id": session.session_id,
-                "message_pk": said.id, "token_id": token.id, "job_id": export.id}
+                "message_pk": said.id, "token_id": token.id, "job_id": export.id, "transfer_id": transfer.id}
 
 
 QR_IMAGE = "iVBORw0KGgpRUg=="  # a PNG's signature and "QR", base64

@@ -40,7 +40,7 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id",
           "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id",
           "reason_id": "reason_id", "target_id": "target_id", "category_id": "category_id",
-          "material_id": "material_id", "component_id": "component_id"}
+          "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id"}
@@ -116,6 +116,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_group_tags.update_tag": {"name": "evil"},
     "api_group_tags.tag_groups": {"chat_ids": [CHAT[CORP_A]], "add": []},  # add: corp A's tag (body_for_a)
     "api_group_activity.put_rule": {"window_days": 2},
+    "api_transfers.create": {"kind": "serving", "handover_userid": "zhangsan", "takeover_userid": "lisi",
+                             "external_userids": ["wmevil"], "message": "evil"},
+    "api_transfers.put_rule": {"position": "evil"},
     "api_companies.create_company": {"name": "evil", "industry_id": "industry_id"},
     "api_companies.update_company": {"name": "evil"},
     "api_companies.add_customers": {"customer_ids": ["customer_id"]},

@@ -28,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from wecom.fake import endpoints_contact as contact
 from wecom.fake import endpoints_kf as kf
 from wecom.fake import group_codes
-from wecom.fake import groups, media, oauth
+from wecom.fake import groups, media, oauth, transfers
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -191,6 +191,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "kf/service_state/get": Endpoint("POST", kf.service_state_get),
     "kf/service_state/trans": Endpoint("POST", kf.service_state_trans),
     **{path: Endpoint("POST", handler) for path, handler in group_codes.ENDPOINTS.items()},
+    **{path: Endpoint("POST", handler) for path, handler in transfers.ENDPOINTS.items()},
 }
 """The WeCom API surface the fake implements, by path under /cgi-bin/."""
 
@@ -340,6 +341,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     contact.add_directory_control_routes(app, state)
     kf.add_kf_control_routes(app, state)
     group_codes.add_group_code_control_routes(app, state.group_codes)
+    transfers.add_transfer_control_routes(app, state.transfers)
     oauth.add_oauth_routes(app, state)
     groups.add_group_control_routes(app, state.groups)
     media.add_media_routes(app, state)

@@ -21,6 +21,7 @@ from wecom.fake.directory import Directory, VisibleRange, department_ids
 from wecom.fake.errors import ERRMSG, WeComError
 from wecom.fake.group_codes import GroupCodesState
 from wecom.fake.groups import GroupBook
+from wecom.fake.transfers import TransfersState
 from wecom.fake.kf_state import KfState
 from wecom.fake.messages import AppMessages
 from wecom.fake.media import MediaState
@@ -107,6 +108,7 @@ class FakeState:
         self.oauth = OAuthState()  # web sign-in codes and JS-SDK tickets: see oauth.py
         self.groups = GroupBook()  # customer groups and their callback targets: see groups.py
         self.media = MediaState()  # temporary media (media/upload): see media.py
+        self.transfers = TransfersState()  # hand-overs (客户继承): see transfers.py
         if seed:
             self.seed(seed)
 
@@ -125,6 +127,7 @@ class FakeState:
         self.oauth.reset()
         self.groups.reset()
         self.media.reset()
+        self.transfers.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
