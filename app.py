@@ -118,6 +118,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_group_join_way.bp)
     app.register_blueprint(api_group_welcome.bp)
     app.register_blueprint(group_landing.bp)  # the public page a group code's QR opens: /g/<code>
+    from web import api_pool_customers, api_pools  # the public pool (公海): pools, reasons, its customers
+    app.register_blueprint(api_pools.bp)
+    app.register_blueprint(api_pool_customers.bp)
     from web import sidebar  # the H5 pages in WeCom's chat window: sign-in, JS-SDK, customer profile
     app.register_blueprint(sidebar.bp)
 

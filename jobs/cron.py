@@ -3,7 +3,8 @@ recycle-bin purge and the unclaimed uploads' (jobs.attachments) every hour, the 
 sweep (jobs.kf.kf_tick) every minute, plan reminders (jobs.bot.remind_plans_job) every minute, channel codes
 back from their backups (jobs.channels.reroute_codes_job) and group channel codes' status
 (jobs.group_codes.group_codes_recheck_job) every 5 minutes, reply timeouts (jobs.moderation.reply_timeouts_job)
-every minute."""
+every minute, the public pool's daily recycle scan (jobs.pool_scan.pool_scan_job, each corp once per local day)
+hourly."""
 
 from rq import cron
 
@@ -14,6 +15,7 @@ from jobs.group_codes import RECHECK_EVERY, group_codes_recheck_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
 from jobs.moderation import reply_timeouts_job
+from jobs.pool_scan import pool_scan_job
 from jobs.recycle import purge_recycle_bin_job
 
 cron.register(sweep_job, queue_name="maintenance", interval=60)
@@ -24,3 +26,4 @@ cron.register(remind_plans_job, queue_name="maintenance", interval=60)
 cron.register(reroute_codes_job, queue_name="maintenance", interval=int(REROUTE_EVERY.total_seconds()))
 cron.register(reply_timeouts_job, queue_name="maintenance", interval=60)
 cron.register(group_codes_recheck_job, queue_name="maintenance", interval=int(RECHECK_EVERY.total_seconds()))
+cron.register(pool_scan_job, queue_name="maintenance", interval=3600)

@@ -29,6 +29,7 @@ from models.followup import FollowUp, FollowUpType, Plan
 from models.follow_up_links import FollowUpAttachment, FollowUpReminder
 from models.sales import Opportunity, OpportunityStage, StageChange, StageOutcome
 from models.lead import Lead, LeadStatus
+from models.pool import Pool, PoolAction, PoolMove, PoolReturnReason, PoolScan
 from models.orgs import Company, Contact, Industry
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
@@ -46,4 +47,5 @@ __all__ = [
     "WorkCalendar", "CustomerGroup", "GroupMember", "GroupStatus", "JoinScene", "MemberType",
     "FieldSubject", "GroupFieldValue", "GroupTag", "GroupTagging", "GroupTagGroup", "GroupActivityRule",
     "GroupCode", "GroupCodeDailyStat", "GroupCodeEntry", "GroupCodeStrategy", "GroupJoinWay", "GroupWelcomeTemplate",
+    "Pool", "PoolAction", "PoolMove", "PoolReturnReason", "PoolScan",
 ]

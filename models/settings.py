@@ -21,4 +21,6 @@ class CorpSettings(Base):
     # 9.9.3 商机阶段: 允许任意跨越阶段 (off: only the next stage) and 允许输单后重新启动 (off: lost is final)
     allow_stage_skip: Mapped[bool] = mapped_column(default=False)
     allow_reopen_lost: Mapped[bool] = mapped_column(default=False)
+    # 资源池 参数设置: at most this many customers held per member for a claim to pass (None: no limit)
+    pool_claim_limit: Mapped[int | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
