@@ -51,16 +51,16 @@ def _save(s: Session, pool: Pool, action: str) -> Any:
 
 @bp.get("/pools")
 @require(Role.member)
-@endpoint("The corp's pools (公海): a member sees those its departments may see. The default pool (for "
-          "unassigned leads and customers with no other) is made on the first look", query=CorpQuery,
+@endpoint("The corp's pools (公海), the default first: a member sees those its departments may see. The "
+          "default pool (for unassigned leads and customers with no other) is made on the first look", query=CorpQuery,
           response=Items[PoolOut])
 def list_pools(query: CorpQuery) -> Any:
     with runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, query.corp_id)
         default_pool(s, corp_id)
         ids = visible_pool_ids(s)
-        pools = [p for p in s.scalars(select(Pool).where(Pool.corp_id == corp_id).order_by(Pool.id))
-                 if ids is None or p.id in ids]
+        pools = [p for p in s.scalars(select(Pool).where(Pool.corp_id == corp_id).order_by(
+            Pool.is_default.desc(), Pool.id)) if ids is None or p.id in ids]
         items = _pool_json(s, pools)
     return jsonify({"items": items, "total": len(items)})
 
