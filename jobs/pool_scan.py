@@ -35,7 +35,7 @@ from models import (Customer, FollowRelation, FollowStatus, Opportunity, Opportu
                     StageOutcome)
 from models.auth import record_audit
 from models.corp import messaging_app
-from models.db import utcnow
+from models.db import UTCDateTime, utcnow
 from models.pool import Pool, PoolAction, PoolMove, PoolScan
 from rules.pool_days import cutoff, due_day, local_day
 
@@ -123,23 +123,31 @@ def recycle_pool(runtime: Runtime, pool: Pool, today: dt.date, zone: ZoneInfo, n
     rules = rules_of(pool)
     if not rules:
         return 0
+    cutoffs = [cutoff(today, rule.days, zone) for rule in rules]
+
+    def reason(row: Any) -> str:
+        return next(rule.reason for rule, cut in zip(rules, cutoffs, strict=True)
+                    if (start := rule.start(row)) is not None and start < cut)
 
     def move(s: Session, batch: list[Any]) -> int:
-        by_reason: dict[str, list[Any]] = {}
+        by_reason: dict[str, list[int]] = {}
         for row in batch:
-            by_reason.setdefault(_first_due(rules, row, zone)[1], []).append(row)  # type: ignore[index]
-        for reason, rows in by_reason.items():
+            by_reason.setdefault(reason(row), []).append(row.id)
+        for why, ids in by_reason.items():
             # pool_left_by first: MariaDB assigns left to right, and it must read the owner before it is cleared
-            s.execute(update(Customer).where(Customer.id.in_([r.id for r in rows]), Customer.pooled_at.is_(None))
+            s.execute(update(Customer).where(Customer.id.in_(ids), Customer.pooled_at.is_(None))
                       .ordered_values((Customer.pool_left_by, Customer.owner_userid), (Customer.owner_userid, None),
-                                      (Customer.pooled_at, now), (Customer.pool_reason, reason))
+                                      (Customer.pooled_at, now), (Customer.pool_reason, why))
                       .execution_options(synchronize_session=False))
-        s.execute(insert(PoolMove), [
-            {"corp_id": pool.corp_id, "customer_id": row.id, "pool_id": pool.id, "action": PoolAction.recycled.value,
-             "userid": row.owner_userid, "by": ACTOR, "reason": reason, "at": now}
-            for reason, rows in by_reason.items() for row in rows])
-        record_audit(s, ACTOR, "pool.recycle", f"pool:{pool.id}", ids=[r.id for r in batch])
-        return len(batch)
+        ids = [row.id for row in batch]
+        # the history of exactly the rows this batch moved (stamped `now`), written by the database
+        moved = select(Customer.corp_id, Customer.id, Customer.pool_id, literal(PoolAction.recycled.value),
+                       Customer.pool_left_by, literal(ACTOR), Customer.pool_reason, literal(now, UTCDateTime)).where(
+            Customer.id.in_(ids), Customer.pooled_at == now)
+        done = s.execute(insert(PoolMove).from_select(
+            ["corp_id", "customer_id", "pool_id", "action", "userid", "by", "reason", "at"], moved))
+        record_audit(s, ACTOR, "pool.recycle", f"pool:{pool.id}", ids=ids)
+        return int(done.rowcount)  # type: ignore[attr-defined]
 
     return _walk(runtime, pool, _due(rules, today, zone), rules, move)
 

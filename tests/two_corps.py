@@ -7,7 +7,8 @@ a follow-up record of the corp's own type with an uploaded file, an opportunity 
 and a plan; it belongs to a company (of the corp's own industry) that has a contact (the customer) and a
 follow-up, as have the contact and the corp's customer group CHAT[corp] (zhangsan its owner and member), which
 also has a group tag, a group field value and the corp's activity rule, and is behind a group channel code
-with a join way. Every text a row of corp X holds carries MARK[X] (so does its file), so an answer that shows
+with a join way; the corp's pool (公海, for department 1) holds a customer zhangsan returned with the corp's
+return reason. Every text a row of corp X holds carries MARK[X] (so does its file), so an answer that shows
 corp A's data is found by looking for MARK[A].
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
 corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
@@ -146,7 +147,9 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     _post(client, ops, f"/group-codes/{group_code['id']}/join-way", {"chat_ids": [CHAT[corp]], "remark": mark,
                                                                     "room_base_name": mark}, method="put")
     group_welcome = _post(client, ops, "/group-welcome-templates", {**c, "text": mark})
-    return {"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
+    pool = _post(client, ops, "/pools", {**c, "name": mark, "departments": [1], "claim_lock_days": 1})
+    reason = _post(client, ops, "/pool-return-reasons", {**c, "name": mark})
+    return {"pool_id": pool["id"], "reason_id": reason["id"],"tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
             "industry_id": industry["id"], "company_id": company["id"], "contact_id": contact["id"],
             "group_code_id": group_code["id"], "entry_id": entry["id"], "group_welcome_id": group_welcome["id"],
             "field_id": field["id"], "field_key": field["key"], "group_pk": group["id"],
@@ -166,6 +169,12 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
         written = _written(runtime, corp)
         ids[corp] = {**written, **_through_the_api(client, ops, corp, written["customer_id"])}
         with runtime.WriteSession.begin() as s:
+            pooled = Customer(corp_id=corp, external_userid=f"wm{MARK[corp]}pool", name=f"{MARK[corp]}公海",
+                              pool_id=ids[corp]["pool_id"], pooled_at=utcnow(), pool_left_by="zhangsan",
+                              pool_reason=MARK[corp])
+            s.add(pooled)
+            s.flush()
+            ids[corp]["pooled_id"] = pooled.id
             alert = SensitiveAlert(corp_id=corp, message_pk=ids[corp]["message_pk"], rule_pk=ids[corp]["rule_pk"],
                                    word=MARK[corp], category="negative", userid="zhangsan", at=utcnow())
             s.add(alert)

@@ -4,6 +4,7 @@ claim limit. Members read the pools they see (web/pool_scope.py) and the reasons
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -39,12 +40,20 @@ def _pool_json(s: Session, pools: list[Pool]) -> list[dict[str, Any]]:
              **{k: getattr(p, k) for k in SETTINGS}} for p in pools]
 
 
-def _save(s: Session, pool: Pool, action: str) -> Any:
+def _unique(s: Session, change: Callable[[], None]) -> bool:
+    """Make `change` and flush it in a savepoint: False (and nothing changed) when a name it sets is taken."""
     try:
         with s.begin_nested():
+            change()
             s.flush()
     except IntegrityError:
-        raise ApiError(409, "conflict", f"the pool name {pool.name} is taken", {"name": "taken"}) from None
+        return False
+    return True
+
+
+def _save(s: Session, pool: Pool, action: str, change: Callable[[], None], name: str | None) -> Any:
+    if not _unique(s, change):
+        raise ApiError(409, "conflict", f"the pool name {name} is taken", {"name": "taken"})
     audit(s, action, f"pool:{pool.id}", **{k: getattr(pool, k) for k in SETTINGS})
     return _pool_json(s, [pool])[0]
 
@@ -82,8 +91,7 @@ def create_pool(body: PoolBody) -> Any:
         corp_id, _ = corp_and_app(s, body.corp_id)
         pool = Pool(corp_id=corp_id, **{k: v for k, v in body.model_dump(include=set(SETTINGS)).items()
                                         if v is not None})
-        s.add(pool)
-        return jsonify(_save(s, pool, "pool.create")), 201
+        return jsonify(_save(s, pool, "pool.create", lambda: s.add(pool), body.name)), 201
 
 
 @bp.patch("/pools/<id:pool_id>")
@@ -92,11 +100,12 @@ def create_pool(body: PoolBody) -> Any:
 def update_pool(pool_id: int, body: PoolPatch) -> Any:
     with runtime().WriteSession.begin() as s:
         pool = visible_pool(s, pool_id)
-        for key, value in body.model_dump(include=body.model_fields_set & set(SETTINGS)).items():
-            if key in ("name", "departments", "auto_recycle") and value is None:
+        changes = body.model_dump(include=body.model_fields_set & set(SETTINGS))
+        for key in ("name", "departments", "auto_recycle"):
+            if key in changes and changes[key] is None:
                 raise ApiError(422, "invalid", f"{key}: may not be null", {key: "required"})
-            setattr(pool, key, value)
-        return jsonify(_save(s, pool, "pool.update"))
+        return jsonify(_save(s, pool, "pool.update", lambda: [setattr(pool, k, v) for k, v in changes.items()],
+                             changes.get("name")))
 
 
 @bp.delete("/pools/<id:pool_id>")
@@ -129,12 +138,9 @@ def _reason_json(r: PoolReturnReason) -> dict[str, Any]:
     return {"id": r.id, "corp_id": r.corp_id, "name": r.name}
 
 
-def _named(s: Session, reason: PoolReturnReason, action: str) -> Any:
-    try:
-        with s.begin_nested():
-            s.flush()
-    except IntegrityError:
-        raise ApiError(409, "conflict", f"the return reason {reason.name} exists", {"name": "taken"}) from None
+def _named(s: Session, reason: PoolReturnReason, action: str, change: Callable[[], None], name: str) -> Any:
+    if not _unique(s, change):
+        raise ApiError(409, "conflict", f"the return reason {name} exists", {"name": "taken"})
     audit(s, action, f"pool_return_reason:{reason.id}", name=reason.name)
     return _reason_json(reason)
 
@@ -157,8 +163,7 @@ def create_reason(body: ReasonBody) -> Any:
     with runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, body.corp_id)
         reason = PoolReturnReason(corp_id=corp_id, name=body.name)
-        s.add(reason)
-        return jsonify(_named(s, reason, "pool_return_reason.create")), 201
+        return jsonify(_named(s, reason, "pool_return_reason.create", lambda: s.add(reason), body.name)), 201
 
 
 @bp.patch("/pool-return-reasons/<id:reason_id>")
@@ -168,8 +173,8 @@ def create_reason(body: ReasonBody) -> Any:
 def update_reason(reason_id: int, body: ReasonPatch) -> Any:
     with runtime().WriteSession.begin() as s:
         reason = _reason(s, reason_id)
-        reason.name = body.name
-        return jsonify(_named(s, reason, "pool_return_reason.update"))
+        return jsonify(_named(s, reason, "pool_return_reason.update", lambda: setattr(reason, "name", body.name),
+                              body.name))
 
 
 @bp.delete("/pool-return-reasons/<id:reason_id>")

@@ -37,8 +37,11 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "follow_up_id": "follow_up_id", "type_id": "type_id", "stage_id": "stage_id", "opportunity_id": "opportunity_id",
           "plan_id": "plan_id", "chat_id": "chat_id", "tag_group_id": "tag_group_id", "group_tag_id": "group_tag_id",
           "company_id": "company_id", "contact_id": "contact_id", "industry_id": "industry_id",
-          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id"}
-PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id"}
+          "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id",
+          "pool_id": "pool_id", "reason_id": "reason_id"}
+PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
+                      **{(f"api_pool_customers.{view}", "customer_id"): "pooled_id"
+                         for view in ("claim_customer", "assign_customer", "delete_pool_customer", "pool_history")}}
 LITERAL_PARAMS = {"userid", "slug"}
 
 # Routes whose body may not name a corp (the row named in the path has one): corp_id there is a 422 before
@@ -115,9 +118,18 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_contacts.update_contact": {"name": "evil"},
     "api_industries.create_industry": {"name": "evil"},
     "api_industries.rename_industry": {"name": "evil"},
+    "api_pools.create_pool": {"name": "evil"},
+    "api_pools.update_pool": {"name": "evil"},
+    "api_pools.create_reason": {"name": "evil"},
+    "api_pools.update_reason": {"name": "evil"},
+    "api_pools.put_pool_settings": {"claim_limit": 1},
+    "api_pool_customers.return_customer": {"customer_id": "customer_id", "reason_id": "reason_id",
+                                           "userid": "zhangsan"},
+    "api_pool_customers.claim_customer": {"userid": "zhangsan"},
+    "api_pool_customers.assign_customer": {"userid": "zhangsan"},
 }
 # body keys whose value names a row of corp A (a key of its ids)
-REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id"}
+REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}
 
 NOT_IN_MATRIX = {
     "/wecom/callback/<slug>": "WeCom's callback: authenticated by the app's signature, not a token "

@@ -50,7 +50,7 @@ def give_back(client, world, who: str, customer: str, **body: Any):  # type: ign
                        json={"customer_id": world[customer], "reason_id": world["reason"], **body})
 
 
-def test_pools_are_seen_by_their_departments_and_below(client, world) -> None:  # type: ignore[no-untyped-def]
+def test_pools_are_seen_by_their_departments_and_below(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
     sales = pool(client, world, departments=[1], claim_lock_days=3, never_followed_days=7)
     assert (sales["departments"], sales["claim_lock_days"], sales["never_followed_days"], sales["idle_days"]) == (
         [1], 3, 7, None)
@@ -63,8 +63,12 @@ def test_pools_are_seen_by_their_departments_and_below(client, world) -> None:  
     assert names("zhangsan") == ["默认公海", "销售公海"]  # 华东组 is below 销售部
     assert names("lisi") == ["默认公海"]
     assert client.get(f"/api/v1/pools/{sales['id']}", headers=world["lisi"]).status_code == 404
-    r = client.post("/api/v1/pools", headers=world["admin"], json={"corp_id": CORP_ID, "name": "销售公海"})
-    assert r.status_code == 409
+    rejected(runtime, lambda: client.post("/api/v1/pools", headers=world["admin"],
+                                          json={"corp_id": CORP_ID, "name": "默认公海"}), 409, "conflict")
+    rejected(runtime, lambda: client.patch(f"/api/v1/pools/{sales['id']}", headers=world["admin"],
+                                           json={"name": "默认公海"}), 409, "conflict")
+    rejected(runtime, lambda: client.patch(f"/api/v1/pools/{sales['id']}", headers=world["admin"],
+                                           json={"departments": None}), 422, "invalid")
     r = client.patch(f"/api/v1/pools/{sales['id']}", headers=world["admin"], json={"never_followed_days": None,
                                                                                   "warn_days": 2})
     assert (r.status_code, r.get_json()["never_followed_days"], r.get_json()["warn_days"]) == (200, None, 2)
@@ -180,6 +184,9 @@ def test_a_reason_in_use_is_kept(client, runtime, world) -> None:  # type: ignor
 
     spare = add().get_json()
     rejected(runtime, add, 409, "conflict")
+    error = rejected(runtime, lambda: client.patch(f"/api/v1/pool-return-reasons/{spare['id']}",
+                                                   headers=world["admin"], json={"name": "无意向"}), 409, "conflict")
+    assert "无意向" in error["message"]
     give_back(client, world, "lisi", "赵六")
     rejected(runtime, lambda: client.delete(f"/api/v1/pool-return-reasons/{world['reason']}", headers=world["admin"]),
              409, "conflict")
