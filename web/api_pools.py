@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import CorpSettings, Customer, Role
+from models.db import get_or_create
 from models.pool import Pool, PoolMove, PoolReturnReason, default_pool
 from web import errors
 from web.auth import audit, require
@@ -210,10 +211,7 @@ def get_pool_settings(query: CorpQuery) -> Any:
 def put_pool_settings(body: PoolSettingsBody) -> Any:
     with runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, body.corp_id)
-        settings = s.scalar(select(CorpSettings).where(CorpSettings.corp_id == corp_id))
-        if settings is None:
-            settings = CorpSettings(corp_id=corp_id)
-            s.add(settings)
+        settings, _ = get_or_create(s, CorpSettings, {"corp_id": corp_id})
         settings.pool_claim_limit = body.claim_limit
         audit(s, "pool_settings.update", f"corp:{corp_id}", claim_limit=body.claim_limit)
     return jsonify({"corp_id": corp_id, "claim_limit": body.claim_limit})
