@@ -15,4 +15,4 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
                     ("remind_plans_job", "maintenance", 60), ("kf_tick", "maintenance", 60),
                     ("reroute_codes_job", "maintenance", 300), ("reply_timeouts_job", "maintenance", 60),
                     ("purge_unclaimed_job", "maintenance", 3600),
-                    ("group_codes_recheck_job", "maintenance", 300)}
+                    ("group_codes_recheck_job", "maintenance", 300), ("pool_scan_job", "maintenance", 3600)}
