@@ -215,7 +215,8 @@ def scan_corp(corp_id: str, now: dt.datetime | None = None, runtime: Runtime | N
     """The corp's scan for its local day at `now`: what it moved and warned, or None when another worker
     has (or had) it."""
     runtime = runtime or current()
-    now = now or utcnow()
+    # whole seconds: MariaDB's DATETIME keeps no fraction, and a batch finds the rows it moved by this stamp
+    now = (now or utcnow()).replace(microsecond=0)
     with runtime.Session() as s:
         zone = corp_zone(s, corp_id)
         pools = list(s.scalars(select(Pool).where(Pool.corp_id == corp_id, Pool.auto_recycle.is_(True))))

@@ -166,6 +166,8 @@ def test_a_stale_claim_is_taken_over_and_moves_nobody_twice(runtime, corp) -> No
     with runtime.WriteSession.begin() as s:  # a worker claimed the 10th and died an hour and more ago
         s.add(PoolScan(corp_id=CORP_ID, day=dt.date(2026, 3, 10), started_at=la(2026, 3, 10, 0, 5)))
     assert scan_corp(CORP_ID, now=la(2026, 3, 10, 0, 30)) is None  # not stale yet
-    assert scan_corp(CORP_ID, now=la(2026, 3, 10, 1, 30))["moved"] == 1
+    assert scan_corp(CORP_ID, now=la(2026, 3, 10, 1, 30, 0, 654321))["moved"] == 1  # a fraction as utcnow()'s
+    with runtime.Session() as s:
+        assert s.scalar(select(PoolMove.reason)) == "超过2天未成交"  # its history found by the stamp
     with runtime.Session() as s:
         assert s.scalar(select(PoolScan.finished_at)) is not None
