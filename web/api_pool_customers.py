@@ -27,14 +27,13 @@ from rules.pool_days import claim_opens, local_day
 from rules.privacy import mask_mobile
 from web import errors
 from web.api import _like, page_rows
-from web.api_customers import _customer
 from web.api_sales_exports import _export
 from web.auth import audit, require
 from web.csv_export import local
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.pool_scope import pooled_customer, pooled_customers, sees, visible_pool
-from web.sales_scope import actor, member_userid, runtime
+from web.sales_scope import actor, member_userid, runtime, visible_customer
 from web.schemas.common import Items, Page
 from web.schemas.pools import (AssignBody, ClaimBody, MovedOut, MoveOut, PoolCustomerFilters, PoolCustomerOut,
                                ReturnBody)
@@ -148,7 +147,7 @@ def _staff(s: Session, corp_id: str, userid: str) -> None:
           body=ReturnBody, response=MovedOut, status=201)
 def return_customer(body: ReturnBody) -> Any:
     with runtime().WriteSession.begin() as s:
-        customer = _customer(s, body.customer_id)
+        customer = visible_customer(s, body.customer_id)
         follower = member_userid(body.userid, "customers")
         if customer.pooled_at is not None or customer.owner_userid != follower:
             raise ApiError(409, "conflict", f"customer {customer.id} is not followed by {follower}")
@@ -212,10 +211,9 @@ def assign_customer(customer_id: int, body: AssignBody) -> Any:
         _take(s, customer, body.userid)
         answer = _moved(s, customer, PoolAction.assigned, body.userid)
         app = messaging_app(s, customer.corp_id)
-        if app is not None:
-            s.flush()
-            move_id = s.scalar(select(func.max(PoolMove.id)).where(PoolMove.customer_id == customer.id))
-            note = Outbox(key=f"pool_assigned:{move_id}", corp_id=customer.corp_id, job="notify_admins",
+        if app is not None:  # keyed by the assignment's time: a customer assigned again is told again
+            note = Outbox(key=f"pool_assigned:{customer.id}:{customer.assigned_at.isoformat()}",  # type: ignore[union-attr]
+                          corp_id=customer.corp_id, job="notify_admins",
                           queue="outbound", status=OutboxStatus.pending.value,
                           args={"app_pk": app[0], "agent_id": app[1], "userids": [body.userid],
                                 "text": f"公海客户分配：客户「{customer.name or customer.id}」已分配给你跟进。"})
@@ -244,7 +242,7 @@ def delete_pool_customer(customer_id: int) -> Any:
 def pool_history(customer_id: int) -> Any:
     with runtime().Session() as s:
         if s.scalar(pooled_customers(s).where(Customer.id == customer_id)) is None:
-            _customer(s, customer_id)
+            visible_customer(s, customer_id)
         moves = s.scalars(select(PoolMove).where(PoolMove.customer_id == customer_id).order_by(PoolMove.at,
                                                                                                 PoolMove.id))
         items = [{"id": m.id, "customer_id": m.customer_id, "pool_id": m.pool_id, "action": m.action,
