@@ -3,10 +3,10 @@ hourly `rq cron jobs.cron` tick, so it runs in the first hour after the corp's m
 
 Exactly once with several workers: the first to insert the corp's `PoolScan` row for the day scans, the
 others skip (a claim left unfinished an hour, by a worker that died, is taken over; the moves themselves
-re-check that the customer is still followed, so a takeover moves nobody twice). Streamed: customers are
-walked by id (keyset, on `ix_customers_pool_scan`) a batch at a time, each batch one short write
-transaction (SQLite has one writer) that selects the due rows, moves them with one UPDATE per reason and
-writes their history with one bulk INSERT; memory holds one batch, whatever the corp's size.
+re-check that the customer is still followed and due, so a takeover moves nobody twice). Streamed: customers
+are walked by id (keyset, on `ix_customers_pool_scan`) a batch at a time, each batch read without a write
+lock and then moved in one short write transaction (SQLite has one writer): one UPDATE per reason that
+checks the rules again, one INSERT … SELECT of the history; memory holds one batch, whatever the corp's size.
 
 What is due, per pool with 自动 recycling on (each rule optional, N days in local days, rules/pool_days.py):
 never followed up since assignment; the follower not a WeCom friend (no active follow relation of theirs);
@@ -99,23 +99,28 @@ def _first_due(rules: list[Rule], row: Any, zone: ZoneInfo) -> tuple[dt.date, st
 
 
 def _walk(runtime: Runtime, pool: Pool, where: ColumnElement[bool], rules: list[Rule],
-          each: Callable[[Session, list[Any]], int]) -> int:
-    """Call `each(session, batch)` on the pool's followed, not won customers matching `where`, by id, a
-    batch per write transaction; the sum of what it returns."""
+          each: Callable[[list[Any]], int]) -> int:
+    """Call `each(batch)` on the pool's followed, not won customers matching `where`, by id: each batch is
+    read in a read-only session (no write lock held while the index is walked), and `each` writes in its own
+    transaction; the sum of what it returns."""
     friend = FRIEND if any(r.reads_friend for r in rules) else literal(True)
     columns = select(Customer.id, Customer.name, Customer.owner_userid, BASE.label("base"),
                      Customer.last_followed_at.label("followed"), friend.label("friend"))
     last, total = 0, 0
     while True:
-        with runtime.WriteSession.begin() as s:
-            batch = s.execute(columns.where(
-                Customer.pool_id == pool.id, Customer.pooled_at.is_(None), Customer.id > last,
-                Customer.owner_userid.is_not(None), Customer.deleted_at.is_(None), where, ~WON,
-            ).order_by(Customer.id).limit(SCAN_BATCH).with_for_update()).all()
-            if not batch:
-                return total
-            total += each(s, batch)
-            last = batch[-1].id
+        with runtime.Session() as s:
+            batch = s.execute(columns.where(Customer.id > last, _eligible(pool.id), where)
+                              .order_by(Customer.id).limit(SCAN_BATCH)).all()
+        if not batch:
+            return total
+        total += each(batch)
+        last = batch[-1].id
+
+
+def _eligible(pool_id: int) -> ColumnElement[bool]:
+    """Followed customers of the pool, not in the recycle bin, without a won deal."""
+    return and_(Customer.pool_id == pool_id, Customer.pooled_at.is_(None), Customer.owner_userid.is_not(None),
+                Customer.deleted_at.is_(None), ~WON)
 
 
 def recycle_pool(runtime: Runtime, pool: Pool, today: dt.date, zone: ZoneInfo, now: dt.datetime) -> int:
@@ -124,32 +129,37 @@ def recycle_pool(runtime: Runtime, pool: Pool, today: dt.date, zone: ZoneInfo, n
     if not rules:
         return 0
     cutoffs = [cutoff(today, rule.days, zone) for rule in rules]
+    due = _due(rules, today, zone)
 
     def reason(row: Any) -> str:
         return next(rule.reason for rule, cut in zip(rules, cutoffs, strict=True)
                     if (start := rule.start(row)) is not None and start < cut)
 
-    def move(s: Session, batch: list[Any]) -> int:
+    def move(batch: list[Any]) -> int:
         by_reason: dict[str, list[int]] = {}
         for row in batch:
             by_reason.setdefault(reason(row), []).append(row.id)
-        for why, ids in by_reason.items():
-            # pool_left_by first: MariaDB assigns left to right, and it must read the owner before it is cleared
-            s.execute(update(Customer).where(Customer.id.in_(ids), Customer.pooled_at.is_(None))
-                      .ordered_values((Customer.pool_left_by, Customer.owner_userid), (Customer.owner_userid, None),
-                                      (Customer.pooled_at, now), (Customer.pool_reason, why))
-                      .execution_options(synchronize_session=False))
         ids = [row.id for row in batch]
-        # the history of exactly the rows this batch moved (stamped `now`), written by the database
-        moved = select(Customer.corp_id, Customer.id, Customer.pool_id, literal(PoolAction.recycled.value),
-                       Customer.pool_left_by, literal(ACTOR), Customer.pool_reason, literal(now, UTCDateTime)).where(
-            Customer.id.in_(ids), Customer.pooled_at == now)
-        done = s.execute(insert(PoolMove).from_select(
-            ["corp_id", "customer_id", "pool_id", "action", "userid", "by", "reason", "at"], moved))
-        record_audit(s, ACTOR, "pool.recycle", f"pool:{pool.id}", ids=ids)
-        return int(done.rowcount)  # type: ignore[attr-defined]
+        with runtime.WriteSession.begin() as s:
+            for why, some in by_reason.items():
+                # the UPDATE checks again that each is still followed and due (a claim, a follow-up or a won
+                # deal since the read keeps it); pool_left_by first: MariaDB assigns left to right, and it
+                # must read the owner before it is cleared
+                s.execute(update(Customer).where(Customer.id.in_(some), _eligible(pool.id), due)
+                          .ordered_values((Customer.pool_left_by, Customer.owner_userid),
+                                          (Customer.owner_userid, None), (Customer.pooled_at, now),
+                                          (Customer.pool_reason, why))
+                          .execution_options(synchronize_session=False))
+            # the history of exactly the rows this batch moved (stamped `now`), written by the database
+            moved = select(Customer.corp_id, Customer.id, Customer.pool_id, literal(PoolAction.recycled.value),
+                           Customer.pool_left_by, literal(ACTOR), Customer.pool_reason,
+                           literal(now, UTCDateTime)).where(Customer.id.in_(ids), Customer.pooled_at == now)
+            done = int(s.execute(insert(PoolMove).from_select(
+                ["corp_id", "customer_id", "pool_id", "action", "userid", "by", "reason", "at"], moved)).rowcount)
+            record_audit(s, ACTOR, "pool.recycle", f"pool:{pool.id}", moved=done, ids=ids)
+        return done
 
-    return _walk(runtime, pool, _due(rules, today, zone), rules, move)
+    return _walk(runtime, pool, due, rules, move)
 
 
 def warn_pool(runtime: Runtime, pool: Pool, today: dt.date, zone: ZoneInfo) -> int:
@@ -167,28 +177,34 @@ def warn_pool(runtime: Runtime, pool: Pool, today: dt.date, zone: ZoneInfo) -> i
     horizon = today + dt.timedelta(days=pool.warn_days)
     pending: list[tuple[int, str]] = []
 
-    def warn(s: Session, batch: list[Any]) -> int:
+    def warn(batch: list[Any]) -> int:
         due = {row.id: (row, *_first_due(rules, row, zone)) for row in batch}  # type: ignore[misc]
         keys = {cid: f"pool_warning:{cid}:{day.isoformat()}" for cid, (_, day, _) in due.items()}
-        sent = set(s.scalars(select(Outbox.key).where(Outbox.key.in_(keys.values()))))
-        rows = []
-        for cid, (row, day, reason) in due.items():
-            if keys[cid] in sent:
-                continue
-            text = (f"公海回收提醒：客户「{row.name or cid}」将于{day:%m月%d日}因「{reason}」"
-                    f"回收到公海「{pool.name}」，请及时跟进。")[:WARN_MAX_CHARS]
-            rows.append(Outbox(key=keys[cid], corp_id=pool.corp_id, job="notify_admins", queue="outbound",
-                               status=OutboxStatus.pending.value,
-                               args={"app_pk": app[0], "agent_id": app[1], "userids": [row.owner_userid],
-                                     "text": text}))
-        s.add_all(rows)
-        s.flush()
-        pending.extend((o.id, o.queue) for o in rows)
-        return len(rows)
+        with runtime.WriteSession.begin() as s:
+            return _queue_warnings(s, pool, app, due, keys, pending)
 
     count = _walk(runtime, pool, and_(_due(rules, horizon, zone), ~_due(rules, today, zone)), rules, warn)
     enqueue_outbox(pending)  # after the commits: a rolled-back batch tells no one
     return count
+
+
+def _queue_warnings(s: Session, pool: Pool, app: tuple[int, int], due: dict[int, Any], keys: dict[int, str],
+                    pending: list[tuple[int, str]]) -> int:
+    """An outbox row (notify_admins) per customer in `due` not warned for its due day yet (its key)."""
+    sent = set(s.scalars(select(Outbox.key).where(Outbox.key.in_(keys.values()))))
+    rows = []
+    for cid, (row, day, reason) in due.items():
+        if keys[cid] in sent:
+            continue
+        text = (f"公海回收提醒：客户「{row.name or cid}」将于{day:%m月%d日}因「{reason}」"
+                f"回收到公海「{pool.name}」，请及时跟进。")[:WARN_MAX_CHARS]
+        rows.append(Outbox(key=keys[cid], corp_id=pool.corp_id, job="notify_admins", queue="outbound",
+                           status=OutboxStatus.pending.value,
+                           args={"app_pk": app[0], "agent_id": app[1], "userids": [row.owner_userid], "text": text}))
+    s.add_all(rows)
+    s.flush()
+    pending.extend((o.id, o.queue) for o in rows)
+    return len(rows)
 
 
 def _claim(runtime: Runtime, corp_id: str, day: dt.date, now: dt.datetime) -> int | None:
