@@ -76,7 +76,7 @@ def rules_of(pool: Pool) -> list[Rule]:
                           lambda r: r.base if r.followed is None or r.followed < r.base else None))
     if pool.not_friend_days:
         found.append(Rule(f"超过{pool.not_friend_days}天未加企微好友", pool.not_friend_days,
-                          lambda cut: and_(~FRIEND, BASE < cut), lambda r: None if r.friend else r.base, True))
+                          lambda cut: and_(BASE < cut, ~FRIEND), lambda r: None if r.friend else r.base, True))
     if pool.idle_days:
         found.append(Rule(f"距上次跟进超过{pool.idle_days}天未再跟进", pool.idle_days,
                           lambda cut: and_(followed >= BASE, followed < cut),
@@ -100,7 +100,7 @@ def _first_due(rules: list[Rule], row: Any, zone: ZoneInfo) -> tuple[dt.date, st
 
 def _walk(runtime: Runtime, pool: Pool, where: ColumnElement[bool], rules: list[Rule],
           each: Callable[[list[Any]], int]) -> int:
-    """Call `each(batch)` on the pool's followed, not won customers matching `where`, by id: each batch is
+    """Call `each(batch)` on the pool's followed customers matching `where` without a won deal, by id: each batch is
     read in a read-only session (no write lock held while the index is walked), and `each` writes in its own
     transaction; the sum of what it returns."""
     friend = FRIEND if any(r.reads_friend for r in rules) else literal(True)
@@ -109,7 +109,7 @@ def _walk(runtime: Runtime, pool: Pool, where: ColumnElement[bool], rules: list[
     last, total = 0, 0
     while True:
         with runtime.Session() as s:
-            batch = s.execute(columns.where(Customer.id > last, _eligible(pool.id), where)
+            batch = s.execute(columns.where(Customer.id > last, _eligible(pool.id), where, ~WON)
                               .order_by(Customer.id).limit(SCAN_BATCH)).all()
         if not batch:
             return total
@@ -118,9 +118,10 @@ def _walk(runtime: Runtime, pool: Pool, where: ColumnElement[bool], rules: list[
 
 
 def _eligible(pool_id: int) -> ColumnElement[bool]:
-    """Followed customers of the pool, not in the recycle bin, without a won deal."""
+    """Followed customers of the pool, not in the recycle bin (the callers add the due test, then "without a
+    won deal": the cheap column tests first, the subqueries only for the rows that pass them)."""
     return and_(Customer.pool_id == pool_id, Customer.pooled_at.is_(None), Customer.owner_userid.is_not(None),
-                Customer.deleted_at.is_(None), ~WON)
+                Customer.deleted_at.is_(None))
 
 
 def recycle_pool(runtime: Runtime, pool: Pool, today: dt.date, zone: ZoneInfo, now: dt.datetime) -> int:
@@ -145,7 +146,7 @@ def recycle_pool(runtime: Runtime, pool: Pool, today: dt.date, zone: ZoneInfo, n
                 # the UPDATE checks again that each is still followed and due (a claim, a follow-up or a won
                 # deal since the read keeps it); pool_left_by first: MariaDB assigns left to right, and it
                 # must read the owner before it is cleared
-                s.execute(update(Customer).where(Customer.id.in_(some), _eligible(pool.id), due)
+                s.execute(update(Customer).where(Customer.id.in_(some), _eligible(pool.id), due, ~WON)
                           .ordered_values((Customer.pool_left_by, Customer.owner_userid),
                                           (Customer.owner_userid, None), (Customer.pooled_at, now),
                                           (Customer.pool_reason, why))
