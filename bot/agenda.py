@@ -16,6 +16,7 @@ from bot.parse import head_and_rest
 from bot.scope import resolve_customer, visible_customers
 from models import Customer, FollowRelation, Lead, Plan
 from models.lead import OPEN_LEAD_STATUSES
+from models.pool import Pool
 from models.plans import PLAN_MAX_CHARS, When, create_plan
 
 LIST_LIMIT = 5
@@ -99,9 +100,23 @@ def leads(ctx: BotContext, args: str) -> str:
     else:
         query, title = query.where(Lead.owner_userid == ctx.userid), "你负责、还没转成客户的线索"
     total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pooled = _pooled_customers(ctx) if args == "公海" else ""
     if not total:
-        return f"{title}：没有。"
+        return f"{title}：没有。" + pooled
     rows = ctx.session.scalars(query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(LIST_LIMIT)).all()
     lines = [f"{title}：{total} 条" + (f"，显示最新的 {LIST_LIMIT} 条" if total > LIST_LIMIT else "")]
     lines += [f"  {lead.name}" + (f"（{lead.source}）" if lead.source else "") for lead in rows]
-    return "\n".join(lines)
+    return "\n".join(lines) + pooled
+
+
+def _pooled_customers(ctx: BotContext) -> str:
+    """The customers in the corp's pools (公海, models/pool.py: the rows GET /api/v1/pool-customers lists), per
+    pool; nothing when there are none."""
+    counts = ctx.session.execute(select(Pool.name, func.count(Customer.id)).join(Customer, Customer.pool_id == Pool.id)
+                                 .where(Pool.corp_id == ctx.corp_id, Customer.pooled_at.is_not(None),
+                                        Customer.deleted_at.is_(None))
+                                 .group_by(Pool.id, Pool.name).order_by(Pool.id)).all()
+    if not counts:
+        return ""
+    return (f"\n公海里的客户：{sum(n for _, n in counts)} 个（" + "、".join(f"{name} {n}" for name, n in counts)
+            + "），在管理后台领取或分配")

@@ -114,7 +114,8 @@ def create_transfer(ctx: HandlerContext, kind: TransferKind, handover: str, take
                     auto: bool = False, now: dt.datetime | None = None) -> Transfer:
     """Write a hand-over and the outbox row that sends it. `customers`/`chats` None: for a resigned member
     every customer/group they still hold, for a serving one none (a serving hand-over names what moves). A
-    customer handed over twice in the last 90 days is `blocked` here and never sent (WeCom's rule, doc 96325: at most twice in 90 natural days). Raises TransferRefused before any write."""
+    customer handed over twice in the last 90 days is `blocked` here and never sent (WeCom's rule, doc 96325:
+    at most twice in 90 natural days). Raises TransferRefused before any write."""
     s, corp_id, now = ctx.session, ctx.corp_id, now or utcnow()
     _check_members(s, corp_id, kind, handover, taker)
     if len(message) > MESSAGE_MAX_CHARS:

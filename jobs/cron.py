@@ -6,7 +6,8 @@ back from their backups (jobs.channels.reroute_codes_job) and group channel code
 every minute, a full customer-group sync of every corp (jobs.group_sync.sync_all_groups_job) every 6 hours, the
 link radar's batched digests (jobs.radar.radar_digest_job) every minute, hand-overs' polls and held groups
 (jobs.transfers.transfers_tick) and the 10:00 automatic inheritance (jobs.inherit.inherit_job, claimed once a
-corp-local day) every 5 minutes."""
+corp-local day) every 5 minutes, the public pool's daily recycle scan (jobs.pool_scan.pool_scan_job, each corp
+once per local day) hourly."""
 
 from rq import cron
 
@@ -19,6 +20,7 @@ from jobs.inherit import INHERIT_EVERY, inherit_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
 from jobs.moderation import reply_timeouts_job
+from jobs.pool_scan import pool_scan_job
 from jobs.radar import radar_digest_job
 from jobs.recycle import purge_recycle_bin_job
 from jobs.transfers import TICK_EVERY, transfers_tick
@@ -35,3 +37,4 @@ cron.register(sync_all_groups_job, queue_name="maintenance", interval=SYNC_EVERY
 cron.register(radar_digest_job, queue_name="maintenance", interval=60)
 cron.register(transfers_tick, queue_name="maintenance", interval=int(TICK_EVERY.total_seconds()))
 cron.register(inherit_job, queue_name="maintenance", interval=int(INHERIT_EVERY.total_seconds()))
+cron.register(pool_scan_job, queue_name="maintenance", interval=3600)

@@ -33,6 +33,7 @@ from models.sales import (LostReason, Opportunity, OpportunityStage, SalesTarget
 from models.transfer import InheritRule, ItemStatus, Transfer, TransferItem, TransferKind
 from models.lead import Lead, LeadChange, LeadStatus, LeadTag
 from models.lead_rules import InboundRequest, LeadRule, LeadSource
+from models.pool import Pool, PoolAction, PoolMove, PoolReturnReason, PoolScan
 from models.orgs import Company, Contact, Industry
 from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, ReplyTimeout, SensitiveAlert,
                                SensitiveRule, WorkCalendar)
@@ -56,4 +57,5 @@ __all__ = [
     "GroupCode", "GroupCodeDailyStat", "GroupCodeEntry", "GroupCodeStrategy", "GroupJoinWay", "GroupWelcomeTemplate",
     "RadarLink", "RadarOpen", "RadarSettings", "RadarTagged", "RadarTagRule", "SidebarComponent", "SidebarConfig",
     "InheritRule", "ItemStatus", "Transfer", "TransferItem", "TransferKind",
+    "Pool", "PoolAction", "PoolMove", "PoolReturnReason", "PoolScan",
 ]

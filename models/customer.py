@@ -24,7 +24,10 @@ class Customer(Base):
     __tablename__ = "customers"
     # deleted_at: the lists skip the recycle bin and the purge job scans it by age.
     __table_args__ = (UniqueConstraint("corp_id", "external_userid"), Index("ix_customers_deleted_at", "deleted_at"),
-                      Index("ix_customers_company_id", "company_id"))
+                      Index("ix_customers_company_id", "company_id"),
+                      # the pool scan's keyset walk (jobs/pool_scan.py) and the claim limit's count
+                      Index("ix_customers_pool_scan", "pool_id", "pooled_at", "id"),
+                      Index("ix_customers_corp_id_owner_userid", "corp_id", "owner_userid"))
 
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))
@@ -46,6 +49,13 @@ class Customer(Base):
     last_followed_at: Mapped[dt.datetime | None]
     # the company (企业, models/orgs.py) this customer belongs to, at most one
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    # the public pool (models/pool.py): the home pool whose rules apply, in it since `pooled_at` (None: a
+    # member follows it), the follower it left and why; when the current follower got it
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"))
+    pooled_at: Mapped[dt.datetime | None]
+    pool_left_by: Mapped[str | None] = mapped_column(String(64))
+    pool_reason: Mapped[str] = mapped_column(String(64), default="")
+    assigned_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

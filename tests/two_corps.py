@@ -7,7 +7,8 @@ a follow-up record of the corp's own type with an uploaded file, an opportunity 
 and a plan; it belongs to a company (of the corp's own industry) that has a contact (the customer) and a
 follow-up, as have the contact and the corp's customer group CHAT[corp] (zhangsan its owner and member), which
 also has a group tag, a group field value and the corp's activity rule, and is behind a group channel code
-with a join way. Every text a row of corp X holds carries MARK[X] (so does its file), so an answer that shows
+with a join way; the corp's pool (公海, for department 1) holds a customer zhangsan returned with the corp's
+return reason. Every text a row of corp X holds carries MARK[X] (so does its file), so an answer that shows
 corp A's data is found by looking for MARK[A].
 Rows the API can create are created through it (as an operator would, with an all-corps token naming the
 corp); the others (customers, callbacks, kf sessions and messages, alerts, reply timeouts) are written.
@@ -169,7 +170,9 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
     component = _post(client, ops, "/sidebar/components", {**c, "name": mark, "url": f"https://{mark}.example.com"})
     _post(client, ops, "/sidebar/config", {**c, "pages": ["customer"], "sections": ["tags"], "fields": ["type"]},
           method="put")
-    return {"link_material_id": link["id"], "component_id": component["id"], "lead_id": lead["id"],
+    pool = _post(client, ops, "/pools", {**c, "name": mark, "departments": [1], "claim_lock_days": 1})
+    return_reason = _post(client, ops, "/pool-return-reasons", {**c, "name": mark})
+    return {"pool_id": pool["id"], "return_reason_id": return_reason["id"], "link_material_id": link["id"], "component_id": component["id"], "lead_id": lead["id"],
             "lead_rule_id": lead_rule["id"], "lead_source_id": lead_source["id"],
             "tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
             "industry_id": industry["id"], "company_id": company["id"], "contact_id": contact["id"],
@@ -192,6 +195,12 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
         written = _written(runtime, corp)
         ids[corp] = {**written, **_through_the_api(client, ops, corp, written["customer_id"])}
         with runtime.WriteSession.begin() as s:
+            pooled = Customer(corp_id=corp, external_userid=f"wm{MARK[corp]}pool", name=f"{MARK[corp]}公海",
+                              pool_id=ids[corp]["pool_id"], pooled_at=utcnow(), pool_left_by="zhangsan",
+                              pool_reason=MARK[corp])
+            s.add(pooled)
+            s.flush()
+            ids[corp]["pooled_id"] = pooled.id
             alert = SensitiveAlert(corp_id=corp, message_pk=ids[corp]["message_pk"], rule_pk=ids[corp]["rule_pk"],
                                    word=MARK[corp], category="negative", userid="zhangsan", at=utcnow())
             s.add(alert)

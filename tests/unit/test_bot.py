@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 
 from bot_support import ADD, Bot
 from models import AuditLog, BotReply, Customer, CustomerEvent, FollowTag, FollowUp, Lead, Plan, Tag
+from models.db import utcnow
+from models.pool import default_pool
 from support import CORP_ID, SECRET
 from wecom.client import WeComClient
 
@@ -309,4 +311,15 @@ def test_leads_with_an_unknown_argument(world, leads) -> None:
 def test_only_an_admin_sees_the_pool(world, leads) -> None:
     assert world.bot.ask("/线索 公海") == "只有管理员能看公海里没人负责的线索。"
     assert world.bot.ask("/线索 公海", userid="boss") == "公海里没人负责的线索：1 条\n  公海一"
+    assert world.bot.ask("/线索", userid="lisi") == "你负责、还没转成客户的线索：1 条\n  李四的线索"
+
+
+def test_the_pool_shows_its_customers_too(world, leads, runtime) -> None:  # type: ignore[no-untyped-def]
+    with runtime.WriteSession.begin() as s:
+        pool = default_pool(s, CORP_ID)
+        s.flush()
+        s.add_all([Customer(corp_id=CORP_ID, external_userid=f"wmpool{i}", name=f"公海客户{i}", pool_id=pool.id,
+                            pooled_at=utcnow(), deleted_at=utcnow() if i == 2 else None) for i in range(3)])
+    assert world.bot.ask("/线索 公海", userid="boss") == (
+        "公海里没人负责的线索：1 条\n  公海一\n公海里的客户：2 个（默认公海 2），在管理后台领取或分配")
     assert world.bot.ask("/线索", userid="lisi") == "你负责、还没转成客户的线索：1 条\n  李四的线索"

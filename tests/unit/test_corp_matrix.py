@@ -40,10 +40,15 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "group_code_id": "group_code_id", "entry_id": "entry_id", "group_welcome_id": "group_welcome_id",
           "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id",
           "reason_id": "reason_id", "target_id": "target_id", "category_id": "category_id",
-          "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id"}
+          "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id",
+          "pool_id": "pool_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
-                      ("api_radar.material_stats", "material_id"): "link_material_id"}
+                      ("api_radar.material_stats", "material_id"): "link_material_id",
+                      ("api_pools.update_reason", "reason_id"): "return_reason_id",  # a pool's, not a lost deal's
+                      ("api_pools.delete_reason", "reason_id"): "return_reason_id",
+                      **{(f"api_pool_customers.{view}", "customer_id"): "pooled_id"
+                         for view in ("claim_customer", "assign_customer", "delete_pool_customer", "pool_history")}}
 LITERAL_PARAMS = {"userid", "slug"}
 
 # Routes whose body may not name a corp (the row named in the path has one): corp_id there is a 422 before
@@ -138,9 +143,18 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_lost_reasons.update_lost_reason": {"name": "evil"},
     "api_targets.create_target": {"userid": "zhangsan", "period": "month", "date": "2026-10-01", "amount_cents": 1},
     "api_targets.update_target": {"amount_cents": 666},
+    "api_pools.create_pool": {"name": "evil"},
+    "api_pools.update_pool": {"name": "evil"},
+    "api_pools.create_reason": {"name": "evil"},
+    "api_pools.update_reason": {"name": "evil"},
+    "api_pools.put_pool_settings": {"claim_limit": 1},
+    "api_pool_customers.return_customer": {"customer_id": "customer_id", "reason_id": "return_reason_id",
+                                           "userid": "zhangsan"},
+    "api_pool_customers.claim_customer": {"userid": "zhangsan"},
+    "api_pool_customers.assign_customer": {"userid": "zhangsan"},
 }
 # body keys whose value names a row of corp A (a key of its ids)
-REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id"}
+REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}
 
 NOT_IN_MATRIX = {
     "/wecom/callback/<slug>": "WeCom's callback: authenticated by the app's signature, not a token "
