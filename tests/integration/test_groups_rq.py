@@ -4,7 +4,9 @@ fetches groupchat/get from the fake over HTTP; tests read our rows and wait on t
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -96,6 +98,19 @@ def test_joins_and_quits_over_several_days_then_every_event_replayed_twice(group
     assert groups.stints(chat_id)[2:] == [("wmA", at(T0 + DAY), at(T0 + 2 * DAY), 3, 0),
                                           ("wmB", at(T0 + DAY), at(T0 + 3 * DAY), 1, 1),
                                           ("wmA", at(T0 + 4 * DAY), None, 2, None)]
+    # the size at the end of each corp-local day (Asia/Shanghai: every move at 22:13 local), through the API: a
+    # day before the group existed is zeros (a chart over a range needs a value per day), today holds the rejoin
+    first = at(T0).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    expected = {-1: (0, 0), 0: (2, 0), 1: (2, 2), 2: (2, 1), 3: (2, 0), 4: (2, 1)}
+    for offset, (staff, external) in expected.items():
+        day = (first + dt.timedelta(days=offset)).isoformat()
+        r = groups.api("GET", f"/groups/{chat_id}/size", params={"date": day})
+        assert (r.status_code, r.json()) == (200, {"date": day, "members": staff + external, "staff": staff,
+                                                   "external": external}), day
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    assert groups.api("GET", f"/groups/{chat_id}/size", params={"date": today}).json()["members"] == 3
+    assert groups.api("GET", f"/groups/{chat_id}/size", params={"date": "2026-02-30"}).status_code == 422
+    assert groups.api("GET", "/groups/wrNoSuchGroup/size", params={"date": today}).status_code == 404
     with groups.Session() as s:
         before = snapshot(s)
         events = list(s.scalars(select(Inbox.id).where(Inbox.routing_key.like("change_external_chat/%"))))
