@@ -312,14 +312,20 @@ def put_fields(customer_id: int, body: FieldValues) -> Any:
     only visible fields; a required field must hold a value afterwards; a unique one must not be any other
     customer's value (409). All or nothing."""
     with _runtime().WriteSession.begin() as s:
-        customer = _customer(s, customer_id)
-        keys = write_values(s, FieldSubject.customer.value, customer.corp_id, customer.id, body.model_extra or {},
-                            "customer")
-        s.add(CustomerEvent(customer_id=customer.id, kind="fields_changed", userid=g.principal.userid,
-                            detail={"fields": keys, "by": _actor()}, source=f"api:{uuid.uuid4().hex}", at=utcnow()))
-        audit(s, "customer.fields", f"customer:{customer.id}", fields=keys)  # keys only: values may be phones
-        s.flush()
+        customer = set_fields(s, customer_id, body.model_extra or {})
         return jsonify(_detail(s, customer))
+
+
+def set_fields(s: Session, customer_id: int, values: dict[str, Any]) -> Customer:
+    """Write `values` on a customer in the caller's scope (web/field_values.py `write_values`), with the
+    timeline event and the audit entry; shared by the admin API and the sidebar's profile page."""
+    customer = _customer(s, customer_id)
+    keys = write_values(s, FieldSubject.customer.value, customer.corp_id, customer.id, values, "customer")
+    s.add(CustomerEvent(customer_id=customer.id, kind="fields_changed", userid=g.principal.userid,
+                        detail={"fields": keys, "by": _actor()}, source=f"api:{uuid.uuid4().hex}", at=utcnow()))
+    audit(s, "customer.fields", f"customer:{customer.id}", fields=keys)  # keys only: values may be phones
+    s.flush()
+    return customer
 
 
 # -- recycle bin (004 §4.5) ------------------------------------------------------------------------------

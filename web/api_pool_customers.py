@@ -148,24 +148,30 @@ def _staff(s: Session, corp_id: str, userid: str) -> None:
           body=ReturnBody, response=MovedOut, status=201)
 def return_customer(body: ReturnBody) -> Any:
     with runtime().WriteSession.begin() as s:
-        customer = visible_customer(s, body.customer_id)
-        follower = member_userid(body.userid, "customers")
-        if customer.pooled_at is not None or customer.owner_userid != follower:
-            raise ApiError(409, "conflict", f"customer {customer.id} is not followed by {follower}")
-        reason = s.get(PoolReturnReason, body.reason_id)
-        if reason is None or reason.corp_id != customer.corp_id:
-            raise ApiError(422, "invalid", f"reason_id: no return reason {body.reason_id} in this corp",
-                           {"reason_id": "unknown return reason"})
-        if body.pool_id is not None:
-            pool = visible_pool(s, body.pool_id)
-            if pool.corp_id != customer.corp_id or not sees(s, pool, follower):
-                raise ApiError(404, "not_found", f"no pool {body.pool_id} that {follower} sees")
-        else:
-            pool = s.get(Pool, customer.pool_id) if customer.pool_id else default_pool(s, customer.corp_id)
-        s.flush()
-        customer.pool_id, customer.pooled_at, customer.pool_left_by = pool.id, utcnow(), follower
-        customer.owner_userid, customer.pool_reason = None, reason.name
-        return jsonify(_moved(s, customer, PoolAction.returned, follower, reason.name, reason.id)), 201
+        return jsonify(give_back(s, body)), 201
+
+
+def give_back(s: Session, body: ReturnBody) -> dict[str, Any]:
+    """退回公海: the follower (a member: themselves) gives up their customer with one of the corp's return
+    reasons; shared by the admin API and the sidebar's profile page, so both doors follow one rule."""
+    customer = visible_customer(s, body.customer_id)
+    follower = member_userid(body.userid, "customers")
+    if customer.pooled_at is not None or customer.owner_userid != follower:
+        raise ApiError(409, "conflict", f"customer {customer.id} is not followed by {follower}")
+    reason = s.get(PoolReturnReason, body.reason_id)
+    if reason is None or reason.corp_id != customer.corp_id:
+        raise ApiError(422, "invalid", f"reason_id: no return reason {body.reason_id} in this corp",
+                       {"reason_id": "unknown return reason"})
+    if body.pool_id is not None:
+        pool = visible_pool(s, body.pool_id)
+        if pool.corp_id != customer.corp_id or not sees(s, pool, follower):
+            raise ApiError(404, "not_found", f"no pool {body.pool_id} that {follower} sees")
+    else:
+        pool = s.get(Pool, customer.pool_id) if customer.pool_id else default_pool(s, customer.corp_id)
+    s.flush()
+    customer.pool_id, customer.pooled_at, customer.pool_left_by = pool.id, utcnow(), follower
+    customer.owner_userid, customer.pool_reason = None, reason.name
+    return _moved(s, customer, PoolAction.returned, follower, reason.name, reason.id)
 
 
 @bp.post("/pool-customers/<id:customer_id>/claim")

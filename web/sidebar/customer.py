@@ -1,6 +1,7 @@
 """The sidebar's pages: the entry (`/sidebar/`, which asks WeCom's bridge whom the chat is with) and the
 customer profile (客户详情, 004 §4.1.2-4.1.9): name, avatar, type, followers, the member's tags on the
-customer, remark, custom fields in the corp's order, opportunities, and the timeline newest first.
+customer, remark, custom fields in the corp's order (editable: a member writes the visible fields), opportunities,
+the timeline newest first, and 退回公海 for the customer's own follower.
 
 What a member sees is what their member token sees in the admin API: the customer is looked up through
 web/api_customers.py `_scoped` (their corp, customers they follow) and rendered from its `load_extras` /
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from handlers.tags import PENDING_PREFIX
 from models import Customer, CustomerEvent, FollowUpType, Staff, Tag, TagGroup
+from models.fields import CustomField
+from models.pool import PoolReturnReason
 from models.sales import Opportunity, OpportunityStage
 from rules.fields import FieldType
 from web.api_customers import TYPE_NAMES, _scoped, customer_json, load_extras
@@ -47,6 +50,17 @@ def _field_text(kind: str, value: Any) -> str:
     if kind == FieldType.multi_select.value and isinstance(value, list):
         return "、".join(map(str, value))
     return str(value)
+
+
+def _field_row(f: CustomField, value: Any) -> dict[str, Any]:
+    """A custom field as the page edits it: the fields a member is shown are the visible ones, which are
+    the ones web/field_values.py lets a member write; `input` is the editor's value (a list for a
+    multi-select), `text` what is shown."""
+    empty = value is None
+    return {"key": f.key, "label": f.label, "type": f.type, "options": list(f.options or ()),
+            "required": f.required, "text": "" if empty else _field_text(f.type, value),
+            "input": ([] if empty else value) if f.type == FieldType.multi_select.value else
+            ("" if empty else str(value))}
 
 
 def timeline(s: Session, c: Customer, zone: ZoneInfo, before: int | None = None,
@@ -114,8 +128,10 @@ def profile(s: Session, c: Customer) -> dict[str, Any]:
     body = customer_json(c, x)
     me = g.principal.userid
     mine = next((f for f in body["follows"] if f["userid"] == me), None)
-    fields = [{"label": f.label, "value": _field_text(f.type, body["fields"][f.key])}
-              for f in x.fields.get(c.corp_id, []) if f.key in body["fields"]]
+    fields = [_field_row(f, body["fields"].get(f.key)) for f in x.fields.get(c.corp_id, [])]
+    reasons = s.execute(select(PoolReturnReason.id, PoolReturnReason.name).where(
+        PoolReturnReason.corp_id == c.corp_id).order_by(PoolReturnReason.id)).all() \
+        if c.owner_userid == me and c.pooled_at is None else []
     types = s.execute(select(FollowUpType.id, FollowUpType.name).where(FollowUpType.corp_id == c.corp_id)
                       .order_by(FollowUpType.position, FollowUpType.id)).all()
     return {
@@ -125,7 +141,7 @@ def profile(s: Session, c: Customer) -> dict[str, Any]:
         "types": [{"id": t.id, "name": t.name} for t in types],
         "timeline": timeline(s, c, x.zones[c.corp_id], names={u: n for (corp, u), n in x.names.items()
                                                                if corp == c.corp_id}),
-        "page_size": TIMELINE_PAGE,
+        "page_size": TIMELINE_PAGE, "reasons": [{"id": r.id, "name": r.name} for r in reasons],
     }
 
 

@@ -1,4 +1,5 @@
-/* 客户详情: tags (mark_tag through the server), follow-up records, more of the timeline. */
+/* 客户详情: tags (mark_tag through the server), custom fields, follow-up records, more of the timeline,
+   退回公海. */
 (function () {
   'use strict';
   var root = document.getElementById('profile');
@@ -118,6 +119,57 @@
         page.items.forEach(function (e) { list.appendChild(entry(e)); });
         if (page.items.length < Number(root.getAttribute('data-page-size'))) { more.remove(); }
       }).catch(function (err) { Sidebar.toast(err.message, true); });
+    });
+  }
+  /* custom fields: only the ones changed are sent (a masked phone left alone stays as stored); empty clears */
+  function fieldValue(input, type) {
+    if (type === 'multi_select') {
+      return Array.prototype.filter.call(input.options, function (o) { return o.selected; })
+        .map(function (o) { return o.value; });
+    }
+    if (input.value === '') { return null; }
+    return type === 'number' ? Number(input.value) : input.value;
+  }
+  var fieldRows = document.querySelectorAll('.sb-field');
+  var initial = {};
+  Array.prototype.forEach.call(fieldRows, function (row) {
+    initial[row.getAttribute('data-key')] = JSON.stringify(fieldValue(row.querySelector('.sb-field__input'),
+      row.getAttribute('data-type')));
+  });
+  var saveFields = document.getElementById('fields-save');
+  if (saveFields) {
+    saveFields.addEventListener('click', function () {
+      var body = {};
+      Array.prototype.forEach.call(fieldRows, function (row) {
+        var key = row.getAttribute('data-key');
+        var value = fieldValue(row.querySelector('.sb-field__input'), row.getAttribute('data-type'));
+        if (JSON.stringify(value) !== initial[key]) { body[key] = value; }
+      });
+      if (!Object.keys(body).length) { Sidebar.toast('没有修改'); return; }
+      saveFields.disabled = true;
+      Sidebar.api('POST', base + '/fields', body).then(function () {
+        Object.keys(body).forEach(function (key) { initial[key] = JSON.stringify(body[key]); });
+        Sidebar.toast('已保存客户信息');
+      }).catch(function (err) {  /* a 422 names each bad field: show its label and the reason */
+        var named = Object.keys(err.fields || {}).map(function (key) {
+          var row = document.querySelector('.sb-field[data-key="' + key + '"] .weui-cell__bd');
+          return (row ? row.firstChild.textContent : key) + '：' + err.fields[key];
+        });
+        Sidebar.toast(named.length ? named.join('；') : err.message, true);
+      }).then(function () { saveFields.disabled = false; });
+    });
+  }
+
+  var giveBack = document.getElementById('pool-return-button');
+  if (giveBack) {
+    giveBack.addEventListener('click', function () {
+      var reason = document.getElementById('pool-reason');
+      if (!window.confirm('确定将该客户退回公海？原因：' + reason.options[reason.selectedIndex].text)) { return; }
+      giveBack.disabled = true;
+      Sidebar.api('POST', base + '/pool', {reason_id: Number(reason.value)}).then(function () {
+        document.getElementById('pool-return').remove();
+        Sidebar.toast('已退回公海');
+      }).catch(function (err) { giveBack.disabled = false; Sidebar.toast(err.message, true); });
     });
   }
 })();

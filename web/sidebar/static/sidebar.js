@@ -14,7 +14,11 @@
     return fetch(url, init).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (r.status === 401) { location.reload(); }
-        if (!r.ok) { throw new Error((data.error && data.error.message) || ('请求失败 ' + r.status)); }
+        if (!r.ok) {
+          var err = new Error((data.error && data.error.message) || ('请求失败 ' + r.status));
+          err.fields = (data.error && data.error.fields) || {};
+          throw err;
+        }
         return data;
       });
     });
