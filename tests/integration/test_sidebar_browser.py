@@ -3,8 +3,8 @@ browser here: it is pointed at /usr/bin/chromium), against the service on a real
 WeCom. Only WeCom's JS bridge (`wx`) is stubbed, by an init script, as WeCom's WebView would provide it.
 
 The member signs in through the OAuth redirect (the fake's authorize page), the entry page asks the bridge
-whom the chat is with and opens that customer's profile; the member adds a tag and a follow-up record. The
-test checks the DB rows, the fake's mark_tag call, the bridge's wx.config signature and the page, and writes
+whom the chat is with and opens that customer's profile; the member adds a tag and a follow-up record, edits
+two custom fields and returns the customer to the public pool (退回公海). The test checks the DB rows, the fake's mark_tag call, the bridge's wx.config signature and the page, and writes
 screenshots at 375×667 to tests/artifacts/ (README's docs/screenshots/ are copies of them).
 
 Without chromium this skips locally with the reason; under CI (CI=true) it fails instead."""
@@ -24,7 +24,9 @@ import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from models import FollowTag, FollowUp, Tag
+from models import Customer, FollowTag, FollowUp, Tag
+from models.fields import CustomerFieldValue, CustomField
+from models.pool import PoolMove
 from sidebar_support import build_world, choose
 from support import CORP_ID
 from wecom.fake.server import QuietHandler
@@ -102,7 +104,11 @@ def test_a_member_signs_in_tags_and_records_a_follow_up(browser, served, sender,
     from wecom.client import _process_tokens
 
     _process_tokens._data.clear()  # tickets come from this test's fake, not an earlier test's
-    ids = build_world(sender, client, runtime, fake_wecom.url, make_token("admin", name="setup"))
+    admin = make_token("admin", name="setup")
+    ids = build_world(sender, client, runtime, fake_wecom.url, admin)
+    for key, label, kind, extra in (("budget", "预算", "number", {}), ("level", "等级", "select", {"options": ["A", "B"]})):
+        client.post("/api/v1/custom-fields", headers=admin, json={"key": key, "label": label, "type": kind, **extra})
+    reason = client.post("/api/v1/pool-return-reasons", headers=admin, json={"corp_id": CORP_ID, "name": "无意向"})
     client.post("/api/v1/follow-ups", headers=make_token("member", userid="zhangsan", name="zs"),
                 json={"customer_id": ids["wmCustomer0001"], "text": "初次电话沟通，对年度套餐感兴趣"})
     choose(fake_wecom.url, userid="zhangsan")
@@ -135,6 +141,11 @@ def test_a_member_signs_in_tags_and_records_a_follow_up(browser, served, sender,
     page.click("#follow-up button[type=submit]")
     page.wait_for_selector("#timeline >> text=微信沟通报价，下周回访")
     page.wait_for_selector("#toast", state="hidden", timeout=5000)
+    page.fill(".sb-field[data-key=budget] input", "12.5")  # custom fields, edited in place
+    page.select_option(".sb-field[data-key=level] select", "B")
+    page.click("#fields-save")
+    page.wait_for_selector("#toast >> text=已保存客户信息")
+    page.wait_for_selector("#toast", state="hidden", timeout=5000)
     shot(page, "sidebar-customer-after")
     page.set_viewport_size({"width": 375, "height": 1100})
     page.evaluate("window.scrollTo(0, 0)")
@@ -149,6 +160,20 @@ def test_a_member_signs_in_tags_and_records_a_follow_up(browser, served, sender,
     assert (mark["body"]["userid"], mark["body"]["external_userid"], mark["body"]["add_tag"]) == (
         "zhangsan", "wmCustomer0001", [a_tag.tag_id])
     assert page.text_content("#tags").count("A级") == 1
+    with runtime.Session() as s:
+        values = s.execute(select(CustomField.key, CustomerFieldValue.value).join(
+            CustomField, CustomField.id == CustomerFieldValue.field_id).where(
+            CustomerFieldValue.customer_id == ids["wmCustomer0001"])).all()
+        assert sorted(values) == [("budget", 12.5), ("level", "B")]
+
+    page.on("dialog", lambda dialog: dialog.accept())  # 退回公海: pick the reason, confirm
+    page.select_option("#pool-reason", label="无意向")
+    page.click("#pool-return-button")
+    page.wait_for_selector("#pool-return", state="detached")
+    with runtime.Session() as s:
+        c = s.get(Customer, ids["wmCustomer0001"])
+        assert (c.owner_userid, c.pool_left_by, c.pool_reason) == (None, "zhangsan", "无意向") and c.pooled_at
+        assert s.scalar(select(PoolMove.reason_id).where(PoolMove.customer_id == c.id)) == reason.get_json()["id"]
 
     page.set_viewport_size(VIEWPORT)  # another member's customer: the member's scope, in the browser too
     page.goto(f"{served}/sidebar/customer?external_userid=wmCustomer0002")
