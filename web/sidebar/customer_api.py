@@ -2,8 +2,8 @@
 the next page of the timeline, edit custom fields, and return the customer to the public pool (退回公海).
 Writes go through the admin API's own functions (web/api_tags.py `mark_customer_tags`, web/api_follow_ups.py
 `add_follow_up`, web/api_customers.py `set_fields`, web/api_pool_customers.py `give_back`) with the signed-in
-member as `g.principal`, so the rules, the scope, the outbox and
-the audit log are the same whichever door a change comes in by.
+member as `g.principal`, so the rules, the scope, the outbox and the audit log are the same whichever door a
+change comes in by.
 
 These routes are the pages' private API, not the integrators' one: they are left out of the admin OpenAPI
 document (/api/v1 only), which describes bearer-token operations; here a session cookie and a CSRF header
@@ -104,4 +104,5 @@ def fields(customer_id: int, body: FieldValues) -> Any:
           body=PoolReturn, response=MovedOut, status=201)
 def return_to_pool(customer_id: int, body: PoolReturn) -> Any:
     with current_app.extensions["scrm"].WriteSession.begin() as s:
-        return jsonify(give_back(s, ReturnBody(customer_id=customer_id, reason_id=body.reason_id))), 201
+        return jsonify(give_back(s, ReturnBody(customer_id=customer_id, reason_id=body.reason_id,
+                                                pool_id=None, userid=None))), 201
