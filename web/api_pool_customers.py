@@ -167,7 +167,7 @@ def give_back(s: Session, body: ReturnBody) -> dict[str, Any]:
         if pool.corp_id != customer.corp_id or not sees(s, pool, follower):
             raise ApiError(404, "not_found", f"no pool {body.pool_id} that {follower} sees")
     else:
-        pool = s.get(Pool, customer.pool_id) if customer.pool_id else default_pool(s, customer.corp_id)
+        pool = s.get_one(Pool, customer.pool_id) if customer.pool_id else default_pool(s, customer.corp_id)
     s.flush()
     customer.pool_id, customer.pooled_at, customer.pool_left_by = pool.id, utcnow(), follower
     customer.owner_userid, customer.pool_reason = None, reason.name
