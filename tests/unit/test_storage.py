@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 import requests
 
 from config import ConfigError, S3Settings, load_settings
+from integration.realparts import free_port
 from storage import Missing, build
 from storage.local import LocalStorage
 
@@ -59,10 +59,8 @@ def test_storage_settings_come_from_the_environment() -> None:
 
 
 # -- S3 against moto_server ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# One moto_server for the module: under pytest-xdist's --dist loadgroup its tests stay on one worker.
+pytestmark = pytest.mark.xdist_group("moto_server")
 
 
 @pytest.fixture(scope="module")
