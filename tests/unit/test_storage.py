@@ -20,6 +20,9 @@ from integration.realparts import free_port
 from storage import Missing, build
 from storage.local import LocalStorage
 
+# One moto_server for the module (moto_url): under pytest-xdist's --dist loadgroup the module stays on one worker.
+pytestmark = pytest.mark.xdist_group("moto_server")
+
 PAYLOAD = "合同扫描件 %PDF-1.4\n".encode() * 1000
 
 
@@ -59,10 +62,6 @@ def test_storage_settings_come_from_the_environment() -> None:
 
 
 # -- S3 against moto_server ---------------------------------------------------------------------------------
-# One moto_server for the module: under pytest-xdist's --dist loadgroup its tests stay on one worker.
-pytestmark = pytest.mark.xdist_group("moto_server")
-
-
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     port = free_port()
