@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -50,15 +51,25 @@ def _worker_slot() -> tuple[int, int]:
 
 def free_port() -> int:
     """A loopback port free now. The port is closed again before the caller's server binds it, so under
-    pytest-xdist each worker takes only ports ≡ its index (mod the worker count): two workers never race
-    for the same one."""
+    pytest-xdist each worker draws from its own slice of 20000-32767 (below Linux's ephemeral range, where
+    the kernel's own picks for port 0 and outgoing connections fall): two workers never race for one port.
+    (Not a filter on the kernel's pick: Linux hands out ports of one parity to bind(0).)"""
     index, count = _worker_slot()
-    while True:
+    if count == 1:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port % count == index:
+            return s.getsockname()[1]
+    span = (32768 - 20000) // count
+    first = 20000 + index * span
+    for _ in range(200):
+        port = random.randrange(first, first + span)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             return port
+    raise RuntimeError(f"no free port in {first}-{first + span - 1}")
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
