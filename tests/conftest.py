@@ -20,25 +20,46 @@ from wecom.crypto import CallbackCrypto
 from wecom.fake.server import FakeWeComServer
 
 def _database_url(tmp_dir: str) -> str:
-    return os.environ.get("SCRM_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir}/scrm-test.db"
+    """SQLite in the process's own temporary directory, or SCRM_TEST_DATABASE_URL's database with the
+    pytest-xdist worker id appended (`t_x_gw0`, `t_x_gw1`, …): each worker process has a session of its
+    own, and the Cleaner's DELETEs between tests would otherwise empty tables under the other worker."""
+    url = os.environ.get("SCRM_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_dir}/scrm-test.db"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and url.startswith("mysql"):
+        parsed = make_url(url)
+        url = parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+    return url
+
+
+def _server_query(url: str, *statements: str) -> None:
+    parsed = make_url(url)
+    server = make_engine(parsed.set(database="").render_as_string(hide_password=False))
+    try:
+        with server.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement.format(name=parsed.database)))
+    finally:
+        server.dispose()
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """One migrated database per test session; MariaDB gets a fresh database of its own."""
+    """One migrated database per test session (per xdist worker); MariaDB gets a fresh database of its own,
+    dropped at the end so parallel runs leave no `…_gwN` databases behind."""
     with tempfile.TemporaryDirectory() as tmp:
         url = _database_url(tmp)
-        if url.startswith("mysql"):
-            parsed = make_url(url)
-            server = make_engine(parsed.set(database="").render_as_string(hide_password=False))
-            with server.begin() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
-                conn.execute(text(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-            server.dispose()
+        mysql = url.startswith("mysql")
+        if mysql:
+            _server_query(url, "DROP DATABASE IF EXISTS `{name}`",
+                          "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         engine = make_engine(url)
         runner.upgrade(engine)
         engine.dispose()
         yield url
+        if mysql:
+            _server_query(url, "DROP DATABASE IF EXISTS `{name}`")
 
 
 class Cleaner:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -42,10 +43,33 @@ def _pings(client: Any) -> bool:
         return False
 
 
+def _worker_slot() -> tuple[int, int]:
+    """(this pytest-xdist worker's index, the number of workers); (0, 1) without xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw")), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now. The port is closed again before the caller's server binds it, so under
+    pytest-xdist each worker draws from its own slice of 20000-32767 (below Linux's ephemeral range, where
+    the kernel's own picks for port 0 and outgoing connections fall): two workers never race for one port.
+    (Not a filter on the kernel's pick: Linux hands out ports of one parity to bind(0).)"""
+    index, count = _worker_slot()
+    if count == 1:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    span = (32768 - 20000) // count
+    first = 20000 + index * span
+    for _ in range(200):
+        port = random.randrange(first, first + span)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}-{first + span - 1}")
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from integration.realparts import ROOT, free_port
+
+# demo.sh installs into the checkout's .venv/ (created on first use) with `pip install -e .`: two runs at
+# once on two pytest-xdist workers would build that one venv and egg-info together. One worker runs both.
+pytestmark = pytest.mark.xdist_group("checkout_venv")
 
 
 def test_demo_script_shows_the_customer(tmp_path) -> None:  # type: ignore[no-untyped-def]

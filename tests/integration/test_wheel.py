@@ -30,6 +30,7 @@ from support import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.xdist_group("wheel"),  # one wheel build and venv: under --dist loadgroup, one worker
     pytest.mark.skipif(os.environ.get("SCRM_TEST_DATABASE_URL", "").startswith("mysql"),
                        reason="the wheel is checked once, in the SQLite pass"),
 ]

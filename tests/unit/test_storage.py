@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,8 +16,12 @@ import pytest
 import requests
 
 from config import ConfigError, S3Settings, load_settings
+from integration.realparts import free_port
 from storage import Missing, build
 from storage.local import LocalStorage
+
+# One moto_server for the module (moto_url): under pytest-xdist's --dist loadgroup the module stays on one worker.
+pytestmark = pytest.mark.xdist_group("moto_server")
 
 PAYLOAD = "合同扫描件 %PDF-1.4\n".encode() * 1000
 
@@ -59,12 +62,6 @@ def test_storage_settings_come_from_the_environment() -> None:
 
 
 # -- S3 against moto_server ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     port = free_port()
