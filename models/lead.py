@@ -19,7 +19,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Select, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Base, created_at, intpk, utcnow
@@ -72,6 +72,12 @@ class Lead(Base):
     last_followed_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def unassigned_leads() -> Select:
+    """The open leads nobody owns: the default pool's leads (公海线索, models/pool.py), which the
+    admin API (web/pool_scope.py) and the bot's /线索 公海 both list."""
+    return select(Lead).where(Lead.owner_userid.is_(None), Lead.status.in_(OPEN_LEAD_STATUSES))
 
 
 class LeadTag(Base):

@@ -308,9 +308,15 @@ def test_leads_with_an_unknown_argument(world, leads) -> None:
     assert world.bot.ask("/线索 全部") == "看不懂「全部」。\n用法：/线索 [公海]"
 
 
-def test_only_an_admin_sees_the_pool(world, leads) -> None:
-    assert world.bot.ask("/线索 公海") == "只有管理员能看公海里没人负责的线索。"
+def test_a_member_sees_the_pool_while_their_department_sees_the_default_pool(world, leads, runtime) -> None:  # type: ignore[no-untyped-def]
+    with runtime.WriteSession.begin() as s:
+        pool = default_pool(s, CORP_ID)
+        pool.departments = [2]  # zhangsan is in department 1 only
+    assert world.bot.ask("/线索 公海") == "你所在的部门看不到默认公海。"
     assert world.bot.ask("/线索 公海", userid="boss") == "公海里没人负责的线索：1 条\n  公海一"
+    with runtime.WriteSession.begin() as s:
+        default_pool(s, CORP_ID).departments = [1]
+    assert world.bot.ask("/线索 公海") == "公海里没人负责的线索：1 条\n  公海一"
     assert world.bot.ask("/线索", userid="lisi") == "你负责、还没转成客户的线索：1 条\n  李四的线索"
 
 
