@@ -2,7 +2,8 @@
 
 A lead is created by hand, by an import or by a web site (models/lead_sources.py). It has no owner until it
 is assigned (by hand or by a rule, models/lead_rules.py); "unassigned" is `owner_userid IS NULL`, which the
-index below answers cheaply (the default pool for unassigned leads). Assigning converts the lead:
+index below answers cheaply: those are the default pool's leads (`unassigned_leads`; models/pool.py), so a
+lead has no pool column of its own. Assigning converts the lead:
 `status` becomes `assigned` and the assignee owns it; it is linked to a customer (`customer_id`) once a
 customer with the same mobile exists in the corp at assignment, or when linked by hand, and is then
 `converted`. A lead is never a WeCom contact, so nothing here calls WeCom.
@@ -61,7 +62,6 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(16), default=LeadStatus.new.value)
     owner_userid: Mapped[str | None] = mapped_column(String(64))
     creator: Mapped[str] = mapped_column(String(96), default="")
-    pool: Mapped[str] = mapped_column(String(64), default="default")
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # no assignment rule matched at creation: waits for someone to assign it by hand (a list filter)
     needs_manual: Mapped[bool] = mapped_column(default=False)
