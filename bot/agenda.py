@@ -112,10 +112,12 @@ def leads(ctx: BotContext, args: str) -> str:
 
 
 def _pooled_customers(ctx: BotContext) -> str:
-    """The customers in the corp's pools (公海, models/pool.py: the rows GET /api/v1/pool-customers lists), per
-    pool; nothing when there are none."""
+    """The customers in the corp's pools the caller sees (公海, models/pool.py: the rows GET
+    /api/v1/pool-customers lists), per pool; nothing when there are none."""
+    pools = [p for p in ctx.session.scalars(select(Pool).where(Pool.corp_id == ctx.corp_id))
+             if not ctx.is_member or sees(ctx.session, p, ctx.userid)]
     counts = ctx.session.execute(select(Pool.name, func.count(Customer.id)).join(Customer, Customer.pool_id == Pool.id)
-                                 .where(Pool.corp_id == ctx.corp_id, Customer.pooled_at.is_not(None),
+                                 .where(Pool.id.in_([p.id for p in pools]), Customer.pooled_at.is_not(None),
                                         Customer.deleted_at.is_(None))
                                  .group_by(Pool.id, Pool.name).order_by(Pool.id)).all()
     if not counts:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from bot_support import ADD, Bot
 from models import AuditLog, BotReply, Customer, CustomerEvent, FollowTag, FollowUp, Lead, Plan, Tag
 from models.db import utcnow
-from models.pool import default_pool
+from models.pool import Pool, default_pool
 from support import CORP_ID, SECRET
 from wecom.client import WeComClient
 
@@ -316,7 +316,13 @@ def test_a_member_sees_the_pool_while_their_department_sees_the_default_pool(wor
     assert world.bot.ask("/线索 公海", userid="boss") == "公海里没人负责的线索：1 条\n  公海一"
     with runtime.WriteSession.begin() as s:
         default_pool(s, CORP_ID).departments = [1]
-    assert world.bot.ask("/线索 公海") == "公海里没人负责的线索：1 条\n  公海一"
+        hidden = Pool(corp_id=CORP_ID, name="二部公海", departments=[2])
+        s.add(hidden)
+        s.flush()
+        s.add(Customer(corp_id=CORP_ID, external_userid="wmhidden", name="二部客户", pool_id=hidden.id,
+                       pooled_at=utcnow()))
+    assert world.bot.ask("/线索 公海") == "公海里没人负责的线索：1 条\n  公海一"  # 二部公海 is not zhangsan's
+    assert world.bot.ask("/线索 公海", userid="boss").endswith("公海里的客户：1 个（二部公海 1），在管理后台领取或分配")
     assert world.bot.ask("/线索", userid="lisi") == "你负责、还没转成客户的线索：1 条\n  李四的线索"
 
 
