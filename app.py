@@ -130,9 +130,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(radar.bp)
     app.register_blueprint(api_radar.bp)
     app.register_blueprint(api_sidebar.bp)
-    from web import api_pool_customers, api_pools  # the public pool (公海): pools, reasons, its customers
-    app.register_blueprint(api_pools.bp)
+    from web import api_pool_customers, api_pool_leads, api_pools  # the public pool (公海): pools, reasons, its
+    app.register_blueprint(api_pools.bp)                                # customers and leads
     app.register_blueprint(api_pool_customers.bp)
+    app.register_blueprint(api_pool_leads.bp)
     from web import sidebar  # the H5 pages in WeCom's chat window: sign-in, JS-SDK, customer profile
     app.register_blueprint(sidebar.bp)
     from web import api_group_sync  # customer groups: the sync from WeCom and its last run

@@ -15,8 +15,8 @@ from bot.dates import DateError, describe, parse_when
 from bot.parse import head_and_rest
 from bot.scope import resolve_customer, visible_customers
 from models import Customer, FollowRelation, Lead, Plan
-from models.lead import OPEN_LEAD_STATUSES
-from models.pool import Pool
+from models.lead import OPEN_LEAD_STATUSES, unassigned_leads
+from models.pool import Pool, sees
 from models.plans import PLAN_MAX_CHARS, When, create_plan
 
 LIST_LIMIT = 5
@@ -88,17 +88,19 @@ def today(ctx: BotContext, args: str) -> str:
     return "\n".join(lines)
 
 
-@command("线索", usage="/线索 [公海]", summary="你负责、还没转成客户的线索；管理员加「公海」看没人负责的")
+@command("线索", usage="/线索 [公海]", summary="你负责、还没转成客户的线索；加「公海」看默认公海里没人负责的")
 def leads(ctx: BotContext, args: str) -> str:
     if args not in ("", "公海"):
         raise UsageError(f"看不懂「{args}」。")
-    query = select(Lead).where(Lead.corp_id == ctx.corp_id, Lead.status.in_(OPEN_LEAD_STATUSES))
-    if args == "公海":
-        if ctx.is_member:
-            raise CommandError("只有管理员能看公海里没人负责的线索。")
-        query, title = query.where(Lead.owner_userid.is_(None)), "公海里没人负责的线索"
+    if args == "公海":  # the rows GET /api/v1/pool-leads lists, for whoever sees the default pool
+        pool = ctx.session.scalar(select(Pool).where(Pool.corp_id == ctx.corp_id, Pool.is_default.is_(True)))
+        if ctx.is_member and pool is not None and not sees(ctx.session, pool, ctx.userid):
+            raise CommandError("你所在的部门看不到默认公海。")
+        query, title = unassigned_leads().where(Lead.corp_id == ctx.corp_id), "公海里没人负责的线索"
     else:
-        query, title = query.where(Lead.owner_userid == ctx.userid), "你负责、还没转成客户的线索"
+        query = select(Lead).where(Lead.corp_id == ctx.corp_id, Lead.status.in_(OPEN_LEAD_STATUSES),
+                                   Lead.owner_userid == ctx.userid)
+        title = "你负责、还没转成客户的线索"
     total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     pooled = _pooled_customers(ctx) if args == "公海" else ""
     if not total:
@@ -110,10 +112,12 @@ def leads(ctx: BotContext, args: str) -> str:
 
 
 def _pooled_customers(ctx: BotContext) -> str:
-    """The customers in the corp's pools (公海, models/pool.py: the rows GET /api/v1/pool-customers lists), per
-    pool; nothing when there are none."""
+    """The customers in the corp's pools the caller sees (公海, models/pool.py: the rows GET
+    /api/v1/pool-customers lists), per pool; nothing when there are none."""
+    pools = [p for p in ctx.session.scalars(select(Pool).where(Pool.corp_id == ctx.corp_id))
+             if not ctx.is_member or sees(ctx.session, p, ctx.userid)]
     counts = ctx.session.execute(select(Pool.name, func.count(Customer.id)).join(Customer, Customer.pool_id == Pool.id)
-                                 .where(Pool.corp_id == ctx.corp_id, Customer.pooled_at.is_not(None),
+                                 .where(Pool.id.in_([p.id for p in pools]), Customer.pooled_at.is_not(None),
                                         Customer.deleted_at.is_(None))
                                  .group_by(Pool.id, Pool.name).order_by(Pool.id)).all()
     if not counts:

@@ -2,7 +2,8 @@
 
 A lead is created by hand, by an import or by a web site (models/lead_sources.py). It has no owner until it
 is assigned (by hand or by a rule, models/lead_rules.py); "unassigned" is `owner_userid IS NULL`, which the
-index below answers cheaply (the default pool for unassigned leads). Assigning converts the lead:
+index below answers cheaply: those are the default pool's leads (`unassigned_leads`; models/pool.py), so a
+lead has no pool column of its own. Assigning converts the lead:
 `status` becomes `assigned` and the assignee owns it; it is linked to a customer (`customer_id`) once a
 customer with the same mobile exists in the corp at assignment, or when linked by hand, and is then
 `converted`. A lead is never a WeCom contact, so nothing here calls WeCom.
@@ -19,7 +20,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Select, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Base, created_at, intpk, utcnow
@@ -61,7 +62,6 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(16), default=LeadStatus.new.value)
     owner_userid: Mapped[str | None] = mapped_column(String(64))
     creator: Mapped[str] = mapped_column(String(96), default="")
-    pool: Mapped[str] = mapped_column(String(64), default="default")
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # no assignment rule matched at creation: waits for someone to assign it by hand (a list filter)
     needs_manual: Mapped[bool] = mapped_column(default=False)
@@ -72,6 +72,12 @@ class Lead(Base):
     last_followed_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def unassigned_leads() -> Select:
+    """The open leads nobody owns: the default pool's leads (公海线索, models/pool.py), which the
+    admin API (web/pool_scope.py) and the bot's /线索 公海 both list."""
+    return select(Lead).where(Lead.owner_userid.is_(None), Lead.status.in_(OPEN_LEAD_STATUSES))
 
 
 class LeadTag(Base):

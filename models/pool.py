@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.db import Base, UTCDateTime, created_at, intpk, utcnow
+from models.directory import sub_departments
+from models.staff import Staff
 
 DEFAULT_POOL_NAME = "默认公海"
 
@@ -113,3 +115,12 @@ def default_pool(session: Session, corp_id: str) -> Pool:
     except IntegrityError:
         return session.scalars(select(Pool).where(Pool.corp_id == corp_id, Pool.is_default.is_(True))).one()
     return pool
+
+
+def sees(session: Session, pool: Pool, userid: str) -> bool:
+    """Is `userid` in a department the pool applies to (or the pool the whole corp's)?"""
+    if not pool.departments:
+        return True
+    member_of = session.scalar(select(Staff.department).where(Staff.corp_id == pool.corp_id,
+                                                              Staff.userid == userid)) or []
+    return bool({int(d) for d in member_of} & sub_departments(session, pool.corp_id, set(pool.departments)))

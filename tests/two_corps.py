@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from models import (ApiToken, App, Customer, CustomerGroup, DeadLetter, FollowRelation, GroupMember, Inbox, JobRun,
-                    KfSession, Message, Staff, Transfer, TransferItem)
+                    KfSession, Lead, Message, Staff, Transfer, TransferItem)
 from models.conversation import MessageOrigin, MessageSource
 from models.corp import save_app
 from models.db import utcnow
@@ -201,6 +201,10 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
             s.add(pooled)
             s.flush()
             ids[corp]["pooled_id"] = pooled.id
+            pool_lead = Lead(corp_id=corp, name=f"{MARK[corp]}公海线索")  # no owner: the default pool's
+            s.add(pool_lead)
+            s.flush()
+            ids[corp]["pooled_lead_id"] = pool_lead.id
             alert = SensitiveAlert(corp_id=corp, message_pk=ids[corp]["message_pk"], rule_pk=ids[corp]["rule_pk"],
                                    word=MARK[corp], category="negative", userid="zhangsan", at=utcnow())
             s.add(alert)

@@ -13,12 +13,12 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, g, jsonify
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
 from jobs.queue import enqueue_outbox
-from models import CorpSettings, Customer, Outbox, OutboxStatus, Role, Staff
+from models import CorpSettings, Customer, Outbox, OutboxStatus, Role
 from models.corp import messaging_app
 from models.db import utcnow
 from models.pool import Pool, PoolAction, PoolMove, PoolReturnReason, default_pool
@@ -32,7 +32,7 @@ from web.auth import audit, require
 from web.csv_export import local
 from web.endpoint import endpoint
 from web.errors import ApiError
-from web.pool_scope import pooled_customer, pooled_customers, sees, visible_pool
+from web.pool_scope import check_claim_limit, check_member, pooled_customer, pooled_customers, sees, visible_pool
 from web.sales_scope import actor, member_userid, runtime, visible_customer
 from web.schemas.common import Items, Page
 from web.schemas.pools import (AssignBody, ClaimBody, MovedOut, MoveOut, PoolCustomerFilters, PoolCustomerOut,
@@ -68,7 +68,7 @@ def _rows(s: Session, filters: PoolCustomerFilters) -> Select:
     return rows
 
 
-def _masked(s: Session, corp_ids: set[str]) -> set[str]:
+def masked_corps(s: Session, corp_ids: set[str]) -> set[str]:
     """The corps whose mobiles this token sees masked (a member while 电话号码隐藏 is on, the default)."""
     if not g.principal.is_member:
         return set()
@@ -80,7 +80,7 @@ def _masked(s: Session, corp_ids: set[str]) -> set[str]:
 def _render(s: Session, rows: list[Customer]) -> list[dict[str, Any]]:
     names: dict[int | None, str] = dict(s.execute(select(Pool.id, Pool.name).where(
         Pool.id.in_({c.pool_id for c in rows}))).all())
-    masked = _masked(s, {c.corp_id for c in rows})
+    masked = masked_corps(s, {c.corp_id for c in rows})
     return [{"id": c.id, "corp_id": c.corp_id, "name": c.name, "position": c.position,
              "mobile": mask_mobile(c.mobile) if c.corp_id in masked else c.mobile, "pool_id": c.pool_id,
              "pool": names.get(c.pool_id, ""), "reason": c.pool_reason, "left_by": c.pool_left_by,
@@ -136,11 +136,6 @@ def _take(s: Session, customer: Customer, userid: str) -> None:
     s.refresh(customer)
 
 
-def _staff(s: Session, corp_id: str, userid: str) -> None:
-    if s.scalar(select(Staff.id).where(Staff.corp_id == corp_id, Staff.userid == userid)) is None:
-        raise ApiError(422, "invalid", f"userid: {userid} is not a member of this corp", {"userid": "unknown"})
-
-
 @bp.post("/pool-customers")
 @require(Role.member)
 @endpoint("Return a customer to a pool (退回公海) with one of the corp's return reasons: the follower gives up "
@@ -185,7 +180,7 @@ def claim_customer(customer_id: int, body: ClaimBody) -> Any:
         userid = member_userid(body.userid, "claims")
         pool = s.get(Pool, customer.pool_id)
         assert pool is not None and customer.pooled_at is not None
-        _staff(s, customer.corp_id, userid)
+        check_member(s, customer.corp_id, userid)
         if not sees(s, pool, userid):
             raise ApiError(404, "not_found", f"no customer {customer_id} in a pool {userid} sees")
         zone = corp_zone(s, customer.corp_id)
@@ -194,14 +189,7 @@ def claim_customer(customer_id: int, body: ClaimBody) -> Any:
             if local_day(utcnow(), zone) < opens:
                 raise ApiError(409, "cool_down", f"{userid} followed customer {customer_id} before it went to the "
                                                  f"pool: they may claim it from {opens.isoformat()}")
-        limit = s.scalar(select(CorpSettings.pool_claim_limit).where(CorpSettings.corp_id == customer.corp_id))
-        if limit is not None:
-            held = s.scalar(select(func.count()).where(Customer.corp_id == customer.corp_id,
-                                                       Customer.owner_userid == userid,
-                                                       Customer.deleted_at.is_(None))) or 0
-            if held >= limit:
-                raise ApiError(409, "claim_limit", f"{userid} holds {held} customers, the corp's limit is {limit}: "
-                                                   "return one before claiming another")
+        check_claim_limit(s, customer.corp_id, userid)
         _take(s, customer, userid)
         return jsonify(_moved(s, customer, PoolAction.claimed, userid))
 
@@ -214,7 +202,7 @@ def assign_customer(customer_id: int, body: AssignBody) -> Any:
     pending: list[tuple[int, str]] = []
     with runtime().WriteSession.begin() as s:
         customer = pooled_customer(s, customer_id)
-        _staff(s, customer.corp_id, body.userid)
+        check_member(s, customer.corp_id, body.userid)
         _take(s, customer, body.userid)
         answer = _moved(s, customer, PoolAction.assigned, body.userid)
         app = messaging_app(s, customer.corp_id)

@@ -1,16 +1,20 @@
-"""Which pools (公海) and pooled customers a token may see (004 §4.8 适用部门): an admin token every pool of
-its corps; a member token the pools whose departments (and the departments below them) hold the member, and
-the pools with no departments (the whole corp). A pool or customer outside that is a 404."""
+"""Which pools (公海) and pooled customers and leads a token may see (004 §4.8 适用部门): an admin token every
+pool of its corps; a member token the pools whose departments (and the departments below them) hold the
+member, and the pools with no departments (the whole corp). A pool, customer or lead outside that is a 404.
+
+The default pool's leads are the corp's unassigned leads (no owner, open: models/lead.py
+`unassigned_leads`): a lead has no pool of its own, so leaving the pool is being assigned. The claim limit
+(CorpSettings.pool_claim_limit) counts what a member holds of both: their customers and their open leads."""
 
 from __future__ import annotations
 
 from flask import g
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session
 
-from models import Customer, Staff
-from models.directory import sub_departments
-from models.pool import Pool
+from models import CorpSettings, Customer, Lead, Staff
+from models.lead import OPEN_LEAD_STATUSES, unassigned_leads
+from models.pool import Pool, sees
 from web.errors import ApiError
 
 
@@ -18,15 +22,6 @@ def corp_pools() -> Select:
     """The pools of this token's corps, oldest first."""
     rows = select(Pool).order_by(Pool.id)
     return rows.where(Pool.corp_id == g.principal.corp_id) if g.principal.corp_id else rows
-
-
-def sees(session: Session, pool: Pool, userid: str) -> bool:
-    """Is `userid` in a department the pool applies to (or the pool the whole corp's)?"""
-    if not pool.departments:
-        return True
-    member_of = session.scalar(select(Staff.department).where(Staff.corp_id == pool.corp_id,
-                                                              Staff.userid == userid)) or []
-    return bool({int(d) for d in member_of} & sub_departments(session, pool.corp_id, set(pool.departments)))
 
 
 def visible_pool_ids(session: Session) -> set[int] | None:
@@ -59,3 +54,42 @@ def pooled_customer(session: Session, customer_id: int) -> Customer:
     if customer is None:
         raise ApiError(404, "not_found", f"no customer {customer_id} in a pool you see")
     return customer
+
+
+def pooled_leads(session: Session) -> Select:
+    """The unassigned leads of the default pools this token sees, oldest first. A corp whose default pool
+    does not exist yet has one for the whole corp once made (no departments), so its leads are seen."""
+    rows = unassigned_leads().order_by(Lead.id)
+    if g.principal.corp_id:
+        rows = rows.where(Lead.corp_id == g.principal.corp_id)
+    if not g.principal.is_member:
+        return rows
+    pool = session.scalar(corp_pools().where(Pool.is_default.is_(True)))
+    return rows if pool is None or sees(session, pool, str(g.principal.userid)) else rows.where(false())
+
+
+def pooled_lead(session: Session, lead_id: int) -> Lead:
+    lead = session.scalar(pooled_leads(session).where(Lead.id == lead_id).with_for_update())
+    if lead is None:
+        raise ApiError(404, "not_found", f"no lead {lead_id} in a pool you see")
+    return lead
+
+
+def check_member(session: Session, corp_id: str, userid: str) -> None:
+    if session.scalar(select(Staff.id).where(Staff.corp_id == corp_id, Staff.userid == userid)) is None:
+        raise ApiError(422, "invalid", f"userid: {userid} is not a member of this corp", {"userid": "unknown"})
+
+
+def check_claim_limit(session: Session, corp_id: str, userid: str) -> None:
+    """409 when `userid` holds the corp's claim limit already: their customers and open leads together."""
+    limit = session.scalar(select(CorpSettings.pool_claim_limit).where(CorpSettings.corp_id == corp_id))
+    if limit is None:
+        return
+    customers = session.scalar(select(func.count()).where(Customer.corp_id == corp_id, Customer.owner_userid == userid,
+                                                          Customer.deleted_at.is_(None))) or 0
+    leads = session.scalar(select(func.count()).where(Lead.corp_id == corp_id, Lead.owner_userid == userid,
+                                                      Lead.status.in_(OPEN_LEAD_STATUSES),
+                                                      Lead.discarded_at.is_(None))) or 0
+    if customers + leads >= limit:
+        raise ApiError(409, "claim_limit", f"{userid} holds {customers} customers and {leads} leads, the corp's "
+                                           f"limit is {limit}: return one before claiming another")

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from bot_support import ADD, Bot
 from models import AuditLog, BotReply, Customer, CustomerEvent, FollowTag, FollowUp, Lead, Plan, Tag
 from models.db import utcnow
-from models.pool import default_pool
+from models.pool import Pool, default_pool
 from support import CORP_ID, SECRET
 from wecom.client import WeComClient
 
@@ -308,9 +308,21 @@ def test_leads_with_an_unknown_argument(world, leads) -> None:
     assert world.bot.ask("/线索 全部") == "看不懂「全部」。\n用法：/线索 [公海]"
 
 
-def test_only_an_admin_sees_the_pool(world, leads) -> None:
-    assert world.bot.ask("/线索 公海") == "只有管理员能看公海里没人负责的线索。"
+def test_a_member_sees_the_pool_while_their_department_sees_the_default_pool(world, leads, runtime) -> None:  # type: ignore[no-untyped-def]
+    with runtime.WriteSession.begin() as s:
+        pool = default_pool(s, CORP_ID)
+        pool.departments = [2]  # zhangsan is in department 1 only
+    assert world.bot.ask("/线索 公海") == "你所在的部门看不到默认公海。"
     assert world.bot.ask("/线索 公海", userid="boss") == "公海里没人负责的线索：1 条\n  公海一"
+    with runtime.WriteSession.begin() as s:
+        default_pool(s, CORP_ID).departments = [1]
+        hidden = Pool(corp_id=CORP_ID, name="二部公海", departments=[2])
+        s.add(hidden)
+        s.flush()
+        s.add(Customer(corp_id=CORP_ID, external_userid="wmhidden", name="二部客户", pool_id=hidden.id,
+                       pooled_at=utcnow()))
+    assert world.bot.ask("/线索 公海") == "公海里没人负责的线索：1 条\n  公海一"  # 二部公海 is not zhangsan's
+    assert world.bot.ask("/线索 公海", userid="boss").endswith("公海里的客户：1 个（二部公海 1），在管理后台领取或分配")
     assert world.bot.ask("/线索", userid="lisi") == "你负责、还没转成客户的线索：1 条\n  李四的线索"
 
 

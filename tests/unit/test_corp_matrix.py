@@ -48,7 +48,8 @@ PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned
                       ("api_pools.update_reason", "reason_id"): "return_reason_id",  # a pool's, not a lost deal's
                       ("api_pools.delete_reason", "reason_id"): "return_reason_id",
                       **{(f"api_pool_customers.{view}", "customer_id"): "pooled_id"
-                         for view in ("claim_customer", "assign_customer", "delete_pool_customer", "pool_history")}}
+                         for view in ("claim_customer", "assign_customer", "delete_pool_customer", "pool_history")},
+                      ("api_pool_leads.claim_lead", "lead_id"): "pooled_lead_id"}
 LITERAL_PARAMS = {"userid", "slug"}
 
 # Routes whose body may not name a corp (the row named in the path has one): corp_id there is a 422 before
@@ -152,6 +153,7 @@ BODIES: dict[str, dict[str, Any]] = {
                                            "userid": "zhangsan"},
     "api_pool_customers.claim_customer": {"userid": "zhangsan"},
     "api_pool_customers.assign_customer": {"userid": "zhangsan"},
+    "api_pool_leads.claim_lead": {"userid": "zhangsan"},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from customer_world import build, rejected
-from models import AuditLog, Customer, Department, FollowRelation, Staff
+from models import AuditLog, Customer, Department, FollowRelation, Lead, Staff
 from models.db import utcnow
 from rules.pool_days import midnight
 from support import CORP_ID
@@ -194,3 +194,82 @@ def test_a_reason_in_use_is_kept(client, runtime, world) -> None:  # type: ignor
     listed = client.get("/api/v1/pool-return-reasons", headers=world["lisi"]).get_json()
     names = [r["name"] for r in listed["items"]]
     assert names == ["无意向"]
+
+
+# -- the default pool's leads: the corp's unassigned ones ------------------------------------------------------
+def lead(client, world, name: str, **body: Any) -> int:  # type: ignore[no-untyped-def]
+    r = client.post("/api/v1/leads", headers=world["admin"], json={"corp_id": CORP_ID, "name": name, **body})
+    assert r.status_code == 201, r.get_json()
+    return int(r.get_json()["id"])
+
+
+def default_pool_for(client, world, departments: list[int]) -> int:  # type: ignore[no-untyped-def]
+    [default] = [p for p in client.get("/api/v1/pools", headers=world["admin"],
+                                      query_string={"corp_id": CORP_ID}).get_json()["items"]
+                 if p["name"] == "默认公海"]
+    assert client.patch(f"/api/v1/pools/{default['id']}", headers=world["admin"],
+                        json={"departments": departments}).status_code == 200
+    return int(default["id"])
+
+
+def pool_leads(client, world, who: str, **query: Any) -> list[str]:  # type: ignore[no-untyped-def]
+    r = client.get("/api/v1/pool-leads", headers=world[who], query_string=query)
+    assert r.status_code == 200, r.get_json()
+    return [row["name"] for row in r.get_json()["items"]]
+
+
+def claim_lead(client, world, who: str, lead_id: int, **body: Any):  # type: ignore[no-untyped-def]
+    return client.post(f"/api/v1/pool-leads/{lead_id}/claim", headers=world[who], json=body)
+
+
+def test_unassigned_leads_are_in_the_default_pool_for_its_departments(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    default = default_pool_for(client, world, [1])  # 销售部 and below: zhangsan, not lisi
+    sales = pool(client, world)
+    open_id = lead(client, world, "公海甲", mobile="13900000001")
+    lead(client, world, "已分配", owner="lisi")
+    discarded = lead(client, world, "已废弃")
+    assert client.post(f"/api/v1/leads/{discarded}/discard", headers=world["admin"]).status_code == 200
+    assert pool_leads(client, world, "admin") == pool_leads(client, world, "zhangsan") == ["公海甲"]
+    assert pool_leads(client, world, "zhangsan", pool_id=default) == ["公海甲"]
+    assert pool_leads(client, world, "zhangsan", pool_id=sales["id"]) == []  # only the default pool holds leads
+    [row] = client.get("/api/v1/pool-leads", headers=world["zhangsan"]).get_json()["items"]
+    assert (row["id"], row["owner"], row["mobile"]) == (open_id, None, "139****0001")  # masked for a member
+    assert pool_leads(client, world, "lisi") == []  # 客服部 does not see the default pool
+    assert client.get("/api/v1/pool-leads", headers=world["lisi"], query_string={"pool_id": default}).status_code == 404
+    rejected(runtime, lambda: claim_lead(client, world, "lisi", open_id), 404, "not_found")
+    rejected(runtime, lambda: claim_lead(client, world, "admin", open_id, userid="lisi"), 404, "not_found")
+
+
+def test_a_member_claims_a_pool_lead_and_is_told_once(client, runtime, world, fake_wecom) -> None:  # type: ignore[no-untyped-def]
+    lead_id = lead(client, world, "公海甲", company="甲公司")
+    r = claim_lead(client, world, "zhangsan", lead_id)
+    assert r.status_code == 200, r.get_json()
+    assert (r.get_json()["owner"], r.get_json()["status"]) == ("zhangsan", "assigned")
+    with runtime.Session() as s:
+        assert s.get(Lead, lead_id).owner_userid == "zhangsan"
+        assert s.scalar(select(AuditLog.target).where(AuditLog.action == "pool.lead_claimed")) == f"lead:{lead_id}"
+    [sent] = fake_wecom.calls("message/send")
+    assert sent["body"]["touser"] == "zhangsan" and "公海甲" in sent["body"]["text"]["content"]
+    assert pool_leads(client, world, "zhangsan") == []
+    rejected(runtime, lambda: claim_lead(client, world, "lisi", lead_id), 404, "not_found")  # gone from the pool
+    assert len(fake_wecom.calls("message/send")) == 1
+
+
+def test_bad_lead_claims_change_nothing(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    lead_id = lead(client, world, "公海甲")
+    rejected(runtime, lambda: claim_lead(client, world, "zhangsan", 999999), 404, "not_found")
+    rejected(runtime, lambda: claim_lead(client, world, "zhangsan", lead_id, userid="lisi"), 403, "forbidden")
+    rejected(runtime, lambda: claim_lead(client, world, "admin", lead_id), 422, "invalid")
+    rejected(runtime, lambda: claim_lead(client, world, "admin", lead_id, userid="nobody"), 422, "invalid")
+
+
+def test_leads_and_customers_count_toward_one_claim_limit(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    first, second = lead(client, world, "公海甲"), lead(client, world, "公海乙")
+    assert give_back(client, world, "lisi", "赵六").status_code == 201
+    client.put("/api/v1/pool-settings", headers=world["admin"], json={"corp_id": CORP_ID, "claim_limit": 2})
+    assert claim_lead(client, world, "zhangsan", first).status_code == 200  # 王小明 and 公海甲: 2
+    error = rejected(runtime, lambda: claim_lead(client, world, "zhangsan", second), 409, "claim_limit")
+    assert "holds 1 customers and 1 leads" in error["message"]
+    rejected(runtime, lambda: client.post(f"/api/v1/pool-customers/{world['赵六']}/claim", headers=world["zhangsan"],
+                                          json={}), 409, "claim_limit")
+    assert claim_lead(client, world, "lisi", second).status_code == 200  # lisi holds 孙七 only

@@ -94,6 +94,13 @@ class PoolCustomerFilters(PageQuery):
     until: Instant | None = Field(None, description="in the pool since before")
 
 
+class PoolLeadFilters(PageQuery):
+    corp_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    pool_id: Id | None = Field(None, description="one pool (404 if the caller may not see it); only a default pool "
+                                                 "holds leads, any other lists none")
+    keyword: str | None = Field(None, max_length=64, description="in the name, mobile or company")
+
+
 class PoolCustomerOut(Out):
     id: int
     corp_id: str
