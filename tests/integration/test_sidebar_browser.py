@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,21 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
+@contextmanager
+def phone(browser: Any, bridge: str) -> Iterator[Any]:
+    """A page in a 375×667 Chinese WebView whose `wx`/`ww` bridge is `bridge` (an init script); the test
+    fails on any script error the page raised."""
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1, locale="zh-CN")
+    context.add_init_script(bridge)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    assert errors == []
+    context.close()
+
+
+
 def test_a_member_signs_in_tags_and_records_a_follow_up(browser, served, sender, client, runtime, fake_wecom,
                                                          make_token) -> None:
     from wecom.client import _process_tokens
@@ -112,75 +128,69 @@ def test_a_member_signs_in_tags_and_records_a_follow_up(browser, served, sender,
     client.post("/api/v1/follow-ups", headers=make_token("member", userid="zhangsan", name="zs"),
                 json={"customer_id": ids["wmCustomer0001"], "text": "初次电话沟通，对年度套餐感兴趣"})
     choose(fake_wecom.url, userid="zhangsan")
-    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1, locale="zh-CN")
-    context.add_init_script(BRIDGE)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with phone(browser, BRIDGE) as page:
 
-    page.goto(f"{served}/sidebar/")  # → fake authorize → callback → entry → bridge → profile
-    page.wait_for_url("**/sidebar/customer?external_userid=wmCustomer0001", timeout=15000)
-    page.wait_for_selector("text=王小明")
-    shot(page, "sidebar-customer")
+        page.goto(f"{served}/sidebar/")  # → fake authorize → callback → entry → bridge → profile
+        page.wait_for_url("**/sidebar/customer?external_userid=wmCustomer0001", timeout=15000)
+        page.wait_for_selector("text=王小明")
+        shot(page, "sidebar-customer")
 
-    bridge = page.evaluate("JSON.parse(sessionStorage.getItem('bridge'))")
-    issued = {t["kind"]: t["ticket"] for t in requests.get(f"{fake_wecom.url}/fake/tickets", timeout=5).json()["tickets"]}
-    entry_url = f"{served}/sidebar/"
-    for kind, ticket in (("config", issued["jsapi"]), ("agentConfig", issued["agent_config"])):
-        [(signed, at)] = [(c[1], c[2]) for c in bridge if c[0] == kind]
-        plain = f"jsapi_ticket={ticket}&noncestr={signed['nonceStr']}&timestamp={signed['timestamp']}&url={entry_url}"
-        # the browser kept WeCom's #wechat_redirect through the redirects: signed without it, as WeCom checks
-        assert at == entry_url + "#wechat_redirect" and signed["signature"] == hashlib.sha1(plain.encode()).hexdigest(), kind
-        assert signed.get("appId", signed.get("corpid")) == CORP_ID
-    assert [c[1] for c in bridge if c[0] == "invoke"] == ["getContext", "getCurExternalContact"]
+        bridge = page.evaluate("JSON.parse(sessionStorage.getItem('bridge'))")
+        issued = {t["kind"]: t["ticket"] for t in requests.get(f"{fake_wecom.url}/fake/tickets", timeout=5).json()["tickets"]}
+        entry_url = f"{served}/sidebar/"
+        for kind, ticket in (("config", issued["jsapi"]), ("agentConfig", issued["agent_config"])):
+            [(signed, at)] = [(c[1], c[2]) for c in bridge if c[0] == kind]
+            plain = f"jsapi_ticket={ticket}&noncestr={signed['nonceStr']}&timestamp={signed['timestamp']}&url={entry_url}"
+            # the browser kept WeCom's #wechat_redirect through the redirects: signed without it, as WeCom checks
+            assert at == entry_url + "#wechat_redirect" and signed["signature"] == hashlib.sha1(plain.encode()).hexdigest(), kind
+            assert signed.get("appId", signed.get("corpid")) == CORP_ID
+        assert [c[1] for c in bridge if c[0] == "invoke"] == ["getContext", "getCurExternalContact"]
 
-    page.click("#tag-add")
-    page.click("#tag-picker >> text=A级")
-    page.wait_for_selector(f"#tags .sb-chip[data-tag='{ids['A级']}']")
-    page.fill("#follow-up textarea", "微信沟通报价，下周回访")
-    page.click("#follow-up button[type=submit]")
-    page.wait_for_selector("#timeline >> text=微信沟通报价，下周回访")
-    page.wait_for_selector("#toast", state="hidden", timeout=5000)
-    page.fill(".sb-field[data-key=budget] input", "12.5")  # custom fields, edited in place
-    page.select_option(".sb-field[data-key=level] select", "B")
-    page.click("#fields-save")
-    page.wait_for_selector("#toast >> text=已保存客户信息")
-    page.wait_for_selector("#toast", state="hidden", timeout=5000)
-    shot(page, "sidebar-customer-after")
-    page.set_viewport_size({"width": 375, "height": 1100})
-    page.evaluate("window.scrollTo(0, 0)")
-    shot(page, "sidebar-customer-full")
+        page.click("#tag-add")
+        page.click("#tag-picker >> text=A级")
+        page.wait_for_selector(f"#tags .sb-chip[data-tag='{ids['A级']}']")
+        page.fill("#follow-up textarea", "微信沟通报价，下周回访")
+        page.click("#follow-up button[type=submit]")
+        page.wait_for_selector("#timeline >> text=微信沟通报价，下周回访")
+        page.wait_for_selector("#toast", state="hidden", timeout=5000)
+        page.fill(".sb-field[data-key=budget] input", "12.5")  # custom fields, edited in place
+        page.select_option(".sb-field[data-key=level] select", "B")
+        page.click("#fields-save")
+        page.wait_for_selector("#toast >> text=已保存客户信息")
+        page.wait_for_selector("#toast", state="hidden", timeout=5000)
+        shot(page, "sidebar-customer-after")
+        page.set_viewport_size({"width": 375, "height": 1100})
+        page.evaluate("window.scrollTo(0, 0)")
+        shot(page, "sidebar-customer-full")
 
-    with runtime.Session() as s:
-        a_tag = s.get(Tag, ids["A级"])
-        assert s.execute(select(FollowTag.tag_pk, FollowTag.tagged_by)).all() == [(a_tag.id, "zhangsan")]
-        rows = s.execute(select(FollowUp.text, FollowUp.via, FollowUp.userid).order_by(FollowUp.id)).all()
-        assert rows[-1] == ("微信沟通报价，下周回访", "sidebar", "zhangsan")
-    [mark] = fake_wecom.calls("externalcontact/mark_tag")
-    assert (mark["body"]["userid"], mark["body"]["external_userid"], mark["body"]["add_tag"]) == (
-        "zhangsan", "wmCustomer0001", [a_tag.tag_id])
-    assert page.text_content("#tags").count("A级") == 1
-    with runtime.Session() as s:
-        values = s.execute(select(CustomField.key, CustomerFieldValue.value).join(
-            CustomField, CustomField.id == CustomerFieldValue.field_id).where(
-            CustomerFieldValue.customer_id == ids["wmCustomer0001"])).all()
-        assert sorted(values) == [("budget", 12.5), ("level", "B")]
+        with runtime.Session() as s:
+            a_tag = s.get(Tag, ids["A级"])
+            assert s.execute(select(FollowTag.tag_pk, FollowTag.tagged_by)).all() == [(a_tag.id, "zhangsan")]
+            rows = s.execute(select(FollowUp.text, FollowUp.via, FollowUp.userid).order_by(FollowUp.id)).all()
+            assert rows[-1] == ("微信沟通报价，下周回访", "sidebar", "zhangsan")
+        [mark] = fake_wecom.calls("externalcontact/mark_tag")
+        assert (mark["body"]["userid"], mark["body"]["external_userid"], mark["body"]["add_tag"]) == (
+            "zhangsan", "wmCustomer0001", [a_tag.tag_id])
+        assert page.text_content("#tags").count("A级") == 1
+        with runtime.Session() as s:
+            values = s.execute(select(CustomField.key, CustomerFieldValue.value).join(
+                CustomField, CustomField.id == CustomerFieldValue.field_id).where(
+                CustomerFieldValue.customer_id == ids["wmCustomer0001"])).all()
+            assert sorted(values) == [("budget", 12.5), ("level", "B")]
 
-    page.on("dialog", lambda dialog: dialog.accept())  # 退回公海: pick the reason, confirm
-    page.select_option("#pool-reason", label="无意向")
-    page.click("#pool-return-button")
-    page.wait_for_selector("#pool-return", state="detached")
-    with runtime.Session() as s:
-        c = s.get(Customer, ids["wmCustomer0001"])
-        assert (c.owner_userid, c.pool_left_by, c.pool_reason) == (None, "zhangsan", "无意向") and c.pooled_at
-        assert s.scalar(select(PoolMove.reason_id).where(PoolMove.customer_id == c.id)) == reason.get_json()["id"]
+        page.on("dialog", lambda dialog: dialog.accept())  # 退回公海: pick the reason, confirm
+        page.select_option("#pool-reason", label="无意向")
+        page.click("#pool-return-button")
+        page.wait_for_selector("#pool-return", state="detached")
+        with runtime.Session() as s:
+            c = s.get(Customer, ids["wmCustomer0001"])
+            assert (c.owner_userid, c.pool_left_by, c.pool_reason) == (None, "zhangsan", "无意向") and c.pooled_at
+            assert s.scalar(select(PoolMove.reason_id).where(PoolMove.customer_id == c.id)) == reason.get_json()["id"]
 
-    page.set_viewport_size(VIEWPORT)  # another member's customer: the member's scope, in the browser too
-    page.goto(f"{served}/sidebar/customer?external_userid=wmCustomer0002")
-    assert "这位客户不在你的客户列表中" in page.text_content("body") and "赵六" not in page.content()
-    shot(page, "sidebar-not-yours")
-    assert errors == []
-    context.close()
+        page.set_viewport_size(VIEWPORT)  # another member's customer: the member's scope, in the browser too
+        page.goto(f"{served}/sidebar/customer?external_userid=wmCustomer0002")
+        assert "这位客户不在你的客户列表中" in page.text_content("body") and "赵六" not in page.content()
+        shot(page, "sidebar-not-yours")
 
 
 # The newer @wecom/jssdk bridge: ww.register with signature callbacks, then promise-returning calls.

@@ -10,7 +10,7 @@ from typing import Any
 import group_world
 from sidebar_support import choose
 from support import CORP_ID
-from test_sidebar_browser import VIEWPORT, browser, served, shot  # noqa: F401  (fixtures)
+from test_sidebar_browser import VIEWPORT, browser, phone, served, shot  # noqa: F401  (fixtures)
 
 GROUP_BRIDGE = """
 function record(name) {
@@ -45,24 +45,18 @@ def test_a_group_chat_opens_its_group_profile(browser, served, client, runtime, 
     assert client.post("/api/v1/groups/tags", headers=admin, json={
         **corp, "chat_ids": ["wrG1"], "add": [t["id"] for t in tags]}).status_code == 200
     choose(fake_wecom.url, userid="zhangsan")
-    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1, locale="zh-CN")
-    context.add_init_script(GROUP_BRIDGE)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{served}/sidebar/")  # → fake authorize → callback → entry → bridge → the group's page
-    page.wait_for_url("**/sidebar/group?chat_id=wrG1", timeout=15000)
-    page.wait_for_selector("text=销售一群")
-    shot(page, "sidebar-group")
-    bridge: list[Any] = page.evaluate("JSON.parse(sessionStorage.getItem('bridge'))")
-    assert bridge == ["getContext", "getCurExternalChat"]
-    assert page.text_content("#size-total") == "4" and "群主：张三" in page.text_content("body")
-    assert "销售群" in page.text_content("#tags") and "华东" in page.text_content("#tags")
-    assert page.locator("#moves li").count() >= 5
-    page.set_viewport_size({"width": 375, "height": 1150})
-    shot(page, "sidebar-group-full")  # the joins and quits below the fold
-    page.set_viewport_size(VIEWPORT)
-    page.goto(f"{served}/sidebar/group?chat_id=wrG2")  # lisi's group: not this member's
-    assert "这个客户群不在你的客户群列表中" in page.text_content("body") and "VIP二群" not in page.content()
-    assert errors == []
-    context.close()
+    with phone(browser, GROUP_BRIDGE) as page:
+        page.goto(f"{served}/sidebar/")  # → fake authorize → callback → entry → bridge → the group's page
+        page.wait_for_url("**/sidebar/group?chat_id=wrG1", timeout=15000)
+        page.wait_for_selector("text=销售一群")
+        shot(page, "sidebar-group")
+        bridge: list[Any] = page.evaluate("JSON.parse(sessionStorage.getItem('bridge'))")
+        assert bridge == ["getContext", "getCurExternalChat"]
+        assert page.text_content("#size-total") == "4" and "群主：张三" in page.text_content("body")
+        assert "销售群" in page.text_content("#tags") and "华东" in page.text_content("#tags")
+        assert page.locator("#moves li").count() >= 5
+        page.set_viewport_size({"width": 375, "height": 1150})
+        shot(page, "sidebar-group-full")  # the joins and quits below the fold
+        page.set_viewport_size(VIEWPORT)
+        page.goto(f"{served}/sidebar/group?chat_id=wrG2")  # lisi's group: not this member's
+        assert "这个客户群不在你的客户群列表中" in page.text_content("body") and "VIP二群" not in page.content()

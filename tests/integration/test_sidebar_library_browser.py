@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from models import KnowledgeItem, Material
 from sidebar_support import build_world, choose
-from test_sidebar_browser import BRIDGE, VIEWPORT, browser, served, shot  # noqa: F401  (fixtures)
+from test_sidebar_browser import BRIDGE, browser, phone, served, shot  # noqa: F401  (fixtures)
 
 
 
@@ -86,52 +86,46 @@ def test_a_member_sends_a_quick_reply_and_a_material(browser, served, sender, cl
     build_world(sender, client, runtime, fake_wecom.url, admin)
     ids = library(client, admin)
     choose(fake_wecom.url, userid="zhangsan")
-    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1, locale="zh-CN")
-    context.add_init_script(BRIDGE)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with phone(browser, BRIDGE) as page:
 
-    page.goto(f"{served}/sidebar/quick-replies")  # → fake authorize → callback → the page
-    page.wait_for_url("**/sidebar/quick-replies#wechat_redirect", timeout=15000)
-    page.wait_for_selector("#folders >> text=售后服务")
-    shot(page, "sidebar-quick-replies")
-    page.click("#folders >> text=售后服务")
-    page.wait_for_selector("#folders >> text=退货退款")
-    assert page.locator("#items .lb-item").count() == 2  # 售后服务 and below
-    page.fill("#search input", "如何退货")  # a similar question
-    page.click("#search button")
-    page.wait_for_function("document.querySelectorAll('#items .lb-item').length === 1")
-    item = page.locator(f"#items .lb-item[data-id='{ids['reply']}']")
-    item.locator(".lb-send").click()
-    page.wait_for_selector(f"#items .lb-item[data-id='{ids['reply']}'] >> text=已使用 1 次")
+        page.goto(f"{served}/sidebar/quick-replies")  # → fake authorize → callback → the page
+        page.wait_for_url("**/sidebar/quick-replies#wechat_redirect", timeout=15000)
+        page.wait_for_selector("#folders >> text=售后服务")
+        shot(page, "sidebar-quick-replies")
+        page.click("#folders >> text=售后服务")
+        page.wait_for_selector("#folders >> text=退货退款")
+        assert page.locator("#items .lb-item").count() == 2  # 售后服务 and below
+        page.fill("#search input", "如何退货")  # a similar question
+        page.click("#search button")
+        page.wait_for_function("document.querySelectorAll('#items .lb-item').length === 1")
+        item = page.locator(f"#items .lb-item[data-id='{ids['reply']}']")
+        item.locator(".lb-send").click()
+        page.wait_for_selector(f"#items .lb-item[data-id='{ids['reply']}'] >> text=已使用 1 次")
 
-    [media] = requests.get(f"{fake_wecom.url}/fake/media", timeout=5).json()["media"]
-    assert sends(page) == [
-        {"msgtype": "text", "text": {"content": "您好，收到商品7天内可在订单页点“申请售后”办理退货，我们承担运费。"}},
-        {"msgtype": "image", "image": {"mediaid": media["media_id"]}}]
-    assert (media["type"], media["filename"]) == ("image", "年度套餐.png")
-    with runtime.Session() as s:
-        assert s.get(KnowledgeItem, ids["reply"]).uses == 1
+        [media] = requests.get(f"{fake_wecom.url}/fake/media", timeout=5).json()["media"]
+        assert sends(page) == [
+            {"msgtype": "text", "text": {"content": "您好，收到商品7天内可在订单页点“申请售后”办理退货，我们承担运费。"}},
+            {"msgtype": "image", "image": {"mediaid": media["media_id"]}}]
+        assert (media["type"], media["filename"]) == ("image", "年度套餐.png")
+        with runtime.Session() as s:
+            assert s.get(KnowledgeItem, ids["reply"]).uses == 1
 
-    page.goto(f"{served}/sidebar/materials")
-    page.wait_for_selector("#items .lb-item")
-    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
-    shot(page, "sidebar-materials")
-    page.click("#sections >> text=图片")
-    page.wait_for_function("document.querySelectorAll('#items .lb-item').length === 1")
-    page.locator(f"#items .lb-item[data-id='{ids['image']}'] .lb-send").click()
-    page.wait_for_selector(f"#items .lb-item[data-id='{ids['image']}'] >> text=已使用 1 次")
-    page.click("#sections >> text=链接")
-    page.locator(f"#items .lb-item[data-id='{ids['link']}'] .lb-send").click()
-    page.wait_for_selector(f"#items .lb-item[data-id='{ids['link']}'] >> text=已使用 1 次")
-    assert sends(page)[2:] == [
-        {"msgtype": "image", "image": {"mediaid": media["media_id"]}},  # the same file: no second upload
-        {"msgtype": "news", "news": {"link": "https://example.com/plan", "title": "年度套餐介绍",
-                                     "desc": "一年省下 30% 的费用", "imgUrl": ""}}]
-    assert len(requests.get(f"{fake_wecom.url}/fake/media", timeout=5).json()["media"]) == 1
-    with runtime.Session() as s:
-        assert dict(s.execute(select(Material.id, Material.uses).where(Material.uses > 0)).all()) == {
-            ids["image"]: 1, ids["link"]: 1}
-    assert errors == []
-    context.close()
+        page.goto(f"{served}/sidebar/materials")
+        page.wait_for_selector("#items .lb-item")
+        page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        shot(page, "sidebar-materials")
+        page.click("#sections >> text=图片")
+        page.wait_for_function("document.querySelectorAll('#items .lb-item').length === 1")
+        page.locator(f"#items .lb-item[data-id='{ids['image']}'] .lb-send").click()
+        page.wait_for_selector(f"#items .lb-item[data-id='{ids['image']}'] >> text=已使用 1 次")
+        page.click("#sections >> text=链接")
+        page.locator(f"#items .lb-item[data-id='{ids['link']}'] .lb-send").click()
+        page.wait_for_selector(f"#items .lb-item[data-id='{ids['link']}'] >> text=已使用 1 次")
+        assert sends(page)[2:] == [
+            {"msgtype": "image", "image": {"mediaid": media["media_id"]}},  # the same file: no second upload
+            {"msgtype": "news", "news": {"link": "https://example.com/plan", "title": "年度套餐介绍",
+                                         "desc": "一年省下 30% 的费用", "imgUrl": ""}}]
+        assert len(requests.get(f"{fake_wecom.url}/fake/media", timeout=5).json()["media"]) == 1
+        with runtime.Session() as s:
+            assert dict(s.execute(select(Material.id, Material.uses).where(Material.uses > 0)).all()) == {
+                ids["image"]: 1, ids["link"]: 1}

@@ -46,13 +46,9 @@ SEED: dict[str, Any] = {
 
 @pytest.fixture
 def fake() -> Iterator[FakeWeComServer]:
+    """This module's own seed (the conftest's `token` is issued by it)."""
     with FakeWeComServer(state=FakeState(SEED)) as server:
         yield server
-
-
-@pytest.fixture
-def token(fake: FakeWeComServer) -> str:
-    return token_for(fake)
 
 
 def errcode(result: dict[str, Any]) -> int:

@@ -3,27 +3,15 @@ over real HTTP: WeCom's shapes, limits and errcodes. Helpers from test_fake_serv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_fake_server import api, seeded, token_for
+from test_fake_server import api
 
 from wecom.fake import FakeWeComServer
 
 JOIN = "externalcontact/groupchat/"
 TEMPLATE = "externalcontact/group_welcome_template/"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeComServer]:
-    with seeded() as server:
-        yield server
-
-
-@pytest.fixture
-def token(fake: FakeWeComServer) -> str:
-    return token_for(fake)
 
 
 def way(**fields: Any) -> dict[str, Any]:

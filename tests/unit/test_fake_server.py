@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,12 +35,6 @@ SEED: dict[str, Any] = {
 def seeded(**kwargs: Any) -> FakeWeComServer:
     """A seeded fake on a free port (not started yet: use it as a context manager)."""
     return FakeWeComServer(state=FakeState(SEED), **kwargs)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeComServer]:
-    with seeded() as server:
-        yield server
 
 
 def api(server: FakeWeComServer, path: str, token: str | None = None, *, json: Any = None,

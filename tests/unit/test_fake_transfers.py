@@ -4,27 +4,14 @@ route, the unassigned list's cursor and the groups' daily cap. Helpers from test
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
-from test_fake_server import CORPID, api, seeded, token_for
+from test_fake_server import CORPID, api
 
 from wecom.fake import FakeWeComServer
 
 X = "externalcontact/"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeComServer]:
-    with seeded() as server:
-        yield server
-
-
-@pytest.fixture
-def token(fake: FakeWeComServer) -> str:
-    return token_for(fake)
 
 
 def control(fake: FakeWeComServer, route: str, **body: Any) -> requests.Response:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import time
 
 import pytest
 import requests
-from test_fake_server import CORPID, api, seeded, token_for
+from test_fake_server import CORPID, api
 
 from wecom.fake import FakeWeComServer
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeComServer]:
-    with seeded() as server:
-        yield server
-
-
-@pytest.fixture
-def token(fake: FakeWeComServer) -> str:
-    return token_for(fake)
 
 
 def add_account(fake: FakeWeComServer, token: str, name: str = "售后") -> str:
