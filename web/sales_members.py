@@ -10,51 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import g
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Staff
-from models.directory import Department
+from models.directory import OrgChart
 from web.errors import ApiError
 
 
-@dataclass(frozen=True)
-class Directory:
-    """A corp's departments and who is in them, read in two queries, so a page of department targets costs
-    no query per target."""
-
-    children: dict[int, list[int]]
-    leaders: dict[int, list[str]]
-    staff: dict[str, set[int]]  # userid → departments
-
-    @classmethod
-    def load(cls, s: Session, corp_id: str) -> Directory:
-        children: dict[int, list[int]] = {}
-        leaders: dict[int, list[str]] = {}
-        for dept_id, parent_id, led_by in s.execute(select(Department.dept_id, Department.parent_id,
-                                                           Department.leaders).where(
-                Department.corp_id == corp_id, Department.deleted_at.is_(None))):
-            leaders[dept_id] = list(led_by or [])
-            if parent_id is not None and parent_id != dept_id:
-                children.setdefault(parent_id, []).append(dept_id)
-        staff = {userid: {int(d) for d in depts or []} for userid, depts in s.execute(
-            select(Staff.userid, Staff.department).where(Staff.corp_id == corp_id))}
-        return cls(children, leaders, staff)
+class Directory(OrgChart):
+    """The org chart (models/directory.py) as the reports read it: a department the corp lacks is a 404."""
 
     def subtree(self, root: int) -> set[int]:
         """`root` and its sub-departments (404 when the corp has no such department)."""
         if root not in self.leaders:
             raise ApiError(404, "not_found", f"no department {root} in this corp")
-        found, todo = {root}, [root]
-        while todo:
-            for child in self.children.get(todo.pop(), []):
-                if child not in found:
-                    found.add(child)
-                    todo.append(child)
-        return found
-
-    def members_of(self, depts: set[int]) -> set[str]:
-        return {userid for userid, member_of in self.staff.items() if member_of & depts}
+        return self.below({root})
 
 
 @dataclass(frozen=True)
@@ -69,8 +38,7 @@ def reach(directory: Directory) -> Reach:
     principal = g.principal
     if not principal.is_member:
         return Reach(None, None)
-    led = [d for d, leaders in directory.leaders.items() if principal.userid in leaders]
-    depts = set().union(*(directory.subtree(d) for d in led))
+    depts = directory.led_by(str(principal.userid))
     return Reach(frozenset(directory.members_of(depts) | {principal.userid}), frozenset(depts))
 
 
