@@ -5,11 +5,16 @@ its response model (web/endpoint.py), so a drifted schema fails here too.
 
 `SCRM_FUZZ_EXAMPLES` sets the examples per operation (default 25, positive and negative: about a minute
 for the ~75 operations on SQLite; a nightly-sized run is 200). `SCRM_API_FUZZ_EXAMPLES`, when set, overrides
-it for this file alone: CI's MariaDB pass runs fewer here (see .ci/run) and the full callback fuzz."""
+it for this file alone: CI's MariaDB pass runs fewer here (see .ci/run) and the full callback fuzz.
+
+The operations are dealt into SHARDS fixed shards (by a CRC of the operation's label, so a shard holds the
+same operations on every run and machine): each shard is its own test item, which pytest-xdist can hand to
+another worker; as one item the fuzz was the suite's longest pole (~150 s on one worker)."""
 
 from __future__ import annotations
 
 import os
+import zlib
 
 import pytest
 import schemathesis
@@ -17,13 +22,16 @@ from hypothesis import HealthCheck, settings
 
 from customer_world import build
 
+SHARDS = 6
 EXAMPLES = int(os.environ.get("SCRM_API_FUZZ_EXAMPLES") or os.environ.get("SCRM_FUZZ_EXAMPLES", "25"))
 
 
-@pytest.fixture
-def api_schema(app, runtime):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=range(SHARDS), ids=lambda n: f"shard{n}")
+def api_schema(request, app, runtime):  # type: ignore[no-untyped-def]
     build(runtime)
-    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    shard = request.param
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app).include(
+        func=lambda ctx: zlib.crc32(ctx.operation.label.encode()) % SHARDS == shard)
 
 
 @pytest.fixture
