@@ -46,6 +46,7 @@ class SopPlan(Base):
 
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id"))  # the app that calls add_msg_template
     name: Mapped[str] = mapped_column(String(PLAN_NAME_MAX))
     trigger: Mapped[str] = mapped_column(String(16))
     channel_code_ids: Mapped[list[Any]] = mapped_column(default=list)

@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_table('sop_plans',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('corp_id', sa.String(length=64), nullable=False),
+    sa.Column('app_pk', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('trigger', sa.String(length=16), nullable=False),
     sa.Column('channel_code_ids', sa.JSON(), nullable=False),
@@ -32,6 +33,7 @@ def upgrade() -> None:
     sa.Column('created_at', models.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', models.db.UTCDateTime(), nullable=False),
     sa.Column('deleted_at', models.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['app_pk'], ['apps.id'], name=op.f('fk_sop_plans_app_pk_apps')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sop_plans'))
     )
     op.create_table('sop_date_scans',
