@@ -1,5 +1,6 @@
 """The tasks' clock (models/tasks.py), run every minute by `rq cron jobs.cron` (`tasks_tick`): rounds due are
-issued, and warnings due are sent, each exactly once whatever the number of workers and restarts.
+issued, warnings due are sent and follow-up tasks' cycles that ended are closed, each exactly once whatever
+the number of workers and restarts.
 
 A round is claimed by moving the task's `next_issue_at` on with a conditional UPDATE (WHERE it still holds
 the time the tick read), in the transaction that writes the round, its assignments and the app message; a
@@ -13,19 +14,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
 from handlers.registry import HandlerContext
 from jobs.queue import enqueue_outbox, job
 from jobs.runtime import current
-from models import Staff
+from models import Customer, FollowRelation, FollowStatus, Message, Staff
 from models.corp import messaging_app
 from models.db import utcnow
 from models.directory import OrgChart
 from models.task_rounds import assignees, following_issue, issue_round
-from models.tasks import AssignmentStatus, Task, TaskAssignment, TaskRound
+from models.tasks import AssignmentStatus, FollowUpCycle, Task, TaskAssignment, TaskRound
 
 BATCH = 200
 TEXT_MAX = 600
@@ -127,7 +128,65 @@ def warn_due(now: dt.datetime | None = None) -> int:
     return warned
 
 
+def last_contact(s: Session, customer: Customer) -> dt.datetime | None:
+    """The customer's last follow-up record (Customer.last_followed_at, kept by models.followup) or message."""
+    chat = s.scalar(select(func.max(Message.send_time)).where(Message.corp_id == customer.corp_id,
+                                                              Message.external_userid == customer.external_userid))
+    times = [t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in (customer.last_followed_at, chat) if t]
+    return max(times) if times else None
+
+
+def _end_cycle(s: Session, cycle: FollowUpCycle, task: Task, now: dt.datetime) -> Pending | None:
+    """Close the cycle that ended at `cycle.due_at`, claimed by moving due_at on (None: another worker did).
+    A contact within it restarts the cycle from the contact; none reminds the member and starts the next."""
+    due = cycle.due_at
+    assert due is not None and task.every_days is not None
+    every = dt.timedelta(days=task.every_days)
+    customer = s.get_one(Customer, cycle.customer_id)
+    follows = s.scalar(select(FollowRelation.id).where(
+        FollowRelation.customer_id == customer.id, FollowRelation.userid == cycle.userid,
+        FollowRelation.status == FollowStatus.active.value))
+    contact = last_contact(s, customer)
+    stopped = follows is None or customer.deleted_at is not None
+    contacted = contact is not None and contact > due - every
+    following = None if stopped else (contact + every if contacted else due + every)
+    values: dict[str, object] = {"due_at": following}
+    if not stopped and not contacted:
+        values.update(reminded=FollowUpCycle.reminded + 1, last_reminded_at=now)
+    claimed = s.execute(update(FollowUpCycle).where(FollowUpCycle.id == cycle.id, FollowUpCycle.due_at == due)
+                        .values(**values).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    if stopped or contacted:
+        return []
+    who = customer.name or customer.external_userid
+    text = f"跟进任务「{task.name}」：客户「{who}」已{task.every_days}天未跟进，请及时跟进。"
+    return notify(s, task.corp_id, [cycle.userid], text, f"follow_up_cycle:{cycle.id}:{due:%Y%m%d%H%M%S}")
+
+
+def cycles_due(now: dt.datetime | None = None) -> int:
+    """End every follow-up cycle due by `now` (tasks running: not ended, deleted or past their end); how many."""
+    runtime = current()
+    now = now or utcnow()
+    with runtime.Session() as s:
+        due = list(s.scalars(select(FollowUpCycle.id).join(Task, Task.id == FollowUpCycle.task_id).where(
+            FollowUpCycle.due_at <= now, Task.deleted_at.is_(None), Task.ended_at.is_(None),
+            (Task.ends_at.is_(None)) | (Task.ends_at > now)).order_by(FollowUpCycle.due_at).limit(BATCH)))
+    ended, pending = 0, []
+    for cycle_id in due:
+        with runtime.WriteSession.begin() as s:
+            cycle = s.get_one(FollowUpCycle, cycle_id)
+            if cycle.due_at is None or cycle.due_at > now:
+                continue
+            outcome = _end_cycle(s, cycle, s.get_one(Task, cycle.task_id), now)
+        if outcome is not None:
+            ended += 1
+            pending += outcome
+    enqueue_outbox(pending)
+    return ended
+
+
 @job("tasks_tick", queue="maintenance")
 def tasks_tick() -> dict[str, int]:
     """The periodic form, every minute from `rq cron jobs.cron`."""
-    return {"issued": issue_due(), "warned": warn_due()}
+    return {"issued": issue_due(), "warned": warn_due(), "follow_up_cycles": cycles_due()}

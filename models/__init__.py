@@ -60,7 +60,7 @@ __all__ = [
     "Pool", "PoolAction", "PoolMove", "PoolReturnReason", "PoolScan",
 ]
 from models.sop import RunStatus, SopDateScan, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger, StepVia
-from models.tasks import AssignmentStatus, Repeat, Task, TaskAssignment, TaskKind, TaskRound
+from models.tasks import AssignmentStatus, FollowUpCycle, Repeat, Task, TaskAssignment, TaskKind, TaskRound
 
 __all__ += ["RunStatus", "SopDateScan", "SopEnrolment", "SopPlan", "SopRun", "SopStep", "SopTrigger", "StepVia",
-            "AssignmentStatus", "Repeat", "Task", "TaskAssignment", "TaskKind", "TaskRound"]
+            "AssignmentStatus", "FollowUpCycle", "Repeat", "Task", "TaskAssignment", "TaskKind", "TaskRound"]

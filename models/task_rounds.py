@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.customer import Customer, FollowRelation, FollowStatus
 from models.directory import OrgChart
 from models.staff import Staff
-from models.tasks import Task, TaskAssignment, TaskKind, TaskRound
+from models.tasks import FollowUpCycle, Task, TaskAssignment, TaskKind, TaskRound
 from rules.schedule import next_round
 
 
@@ -65,3 +66,17 @@ def issue_round(session: Session, task: Task, issued_at: dt.datetime, userids: l
     session.add_all(TaskAssignment(round_id=row.id, task_id=task.id, userid=u) for u in userids)
     session.flush()
     return row
+
+
+def start_cycles(session: Session, task: Task, start: dt.datetime, userids: list[str]) -> int:
+    """A follow-up task's cycles: each active follow relation of `userids` (customers not in the recycle bin),
+    first due `every_days` after `start`. How many."""
+    assert task.every_days is not None
+    due = start + dt.timedelta(days=task.every_days)
+    pairs = session.execute(select(FollowRelation.customer_id, FollowRelation.userid).join(Customer).where(
+        FollowRelation.corp_id == task.corp_id, FollowRelation.userid.in_(userids),
+        FollowRelation.status == FollowStatus.active.value, Customer.deleted_at.is_(None))).all()
+    session.add_all(FollowUpCycle(task_id=task.id, corp_id=task.corp_id, customer_id=customer_id, userid=userid,
+                                  due_at=due) for customer_id, userid in pairs)
+    session.flush()
+    return len(pairs)

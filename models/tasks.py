@@ -28,6 +28,7 @@ class TaskKind(enum.StrEnum):
     once = "once"
     repeat = "repeat"
     sop = "sop"
+    follow_up = "follow_up"  # 跟进任务: each customer of the members, every `every_days` days (FollowUpCycle)
 
 
 class Repeat(enum.StrEnum):
@@ -62,6 +63,7 @@ class Task(Base):
     userids: Mapped[list[Any]] = mapped_column(default=list)
     dept_ids: Mapped[list[Any]] = mapped_column(default=list)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    every_days: Mapped[int | None]
     next_issue_at: Mapped[dt.datetime | None]
     ended_at: Mapped[dt.datetime | None]
     created_by: Mapped[str] = mapped_column(String(96), default="")
@@ -94,3 +96,22 @@ class TaskAssignment(Base):
     status: Mapped[str] = mapped_column(String(8), default=AssignmentStatus.todo.value)
     done_at: Mapped[dt.datetime | None]
     proofs: Mapped[list[Any]] = mapped_column(default=list)  # storage keys of the proof images
+
+
+class FollowUpCycle(Base):
+    """One customer of a follow-up task's member: followed up within every `every_days` days, else reminded.
+    `due_at` is the end of the running cycle (None: stopped, the member no longer follows the customer). A
+    follow-up record or a message with the customer restarts the cycle: the tick (jobs/tasks.py) reads the
+    last contact when the cycle ends, so the contact paths pay nothing for it."""
+
+    __tablename__ = "follow_up_cycles"
+    __table_args__ = (UniqueConstraint("task_id", "customer_id", "userid"), Index("ix_follow_up_cycles_due", "due_at"))
+
+    id: Mapped[intpk]
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    corp_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    userid: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[dt.datetime | None]
+    reminded: Mapped[int] = mapped_column(default=0)
+    last_reminded_at: Mapped[dt.datetime | None]

@@ -19,8 +19,8 @@ from jobs.queue import enqueue_outbox
 from jobs.tasks import announce
 from models import Role
 from models.db import utcnow
-from models.task_rounds import assignees, first_issue, following_issue, issue_round
-from models.tasks import AssignmentStatus, Task, TaskAssignment, TaskKind, TaskRound
+from models.task_rounds import assignees, first_issue, following_issue, issue_round, start_cycles
+from models.tasks import AssignmentStatus, FollowUpCycle, Task, TaskAssignment, TaskKind, TaskRound
 from rules.group_codes import decode_image
 from storage import storage
 from web import errors
@@ -50,6 +50,14 @@ def _round_json(s: Session, round_: TaskRound, scope: set[str] | None) -> dict[s
                             for a in rows]}
 
 
+def _cycles(s: Session, task: Task) -> int | None:
+    """A follow-up task's running customer cycles (None for other kinds)."""
+    if task.kind != TaskKind.follow_up.value:
+        return None
+    return s.scalar(select(func.count()).select_from(FollowUpCycle).where(FollowUpCycle.task_id == task.id,
+                                                                          FollowUpCycle.due_at.is_not(None)))
+
+
 def _render(s: Session, tasks: list[Task]) -> list[dict[str, Any]]:
     def iso(value: Any) -> str | None:
         return value.isoformat() if value else None
@@ -65,7 +73,9 @@ def _render(s: Session, tasks: list[Task]) -> list[dict[str, Any]]:
                     "at": clock_of(t.at_minute), "starts_at": t.starts_at.isoformat(), "ends_at": iso(t.ends_at),
                     "valid_minutes": t.valid_minutes, "warn_minutes": t.warn_minutes,
                     "proof_required": t.proof_required, "userids": t.userids, "dept_ids": t.dept_ids,
-                    "customer_id": t.customer_id, "next_issue_at": iso(t.next_issue_at), "ended_at": iso(t.ended_at),
+                    "customer_id": t.customer_id, "every_days": t.every_days,
+                    "follow_up_customers": _cycles(s, t), "next_issue_at": iso(t.next_issue_at),
+                    "ended_at": iso(t.ended_at),
                     "created_by": t.created_by, "created_at": t.created_at.isoformat(), "rounds": rounds,
                     "current": _round_json(s, latest, scope) if latest else None})
     return out
@@ -118,8 +128,9 @@ def get_task(task_id: int) -> Any:
 
 @bp.post("/tasks")
 @require(Role.admin)
-@endpoint("Create a task for members and departments: once (issued at starts_at, now by default) or repeating at "
-          "HH:MM corp time (a period already past today rolls to the next); each assignee gets an app message "
+@endpoint("Create a task for members and departments: once (issued at starts_at, now by default), repeating at "
+          "HH:MM corp time (a period already past today rolls to the next) or a follow-up task (every_days: each "
+          "of their customers followed up every N days, else a reminder); each assignee gets an app message "
           "when a round is issued, and a warning warn_minutes before its deadline (their managers too)",
           body=TaskBody, response=TaskOut, status=201)
 def create_task(body: TaskBody) -> Any:
@@ -127,7 +138,8 @@ def create_task(body: TaskBody) -> Any:
     with runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, body.corp_id)
         zone = corp_zone(s, corp_id)
-        task = Task(corp_id=corp_id, kind=(TaskKind.repeat if body.repeat else TaskKind.once).value,
+        kind = TaskKind.follow_up if body.every_days else TaskKind.repeat if body.repeat else TaskKind.once
+        task = Task(corp_id=corp_id, kind=kind.value, every_days=body.every_days,
                     name=body.name, content=body.content,
                     attachments=[m.model_dump(exclude_none=True, mode="json") for m in body.attachments],
                     proof_required=body.proof_required, repeat=body.repeat.value if body.repeat else "",
@@ -140,8 +152,11 @@ def create_task(body: TaskBody) -> Any:
         if not assignees(s, task):
             raise ApiError(422, "invalid", "userids: no active member among the members and departments named",
                            {"userids": "no active member"})
-        task.next_issue_at = first_issue(task, now, zone)
         pending = []
+        if kind == TaskKind.follow_up:
+            start_cycles(s, task, max(task.starts_at, now), assignees(s, task))
+        else:
+            task.next_issue_at = first_issue(task, now, zone)
         if task.next_issue_at is not None and task.next_issue_at <= now:  # due now: issued here, not a minute later
             at, userids = task.next_issue_at, assignees(s, task)
             task.next_issue_at = following_issue(task, at, zone)

@@ -96,6 +96,7 @@ def upgrade() -> None:
     sa.Column('userids', sa.JSON(), nullable=False),
     sa.Column('dept_ids', sa.JSON(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('every_days', sa.Integer(), nullable=True),
     sa.Column('next_issue_at', models.db.UTCDateTime(), nullable=True),
     sa.Column('ended_at', models.db.UTCDateTime(), nullable=True),
     sa.Column('created_by', sa.String(length=96), nullable=False),
@@ -154,11 +155,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('task_assignments', schema=None) as batch_op:
         batch_op.create_index('ix_task_assignments_task', ['task_id', 'userid'], unique=False)
-
+    op.create_table('follow_up_cycles',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('corp_id', sa.String(length=64), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('userid', sa.String(length=64), nullable=False),
+    sa.Column('due_at', models.db.UTCDateTime(), nullable=True),
+    sa.Column('reminded', sa.Integer(), nullable=False),
+    sa.Column('last_reminded_at', models.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_follow_up_cycles_customer_id_customers')),
+    sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_follow_up_cycles_task_id_tasks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_follow_up_cycles')),
+    sa.UniqueConstraint('task_id', 'customer_id', 'userid', name=op.f('uq_follow_up_cycles_task_id_customer_id_userid'))
+    )
+    with op.batch_alter_table('follow_up_cycles', schema=None) as batch_op:
+        batch_op.create_index('ix_follow_up_cycles_due', ['due_at'], unique=False)
 
 
 def downgrade() -> None:
     # dropping a table drops its indexes (MariaDB refuses to drop one a foreign key uses on its own)
-    for table in ("task_assignments", "task_rounds", "sop_runs", "tasks", "sop_enrolments", "sop_steps",
+    for table in ("follow_up_cycles", "task_assignments", "task_rounds", "sop_runs", "tasks", "sop_enrolments", "sop_steps",
                   "sop_date_scans", "sop_plans"):
         op.drop_table(table)

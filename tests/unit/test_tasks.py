@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select, update
 
 from customer_world import build, rejected
-from jobs.tasks import issue_due, warn_due
-from models import Staff, Task, TaskAssignment, TaskRound
+from jobs.tasks import cycles_due, issue_due, warn_due
+from models import FollowUpCycle, Message, Staff, Task, TaskAssignment, TaskRound
 from models.directory import Department
 from storage import storage
 from support import CORP_ID
@@ -60,6 +60,8 @@ def sent(fake_wecom) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     ({"userids": [], "dept_ids": []}, "body"),
     ({"warn_minutes": 10}, "body"),
     ({"userids": ["nobody"]}, "userids"),
+    ({"every_days": 3, "repeat": "workday", "at": "10:00"}, "body"),
+    ({"every_days": 0}, "every_days"),
 ])
 def test_a_bad_task_is_a_422_and_nothing_is_stored(client, runtime, world, body, field) -> None:  # type: ignore[no-untyped-def]
     payload = {"corp_id": CORP_ID, "name": "发朋友圈", "content": "转发", "userids": ["zhangsan"], **body}
@@ -161,3 +163,27 @@ def test_an_ended_task_issues_no_more_rounds(client, runtime, world) -> None:  #
     ended = client.post(f"/api/v1/tasks/{task['id']}/end", headers=world["admin"]).get_json()
     assert ended["ended_at"] and ended["next_issue_at"] is None
     assert issue_due(dt.datetime(2026, 12, 31, tzinfo=dt.UTC)) == 0
+
+
+def test_a_follow_up_task_reminds_each_cycle_and_a_record_or_a_chat_restarts_it(  # type: ignore[no-untyped-def]
+        client, runtime, world, fake_wecom, monkeypatch) -> None:
+    start = dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr("web.api_tasks.utcnow", lambda: start)
+    task = create(client, world["admin"], name="三天一跟进", userids=["zhangsan", "lisi"], every_days=3)
+    assert (task["kind"], task["every_days"], task["follow_up_customers"]) == ("follow_up", 3, 3)  # 周八 is binned
+    r = client.post("/api/v1/follow-ups", headers=world["lisi"], json={
+        "customer_id": world["赵六"], "text": "电话回访", "at": (start + dt.timedelta(days=1)).isoformat()})
+    assert r.status_code == 201, r.get_json()
+    with runtime.WriteSession.begin() as s:
+        s.add(Message(corp_id=CORP_ID, source="kf", msgid="chat-1", external_userid="wm孙七", origin="customer",
+                      msgtype="text", content="在吗", send_time=start + dt.timedelta(days=2)))
+    fake_wecom.clear_calls()
+    assert cycles_due(start + dt.timedelta(days=3)) == 3 and cycles_due(start + dt.timedelta(days=3, minutes=1)) == 0
+    assert sent(fake_wecom) == [("zhangsan", "跟进任务「三天一跟进」：客户「王小明」已3天未跟进，请及时跟进。")]
+    with runtime.Session() as s:
+        due = dict(s.execute(select(FollowUpCycle.customer_id, FollowUpCycle.due_at)).all())
+    assert due == {world["王小明"]: start + dt.timedelta(days=6), world["赵六"]: start + dt.timedelta(days=4),
+                   world["孙七"]: start + dt.timedelta(days=5)}
+    fake_wecom.clear_calls()
+    assert cycles_due(start + dt.timedelta(days=6)) == 3
+    assert [to for to, _ in sent(fake_wecom)] == ["lisi", "lisi", "zhangsan"]

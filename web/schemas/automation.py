@@ -182,6 +182,9 @@ class TaskBody(CorpBody):
     valid_minutes: int | None = Field(None, ge=1, le=366 * 24 * 60, description="执行有效时间 after each issue")
     warn_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60, description="临期预警: minutes before the deadline")
     proof_required: bool = Field(False, description="done needs at least one proof image")
+    every_days: int | None = Field(None, ge=1, le=365, description="跟进任务: each customer of the members is to be "
+                                   "followed up every N days (a follow-up record or a chat restarts the cycle), "
+                                   "else the member is reminded")
     userids: list[Userid] = Field([], max_length=2000)
     dept_ids: list[Annotated[int, Field(ge=0, le=2**31 - 1)]] = Field([], max_length=500,
                                                                        description="and those below them")
@@ -190,6 +193,8 @@ class TaskBody(CorpBody):
     def _coherent(self) -> Self:
         if not self.userids and not self.dept_ids:
             raise ValueError("name userids or dept_ids")
+        if self.every_days is not None and self.repeat is not None:
+            raise ValueError("a follow-up task (every_days) does not repeat")
         if self.repeat is None and (self.at is not None or self.repeat_day is not None):
             raise ValueError("at and repeat_day are for repeating tasks")
         if self.repeat is not None and self.at is None:
@@ -255,6 +260,8 @@ class TaskOut(Out):
     userids: list[str]
     dept_ids: list[int]
     customer_id: int | None
+    every_days: int | None
+    follow_up_customers: int | None = Field(description="a follow-up task: the customers whose cycle runs")
     next_issue_at: dt.datetime | None
     ended_at: dt.datetime | None
     created_by: str
