@@ -208,3 +208,19 @@ def test_a_birthday_plan_enrols_three_days_ahead_once_a_day_in_the_corp_zone(cli
     with runtime.Session() as s:
         assert s.execute(select(SopEnrolment.customer_id, SopEnrolment.cycle)).all() == [(world["王小明"], "2026")]
         assert s.scalar(select(SopRun.due_at)) == dt.datetime(2026, 11, 30, 10, tzinfo=ZoneInfo("America/Los_Angeles"))
+
+
+def test_a_template_step_goes_out_through_add_msg_template_for_the_follower(  # type: ignore[no-untyped-def]
+        client, runtime, world, sender, fake_wecom) -> None:
+    link = {"type": "link", "title": "新品", "url": "https://example.invalid/p"}
+    create(client, world["admin"], steps=[step(via="template", hours_after=0, day=None, at=None,
+                                               messages=[TEXT, link])])
+    assert sender.post(ADD, ExternalUserID="wmTemplate", UserID="zhangsan").status_code == 200
+    fake_wecom.clear_calls()
+    assert fire_due(dt.datetime.now(dt.UTC) + dt.timedelta(days=800)) == 1
+    assert [c["body"] for c in fake_wecom.calls("externalcontact/add_msg_template")] == [{
+        "chat_type": "single", "external_userid": ["wmTemplate"], "sender": "zhangsan",
+        "text": {"content": TEXT["text"]},
+        "attachments": [{"msgtype": "link", "link": {"title": "新品", "url": "https://example.invalid/p"}}]}]
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(Task)) == 0  # sent, not handed to the follower
