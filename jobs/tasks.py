@@ -148,8 +148,9 @@ def _end_cycle(s: Session, cycle: FollowUpCycle, task: Task, now: dt.datetime) -
         FollowRelation.status == FollowStatus.active.value))
     contact = last_contact(s, customer)
     stopped = follows is None or customer.deleted_at is not None
-    contacted = contact is not None and contact > due - every
-    following = None if stopped else (contact + every if contacted else due + every)
+    restart = contact if contact is not None and contact > due - every else None  # a contact within the cycle
+    contacted = restart is not None
+    following = None if stopped else (restart or due) + every
     values: dict[str, object] = {"due_at": following}
     if not stopped and not contacted:
         values.update(reminded=FollowUpCycle.reminded + 1, last_reminded_at=now)
