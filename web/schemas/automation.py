@@ -175,7 +175,7 @@ class TaskBody(CorpBody):
     content: str = Field("", max_length=CONTENT_MAX)
     attachments: list[Message] = Field([], max_length=MAX_ATTACHMENTS)
     repeat: Repeat | None = Field(None, description="none: once; workday (Mon-Fri), weekly, monthly")
-    repeat_day: int | None = Field(None, description="weekly: 0 Monday … 6 Sunday; monthly: 1 … 31")
+    repeat_day: int | None = Field(None, ge=0, le=31, description="weekly: 0 Monday … 6 Sunday; monthly: 1 … 31")
     at: Clock | None = Field(None, description="a repeating task's issue time, HH:MM corp time")
     starts_at: Instant | None = Field(None, description="default now; a once task is issued then")
     ends_at: Instant | None = Field(None, description="no round after it; a round's deadline at the latest")
