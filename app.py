@@ -144,6 +144,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_targets.bp)
     from web import api_transfers  # hand-overs (客户继承), resigned members, automatic inheritance
     app.register_blueprint(api_transfers.bp)
+    from web import api_sop, api_tasks  # SOP plans; tasks (任务) and their rounds
+    app.register_blueprint(api_sop.bp)
+    app.register_blueprint(api_tasks.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -17,6 +17,7 @@ from handlers import timeline
 from handlers.channels import code_for_state, count_add
 from handlers.directory import apply_user  # noqa: F401  (re-exported: jobs.outbound uses it)
 from handlers.registry import HandlerContext, on
+from handlers.sop import enrol_added
 from handlers.tags import set_follow_tags
 from handlers.welcome import plan_welcome
 from models import Customer, FollowRelation, FollowStatus
@@ -63,6 +64,8 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
             count_add(ctx, code, follow, added_at)
         if not customer.channel:
             customer.channel = code.channel
+    if first and (created or readded):
+        enrol_added(ctx.session, follow, code.id if code else None, added_at)
     if event.welcome_code:
         plan_welcome(ctx, event, code, added_at)
     ctx.outbox(

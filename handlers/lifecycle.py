@@ -8,6 +8,7 @@ from sqlalchemy import select
 from handlers import timeline
 from handlers.contacts import refresh_owner
 from handlers.registry import HandlerContext, on
+from handlers.sop import stop_follow
 from handlers.transfers import fail_from_callback
 from models import Customer, FollowRelation, FollowStatus
 from models.corp import messaging_app
@@ -34,6 +35,8 @@ def _end(ctx: HandlerContext, event: ExternalContactEvent, status: str, kind: st
         follow.status = status
         follow.status_changed_at = at
         refresh_owner(follow.customer)
+        if status != TRANSFERRED:  # a hand-over moves the SOP instead (handlers/transfers.py)
+            stop_follow(ctx.session, follow.customer_id, follow.userid, status, at)
     return follow
 
 

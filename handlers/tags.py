@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from handlers.registry import HandlerContext, on
+from handlers.sop import enrol_tagged
 from models import FollowRelation, FollowTag, Tag, TagGroup
 from models.db import get_or_create, utcnow
 from wecom.events import ExternalTagEvent
@@ -145,8 +146,10 @@ def set_follow_tags(session: Session, follow: FollowRelation, tags: list[dict[st
     for tag_pk, row in have.items():
         if tag_pk not in known.values():
             session.delete(row)
-    for tag_pk in set(known.values()) - set(have):
+    new = set(known.values()) - set(have)
+    for tag_pk in new:
         session.add(FollowTag(follow_id=follow.id, tag_pk=tag_pk, tagged_by="wecom"))
+    enrol_tagged(session, follow, [tag_id for tag_id, pk in known.items() if pk in new])
 
 
 def mark_follow_tags(session: Session, follow: FollowRelation, add: Iterable[str], remove: Iterable[str],
@@ -167,4 +170,5 @@ def mark_follow_tags(session: Session, follow: FollowRelation, add: Iterable[str
         if not created:
             row.tagged_by = actor
         added.append(tag_id)
+    enrol_tagged(session, follow, added)
     return {"added": added, "removed": sorted(removed)}

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from handlers.contacts import refresh_owner
 from handlers.registry import HandlerContext
+from handlers.sop import move_follow
 from models import Customer, CustomerGroup, FollowRelation, FollowStatus, Staff
 from models.db import utcnow
 from models.groups import GroupStatus
@@ -173,6 +174,7 @@ def hand_over(s: Session, corp_id: str, external_userid: str, handover: str, tak
         s.add(new)
         customer.follows.append(new)
     new.status, new.status_changed_at = FollowStatus.active.value, at
+    move_follow(s, customer.id, handover, taker)
     if customer.owner_userid in (None, handover):
         customer.owner_userid = taker
     else:

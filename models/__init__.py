@@ -59,3 +59,8 @@ __all__ = [
     "InheritRule", "ItemStatus", "Transfer", "TransferItem", "TransferKind",
     "Pool", "PoolAction", "PoolMove", "PoolReturnReason", "PoolScan",
 ]
+from models.sop import RunStatus, SopDateScan, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger, StepVia
+from models.tasks import AssignmentStatus, FollowUpCycle, Repeat, Task, TaskAssignment, TaskKind, TaskRound
+
+__all__ += ["RunStatus", "SopDateScan", "SopEnrolment", "SopPlan", "SopRun", "SopStep", "SopTrigger", "StepVia",
+            "AssignmentStatus", "FollowUpCycle", "Repeat", "Task", "TaskAssignment", "TaskKind", "TaskRound"]

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import (ApiToken, App, Customer, CustomerGroup, DeadLetter, FollowRelation, GroupMember, Inbox, JobRun,
+from models import (ApiToken, App, Corp, Customer, CustomerGroup, DeadLetter, FollowRelation, GroupMember, Inbox, JobRun,
                     KfSession, Lead, Message, Staff, Transfer, TransferItem)
 from models.conversation import MessageOrigin, MessageSource
 from models.corp import save_app
@@ -30,6 +30,9 @@ from models.db import utcnow
 from models.directory import Department
 from models.moderation import ReplyTimeout, SensitiveAlert
 from models.radar import RadarLink, RadarOpen
+from models.sop import SopEnrolment, SopPlan, SopStep
+from models.task_rounds import issue_round
+from models.tasks import Task
 from support import AGENT_ID, CORP_ID
 
 CORP_A, CORP_B = CORP_ID, "wwcorpb000000001"
@@ -185,6 +188,24 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
             "target_id": target["id"], "category_id": category["id"], "material_id": material_id}
 
 
+def _automation(s: Any, corp: str, customer_id: int) -> dict[str, int]:
+    """An SOP plan (off, so its step may be edited and the plan deleted) with one step and a customer enrolled,
+    and a task issued to zhangsan (issue 16)."""
+    app_pk = s.scalar(select(App.id).join(Corp).where(Corp.corp_id == corp).order_by(App.id))
+    plan = SopPlan(corp_id=corp, app_pk=app_pk, name=f"{MARK[corp]}SOP", trigger="customer_added", enabled=False)
+    s.add(plan)
+    s.flush()
+    step = SopStep(plan_id=plan.id, name=MARK[corp], day=0, at_minute=540,
+                   messages=[{"type": "text", "text": MARK[corp]}])
+    task = Task(corp_id=corp, kind="once", name=MARK[corp], content=MARK[corp], userids=["zhangsan"],
+                starts_at=utcnow())
+    s.add_all([step, task])
+    s.flush()
+    s.add(SopEnrolment(plan_id=plan.id, corp_id=corp, customer_id=customer_id, userid="zhangsan", anchor_at=utcnow()))
+    issue_round(s, task, utcnow(), ["zhangsan"])
+    return {"sop_id": plan.id, "step_id": step.id, "task_id": task.id}
+
+
 def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Both corps' rows; corp → name → id (the path parameters of the admin API's routes)."""
     fake_wecom.seed(fake_seed())
@@ -214,6 +235,7 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
             s.flush()
             s.add(RadarOpen(link_id=link.id, corp_id=corp, reader=MARK[corp], agent="wxwork"))
             ids[corp]["alert_pk"] = alert.id
+            ids[corp].update(_automation(s, corp, ids[corp]["customer_id"]))
     with runtime.WriteSession.begin() as s:
         dead = DeadLetter(job="process_event", args=[ids[CORP_A]["inbox_id"]], queue="events", error=MARK[CORP_A])
         s.add(dead)

@@ -41,7 +41,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id",
           "reason_id": "reason_id", "target_id": "target_id", "category_id": "category_id",
           "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id",
-          "pool_id": "pool_id"}
+          "pool_id": "pool_id",
+          "sop_id": "sop_id", "step_id": "step_id", "task_id": "task_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id",
@@ -154,6 +155,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_pool_customers.claim_customer": {"userid": "zhangsan"},
     "api_pool_customers.assign_customer": {"userid": "zhangsan"},
     "api_pool_leads.claim_lead": {"userid": "zhangsan"},
+    "api_sop.create_plan": {"name": "evil", "trigger": "customer_added",
+                            "steps": [{"name": "evil", "hours_after": 1, "messages": [{"type": "text", "text": "evil"}]}]},
+    "api_sop.edit_plan": {"name": "evil"},
+    "api_sop.add_step": {"name": "evil", "hours_after": 1, "messages": [{"type": "text", "text": "evil"}]},
+    "api_sop.edit_step": {"name": "evil", "hours_after": 1, "messages": [{"type": "text", "text": "evil"}]},
+    "api_tasks.create_task": {"name": "evil", "content": "evil", "userids": ["zhangsan"]},
+    "api_tasks.done": {"userid": "zhangsan"},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}

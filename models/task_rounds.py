@@ -1,0 +1,82 @@
+"""Issuing a task's round (models/tasks.py) and the rules around it: who is assigned (members, and the
+members of the departments named, with the departments below them: models/directory.OrgChart), the
+round's deadline and warning time, and when the next round of a repeating task is due. Every door (the
+admin API, the tick in jobs/tasks.py, an SOP step) issues through `issue_round`, in the caller's
+transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.customer import Customer, FollowRelation, FollowStatus
+from models.directory import OrgChart
+from models.staff import Staff
+from models.tasks import FollowUpCycle, Task, TaskAssignment, TaskKind, TaskRound
+from rules.schedule import next_round
+
+
+def assignees(session: Session, task: Task) -> list[str]:
+    """The task's members and its departments' (and those below them), active members only, sorted."""
+    chosen = set(task.userids)
+    if task.dept_ids:
+        chart = OrgChart.load(session, task.corp_id)
+        chosen |= chart.members_of(chart.below({int(d) for d in task.dept_ids}))
+    if not chosen:
+        return []
+    return sorted(session.scalars(select(Staff.userid).where(
+        Staff.corp_id == task.corp_id, Staff.userid.in_(chosen), Staff.status != "resigned")))
+
+
+def deadline(task: Task, issued_at: dt.datetime) -> dt.datetime | None:
+    """执行有效时间 after the issue, else the task's end (None: no deadline)."""
+    if task.valid_minutes:
+        end = issued_at + dt.timedelta(minutes=task.valid_minutes)
+        return min(end, task.ends_at) if task.ends_at else end
+    return task.ends_at
+
+
+def first_issue(task: Task, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
+    """When the task's first round goes out: a once task at its start (now, if that is past); a repeating
+    one at its first period on or after both its start and now (a period already past rolls to the next)."""
+    if task.kind != TaskKind.repeat.value:
+        return max(task.starts_at, now)
+    assert task.at_minute is not None
+    return next_round(task.repeat, task.repeat_day, task.at_minute, max(task.starts_at, now), zone, task.ends_at)
+
+
+def following_issue(task: Task, issued_at: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
+    """The round after the one issued at `issued_at` (None: a once task, or the repeating task's end)."""
+    if task.kind != TaskKind.repeat.value or task.at_minute is None:
+        return None
+    return next_round(task.repeat, task.repeat_day, task.at_minute, issued_at + dt.timedelta(minutes=1), zone,
+                      task.ends_at)
+
+
+def issue_round(session: Session, task: Task, issued_at: dt.datetime, userids: list[str]) -> TaskRound:
+    """A round issued at `issued_at` with a to-do assignment for each of `userids`."""
+    end = deadline(task, issued_at)
+    warn = end - dt.timedelta(minutes=task.warn_minutes) if end is not None and task.warn_minutes else None
+    row = TaskRound(task_id=task.id, corp_id=task.corp_id, issued_at=issued_at, deadline_at=end, warn_at=warn)
+    session.add(row)
+    session.flush()
+    session.add_all(TaskAssignment(round_id=row.id, task_id=task.id, userid=u) for u in userids)
+    session.flush()
+    return row
+
+
+def start_cycles(session: Session, task: Task, start: dt.datetime, userids: list[str]) -> int:
+    """A follow-up task's cycles: each active follow relation of `userids` (customers not in the recycle bin),
+    first due `every_days` after `start`. How many."""
+    assert task.every_days is not None
+    due = start + dt.timedelta(days=task.every_days)
+    pairs = session.execute(select(FollowRelation.customer_id, FollowRelation.userid).join(Customer).where(
+        FollowRelation.corp_id == task.corp_id, FollowRelation.userid.in_(userids),
+        FollowRelation.status == FollowStatus.active.value, Customer.deleted_at.is_(None))).all()
+    session.add_all(FollowUpCycle(task_id=task.id, corp_id=task.corp_id, customer_id=customer_id, userid=userid,
+                                  due_at=due) for customer_id, userid in pairs)
+    session.flush()
+    return len(pairs)
