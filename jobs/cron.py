@@ -7,7 +7,8 @@ every minute, a full customer-group sync of every corp (jobs.group_sync.sync_all
 link radar's batched digests (jobs.radar.radar_digest_job) every minute, hand-overs' polls and held groups
 (jobs.transfers.transfers_tick) and the 10:00 automatic inheritance (jobs.inherit.inherit_job, claimed once a
 corp-local day) every 5 minutes, the public pool's daily recycle scan (jobs.pool_scan.pool_scan_job, each corp
-once per local day) hourly."""
+once per local day) hourly; mass messages due and recent mass messages' results (jobs.mass_send.mass_messages_tick)
+every minute."""
 
 from rq import cron
 
@@ -38,3 +39,7 @@ cron.register(radar_digest_job, queue_name="maintenance", interval=60)
 cron.register(transfers_tick, queue_name="maintenance", interval=int(TICK_EVERY.total_seconds()))
 cron.register(inherit_job, queue_name="maintenance", interval=int(INHERIT_EVERY.total_seconds()))
 cron.register(pool_scan_job, queue_name="maintenance", interval=3600)
+
+from jobs.mass_send import mass_messages_tick  # noqa: E402  (issue 16: mass messages)
+
+cron.register(mass_messages_tick, queue_name="maintenance", interval=60)
