@@ -97,7 +97,7 @@ def _write_plan(runtime: Runtime, msg: MassMessage, now: dt.datetime) -> None:
     most = PER_CALL[msg.chat_type]
     rows: list[dict[str, Any]] = []
     with runtime.WriteSession.begin() as s:
-        for sender, targets in planned.by_sender.items():
+        for sender, targets in sorted(planned.by_sender.items()):
             for start in range(0, len(targets), most):
                 chunk = targets[start:start + most]
                 send = MassMessageSend(message_id=msg.id, sender=sender, size=len(chunk), status="planned")
