@@ -74,7 +74,8 @@ def _store_results(runtime: Runtime, send: MassMessageSend, task: dict[str, Any]
     """The sender's status and each recipient's; returns how many were delivered."""
     by_status: dict[RecipientStatus, list[str]] = {}
     for row in results:
-        by_status.setdefault(RESULT_STATUS.get(int(row.get("status") or 0), RecipientStatus.pending), []).append(row[key])
+        status = RESULT_STATUS.get(int(row.get("status") or 0), RecipientStatus.pending)
+        by_status.setdefault(status, []).append(row[key])
     with runtime.WriteSession.begin() as s:
         values: dict[str, Any] = {}
         if send.status != "cancelled":

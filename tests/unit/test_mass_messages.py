@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mass_support import add_customers, add_staff, add_tags, fake_control
-from models import AuditLog, MassMessage, MassRecipient, CustomerGroup, FollowRelation
+from models import AuditLog, CustomerGroup, MassMessage, MassRecipient
 from models.db import utcnow
 from support import CORP_ID
 
