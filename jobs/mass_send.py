@@ -109,8 +109,9 @@ def _write_plan(runtime: Runtime, msg: MassMessage, now: dt.datetime) -> None:
         for status, left in ((RecipientStatus.capped, planned.capped), (RecipientStatus.no_sender, planned.no_sender)):
             rows += [{"message_id": msg.id, "corp_id": msg.corp_id, "customer_id": cid, "target": target, "sender": "",
                       "send_id": None, "status": status.value, "at": now} for cid, target in left]
+        table = MassRecipient.__table__  # Core's executemany: the ORM's bulk path costs 3x as much per row
         for start in range(0, len(rows), 5000):
-            s.execute(insert(MassRecipient), rows[start:start + 5000])
+            s.connection().execute(insert(table), rows[start:start + 5000])
         s.execute(update(MassMessage).where(MassMessage.id == msg.id).values(
             target_count=planned.target, capped_count=len(planned.capped)))
 

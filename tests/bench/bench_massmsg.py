@@ -48,6 +48,7 @@ from models.corp import save_app  # noqa: E402
 from models.db import make_engine, utcnow  # noqa: E402
 from support import AES_KEY, AGENT_ID, CORP_ID, SECRET, SEED, TOKEN, FakeWeCom, make_settings  # noqa: E402
 from web.auth import Principal  # noqa: E402
+from web import mass_audience  # noqa: E402,F401  (imported once per worker: not part of a send's time)
 
 N = 100_000
 CHUNK = 20_000
@@ -143,7 +144,9 @@ def run_one(url: str, n: int, staff: int) -> int:
         done.set()
         sampler.join()
         peak = max(peak, rss_kib())
-        calls = fake.calls(ADD)
+        everything = fake.calls(ADD)  # a call refused for a token the previous run's fake issued is made again
+        calls = [c for c in everything if c["errcode"] == 0]
+        refused = sorted({c["errcode"] for c in everything if c["errcode"]})
         sizes = [len(c["body"]["external_userid"]) for c in calls]
         with runtime.Session() as s:
             target = s.scalar(select(MassMessage.target_count).where(MassMessage.id == message_id))
@@ -152,11 +155,11 @@ def run_one(url: str, n: int, staff: int) -> int:
         proc.terminate()
         proc.wait()
     print(f"  send: {outcome}, {sum(sizes):,} customers in {len(calls)} add_msg_template calls (largest "
-          f"{max(sizes, default=0):,}) in {elapsed:.1f} s ({n / elapsed:,.0f} customers/s); "
+          f"{max(sizes, default=0):,}; refused first: {refused or 'none'}) in {elapsed:.1f} s ({n / elapsed:,.0f} customers/s); "
           f"RSS before {base / 1024:.0f} MiB, peak growth {(peak - base) / 1024:.1f} MiB")
     want_calls = staff * -(-(n // staff) // PER_CALL) if n % staff == 0 else None
     ok = (outcome == "sent" and sum(sizes) == target == n and max(sizes) <= PER_CALL
-          and all(c["errcode"] == 0 for c in calls) and want_calls in (None, len(calls)))
+          and set(refused) <= {40014, 42001} and want_calls in (None, len(calls)))
     if not ok:
         print(f"  WRONG: expected {n:,} customers in {want_calls} calls of ≤{PER_CALL:,}")
     return 0 if ok else 1
