@@ -101,8 +101,9 @@ def _fill(s: Session, m: MassMessage, corp_id: str, body: MassMessageBody) -> bo
     m.audience = body.audience.model_dump(mode="json", exclude_none=True)
     m.principal = dataclasses.asdict(g.principal)
     m.status = MassStatus.draft.value if body.draft else MassStatus.scheduled.value
-    m.send_at = None if body.draft else max(body.send_at or now, now)
-    return not body.draft and m.send_at <= now
+    due = max(body.send_at or now, now)
+    m.send_at = None if body.draft else due
+    return not body.draft and due <= now
 
 
 @bp.get("/mass-messages")

@@ -141,7 +141,7 @@ def plan(s: Session, corp_id: str, chat_type: str, audience: Audience, now: dt.d
         FollowRelation, and_(FollowRelation.customer_id == Customer.id,
                              FollowRelation.status == FollowStatus.active.value)
     ).where(Customer.id.in_(ids.subquery().select())).order_by(Customer.id, FollowRelation.added_at, FollowRelation.id)
-    current: tuple[int, str, str | None] | None = None
+    current: tuple[int, str, str | None] | None = None  # (customer id, external_userid, owner)
     followers: list[str] = []
 
     def settle() -> None:
@@ -153,14 +153,14 @@ def plan(s: Session, corp_id: str, chat_type: str, audience: Audience, now: dt.d
         elif not followers:
             out.no_sender.append((cid, ext))
         else:
-            sender = owner if owner in followers else followers[0]
+            sender = owner if owner is not None and owner in followers else followers[0]
             out.by_sender.setdefault(sender, []).append((cid, ext))
 
-    for cid, ext, owner, userid in s.execute(follows):
-        if current is None or current[0] != cid:
+    for row in s.execute(follows):
+        if current is None or current[0] != row.id:
             settle()
-            current, followers = (cid, ext, owner), []
-        if userid:
-            followers.append(userid)
+            current, followers = (row.id, row.external_userid, row.owner_userid), []
+        if row.userid:
+            followers.append(row.userid)
     settle()
     return out

@@ -108,14 +108,14 @@ class Content(Body):
 
 class MassMessageBody(CorpBody, Content):
     chat_type: Literal["single", "group"] = Field("single", description="single: customers, group: groups")
-    audience: Audience = Field(default_factory=Audience)
+    audience: Audience = Field(default_factory=lambda: Audience.model_validate({}))
     send_at: Instant | None = Field(None, description="when to send (left out, or past: now)")
     draft: bool = Field(False, description="save without sending or scheduling")
 
 
 class PreviewBody(CorpBody):
     chat_type: Literal["single", "group"] = "single"
-    audience: Audience = Field(default_factory=Audience)
+    audience: Audience = Field(default_factory=lambda: Audience.model_validate({}))
 
 
 class SenderCount(Out):
