@@ -147,6 +147,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_sop, api_tasks  # SOP plans; tasks (任务) and their rounds
     app.register_blueprint(api_sop.bp)
     app.register_blueprint(api_tasks.bp)
+    from web import api_mass_messages  # mass messages (群发): audience, preview, schedule, results, monthly cap
+    app.register_blueprint(api_mass_messages.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

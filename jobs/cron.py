@@ -7,8 +7,9 @@ every minute, a full customer-group sync of every corp (jobs.group_sync.sync_all
 link radar's batched digests (jobs.radar.radar_digest_job) every minute, hand-overs' polls and held groups
 (jobs.transfers.transfers_tick) and the 10:00 automatic inheritance (jobs.inherit.inherit_job, claimed once a
 corp-local day) every 5 minutes, the public pool's daily recycle scan (jobs.pool_scan.pool_scan_job, each corp
-once per local day) hourly; SOP steps and date plans (jobs.sop.sop_tick) and tasks' rounds and deadline
-warnings (jobs.tasks.tasks_tick) every minute."""
+once per local day) hourly; SOP steps and date plans (jobs.sop.sop_tick), tasks' rounds and deadline warnings
+(jobs.tasks.tasks_tick), and mass messages due and recent mass messages' results (jobs.mass_send.mass_messages_tick)
+every minute."""
 
 from rq import cron
 
@@ -20,6 +21,7 @@ from jobs.group_sync import SYNC_EVERY, sync_all_groups_job
 from jobs.inherit import INHERIT_EVERY, inherit_job
 from jobs.kf import kf_tick
 from jobs.maintenance import sweep_job
+from jobs.mass_send import mass_messages_tick
 from jobs.moderation import reply_timeouts_job
 from jobs.pool_scan import pool_scan_job
 from jobs.radar import radar_digest_job
@@ -43,3 +45,4 @@ cron.register(inherit_job, queue_name="maintenance", interval=int(INHERIT_EVERY.
 cron.register(pool_scan_job, queue_name="maintenance", interval=3600)
 cron.register(sop_tick, queue_name="maintenance", interval=60)
 cron.register(tasks_tick, queue_name="maintenance", interval=60)
+cron.register(mass_messages_tick, queue_name="maintenance", interval=60)

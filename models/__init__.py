@@ -39,6 +39,7 @@ from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, R
                                SensitiveRule, WorkCalendar)
 from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagged, RadarTagRule
 from models.sidebar import SidebarComponent, SidebarConfig
+from models.mass_message import MassMessage, MassMessageSend, MassRecipient, MassStatus, RecipientStatus
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -58,6 +59,7 @@ __all__ = [
     "RadarLink", "RadarOpen", "RadarSettings", "RadarTagged", "RadarTagRule", "SidebarComponent", "SidebarConfig",
     "InheritRule", "ItemStatus", "Transfer", "TransferItem", "TransferKind",
     "Pool", "PoolAction", "PoolMove", "PoolReturnReason", "PoolScan",
+    "MassMessage", "MassMessageSend", "MassRecipient", "MassStatus", "RecipientStatus",
 ]
 from models.sop import RunStatus, SopDateScan, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger, StepVia
 from models.tasks import AssignmentStatus, FollowUpCycle, Repeat, Task, TaskAssignment, TaskKind, TaskRound

@@ -25,4 +25,7 @@ class CorpSettings(Base):
     notify_owner_on_group_quit: Mapped[bool] = mapped_column(default=False)
     # 资源池 参数设置: at most this many customers held per member for a claim to pass (None: no limit)
     pool_claim_limit: Mapped[int | None]
+    # 004 §5.1 企业群发: mass messages a customer receives per corp-local month at most (WeCom's corp-initiated
+    # limit was 4); customers at it are left out of the next one
+    mass_monthly_cap: Mapped[int] = mapped_column(default=4)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -241,4 +241,7 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
         s.add(dead)
         s.flush()
         ids[CORP_A]["dead_letter_id"] = dead.id
+    for corp in (CORP_A, CORP_B):  # issue 16: a draft mass message (群发) per corp
+        ids[corp]["message_id"] = _post(client, ops, "/mass-messages",
+                                        {"corp_id": corp, "text": MARK[corp], "draft": True})["id"]
     return ids

@@ -42,7 +42,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "reason_id": "reason_id", "target_id": "target_id", "category_id": "category_id",
           "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id",
           "pool_id": "pool_id",
-          "sop_id": "sop_id", "step_id": "step_id", "task_id": "task_id"}
+          "sop_id": "sop_id", "step_id": "step_id", "task_id": "task_id",
+          "message_id": "message_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id",
@@ -162,6 +163,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_sop.edit_step": {"name": "evil", "hours_after": 1, "messages": [{"type": "text", "text": "evil"}]},
     "api_tasks.create_task": {"name": "evil", "content": "evil", "userids": ["zhangsan"]},
     "api_tasks.done": {"userid": "zhangsan"},
+    "api_mass_messages.create": {"text": "evil", "draft": True},
+    "api_mass_messages.edit": {"text": "evil", "draft": True},
+    "api_mass_messages.put_settings": {"monthly_cap": 1},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}

@@ -20,4 +20,5 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
                     ("sync_all_groups_job", "maintenance", 6 * 3600), ("radar_digest_job", "maintenance", 60),
                     ("transfers_tick", "maintenance", 300), ("inherit_job", "maintenance", 300),
                     ("pool_scan_job", "maintenance", 3600),
-                    ("sop_tick", "maintenance", 60), ("tasks_tick", "maintenance", 60)}
+                    ("sop_tick", "maintenance", 60), ("tasks_tick", "maintenance", 60),
+                    ("mass_messages_tick", "maintenance", 60)}
