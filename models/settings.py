@@ -25,4 +25,6 @@ class CorpSettings(Base):
     notify_owner_on_group_quit: Mapped[bool] = mapped_column(default=False)
     # 资源池 参数设置: at most this many customers held per member for a claim to pass (None: no limit)
     pool_claim_limit: Mapped[int | None]
+    # 004 §2.1 开通账号数量: how many members may have the system on (None: no limit, every member is on)
+    seat_limit: Mapped[int | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

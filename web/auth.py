@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from models import ApiToken, Role
 from models.auth import configured_corps, record_audit, sole_corp
 from models.db import utcnow
+from web.access import check_member
 from web.errors import ApiError
 
 RANK = {Role.member.value: 0, Role.admin.value: 1, Role.super_admin.value: 2}
@@ -178,6 +179,9 @@ def require(role: Role, max_body: int | None = None) -> Callable[[Callable[..., 
             if RANK[principal.role] < RANK[role.value]:
                 raise ApiError(403, "forbidden", f"needs the {role.value} role")
             g.principal = principal
+            if principal.is_member:
+                with current_app.extensions["scrm"].Session() as s:
+                    check_member(s)
             return view(*args, **kwargs)
 
         guarded.required_role = role  # type: ignore[attr-defined]
@@ -186,6 +190,7 @@ def require(role: Role, max_body: int | None = None) -> Callable[[Callable[..., 
     return decorate
 
 
-def audit(session: Session, action: str, target: str, **detail: Any) -> None:
-    """Record a change made through the API, by whom; in the caller's transaction."""
-    record_audit(session, g.principal.actor, action, target, **detail)
+def audit(session: Session, action: str, target: str, *, corp_id: str | None = None, **detail: Any) -> None:
+    """Record a change made through the API, by whom, in the corp it was made in (`corp_id`, else the token's);
+    in the caller's transaction."""
+    record_audit(session, g.principal.actor, action, target, corp_id=corp_id or g.principal.corp_id, **detail)
