@@ -144,6 +144,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_targets.bp)
     from web import api_transfers  # hand-overs (客户继承), resigned members, automatic inheritance
     app.register_blueprint(api_transfers.bp)
+    from web import api_audit, api_roles  # roles, data scopes and seats; the audit log
+    app.register_blueprint(api_roles.bp)
+    app.register_blueprint(api_audit.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:
