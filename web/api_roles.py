@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, jsonify
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from models import Department, Role, Staff
@@ -159,11 +159,9 @@ def update_role(role_id: int, body: RolePatch) -> Any:
 def delete_role(role_id: int) -> Any:
     with runtime().Session() as s:
         role = _role(s, role_id)
-        held = s.scalars(select(MemberRole).where(MemberRole.role_id == role.id)).all()
-        for row in held:
-            s.delete(row)
+        held = s.execute(delete(MemberRole).where(MemberRole.role_id == role.id)).rowcount
         s.delete(role)
-        audit(s, "role.delete", f"role:{role_id}", corp_id=role.corp_id, name=role.name, members=len(held))
+        audit(s, "role.delete", f"role:{role_id}", corp_id=role.corp_id, name=role.name, members=held)
         s.commit()
     return jsonify({"id": role_id, "deleted": True})
 
