@@ -41,7 +41,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id",
           "reason_id": "reason_id", "target_id": "target_id", "category_id": "category_id",
           "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id",
-          "pool_id": "pool_id"}
+          "pool_id": "pool_id",
+          "role_id": "role_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id",
@@ -154,6 +155,11 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_pool_customers.claim_customer": {"userid": "zhangsan"},
     "api_pool_customers.assign_customer": {"userid": "zhangsan"},
     "api_pool_leads.claim_lead": {"userid": "zhangsan"},
+    "api_roles.create_role": {"name": "evil"},
+    "api_roles.update_role": {"name": "evil"},
+    "api_roles.add_role_members": {"userids": ["zhangsan"]},
+    "api_roles.put_seats": {"limit": 1},
+    "api_roles.put_system": {"on": False},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}
