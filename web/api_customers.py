@@ -1,7 +1,8 @@
 """The customer admin API (004 §4.1 客户, §4.5 客户回收站): the filtered list, the detail with follow
 relations, tags, custom fields and timeline, custom-field values, the recycle bin, and the CSV export.
 
-Who sees what: a member token sees only the customers its member follows, and their mobile numbers masked
+Who sees what: a member token sees the customers followed by someone in its data scope (web/access.py;
+the basic role: its member), and their mobile numbers masked
 (138****0000) while the corp's 电话号码隐藏 setting is on (001 参数设置, the default); a corp-limited token
 sees its corp only. A customer in the recycle bin is absent everywhere but the bin.
 """

@@ -1,8 +1,9 @@
 """Bearer API tokens and roles for the admin API.
 
 A token is shown once, when created, and only its SHA-256 is stored. Roles are ordered
-super_admin > admin > member; a member token is tied to one staff member and sees only the customers
-that member follows (docs/ARCHITECTURE.md, Admin API).
+super_admin > admin > member; a member token is tied to one staff member and sees and does what that
+member's roles allow (web/access.py: the 基础角色, without roles, is the customers that member follows);
+`require` checks a member's 系统状态 and the route's area and action (docs/ARCHITECTURE.md, Admin API).
 
 Corps: a token with a `corp_id` reads and writes that corp only. Userids are unique only within a corp,
 so a token naming a userid needs its corp: `create_token` pins it to the only corp there is, and refuses
