@@ -91,6 +91,7 @@ def acting_userids(session: Session, corp_id: str) -> set[str] | None:
 
 
 def can(area: str, action: str) -> bool:
+    """May the caller do `action` (read, write, delete, export) in `area`? Always, for a non-member token."""
     found = access()
     return found is None or found.can(area, action)
 
@@ -110,10 +111,8 @@ def check_member(session: Session) -> None:
         raise ApiError(403, "forbidden", f"{NO_PERMISSION}: your roles do not allow {action} on {area}")
 
 
-def describe(found: Access | None) -> dict[str, Any]:
+def describe(found: Access) -> dict[str, Any]:
     """What `GET /members/<userid>/permissions` shows of an Access."""
-    if found is None:
-        return {"roles": [], "permissions": None, "data_scopes": ["all"], "userids": None}
     return {"roles": list(found.roles),
             "permissions": None if found.permissions is None else {a: sorted(x) for a, x in found.permissions.items()},
             "data_scopes": list(found.scopes),

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Department, Role, Staff
@@ -78,6 +79,14 @@ def _check(s: Session, corp_id: str, name: str, permissions: dict[str, list[Acti
         raise ApiError(409, "conflict", f"the corp has a role named {name} already")
 
 
+def _flush_name(s: Session, name: str) -> None:
+    """Flush a role's name: a 409 when another request took it since `_check` looked."""
+    try:
+        s.flush()
+    except IntegrityError:
+        raise ApiError(409, "conflict", f"the corp has a role named {name} already") from None
+
+
 def _stored(permissions: dict[str, list[Action]]) -> dict[str, list[str]]:
     return {area: sorted({a.value for a in actions}) for area, actions in permissions.items() if actions}
 
@@ -116,7 +125,7 @@ def create_role(body: RoleBody) -> Any:
                           data_scope=body.data_scope.value, departments=sorted(set(body.departments)),
                           created_by=g.principal.actor)
         s.add(role)
-        s.flush()
+        _flush_name(s, role.name)
         audit(s, "role.create", f"role:{role.id}", corp_id=corp_id, name=role.name, data_scope=role.data_scope)
         s.commit()
         return jsonify(_json(s, role)), 201
@@ -147,6 +156,7 @@ def update_role(role_id: int, body: RolePatch) -> Any:
         _check(s, role.corp_id, name, permissions, scope, departments, role.id)
         role.name, role.permissions, role.data_scope = name, _stored(permissions), scope.value
         role.departments = sorted(set(departments))
+        _flush_name(s, name)
         audit(s, "role.update", f"role:{role.id}", corp_id=role.corp_id,
               fields=sorted(body.model_dump(exclude_none=True, exclude={"corp_id"})))
         s.commit()
@@ -236,8 +246,8 @@ def member_permissions(userid: str, query: CorpQuery) -> Any:
         raise ApiError(403, "forbidden", "a member token sees its own permissions only")
     with runtime().Session() as s:
         corp_id = str(principal.corp_id) if principal.is_member else _member(s, _corp(s, query.corp_id), userid)
-        found = access(s) if principal.is_member else member_access(s, corp_id, userid)
-        return jsonify({"corp_id": corp_id, "userid": userid, **describe(found),
+        found = access(s) if principal.is_member else None
+        return jsonify({"corp_id": corp_id, "userid": userid, **describe(found or member_access(s, corp_id, userid)),
                         "system_on": system_on(s, corp_id, userid)})
 
 
