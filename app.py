@@ -149,6 +149,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_tasks.bp)
     from web import api_mass_messages  # mass messages (群发): audience, preview, schedule, results, monthly cap
     app.register_blueprint(api_mass_messages.bp)
+    from web import api_audit, api_roles  # roles, data scopes and seats; the audit log
+    app.register_blueprint(api_roles.bp)
+    app.register_blueprint(api_audit.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -94,7 +94,7 @@ def leads(ctx: BotContext, args: str) -> str:
         raise UsageError(f"看不懂「{args}」。")
     if args == "公海":  # the rows GET /api/v1/pool-leads lists, for whoever sees the default pool
         pool = ctx.session.scalar(select(Pool).where(Pool.corp_id == ctx.corp_id, Pool.is_default.is_(True)))
-        if ctx.is_member and pool is not None and not sees(ctx.session, pool, ctx.userid):
+        if ctx.visible_userids is not None and pool is not None and not sees(ctx.session, pool, ctx.userid):
             raise CommandError("你所在的部门看不到默认公海。")
         query, title = unassigned_leads().where(Lead.corp_id == ctx.corp_id), "公海里没人负责的线索"
     else:
@@ -115,7 +115,7 @@ def _pooled_customers(ctx: BotContext) -> str:
     """The customers in the corp's pools the caller sees (公海, models/pool.py: the rows GET
     /api/v1/pool-customers lists), per pool; nothing when there are none."""
     pools = [p for p in ctx.session.scalars(select(Pool).where(Pool.corp_id == ctx.corp_id))
-             if not ctx.is_member or sees(ctx.session, p, ctx.userid)]
+             if ctx.visible_userids is None or sees(ctx.session, p, ctx.userid)]
     counts = ctx.session.execute(select(Pool.name, func.count(Customer.id)).join(Customer, Customer.pool_id == Pool.id)
                                  .where(Pool.id.in_([p.id for p in pools]), Customer.pooled_at.is_not(None),
                                         Customer.deleted_at.is_(None))

@@ -13,6 +13,7 @@ a refusal raises `CommandError` (answered with its message); an unknown slash co
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.parse import split_command
 from models import Role
+from models.access import member_access
 
 # WeCom's text limit (message/send content: 2048 bytes); a passive reply is held to the same.
 MAX_REPLY_BYTES = 2048
@@ -52,6 +54,12 @@ class BotContext:
     @property
     def is_member(self) -> bool:
         return self.role == Role.member.value
+
+    @functools.cached_property
+    def visible_userids(self) -> frozenset[str] | None:
+        """Whose customers the caller sees: their roles' data scopes (models/access.py, the admin API's
+        web/access.py `visible_userids` for a member); None: the whole corp (an admin, or scope `all`)."""
+        return None if not self.is_member else member_access(self.session, self.corp_id, self.userid).userids
 
     @property
     def actor(self) -> str:

@@ -125,6 +125,6 @@ def tag_customer(ctx: BotContext, args: str) -> str:
     ctx.outbox("mark_tag", {"app_pk": contact_app_pk(ctx.session, ctx.corp_id), "userid": follow.userid,
                             "external_userid": customer.external_userid, "add": [tag.tag_id], "remove": [],
                             "actor": ctx.actor}, key=f"mark_tag:bot:{ctx.source}")
-    record_audit(ctx.session, f"bot:{ctx.actor}", "customer.tag", f"customer:{customer.id}",
+    record_audit(ctx.session, f"bot:{ctx.actor}", "customer.tag", f"customer:{customer.id}", corp_id=ctx.corp_id,
                  userid=follow.userid, add=[tag.id])
     return f"已提交：给「{customer.name}」(#{customer.id}) 打上标签「{tag.name}」。"

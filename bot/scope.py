@@ -7,7 +7,8 @@ without a corp counts only while exactly one corp is configured (web/auth.py bin
 API token is the one place roles are granted today, so the bot reads it rather than keeping a second list.
 
 Customers: the API's scope (web/api_customers.py `_scoped`): not in the recycle bin, the caller's corp,
-and for a member only customers they follow. Mobiles are masked for members while the corp's 电话号码隐藏
+and for a member only customers followed by someone in their data scope (their roles, models/access.py;
+the basic role: themselves). Mobiles are masked for members while the corp's 电话号码隐藏
 setting is on (the default).
 """
 
@@ -40,8 +41,9 @@ def staff_role(session: Session, corp_id: str, userid: str) -> str:
 
 def visible_customers(ctx: BotContext):  # -> Select[tuple[Customer]]
     query = select(Customer).where(Customer.corp_id == ctx.corp_id, Customer.deleted_at.is_(None))
-    if ctx.is_member:
-        query = query.where(Customer.follows.any(FollowRelation.userid == ctx.userid))
+    seen = ctx.visible_userids
+    if seen is not None:
+        query = query.where(Customer.follows.any(FollowRelation.userid.in_(seen)))
     return query
 
 

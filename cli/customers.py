@@ -59,7 +59,7 @@ def customers_export(wait: bool, out: str | None, **filters: str | tuple[str, ..
         raise click.UsageError(exc.message) from None
     with runtime.WriteSession.begin() as s:
         job_id = request_export(s, corp_id, query, principal, actor)
-        record_audit(s, actor, "customer.export", f"corp:{corp_id}", filters=query, job_id=job_id)
+        record_audit(s, actor, "customer.export", f"corp:{corp_id}", corp_id=corp_id, filters=query, job_id=job_id)
     enqueue("export_customers", job_id)
     click.echo(f"customer export of {corp_id}: job {job_id}")
     run = wait_or_report(runtime, job_id, wait or bool(out))

@@ -49,7 +49,8 @@ def start_sync(slug: str | None, wait: bool, what: str, action: str,
     with runtime.WriteSession.begin() as s:
         app = pick_app(s, slug)
         row = request(s, app.corp.corp_id, app.id, actor)
-        record_audit(s, actor, action, f"corp:{row.corp_id}", outbox_id=row.id, job_id=row.args["job_id"])
+        record_audit(s, actor, action, f"corp:{row.corp_id}", corp_id=row.corp_id, outbox_id=row.id,
+                     job_id=row.args["job_id"])
     return follow(runtime, what, row, wait)
 
 

@@ -24,6 +24,7 @@ import bot
 from bot.scope import staff_role
 from handlers.registry import HandlerContext, on
 from models import App, BotReply, Corp, ReplyVia
+from models.access import SYSTEM_OFF, system_on
 from models.db import utcnow
 from wecom.events import AppMessage
 
@@ -54,7 +55,7 @@ def bot_command(ctx: HandlerContext, event: AppMessage) -> None:
     bctx = bot.BotContext(session=s, corp_id=ctx.corp_id, app_pk=ctx.app_pk, userid=userid,
                           role=staff_role(s, ctx.corp_id, userid), now=utcnow().astimezone(corp_zone(s, ctx.corp_id)),
                           source=f"inbox:{ctx.inbox_id}", outbox=ctx.outbox, inbox_id=ctx.inbox_id)
-    name, text = bot.run(bctx, parsed)
+    name, text = ("system_off", SYSTEM_OFF) if not system_on(s, ctx.corp_id, userid) else bot.run(bctx, parsed)
     deadline = PASSIVE_DEADLINE.get()
     via = ReplyVia.passive if deadline is not None and time.monotonic() < deadline else ReplyVia.message
     s.add(BotReply(inbox_id=ctx.inbox_id, corp_id=ctx.corp_id, userid=userid, command=name, text=text,

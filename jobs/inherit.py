@@ -75,7 +75,8 @@ def _hand(ctx: HandlerContext, rule: InheritRule, kind: TransferKind, handover: 
         if by_customer[taker] or by_group[taker]:
             made_one = create_transfer(ctx, kind, handover, taker, by_customer[taker], by_group[taker],
                                        by="job:inherit", auto=True)
-            record_audit(ctx.session, "job:inherit", "transfer.create", f"transfer:{made_one.id}", kind=kind.value,
+            record_audit(ctx.session, "job:inherit", "transfer.create", f"transfer:{made_one.id}", corp_id=ctx.corp_id,
+                         kind=kind.value,
                          handover=handover, takeover=taker, customers=len(by_customer[taker]),
                          groups=len(by_group[taker]))
             made += 1

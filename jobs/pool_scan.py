@@ -157,7 +157,7 @@ def recycle_pool(runtime: Runtime, pool: Pool, today: dt.date, zone: ZoneInfo, n
                            literal(now, UTCDateTime)).where(Customer.id.in_(ids), Customer.pooled_at == now)
             done = int(s.execute(insert(PoolMove).from_select(
                 ["corp_id", "customer_id", "pool_id", "action", "userid", "by", "reason", "at"], moved)).rowcount)
-            record_audit(s, ACTOR, "pool.recycle", f"pool:{pool.id}", moved=done, ids=ids)
+            record_audit(s, ACTOR, "pool.recycle", f"pool:{pool.id}", corp_id=pool.corp_id, moved=done, ids=ids)
         return done
 
     return _walk(runtime, pool, due, rules, move)

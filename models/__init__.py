@@ -40,6 +40,7 @@ from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, R
 from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagged, RadarTagRule
 from models.sidebar import SidebarComponent, SidebarConfig
 from models.mass_message import MassMessage, MassMessageSend, MassRecipient, MassStatus, RecipientStatus
+from models.access import AccessRole, MemberRole, MemberSeat
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -60,6 +61,7 @@ __all__ = [
     "InheritRule", "ItemStatus", "Transfer", "TransferItem", "TransferKind",
     "Pool", "PoolAction", "PoolMove", "PoolReturnReason", "PoolScan",
     "MassMessage", "MassMessageSend", "MassRecipient", "MassStatus", "RecipientStatus",
+    "AccessRole", "MemberRole", "MemberSeat",
 ]
 from models.sop import RunStatus, SopDateScan, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger, StepVia
 from models.tasks import AssignmentStatus, FollowUpCycle, Repeat, Task, TaskAssignment, TaskKind, TaskRound

@@ -61,8 +61,12 @@ class ApiToken(Base):
 
 
 class AuditLog(Base):
+    """One change. `corp_id`: the corp it was made in (None: made by a corp-less token or before the
+    column existed); `area`: what the action is about, its part before the first dot (`customer.update`
+    → `customer`), for the audit log's filter."""
+
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_corp_at", "corp_id", "at"))
 
     id: Mapped[intpk]
     at: Mapped[created_at]
@@ -70,11 +74,20 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(191))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    corp_id: Mapped[str | None] = mapped_column(String(64))
+    area: Mapped[str] = mapped_column(String(64), default="")
 
 
-def record_audit(session: Session, actor: str, action: str, target: str, **detail: Any) -> None:
-    """Write who changed what, in the caller's transaction (API: `token:<name>`, CLI: `cli:<os user>`)."""
-    session.add(AuditLog(actor=actor, action=action, target=target, detail=detail))
+def audit_area(action: str) -> str:
+    return action.split(".", 1)[0]
+
+
+def record_audit(session: Session, actor: str, action: str, target: str, *, corp_id: str | None = None,
+                 **detail: Any) -> None:
+    """Write who changed what, in the caller's transaction (API: `token:<name>`, CLI: `cli:<os user>`), in
+    `corp_id`'s log when given."""
+    session.add(AuditLog(actor=actor, action=action, target=target, detail=detail, corp_id=corp_id,
+                         area=audit_area(action)))
 
 
 def configured_corps(session: Session) -> list[str]:

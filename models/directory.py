@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -65,7 +66,7 @@ class OrgChart:
                     todo.append(child)
         return found
 
-    def members_of(self, depts: set[int]) -> set[str]:
+    def members_of(self, depts: Set[int]) -> set[str]:
         return {userid for userid, member_of in self.staff.items() if member_of & depts}
 
     def led_by(self, userid: str) -> set[int]:

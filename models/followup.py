@@ -127,7 +127,7 @@ def record_follow_up(session: Session, subject: Subject, userid: str, text: str,
                                   at=at))
     if isinstance(subject, Customer | Lead) and (subject.last_followed_at is None or subject.last_followed_at < at):
         subject.last_followed_at = at
-    record_audit(session, actor, f"{noun}.follow_up", f"{noun}:{key}", follow_up_id=row.id)
+    record_audit(session, actor, f"{noun}.follow_up", f"{noun}:{key}", corp_id=row.corp_id, follow_up_id=row.id)
     if extras is not None:
         extras.apply(session, row)
     return row

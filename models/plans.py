@@ -58,7 +58,7 @@ def create_plan(session: Session, *, corp_id: str, app_pk: int, userid: str, tex
                 company_id=company_id, contact_id=contact_id, inbox_id=inbox_id, created_by=actor)
     session.add(plan)
     session.flush()
-    record_audit(session, actor, "plan.create", f"plan:{plan.id}", userid=userid)
+    record_audit(session, actor, "plan.create", f"plan:{plan.id}", corp_id=plan.corp_id, userid=userid)
     return plan
 
 
@@ -83,20 +83,20 @@ def edit_plan(session: Session, plan: Plan, changes: dict[str, Any], *, actor: s
             setattr(plan, key, changes[key])
     if "remind_at" in changes:
         move_reminder(plan, changes["remind_at"], now)
-    record_audit(session, actor, "plan.update", f"plan:{plan.id}", fields=sorted(changes))
+    record_audit(session, actor, "plan.update", f"plan:{plan.id}", corp_id=plan.corp_id, fields=sorted(changes))
 
 
 def finish_plan(session: Session, plan: Plan, *, actor: str, now: dt.datetime) -> None:
     """Mark the plan done (a pending reminder is not sent); done again changes nothing."""
     if plan.done_at is None:
         plan.done_at = now
-        record_audit(session, actor, "plan.done", f"plan:{plan.id}")
+        record_audit(session, actor, "plan.done", f"plan:{plan.id}", corp_id=plan.corp_id)
 
 
 def delete_plan(session: Session, plan: Plan, *, actor: str, now: dt.datetime) -> None:
     """Soft delete: the row stays for the audit trail and the reminder history; a pending reminder is not sent."""
     plan.deleted_at = now
-    record_audit(session, actor, "plan.delete", f"plan:{plan.id}", userid=plan.userid)
+    record_audit(session, actor, "plan.delete", f"plan:{plan.id}", corp_id=plan.corp_id, userid=plan.userid)
 
 
 def due_reminders(session: Session, now: dt.datetime, limit: int) -> list[tuple[int, dt.datetime]]:

@@ -28,4 +28,6 @@ class CorpSettings(Base):
     # 004 §5.1 企业群发: mass messages a customer receives per corp-local month at most (WeCom's corp-initiated
     # limit was 4); customers at it are left out of the next one
     mass_monthly_cap: Mapped[int] = mapped_column(default=4)
+    # 004 §2.1 开通账号数量: how many members may have the system on (None: no limit, every member is on)
+    seat_limit: Mapped[int | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

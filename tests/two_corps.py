@@ -25,6 +25,7 @@ from sqlalchemy import select
 from models import (ApiToken, App, Corp, Customer, CustomerGroup, DeadLetter, FollowRelation, GroupMember, Inbox, JobRun,
                     KfSession, Lead, Message, Staff, Transfer, TransferItem)
 from models.conversation import MessageOrigin, MessageSource
+from models.access import AccessRole
 from models.corp import save_app
 from models.db import utcnow
 from models.directory import Department
@@ -236,6 +237,10 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
             s.add(RadarOpen(link_id=link.id, corp_id=corp, reader=MARK[corp], agent="wxwork"))
             ids[corp]["alert_pk"] = alert.id
             ids[corp].update(_automation(s, corp, ids[corp]["customer_id"]))
+            role = AccessRole(corp_id=corp, name=f"{MARK[corp]}角色", permissions={}, data_scope="self")
+            s.add(role)
+            s.flush()
+            ids[corp]["role_id"] = role.id
     with runtime.WriteSession.begin() as s:
         dead = DeadLetter(job="process_event", args=[ids[CORP_A]["inbox_id"]], queue="events", error=MARK[CORP_A])
         s.add(dead)

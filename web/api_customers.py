@@ -1,7 +1,8 @@
 """The customer admin API (004 §4.1 客户, §4.5 客户回收站): the filtered list, the detail with follow
 relations, tags, custom fields and timeline, custom-field values, the recycle bin, and the CSV export.
 
-Who sees what: a member token sees only the customers its member follows, and their mobile numbers masked
+Who sees what: a member token sees the customers followed by someone in its data scope (web/access.py;
+the basic role: its member), and their mobile numbers masked
 (138****0000) while the corp's 电话号码隐藏 setting is on (001 参数设置, the default); a corp-limited token
 sees its corp only. A customer in the recycle bin is absent everywhere but the bin.
 """
@@ -28,6 +29,7 @@ from models.recycle import purge_after, restore, retention_days, soft_delete
 from rules.fields import FieldType
 from rules.privacy import mask_mobile
 from web import errors
+from web.access import visible_userids
 from web.api import _like, page_rows
 from web.auth import audit, require
 from web.endpoint import MAX_ID, endpoint, parse_query
@@ -58,14 +60,16 @@ def _actor() -> str:
 
 # -- scope and filters ------------------------------------------------------------------------------------
 def _scoped(binned: bool = False) -> Select:
-    """Customers this token may see: in the recycle bin (`binned`) or not, newest first."""
+    """Customers this token may see: in the recycle bin (`binned`) or not, newest first. A member sees the
+    customers followed by someone in their data scope (web/access.py `visible_userids`)."""
     query = select(Customer).order_by(Customer.id.desc())
     query = query.where(Customer.deleted_at.is_not(None) if binned else Customer.deleted_at.is_(None))
     principal = g.principal
     if principal.corp_id:
         query = query.where(Customer.corp_id == principal.corp_id)
-    if principal.is_member:
-        query = query.where(Customer.follows.any(FollowRelation.userid == principal.userid))
+    seen = visible_userids()
+    if seen is not None:
+        query = query.where(Customer.follows.any(FollowRelation.userid.in_(seen)))
     return query
 
 

@@ -192,7 +192,8 @@ def inbound_lead(body: InboundBody) -> Any:
     with runtime().WriteSession.begin() as s:
         lead, written = lead_writes.create(s, source.corp_id, values, [], body.fields, f"lead_source:{source.id}",
                                            source.name)
-        record_audit(s, f"lead_source:{source.id}", "lead.create", f"lead:{lead.id}", source=source.name)
+        record_audit(s, f"lead_source:{source.id}", "lead.create", f"lead:{lead.id}", corp_id=source.corp_id,
+                     source=source.name)
         answer = {"id": lead.id, "status": lead.status, "owner": lead.owner_userid}
         remember(s, answer, 201)
     enqueue_outbox((o.id, o.queue) for o in written.outbox)

@@ -1,8 +1,9 @@
 """Conversation search (manual 004 §7.1, 002 §3.5.3): the stored messages of every door (kf, app), by
 customer, staff member, kf account, kf session, time and text, newest first.
 
-A member sees the conversations that are theirs: messages they wrote, messages of the kf sessions they
-received, and messages with the customers they follow; a token limited to a corp sees that corp's only.
+A member sees the conversations of the members in their data scope (web/access.py `visible_userids`; the
+basic role: their own): messages they wrote, messages of the kf sessions they received, and messages with
+the customers they follow; a token limited to a corp sees that corp's only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import Select, or_, select
 
 from models import Customer, FollowRelation, KfSession, Message, Role
 from web import errors
+from web.access import visible_userids
 from web.api import _like, page, time_filter
 from web.api_kf import _scoped
 from web.auth import require
@@ -25,12 +27,13 @@ bp = Blueprint("api_messages", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
 
-def _own(query: Select, corp_id: str, userid: str) -> Select:
-    """A member's messages; `userid` means that member only within their corp (userids repeat across corps)."""
+def _own(query: Select, corp_id: str, userids: set[str]) -> Select:
+    """The messages of the members `userids` (a member's data scope); a userid means that member only within
+    their corp (userids repeat across corps)."""
     followed = select(Customer.external_userid).where(
-        Customer.corp_id == corp_id, Customer.follows.any(FollowRelation.userid == userid))
-    served = select(KfSession.id).where(KfSession.corp_id == corp_id, KfSession.servicer_userid == userid)
-    return query.where(or_(Message.userid == userid, Message.external_userid.in_(followed),
+        Customer.corp_id == corp_id, Customer.follows.any(FollowRelation.userid.in_(userids)))
+    served = select(KfSession.id).where(KfSession.corp_id == corp_id, KfSession.servicer_userid.in_(userids))
+    return query.where(or_(Message.userid.in_(userids), Message.external_userid.in_(followed),
                            Message.session_pk.in_(served)))
 
 
@@ -40,8 +43,9 @@ def _own(query: Select, corp_id: str, userid: str) -> Select:
           response=Page[MessageOut])
 def search_messages(query: MessageQuery) -> Any:
     rows = _scoped(select(Message), Message.corp_id)
-    if g.principal.is_member:
-        rows = _own(rows, g.principal.corp_id, g.principal.userid)
+    seen = visible_userids()
+    if seen is not None:
+        rows = _own(rows, g.principal.corp_id, seen)
     customer = (query.customer or "").strip()
     if customer:
         if customer.isascii() and customer.isdigit() and int(customer) <= MAX_ID:  # a customer id, as listed

@@ -18,6 +18,7 @@ from models import Material, Role, Tag
 from models.db import get_or_create
 from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagRule
 from web import errors
+from web.access import visible_userids
 from web.api import _live, page_rows
 from web.auth import audit, require
 from web.endpoint import endpoint
@@ -87,13 +88,12 @@ def put_auto_tag(material_id: int, body: AutoTagIn) -> Any:
 
 
 def _links() -> Select:
-    """The links this token may see: its corp's; a member's own."""
+    """The links this token may see: its corp's; a member's data scope's (web/access.py)."""
     query = select(RadarLink).order_by(RadarLink.id.desc())
     if g.principal.corp_id:
         query = query.where(RadarLink.corp_id == g.principal.corp_id)
-    if g.principal.is_member:
-        query = query.where(RadarLink.userid == g.principal.userid)
-    return query
+    seen = visible_userids()
+    return query if seen is None else query.where(RadarLink.userid.in_(seen))
 
 
 def _link_counts(s: Session, link_ids: list[int]) -> dict[int, dict[str, Any]]:

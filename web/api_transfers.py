@@ -42,10 +42,10 @@ errors.register(bp)
 
 def _scoped(s: Session, rows: Select, corp_id: str | None) -> Select:
     """A member token: only hand-overs from or to the members it may see."""
-    if not g.principal.is_member:
-        return rows
     scope = members_in_scope(s, str(corp_id or g.principal.corp_id or ""))
-    return rows.where(or_(Transfer.handover_userid.in_(scope or set()), Transfer.takeover_userid.in_(scope or set())))
+    if scope is None:
+        return rows
+    return rows.where(or_(Transfer.handover_userid.in_(scope), Transfer.takeover_userid.in_(scope)))
 
 
 def _counts(s: Session, ids: list[int]) -> dict[int, dict[str, int]]:

@@ -1,8 +1,9 @@
 """Bearer API tokens and roles for the admin API.
 
 A token is shown once, when created, and only its SHA-256 is stored. Roles are ordered
-super_admin > admin > member; a member token is tied to one staff member and sees only the customers
-that member follows (docs/ARCHITECTURE.md, Admin API).
+super_admin > admin > member; a member token is tied to one staff member and sees and does what that
+member's roles allow (web/access.py: the 基础角色, without roles, is the customers that member follows);
+`require` checks a member's 系统状态 and the route's area and action (docs/ARCHITECTURE.md, Admin API).
 
 Corps: a token with a `corp_id` reads and writes that corp only. Userids are unique only within a corp,
 so a token naming a userid needs its corp: `create_token` pins it to the only corp there is, and refuses
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from models import ApiToken, Role
 from models.auth import configured_corps, record_audit, sole_corp
 from models.db import utcnow
+from web.access import check_member
 from web.errors import ApiError
 
 RANK = {Role.member.value: 0, Role.admin.value: 1, Role.super_admin.value: 2}
@@ -178,6 +180,9 @@ def require(role: Role, max_body: int | None = None) -> Callable[[Callable[..., 
             if RANK[principal.role] < RANK[role.value]:
                 raise ApiError(403, "forbidden", f"needs the {role.value} role")
             g.principal = principal
+            if principal.is_member:
+                with current_app.extensions["scrm"].Session() as s:
+                    check_member(s)
             return view(*args, **kwargs)
 
         guarded.required_role = role  # type: ignore[attr-defined]
@@ -186,6 +191,7 @@ def require(role: Role, max_body: int | None = None) -> Callable[[Callable[..., 
     return decorate
 
 
-def audit(session: Session, action: str, target: str, **detail: Any) -> None:
-    """Record a change made through the API, by whom; in the caller's transaction."""
-    record_audit(session, g.principal.actor, action, target, **detail)
+def audit(session: Session, action: str, target: str, *, corp_id: str | None = None, **detail: Any) -> None:
+    """Record a change made through the API, by whom, in the corp it was made in (`corp_id`, else the token's);
+    in the caller's transaction."""
+    record_audit(session, g.principal.actor, action, target, corp_id=corp_id or g.principal.corp_id, **detail)

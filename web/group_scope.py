@@ -1,7 +1,8 @@
 """Which customer groups a caller may see (issue 12): the one rule every group route (list, detail, size,
-portrait, export, tags, sync) reads. A corp-bound token sees its corp; a member sees the groups they own
-or are in now or were in (their stints in `group_members`), as the manual's 客户群 list shows a member
-their own groups; another group is absent (404 by chat_id), never a 403 that would confirm it exists."""
+portrait, export, tags, sync) reads. A corp-bound token sees its corp; a member sees the groups that someone
+in their data scope (web/access.py `visible_userids`; the basic role: themselves) owns or is in now or was
+in (their stints in `group_members`), as the manual's 客户群 list shows a member their own groups; another
+group is absent (404 by chat_id), never a 403 that would confirm it exists."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from models.groups import CustomerGroup, GroupMember
+from web.access import visible_userids
 from web.errors import ApiError
 
 __all__ = ["group_rows", "visible_group"]
@@ -21,10 +23,11 @@ def group_rows() -> Select:
     principal = g.principal
     if principal.corp_id:
         query = query.where(CustomerGroup.corp_id == principal.corp_id)
-    if principal.is_member:
+    seen = visible_userids()
+    if seen is not None:
         mine = select(GroupMember.group_id).where(GroupMember.corp_id == principal.corp_id,
-                                                  GroupMember.member_id == principal.userid)
-        query = query.where(or_(CustomerGroup.owner_userid == principal.userid, CustomerGroup.id.in_(mine)))
+                                                  GroupMember.member_id.in_(seen))
+        query = query.where(or_(CustomerGroup.owner_userid.in_(seen), CustomerGroup.id.in_(mine)))
     return query
 
 

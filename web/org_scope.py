@@ -1,7 +1,8 @@
 """What a token may see and write of companies, contacts, leads and the follow-ups on them: the customers
 API's member scope (web/api_customers.py `_scoped`) carried over.
 
-A member sees and writes:
+A member sees and writes, "they" being anyone in their data scope (web/access.py `visible_userids`; the
+basic role: the member alone):
 - the companies they own (负责人) or that have a customer they follow;
 - the contacts they own, the contacts of those companies, and the contacts linked to a customer they follow;
 - the leads they own;
@@ -20,6 +21,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from models import Company, Contact, Customer, CustomerGroup, FollowUp, Lead
+from web.access import visible_userids
 from web.api_customers import _scoped
 from web.errors import ApiError
 from web.group_scope import group_rows
@@ -40,9 +42,9 @@ def _corp(query: Select, model: Any) -> Select:
 def companies() -> Select:
     """Live companies this token may see, newest first."""
     query = _corp(select(Company).where(Company.deleted_at.is_(None)), Company).order_by(Company.id.desc())
-    principal = g.principal
-    if principal.is_member:
-        query = query.where(or_(Company.owner_userid == principal.userid,
+    seen = visible_userids()
+    if seen is not None:
+        query = query.where(or_(Company.owner_userid.in_(seen),
                                 Company.id.in_(_followed_customers(Customer.company_id))))
     return query
 
@@ -50,19 +52,19 @@ def companies() -> Select:
 def contacts() -> Select:
     """Live contacts this token may see, newest first."""
     query = _corp(select(Contact).where(Contact.deleted_at.is_(None)), Contact).order_by(Contact.id.desc())
-    principal = g.principal
-    if principal.is_member:
-        query = query.where(or_(Contact.owner_userid == principal.userid,
+    seen = visible_userids()
+    if seen is not None:
+        query = query.where(or_(Contact.owner_userid.in_(seen),
                                 Contact.company_id.in_(companies().with_only_columns(Company.id).order_by(None)),
                                 Contact.customer_id.in_(_followed_customers(Customer.id))))
     return query
 
 
 def leads() -> Select:
-    """Leads this token may see: a member's own."""
+    """Leads this token may see: those owned by someone in a member's data scope."""
     query = _corp(select(Lead), Lead)
-    principal = g.principal
-    return query.where(Lead.owner_userid == principal.userid) if principal.is_member else query
+    seen = visible_userids()
+    return query if seen is None else query.where(Lead.owner_userid.in_(seen))
 
 
 def _ids(query: Select, model: Any) -> Select:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from models import CorpSettings, Customer, Lead, Staff
 from models.lead import OPEN_LEAD_STATUSES, unassigned_leads
 from models.pool import Pool, sees
+from web.access import visible_userids
 from web.errors import ApiError
 
 
@@ -25,8 +26,9 @@ def corp_pools() -> Select:
 
 
 def visible_pool_ids(session: Session) -> set[int] | None:
-    """The ids of the pools a member token sees; None: every pool of the token's corps (not a member)."""
-    if not g.principal.is_member:
+    """The ids of the pools a member token sees (those whose departments hold them); None: every pool of the
+    token's corps (not a member, or a member whose data scope is the whole corp: web/access.py)."""
+    if visible_userids(session) is None:
         return None
     return {p.id for p in session.scalars(corp_pools()) if sees(session, p, str(g.principal.userid))}
 
@@ -62,7 +64,7 @@ def pooled_leads(session: Session) -> Select:
     rows = unassigned_leads().order_by(Lead.id)
     if g.principal.corp_id:
         rows = rows.where(Lead.corp_id == g.principal.corp_id)
-    if not g.principal.is_member:
+    if visible_userids(session) is None:
         return rows
     pool = session.scalar(corp_pools().where(Pool.is_default.is_(True)))
     return rows if pool is None or sees(session, pool, str(g.principal.userid)) else rows.where(false())

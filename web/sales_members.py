@@ -13,6 +13,7 @@ from flask import g
 from sqlalchemy.orm import Session
 
 from models.directory import OrgChart
+from web.access import access
 from web.errors import ApiError
 
 
@@ -35,11 +36,14 @@ class Reach:
 
 
 def reach(directory: Directory) -> Reach:
+    """The members and departments the caller reports on: their data scope (web/access.py) and the
+    departments they lead (部门负责人) with their members."""
     principal = g.principal
-    if not principal.is_member:
+    found = access()
+    if found is None or found.userids is None:
         return Reach(None, None)
-    depts = directory.led_by(str(principal.userid))
-    return Reach(frozenset(directory.members_of(depts) | {principal.userid}), frozenset(depts))
+    depts = directory.led_by(str(principal.userid)) | (found.departments or frozenset())
+    return Reach(frozenset(directory.members_of(depts) | found.userids), frozenset(depts))
 
 
 def members(s: Session, corp_id: str, userid: str | None, dept_id: int | None, everyone: bool) -> frozenset[str] | None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from jobs.runtime import Runtime
 from models import Customer
-from models.directory import led_members
+from web.access import acting_userids
 from web.api_customers import _customer, _scoped
 from web.errors import ApiError
 
@@ -64,11 +64,8 @@ def member_userid(given: str | None, what: str) -> str:
 
 def members_in_scope(s: Session, corp_id: str) -> set[str] | None:
     """The userids of `corp_id` this token reads and writes a member's own records for; None: every member
-    (an admin or super_admin token)."""
-    principal = g.principal
-    if not principal.is_member:
-        return None
-    return {str(principal.userid)} | led_members(s, corp_id, str(principal.userid))
+    (an admin or super_admin token, or a role with data scope `all`): web/access.py `acting_userids`."""
+    return acting_userids(s, corp_id)
 
 
 def act_for(s: Session, corp_id: str, given: str | None, what: str) -> str:
@@ -81,6 +78,6 @@ def act_for(s: Session, corp_id: str, given: str | None, what: str) -> str:
         raise ApiError(422, "invalid", "userid: required for a token without a member", {"userid": "required"})
     scope = members_in_scope(s, corp_id)
     if scope is not None and given not in scope:
-        raise ApiError(403, "forbidden", f"a member token writes its own {what} and those of the members of the "
-                                         "departments it leads")
+        raise ApiError(403, "forbidden", f"a member token writes its own {what} and those of the members in its "
+                                         "data scope or of the departments it leads")
     return given

@@ -43,7 +43,7 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id",
           "pool_id": "pool_id",
           "sop_id": "sop_id", "step_id": "step_id", "task_id": "task_id",
-          "message_id": "message_id"}
+          "message_id": "message_id", "role_id": "role_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id",
@@ -166,6 +166,11 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_mass_messages.create": {"text": "evil", "draft": True},
     "api_mass_messages.edit": {"text": "evil", "draft": True},
     "api_mass_messages.put_settings": {"monthly_cap": 1},
+    "api_roles.create_role": {"name": "evil"},
+    "api_roles.update_role": {"name": "evil"},
+    "api_roles.add_role_members": {"userids": ["zhangsan"]},
+    "api_roles.put_seats": {"limit": 1},
+    "api_roles.put_system": {"on": False},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}

@@ -33,6 +33,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from models import Role, Staff
+from models.access import SYSTEM_OFF, system_on
 from web.auth import Principal, check_body_size
 from web.errors import ApiError
 
@@ -126,6 +127,11 @@ def current() -> SidebarSession | None:
 
 
 def _enter(found: SidebarSession) -> None:
+    """Make the signed-in member the request's principal; a member whose system is off (系统状态) is refused
+    with a 403 that says so."""
+    with current_app.extensions["scrm"].Session() as s:
+        if not system_on(s, found.corp_id, found.userid):
+            raise ApiError(403, "system_off", SYSTEM_OFF)
     g.sidebar = found
     g.principal = Principal(found.userid, Role.member.value, found.userid, found.corp_id, via="sidebar")
 
