@@ -144,6 +144,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_targets.bp)
     from web import api_transfers  # hand-overs (客户继承), resigned members, automatic inheritance
     app.register_blueprint(api_transfers.bp)
+    from web import api_bulk_actions, api_downloads, api_notifications  # download centre, bulk actions, log
+    app.register_blueprint(api_downloads.bp)
+    app.register_blueprint(api_bulk_actions.bp)
+    app.register_blueprint(api_notifications.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:
