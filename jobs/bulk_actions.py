@@ -169,8 +169,8 @@ def _hand_over(bulk_id: int, item_ids: list[int]) -> None:
                     _fail(item, f"{exc}: " + "; ".join(f"{k}: {v}" for k, v in exc.fields.items()))
                 continue
             s.flush()
-            made = dict(s.execute(select(TransferItem.external_userid, TransferItem.id).where(
-                TransferItem.transfer_id == transfer.id)).tuples())
+            made = {ext: pk for ext, pk in s.execute(select(TransferItem.external_userid, TransferItem.id).where(
+                TransferItem.transfer_id == transfer.id))}
             for item, customer in movable:
                 item.transfer_item_id = made[customer.external_userid]
             record_audit(s, action.actor, "transfer.create", f"transfer:{transfer.id}", kind=transfer.kind,

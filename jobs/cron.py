@@ -7,12 +7,14 @@ every minute, a full customer-group sync of every corp (jobs.group_sync.sync_all
 link radar's batched digests (jobs.radar.radar_digest_job) every minute, hand-overs' polls and held groups
 (jobs.transfers.transfers_tick) and the 10:00 automatic inheritance (jobs.inherit.inherit_job, claimed once a
 corp-local day) every 5 minutes, the public pool's daily recycle scan (jobs.pool_scan.pool_scan_job, each corp
-once per local day) hourly."""
+once per local day) hourly, the download centre's files past their 7 days (jobs.downloads.purge_downloads_job)
+hourly."""
 
 from rq import cron
 
 from jobs.attachments import purge_unclaimed_job
 from jobs.bot import remind_plans_job
+from jobs.downloads import purge_downloads_job
 from jobs.channels import REROUTE_EVERY, reroute_codes_job
 from jobs.group_codes import RECHECK_EVERY, group_codes_recheck_job
 from jobs.group_sync import SYNC_EVERY, sync_all_groups_job
@@ -38,3 +40,4 @@ cron.register(radar_digest_job, queue_name="maintenance", interval=60)
 cron.register(transfers_tick, queue_name="maintenance", interval=int(TICK_EVERY.total_seconds()))
 cron.register(inherit_job, queue_name="maintenance", interval=int(INHERIT_EVERY.total_seconds()))
 cron.register(pool_scan_job, queue_name="maintenance", interval=3600)
+cron.register(purge_downloads_job, queue_name="maintenance", interval=3600)

@@ -90,7 +90,7 @@ def create_bulk_action(body: BulkIn) -> Any:
                            ok=None if target_id in visible else False,
                            error="" if target_id in visible else f"no customer {target_id}")
                   for n, target_id in enumerate(body.ids))
-        audit(s, "bulk_action.create", f"bulk_action:{action.id}", kind=body.kind, target=body.target,
+        audit(s, "bulk_action.create", f"bulk_action:{action.id}", kind=body.kind, on=body.target,
               items=len(body.ids), params={k: v for k, v in params.items() if k != "app_pk"})
         bulk_id = action.id
     enqueue("run_bulk_action", bulk_id)
@@ -109,7 +109,7 @@ def _json(s: Session, action: BulkAction, query: BulkItemQuery) -> dict[str, Any
     start = (query.page - 1) * query.page_size
     public_params = {k: v for k, v in action.params.items() if k not in ("app_pk", "wecom_tag_ids")}
     return {"id": action.id, "corp_id": action.corp_id, "kind": action.kind, "target": action.target,
-            "params": public_params, "actor": action.actor, "created_at": action.created_at,
+            "params": public_params, "actor": action.actor, "created_at": action.created_at.isoformat(),
             "job": public(s.get_one(JobRun, action.job_id)), "counts": counted,
             "items": every[start:start + query.page_size], "page": query.page, "page_size": query.page_size,
             "total": len(every)}

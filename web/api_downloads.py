@@ -49,8 +49,8 @@ def _own() -> Any:
 def _json(d: Download, run: JobRun) -> dict[str, Any]:
     return {"id": d.id, "corp_id": d.corp_id, "kind": d.kind, "what": d.what, "filename": d.filename,
             "owner": d.owner, "state": run.state, "done": run.done, "total": run.total, "rows": d.rows,
-            "result": run.public()["result"], "errors": list(run.errors or []), "created_at": d.created_at,
-            "expires_at": d.expires_at,
+            "result": run.public()["result"], "errors": list(run.errors or []), "created_at": d.created_at.isoformat(),
+            "expires_at": d.expires_at.isoformat() if d.expires_at else None,
             "file": url_for("api_downloads.download_file", download_id=d.id) if d.file_key else None,
             "job": url_for("api_jobs.get_job", job_id=run.id)}
 

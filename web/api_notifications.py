@@ -26,7 +26,7 @@ def _json(n: NotificationLog) -> dict[str, Any]:
             "recipients": [u for u in n.recipients.split("|") if u], "parties": list(n.parties),
             "msgtype": n.msgtype, "status": n.status, "errcode": n.errcode, "errmsg": n.errmsg, "msgid": n.msgid,
             "invalid_users": list(n.invalid_users), "unlicensed_users": list(n.unlicensed_users),
-            "outbox_id": n.outbox_id, "created_at": n.created_at}
+            "outbox_id": n.outbox_id, "created_at": n.created_at.isoformat()}
 
 
 def _recipient(userid: str) -> Any:
