@@ -57,7 +57,7 @@ NOTIFICATIONS: dict[str, Notification] = {
                            "工单进度：工单「{{ticket}}」{{time}} 由「{{staff}}」处理，{{status}}。"),
     CODE_EXPIRED: Notification("活码失效通知", ("code", "reason", "time"),
                                "活码失效通知：活码「{{code}}」{{time}} 已失效（{{reason}}），请及时处理。"),
-    GROUP_QUIT: Notification("退群提醒", ("customer", "group", "time"),
+    GROUP_QUIT: Notification("退群提醒", ("customer", "group"),
                              "退群提醒：客户「{{customer}}」已退出群聊「{{group}}」。"),
 }
 """§9.13: the ten notification categories, their variables (filled by the service) and built-in wording."""
