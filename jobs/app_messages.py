@@ -169,7 +169,8 @@ def _log(ctx: EffectContext, touser: list[str], toparty: list[int] | tuple[int, 
     with ctx.runtime.WriteSession.begin() as s:
         key = s.scalar(select(Outbox.key).where(Outbox.id == ctx.outbox_id))
         s.add(NotificationLog(corp_id=ctx.corp_id, outbox_id=ctx.outbox_id, category=logged_category(key),
-                              recipients="|" + "|".join(touser) + "|", parties=[int(p) for p in toparty], msgtype=msgtype,
+                              recipients="|" + "|".join(touser) + "|", parties=[int(p) for p in toparty],
+                              msgtype=msgtype,
                               status=status, errcode=errcode, errmsg=str(answer.get("errmsg") or "")[:255],
                               msgid=str(answer.get("msgid") or "")[:128], invalid_users=invalid,
                               unlicensed_users=unlicensed))

@@ -3,8 +3,9 @@
 A template has a category. Broadcast templates (员工消息下发, §9.5) declare their own variables and the
 broadcast supplies the values; the manual's ten notification categories (`NOTIFICATIONS`: 提醒事项, 超时回复,
 删好友, 敏感词, 发名片, 发红包, 转客服进度, 工单进度, 活码失效, 退群) have a fixed set of variables the service
-fills in, and a corp's enabled template of that category replaces the built-in wording. A placeholder that names no known variable is refused when the template is saved, and a
-broadcast must give exactly the declared variables, so nothing is ever sent with `{{...}}` in it.
+fills in, and a corp's enabled template of that category replaces the built-in wording. A placeholder
+that names no known variable is refused when the template is saved, and a broadcast must give exactly the
+declared variables, so nothing is ever sent with `{{...}}` in it.
 
 Bodies are the WeCom message/send shapes (doc 90236) for the four kinds staff messages use: text and
 markdown (`content`), textcard (`title`, `description`, `url`, `btntxt`), news (`articles`, 1-8, each with
@@ -50,7 +51,8 @@ NOTIFICATIONS: dict[str, Notification] = {
     "card_sent": Notification("发名片预警消息", ("staff", "customer", "time"),
                               "发名片预警：成员「{{staff}}」于 {{time}} 向客户「{{customer}}」发送了名片。"),
     "red_packet": Notification("发红包预警消息", ("staff", "customer", "amount", "time"),
-                               "发红包预警：成员「{{staff}}」于 {{time}} 向客户「{{customer}}」发送了红包 {{amount}}。"),
+                               "发红包预警：成员「{{staff}}」于 {{time}} 向客户「{{customer}}」"
+                               "发送了红包 {{amount}}。"),
     "kf_transfer": Notification("转客服进度通知", ("customer", "servicer", "status", "time"),
                                 "转客服进度：客户「{{customer}}」{{time}} 转接给「{{servicer}}」，{{status}}。"),
     "ticket": Notification("工单进度通知", ("ticket", "staff", "status", "time"),

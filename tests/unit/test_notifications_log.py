@@ -10,8 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from bot_support import Bot
-from jobs.events import replay_event
-from models import Inbox, NotificationLog
 from rules import templates
 from unit.test_group_events import make_group, post  # noqa: F401  (fixture)
 
@@ -69,7 +67,7 @@ def test_wecoms_answer_is_logged_per_send(client, admin, fake_wecom, make_token)
 def test_the_ten_categories_take_templates_with_their_variables(client, admin) -> None:
     assert len(templates.NOTIFICATIONS) == 10
     for category, spec in templates.NOTIFICATIONS.items():
-        body = {"content": " ".join("{{%s}}" % v for v in spec.variables)}
+        body = {"content": " ".join("{{" + v + "}}" for v in spec.variables)}
         r = client.post("/api/v1/message-templates", json={"name": spec.label, "category": category,
                                                            "msgtype": "text", "body": body}, headers=admin)
         assert r.status_code == 201, (category, r.get_json())
