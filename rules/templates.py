@@ -74,7 +74,7 @@ KEY_CATEGORIES: dict[str, str] = {
     "group_code_abnormal": CODE_EXPIRED, "notify_group_quit": GROUP_QUIT, "broadcast": BROADCAST,
     "notify_lost": "customer_lost", "bot_reply": "bot_answer", "radar_open": "radar", "radar_digest": "radar",
     "pool_warning": "pool", "pool_assigned": "pool", "lead_assigned": "lead", "notify_admins": "acquisition",
-    "kf_send_fail": "kf_transfer",
+    "kf_send_fail": "kf_send_fail",
 }
 """What an app message is about, by the first part of its outbox key (`<what>:…`, set where it is planned):
 the notifications log's category. A key not listed is logged as `notice`."""
