@@ -8,6 +8,8 @@ Every operation goes through the single write path it has one by one, so no rule
 - change_follower: a serving hand-over (在职转接, handlers.transfers.create_transfer) per current owner; WeCom
   allows no other way to move a customer. The item follows its hand-over item (done, refused, blocked, …).
 - delete: into the recycle bin (models.recycle.soft_delete), audited per customer.
+Leads (our own rows, no WeCom call): tag / untag through web.lead_writes.change_tags, delete as 废弃
+(web.lead_writes.set_discarded), each in the lead's history.
 
 Which customers the caller may act on was settled when the action was made (web/api_bulk_actions.py reads
 them through the customer list's scope); the items the job finds here are those.
@@ -28,8 +30,8 @@ from jobs.outbound import deliver_here
 from jobs.progress import fail_run, tracked
 from jobs.queue import enqueue_outbox, job, on_dead
 from jobs.runtime import current
-from models import (BulkAction, BulkItem, Customer, FollowRelation, FollowStatus, ItemStatus, Outbox, OutboxStatus,
-                    TransferItem, TransferKind)
+from models import (BulkAction, BulkItem, Customer, FollowRelation, FollowStatus, ItemStatus, Lead, Outbox,
+                    OutboxStatus, TransferItem, TransferKind)
 from models.auth import record_audit
 from models.recycle import soft_delete
 
@@ -51,12 +53,14 @@ def run_bulk_action(bulk_id: int) -> str:
         action = s.get(BulkAction, bulk_id)
         if action is None:
             return "skipped"
-        job_id, kind = action.job_id, action.kind
+        job_id, kind, target = action.job_id, action.kind, action.target
         open_items = list(s.scalars(select(BulkItem.id).where(BulkItem.bulk_id == bulk_id, BulkItem.ok.is_(None),
                                                               BulkItem.outbox_id.is_(None),
                                                               BulkItem.transfer_item_id.is_(None))
                                     .order_by(BulkItem.position)))
-    step = {"tag": _mark, "untag": _mark, "delete": _delete, "change_follower": _hand_over}[kind]
+    step = {("customers", "tag"): _mark, ("customers", "untag"): _mark, ("customers", "delete"): _delete,
+            ("customers", "change_follower"): _hand_over, ("leads", "tag"): _tag_leads,
+            ("leads", "untag"): _tag_leads, ("leads", "delete"): _discard_leads}[(target, kind)]
     with tracked(job_id) as progress:
         progress.total = len(open_items)
         progress.flush()
@@ -177,6 +181,46 @@ def _hand_over(bulk_id: int, item_ids: list[int]) -> None:
                          handover=owner, takeover=taker, customers=len(movable), bulk_action=bulk_id)
         planned = [(row.id, row.queue) for row in ctx.pending_outbox]
     enqueue_outbox(planned)
+
+
+def _leads(s: Session, bulk_id: int, item_ids: list[int]) -> tuple[BulkAction, list[tuple[BulkItem, Lead]]]:
+    """The action and its items' live leads; an item whose lead is gone (or discarded) fails here."""
+    action = s.get_one(BulkAction, bulk_id)
+    items = list(s.scalars(select(BulkItem).where(BulkItem.id.in_(item_ids)).order_by(BulkItem.position)))
+    found = {lead.id: lead for lead in s.scalars(select(Lead).where(
+        Lead.id.in_([i.target_id for i in items]), Lead.corp_id == action.corp_id, Lead.discarded_at.is_(None)))}
+    live = []
+    for item in items:
+        if item.target_id in found:
+            live.append((item, found[item.target_id]))
+        else:
+            _fail(item, f"no lead {item.target_id}")
+    return action, live
+
+
+def _tag_leads(bulk_id: int, item_ids: list[int]) -> None:
+    """tag / untag leads: our own rows (lead_writes.change_tags), each change in the lead's history."""
+    from web.lead_writes import change_tags
+
+    with current().WriteSession.begin() as s:
+        action, live = _leads(s, bulk_id, item_ids)
+        tags = action.params["tag_ids"]
+        for item, lead in live:
+            change_tags(s, lead, tags if action.kind == "tag" else [], tags if action.kind == "untag" else [],
+                        action.actor)
+            item.ok = True
+
+
+def _discard_leads(bulk_id: int, item_ids: list[int]) -> None:
+    """delete leads: 废弃, the leads' bin (POST /leads/<id>/discard), audited per lead."""
+    from web.lead_writes import set_discarded
+
+    with current().WriteSession.begin() as s:
+        action, live = _leads(s, bulk_id, item_ids)
+        for item, lead in live:
+            set_discarded(s, lead, True, action.actor)
+            record_audit(s, action.actor, "lead.discard", f"lead:{lead.id}", bulk_action=bulk_id)
+            item.ok = True
 
 
 # -- results as the API shows them -------------------------------------------------------------------------

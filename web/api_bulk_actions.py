@@ -1,9 +1,11 @@
 """Bulk actions (issue 17): tag, untag, change follower, delete to the recycle bin, for up to 1,000 selected
-customers, as one job (jobs/bulk_actions.py) with a result per item: `POST /bulk-actions` (202) and
-`GET /bulk-actions/<id>` (progress, counts and a page of the per-item results, WeCom's errcode included).
+customers (and tag, untag, discard for leads), as one job (jobs/bulk_actions.py) with a result per item:
+`POST /bulk-actions` (202) and `GET /bulk-actions/<id>` (progress, counts and a page of the per-item results,
+WeCom's errcode included).
 
-The selected customers are read through the customer list's scope (web.api_customers._scoped): one the
-caller may not see is an item that failed as "no customer", never touched. Roles as the single routes:
+The selected customers are read through the customer list's scope (web.api_customers._scoped), leads through
+the lead list's (web.org_scope.leads): one the caller may not see is an item that failed as "no customer",
+never touched. Roles as the single routes:
 tagging as POST /customers/<id>/tags (a member: on their own relation), changing the follower as
 POST /transfers (admin), deleting as DELETE /customers/<id> (super_admin)."""
 
@@ -19,7 +21,8 @@ from jobs.bulk_actions import results, tally
 from jobs.progress import open_run
 from jobs.queue import enqueue
 from jobs.runtime import Runtime
-from models import BulkAction, BulkItem, Customer, JobRun, Role
+from models import BulkAction, BulkItem, Customer, JobRun, Lead, Role
+from web import lead_writes
 from web import errors
 from web.api_customers import _scoped
 from web.api_jobs import public
@@ -28,12 +31,16 @@ from web.auth import RANK, audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.schemas.operations import BulkIn, BulkItemQuery, BulkOut
+from web.org_scope import leads
 from web.scope import corp_and_app, in_scope
 
 bp = Blueprint("api_bulk_actions", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
-NEEDS = {"tag": Role.member, "untag": Role.member, "change_follower": Role.admin, "delete": Role.super_admin}
+NEEDS = {("customers", "tag"): Role.member, ("customers", "untag"): Role.member,
+         ("customers", "change_follower"): Role.admin, ("customers", "delete"): Role.super_admin,
+         ("leads", "tag"): Role.member, ("leads", "untag"): Role.member, ("leads", "delete"): Role.member}
+"""Who may do what: the role of the single route (a lead's delete is its 废弃, POST /leads/<id>/discard)."""
 
 
 def _runtime() -> Runtime:
@@ -44,6 +51,13 @@ def _invalid(field: str, why: str) -> ApiError:
     return ApiError(422, "invalid", "the bulk action has errors", {field: why})
 
 
+def _visible(s: Session, target: str, corp_id: str, ids: list[int]) -> set[int]:
+    """Which of `ids` the caller may see: through the list's own scope (customers', leads')."""
+    model, rows = (Customer, _scoped()) if target == "customers" else (Lead, leads())
+    return set(s.scalars(rows.with_only_columns(model.id).order_by(None).where(
+        model.corp_id == corp_id, model.id.in_(ids))))
+
+
 def _params(s: Session, body: BulkIn, corp_id: str, app_pk: int) -> dict[str, Any]:
     """What the job needs, checked now (a bad parameter is a 422 and nothing is made)."""
     p = body.params
@@ -51,6 +65,9 @@ def _params(s: Session, body: BulkIn, corp_id: str, app_pk: int) -> dict[str, An
     if body.kind in ("tag", "untag"):
         if not p.tag_ids:
             raise _invalid("params.tag_ids", "at least one tag")
+        if body.target == "leads":  # our own rows: the corp's customer tags, WeCom is not called
+            lead_writes.tag_rows(s, corp_id, p.tag_ids, "params.tag_ids")
+            return {"tag_ids": p.tag_ids}
         userid = p.userid
         if principal.is_member:
             if userid not in (None, principal.userid):
@@ -72,15 +89,17 @@ def _params(s: Session, body: BulkIn, corp_id: str, app_pk: int) -> dict[str, An
           status=202)
 def create_bulk_action(body: BulkIn) -> Any:
     principal = g.principal
-    if RANK[principal.role] < RANK[NEEDS[body.kind].value]:
-        raise ApiError(403, "forbidden", f"{body.kind} needs the {NEEDS[body.kind].value} role")
+    needs = NEEDS.get((body.target, body.kind))
+    if needs is None:
+        raise _invalid("kind", f"{body.kind} is for customers only (leads change owner by POST /leads/assign)")
+    if RANK[principal.role] < RANK[needs.value]:
+        raise ApiError(403, "forbidden", f"{body.kind} needs the {needs.value} role")
     if len(set(body.ids)) != len(body.ids):
         raise _invalid("ids", "each id once")
     with _runtime().WriteSession.begin() as s:
         corp_id, app_pk = corp_and_app(s, body.corp_id)
         params = _params(s, body, corp_id, app_pk)
-        visible = set(s.scalars(_scoped().with_only_columns(Customer.id).order_by(None).where(
-            Customer.corp_id == corp_id, Customer.id.in_(body.ids))))
+        visible = _visible(s, body.target, corp_id, body.ids)
         run = open_run(s, f"bulk_{body.kind}", corp_id, principal.actor)
         action = BulkAction(corp_id=corp_id, kind=body.kind, target=body.target, params=params,
                             actor=principal.actor, userid=principal.userid, job_id=run.id)
@@ -88,7 +107,7 @@ def create_bulk_action(body: BulkIn) -> Any:
         s.flush()
         s.add_all(BulkItem(bulk_id=action.id, position=n, target_id=target_id,
                            ok=None if target_id in visible else False,
-                           error="" if target_id in visible else f"no customer {target_id}")
+                           error="" if target_id in visible else f"no {body.target[:-1]} {target_id}")
                   for n, target_id in enumerate(body.ids))
         audit(s, "bulk_action.create", f"bulk_action:{action.id}", kind=body.kind, on=body.target,
               items=len(body.ids), params={k: v for k, v in params.items() if k != "app_pk"})

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from models import (AuditLog, BulkAction, Customer, FollowRelation, FollowTag, JobRun, Outbox, Staff, Tag,
+from models import (AuditLog, BulkAction, Customer, FollowRelation, FollowTag, JobRun, Lead, LeadTag, Outbox, Staff, Tag,
                     Transfer, TransferItem)
 from models.db import utcnow
 from support import CORP_ID, SECRET
@@ -154,3 +154,32 @@ def test_change_follower_hands_customers_over_through_transfer_customer(client, 
     again = started(client.post(URL, headers=admin, json={"kind": "change_follower", "ids": world["ids"][:1],
                                                            "params": {"takeover_userid": "lisi"}}))
     assert again["items"][0]["ok"] is False and "being handed over" in again["items"][0]["error"]
+
+
+def test_leads_are_tagged_and_discarded_in_bulk_within_the_callers_leads(client, runtime, make_token, world) -> None:
+    with runtime.WriteSession.begin() as s:
+        mine = [Lead(corp_id=CORP_ID, name=f"线索{n}", owner_userid="zhangsan", status="assigned") for n in range(3)]
+        theirs = Lead(corp_id=CORP_ID, name="别人的线索", owner_userid="lisi", status="assigned")
+        s.add_all([*mine, theirs])
+        s.flush()
+        ids, other = [lead.id for lead in mine], theirs.id
+    member = make_token("member", userid="zhangsan", name="zs")
+    tag = world["tags"]["A级"]
+    body = started(client.post(URL, headers=member, json={"kind": "tag", "target": "leads", "ids": [*ids, other],
+                                                           "params": {"tag_ids": [tag]}}))
+    assert [(i["id"], i["ok"]) for i in body["items"]] == [*((i, True) for i in ids), (other, False)]
+    assert body["items"][-1]["error"] == f"no lead {other}"
+    with runtime.Session() as s:
+        assert sorted(s.scalars(select(LeadTag.lead_id).where(LeadTag.tag_pk == tag))) == ids
+    r = client.post(URL, headers=member, json={"kind": "tag", "target": "leads", "ids": ids,
+                                               "params": {"tag_ids": [99999]}})
+    assert r.status_code == 422 and "params.tag_ids" in r.get_json()["error"]["fields"]
+    r = client.post(URL, headers=member, json={"kind": "change_follower", "target": "leads", "ids": ids})
+    assert r.status_code == 422 and "kind" in r.get_json()["error"]["fields"]
+
+    body = started(client.post(URL, headers=member, json={"kind": "delete", "target": "leads", "ids": ids[:2]}))
+    assert body["counts"] == {"ok": 2, "failed": 0, "pending": 0}
+    with runtime.Session() as s:
+        assert [(lead.status, lead.discarded_at is not None) for lead in
+                s.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id))] == [
+            ("discarded", True), ("discarded", True), ("assigned", False)]
