@@ -39,11 +39,14 @@ def _runtime() -> Runtime:
 
 
 def _own() -> Any:
-    """The caller's downloads: their actor, and their corp when the token has one."""
-    rows = select(Download).where(Download.owner == g.principal.actor)
-    if g.principal.corp_id:
-        rows = rows.where(Download.corp_id == g.principal.corp_id)
-    return rows
+    """The caller's downloads: a member's by their userid in their corp (whichever door they came in by:
+    token or sidebar), anyone else's by their actor (and corp, when the token has one)."""
+    principal = g.principal
+    if principal.is_member:
+        return select(Download).where(Download.corp_id == principal.corp_id, Download.userid == principal.userid)
+    rows = select(Download).where(Download.owner == principal.actor, Download.userid.is_(None)
+                                  if principal.userid is None else Download.userid == principal.userid)
+    return rows.where(Download.corp_id == principal.corp_id) if principal.corp_id else rows
 
 
 def _json(d: Download, run: JobRun) -> dict[str, Any]:

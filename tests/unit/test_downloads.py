@@ -67,10 +67,11 @@ def member_download(runtime, userid: str, content: bytes = b"a,b\n") -> int:  # 
 
 def test_a_members_file_is_404_to_another_member_and_gone_after_7_days(client, runtime, make_token) -> None:
     download_id = member_download(runtime, "zhangsan")
-    owner = make_token("member", userid="zhangsan", name="m-zhangsan")
+    owner = make_token("member", userid="zhangsan", name="another-token")  # the member's, by another token
     other = make_token("member", userid="lisi", name="m-lisi")
     url = f"{LIST}/{download_id}/file"
     assert client.get(url, headers=owner).data == b"a,b\n"
+    assert client.get(url, headers=make_token("admin", name="m-zhangsan")).status_code == 404  # not a member
     assert client.get(url, headers=other).status_code == 404
     assert client.get(LIST, headers=other).get_json()["total"] == 0
     with runtime.Session() as s:
