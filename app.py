@@ -152,6 +152,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_audit, api_roles  # roles, data scopes and seats; the audit log
     app.register_blueprint(api_roles.bp)
     app.register_blueprint(api_audit.bp)
+    from web import api_bulk_actions, api_downloads, api_notifications  # download centre, bulk actions, log
+    app.register_blueprint(api_downloads.bp)
+    app.register_blueprint(api_bulk_actions.bp)
+    app.register_blueprint(api_notifications.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -15,8 +15,9 @@ from cli.work import wait_or_report
 from jobs.export import replayed, request_export
 from jobs.queue import enqueue
 from jobs.recycle import purge_recycle_bin
-from models import Role
+from models import Download, Role
 from models.auth import record_audit
+from storage import storage
 from web.api_customers import requested_export
 from web.auth import Principal
 from web.errors import ApiError
@@ -63,8 +64,11 @@ def customers_export(wait: bool, out: str | None, **filters: str | tuple[str, ..
     enqueue("export_customers", job_id)
     click.echo(f"customer export of {corp_id}: job {job_id}")
     run = wait_or_report(runtime, job_id, wait or bool(out))
-    if out and run.result is not None:
-        shutil.copyfile(run.result["path"], out)
+    if out and run.result is not None and run.result.get("download_id"):
+        with runtime.Session() as s:
+            key = s.get_one(Download, run.result["download_id"]).file_key
+        with storage(runtime).open(key) as stored, open(out, "wb") as target:
+            shutil.copyfileobj(stored, target)
         click.echo(f"written to {out}")
 
 

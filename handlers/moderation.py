@@ -116,15 +116,14 @@ def plan_staff_message(session: Session, corp_id: str, key: str, msgtype: str, b
     return row
 
 
-def notification(session: Session, corp_id: str, category: str, values: dict[str, str],
-                 default: str) -> tuple[str, dict[str, Any]]:
+def notification(session: Session, corp_id: str, category: str, values: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """(msgtype, body) of a notification: the corp's enabled template of the category (§9.13, the oldest
-    when several are enabled), else the built-in text."""
+    when several are enabled), else the category's built-in wording (rules.templates.NOTIFICATIONS)."""
     template = session.scalar(select(MessageTemplate).where(
         MessageTemplate.corp_id == corp_id, MessageTemplate.category == category,
         MessageTemplate.enabled.is_(True), MessageTemplate.deleted_at.is_(None)).order_by(MessageTemplate.id).limit(1))
     if template is None:
-        return "text", {"content": default}
+        return templates.built_in(category, values)
     return template.msgtype, templates.render(template.msgtype, template.body, values)
 
 
@@ -229,10 +228,7 @@ def scan_message(session: Session, message: Message) -> list[SensitiveAlert]:
         values = {"staff": staff_name, "customer": customer_name, "words": words, "category": category,
                   "content": message.content[:SNIPPET_CHARS], "time": _local(session, message.corp_id,
                                                                              message.send_time)}
-        msgtype, body = notification(
-            session, message.corp_id, templates.SENSITIVE_WORD, values,
-            f"敏感词提醒：{values['time']} {staff_name} 与客户 {customer_name} 的会话出现敏感词「{words}」"
-            f"（{category}）：{values['content']}")
+        msgtype, body = notification(session, message.corp_id, templates.SENSITIVE_WORD, values)
         plan_staff_message(session, message.corp_id, f"sensitive_alert:{message.id}", msgtype, body, recipients,
                            app=app)
     return alerts
@@ -341,10 +337,8 @@ def check_reply_timeouts(session: Session, corp_id: str, now: dt.datetime) -> in
 def _tell_late(session: Session, timeout: ReplyTimeout, message: Message) -> None:
     """§7.2: the staff member hears of the timeout by app message."""
     staff_name, customer_name = _names(session, timeout.corp_id, timeout.userid, timeout.external_userid)
-    values = {"staff": staff_name, "customer": customer_name, "content": message.content[:SNIPPET_CHARS],
+    values = {"staff": staff_name, "customer": customer_name,
+              "content": message.content[:SNIPPET_CHARS] or "[非文本消息]",
               "time": _local(session, timeout.corp_id, message.send_time), "minutes": str(timeout.limit_minutes)}
-    msgtype, body = notification(
-        session, timeout.corp_id, templates.REPLY_TIMEOUT, values,
-        f"超时回复提醒：客户 {customer_name} {values['time']} 的消息已超过 {timeout.limit_minutes} 分钟"
-        f"（工作时间）未回复：{values['content'] or '[非文本消息]'}")
+    msgtype, body = notification(session, timeout.corp_id, templates.REPLY_TIMEOUT, values)
     plan_staff_message(session, timeout.corp_id, f"reply_timeout:{timeout.id}", msgtype, body, [timeout.userid])

@@ -13,7 +13,7 @@ must wait then stays pending until the sweeper (`flask --app app sweep`) finds i
 
 Sends carry `enable_duplicate_check` (doc 90236), so a retried send WeCom already showed is not shown
 twice; the answer's `unlicenseduser` (members without a licence, who got nothing) is recorded with
-`invaliduser`.
+`invaliduser`. Every send, whoever planned it, is logged in `notifications_log` (`sent_to_staff`).
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from jobs.outbound import EffectContext
 from jobs.queue import FinalError, enqueue
 from jobs.runtime import Runtime
-from models import Outbox
+from models import NotificationLog, Outbox
 from rules.message_budget import Budget, common_slot
+from rules.templates import logged_category
+from wecom.client import WeComError
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +136,44 @@ def send_app_message(ctx: EffectContext, agent_id: int | None, touser: list[str]
     if at > now:
         _wait_until(ctx, at)
         return None
-    return ctx.client.send_app_message(agent_id, touser, msgtype, body)
+    return sent_to_staff(ctx, agent_id, touser, msgtype, body)
+
+
+def sent_to_staff(ctx: EffectContext, agent_id: int, touser: list[str], msgtype: str, body: dict[str, Any],
+                  toparty: list[int] | tuple[int, ...] = ()) -> Any:
+    """message/send, and its answer in the notifications log: the one door every app message to staff
+    goes through (`send_app_message` above, and jobs/moderation.py's alerts and broadcasts). A refusal
+    retrying cannot fix is logged as failed with WeCom's errcode; a retryable one is logged by the attempt
+    that finally gets an answer."""
+    try:
+        answer = ctx.client.send_app_message(agent_id, touser, msgtype, body, toparty)
+    except WeComError as exc:
+        if not exc.retryable:
+            _log(ctx, touser, toparty, msgtype, {"errcode": exc.errcode, "errmsg": exc.errmsg})
+        raise
+    _log(ctx, touser, toparty, msgtype, answer)
+    return answer
+
+
+def split_ids(raw: Any) -> list[str]:
+    """WeCom's `a|b|c` lists (invaliduser, invalidparty, unlicenseduser) as a list."""
+    return [part for part in str(raw or "").split("|") if part]
+
+
+def _log(ctx: EffectContext, touser: list[str], toparty: list[int] | tuple[int, ...], msgtype: str,
+         answer: dict[str, Any]) -> None:
+    """One notifications_log row for this send: its category from the outbox row's key (rules.templates)."""
+    errcode = answer.get("errcode") or None
+    invalid, unlicensed = split_ids(answer.get("invaliduser")), split_ids(answer.get("unlicenseduser"))
+    status = "failed" if errcode else "partial" if invalid or unlicensed or answer.get("invalidparty") else "sent"
+    with ctx.runtime.WriteSession.begin() as s:
+        key = s.scalar(select(Outbox.key).where(Outbox.id == ctx.outbox_id))
+        s.add(NotificationLog(corp_id=ctx.corp_id, outbox_id=ctx.outbox_id, category=logged_category(key),
+                              recipients="|" + "|".join(touser) + "|", parties=[int(p) for p in toparty],
+                              msgtype=msgtype,
+                              status=status, errcode=errcode, errmsg=str(answer.get("errmsg") or "")[:255],
+                              msgid=str(answer.get("msgid") or "")[:128], invalid_users=invalid,
+                              unlicensed_users=unlicensed))
 
 
 def _wait_until(ctx: EffectContext, at: float) -> None:

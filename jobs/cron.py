@@ -9,12 +9,13 @@ link radar's batched digests (jobs.radar.radar_digest_job) every minute, hand-ov
 corp-local day) every 5 minutes, the public pool's daily recycle scan (jobs.pool_scan.pool_scan_job, each corp
 once per local day) hourly; SOP steps and date plans (jobs.sop.sop_tick), tasks' rounds and deadline warnings
 (jobs.tasks.tasks_tick), and mass messages due and recent mass messages' results (jobs.mass_send.mass_messages_tick)
-every minute."""
+every minute, the download centre's files past their 7 days (jobs.downloads.purge_downloads_job) hourly."""
 
 from rq import cron
 
 from jobs.attachments import purge_unclaimed_job
 from jobs.bot import remind_plans_job
+from jobs.downloads import purge_downloads_job
 from jobs.channels import REROUTE_EVERY, reroute_codes_job
 from jobs.group_codes import RECHECK_EVERY, group_codes_recheck_job
 from jobs.group_sync import SYNC_EVERY, sync_all_groups_job
@@ -46,3 +47,4 @@ cron.register(pool_scan_job, queue_name="maintenance", interval=3600)
 cron.register(sop_tick, queue_name="maintenance", interval=60)
 cron.register(tasks_tick, queue_name="maintenance", interval=60)
 cron.register(mass_messages_tick, queue_name="maintenance", interval=60)
+cron.register(purge_downloads_job, queue_name="maintenance", interval=3600)

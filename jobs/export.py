@@ -1,5 +1,6 @@
-"""The customer export as a job (`POST /api/v1/exports`): the CSV written to a file under
-`SCRM_EXPORT_DIR`, its progress counted per batch of customers, downloaded from `GET /api/v1/jobs/<id>/download`.
+"""The customer export as a job (`POST /api/v1/customers/exports`, or `POST /api/v1/exports`): the CSV made in
+a temporary file, its progress counted per batch of customers, then kept in the download centre (storage/,
+jobs/downloads.py) for its owner: `GET /api/v1/downloads/<id>/file` (and `GET /api/v1/jobs/<id>/download`).
 
 The list's filters and a token's scope are read from the request (web.api_customers), so the job replays
 the request that asked for the export: its query string and its token's principal, in a request context
@@ -9,21 +10,21 @@ and a bad filter was already answered 400 at the POST by the same code.
 
 from __future__ import annotations
 
-import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, g
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from jobs.downloads import keep_file, open_download
 from jobs.progress import fail_run, open_run, tracked
 from jobs.queue import job, on_dead
 from jobs.runtime import Runtime, current
-from models import JobRun
+from models import DownloadKind, JobRun
 from web.auth import Principal
 
 KIND = "customers_export"
@@ -32,8 +33,13 @@ KIND = "customers_export"
 def request_export(s: Session, corp_id: str, query: dict[str, list[str]], principal: Principal,
                    requested_by: str) -> int:
     """The export's job run (queued; the caller enqueues `export_customers` with its id after commit), with
-    what replaying its request takes: the query string (the list's filters) and who asked."""
-    return open_run(s, KIND, corp_id, requested_by, query=query, principal=asdict(principal)).id
+    what replaying its request takes: the query string (the list's filters) and who asked; and its row in
+    the asker's download centre."""
+    from web.api_customers import export_filename
+
+    job_id = open_run(s, KIND, corp_id, requested_by, query=query, principal=asdict(principal)).id
+    open_download(s, job_id, corp_id, principal, DownloadKind.export, "customers", export_filename(corp_id))
+    return job_id
 
 
 @contextmanager
@@ -61,17 +67,14 @@ def export_customers(job_id: int) -> str:
         with runtime.Session() as s:
             progress.total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         progress.flush()
-        folder = Path(runtime.settings.export_dir)
-        folder.mkdir(parents=True, exist_ok=True)
         filename = export_filename(corp_id)
-        path = folder / f"job-{job_id}-{filename}"
-        partial = path.with_suffix(".part")
-        with open(partial, "w", encoding="utf-8", newline="") as out:
+        with tempfile.TemporaryFile() as out:  # gone however the job ends: only the stored file remains
             for rows, text in csv_chunks(runtime, query, fields):
-                out.write(text)
+                out.write(text.encode())
                 progress.advance(rows)
-        os.replace(partial, path)  # a half-written file never has the final name
-        progress.result = {"path": str(path.resolve()), "filename": filename, "rows": progress.done}
+            out.seek(0)
+            download_id = keep_file(job_id, out, "text/csv", progress.done, filename)
+        progress.result = {"filename": filename, "rows": progress.done, "download_id": download_id}
     return "done"
 
 

@@ -8,9 +8,11 @@ import logging
 from typing import Any
 
 from handlers.group_store import apply_groups
+from handlers.moderation import notification
 from jobs.app_messages import answer_result, send_app_message
 from jobs.outbound import EffectContext, effect
 from models.db import utcnow
+from rules.templates import GROUP_QUIT
 from wecom.client import WeComClient, WeComError
 
 log = logging.getLogger(__name__)
@@ -44,9 +46,12 @@ def fetch_group(ctx: EffectContext, chat_id: str, at: str | None = None) -> dict
 @effect("notify_group_quit")
 def notify_group_quit(ctx: EffectContext, agent_id: int | None, userid: str, group_name: str, member_id: str,
                       member_name: str) -> dict[str, Any] | None:
-    """退群提醒 (004 §4.2): the owner learns a customer left their group."""
-    text = f"退群提醒：客户「{member_name or member_id}」已退出群聊「{group_name}」。"
-    answer = send_app_message(ctx, agent_id, [userid], "text", {"content": text})
+    """退群提醒 (004 §4.2): the owner learns a customer left their group, in the corp's enabled 退群提醒
+    template (§9.13) or the built-in wording."""
+    values = {"customer": member_name or member_id, "group": group_name}
+    with ctx.runtime.Session() as s:
+        msgtype, body = notification(s, ctx.corp_id, GROUP_QUIT, values)
+    answer = send_app_message(ctx, agent_id, [userid], msgtype, body)
     if answer is None:  # waits for the owner's budget: scheduled again
         return None
     return ctx.finish(lambda s: {"recipients": [userid], **answer_result(answer)})

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from jobs.downloads import keep_file
 from jobs.progress import fail_run, tracked
 from jobs.queue import enqueue_outbox, job, on_dead
 from jobs.runtime import current
@@ -128,13 +128,10 @@ def import_leads(job_id: int) -> str:
         counted = progress.total - sum(1 for row in body if not any(row))
         result = {"total": counted, "succeeded": counted - len(failures), "failed": len(failures),
                   "summary": f"共{counted}条记录, 成功{counted - len(failures)}, 失败{len(failures)}"}
-        if failures:
-            path = source.with_name(f"job-{job_id}-failures.csv")
-            with open(path.with_suffix(".part"), "w", encoding="utf-8-sig", newline="") as out:
-                out.write(csv_line(["行号", "原因", *header]))
-                out.writelines(csv_line(f) for f in failures)
-            os.replace(path.with_suffix(".part"), path)
-            result |= {"path": str(path), "filename": "lead-import-failures.csv"}
+        if failures:  # the download centre's 下载结果: the failed rows with their reason
+            text = csv_line(["行号", "原因", *header]) + "".join(csv_line(f) for f in failures)
+            download_id = keep_file(job_id, io.BytesIO(("\ufeff" + text).encode()), "text/csv", len(failures))
+            result |= {"filename": "lead-import-failures.csv", "download_id": download_id}
         source.unlink(missing_ok=True)
         progress.result = result
     return "done"

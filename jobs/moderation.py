@@ -15,16 +15,12 @@ from sqlalchemy.orm import Session
 
 from handlers.moderation import check_reply_timeouts
 from jobs.outbound import EffectContext, effect
-from jobs.app_messages import NO_AGENT_ID
+from jobs.app_messages import NO_AGENT_ID, sent_to_staff, split_ids
 from jobs.queue import FinalError, job
 from jobs.runtime import current
 from models.db import utcnow
 from models.moderation import Broadcast, BroadcastStatus, ModerationSettings
 from wecom.client import WeComError
-
-
-def _ids(raw: Any) -> list[str]:
-    return [part for part in str(raw or "").split("|") if part]
 
 
 @effect("staff_message")
@@ -33,7 +29,7 @@ def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty:
     if not agent_id:
         raise FinalError(NO_AGENT_ID)
     try:
-        answer = ctx.client.send_app_message(agent_id, touser, msgtype, body, toparty)
+        answer = sent_to_staff(ctx, agent_id, touser, msgtype, body, toparty)
     except WeComError as exc:
         if exc.retryable or broadcast_pk is None:
             raise
@@ -45,8 +41,8 @@ def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty:
             return {"error": error}
 
         return ctx.finish(refused)
-    invalid_users, invalid_parties = _ids(answer.get("invaliduser")), _ids(answer.get("invalidparty"))
-    unlicensed = _ids(answer.get("unlicenseduser"))
+    invalid_users, invalid_parties = split_ids(answer.get("invaliduser")), split_ids(answer.get("invalidparty"))
+    unlicensed = split_ids(answer.get("unlicenseduser"))
 
     def sent(s: Session) -> dict[str, Any]:
         if broadcast_pk is not None:

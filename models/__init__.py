@@ -41,6 +41,7 @@ from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagged, Radar
 from models.sidebar import SidebarComponent, SidebarConfig
 from models.mass_message import MassMessage, MassMessageSend, MassRecipient, MassStatus, RecipientStatus
 from models.access import AccessRole, MemberRole, MemberSeat
+from models.operations import BulkAction, BulkItem, Download, DownloadKind, NotificationLog
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -62,6 +63,7 @@ __all__ = [
     "Pool", "PoolAction", "PoolMove", "PoolReturnReason", "PoolScan",
     "MassMessage", "MassMessageSend", "MassRecipient", "MassStatus", "RecipientStatus",
     "AccessRole", "MemberRole", "MemberSeat",
+    "BulkAction", "BulkItem", "Download", "DownloadKind", "NotificationLog",
 ]
 from models.sop import RunStatus, SopDateScan, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger, StepVia
 from models.tasks import AssignmentStatus, FollowUpCycle, Repeat, Task, TaskAssignment, TaskKind, TaskRound

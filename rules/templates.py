@@ -1,10 +1,11 @@
 """Message templates (manual 004 §9.13): WeCom app-message bodies with `{{variable}}` placeholders.
 
 A template has a category. Broadcast templates (员工消息下发, §9.5) declare their own variables and the
-broadcast supplies the values; the notification categories (sensitive-word alert, reply timeout) have a
-fixed set of variables the service fills in, and a corp's enabled template of that category replaces the
-built-in wording. A placeholder that names no known variable is refused when the template is saved, and a
-broadcast must give exactly the declared variables, so nothing is ever sent with `{{...}}` in it.
+broadcast supplies the values; the manual's ten notification categories (`NOTIFICATIONS`: 提醒事项, 超时回复,
+删好友, 敏感词, 发名片, 发红包, 转客服进度, 工单进度, 活码失效, 退群) have a fixed set of variables the service
+fills in, and a corp's enabled template of that category replaces the built-in wording. A placeholder
+that names no known variable is refused when the template is saved, and a broadcast must give exactly the
+declared variables, so nothing is ever sent with `{{...}}` in it.
 
 Bodies are the WeCom message/send shapes (doc 90236) for the four kinds staff messages use: text and
 markdown (`content`), textcard (`title`, `description`, `url`, `btntxt`), news (`articles`, 1-8, each with
@@ -14,7 +15,7 @@ markdown (`content`), textcard (`title`, `description`, `url`, `btntxt`), news (
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,31})\s*\}\}")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}\Z")
@@ -22,13 +23,74 @@ MAX_VARIABLES = 20
 MAX_VALUE_CHARS = 500
 
 BROADCAST = "broadcast"
+REMINDER = "reminder"
 SENSITIVE_WORD = "sensitive_word"
 REPLY_TIMEOUT = "reply_timeout"
+GROUP_QUIT = "group_quit"
+CODE_EXPIRED = "code_expired"
+
+
+class Notification(NamedTuple):
+    label: str
+    variables: tuple[str, ...]
+    wording: str
+    """The built-in text (a text message), sent while the corp has no enabled template of the category."""
+
+
+NOTIFICATIONS: dict[str, Notification] = {
+    REMINDER: Notification("提醒事项消息", ("staff", "customer", "content", "time"),
+                           "提醒事项：{{time}} {{content}}（客户：{{customer}}）"),
+    REPLY_TIMEOUT: Notification("超时回复预警消息", ("staff", "customer", "content", "time", "minutes"),
+                                "超时回复提醒：客户 {{customer}} {{time}} 的消息已超过 {{minutes}} 分钟（工作时间）"
+                                "未回复：{{content}}"),
+    "friend_deleted": Notification("删好友预警消息", ("staff", "customer", "time"),
+                                   "删好友预警：成员「{{staff}}」于 {{time}} 删除了客户「{{customer}}」。"),
+    SENSITIVE_WORD: Notification("敏感词预警消息", ("staff", "customer", "words", "category", "content", "time"),
+                                 "敏感词提醒：{{time}} {{staff}} 与客户 {{customer}} 的会话出现敏感词「{{words}}」"
+                                 "（{{category}}）：{{content}}"),
+    "card_sent": Notification("发名片预警消息", ("staff", "customer", "time"),
+                              "发名片预警：成员「{{staff}}」于 {{time}} 向客户「{{customer}}」发送了名片。"),
+    "red_packet": Notification("发红包预警消息", ("staff", "customer", "amount", "time"),
+                               "发红包预警：成员「{{staff}}」于 {{time}} 向客户「{{customer}}」"
+                               "发送了红包 {{amount}}。"),
+    "kf_transfer": Notification("转客服进度通知", ("customer", "servicer", "status", "time"),
+                                "转客服进度：客户「{{customer}}」{{time}} 转接给「{{servicer}}」，{{status}}。"),
+    "ticket": Notification("工单进度通知", ("ticket", "staff", "status", "time"),
+                           "工单进度：工单「{{ticket}}」{{time}} 由「{{staff}}」处理，{{status}}。"),
+    CODE_EXPIRED: Notification("活码失效通知", ("code", "reason", "time"),
+                               "活码失效通知：活码「{{code}}」{{time}} 已失效（{{reason}}），请及时处理。"),
+    GROUP_QUIT: Notification("退群提醒", ("customer", "group"),
+                             "退群提醒：客户「{{customer}}」已退出群聊「{{group}}」。"),
+}
+"""§9.13: the ten notification categories, their variables (filled by the service) and built-in wording."""
+
 CATEGORY_VARIABLES: dict[str, tuple[str, ...] | None] = {
     BROADCAST: None,  # declared per template
-    SENSITIVE_WORD: ("staff", "customer", "words", "category", "content", "time"),
-    REPLY_TIMEOUT: ("staff", "customer", "content", "time", "minutes"),
+    **{name: n.variables for name, n in NOTIFICATIONS.items()},
 }
+
+KEY_CATEGORIES: dict[str, str] = {
+    "plan_reminder": REMINDER, "reply_timeout": REPLY_TIMEOUT, "sensitive_alert": SENSITIVE_WORD,
+    "group_code_abnormal": CODE_EXPIRED, "notify_group_quit": GROUP_QUIT, "broadcast": BROADCAST,
+    "notify_lost": "customer_lost", "bot_reply": "bot_answer", "radar_open": "radar", "radar_digest": "radar",
+    "pool_warning": "pool", "pool_assigned": "pool", "lead_assigned": "lead", "notify_admins": "acquisition",
+    "kf_send_fail": "kf_send_fail",
+}
+"""What an app message is about, by the first part of its outbox key (`<what>:…`, set where it is planned):
+the notifications log's category. A key not listed is logged as `notice`."""
+LOGGED_CATEGORIES = tuple(dict.fromkeys([*NOTIFICATIONS, *KEY_CATEGORIES.values(), "notice"]))
+
+
+def logged_category(outbox_key: str | None) -> str:
+    """The notifications log's category of an app message planned under `outbox_key`."""
+    return KEY_CATEGORIES.get((outbox_key or "").split(":", 1)[0], "notice")
+
+
+def built_in(category: str, values: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """(msgtype, body) of the category's built-in wording with `values` in (a missing one left empty)."""
+    wording = NOTIFICATIONS[category].wording
+    return "text", {"content": PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), wording)}
+
 MAX_PER_NOTIFICATION_CATEGORY = 3
 """§9.13.1: at most three templates per notification category."""
 

@@ -34,6 +34,7 @@ from models.radar import RadarLink, RadarOpen
 from models.sop import SopEnrolment, SopPlan, SopStep
 from models.task_rounds import issue_round
 from models.tasks import Task
+from models.operations import BulkAction, BulkItem, Download, NotificationLog
 from support import AGENT_ID, CORP_ID
 
 CORP_A, CORP_B = CORP_ID, "wwcorpb000000001"
@@ -241,6 +242,7 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
             s.add(role)
             s.flush()
             ids[corp]["role_id"] = role.id
+            ids[corp] |= _operations(s, corp, ids[corp]["customer_id"])
     with runtime.WriteSession.begin() as s:
         dead = DeadLetter(job="process_event", args=[ids[CORP_A]["inbox_id"]], queue="events", error=MARK[CORP_A])
         s.add(dead)
@@ -250,3 +252,20 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
         ids[corp]["message_id"] = _post(client, ops, "/mass-messages",
                                         {"corp_id": corp, "text": MARK[corp], "draft": True})["id"]
     return ids
+
+
+def _operations(s: Any, corp: str, customer_id: int) -> dict[str, int]:
+    """A download (owned by corp's own token name), a bulk action with its item, a logged notification."""
+    mark = MARK[corp]
+    run = JobRun(kind="bulk_tag", corp_id=corp, state="done", done=1, total=1, requested_by=f"token:{mark}")
+    s.add(run)
+    s.flush()
+    download = Download(corp_id=corp, owner=f"token:{mark}", kind="export", what="customers",
+                        filename=f"{mark}.csv", job_id=run.id, file_key=None, rows=1)
+    bulk = BulkAction(corp_id=corp, kind="tag", target="customers", params={"note": mark}, actor=f"token:{mark}",
+                      job_id=run.id)
+    s.add_all([download, bulk, NotificationLog(corp_id=corp, category="notice", recipients="|zhangsan|",
+                                               msgtype="text", status="sent", errmsg=mark)])
+    s.flush()
+    s.add(BulkItem(bulk_id=bulk.id, position=0, target_id=customer_id, ok=False, error=mark))
+    return {"download_id": download.id, "bulk_id": bulk.id}

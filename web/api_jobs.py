@@ -1,20 +1,20 @@
-"""Long work as jobs: their progress (`GET /jobs`, `GET /jobs/<id>`), an export's file (`GET /jobs/<id>/download`),
-and the customer export started as one (`POST /exports`). A POST that starts a job answers `started(...)`:
+"""Long work as jobs: their progress (`GET /jobs`, `GET /jobs/<id>`), an export's file (`GET /jobs/<id>/download`,
+the file its download centre row keeps, web/api_downloads.py), and the customer export started as one
+(`POST /exports`, as `POST /customers/exports`). A POST that starts a job answers `started(...)`:
 202, `{"job": {...}}` and the job's URL in `Location`; the directory and tag syncs do the same."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 
 from jobs.export import KIND as EXPORT
 from jobs.export import request_export
 from jobs.queue import enqueue
 from jobs.runtime import Runtime
-from models import JobRun, JobState, Role
+from models import Download, JobRun, JobState, Role
 from web import errors
 from web.api import page
 from web.auth import require
@@ -85,17 +85,19 @@ def get_job(job_id: int) -> Any:
 @require(Role.super_admin)
 @endpoint("An export job's CSV file, once it is done (409 before, 410 once removed)", response=str)
 def download(job_id: int) -> Any:
-    """An export job's file, once it is done."""
+    """An export job's file, once it is done: the one kept in its download centre row."""
+    from web.api_downloads import send_stored
+
     run = _visible_run(job_id)
     if run.kind != EXPORT:
         raise ApiError(404, "not_found", f"job {job_id} makes no file")
     if run.state != JobState.done.value:
         raise ApiError(409, "not_ready", f"job {job_id} is {run.state}, not done")
-    result = run.result or {}
-    path = Path(result.get("path", ""))
-    if not path.is_file():
+    with _runtime().Session() as s:
+        row = s.scalar(select(Download).where(Download.job_id == job_id))
+    if row is None or row.file_key is None:
         raise ApiError(410, "gone", f"the file of job {job_id} is no longer there")
-    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=result["filename"])
+    return send_stored(row)
 
 
 @bp.post("/exports")

@@ -1,5 +1,6 @@
 """The lead import over the admin API (导入线索, 004 §4.7): the template, the upload that starts the job
-(jobs/lead_import.py; its progress and "共N条记录, 成功X, 失败Y" at `GET /jobs/<id>`), and the file of failed rows."""
+(jobs/lead_import.py; its progress and "共N条记录, 成功X, 失败Y" at `GET /jobs/<id>`, and in the uploader's download
+centre, `GET /downloads`), and the file of failed rows (kept there 7 days)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, g, send_file
+from flask import Blueprint, Response, g
 from werkzeug.datastructures import FileStorage
 
 from jobs.lead_import import KIND, MAX_BYTES, template
 from jobs.progress import open_run
 from jobs.queue import enqueue
-from models import JobRun, JobState, Role
+from jobs.downloads import open_download
+from models import Download, DownloadKind, JobRun, JobState, Role
 from web import errors
+from web.api_downloads import send_stored
 from web.api_jobs import started
 from web.auth import audit, require
 from web.endpoint import endpoint
@@ -61,6 +64,7 @@ def start_import(query: CorpQuery, upload: FileStorage) -> Any:
         corp_id, _ = corp_and_app(s, query.corp_id)
         run = open_run(s, KIND, corp_id, f"token:{g.principal.name}", path=str(path), filename=name,
                        actor=actor())
+        open_download(s, run.id, corp_id, g.principal, DownloadKind.imported, "leads", name)
         audit(s, "lead.import", f"corp:{corp_id}", job_id=run.id, filename=name, bytes=len(data))
         job_id = run.id
     enqueue("import_leads", job_id)
@@ -78,7 +82,11 @@ def import_failures(job_id: int) -> Any:
         raise ApiError(404, "not_found", f"no lead import {job_id}")
     if run.state != JobState.done.value:
         raise ApiError(409, "not_ready", f"job {job_id} is {run.state}, not done")
-    path = Path((run.result or {}).get("path", ""))
-    if not (run.result or {}).get("failed") or not path.is_file():
+    download_id = (run.result or {}).get("download_id")
+    if not (run.result or {}).get("failed") or download_id is None:
         raise ApiError(404, "not_found", f"import {job_id} has no failed rows")
-    return send_file(path, mimetype="text/csv", as_attachment=True, download_name="lead-import-failures.csv")
+    with runtime().Session() as s:
+        row = s.get_one(Download, download_id)
+    if row.file_key is None:
+        raise ApiError(410, "gone", f"the failed rows of import {job_id} were removed after 7 days")
+    return send_stored(row)

@@ -200,10 +200,7 @@ def tag_leads(body: TagChange) -> Any:
 def _set_discarded(lead_id: int, discard: bool) -> Any:
     with runtime().WriteSession.begin() as s:
         lead = _lead(s, lead_id, not discard)
-        back = LeadStatus.converted if lead.customer_id else LeadStatus.assigned if lead.owner_userid \
-            else LeadStatus.new
-        lead_writes.edit(s, lead, {"status": (LeadStatus.discarded if discard else back).value}, None, actor())
-        lead.discarded_at = utcnow() if discard else None
+        lead_writes.set_discarded(s, lead, discard, actor())
         audit(s, "lead.discard" if discard else "lead.restore", f"lead:{lead.id}")
         return jsonify(_one(s, lead))
 

@@ -201,7 +201,8 @@ def sync_tags(body: CorpBody) -> Any:
 
 
 # -- tagging a customer ----------------------------------------------------------------------------------------
-def _tag_ids(s: Session, corp_id: str, pks: list[int], key: str) -> list[str]:
+def wecom_tag_ids(s: Session, corp_id: str, pks: list[int], key: str) -> list[str]:
+    """WeCom's ids of our tags `pks` (422 naming `key` when one is unknown or not in WeCom yet)."""
     tags = s.scalars(select(Tag).where(Tag.corp_id == corp_id, Tag.id.in_(pks), Tag.deleted_at.is_(None))).all()
     if len(tags) != len(set(pks)) or any(is_pending(t.tag_id) for t in tags):
         raise ApiError(422, "invalid", "unknown tag", {key: "every tag must exist in WeCom"})
@@ -213,6 +214,15 @@ def _tag_ids(s: Session, corp_id: str, pks: list[int], key: str) -> list[str]:
 @endpoint("Tag a customer (mark_tag) for one follower", body=Tagging, response=Tagged, status=202)
 def tag_customer(customer_id: int, body: Tagging) -> Any:
     return jsonify(mark_customer_tags(customer_id, body)), 202
+
+
+def plan_mark_tag(ctx: HandlerContext, customer: Customer, userid: str, add_ids: list[str], remove_ids: list[str],
+                  actor: str) -> Outbox:
+    """The mark_tag outbox row (WeCom tag ids) for one follow relation, in the caller's transaction: the one
+    write path of tagging a customer from the API, the sidebar and bulk actions (jobs/bulk_actions.py)."""
+    return ctx.outbox("mark_tag", {"app_pk": ctx.app_pk, "userid": userid, "external_userid": customer.external_userid,
+                                   "add": add_ids, "remove": remove_ids, "actor": actor},
+                      key=f"mark_tag:api:{uuid.uuid4().hex}")
 
 
 def mark_customer_tags(customer_id: int, body: Tagging) -> dict[str, Any]:
@@ -244,12 +254,11 @@ def mark_customer_tags(customer_id: int, body: Tagging) -> dict[str, Any]:
             if principal.is_member:
                 raise ApiError(404, "not_found", f"no customer {customer_id}")
             raise ApiError(422, "invalid", "the tagging has errors", {"userid": f"{userid} is not a follower"})
-        add_ids, remove_ids = _tag_ids(s, customer.corp_id, add, "add"), _tag_ids(s, customer.corp_id, remove, "remove")
+        add_ids = wecom_tag_ids(s, customer.corp_id, add, "add")
+        remove_ids = wecom_tag_ids(s, customer.corp_id, remove, "remove")
         _, app_pk = corp_and_app(s, customer.corp_id)
-        ctx = HandlerContext(session=s, corp_id=customer.corp_id, app_pk=app_pk)
-        row = ctx.outbox("mark_tag", {"app_pk": app_pk, "userid": userid, "external_userid": customer.external_userid,
-                                      "add": add_ids, "remove": remove_ids, "actor": _actor()},
-                         key=f"mark_tag:api:{uuid.uuid4().hex}")
+        row = plan_mark_tag(HandlerContext(session=s, corp_id=customer.corp_id, app_pk=app_pk), customer, userid,
+                            add_ids, remove_ids, _actor())
         audit(s, "customer.tag", f"customer:{customer.id}", userid=userid, add=add, remove=remove)
         outbox_id = row.id
     _enqueue_after_commit([row])

@@ -95,6 +95,13 @@ def _note(s: Session, lead: Lead, name: str, old: Any, new: Any, actor: str) -> 
                      new=str(new if new is not None else "")[:500], actor=actor, at=utcnow()))
 
 
+def set_discarded(s: Session, lead: Lead, discard: bool, actor: str) -> None:
+    """废弃 (out of the list, into the discarded one) or back to the status its owner and customer give it."""
+    back = LeadStatus.converted if lead.customer_id else LeadStatus.assigned if lead.owner_userid else LeadStatus.new
+    edit(s, lead, {"status": (LeadStatus.discarded if discard else back).value}, None, actor)
+    lead.discarded_at = utcnow() if discard else None
+
+
 def change_tags(s: Session, lead: Lead, add: Iterable[int], remove: Iterable[int], actor: str) -> None:
     """Add and remove tags (checked by the caller: `tag_rows`), each change in the history."""
     if not add and not remove:

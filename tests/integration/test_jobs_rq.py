@@ -17,7 +17,7 @@ from support import CORP_ID
 def test_cli_waits_for_the_worker_with_progress(start_worker, flask_cli, service_env, fake_wecom, clean_db,
                                                 tmp_path: Path) -> None:
     fake_wecom.seed({"departments": [{"corpid": CORP_ID, "id": 1, "name": "总部", "parentid": 0, "order": 1}]})
-    env = {**service_env, "SCRM_EXPORT_DIR": str(tmp_path / "exports")}
+    env = {**service_env, "SCRM_EXPORT_DIR": str(tmp_path / "exports"), "SCRM_STORAGE_DIR": str(tmp_path / "files")}
     start_worker(env, worker_class="rq.worker.SimpleWorker")
 
     sync = flask_cli("directory", "sync", "--wait", env=env)

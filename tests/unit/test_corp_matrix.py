@@ -43,7 +43,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id",
           "pool_id": "pool_id",
           "sop_id": "sop_id", "step_id": "step_id", "task_id": "task_id",
-          "message_id": "message_id", "role_id": "role_id"}
+          "message_id": "message_id", "role_id": "role_id",
+          "download_id": "download_id", "bulk_id": "bulk_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id",
@@ -171,6 +172,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_roles.add_role_members": {"userids": ["zhangsan"]},
     "api_roles.put_seats": {"limit": 1},
     "api_roles.put_system": {"on": False},
+    "api_bulk_actions.create_bulk_action": {"kind": "delete", "ids": []},  # ids: corp A's customer (body_for_a)
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}
@@ -272,6 +274,8 @@ def body_for_a(endpoint: str, ids: dict[str, Any]) -> dict[str, Any]:
         body["entry_ids"] = [ids[CORP_A]["entry_id"]]
     if "lead_ids" in body:
         body["lead_ids"] = [ids[CORP_A]["lead_id"]]
+    if "ids" in body:
+        body["ids"] = [ids[CORP_A]["customer_id"]]
     return {key: ids[CORP_A][value] if key in REFS else value for key, value in body.items()}
 
 

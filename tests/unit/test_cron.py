@@ -1,6 +1,6 @@
 """`rq cron jobs.cron` finds every periodic job (sweeper, recycle-bin purge, unclaimed uploads, plan reminders,
 customer-service tick, channel-code re-routing, group-code re-checks, reply timeouts, the customer-group sync, the
-radar's digests, hand-overs, automatic inheritance) on the maintenance queue."""
+radar's digests, hand-overs, automatic inheritance, the download centre's purge) on the maintenance queue."""
 
 from __future__ import annotations
 
@@ -21,4 +21,5 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
                     ("transfers_tick", "maintenance", 300), ("inherit_job", "maintenance", 300),
                     ("pool_scan_job", "maintenance", 3600),
                     ("sop_tick", "maintenance", 60), ("tasks_tick", "maintenance", 60),
-                    ("mass_messages_tick", "maintenance", 60)}
+                    ("mass_messages_tick", "maintenance", 60),
+                    ("purge_downloads_job", "maintenance", 3600)}

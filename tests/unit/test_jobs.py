@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 import jobs.progress
 from customer_world import OTHER_CORP, build, rejected
 from jobs.progress import fail_run, open_run, tracked
-from models import JobRun
+from models import Download, JobRun
 from support import CORP_ID, SECRET
 from web.auth import create_token
 from wecom.client import WeComClient
@@ -115,7 +115,10 @@ def test_an_export_job_makes_the_file_the_streamed_export_sends(client, runtime,
     assert r.data == streamed.data and r.data.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
     assert sorted(row[1] for row in rows[1:]) == ["王小明", "赵六"]
-    assert [p.suffix for p in exports.iterdir()] == [".csv"]  # no partial file left behind
+    assert not exports.exists()  # made in a temporary file, kept in the download centre's storage
+    with runtime.Session() as s:
+        download = s.get_one(Download, job["result"]["download_id"])
+        assert (download.job_id, download.what, download.rows) == (job["id"], "customers", 2)
 
 
 def test_a_bad_export_filter_is_400_and_starts_nothing(client, runtime, make_token, exports) -> None:
