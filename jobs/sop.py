@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from handlers.bot import corp_zone
 from handlers.registry import HandlerContext
 from handlers.sop import enrol
+from jobs.mass_send import content_body, send_templates
 from jobs.outbound import EffectContext, effect
 from jobs.queue import enqueue_outbox, job
 from jobs.runtime import current
@@ -46,12 +47,10 @@ def message_text(messages: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def template_body(sender: str, external_userid: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """externalcontact/add_msg_template's body for one customer: the first text, the rest as attachments."""
-    body: dict[str, Any] = {"chat_type": "single", "external_userid": [external_userid], "sender": sender}
+def step_content(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """A step's messages as add_msg_template's content (jobs.mass_send.content_body): the first text, the rest
+    as attachments."""
     texts = [m["text"] for m in messages if m.get("type") == "text"]
-    if texts:
-        body["text"] = {"content": texts[0]}
     attachments = []
     for m in messages:
         kind = m.get("type")
@@ -65,16 +64,16 @@ def template_body(sender: str, external_userid: str, messages: list[dict[str, An
                 k: m[k] for k in ("title", "pic_media_id", "appid", "page") if m.get(k)}})
         elif kind == "video":
             attachments.append({"msgtype": "video", "video": {"media_id": m.get("media_id", "")}})
-    if attachments:
-        body["attachments"] = attachments
-    return body
+    return content_body(texts[0] if texts else "", attachments)
 
 
 @effect("sop_msg_template")
-def sop_msg_template(ctx: EffectContext, body: dict[str, Any]) -> dict[str, Any] | None:
-    """An SOP step sent through externalcontact/add_msg_template: the follower confirms it in WeCom."""
-    answer = ctx.client.post("externalcontact/add_msg_template", data=body)
-    return ctx.finish(lambda s: {"msgid": answer.get("msgid"), "fail_list": answer.get("fail_list", [])})
+def sop_msg_template(ctx: EffectContext, sender: str, external_userid: str,
+                     content: dict[str, Any]) -> dict[str, Any] | None:
+    """An SOP step sent through externalcontact/add_msg_template (the one sender mass messages use,
+    jobs.mass_send.send_templates): the follower confirms it in WeCom."""
+    call = next(send_templates(ctx.client, {sender: [external_userid]}, content))
+    return ctx.finish(lambda s: {"msgid": call.msgid, "fail_list": call.fail_list, "errcode": call.errcode})
 
 
 def _skip(s: Session, run_id: int) -> None:
@@ -103,8 +102,9 @@ def fire(s: Session, run_id: int, now: dt.datetime) -> Pending | None:
         return []
     if step.via == StepVia.template.value:
         ctx = HandlerContext(session=s, corp_id=plan.corp_id, app_pk=plan.app_pk)
-        ctx.outbox("sop_msg_template", {"app_pk": plan.app_pk, "body": template_body(
-            enrolment.userid, customer.external_userid, step.messages)}, key=f"sop_run:{run_id}")
+        ctx.outbox("sop_msg_template", {"app_pk": plan.app_pk, "sender": enrolment.userid,
+                                        "external_userid": customer.external_userid,
+                                        "content": step_content(step.messages)}, key=f"sop_run:{run_id}")
         return [(o.id, o.queue) for o in ctx.pending_outbox]
     task = Task(corp_id=plan.corp_id, kind=TaskKind.sop.value, name=step.name, customer_id=customer.id,
                 content=f"SOP「{plan.name}」给客户「{customer.name or customer.external_userid}」发送：\n"
