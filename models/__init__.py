@@ -39,6 +39,8 @@ from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, R
                                SensitiveRule, WorkCalendar)
 from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagged, RadarTagRule
 from models.sidebar import SidebarComponent, SidebarConfig
+from models.segments import Segment, SegmentKind, SegmentMember
+from models.smart_tags import SmartTagHit, SmartTagRule, SmartTagScan
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -58,4 +60,5 @@ __all__ = [
     "RadarLink", "RadarOpen", "RadarSettings", "RadarTagged", "RadarTagRule", "SidebarComponent", "SidebarConfig",
     "InheritRule", "ItemStatus", "Transfer", "TransferItem", "TransferKind",
     "Pool", "PoolAction", "PoolMove", "PoolReturnReason", "PoolScan",
+    "Segment", "SegmentKind", "SegmentMember", "SmartTagHit", "SmartTagRule", "SmartTagScan",
 ]
