@@ -41,6 +41,23 @@ def in_range(column: ColumnElement[dt.datetime], bounds: tuple[dt.datetime | Non
     return [c for c in (column >= low if low else None, column < high if high else None) if c is not None]
 
 
+def channel_condition(corp_id: str, names: list[str], code_ids: list[int]) -> ColumnElement[bool]:
+    """Came through a channel named one of `names` (the customer's 渠道来源, or a channel code's channel) or
+    through one of the channel codes `code_ids`."""
+    codes = select(ChannelCode.id).where(ChannelCode.corp_id == corp_id, or_(
+        ChannelCode.channel.in_(names), ChannelCode.id.in_(code_ids)))
+    return or_(Customer.channel.in_(names), Customer.id.in_(
+        select(FollowRelation.customer_id).where(FollowRelation.corp_id == corp_id,
+                                                 FollowRelation.channel_code_id.in_(codes))))
+
+
+def in_departments(session: Session, corp_id: str, departments: list[int]) -> ColumnElement[bool]:
+    """A follow relation's member is in one of `departments` or a department below them (OrgChart)."""
+    chart = OrgChart.load(session, corp_id)
+    members = chart.members_of(chart.below(set(departments)))
+    return FollowRelation.userid.in_(sorted(members)) if members else false()
+
+
 def field_condition(cond: FieldCondition) -> ColumnElement[bool]:
     """Customers whose value of one custom field meets `cond` (the value's canonical text, rules/fields.py;
     numbers compared as decimals, dates as their ISO text)."""
@@ -70,11 +87,7 @@ def segment_conditions(session: Session, corp_id: str, filters: SegmentFilters) 
     if filters.tags_none:
         conds.append(Customer.id.not_in(tagged(filters.tags_none)))
     if filters.channels or filters.channel_code_ids:
-        codes = select(ChannelCode.id).where(ChannelCode.corp_id == corp_id, or_(
-            ChannelCode.channel.in_(filters.channels), ChannelCode.id.in_(filters.channel_code_ids)))
-        conds.append(or_(Customer.channel.in_(filters.channels), Customer.id.in_(
-            select(FollowRelation.customer_id).where(FollowRelation.corp_id == corp_id,
-                                                     FollowRelation.channel_code_id.in_(codes)))))
+        conds.append(channel_condition(corp_id, filters.channels, filters.channel_code_ids))
     follow = _follow_conditions(session, corp_id, filters, zone)
     if follow:
         conds.append(exists().where(FollowRelation.customer_id == Customer.id, *follow))
@@ -103,9 +116,7 @@ def _follow_conditions(session: Session, corp_id: str, filters: SegmentFilters,
     if filters.followers:
         follow.append(FollowRelation.userid.in_(filters.followers))
     if filters.departments:
-        chart = OrgChart.load(session, corp_id)
-        members = chart.members_of(chart.below(set(filters.departments)))
-        follow.append(FollowRelation.userid.in_(sorted(members)) if members else false())
+        follow.append(in_departments(session, corp_id, filters.departments))
     follow.extend(in_range(FollowRelation.added_at, day_bounds(zone, filters.added_from, filters.added_to)))
     if follow:
         follow.append(FollowRelation.status == FollowStatus.active.value)
