@@ -144,6 +144,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_targets.bp)
     from web import api_transfers  # hand-overs (客户继承), resigned members, automatic inheritance
     app.register_blueprint(api_transfers.bp)
+    from web import api_segments, api_smart_tags  # smart-tag rules (智能标签); segments (客户分组 / 人群包)
+    app.register_blueprint(api_smart_tags.bp)
+    app.register_blueprint(api_segments.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

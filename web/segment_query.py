@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Numeric, Select, and_, cast, exists, false, or_, select
+from sqlalchemy import ColumnElement, Numeric, Select, cast, exists, false, or_, select
 from sqlalchemy.orm import Session
 
 from models import (ChannelCode, Customer, CustomerFieldValue, CustomerGroup, CustomField, FollowRelation, FollowTag,
@@ -129,7 +129,7 @@ def segment_customers(session: Session, corp_id: str, filters: SegmentFilters, b
     every criterion. Count it with `select(func.count()).select_from(q.order_by(None).subquery())`."""
     if base is None:
         base = select(Customer.id).where(Customer.deleted_at.is_(None))
-    return base.where(Customer.corp_id == corp_id, and_(*segment_conditions(session, corp_id, filters)))
+    return base.where(Customer.corp_id == corp_id, *segment_conditions(session, corp_id, filters))
 
 
 def unknown_references(session: Session, corp_id: str, filters: SegmentFilters) -> dict[str, str]:
