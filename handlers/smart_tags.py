@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -127,17 +128,27 @@ def smart_tag_event(session: Session, corp_id: str, event: str, customer_ids: It
     return pending
 
 
-def customer_ids_of(session: Session, corp_id: str, external_userids: Iterable[str]) -> dict[str, int]:
-    """external_userid → customer id, for hook points that know customers by their WeCom id."""
-    wanted = sorted(set(external_userids))
-    if not wanted:
-        return {}
-    return dict(session.execute(select(Customer.external_userid, Customer.id).where(  # type: ignore[arg-type]
-        Customer.corp_id == corp_id, Customer.external_userid.in_(wanted))).all())
-
-
 def on_context(ctx: HandlerContext, event: str, customer_ids: Iterable[int],
                fresh: Mapping[int, Sequence[str]] | None = None) -> None:
     """`smart_tag_event` from a handler: the rows join the handler's own outbox, enqueued after its commit."""
     ctx.pending_outbox.extend(smart_tag_event(ctx.session, ctx.corp_id, event, customer_ids, fresh))
 
+
+def on_messages(ctx: HandlerContext, said: Mapping[str, Sequence[str]]) -> None:
+    """The "message" event for a page of messages being stored: `said` is external_userid → the texts each
+    customer wrote. Costs one query when the corp has no rule about messages."""
+    if not said or not rules_for(ctx.session, ctx.corp_id, "message"):
+        return
+    ids = dict(ctx.session.execute(select(Customer.external_userid, Customer.id).where(
+        Customer.corp_id == ctx.corp_id, Customer.external_userid.in_(sorted(said)))).tuples())
+    on_context(ctx, "message", ids.values(), {ids[e]: texts for e, texts in said.items() if e in ids})
+
+
+def on_write(session: Session, corp_id: str, event: str, customer_ids: Iterable[int]) -> None:
+    """`smart_tag_event` from a write path outside the handlers (the admin API, the sidebar, the bot, an
+    effect): its mark_tag rows are enqueued once `session` commits (nothing is sent for a rolled-back write)."""
+    rows = [(o.id, o.queue) for o in smart_tag_event(session, corp_id, event, customer_ids)]
+    if rows:
+        from jobs.queue import enqueue_outbox  # jobs import the handlers
+
+        sa_event.listen(session, "after_commit", lambda _s: enqueue_outbox(rows), once=True)
