@@ -140,7 +140,7 @@ def on_messages(ctx: HandlerContext, said: Mapping[str, Sequence[str]]) -> None:
     if not said or not rules_for(ctx.session, ctx.corp_id, "message"):
         return
     ids = dict(ctx.session.execute(select(Customer.external_userid, Customer.id).where(
-        Customer.corp_id == ctx.corp_id, Customer.external_userid.in_(sorted(said)))).tuples())
+        Customer.corp_id == ctx.corp_id, Customer.external_userid.in_(sorted(said)))).all())
     on_context(ctx, "message", ids.values(), {ids[e]: texts for e, texts in said.items() if e in ids})
 
 
