@@ -41,7 +41,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id",
           "reason_id": "reason_id", "target_id": "target_id", "category_id": "category_id",
           "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id",
-          "pool_id": "pool_id"}
+          "pool_id": "pool_id",
+          "rule_id": "smart_tag_rule_id", "segment_id": "segment_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id",
