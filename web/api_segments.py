@@ -29,7 +29,7 @@ from web.schemas.segment_filters import SegmentFilters
 from web.schemas.segments import (CountOut, FiltersBody, SegmentBody, SegmentEdit, SegmentOut, SegmentQuery,
                                   TrendOut, TrendQuery)
 from web.scope import corp_and_app, in_scope
-from web.segment_query import segment_customers, unknown_references
+from web.segment_query import count_of, segment_customers, unknown_references
 from handlers.channels import corp_zone
 
 bp = Blueprint("api_segments", __name__, url_prefix="/api/v1")
@@ -82,10 +82,6 @@ def members(s: Session, seg: Segment) -> Select:
     return segment_customers(s, seg.corp_id, SegmentFilters.model_validate(seg.filters), _scoped())
 
 
-def _count(s: Session, query: Select) -> int:
-    return s.scalar(query.with_only_columns(func.count(Customer.id)).order_by(None)) or 0
-
-
 @bp.get("/segments")
 @require(Role.member)
 @endpoint("Customer segments (客户分组 / 人群包), newest first", query=SegmentQuery, response=Page[SegmentOut])
@@ -126,7 +122,7 @@ def preview(body: FiltersBody) -> Any:
     with runtime().Session() as s:
         corp_id, _ = corp_and_app(s, body.corp_id)
         _checked(s, corp_id, body.filters)
-        return jsonify({"count": _count(s, segment_customers(s, corp_id, body.filters, _scoped()))})
+        return jsonify({"count": count_of(s, segment_customers(s, corp_id, body.filters, _scoped()))})
 
 
 @bp.get("/segments/<id:segment_id>")
@@ -186,7 +182,7 @@ def delete_segment(segment_id: int) -> Any:
 @endpoint("How many customers are in the segment (those this token may see)", response=CountOut)
 def count_segment(segment_id: int) -> Any:
     with runtime().Session() as s:
-        return jsonify({"count": _count(s, members(s, _segment(s, segment_id)))})
+        return jsonify({"count": count_of(s, members(s, _segment(s, segment_id)))})
 
 
 @bp.get("/segments/<id:segment_id>/customers")

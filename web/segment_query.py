@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Numeric, Select, cast, exists, false, or_, select
+from sqlalchemy import ColumnElement, Numeric, Select, cast, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import (ChannelCode, Customer, CustomerFieldValue, CustomerGroup, CustomField, FollowRelation, FollowTag,
@@ -126,10 +126,16 @@ def _follow_conditions(session: Session, corp_id: str, filters: SegmentFilters,
 def segment_customers(session: Session, corp_id: str, filters: SegmentFilters, base: Select | None = None) -> Select:
     """The customers of `corp_id` that `filters` picks: `base` (default: the ids of the corp's customers not
     in the recycle bin; the admin API passes its scoped query, web.api_customers._scoped()) narrowed by
-    every criterion. Count it with `select(func.count()).select_from(q.order_by(None).subquery())`."""
+    every criterion. `count_of` counts it."""
     if base is None:
         base = select(Customer.id).where(Customer.deleted_at.is_(None))
     return base.where(Customer.corp_id == corp_id, *segment_conditions(session, corp_id, filters))
+
+
+def count_of(session: Session, query: Select) -> int:
+    """How many customers a `segment_customers` query picks: one COUNT over the same FROM and WHERE (no
+    subquery around it, so the database plans the criteria as it plans the list)."""
+    return session.scalar(query.with_only_columns(func.count(Customer.id)).order_by(None)) or 0
 
 
 def unknown_references(session: Session, corp_id: str, filters: SegmentFilters) -> dict[str, str]:
