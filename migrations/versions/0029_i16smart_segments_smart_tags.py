@@ -90,15 +90,25 @@ def upgrade() -> None:
     op.create_index("ix_customers_corp_id_last_followed_at", "customers", ["corp_id", "last_followed_at"])
 
 
+def _drop_fk_index(table: str, index: str, column: str, referent: str) -> None:
+    """Drop an index whose first column has a foreign key: MariaDB dropped the key's own index when this one
+    came and refuses to drop the only one it can use, so the key is dropped and made again (with its index)."""
+    fk = f"fk_{table}_{column}_{referent}"
+    mysql = op.get_bind().dialect.name in ("mysql", "mariadb")
+    if mysql:
+        op.drop_constraint(fk, table, type_="foreignkey")
+    op.drop_index(index, table_name=table)
+    if mysql:
+        op.create_foreign_key(fk, table, referent, [column], ["id"])
+
+
 def downgrade() -> None:
     op.drop_index("ix_customers_corp_id_last_followed_at", table_name="customers")
-    op.drop_index("ix_customer_field_values_field_id_text", table_name="customer_field_values")
-    op.drop_index("ix_follow_tags_tag_pk_follow_id", table_name="follow_tags")
+    _drop_fk_index("customer_field_values", "ix_customer_field_values_field_id_text", "field_id", "custom_fields")
+    _drop_fk_index("follow_tags", "ix_follow_tags_tag_pk_follow_id", "tag_pk", "tags")
+    # the new tables go with their indexes (MariaDB refuses to drop one a foreign key needs)
     op.drop_table("smart_tag_scans")
-    op.drop_index("ix_smart_tag_hits_customer_id", table_name="smart_tag_hits")
     op.drop_table("smart_tag_hits")
-    op.drop_index("ix_smart_tag_rules_corp_id_enabled", table_name="smart_tag_rules")
     op.drop_table("smart_tag_rules")
-    op.drop_index("ix_segment_members_customer_id", table_name="segment_members")
     op.drop_table("segment_members")
     op.drop_table("segments")
