@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Numeric, Select, cast, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Numeric, Select, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import (ChannelCode, Customer, CustomerFieldValue, CustomerGroup, CustomField, FollowRelation, FollowTag,
@@ -77,20 +77,13 @@ def field_condition(cond: FieldCondition) -> ColumnElement[bool]:
 def segment_conditions(session: Session, corp_id: str, filters: SegmentFilters) -> list[ColumnElement[bool]]:
     """The WHERE clauses of `filters` over `Customer` in `corp_id` (the corp bound and the recycle bin are the
     caller's base query's)."""
-    conds: list[ColumnElement[bool]] = []
+    conds = _tag_conditions(session, corp_id, filters)
     zone = corp_zone(session, corp_id)
-    corp_tags = select(Tag.id).where(Tag.corp_id == corp_id)
-    for pk in sorted(set(filters.tags_all)):
-        conds.append(Customer.id.in_(tagged([pk]).where(FollowTag.tag_pk.in_(corp_tags))))
-    if filters.tags_any:
-        conds.append(Customer.id.in_(tagged(filters.tags_any).where(FollowTag.tag_pk.in_(corp_tags))))
-    if filters.tags_none:
-        conds.append(Customer.id.not_in(tagged(filters.tags_none)))
     if filters.channels or filters.channel_code_ids:
         conds.append(channel_condition(corp_id, filters.channels, filters.channel_code_ids))
     follow = _follow_conditions(session, corp_id, filters, zone)
     if follow:
-        conds.append(exists().where(FollowRelation.customer_id == Customer.id, *follow))
+        conds.append(select(FollowRelation.id).where(FollowRelation.customer_id == Customer.id, *follow).exists())
     conds.extend(in_range(Customer.last_followed_at,
                           day_bounds(zone, filters.followed_up_from, filters.followed_up_to)))
     if filters.stage_ids:
@@ -107,6 +100,38 @@ def segment_conditions(session: Session, corp_id: str, filters: SegmentFilters) 
         conds.append(Customer.id.in_(select(GroupMember.customer_id).where(
             GroupMember.group_id.in_(groups), GroupMember.quit_at.is_(None))))
     return conds
+
+
+def _tag_conditions(session: Session, corp_id: str, filters: SegmentFilters) -> list[ColumnElement[bool]]:
+    """tags_all / tags_any / tags_none, over the corp's own tags only (another corp's tag id is carried by
+    nobody here). tags_all is driven by its rarest tag: its customers are the IN list the database walks, and
+    each of them is checked for the other tags by an EXISTS on the unique (follow_id, tag_pk) key, so the
+    work is the rarest tag's size, not the sum of all."""
+    named = set(filters.tags_all) | set(filters.tags_any) | set(filters.tags_none)
+    if not named:
+        return []
+    ours = set(session.scalars(select(Tag.id).where(Tag.corp_id == corp_id, Tag.id.in_(named))))
+    conds: list[ColumnElement[bool]] = []
+    if filters.tags_all:
+        if not set(filters.tags_all) <= ours:
+            return [false()]
+        rarest, *others = _by_rarity(session, set(filters.tags_all))
+        conds.append(Customer.id.in_(tagged([rarest])))
+        conds.extend(select(FollowTag.id).join(FollowRelation, FollowRelation.id == FollowTag.follow_id).where(
+            FollowRelation.customer_id == Customer.id, FollowTag.tag_pk == pk).exists() for pk in others)
+    if filters.tags_any:
+        any_ours = sorted(set(filters.tags_any) & ours)
+        conds.append(Customer.id.in_(tagged(any_ours)) if any_ours else false())
+    if none_ours := sorted(set(filters.tags_none) & ours):
+        conds.append(Customer.id.not_in(tagged(none_ours)))
+    return conds
+
+
+def _by_rarity(session: Session, tag_pks: set[int]) -> list[int]:
+    """`tag_pks`, the one fewest relations carry first (one grouped count over the (tag_pk, follow_id) index)."""
+    counts = dict(session.execute(select(FollowTag.tag_pk, func.count()).where(FollowTag.tag_pk.in_(tag_pks))
+                                  .group_by(FollowTag.tag_pk)).all())
+    return sorted(tag_pks, key=lambda pk: (counts.get(pk, 0), pk))
 
 
 def _follow_conditions(session: Session, corp_id: str, filters: SegmentFilters,
