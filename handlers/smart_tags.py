@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from handlers.channels import corp_zone
@@ -39,14 +39,19 @@ def scope_for(session: Session, corp_id: str, now: dt.datetime | None = None,
     return Scope(session, corp_id, corp_zone(session, corp_id), now or utcnow(), fresh or {})
 
 
-def matching(scope: Scope, rule: SmartTagRule, customer_ids: Iterable[int] | None = None,
-             after_id: int = 0, limit: int | None = None) -> list[int]:
-    """Ids of the corp's customers (not in the recycle bin) the rule matches and has not tagged yet: among
-    `customer_ids`, or all of them in id order after `after_id` (`limit` a batch)."""
-    query = select(Customer.id).where(
-        Customer.corp_id == scope.corp_id, Customer.deleted_at.is_(None), Customer.id > after_id,
+def unmatched(scope: Scope, rule: SmartTagRule) -> Select:
+    """Ids of the corp's customers (not in the recycle bin) the rule matches and has not tagged yet, in id
+    order."""
+    return select(Customer.id).where(
+        Customer.corp_id == scope.corp_id, Customer.deleted_at.is_(None),
         Customer.id.not_in(select(SmartTagHit.customer_id).where(SmartTagHit.rule_id == rule.id)),
         rule_condition(scope, Conditions.model_validate(rule.conditions))).order_by(Customer.id)
+
+
+def matching(scope: Scope, rule: SmartTagRule, customer_ids: Iterable[int] | None = None,
+             after_id: int = 0, limit: int | None = None) -> list[int]:
+    """`unmatched` among `customer_ids`, or a batch of `limit` of them after `after_id`."""
+    query = unmatched(scope, rule).where(Customer.id > after_id)
     if customer_ids is not None:
         query = query.where(Customer.id.in_(list(customer_ids)))
     return list(scope.session.scalars(query.limit(limit) if limit else query))

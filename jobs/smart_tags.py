@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from handlers.smart_tags import mark_tags, matching, rules_for, scope_for, tag_matches
+from handlers.smart_tags import mark_tags, matching, rules_for, scope_for, tag_matches, unmatched
 from jobs.day_claims import claim_day
 from jobs.progress import Progress, fail_run, open_run, tracked
 from jobs.queue import enqueue, enqueue_outbox, job, on_dead
@@ -28,6 +28,7 @@ from jobs.runtime import Runtime, current
 from models import Customer, JobRun, SmartTagHit, SmartTagRule, SmartTagScan
 from models.db import utcnow
 from rules.pool_days import local_day
+from web.segment_query import count_of
 
 log = logging.getLogger(__name__)
 KIND = "smart_tag_run"
@@ -49,7 +50,7 @@ def sweep_rule(runtime: Runtime, rule_id: int, now: dt.datetime, progress: Progr
     if progress is not None:
         with runtime.Session() as s:
             rule = s.get(SmartTagRule, rule_id)
-            progress.total = (progress.total or 0) + (len(matching(scope_for(s, rule.corp_id, now), rule))
+            progress.total = (progress.total or 0) + (count_of(s, unmatched(scope_for(s, rule.corp_id, now), rule))
                                                       if rule is not None else 0)
         progress.flush()
     while True:
