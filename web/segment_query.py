@@ -82,8 +82,9 @@ def segment_conditions(session: Session, corp_id: str, filters: SegmentFilters) 
     if filters.channels or filters.channel_code_ids:
         conds.append(channel_condition(corp_id, filters.channels, filters.channel_code_ids))
     follow = _follow_conditions(session, corp_id, filters, zone)
-    if follow:
-        conds.append(select(FollowRelation.id).where(FollowRelation.customer_id == Customer.id, *follow).exists())
+    if follow:  # a scalar subquery, not EXISTS: MariaDB would turn EXISTS into a semi-join that scans every relation
+        conds.append(select(FollowRelation.id).where(FollowRelation.customer_id == Customer.id, *follow).limit(1)
+                     .scalar_subquery().is_not(None))
     conds.extend(in_range(Customer.last_followed_at,
                           day_bounds(zone, filters.followed_up_from, filters.followed_up_to)))
     if filters.stage_ids:
