@@ -29,7 +29,7 @@ from web.schemas.segment_filters import SegmentFilters
 from web.schemas.segments import (CountOut, FiltersBody, SegmentBody, SegmentEdit, SegmentOut, SegmentQuery,
                                   TrendOut, TrendQuery)
 from web.scope import corp_and_app, in_scope
-from web.segment_query import count_of, segment_customers, unknown_references
+from web.segment_query import count_of, saved_segment, segment_customers, unknown_references
 from handlers.channels import corp_zone
 
 bp = Blueprint("api_segments", __name__, url_prefix="/api/v1")
@@ -76,10 +76,7 @@ def _snapshot(s: Session, seg: Segment) -> None:
 
 def members(s: Session, seg: Segment) -> Select:
     """The segment's customers this token may see (web.api_customers._scoped), newest first."""
-    if seg.kind == SegmentKind.static.value:
-        return _scoped().where(Customer.id.in_(select(SegmentMember.customer_id).where(
-            SegmentMember.segment_id == seg.id)))
-    return segment_customers(s, seg.corp_id, SegmentFilters.model_validate(seg.filters), _scoped())
+    return saved_segment(s, seg, _scoped())
 
 
 @bp.get("/segments")

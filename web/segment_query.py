@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Numeric, Select, cast, false, func, or_, s
 from sqlalchemy.orm import Session
 
 from models import (ChannelCode, Customer, CustomerFieldValue, CustomerGroup, CustomField, FollowRelation, FollowTag,
-                    GroupMember, Opportunity, OpportunityStage, Tag)
+                    GroupMember, Opportunity, OpportunityStage, Segment, SegmentKind, SegmentMember, Tag)
 from models.customer import FollowStatus
 from models.directory import OrgChart
 from handlers.channels import corp_zone
@@ -156,6 +156,17 @@ def segment_customers(session: Session, corp_id: str, filters: SegmentFilters, b
     if base is None:
         base = select(Customer.id).where(Customer.deleted_at.is_(None))
     return base.where(Customer.corp_id == corp_id, *segment_conditions(session, corp_id, filters))
+
+
+def saved_segment(session: Session, segment: Segment, base: Select | None = None) -> Select:
+    """The customers of a saved segment: a static one's snapshot, a dynamic one's filters now; `base` as in
+    `segment_customers` (the admin API's scoped query; default every live customer of the segment's corp)."""
+    if base is None:
+        base = select(Customer.id).where(Customer.deleted_at.is_(None))
+    if segment.kind == SegmentKind.static.value:
+        return base.where(Customer.corp_id == segment.corp_id, Customer.id.in_(
+            select(SegmentMember.customer_id).where(SegmentMember.segment_id == segment.id)))
+    return segment_customers(session, segment.corp_id, SegmentFilters.model_validate(segment.filters), base)
 
 
 def count_of(session: Session, query: Select) -> int:
