@@ -156,6 +156,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_downloads.bp)
     app.register_blueprint(api_bulk_actions.bp)
     app.register_blueprint(api_notifications.bp)
+    from web import api_segments, api_smart_tags  # smart-tag rules (智能标签); segments (客户分组 / 人群包)
+    app.register_blueprint(api_smart_tags.bp)
+    app.register_blueprint(api_segments.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

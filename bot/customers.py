@@ -76,6 +76,9 @@ def add_follow_up(ctx: BotContext, args: str) -> str:
     customer = resolve_customer(ctx, ref)
     record_follow_up(ctx.session, customer, ctx.userid, text, at=ctx.now, via="bot", source=ctx.source,
                      actor=f"bot:{ctx.actor}", inbox_id=ctx.inbox_id)
+    from handlers.smart_tags import on_write  # at call time: handlers import the bot
+
+    on_write(ctx.session, ctx.corp_id, "follow_up", [customer.id])
     return f"已记录对「{customer.name}」(#{customer.id}) 的跟进：{text}"
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from handlers.kf_sessions import FAST, OPEN_STATES, end_session, hand_over, kf_settings, resume
 from handlers.moderation import plan_staff_message, store_message
 from handlers.registry import HandlerContext, on
+from handlers.smart_tags import on_messages
 from models import KfAccount, KfCursor, KfServicer, KfSession, KnowledgeItem, Message, Outbox, OutboxStatus
 from models.conversation import KF_ORIGINS, MessageOrigin, MessageSource
 from models.db import get_or_create, utcnow
@@ -137,6 +138,7 @@ class PageApplier:
         self._items: dict[int, KnowledgeItem] = {}
         self._hits: Counter[int] = Counter()
         self._sessions: dict[str, KfSession] = {}
+        self._said: dict[str, list[str]] = {}  # external_userid → texts the page's customers wrote (smart tags)
 
     def apply(self, msg_list: list[dict[str, Any]]) -> int:
         """Store the page's new messages and act on the recent ones (rules/kf.py `acts_on`: the rest come from
@@ -156,6 +158,8 @@ class PageApplier:
                 known.add(msgid)
                 self._one(msgid, msg)
                 stored += 1
+        on_messages(self.ctx, self._said)
+        self._said = {}
         # Counted last: every answer of every account bumps the same few rows, and on MySQL their row
         # locks are then held only from here to the commit, not across the whole page.
         for item_id, n in sorted(self._hits.items()):
@@ -172,6 +176,8 @@ class PageApplier:
         text = msg.get("text", {}).get("content", "") if msgtype == "text" else ""
         session = None
         acting = acts_on(at, self.pass_started)  # an old one is stored as it came, acted on by nobody
+        if origin is MessageOrigin.customer and external_userid and text:
+            self._said.setdefault(external_userid, []).append(text)
         if acting and external_userid:
             if origin is MessageOrigin.customer:
                 session = self._customer_said(external_userid, msgid, msgtype, text, at)

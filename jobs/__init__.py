@@ -6,6 +6,7 @@ from jobs import (  # noqa: F401  (register their jobs)
     downloads, bulk_actions,
 )
 from jobs import mass_results, mass_send  # noqa: F401  (register their jobs)
+from jobs import smart_tags  # noqa: F401  (smart tags' runs and their daily run)
 from jobs.queue import JOBS, QUEUES, enqueue
 
 __all__ = ["JOBS", "QUEUES", "enqueue"]

@@ -9,7 +9,8 @@ link radar's batched digests (jobs.radar.radar_digest_job) every minute, hand-ov
 corp-local day) every 5 minutes, the public pool's daily recycle scan (jobs.pool_scan.pool_scan_job, each corp
 once per local day) hourly; SOP steps and date plans (jobs.sop.sop_tick), tasks' rounds and deadline warnings
 (jobs.tasks.tasks_tick), and mass messages due and recent mass messages' results (jobs.mass_send.mass_messages_tick)
-every minute, the download centre's files past their 7 days (jobs.downloads.purge_downloads_job) hourly."""
+every minute, the download centre's files past their 7 days (jobs.downloads.purge_downloads_job) hourly, the
+smart tags' time-based rules (jobs.smart_tags.smart_tags_daily_job, each corp once per local day) hourly."""
 
 from rq import cron
 
@@ -27,6 +28,7 @@ from jobs.moderation import reply_timeouts_job
 from jobs.pool_scan import pool_scan_job
 from jobs.radar import radar_digest_job
 from jobs.recycle import purge_recycle_bin_job
+from jobs.smart_tags import smart_tags_daily_job
 from jobs.transfers import TICK_EVERY, transfers_tick
 from jobs.sop import sop_tick
 from jobs.tasks import tasks_tick
@@ -48,3 +50,4 @@ cron.register(sop_tick, queue_name="maintenance", interval=60)
 cron.register(tasks_tick, queue_name="maintenance", interval=60)
 cron.register(mass_messages_tick, queue_name="maintenance", interval=60)
 cron.register(purge_downloads_job, queue_name="maintenance", interval=3600)
+cron.register(smart_tags_daily_job, queue_name="maintenance", interval=3600)

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from handlers.contacts import apply_external_contact, apply_user
+from handlers.smart_tags import on_write
 from jobs.progress import fail_run
 from jobs.queue import URGENT, FinalError, dead_letter, enqueue_outbox, job, on_dead, on_replay, on_reschedule
 from jobs.runtime import Runtime, current
@@ -276,6 +277,7 @@ def sync_customer(ctx: EffectContext, external_userid: str) -> dict[str, Any] | 
 
     def write(s: Session) -> dict[str, Any]:
         customer = apply_external_contact(s, ctx.corp_id, payload)
+        on_write(s, ctx.corp_id, "customer", [customer.id])  # gender, source, channel, followers may have changed
         for user in users:
             apply_user(s, ctx.corp_id, user)
         return {"customer_id": customer.id, "followers": len(customer.follows)}

@@ -42,6 +42,8 @@ from models.sidebar import SidebarComponent, SidebarConfig
 from models.mass_message import MassMessage, MassMessageSend, MassRecipient, MassStatus, RecipientStatus
 from models.access import AccessRole, MemberRole, MemberSeat
 from models.operations import BulkAction, BulkItem, Download, DownloadKind, NotificationLog
+from models.segments import Segment, SegmentKind, SegmentMember
+from models.smart_tags import SmartTagHit, SmartTagRule, SmartTagScan
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -64,6 +66,7 @@ __all__ = [
     "MassMessage", "MassMessageSend", "MassRecipient", "MassStatus", "RecipientStatus",
     "AccessRole", "MemberRole", "MemberSeat",
     "BulkAction", "BulkItem", "Download", "DownloadKind", "NotificationLog",
+    "Segment", "SegmentKind", "SegmentMember", "SmartTagHit", "SmartTagRule", "SmartTagScan",
 ]
 from models.sop import RunStatus, SopDateScan, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger, StepVia
 from models.tasks import AssignmentStatus, FollowUpCycle, Repeat, Task, TaskAssignment, TaskKind, TaskRound

@@ -27,7 +27,9 @@ class Customer(Base):
                       Index("ix_customers_company_id", "company_id"),
                       # the pool scan's keyset walk (jobs/pool_scan.py) and the claim limit's count
                       Index("ix_customers_pool_scan", "pool_id", "pooled_at", "id"),
-                      Index("ix_customers_corp_id_owner_userid", "corp_id", "owner_userid"))
+                      Index("ix_customers_corp_id_owner_userid", "corp_id", "owner_userid"),
+                      # segments' last follow-up range
+                      Index("ix_customers_corp_id_last_followed_at", "corp_id", "last_followed_at"))
 
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))

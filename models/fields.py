@@ -7,7 +7,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Base, created_at, intpk
@@ -57,7 +57,9 @@ class CustomerFieldValue(Base):
     by field_id would replace it and could then not be dropped by a downgrade)."""
 
     __tablename__ = "customer_field_values"
-    __table_args__ = (UniqueConstraint("customer_id", "field_id"), UniqueConstraint("unique_text", "field_id"))
+    # (field_id, text): segments' and smart tags' custom-field conditions
+    __table_args__ = (UniqueConstraint("customer_id", "field_id"), UniqueConstraint("unique_text", "field_id"),
+                      Index("ix_customer_field_values_field_id_text", "field_id", "text"))
 
     id: Mapped[intpk]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))

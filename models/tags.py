@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.db import Base, created_at, intpk, utcnow
@@ -58,7 +58,9 @@ class FollowTag(Base):
     that came in from WeCom, or `rule:<name>` for an automatic rule)."""
 
     __tablename__ = "follow_tags"
-    __table_args__ = (UniqueConstraint("follow_id", "tag_pk"),)
+    # (tag_pk, follow_id): segments and smart tags find a tag's customers from the tag side
+    __table_args__ = (UniqueConstraint("follow_id", "tag_pk"), Index("ix_follow_tags_tag_pk_follow_id", "tag_pk",
+                                                                     "follow_id"))
 
     id: Mapped[intpk]
     follow_id: Mapped[int] = mapped_column(ForeignKey("follow_relations.id"))

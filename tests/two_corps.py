@@ -177,6 +177,10 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
           method="put")
     pool = _post(client, ops, "/pools", {**c, "name": mark, "departments": [1], "claim_lock_days": 1})
     return_reason = _post(client, ops, "/pool-return-reasons", {**c, "name": mark})
+    smart_rule = _post(client, ops, "/smart-tag-rules", {**c, "name": mark, "tag_pks": [group["tags"][0]["id"]],
+                                                         "conditions": {"conditions": [{"kind": "gender", "genders": [1]}]}})
+    segment = _post(client, ops, "/segments", {**c, "name": mark, "kind": "static",
+                                               "filters": {"tags_any": [group["tags"][0]["id"]]}})
     return {"pool_id": pool["id"], "return_reason_id": return_reason["id"], "link_material_id": link["id"], "component_id": component["id"], "lead_id": lead["id"],
             "lead_rule_id": lead_rule["id"], "lead_source_id": lead_source["id"],
             "tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
@@ -187,7 +191,8 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],
             "opportunity_id": deal["id"], "plan_id": plan["id"], "reason_id": reason["id"],
-            "target_id": target["id"], "category_id": category["id"], "material_id": material_id}
+            "target_id": target["id"], "category_id": category["id"], "material_id": material_id,
+            "smart_tag_rule_id": smart_rule["id"], "segment_id": segment["id"]}
 
 
 def _automation(s: Any, corp: str, customer_id: int) -> dict[str, int]:

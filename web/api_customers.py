@@ -20,6 +20,7 @@ from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
+from handlers.smart_tags import on_write
 from jobs.runtime import Runtime
 from models import (ChannelCode, Corp, CorpSettings, Customer, CustomerEvent, CustomerFieldValue, CustomField,
                     FollowRelation, FollowStatus, FollowTag, Role, Staff, Tag)
@@ -328,6 +329,7 @@ def set_fields(s: Session, customer_id: int, values: dict[str, Any]) -> Customer
     s.add(CustomerEvent(customer_id=customer.id, kind="fields_changed", userid=g.principal.userid,
                         detail={"fields": keys, "by": _actor()}, source=f"api:{uuid.uuid4().hex}", at=utcnow()))
     audit(s, "customer.fields", f"customer:{customer.id}", fields=keys)  # keys only: values may be phones
+    on_write(s, customer.corp_id, "field", [customer.id])
     s.flush()
     return customer
 

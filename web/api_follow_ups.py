@@ -12,8 +12,9 @@ from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from handlers.smart_tags import on_write
 from jobs.queue import enqueue_outbox
-from models import Company, Contact, FollowUp, FollowUpType, Lead, Role
+from models import Company, Contact, Customer, FollowUp, FollowUpType, Lead, Role
 from models.db import utcnow
 from models.followup import SUBJECT_COLUMNS, GroupRef, Subject, follow_up_types, record_follow_up
 from web import errors
@@ -136,6 +137,8 @@ def add_follow_up(body: FollowUpBody) -> dict[str, Any]:
         extras = extras_for(s, subject, body)
         row = record_follow_up(s, subject, userid, body.text, at=body.at or utcnow(), via=via,
                                source=f"{via}:{uuid.uuid4().hex}", actor=actor(), kind=kind, extras=extras)
+        if isinstance(subject, Customer):
+            on_write(s, subject.corp_id, "follow_up", [subject.id])
         answer = _render(s, [row])[0]
     enqueue_outbox((o.id, o.queue) for o in extras.pending)  # after commit: a rolled-back record tells no one
     return answer

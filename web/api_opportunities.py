@@ -9,6 +9,7 @@ from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from handlers.smart_tags import on_write
 from models import LostReason, Opportunity, OpportunityStage, Role, StageChange, StageOutcome
 from models.db import utcnow
 from models.settings import CorpSettings
@@ -203,6 +204,7 @@ def create_opportunity(body: OpportunityBody) -> Any:
             _pin(s, row)
         _history(s, row, None)
         audit(s, "opportunity.create", f"opportunity:{row.id}", customer_id=customer.id, stage_id=stage.id)
+        on_write(s, customer.corp_id, "opportunity", [customer.id])
         s.flush()
         return jsonify(_detail(s, row)), 201
 

@@ -20,15 +20,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, select
+from sqlalchemy import Select, and_, func, not_, select
 from sqlalchemy.orm import Session
 
-from models import Corp, CorpSettings, Customer, CustomerGroup, FollowRelation, FollowStatus, FollowTag, Tag
+from models import Corp, CorpSettings, Customer, CustomerGroup, FollowRelation, FollowStatus
 from models.mass_message import UNCOUNTED, MassRecipient
-from web.api_customers import _channel_filter, _day_range, _scoped
+from models.segments import Segment
+from web.api_customers import _scoped
 from web.errors import ApiError
 from web.group_scope import group_rows
-from web.schemas.mass_messages import Audience, Filters
+from web.schemas.mass_messages import Audience
+from web.segment_query import saved_segment, segment_conditions, unknown_references
 
 DEFAULT_CAP = 4
 
@@ -48,56 +50,28 @@ class Plan:
         return sum(len(rows) for rows in self.by_sender.values())
 
 
-def segment_customers(segment_id: int) -> Select:
-    """The customer ids of segment `segment_id`. Segments (客户分组) are issue 16's item 2, built apart:
-    at merge this returns that segment query; until then no segment exists to name."""
-    raise ApiError(422, "invalid", f"no segment {segment_id}", {"audience.segment_id": "unknown segment"})
-
-
-def _tagged(pks: list[int]) -> ColumnElement[bool]:
-    return exists().where(FollowTag.follow_id == FollowRelation.id, FollowTag.tag_pk.in_(pks),
-                          FollowRelation.customer_id == Customer.id)
-
-
-def _conditions(f: Filters) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    if f.tags_any:
-        conds.append(_tagged(f.tags_any))
-    conds += [_tagged([pk]) for pk in sorted(set(f.tags_all or []))]
-    if f.tags_none:
-        conds.append(not_(_tagged(f.tags_none)))
-    if f.followers:
-        conds.append(Customer.follows.any(and_(FollowRelation.userid.in_(f.followers),
-                                               FollowRelation.status == FollowStatus.active.value)))
-    added = _day_range(FollowRelation.corp_id, FollowRelation.added_at, f.added_from, f.added_to, "added")
-    if added is not None:
-        conds.append(Customer.follows.any(added))
-    if f.channel:
-        channel = _channel_filter(select(Customer.id), f.channel).whereclause
-        if channel is not None:
-            conds.append(channel)
-    return conds
-
-
-def _check_tags(s: Session, corp_id: str, audience: Audience) -> None:
-    pks = {pk for f in (audience.include, audience.exclude) if f
-           for pk in (f.tags_any or []) + (f.tags_all or []) + (f.tags_none or [])}
-    if pks:
-        known = set(s.scalars(select(Tag.id).where(Tag.id.in_(pks), Tag.corp_id == corp_id, Tag.deleted_at.is_(None))))
-        if pks - known:
-            raise ApiError(422, "invalid", f"unknown tag {', '.join(map(str, sorted(pks - known)))}",
-                           {"audience": "unknown tag"})
+def _references(s: Session, corp_id: str, audience: Audience) -> None:
+    """422 naming what the audience names that the corp does not have (a segment, a tag, …): a message must not
+    silently reach nobody."""
+    problems = {f"audience.{side}.{name}": what for side in ("include", "exclude")
+                if (filters := getattr(audience, side)) is not None
+                for name, what in unknown_references(s, corp_id, filters).items()}
+    if audience.segment_id is not None and s.scalar(select(Segment.id).where(
+            Segment.id == audience.segment_id, Segment.corp_id == corp_id)) is None:
+        problems["audience.segment_id"] = f"no segment {audience.segment_id} in this corp"
+    if problems:
+        raise ApiError(422, "invalid", "; ".join(f"{k}: {v}" for k, v in problems.items()), problems)
 
 
 def customer_ids(s: Session, corp_id: str, audience: Audience) -> Select:
     """Ids of the corp's customers in the audience, in this token's scope."""
-    _check_tags(s, corp_id, audience)
+    _references(s, corp_id, audience)
     rows = _scoped().order_by(None).with_only_columns(Customer.id).where(Customer.corp_id == corp_id)
     if audience.segment_id is not None:
-        rows = rows.where(Customer.id.in_(segment_customers(audience.segment_id)))
+        rows = rows.where(Customer.id.in_(saved_segment(s, s.get_one(Segment, audience.segment_id))))
     if audience.include:
-        rows = rows.where(*_conditions(audience.include))
-    exclude = _conditions(audience.exclude) if audience.exclude else []
+        rows = rows.where(*segment_conditions(s, corp_id, audience.include))
+    exclude = segment_conditions(s, corp_id, audience.exclude) if audience.exclude else []
     if exclude:
         rows = rows.where(not_(and_(*exclude)))
     return rows

@@ -29,6 +29,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from handlers.registry import HandlerContext
+from handlers.smart_tags import on_context
 from jobs.queue import enqueue_outbox
 from jobs.radar import record_open
 from models import Material, Role
@@ -148,6 +149,7 @@ def open_link(code: str) -> Any:
     with runtime.WriteSession.begin() as s:
         ctx = HandlerContext(session=s, corp_id=link.corp_id, app_pk=0)
         opened = record_open(ctx, s.merge(link), reader, agent)
+        on_context(ctx, "radar", [link.customer_id])
         s.flush()
         open_id, rows = opened.id, [(r.id, r.queue) for r in ctx.pending_outbox]
     enqueue_outbox(rows)

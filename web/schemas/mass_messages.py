@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from models.mass_message import MassStatus
-from web.schemas.common import Body, CorpBody, CorpId, Day, Id, Instant, Out, PageQuery
+from web.schemas.segment_filters import SegmentFilters
+from web.schemas.common import Body, CorpBody, CorpId, Id, Instant, Out, PageQuery
 
 TEXT_MAX = 300  # the manual: 消息内容最多 300 个字 (WeCom itself takes 4,000 bytes)
 ATTACHMENTS_MAX = 9  # add_msg_template: 附件最多支持添加 9 个 (doc 92135)
@@ -69,26 +70,13 @@ class Attachment(Body):
                 self.msgtype: getattr(self, self.msgtype).model_dump(mode="json", exclude_none=True)}
 
 
-class Filters(Body):
-    """Customers matching every condition given (004 §5.1.2 筛选条件 / 剔除条件)."""
-
-    tags_any: list[Id] | None = Field(None, max_length=100, description="tagged with at least one of these")
-    tags_all: list[Id] | None = Field(None, max_length=100, description="tagged with every one of these")
-    tags_none: list[Id] | None = Field(None, max_length=100, description="tagged with none of these")
-    followers: list[Userid] | None = Field(None, max_length=1000, description="followed by one of these members")
-    channel: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
-        None, description="a channel name or channel code id (as the customer list's filter)")
-    added_from: Day | None = Field(None, description="added on or after this corp-local day")
-    added_to: Day | None = Field(None, description="added on or before this corp-local day")
-
-
 class Audience(Body):
     """Who gets the message. Customers: a segment, or `include` (all customers when left out) minus
     `exclude`. Groups: the groups of `owners` (all groups when left out)."""
 
     segment_id: Id | None = Field(None, description="a saved segment (客户分组)")
-    include: Filters | None = None
-    exclude: Filters | None = None
+    include: SegmentFilters | None = Field(None, description="the segments' filters (web/segment_query.py)")
+    exclude: SegmentFilters | None = None
     owners: list[Userid] | None = Field(None, max_length=1000, description="group messages: these owners' groups")
 
 

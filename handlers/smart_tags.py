@@ -1,0 +1,159 @@
+"""Smart tags at work (智能标签, 004 §4.6.3): which rules a customer now matches, and the tagging that follows.
+
+`smart_tag_event` is the one call each write path makes for an event that can change a rule's answer
+(a message from the customer, the customer added or edited, a follow-up record, an opportunity written, a
+radar link opened, a custom field changed): it loads only the corp's enabled rules that event can affect,
+skips the customers a rule has tagged already, and tags the rest that match. `tag_matches` is shared with the
+retroactive and daily runs (jobs/smart_tags.py). Tags are only ever added: a rule never removes one.
+
+Tagging goes through mark_tag on the outbox (jobs/tags.py), as the follower whose relation is tagged (the
+owner, 跟进人, else the earliest active follower), with `rule:<name>` as the actor so the FollowTag row says
+which rule put it there; each customer a rule tags gets a SmartTagHit row. The caller enqueues the returned
+outbox rows after its commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from handlers.channels import corp_zone
+from handlers.registry import HandlerContext
+from handlers.smart_tag_sql import Scope, rule_condition
+from handlers.tags import is_pending
+from models import Customer, FollowRelation, FollowTag, Outbox, SmartTagHit, SmartTagRule, Tag
+from models.customer import FollowStatus
+from models.db import utcnow
+from web.schemas.smart_tags import Conditions
+
+# outbox rows a hook point wants enqueued after its commit, returned by every function here
+Pending = list[Outbox]
+
+
+def scope_for(session: Session, corp_id: str, now: dt.datetime | None = None,
+              fresh: Mapping[int, Sequence[str]] | None = None) -> Scope:
+    return Scope(session, corp_id, corp_zone(session, corp_id), now or utcnow(), fresh or {})
+
+
+def unmatched(scope: Scope, rule: SmartTagRule) -> Select:
+    """Ids of the corp's customers (not in the recycle bin) the rule matches and has not tagged yet, in id
+    order."""
+    return select(Customer.id).where(
+        Customer.corp_id == scope.corp_id, Customer.deleted_at.is_(None),
+        Customer.id.not_in(select(SmartTagHit.customer_id).where(SmartTagHit.rule_id == rule.id)),
+        rule_condition(scope, Conditions.model_validate(rule.conditions))).order_by(Customer.id)
+
+
+def matching(scope: Scope, rule: SmartTagRule, customer_ids: Iterable[int] | None = None,
+             after_id: int = 0, limit: int | None = None) -> list[int]:
+    """`unmatched` among `customer_ids`, or a batch of `limit` of them after `after_id`."""
+    query = unmatched(scope, rule).where(Customer.id > after_id)
+    if customer_ids is not None:
+        query = query.where(Customer.id.in_(list(customer_ids)))
+    return list(scope.session.scalars(query.limit(limit) if limit else query))
+
+
+def _tag_ids(session: Session, corp_id: str, tag_pks: list[int]) -> dict[int, str]:
+    """Tag pk → WeCom tag id of the rule's tags that still exist in WeCom (mark_tag refuses the whole call
+    for a deleted or not yet created one)."""
+    return {pk: tag_id for pk, tag_id in session.execute(select(Tag.id, Tag.tag_id).where(
+        Tag.corp_id == corp_id, Tag.id.in_(tag_pks), Tag.deleted_at.is_(None))) if not is_pending(tag_id)}
+
+
+def _followers(session: Session, customer_ids: list[int]) -> dict[int, tuple[FollowRelation, Customer]]:
+    """Each customer's relation to tag: the owner's if active, else the earliest active one."""
+    rows = session.execute(select(FollowRelation, Customer).join(Customer, Customer.id == FollowRelation.customer_id)
+                           .where(FollowRelation.customer_id.in_(customer_ids),
+                                  FollowRelation.status == FollowStatus.active.value)
+                           .order_by(FollowRelation.added_at, FollowRelation.id)).all()
+    chosen: dict[int, tuple[FollowRelation, Customer]] = {}
+    for follow, customer in rows:
+        if customer.id not in chosen or follow.userid == customer.owner_userid:
+            chosen[customer.id] = (follow, customer)
+    return chosen
+
+
+def mark_tags(session: Session, rule: SmartTagRule, customer_ids: list[int], tag_pks: list[int]) -> Pending:
+    """mark_tag outbox rows adding `tag_pks` (those the relation lacks) to each customer's relation."""
+    if not customer_ids:
+        return []
+    from bot.scope import contact_app_pk  # the bot's choice of app for mark_tag; bot imports handlers
+
+    tag_ids = _tag_ids(session, rule.corp_id, tag_pks)
+    followers = _followers(session, customer_ids)
+    if not tag_ids or not followers:
+        return []
+    have = set(session.execute(select(FollowTag.follow_id, FollowTag.tag_pk).where(
+        FollowTag.follow_id.in_([f.id for f, _ in followers.values()]), FollowTag.tag_pk.in_(list(tag_ids)))))
+    ctx = HandlerContext(session=session, corp_id=rule.corp_id, app_pk=contact_app_pk(session, rule.corp_id))
+    for customer_id, (follow, customer) in sorted(followers.items()):
+        add = [tag_ids[pk] for pk in sorted(tag_ids) if (follow.id, pk) not in have]
+        if add:
+            ctx.outbox("mark_tag", {"app_pk": ctx.app_pk, "userid": follow.userid,
+                                    "external_userid": customer.external_userid, "add": add, "remove": [],
+                                    "actor": f"rule:{rule.name}"[:96]},
+                       key=f"mark_tag:smart:{rule.id}:{customer_id}:{'.'.join(add)}"[:191])
+    return ctx.pending_outbox
+
+
+def tag_matches(session: Session, rule: SmartTagRule, customer_ids: list[int], at: dt.datetime) -> Pending:
+    """Record the rule's hits on `customer_ids` (matches it has not tagged yet) and tag them."""
+    session.add_all([SmartTagHit(rule_id=rule.id, customer_id=cid, corp_id=rule.corp_id, at=at)
+                     for cid in customer_ids])
+    session.flush()
+    return mark_tags(session, rule, customer_ids, list(rule.tag_pks))
+
+
+def rules_for(session: Session, corp_id: str, trigger: str) -> list[SmartTagRule]:
+    """The corp's enabled rules whose conditions `trigger` can change (SmartTagRule.triggers)."""
+    return list(session.scalars(select(SmartTagRule).where(
+        SmartTagRule.corp_id == corp_id, SmartTagRule.enabled.is_(True),
+        SmartTagRule.triggers.contains(f",{trigger},")).order_by(SmartTagRule.id)))
+
+
+def smart_tag_event(session: Session, corp_id: str, event: str, customer_ids: Iterable[int],
+                    fresh: Mapping[int, Sequence[str]] | None = None) -> Pending:
+    """The hook each write path calls once for `event` (web/schemas/smart_tags.py EVENTS) on the customers
+    it touched, in its transaction; `fresh`: texts of the customers' messages stored in this transaction.
+    Returns the outbox rows to enqueue after the commit."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return []
+    rules = rules_for(session, corp_id, event)
+    if not rules:
+        return []
+    scope = scope_for(session, corp_id, fresh=fresh)
+    pending: Pending = []
+    for rule in rules:
+        pending += tag_matches(session, rule, matching(scope, rule, ids), scope.now)
+    return pending
+
+
+def on_context(ctx: HandlerContext, event: str, customer_ids: Iterable[int],
+               fresh: Mapping[int, Sequence[str]] | None = None) -> None:
+    """`smart_tag_event` from a handler: the rows join the handler's own outbox, enqueued after its commit."""
+    ctx.pending_outbox.extend(smart_tag_event(ctx.session, ctx.corp_id, event, customer_ids, fresh))
+
+
+def on_messages(ctx: HandlerContext, said: Mapping[str, Sequence[str]]) -> None:
+    """The "message" event for a page of messages being stored: `said` is external_userid → the texts each
+    customer wrote. Costs one query when the corp has no rule about messages."""
+    if not said or not rules_for(ctx.session, ctx.corp_id, "message"):
+        return
+    ids = dict(ctx.session.execute(select(Customer.external_userid, Customer.id).where(
+        Customer.corp_id == ctx.corp_id, Customer.external_userid.in_(sorted(said)))).all())
+    on_context(ctx, "message", ids.values(), {ids[e]: texts for e, texts in said.items() if e in ids})
+
+
+def on_write(session: Session, corp_id: str, event: str, customer_ids: Iterable[int]) -> None:
+    """`smart_tag_event` from a write path outside the handlers (the admin API, the sidebar, the bot, an
+    effect): its mark_tag rows are enqueued once `session` commits (nothing is sent for a rolled-back write)."""
+    rows = [(o.id, o.queue) for o in smart_tag_event(session, corp_id, event, customer_ids)]
+    if rows:
+        from jobs.queue import enqueue_outbox  # jobs import the handlers
+
+        sa_event.listen(session, "after_commit", lambda _s: enqueue_outbox(rows), once=True)
