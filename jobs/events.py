@@ -1,4 +1,5 @@
-"""process_event: one inbox row through the handler registry, once; process_batch: every waiting row of
+"""process_event: one inbox row through the handler registry, once; process_inbox: the ids the ingress
+pushed onto a Redis list, taken in chunks, each chunk one transaction; process_batch: every waiting row of
 a batched kind (kf_msg_or_event) of one corp, by the same per-row steps.
 
 The row is reloaded by id (RQ pickles only the id), locked (FOR UPDATE on MySQL; SQLite's writer session
@@ -95,6 +96,48 @@ def process_batch(corp_id: str, routing_key: str) -> str:
             done += _process_group(runtime, ids)
         if len(found) < BATCH_LIMIT:
             return f"{done} processed"
+
+
+INBOX_CHUNK = {"welcome": 10, "events": 100}
+"""Ids one process_inbox transaction takes from a list at most. Small on `welcome`: a welcome message is
+sent only after its chunk commits, and its WelcomeCode dies 20 s after the event."""
+INBOX_FLAG_TTL = 30
+"""Seconds an inbox list's flag lives: past it the next push enqueues a process_inbox even if the flagged
+one never ran (and the sweeper finds the rows whose ids sit in a list no job empties)."""
+
+
+def inbox_list(queue: str) -> str:
+    """Redis list of inbox ids waiting for process_inbox on `queue` (`welcome` or `events`)."""
+    return f"scrm:inbox:{queue}"
+
+
+def push_inbox(redis: Any, ids: list[int], queue: str) -> None:
+    """Hand stored inbox rows to process_inbox on `queue`: one round trip (RPUSH the ids, SET NX the list's
+    flag), and an RQ job only when the flag was not set, i.e. once per burst rather than once per callback.
+    Raises redis' errors; the rows then stay `received` for the sweeper."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.rpush(inbox_list(queue), *ids)
+        pipe.set(f"{inbox_list(queue)}:flag", 1, nx=True, ex=INBOX_FLAG_TTL)
+        flagged = pipe.execute()[1]
+    if flagged:
+        enqueue("process_inbox", queue, queue=queue, retry_as="events")
+
+
+@job("process_inbox", queue="events")
+def process_inbox(queue: str) -> str:
+    """Empty the inbox list of `queue`, INBOX_CHUNK ids at a time, each chunk in id order in one
+    transaction (one customer's events stay in the order they arrived), a chunk that fails row by row
+    (`_process_group`). The flag is cleared first, so an id pushed after this job's last pop finds no flag
+    and enqueues a new job; while this one runs, pushes enqueue at most one more, which another worker
+    takes: a burst spreads over the workers. An id popped by a worker that dies is no longer in the list;
+    its row stays `received` and the sweeper pushes it again. A row already processed (a duplicate id, a
+    retry's own job) is skipped by `_process_rows`."""
+    redis = current().redis
+    redis.delete(f"{inbox_list(queue)}:flag")
+    done = 0
+    while ids := redis.lpop(inbox_list(queue), INBOX_CHUNK.get(queue, 100)):
+        done += _process_group(current(), sorted({int(i) for i in ids}))
+    return f"{done} processed"
 
 
 def _batch_group(raw_xml: str) -> str:

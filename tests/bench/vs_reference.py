@@ -8,7 +8,8 @@ alternately, reference first, `--rounds` times (2 by default). Every run posts b
 add_external_contact callbacks for the official test app, built like the reference's gen.py), so no run
 measures the other runs' retries.
 
-Printed per run: req/s and p99 (wrk's), then the mean ratio service ÷ reference and the service's worst
+Printed per run: req/s and p99 (wrk's), CPU ms per request (gunicorn master + workers and its redis-server,
+from /proc: steadier than req/s on a shared machine), then the mean ratio service ÷ reference and the service's worst
 p99 against the reference's worst, with the targets of issue 18 (ratio >= 0.85, p99 <= 1.5x). Checked for
 the service: every answer 2xx, no inbox row stored twice (rows = distinct dedup keys), none lost (every
 body of a run that wrk saw answered, i.e. all but the <= --connections still in flight when wrk stopped,
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from harness import Stack, free_port, http_get_ok, say, wait_until
+from harness import Stack, cpu_delta, free_port, http_get_ok, proc_cpu, say, tree_cpu, wait_until
 
 from sqlalchemy import func, select
 
@@ -48,6 +50,7 @@ class WrkRun:
     p99_ms: float
     requests: int
     bad: int  # non-2xx answers + socket errors
+    cpu_ms: float = 0.0  # CPU of the gunicorn master + workers and their redis-server, per request
 
 
 def add_args(ap: argparse.ArgumentParser) -> None:
@@ -154,12 +157,26 @@ def run(args: argparse.Namespace, st: Stack) -> int:
             plaintexts = write_bodies(args.reference_dir, rundir, (2 * k + (who == "service")) * args.bodies,
                                       args.bodies, prefix)
             say(f"wrk {who} run {k + 1}")
+            spy = None
+            if args.py_spy and who == "service":  # --py-spy FILE: the service's workers, every service run
+                spy = st.procs.start("py-spy", ["py-spy", "record", "--pid", str(st.gunicorn_pid), "--subprocesses",
+                                                "--rate", "250", "--format", "raw", "--nonblocking",
+                                                "-o", str(args.py_spy.resolve().with_suffix(f".{k}.txt"))])
+                time.sleep(2.0)
+            server = st.procs.pid_of("gunicorn" if who == "service" else "ref-gunicorn")
+            redis_pid = st.procs.pid_of("redis" if who == "service" else "ref-redis")
+            assert server is not None
+            cpu_before, redis_before = tree_cpu(server), proc_cpu(redis_pid)
             result = wrk(args, who, port, rundir)
+            result.cpu_ms = 1000 * (cpu_delta(cpu_before, tree_cpu(server)) + proc_cpu(redis_pid) - redis_before) \
+                / max(result.requests, 1)
+            if spy is not None:
+                st.procs.stop(spy, signal.SIGINT, wait=30)
             runs.append(result)
             if who == "service":
                 service_runs.append((result, plaintexts))
             print(f"{who:9} run {k + 1}: {result.rps:8.0f} req/s  p99 {result.p99_ms:6.1f} ms  "
-                  f"({result.requests} requests, {result.bad} not 2xx)", flush=True)
+                  f"CPU {result.cpu_ms:.2f} ms/request ({result.requests} requests, {result.bad} not 2xx)", flush=True)
 
     engine = make_engine(db_url)
     with engine.connect() as conn:
@@ -190,9 +207,18 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     print()
     print(f"== vs reference: gunicorn -w {args.workers} each, wrk -t1 -c{args.connections} -d{args.duration}, "
           f"service DB {db_url.split(':')[0]}")
-    print(f"reference mean {ref_rps:.0f} req/s, worst p99 {ref_p99:.1f} ms")
-    print(f"service   mean {svc_rps:.0f} req/s, worst p99 {svc_p99:.1f} ms")
+    ref_cpu, svc_cpu = (sum(r.cpu_ms for r in rs) / len(rs) for rs in (ref, svc))
+    print(f"reference mean {ref_rps:.0f} req/s, worst p99 {ref_p99:.1f} ms, CPU {ref_cpu:.2f} ms/request")
+    print(f"service   mean {svc_rps:.0f} req/s, worst p99 {svc_p99:.1f} ms, CPU {svc_cpu:.2f} ms/request")
+    print(f"CPU ratio reference / service {ref_cpu / svc_cpu:.2f} (what req/s would be on a machine the two "
+          "have to themselves, where both are CPU-bound)")
     print(f"ratio {ratio:.2f} (target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}); "
           f"p99 {tail:.2f}x the reference's (target <= {TARGET_P99}x: {'met' if tail <= TARGET_P99 else 'NOT met'})")
     print(f"service inbox: {stored} rows; doubled {doubled}; lost {lost}; unknown {unknown}; answers not 2xx {bad}")
+    if args.py_spy:
+        from bench_ingress import summarize_raw_profile
+
+        for k in range(args.rounds):
+            print(f"== py-spy, service run {k + 1}")
+            print(summarize_raw_profile(args.py_spy.resolve().with_suffix(f".{k}.txt"), top=40))
     return 0 if not (lost or doubled or unknown or bad) else 1
