@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from handlers import HandlerContext, dispatch
 from jobs.outbound import hand_on
-from jobs.queue import enqueue, job, on_dead, on_replay
+from jobs.queue import URGENT, enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox
 from models.db import utcnow
@@ -117,7 +117,7 @@ def push_inbox(redis: Any, ids: list[int], queue: str) -> None:
     Raises redis' errors; the rows then stay `received` for the sweeper."""
     with redis.pipeline(transaction=False) as pipe:
         pipe.rpush(inbox_list(queue), *ids)
-        pipe.set(f"{inbox_list(queue)}:flag", 1, nx=True, ex=INBOX_FLAG_TTL)
+        pipe.set(_flag(queue), 1, nx=True, ex=INBOX_FLAG_TTL)
         flagged = pipe.execute()[1]
     if flagged:
         enqueue("process_inbox", queue, queue=queue, retry_as="events")
@@ -125,19 +125,31 @@ def push_inbox(redis: Any, ids: list[int], queue: str) -> None:
 
 @job("process_inbox", queue="events")
 def process_inbox(queue: str) -> str:
-    """Empty the inbox list of `queue`, INBOX_CHUNK ids at a time, each chunk in id order in one
-    transaction (one customer's events stay in the order they arrived), a chunk that fails row by row
-    (`_process_group`). The flag is cleared first, so an id pushed after this job's last pop finds no flag
-    and enqueues a new job; while this one runs, pushes enqueue at most one more, which another worker
-    takes: a burst spreads over the workers. An id popped by a worker that dies is no longer in the list;
-    its row stays `received` and the sweeper pushes it again. A row already processed (a duplicate id, a
+    """One chunk of the inbox list of `queue` (up to INBOX_CHUNK ids), in id order in one transaction
+    (one customer's events stay in the order they arrived), a chunk that fails row by row
+    (`_process_group`); the chunk's WeCom effects (on `welcome`: its urgent ones) go out from here in one
+    batch after its commit.
+
+    The flag is cleared first, so an id pushed after this job's pop finds no flag and enqueues a new job.
+    A full chunk sets the flag again at once: the rest is a next job, which another worker can take while
+    this one works, and which waits behind more urgent queues (a worker draining a long list in one job
+    would keep welcome messages waiting). An id popped by a worker that dies is no longer in the list; its
+    row stays `received` and the sweeper pushes it again. A row already processed (a duplicate id, a
     retry's own job) is skipped by `_process_rows`."""
     redis = current().redis
-    redis.delete(f"{inbox_list(queue)}:flag")
-    done = 0
-    while ids := redis.lpop(inbox_list(queue), INBOX_CHUNK.get(queue, 100)):
-        done += _process_group(current(), sorted({int(i) for i in ids}))
+    redis.delete(_flag(queue))
+    chunk = INBOX_CHUNK.get(queue, 100)
+    ids = redis.lpop(inbox_list(queue), chunk) or []
+    if len(ids) == chunk and redis.set(_flag(queue), 1, nx=True, ex=INBOX_FLAG_TTL):
+        enqueue("process_inbox", queue, queue=queue, retry_as="events")
+    # On `welcome` only the urgent effects go out here (hand_on): a welcome waits on no profile sync.
+    done = _process_group(current(), sorted({int(i) for i in ids}), all_here=queue != URGENT) if ids else 0
     return f"{done} processed"
+
+
+def _flag(queue: str) -> str:
+    """Set while a process_inbox job for the list of `queue` is queued and not yet started."""
+    return f"{inbox_list(queue)}:flag"
 
 
 def _batch_group(raw_xml: str) -> str:
@@ -148,28 +160,29 @@ def _batch_group(raw_xml: str) -> str:
         return ""
 
 
-def _process_group(runtime: Any, ids: list[int]) -> int:
+def _process_group(runtime: Any, ids: list[int], all_here: bool = False) -> int:
     """One group's rows in one transaction; the number processed. If that transaction fails, each row is
     taken in a transaction of its own, and one that fails again is handed to its own process_event job
     (with its retries and dead letter): one bad row fails alone instead of holding back the batch."""
     if len(ids) > 1:
         try:
-            return _process_rows(runtime, ids)
+            return _process_rows(runtime, ids, all_here)
         except Exception:
             log.exception("batch of %d inbox rows failed; taking them one by one", len(ids))
     done = 0
     for inbox_id in ids:
         try:
-            done += _process_rows(runtime, [inbox_id])
+            done += _process_rows(runtime, [inbox_id], all_here)
         except Exception:
             log.exception("inbox %d failed in its batch; handed to a job of its own", inbox_id)
             enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}", retry_as="events")
     return done
 
 
-def _process_rows(runtime: Any, ids: list[int]) -> int:
+def _process_rows(runtime: Any, ids: list[int], all_here: bool = False) -> int:
     """The rows among `ids` still `received`, dispatched in one transaction; their outbox rows handed on
-    after the commit. Returns how many were processed (not found `invalid`)."""
+    after the commit (`hand_on`; with `all_here` all delivered by this job). Returns how many were
+    processed (not found `invalid`)."""
     with runtime.WriteSession.begin() as s:
         # Locked by primary key alone (status is checked after): a locking read through the status
         # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
@@ -178,7 +191,7 @@ def _process_rows(runtime: Any, ids: list[int]) -> int:
                                          .with_for_update(skip_locked=True))
                 if row.status == InboxStatus.received.value]
         pending = [p for row in rows for p in _process(s, row)]
-    hand_on(pending)
+    hand_on(pending, all_here)
     return sum(row.status != InboxStatus.invalid.value for row in rows)
 
 
