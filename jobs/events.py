@@ -10,6 +10,7 @@ the handlers' writes. The outbox rows the handlers wrote are enqueued only after
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -179,20 +180,38 @@ def _process_group(runtime: Any, ids: list[int], all_here: bool = False) -> int:
     return done
 
 
+TRANSACTION_BUDGET = 0.2
+"""Seconds of handler work one batch transaction takes on at most: the rows past it go to the next one.
+On SQLite a transaction holds the one write lock, and a callback's insert waits at most
+FIRST_BUSY_TIMEOUT for it before answering 503; a hundred rows in one transaction on a busy machine took
+longer than that."""
+
+
 def _process_rows(runtime: Any, ids: list[int], all_here: bool = False) -> int:
-    """The rows among `ids` still `received`, dispatched in one transaction; their outbox rows handed on
-    after the commit (`hand_on`; with `all_here` all delivered by this job). Returns how many were
-    processed (not found `invalid`)."""
-    with runtime.WriteSession.begin() as s:
-        # Locked by primary key alone (status is checked after): a locking read through the status
-        # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
-        # ingress until this commits.
-        rows = [row for row in s.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.id)
-                                         .with_for_update(skip_locked=True))
-                if row.status == InboxStatus.received.value]
-        pending = [p for row in rows for p in _process(s, row)]
-    hand_on(pending, all_here)
-    return sum(row.status != InboxStatus.invalid.value for row in rows)
+    """The rows among `ids` still `received`, dispatched in transactions of TRANSACTION_BUDGET each at most
+    (one, usually); each one's outbox rows handed on after its commit (`hand_on`; with `all_here` all
+    delivered by this job). Returns how many were processed (not found `invalid`)."""
+    done = 0
+    while ids:
+        with runtime.WriteSession.begin() as s:
+            # Locked by primary key alone (status is checked after): a locking read through the status
+            # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
+            # ingress until this commits.
+            rows = [row for row in s.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.id)
+                                             .with_for_update(skip_locked=True))
+                    if row.status == InboxStatus.received.value]
+            deadline = time.monotonic() + TRANSACTION_BUDGET
+            pending: list[Outbox] = []
+            taken = 0
+            for row in rows:
+                pending += _process(s, row)
+                taken += 1
+                if time.monotonic() > deadline:
+                    break
+            ids = [row.id for row in rows[taken:]]
+        hand_on(pending, all_here)
+        done += sum(row.status != InboxStatus.invalid.value for row in rows[:taken])
+    return done
 
 
 @on_dead("process_event")
