@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from handlers import HandlerContext, dispatch
 from jobs.outbound import hand_on
-from jobs.queue import URGENT, enqueue, job, on_dead, on_replay
+from jobs.queue import enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox
 from models.db import utcnow
@@ -99,9 +99,10 @@ def process_batch(corp_id: str, routing_key: str) -> str:
             return f"{done} processed"
 
 
-INBOX_CHUNK = {"welcome": 10, "events": 100}
-"""Ids one process_inbox transaction takes from a list at most. Small on `welcome`: a welcome message is
-sent only after its chunk commits, and its WelcomeCode dies 20 s after the event."""
+INBOX_CHUNK = {"welcome": 50, "events": 100}
+"""Ids one process_inbox job takes from a list at most. Smaller on `welcome`: a welcome message is sent
+only after its chunk's transaction commits (TRANSACTION_BUDGET bounds each), and its WelcomeCode dies
+20 s after the event."""
 INBOX_FLAG_TTL = 30
 """Seconds an inbox list's flag lives: past it the next push enqueues a process_inbox even if the flagged
 one never ran (and the sweeper finds the rows whose ids sit in a list no job empties)."""
@@ -128,8 +129,9 @@ def push_inbox(redis: Any, ids: list[int], queue: str) -> None:
 def process_inbox(queue: str) -> str:
     """One chunk of the inbox list of `queue` (up to INBOX_CHUNK ids), in id order in one transaction
     (one customer's events stay in the order they arrived), a chunk that fails row by row
-    (`_process_group`); the chunk's WeCom effects (on `welcome`: its urgent ones) go out from here in one
-    batch after its commit.
+    (`_process_group`); the chunk's WeCom effects go out from here in one batch after its commit, a
+    customer's in order (a welcome before the profile sync its add planned after it), customers in
+    parallel (`deliver_here`).
 
     The flag is cleared first, so an id pushed after this job's pop finds no flag and enqueues a new job.
     A full chunk sets the flag again at once: the rest is a next job, which another worker can take while
@@ -143,8 +145,7 @@ def process_inbox(queue: str) -> str:
     ids = redis.lpop(inbox_list(queue), chunk) or []
     if len(ids) == chunk and redis.set(_flag(queue), 1, nx=True, ex=INBOX_FLAG_TTL):
         enqueue("process_inbox", queue, queue=queue, retry_as="events")
-    # On `welcome` only the urgent effects go out here (hand_on): a welcome waits on no profile sync.
-    done = _process_group(current(), sorted({int(i) for i in ids}), all_here=queue != URGENT) if ids else 0
+    done = _process_group(current(), sorted({int(i) for i in ids}), all_here=True) if ids else 0
     return f"{done} processed"
 
 
