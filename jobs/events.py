@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from handlers import HandlerContext, dispatch
 from jobs.outbound import hand_on
-from jobs.queue import enqueue, job, on_dead, on_replay
+from jobs.queue import URGENT, enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox
 from models.db import utcnow
@@ -129,9 +129,8 @@ def push_inbox(redis: Any, ids: list[int], queue: str) -> None:
 def process_inbox(queue: str) -> str:
     """One chunk of the inbox list of `queue` (up to INBOX_CHUNK ids), in id order in one transaction
     (one customer's events stay in the order they arrived), a chunk that fails row by row
-    (`_process_group`); the chunk's WeCom effects go out from here in one batch after its commit, a
-    customer's in order (a welcome before the profile sync its add planned after it), customers in
-    parallel (`deliver_here`).
+    (`_process_group`); the chunk's WeCom effects (on `welcome`: only the urgent ones) go out from here in
+    one batch after its commit, a customer's in order, customers in parallel (`deliver_here`).
 
     The flag is cleared first, so an id pushed after this job's pop finds no flag and enqueues a new job.
     A full chunk sets the flag again at once: the rest is a next job, which another worker can take while
@@ -145,7 +144,8 @@ def process_inbox(queue: str) -> str:
     ids = redis.lpop(inbox_list(queue), chunk) or []
     if len(ids) == chunk and redis.set(_flag(queue), 1, nx=True, ex=INBOX_FLAG_TTL):
         enqueue("process_inbox", queue, queue=queue, retry_as="events")
-    done = _process_group(current(), sorted({int(i) for i in ids}), all_here=True) if ids else 0
+    # On `welcome` only the urgent effects go out here: a welcome must not wait on profile syncs.
+    done = _process_group(current(), sorted({int(i) for i in ids}), all_here=queue != URGENT) if ids else 0
     return f"{done} processed"
 
 
