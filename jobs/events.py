@@ -1,4 +1,5 @@
-"""process_event: one inbox row through the handler registry, once; process_batch: every waiting row of
+"""process_event: one inbox row through the handler registry, once; process_inbox: the ids the ingress
+pushed onto a Redis list, taken in chunks, each chunk one transaction; process_batch: every waiting row of
 a batched kind (kf_msg_or_event) of one corp, by the same per-row steps.
 
 The row is reloaded by id (RQ pickles only the id), locked (FOR UPDATE on MySQL; SQLite's writer session
@@ -9,6 +10,7 @@ the handlers' writes. The outbox rows the handlers wrote are enqueued only after
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from handlers import HandlerContext, dispatch
 from jobs.outbound import hand_on
-from jobs.queue import enqueue, job, on_dead, on_replay
+from jobs.queue import URGENT, enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox
 from models.db import utcnow
@@ -97,6 +99,61 @@ def process_batch(corp_id: str, routing_key: str) -> str:
             return f"{done} processed"
 
 
+INBOX_CHUNK = {"welcome": 10, "events": 20}
+"""Ids one process_inbox job takes from a list at most. Small, because a worker inside a job does not look
+at its queues: a welcome message waits for a free worker, and its WelcomeCode dies 20 s after the event
+(bench_contact's welcome p99 went from 0.1 s to 12 s with chunks of 100, each delivering its effects)."""
+INBOX_FLAG_TTL = 30
+"""Seconds an inbox list's flag lives: past it the next push enqueues a process_inbox even if the flagged
+one never ran (and the sweeper finds the rows whose ids sit in a list no job empties)."""
+
+
+def inbox_list(queue: str) -> str:
+    """Redis list of inbox ids waiting for process_inbox on `queue` (`welcome` or `events`)."""
+    return f"scrm:inbox:{queue}"
+
+
+def push_inbox(redis: Any, ids: list[int], queue: str) -> None:
+    """Hand stored inbox rows to process_inbox on `queue`: one round trip (RPUSH the ids, SET NX the list's
+    flag), and an RQ job only when the flag was not set, i.e. once per burst rather than once per callback.
+    Raises redis' errors; the rows then stay `received` for the sweeper."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.rpush(inbox_list(queue), *ids)
+        pipe.set(_flag(queue), 1, nx=True, ex=INBOX_FLAG_TTL)
+        flagged = pipe.execute()[1]
+    if flagged:
+        enqueue("process_inbox", queue, queue=queue, retry_as="events")
+
+
+@job("process_inbox", queue="events")
+def process_inbox(queue: str) -> str:
+    """One chunk of the inbox list of `queue` (up to INBOX_CHUNK ids), in id order in one transaction
+    (one customer's events stay in the order they arrived), a chunk that fails row by row
+    (`_process_group`); the chunk's WeCom effects (on `welcome`: only the urgent ones) go out from here in
+    one batch after its commit, a customer's in order, customers in parallel (`deliver_here`).
+
+    The flag is cleared first, so an id pushed after this job's pop finds no flag and enqueues a new job.
+    A full chunk sets the flag again at once: the rest is a next job, which another worker can take while
+    this one works, and which waits behind more urgent queues (a worker draining a long list in one job
+    would keep welcome messages waiting). An id popped by a worker that dies is no longer in the list; its
+    row stays `received` and the sweeper pushes it again. A row already processed (a duplicate id, a
+    retry's own job) is skipped by `_process_rows`."""
+    redis = current().redis
+    redis.delete(_flag(queue))
+    chunk = INBOX_CHUNK.get(queue, 100)
+    ids = redis.lpop(inbox_list(queue), chunk) or []
+    if len(ids) == chunk and redis.set(_flag(queue), 1, nx=True, ex=INBOX_FLAG_TTL):
+        enqueue("process_inbox", queue, queue=queue, retry_as="events")
+    # On `welcome` only the urgent effects go out here: a welcome must not wait on profile syncs.
+    done = _process_group(current(), sorted({int(i) for i in ids}), all_here=queue != URGENT) if ids else 0
+    return f"{done} processed"
+
+
+def _flag(queue: str) -> str:
+    """Set while a process_inbox job for the list of `queue` is queued and not yet started."""
+    return f"{inbox_list(queue)}:flag"
+
+
 def _batch_group(raw_xml: str) -> str:
     """The row's batch group; "" for a row that does not parse (`_process` marks it invalid)."""
     try:
@@ -105,38 +162,57 @@ def _batch_group(raw_xml: str) -> str:
         return ""
 
 
-def _process_group(runtime: Any, ids: list[int]) -> int:
+def _process_group(runtime: Any, ids: list[int], all_here: bool = False) -> int:
     """One group's rows in one transaction; the number processed. If that transaction fails, each row is
     taken in a transaction of its own, and one that fails again is handed to its own process_event job
     (with its retries and dead letter): one bad row fails alone instead of holding back the batch."""
     if len(ids) > 1:
         try:
-            return _process_rows(runtime, ids)
+            return _process_rows(runtime, ids, all_here)
         except Exception:
             log.exception("batch of %d inbox rows failed; taking them one by one", len(ids))
     done = 0
     for inbox_id in ids:
         try:
-            done += _process_rows(runtime, [inbox_id])
+            done += _process_rows(runtime, [inbox_id], all_here)
         except Exception:
             log.exception("inbox %d failed in its batch; handed to a job of its own", inbox_id)
             enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}", retry_as="events")
     return done
 
 
-def _process_rows(runtime: Any, ids: list[int]) -> int:
-    """The rows among `ids` still `received`, dispatched in one transaction; their outbox rows handed on
-    after the commit. Returns how many were processed (not found `invalid`)."""
-    with runtime.WriteSession.begin() as s:
-        # Locked by primary key alone (status is checked after): a locking read through the status
-        # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
-        # ingress until this commits.
-        rows = [row for row in s.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.id)
-                                         .with_for_update(skip_locked=True))
-                if row.status == InboxStatus.received.value]
-        pending = [p for row in rows for p in _process(s, row)]
-    hand_on(pending)
-    return sum(row.status != InboxStatus.invalid.value for row in rows)
+TRANSACTION_BUDGET = 0.2
+"""Seconds of handler work one batch transaction takes on at most: the rows past it go to the next one.
+On SQLite a transaction holds the one write lock, and a callback's insert waits at most
+FIRST_BUSY_TIMEOUT for it before answering 503; a hundred rows in one transaction on a busy machine took
+longer than that."""
+
+
+def _process_rows(runtime: Any, ids: list[int], all_here: bool = False) -> int:
+    """The rows among `ids` still `received`, dispatched in transactions of TRANSACTION_BUDGET each at most
+    (one, usually); each one's outbox rows handed on after its commit (`hand_on`; with `all_here` all
+    delivered by this job). Returns how many were processed (not found `invalid`)."""
+    done = 0
+    while ids:
+        with runtime.WriteSession.begin() as s:
+            # Locked by primary key alone (status is checked after): a locking read through the status
+            # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
+            # ingress until this commits.
+            rows = [row for row in s.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.id)
+                                             .with_for_update(skip_locked=True))
+                    if row.status == InboxStatus.received.value]
+            deadline = time.monotonic() + TRANSACTION_BUDGET
+            pending: list[Outbox] = []
+            taken = 0
+            for row in rows:
+                pending += _process(s, row)
+                taken += 1
+                if time.monotonic() > deadline:
+                    break
+            ids = [row.id for row in rows[taken:]]
+        hand_on(pending, all_here)
+        done += sum(row.status != InboxStatus.invalid.value for row in rows[:taken])
+    return done
 
 
 @on_dead("process_event")

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from jobs.events import push_inbox
 from jobs.queue import enqueue, job
 from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox, OutboxStatus
@@ -59,7 +60,11 @@ def sweep(older_than: int | None = None, limit: int = 1000) -> dict[str, int]:
             .order_by(Outbox.id).limit(limit)
         ).all()
     counts = {"inbox": 0, "outbox": 0}
-    work = [("inbox", "process_event", row_id, None, False) for row_id in inbox_ids]
+    stranded = [row_id for row_id in inbox_ids if not _waiting_in_rq(runtime.redis, f"inbox-{row_id}")]
+    if runtime.redis is not None and stranded:  # back onto the list the ingress pushes to (jobs/events.py)
+        push_inbox(runtime.redis, stranded, "events")
+        counts["inbox"] = len(stranded)
+    work = [("inbox", "process_event", row_id, None, False) for row_id in stranded if runtime.redis is None]
     work += [("outbox", "deliver_outbox", row_id, queue, bool(due)) for row_id, queue, due in outbox_rows]
     for kind, name, row_id, queue, overdue in work:
         job_id = f"{kind}-{row_id}"

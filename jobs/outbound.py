@@ -132,9 +132,10 @@ def deliver_outbox(outbox_id: int) -> str:
 def deliver_here(rows: list[tuple[int, str]]) -> None:
     """Run committed outbox rows' effects now, in this process, with their DB writes in one transaction.
 
-    For a job that has just committed effects a customer is waiting on (a kf page's bot answers): they go
-    out without an RQ round trip each, several customers' at once (LANES threads; one customer's rows,
-    those naming the same session_pk, keep their order; inline mode, the embedded default, runs them one
+    For a job that has just committed effects a customer is waiting on (a kf page's bot answers), or a
+    chunk of events' effects (process_inbox): they go out without an RQ round trip each, several
+    customers' at once (LANES threads; one customer's rows, those naming the same session_pk or
+    external_userid, keep their order; inline mode, the embedded default, runs them one
     after another), and N answers cost one write transaction instead of 2N, which is
     what SQLite's single writer lock (and MySQL's commit flush) can afford at thousands per minute. The
     attempt is counted up front for the batch, as deliver_outbox counts its own. A row whose effect fails
@@ -171,7 +172,10 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     lanes: dict[Any, list[tuple[int, str]]] = {}
     for outbox_id, queue in rows:
         if outbox_id in loaded:
-            lanes.setdefault(loaded[outbox_id][2].get("session_pk", outbox_id), []).append((outbox_id, queue))
+            # One customer's effects (one kf session's, one external contact's) in one lane, in order.
+            args = loaded[outbox_id][2]
+            lane = args.get("session_pk") or args.get("external_userid") or outbox_id
+            lanes.setdefault(lane, []).append((outbox_id, queue))
     if len(lanes) > 1 and runtime.redis is not None:
         list(_lane_pool().map(run_lane, lanes.values()))
     else:
@@ -199,10 +203,12 @@ def _lane_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def hand_on(rows: list[Outbox]) -> None:
-    """After a job's commit, the outbox rows it planned: those a customer is waiting on run here and now
-    (unless their effect wants a job of its own), the rest go to their queues."""
-    here = [r for r in rows if r.queue == URGENT and r.job not in OWN_JOB]
+def hand_on(rows: list[Outbox], all_here: bool = False) -> None:
+    """After a job's commit, the outbox rows it planned: those a customer is waiting on (with `all_here`:
+    all of them) run here and now unless their effect wants a job of its own; the rest go to their queues.
+    `all_here` is for a job that committed a chunk of events (process_inbox): their effects then cost one
+    batch (`deliver_here`: two write transactions and no RQ job) instead of a job and two transactions each."""
+    here = [r for r in rows if (all_here or r.queue == URGENT) and r.job not in OWN_JOB]
     deliver_here([(r.id, r.queue) for r in here])
     enqueue_outbox([(r.id, r.queue) for r in rows if r not in here])
 

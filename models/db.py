@@ -12,6 +12,7 @@ import fcntl
 import os
 import threading
 import time
+import weakref
 from typing import Annotated, Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, select
@@ -86,6 +87,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         database = engine.url.database
         gate = WriterGate(f"{database}.writer-lock") if database and database != ":memory:" else None
+        if gate is not None:
+            GATES[os.path.abspath(database)] = gate
         event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, gate))
         if gate is not None:
             event.listen(engine, "commit", lambda conn: gate.end(conn, "COMMIT"))
@@ -93,6 +96,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             event.listen(engine, "checkin", lambda _dbapi_conn, record: gate.release(record))
             event.listen(engine, "close", lambda _dbapi_conn, record: gate.release(record))
     return engine
+
+
+GATES: weakref.WeakValueDictionary[str, WriterGate] = weakref.WeakValueDictionary()
+"""The writer gate of the latest engine on each SQLite file, by absolute path (gates of several engines on
+one file exclude each other through their flocks like those of two processes)."""
+
+
+def writer_gate(engine: Engine) -> WriterGate | None:
+    """The writer gate of `engine`'s SQLite file (None for other backends and in-memory databases), for
+    code that writes through a raw driver connection (web/inbox_writer.py)."""
+    database = engine.url.database
+    return GATES.get(os.path.abspath(database)) if engine.dialect.name == "sqlite" and database else None
 
 
 def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:

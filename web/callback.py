@@ -14,24 +14,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import cast
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request
 from gunicorn.http.errors import ParseException
-from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from jobs import bot as bot_jobs
-from jobs.events import batch_flag
+from jobs.events import batch_flag, push_inbox
 from jobs.queue import URGENT, enqueue
 from jobs.runtime import Runtime
-from models import App, Inbox, InboxStatus
+from models import App, InboxStatus
 from models.inbox import INVALID_ROUTING_KEY
 from models.db import utcnow
 from wecom import events
 from wecom.crypto import CallbackCrypto, CallbackRejected
 from wecom.replies import text_reply
+from web.inbox_writer import Duplicate, writer_for
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callback", __name__)
@@ -41,9 +41,6 @@ MISS_CACHE_SECONDS = 2.0
 """How long a process answers an unknown slug 404 from the slug list it read, without a query. Short,
 because an app added in another process (the CLI, another gunicorn worker) must answer WeCom's URL
 check almost at once; an app added through this process's API clears the cache at once."""
-# Built once: a Core insert on the table compiles once and skips the ORM's per-call statement building,
-# which was the largest cost on this path (bench_ingress).
-INSERT_INBOX = insert(cast(Table, Inbox.__table__))
 
 
 @dataclass(frozen=True)
@@ -245,10 +242,9 @@ def _store(runtime: Runtime, app: CallbackApp, event: events.Event | None, plain
         "error": invalid,
         "attempts": 0,
     }
-    try:
-        with runtime.first_write_engine.begin() as conn:  # WeCom waits on this one-row insert
-            return conn.execute(INSERT_INBOX, {**row, "received_at": utcnow()}).inserted_primary_key[0]  # type: ignore[index]
-    except IntegrityError:
+    try:  # WeCom waits on this one-row insert: one autocommit statement (web/inbox_writer.py)
+        return writer_for(runtime.first_write_engine).insert(row, utcnow())
+    except Duplicate:
         return None
     except OperationalError as exc:
         raise DatabaseDown() from exc
@@ -263,9 +259,12 @@ def _enqueue(inbox_id: int, event: events.Event | None = None, corp_id: str = ""
     inline mode a failing handler is dead-lettered inside `enqueue`. Either way WeCom gets its 200.
 
     An urgent event (a WelcomeCode that dies in 20 s, a customer writing to customer service) jumps the
-    `events` backlog onto the `welcome` queue. A batched kind (kf_msg_or_event) enqueues one
-    process_batch for the corp while none is waiting, not a job per callback; the flag expires after
-    BATCH_FLAG_TTL, so a lost batch job delays rows at most that long (the sweeper also finds them)."""
+    `events` backlog onto the `welcome` queue. Any other event's id goes onto its queue's inbox list
+    (`push_inbox`: one round trip, an RQ job per burst, not per callback: RQ's job hash and registry
+    bookkeeping were the largest cost of a callback). A batched kind (kf_msg_or_event) enqueues one
+    process_batch for the corp while none is waiting; the flag expires after BATCH_FLAG_TTL, so a lost
+    batch job delays rows at most that long (the sweeper also finds them). Without Redis (inline mode)
+    the row is processed here, by process_event."""
     urgent = event is not None and event.urgent
     queue = URGENT if urgent else None
     try:
@@ -274,6 +273,9 @@ def _enqueue(inbox_id: int, event: events.Event | None = None, corp_id: str = ""
             # Only the first of a burst enqueues; process_batch clears the flag before it takes rows.
             if redis.set(batch_flag(corp_id, event.routing_key), inbox_id, nx=True, ex=BATCH_FLAG_TTL):
                 enqueue("process_batch", corp_id, event.routing_key, queue=queue, retry_as="events")
+            return
+        if event is not None and redis is not None:
+            push_inbox(redis, [inbox_id], queue or "events")
             return
         enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}", queue=queue, retry_as="events")
     except Exception:

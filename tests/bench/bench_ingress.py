@@ -2,6 +2,7 @@
 
     python tests/bench/bench_ingress.py [--n 20000] [--database-url URL | --mariadb] [--workers 2]
                                         [--worker-class sync|gthread] [--threads 4] [--concurrency 16]
+    python tests/bench/bench_ingress.py --vs-reference [--mariadb] [--rounds 2]   (tests/bench/vs_reference.py)
 
 Everything runs on loopback and is started (and ended again, also on Ctrl-C) by tests/bench/harness.py:
 a Redis server, the fake WeCom (`python -m wecom.fake`, seeded with every customer the callbacks name),
@@ -46,6 +47,7 @@ from harness import (  # noqa: E402
     AGENT_ID, CORP_ID, Request, Stack, add_stack_args, bench_crypto, cpu_delta, drain, encrypt, percentile,
     post_all, proc_cpu, run_main, say, seed_corp, seed_customer, staff_id, tree_cpu,
 )
+import vs_reference  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -184,12 +186,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--py-spy", type=Path, metavar="FILE.txt",
                     help="py-spy record the gunicorn workers during posting (raw collapsed stacks); "
                          "sampling costs CPU, so the timings of such a run are not clean")
+    vs_reference.add_args(ap)
     add_stack_args(ap)
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(parse_args(argv), run)
+    args = parse_args(argv)
+    return run_main(args, vs_reference.run if args.vs_reference else run)
 
 
 def run(args: argparse.Namespace, st: Stack) -> int:

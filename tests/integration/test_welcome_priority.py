@@ -10,6 +10,7 @@ from rq.job import Job
 from sqlalchemy import select
 
 from integration.test_pipeline import db, post
+from jobs.events import inbox_list
 from jobs.queue import RETRY_INTERVALS
 from models import Inbox
 from support import CORP_ID
@@ -36,11 +37,14 @@ def test_an_add_with_a_welcome_code_is_queued_ahead_of_the_backlog(service, redi
                                                WelcomeCode="")).status_code == 200
 
     with db(clean_db)() as s:  # ids as the DB gave them (MariaDB's auto-increment may not restart at 1)
-        edits_and_adds = [f"inbox-{i}" for i in s.scalars(select(Inbox.id).order_by(Inbox.id))]
+        ids = [str(i).encode() for i in s.scalars(select(Inbox.id).order_by(Inbox.id))]
+    # The add with a code waits on the `welcome` list, whose job is on the queue workers take first; the
+    # others wait in line on the `events` list. One job per list, not one per callback.
+    assert redis.lrange(inbox_list("welcome"), 0, -1) == ids[3:4]
+    assert redis.lrange(inbox_list("events"), 0, -1) == ids[:3] + ids[4:]
     welcome, events_ = queued(redis, "welcome"), queued(redis, "events")
-    assert [j.func_name for j in welcome] == ["jobs.events.process_event"]
-    assert [j.id for j in welcome] == edits_and_adds[3:4]  # the add with a code; workers take `welcome` first
-    assert [j.id for j in events_] == edits_and_adds[:3] + edits_and_adds[4:]  # without a code: in line
+    assert [(j.func_name, j.args) for j in welcome] == [("jobs.events.process_inbox", ("welcome",))]
+    assert [(j.func_name, j.args) for j in events_] == [("jobs.events.process_inbox", ("events",))]
     # The overtaking job retries like any event, not like a welcome message.
     assert welcome[0].retries_left == len(RETRY_INTERVALS["events"])
     assert welcome[0].retry_intervals == RETRY_INTERVALS["events"]
