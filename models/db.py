@@ -87,7 +87,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         database = engine.url.database
         gate = WriterGate(f"{database}.writer-lock") if database and database != ":memory:" else None
-        if gate is not None:
+        if gate is not None and database:
             GATES[os.path.abspath(database)] = gate
         event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, gate))
         if gate is not None:

@@ -39,7 +39,9 @@ class _Conn:
         self.sqlite = engine.dialect.name == "sqlite"
         self.pid = os.getpid()
         proxy = engine.raw_connection()
-        self.driver: Any = proxy.driver_connection
+        driver = proxy.driver_connection
+        assert driver is not None, "a raw connection always has its driver's"
+        self.driver: Any = driver
         proxy.detach()  # ours for good: never handed back to the pool, closed by close()
         mark = "?" if self.sqlite else "%s"
         self.sql = f"INSERT INTO inbox ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"
