@@ -28,6 +28,7 @@ from web.schemas.common import CorpBody, Items
 from web.schemas.jobs import Started
 from web.schemas.tags import Deleting, TagChange, Tagged, TagGroupIn, TagGroupOut, Tagging, TagUpdated
 from web.scope import corp_and_app
+from web.tag_marks import tag_marks
 
 bp = Blueprint("api_tags", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -56,6 +57,7 @@ def _tag_json(t: Tag) -> dict[str, Any]:
 def _group_json(grp: TagGroup) -> dict[str, Any]:
     return {"id": grp.id, "corp_id": grp.corp_id, "group_id": None if is_pending(grp.group_id) else grp.group_id,
             "name": grp.name, "order": grp.order, "pending": is_pending(grp.group_id), "strategy_id": grp.strategy_id,
+            "exclusive": grp.exclusive,
             "tags": [_tag_json(t) for t in sorted(grp.tags, key=lambda t: -t.order) if t.deleted_at is None]}
 
 
@@ -98,7 +100,7 @@ def create_group(body: TagGroupIn) -> Any:
         count = len(s.scalars(select(Tag.id).where(Tag.corp_id == corp_id, Tag.deleted_at.is_(None))).all())
         if count + len(names) > MAX_CORP_TAGS:
             raise ApiError(422, "invalid", f"a corp has at most {MAX_CORP_TAGS} tags", {"tags": "too many"})
-        group = TagGroup(corp_id=corp_id, group_id=pending_id(), name=name, order=body.order)
+        group = TagGroup(corp_id=corp_id, group_id=pending_id(), name=name, order=body.order, exclusive=body.exclusive)
         s.add(group)
         s.flush()
         for i, tag in enumerate(tags):
@@ -116,12 +118,12 @@ def create_group(body: TagGroupIn) -> Any:
 
 @bp.patch("/tags/<id:tag_pk>")
 @require(Role.admin)
-@endpoint("Rename a tag (202: edit_corp_tag) or set its colour/description", body=TagChange, response=TagUpdated,
-          status=202)
+@endpoint("Rename or reorder a tag (202: edit_corp_tag) or set its colour/description", body=TagChange,
+          response=TagUpdated, status=202)
 def update_tag(tag_pk: int, body: TagChange) -> Any:
     given = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     if not given:
-        raise ApiError(422, "invalid", "the tag has errors", {"body": "give name, colour or description"})
+        raise ApiError(422, "invalid", "the tag has errors", {"body": "give name, order, colour or description"})
     rows: list[Outbox] = []
     with _runtime().WriteSession.begin() as s:
         tag = _live_tag(s, tag_pk)
@@ -131,17 +133,20 @@ def update_tag(tag_pk: int, body: TagChange) -> Any:
                 setattr(tag, field, given[field])
                 changes[field] = given[field]
         name = given.get("name", tag.name)
-        if name != tag.name:
+        wecom_changes = {k: v for k, v in (("name", name), ("order", given.get("order", tag.order)))
+                         if v != getattr(tag, k)}
+        if wecom_changes:
             if is_pending(tag.tag_id):
                 raise ApiError(409, "conflict", "the tag is still being created in WeCom")
-            if s.scalar(select(Tag.id).where(Tag.group_pk == tag.group_pk, Tag.name == name, Tag.id != tag.id,
-                                             Tag.deleted_at.is_(None))) is not None:
+            if "name" in wecom_changes and s.scalar(select(Tag.id).where(
+                    Tag.group_pk == tag.group_pk, Tag.name == name, Tag.id != tag.id,
+                    Tag.deleted_at.is_(None))) is not None:
                 raise ApiError(422, "invalid", "the tag has errors", {"name": "a tag of that name is in the group"})
             _, app_pk = corp_and_app(s, tag.corp_id)
             ctx = HandlerContext(session=s, corp_id=tag.corp_id, app_pk=app_pk)
-            rows.append(ctx.outbox("edit_tag", {"app_pk": app_pk, "tag_pk": tag.id, "name": name},
+            rows.append(ctx.outbox("edit_tag", {"app_pk": app_pk, "tag_pk": tag.id, **wecom_changes},
                                    key=f"edit_tag:{tag.id}:{uuid.uuid4().hex}"))
-            changes["name"] = name
+            changes.update(wecom_changes)
         audit(s, "tag.update", f"tag:{tag.id}", **changes)
         body_out = {**_tag_json(tag), "name_pending": name if name != tag.name else None}
     _enqueue_after_commit(rows)
@@ -201,13 +206,6 @@ def sync_tags(body: CorpBody) -> Any:
 
 
 # -- tagging a customer ----------------------------------------------------------------------------------------
-def _tag_ids(s: Session, corp_id: str, pks: list[int], key: str) -> list[str]:
-    tags = s.scalars(select(Tag).where(Tag.corp_id == corp_id, Tag.id.in_(pks), Tag.deleted_at.is_(None))).all()
-    if len(tags) != len(set(pks)) or any(is_pending(t.tag_id) for t in tags):
-        raise ApiError(422, "invalid", "unknown tag", {key: "every tag must exist in WeCom"})
-    return [t.tag_id for t in tags]
-
-
 @bp.post("/customers/<id:customer_id>/tags")
 @require(Role.member)
 @endpoint("Tag a customer (mark_tag) for one follower", body=Tagging, response=Tagged, status=202)
@@ -244,7 +242,7 @@ def mark_customer_tags(customer_id: int, body: Tagging) -> dict[str, Any]:
             if principal.is_member:
                 raise ApiError(404, "not_found", f"no customer {customer_id}")
             raise ApiError(422, "invalid", "the tagging has errors", {"userid": f"{userid} is not a follower"})
-        add_ids, remove_ids = _tag_ids(s, customer.corp_id, add, "add"), _tag_ids(s, customer.corp_id, remove, "remove")
+        add_ids, remove_ids = tag_marks(s, customer.corp_id, add, remove)
         _, app_pk = corp_and_app(s, customer.corp_id)
         ctx = HandlerContext(session=s, corp_id=customer.corp_id, app_pk=app_pk)
         row = ctx.outbox("mark_tag", {"app_pk": app_pk, "userid": userid, "external_userid": customer.external_userid,

@@ -154,6 +154,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_pool_customers.claim_customer": {"userid": "zhangsan"},
     "api_pool_customers.assign_customer": {"userid": "zhangsan"},
     "api_pool_leads.claim_lead": {"userid": "zhangsan"},
+    "api_tag_library.add_tags": {"tags": [{"name": "evil"}]},
+    "api_tag_library.update_group": {"name": "evil", "exclusive": True},
+    "api_tag_library.bulk_tag": {"customer_ids": [], "add": []},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}

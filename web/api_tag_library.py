@@ -1,0 +1,147 @@
+"""Admin API for the tag library's maintenance (manual 4.6.1, 9.2.1): tags added to an existing group, a
+group renamed, reordered or made exclusive (互斥), and bulk tag/untag of selected customers as one job.
+
+Like web/api_tags.py, WeCom's changes are outbox rows answered 202 (add_corp_tag, edit_corp_tag, mark_tag);
+our own flags (exclusive) change at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, g, jsonify
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from handlers.registry import HandlerContext
+from handlers.tags import is_pending, pending_id
+from jobs.progress import open_run
+from jobs.tag_bulk import bulk_items
+from models import Customer, Outbox, Role, Tag, TagGroup
+from web import errors
+from web.api_customers import _scoped
+from web.api_jobs import started
+from web.api_tags import MAX_CORP_TAGS, _actor, _enqueue_after_commit, _group_json, _runtime
+from web.auth import audit, require
+from web.endpoint import endpoint
+from web.errors import ApiError
+from web.schemas.jobs import Started
+from web.schemas.tags import BulkTagging, TagGroupChange, TagGroupOut, TagsIn
+from web.scope import corp_and_app
+from web.tag_marks import tag_marks
+
+bp = Blueprint("api_tag_library", __name__, url_prefix="/api/v1")
+errors.register(bp)
+
+
+def _live_group(s: Session, group_pk: int) -> TagGroup:
+    group = s.get(TagGroup, group_pk)
+    if group is None or group.deleted_at is not None or (g.principal.corp_id and group.corp_id != g.principal.corp_id):
+        raise ApiError(404, "not_found", f"no tag group {group_pk}")
+    return group
+
+
+def _answer(group_pk: int, status: int) -> Any:
+    with _runtime().Session() as s:
+        return jsonify(_group_json(s.get_one(TagGroup, group_pk))), status
+
+
+@bp.post("/tag-groups/<id:group_pk>/tags")
+@require(Role.admin)
+@endpoint("Add tags to an existing tag group (202: add_corp_tag with its group_id)", body=TagsIn,
+          response=TagGroupOut, status=202)
+def add_tags(group_pk: int, body: TagsIn) -> Any:
+    names = [t.name for t in body.tags]
+    with _runtime().WriteSession.begin() as s:
+        group = _live_group(s, group_pk)
+        if is_pending(group.group_id):
+            raise ApiError(409, "conflict", "the group is still being created in WeCom")
+        taken = {t.name for t in group.tags if t.deleted_at is None}
+        if len(set(names)) != len(names) or taken & set(names):
+            raise ApiError(422, "invalid", "the tags have errors", {"tags": "names must differ within the group"})
+        count = s.scalar(select(func.count()).select_from(Tag).where(Tag.corp_id == group.corp_id,
+                                                                     Tag.deleted_at.is_(None))) or 0
+        if count + len(names) > MAX_CORP_TAGS:
+            raise ApiError(422, "invalid", f"a corp has at most {MAX_CORP_TAGS} tags", {"tags": "too many"})
+        top = max((t.order for t in group.tags), default=0)
+        for i, tag in enumerate(body.tags):
+            s.add(Tag(corp_id=group.corp_id, tag_id=pending_id(), group_pk=group.id, name=tag.name,
+                      order=top + len(body.tags) - i, colour=tag.colour, description=tag.description))
+        s.flush()
+        _, app_pk = corp_and_app(s, group.corp_id)
+        row = HandlerContext(session=s, corp_id=group.corp_id, app_pk=app_pk).outbox(
+            "create_tags", {"app_pk": app_pk, "group_pk": group.id}, key=f"create_tags:{group.id}:{uuid.uuid4().hex}")
+        audit(s, "tag_group.add_tags", f"tag_group:{group.id}", tags=names)
+    _enqueue_after_commit([row])
+    return _answer(group_pk, 202)
+
+
+@bp.patch("/tag-groups/<id:group_pk>")
+@require(Role.admin)
+@endpoint("Rename or reorder a tag group (202: edit_corp_tag) or make it exclusive (互斥)", body=TagGroupChange,
+          response=TagGroupOut, status=202)
+def update_group(group_pk: int, body: TagGroupChange) -> Any:
+    given = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    if not given:
+        raise ApiError(422, "invalid", "the tag group has errors", {"body": "give name, order or exclusive"})
+    rows: list[Outbox] = []
+    with _runtime().WriteSession.begin() as s:
+        group = _live_group(s, group_pk)
+        wecom_changes = {k: given[k] for k in ("name", "order") if k in given and given[k] != getattr(group, k)}
+        if wecom_changes:
+            if is_pending(group.group_id):
+                raise ApiError(409, "conflict", "the group is still being created in WeCom")
+            if "name" in wecom_changes and s.scalar(select(TagGroup.id).where(
+                    TagGroup.corp_id == group.corp_id, TagGroup.name == given["name"], TagGroup.id != group.id,
+                    TagGroup.deleted_at.is_(None))) is not None:
+                raise ApiError(422, "invalid", "the tag group has errors", {"name": "a group of that name exists"})
+            _, app_pk = corp_and_app(s, group.corp_id)
+            rows.append(HandlerContext(session=s, corp_id=group.corp_id, app_pk=app_pk).outbox(
+                "edit_tag_group", {"app_pk": app_pk, "group_pk": group.id, **wecom_changes},
+                key=f"edit_tag_group:{group.id}:{uuid.uuid4().hex}"))
+        if "exclusive" in given:
+            group.exclusive = given["exclusive"]
+        audit(s, "tag_group.update", f"tag_group:{group.id}", **given)
+    _enqueue_after_commit(rows)
+    return _answer(group_pk, 202 if rows else 200)
+
+
+def _customers(s: Session, corp_id: str, wanted: list[int]) -> list[Customer]:
+    """The selected customers in the caller's scope, in the order given; any other id is a 422."""
+    found = {c.id: c for c in s.scalars(_scoped().where(Customer.corp_id == corp_id, Customer.id.in_(wanted)))}
+    missing = [pk for pk in wanted if pk not in found]
+    if missing:
+        raise ApiError(422, "invalid", "unknown customers", {"customer_ids": f"no customers {missing[:20]}"})
+    return [found[pk] for pk in wanted]
+
+
+@bp.post("/tags/bulk")
+@require(Role.member)
+@endpoint("Tag/untag up to 1,000 customers as one job with a result per follow relation (202)", body=BulkTagging,
+          response=Started, status=202)
+def bulk_tag(body: BulkTagging) -> Any:
+    """A member tags only as themself; an admin tags for every active follower, or only `userid`'s. The
+    customers are the caller's (`_scoped`): one it may not see is a 422 naming it, and nothing starts."""
+    if not body.add and not body.remove:
+        raise ApiError(422, "invalid", "the tagging has errors", {"add": "add or remove at least one tag"})
+    principal = g.principal
+    userid = body.userid
+    if principal.is_member:
+        if userid not in (None, principal.userid):
+            raise ApiError(403, "forbidden", "a member tags only their own customers")
+        userid = principal.userid
+    wanted = list(dict.fromkeys(body.customer_ids))
+    with _runtime().WriteSession.begin() as s:
+        corp_id, app_pk = corp_and_app(s, body.corp_id)
+        customers = _customers(s, corp_id, wanted)
+        add_ids, remove_ids = tag_marks(s, corp_id, body.add, body.remove)
+        run = open_run(s, "tags_bulk", corp_id, f"token:{principal.name}", customers=len(wanted))
+        row = HandlerContext(session=s, corp_id=corp_id, app_pk=app_pk).outbox(
+            "bulk_mark_tags", {"app_pk": app_pk, "items": bulk_items(s, customers, userid), "add": add_ids,
+                               "remove": remove_ids, "actor": _actor(), "job_id": run.id},
+            key=f"bulk_mark_tags:{run.id}")
+        audit(s, "customer.bulk_tag", f"job:{run.id}", customers=wanted, add=body.add, remove=body.remove)
+        job_id, outbox_id = run.id, row.id
+    _enqueue_after_commit([row])
+    return started(job_id, outbox_id=outbox_id)
