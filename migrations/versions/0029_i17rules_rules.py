@@ -1,4 +1,5 @@
-"""The manual's missing rules in the built areas (issue 17 item 6): exclusive (互斥) tag groups.
+"""The manual's missing rules in the built areas (issue 17 item 6): exclusive (互斥) tag groups; custom fields enabled/disabled,
+with a default option, a number's decimal places and a date's time.
 
 Revision ID: 0029_i17rules
 Revises: 0028_i14fin_drop_lead_pool
@@ -17,8 +18,16 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("tag_groups", schema=None) as batch_op:
         batch_op.add_column(sa.Column("exclusive", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("custom_fields", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true()))
+        batch_op.add_column(sa.Column("default", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("decimals", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("with_time", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("custom_fields", schema=None) as batch_op:
+        for column in ("with_time", "decimals", "default", "enabled"):
+            batch_op.drop_column(column)
     with op.batch_alter_table("tag_groups", schema=None) as batch_op:
         batch_op.drop_column("exclusive")

@@ -55,7 +55,8 @@ def test_definitions_are_listed_in_order_and_members_see_only_visible_ones(clien
     assert [f["key"] for f in admin] == [f["key"] for f in FIELDS]
     assert admin[2] | {"id": 0} == {"id": 0, "corp_id": CORP_ID, "subject": "customer", "key": "level", "label": "等级", "type": "select",
                                     "options": ["A", "B", "C"], "required": False, "unique": False,
-                                    "visible": True, "order": 3}
+                                    "visible": True, "order": 3, "enabled": True, "default": None,
+                                    "decimals": None, "with_time": False}
     member = client.get("/api/v1/custom-fields", headers=make_token("member", userid="zhangsan")).get_json()["items"]
     assert "credit" not in {f["key"] for f in member} and len(member) == len(FIELDS) - 1
 
