@@ -146,6 +146,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_transfers.bp)
     from web import api_tag_library  # issue 17's rules: the tag library's maintenance, bulk tagging
     app.register_blueprint(api_tag_library.bp)
+    from web import api_welcome  # editing a welcome (with its group QR code)
+    app.register_blueprint(api_welcome.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

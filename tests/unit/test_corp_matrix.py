@@ -157,6 +157,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_tag_library.add_tags": {"tags": [{"name": "evil"}]},
     "api_tag_library.update_group": {"name": "evil", "exclusive": True},
     "api_tag_library.bulk_tag": {"customer_ids": [], "add": []},
+    "api_welcome.update_welcome": {"text": "evil"},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}

@@ -19,6 +19,9 @@ Kind = Literal[KINDS]  # type: ignore[valid-type]
 class WelcomeIn(Body):
     text: str = Field("", max_length=4000)
     material_ids: list[Id] = Field([], max_length=MAX_ATTACHMENTS)
+    group_code_id: Id | None = Field(None, description="a group code (群活码) whose join-way QR code the welcome "
+                                                       "carries (one more attachment)")
+    group_qr_as: Literal["image", "link"] = Field("image", description="the QR as an image, or a link to it")
 
 
 class CodeChange(Body):
@@ -88,6 +91,18 @@ class WelcomeMessageIn(CorpBody, WelcomeIn):
     end_minute: Minute | None = None
 
 
+class WelcomeChange(Body):
+    """What is given changes (a code's own welcome is changed through the code)."""
+
+    text: str | None = Field(None, max_length=4000)
+    material_ids: list[Id] | None = Field(None, max_length=MAX_ATTACHMENTS)
+    group_code_id: Id | None = Field(None, description="0 removes the group QR code")
+    group_qr_as: Literal["image", "link"] | None = None
+    userid: UserId | None = Field(None, description="a member's welcome: whose")
+    start_minute: Minute | None = None
+    end_minute: Minute | None = None
+
+
 class WelcomeOut(Out):
     id: int
     scope: str
@@ -95,6 +110,8 @@ class WelcomeOut(Out):
     code_id: int | None
     text: str
     material_ids: list[int]
+    group_code_id: int | None
+    group_qr_as: str
     start_minute: int | None
     end_minute: int | None
 
