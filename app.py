@@ -148,6 +148,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_tag_library.bp)
     from web import api_welcome  # editing a welcome (with its group QR code)
     app.register_blueprint(api_welcome.bp)
+    from web import api_channel_report, api_channels  # channels (渠道), their report, the codes' QR images
+    app.register_blueprint(api_channels.bp)
+    app.register_blueprint(api_channel_report.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -172,6 +172,7 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
           method="put")
     pool = _post(client, ops, "/pools", {**c, "name": mark, "departments": [1], "claim_lock_days": 1})
     return_reason = _post(client, ops, "/pool-return-reasons", {**c, "name": mark})
+    channel = _post(client, ops, "/channels", {**c, "name": mark, "scene": mark, "code_ids": [code["id"]]})
     return {"pool_id": pool["id"], "return_reason_id": return_reason["id"], "link_material_id": link["id"], "component_id": component["id"], "lead_id": lead["id"],
             "lead_rule_id": lead_rule["id"], "lead_source_id": lead_source["id"],
             "tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
@@ -182,7 +183,8 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
             "account_pk": account["id"], "item_pk": item["id"], "rule_pk": rule["id"], "template_pk": template["id"],
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],
             "opportunity_id": deal["id"], "plan_id": plan["id"], "reason_id": reason["id"],
-            "target_id": target["id"], "category_id": category["id"], "material_id": material_id}
+            "target_id": target["id"], "category_id": category["id"], "material_id": material_id,
+            "channel_id": channel["id"]}
 
 
 def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> dict[str, dict[str, Any]]:

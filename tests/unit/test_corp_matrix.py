@@ -41,7 +41,7 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "lead_id": "lead_id", "lead_rule_id": "lead_rule_id", "lead_source_id": "lead_source_id",
           "reason_id": "reason_id", "target_id": "target_id", "category_id": "category_id",
           "material_id": "material_id", "component_id": "component_id", "transfer_id": "transfer_id",
-          "pool_id": "pool_id"}
+          "pool_id": "pool_id", "channel_id": "channel_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id",
@@ -158,6 +158,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_tag_library.update_group": {"name": "evil", "exclusive": True},
     "api_tag_library.bulk_tag": {"customer_ids": [], "add": []},
     "api_welcome.update_welcome": {"text": "evil"},
+    "api_channels.create_channel": {"name": "evil", "scene": "evil"},
+    "api_channels.update_channel": {"name": "evil"},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}
