@@ -151,6 +151,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_channel_report, api_channels  # channels (渠道), their report, the codes' QR images
     app.register_blueprint(api_channels.bp)
     app.register_blueprint(api_channel_report.bp)
+    from web import api_recycle_losses  # lost customers in the recycle bin, by loss type
+    app.register_blueprint(api_recycle_losses.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

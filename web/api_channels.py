@@ -4,7 +4,6 @@ channel codes, the latest add, its codes), filtered by keyword. Its report is we
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -15,6 +14,7 @@ from models import Channel, ChannelCode, ChannelDailyStat, FollowRelation, Group
 from models.db import utcnow
 from web import errors
 from web.api import _like, _live, page_rows
+from web.api_customers import _iso
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
@@ -48,11 +48,6 @@ def render(s: Session, rows: list[Channel]) -> list[dict[str, Any]]:
     return [{"id": c.id, "corp_id": c.corp_id, "name": c.name, "scene": c.scene, "code_ids": codes.get(c.id, []),
              "group_code_ids": groups.get(c.id, []), "customers_added": int(adds.get(c.id) or 0),
              "last_added_at": _iso(latest.get(c.id)), "created_at": _iso(c.created_at)} for c in rows]
-
-
-def _iso(at: dt.datetime | None) -> str | None:
-    """A stored UTC time as ISO 8601 with its offset (SQLite hands back naive datetimes)."""
-    return None if at is None else (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def _group(s: Session, channel: Channel, given: dict[str, Any]) -> None:

@@ -333,7 +333,7 @@ def delete_welcome(welcome_id: int) -> Any:
 
 # -- settings --------------------------------------------------------------------------------------------
 SETTINGS = ("mask_mobile_for_members", "recycle_retention_days", "notify_manager_on_loss", "allow_stage_skip",
-            "allow_reopen_lost", "notify_owner_on_group_quit")
+            "allow_reopen_lost", "notify_owner_on_group_quit", "notify_manager_on_staff_delete")
 
 
 def _settings_json(row: CorpSettings) -> dict[str, Any]:

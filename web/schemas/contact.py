@@ -126,6 +126,8 @@ class SettingsChange(CorpBody):
     allow_reopen_lost: bool | None = Field(None, description="允许输单后重新启动 (off: lost is final)")
     notify_owner_on_group_quit: bool | None = Field(
         None, description="退群提醒: a customer group's owner gets an app message when a customer quits it")
+    notify_manager_on_staff_delete: bool | None = Field(
+        None, description="删好友预警: a member's manager gets an app message when the member deletes a customer")
 
 
 class SettingsOut(Out):
@@ -136,4 +138,5 @@ class SettingsOut(Out):
     allow_stage_skip: bool
     allow_reopen_lost: bool
     notify_owner_on_group_quit: bool
+    notify_manager_on_staff_delete: bool
 
