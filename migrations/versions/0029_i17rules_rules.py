@@ -75,3 +75,5 @@ def downgrade() -> None:
             batch_op.drop_column(column)
     with op.batch_alter_table("tag_groups", schema=None) as batch_op:
         batch_op.drop_column("exclusive")
+    op.drop_index("ix_channels_corp_id_name", table_name="channels")
+    op.drop_table("channels")
