@@ -1,0 +1,85 @@
+"""微信客服 rules of issue 17 at their edges: WeCom's 5 API messages per customer message within 48 h,
+enforced before sending (the sixth is refused here with the reason and never reaches the fake WeCom);
+receptionists chosen by department; the avatar uploaded through media/upload (jpg/png ≤ 2 MB)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+
+from kf_support import text
+from sqlalchemy import func, select, update
+
+from handlers.registry import HandlerContext
+from jobs.queue import enqueue_outbox
+from models import DeadLetter, KfAccount, KfSession, Message, Outbox
+from models.db import utcnow
+from rules.kf import reply_refusal
+from support import CORP_ID
+from test_kf_flow import account, admin, bodies, deliver, kf  # noqa: F401  (fixtures)
+from test_kf_protocol import knowledge  # noqa: F401  (a fixture)
+
+
+def send_bot_texts(runtime, n: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """`n` more bot messages to the session's customer, each its own kf_send_text run inline."""
+    rows = []
+    with runtime.WriteSession.begin() as s:
+        session = s.scalar(select(KfSession))
+        account = session.open_kfid
+        app_pk = s.scalar(select(KfAccount.app_pk).where(KfAccount.open_kfid == account))
+        ctx = HandlerContext(session=s, corp_id=CORP_ID, app_pk=app_pk)
+        for i in range(n):
+            msgid = uuid.uuid4().hex
+            rows.append(ctx.outbox("kf_send_text", {"app_pk": app_pk, "session_pk": session.id, "open_kfid": account,
+                                                    "external_userid": session.external_userid,
+                                                    "content": f"补充说明 {i}", "msgid": msgid}, key=f"t:{msgid}"))
+        pending = [(row.id, row.queue) for row in rows]
+    for one in pending:  # one after the other, as a customer would see them
+        enqueue_outbox([one])
+    return [outbox_id for outbox_id, _ in pending]
+
+
+def test_a_sixth_message_within_48_hours_is_refused_here_with_the_reason(  # type: ignore[no-untyped-def]
+        sender, kf, account, fake_wecom, runtime, knowledge) -> None:  # noqa: F811
+    deliver(sender, kf, account["open_kfid"], text("wmA", "请问如何退货？"))  # the bot answers: 1
+    assert len(bodies(fake_wecom, "kf/send_msg")) == 1
+    ids = send_bot_texts(runtime, 5)  # 2..5 go, the sixth may not
+    assert len(fake_wecom.calls("kf/send_msg")) == 5  # the sixth never reached WeCom (no 95001 there)
+    assert all(call["errcode"] == 0 for call in fake_wecom.calls("kf/send_msg"))
+    with runtime.Session() as s:
+        statuses = [s.get_one(Outbox, pk).status for pk in ids]
+        assert statuses == ["done"] * 4 + ["failed"]
+        assert "at most 5 per customer message within 48 h" in (s.get_one(Outbox, ids[-1]).error or "")
+        assert "95001" in s.scalar(select(DeadLetter.error))
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.origin == "bot")) == 5
+
+    # the customer writes again (WeCom's send_time is in whole seconds, and a bot message in the same second
+    # counts as after it, so the budget is never overrun): our rule lets the next one go to WeCom again
+    time.sleep(1.1)
+    deliver(sender, kf, account["open_kfid"], text("wmA", "还有一个问题"))
+    sent_before = len(fake_wecom.calls("kf/send_msg"))
+    [pk] = send_bot_texts(runtime, 1)
+    assert len(fake_wecom.calls("kf/send_msg")) == sent_before + 1
+    with runtime.Session() as s:
+        assert "48 h" not in (s.get_one(Outbox, pk).error or "")
+
+
+def test_a_message_48_hours_after_the_customers_last_is_refused(  # type: ignore[no-untyped-def]
+        sender, kf, account, fake_wecom, runtime, knowledge) -> None:  # noqa: F811
+    deliver(sender, kf, account["open_kfid"], text("wmA", "请问如何退货？"))
+    with runtime.WriteSession.begin() as s:
+        s.execute(update(Message).where(Message.origin == "customer")
+                  .values(send_time=utcnow() - dt.timedelta(hours=48, seconds=1)))
+    [pk] = send_bot_texts(runtime, 1)
+    assert len(fake_wecom.calls("kf/send_msg")) == 1
+    with runtime.Session() as s:
+        assert "over 48 h old" in (s.get_one(Outbox, pk).error or "")
+
+
+def test_reply_refusal_edges() -> None:
+    now = utcnow()
+    assert reply_refusal(now - dt.timedelta(hours=47, minutes=59), 4, now) is None
+    assert "at most 5" in (reply_refusal(now, 5, now) or "")
+    assert "48 h" in (reply_refusal(now - dt.timedelta(hours=48), 0, now) or "")
+    assert "not written" in (reply_refusal(None, 0, now) or "")
