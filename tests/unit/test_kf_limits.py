@@ -17,6 +17,7 @@ from models import DeadLetter, KfAccount, KfSession, Message, Outbox
 from models.db import utcnow
 from rules.kf import reply_refusal
 from support import CORP_ID
+from transfer_support import build as build_org
 from test_kf_flow import account, admin, bodies, deliver, kf  # noqa: F401  (fixtures)
 from test_kf_protocol import knowledge  # noqa: F401  (a fixture)
 
@@ -83,3 +84,17 @@ def test_reply_refusal_edges() -> None:
     assert "at most 5" in (reply_refusal(now, 5, now) or "")
     assert "48 h" in (reply_refusal(now - dt.timedelta(hours=48), 0, now) or "")
     assert "not written" in (reply_refusal(None, 0, now) or "")
+
+
+def test_receptionists_chosen_by_department_are_its_active_members_and_those_below(  # type: ignore[no-untyped-def]
+        client, admin, account, fake_wecom, runtime) -> None:  # noqa: F811
+    build_org(runtime)  # 总部 1 > 销售部 2 > 华东组 3; wangwu of 2 has resigned
+    url = f"/api/v1/kf/accounts/{account['id']}/servicers"
+    for body in ({"departments": [99]}, {}, {"userids": [], "departments": []}):
+        assert client.post(url, json=body, headers=admin).status_code == 422, body
+    assert fake_wecom.calls("kf/servicer/add") == []
+    r = client.post(url, json={"departments": [2]}, headers=admin)
+    assert r.status_code == 202, r.get_json()
+    [call] = fake_wecom.calls("kf/servicer/add")
+    assert sorted(call["body"]["userid_list"]) == ["qianba", "zhaoliu"]  # zhangsan and lisi receive already
+    assert {s["userid"] for s in r.get_json()["servicers"]} == {"zhangsan", "lisi", "qianba", "zhaoliu"}
