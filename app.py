@@ -153,6 +153,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_channel_report.bp)
     from web import api_recycle_losses  # lost customers in the recycle bin, by loss type
     app.register_blueprint(api_recycle_losses.bp)
+    from web import api_kf_avatar  # a kf account's avatar uploaded (media/upload)
+    app.register_blueprint(api_kf_avatar.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -1,13 +1,18 @@
 """微信客服 rules of issue 17 at their edges: WeCom's 5 API messages per customer message within 48 h,
 enforced before sending (the sixth is refused here with the reason and never reaches the fake WeCom);
-receptionists chosen by department; the avatar uploaded through media/upload (jpg/png ≤ 2 MB)."""
+receptionists chosen by department; the avatar uploaded through media/upload (jpg/png ≤ 2 MB, 2 MB + 1 byte
+refused here), and the fake's media_id dying after three days."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import time
 import uuid
 
+import pytest
+import requests
+from customer_world import all_rows
 from kf_support import text
 from sqlalchemy import func, select, update
 
@@ -16,10 +21,11 @@ from jobs.queue import enqueue_outbox
 from models import DeadLetter, KfAccount, KfSession, Message, Outbox
 from models.db import utcnow
 from rules.kf import reply_refusal
-from support import CORP_ID
+from support import CORP_ID, SECRET
 from transfer_support import build as build_org
 from test_kf_flow import account, admin, bodies, deliver, kf  # noqa: F401  (fixtures)
 from test_kf_protocol import knowledge  # noqa: F401  (a fixture)
+from wecom.client import WeComClient, WeComError
 
 
 def send_bot_texts(runtime, n: int) -> list[int]:  # type: ignore[no-untyped-def]
@@ -98,3 +104,42 @@ def test_receptionists_chosen_by_department_are_its_active_members_and_those_bel
     [call] = fake_wecom.calls("kf/servicer/add")
     assert sorted(call["body"]["userid_list"]) == ["qianba", "zhaoliu"]  # zhangsan and lisi receive already
     assert {s["userid"] for s in r.get_json()["servicers"]} == {"zhangsan", "lisi", "qianba", "zhaoliu"}
+
+
+JPG = b"\xff\xd8\xff\xe0" + b"\0" * 16
+
+
+def upload_avatar(client, admin, account_pk: int, data: bytes, name: str = "me.jpg"):  # type: ignore[no-untyped-def]
+    return client.post(f"/api/v1/kf/accounts/{account_pk}/avatar", headers=admin, content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(data), name, "image/jpeg")})
+
+
+def test_an_avatar_of_2_mb_goes_through_media_upload_and_one_byte_more_is_refused(  # type: ignore[no-untyped-def]
+        client, admin, account, fake_wecom, runtime) -> None:  # noqa: F811
+    before = all_rows(runtime)
+    r = upload_avatar(client, admin, account["id"], JPG + b"\0" * (2 * 1024 * 1024 + 1 - len(JPG)))
+    assert r.status_code == 422 and "2 MB" in r.get_json()["error"]["message"]
+    r = upload_avatar(client, admin, account["id"], b"GIF89a" + b"\0" * 100, "me.gif")
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"file": "a JPG or PNG image"}
+    assert all_rows(runtime) == before
+    assert fake_wecom.calls("media/upload") == [] and fake_wecom.calls("kf/account/update") == []
+
+    r = upload_avatar(client, admin, account["id"], JPG + b"\0" * (2 * 1024 * 1024 - len(JPG)))
+    assert r.status_code == 202, r.get_json()
+    [upload] = fake_wecom.calls("media/upload")
+    assert upload["query"]["type"] == "image" and upload["errcode"] == 0
+    [media] = requests.get(f"{fake_wecom.url}/fake/media", timeout=5).json()["media"]
+    assert media["size"] == 2 * 1024 * 1024
+    [update_call] = fake_wecom.calls("kf/account/update")
+    assert update_call["body"] == {"open_kfid": account["open_kfid"], "media_id": media["media_id"]}
+    assert client.get("/api/v1/kf/accounts", headers=admin).get_json()["items"][0]["media_id"] == media["media_id"]
+
+
+def test_the_fake_refuses_a_media_id_past_its_three_days(client, admin, account, fake_wecom) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    assert upload_avatar(client, admin, account["id"], JPG).status_code == 202
+    [media] = requests.get(f"{fake_wecom.url}/fake/media", timeout=5).json()["media"]
+    requests.post(f"{fake_wecom.url}/fake/media/age", json={"seconds": 3 * 24 * 3600}, timeout=5)
+    wecom = WeComClient(CORP_ID, SECRET, fake_wecom.api_base)
+    with pytest.raises(WeComError) as refused:
+        wecom.post("kf/account/update", data={"open_kfid": account["open_kfid"], "media_id": media["media_id"]})
+    assert refused.value.errcode == 40007
