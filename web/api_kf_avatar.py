@@ -37,8 +37,8 @@ def checked_avatar(upload: FileStorage) -> tuple[str, str, int]:
     size = upload.stream.tell()
     upload.stream.seek(0)
     if size > MAX_AVATAR_BYTES:
-        raise ApiError(422, "invalid", f"file: {size} bytes is over the avatar limit of 2 MB ({MAX_AVATAR_BYTES} bytes)",
-                       {"file": "at most 2 MB"})
+        raise ApiError(422, "invalid", f"file: {size} bytes is over the avatar limit of 2 MB "
+                       f"({MAX_AVATAR_BYTES} bytes)", {"file": "at most 2 MB"})
     head = upload.stream.read(8)
     upload.stream.seek(0)
     kind = next((found for magic, found in KINDS.items() if head.startswith(magic)), None)

@@ -109,8 +109,8 @@ def test_receptionists_chosen_by_department_are_its_active_members_and_those_bel
 JPG = b"\xff\xd8\xff\xe0" + b"\0" * 16
 
 
-def upload_avatar(client, admin, account_pk: int, data: bytes, name: str = "me.jpg"):  # type: ignore[no-untyped-def]
-    return client.post(f"/api/v1/kf/accounts/{account_pk}/avatar", headers=admin, content_type="multipart/form-data",
+def upload_avatar(client, headers, account_pk: int, data: bytes, name: str = "me.jpg"):  # type: ignore[no-untyped-def]
+    return client.post(f"/api/v1/kf/accounts/{account_pk}/avatar", headers=headers, content_type="multipart/form-data",
                        data={"file": (io.BytesIO(data), name, "image/jpeg")})
 
 
