@@ -155,6 +155,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_recycle_losses.bp)
     from web import api_kf_avatar  # a kf account's avatar uploaded (media/upload)
     app.register_blueprint(api_kf_avatar.bp)
+    from web import api_sensitive_review  # sensitive-word hits: CSV, the messages around one, counts per member
+    app.register_blueprint(api_sensitive_review.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, g, jsonify
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from handlers.moderation import moderation_settings, plan_staff_message
@@ -163,6 +163,11 @@ def _alerts_json(s: Session, alerts: list[SensitiveAlert]) -> list[dict[str, Any
           response=Page[AlertOut])
 def list_alerts(query: AlertQuery) -> Any:
     """§7.4.1: by review state, time, rule or category, sender (staff) and customer; newest first."""
+    return page_rows(alert_rows(query), _alerts_json, query)
+
+
+def alert_rows(query: AlertQuery) -> Select:
+    """The alerts `query` asks for in this token's corps, newest first (the list, its CSV and its counts)."""
     rows = _scoped(select(SensitiveAlert), SensitiveAlert.corp_id)
     for value, column in ((query.status, SensitiveAlert.review_status), (query.category, SensitiveAlert.category),
                           (query.rule_id, SensitiveAlert.rule_pk), (query.staff, SensitiveAlert.userid),
@@ -170,7 +175,7 @@ def list_alerts(query: AlertQuery) -> Any:
         if value:
             rows = rows.where(column == value)
     rows = time_filter(rows, SensitiveAlert.at, query)
-    return page_rows(rows.order_by(SensitiveAlert.at.desc(), SensitiveAlert.id.desc()), _alerts_json, query)
+    return rows.order_by(SensitiveAlert.at.desc(), SensitiveAlert.id.desc())
 
 
 @bp.patch("/sensitive-alerts/<id:alert_pk>")
