@@ -157,6 +157,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_kf_avatar.bp)
     from web import api_sensitive_review  # sensitive-word hits: CSV, the messages around one, counts per member
     app.register_blueprint(api_sensitive_review.bp)
+    from web import api_broadcasts  # staff broadcasts (moved out of api_moderation), now or scheduled
+    app.register_blueprint(api_broadcasts.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -7,7 +7,7 @@ every minute, a full customer-group sync of every corp (jobs.group_sync.sync_all
 link radar's batched digests (jobs.radar.radar_digest_job) every minute, hand-overs' polls and held groups
 (jobs.transfers.transfers_tick) and the 10:00 automatic inheritance (jobs.inherit.inherit_job, claimed once a
 corp-local day) every 5 minutes, the public pool's daily recycle scan (jobs.pool_scan.pool_scan_job, each corp
-once per local day) hourly."""
+once per local day) hourly, scheduled staff broadcasts (jobs.broadcasts.send_due_broadcasts) every minute."""
 
 from rq import cron
 
@@ -24,6 +24,7 @@ from jobs.pool_scan import pool_scan_job
 from jobs.radar import radar_digest_job
 from jobs.recycle import purge_recycle_bin_job
 from jobs.transfers import TICK_EVERY, transfers_tick
+from jobs.broadcasts import send_due_broadcasts
 
 cron.register(sweep_job, queue_name="maintenance", interval=60)
 cron.register(purge_recycle_bin_job, queue_name="maintenance", interval=3600)
@@ -38,3 +39,4 @@ cron.register(radar_digest_job, queue_name="maintenance", interval=60)
 cron.register(transfers_tick, queue_name="maintenance", interval=int(TICK_EVERY.total_seconds()))
 cron.register(inherit_job, queue_name="maintenance", interval=int(INHERIT_EVERY.total_seconds()))
 cron.register(pool_scan_job, queue_name="maintenance", interval=3600)
+cron.register(send_due_broadcasts, queue_name="maintenance", interval=60)

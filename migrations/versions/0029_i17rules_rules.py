@@ -1,5 +1,5 @@
 """The manual's missing rules in the built areas (issue 17 item 6): channels (渠道) grouping
-channel and group codes, a channel code's stored QR image; exclusive (互斥) tag groups; a welcome's group QR code; 删好友预警; custom fields enabled/disabled,
+channel and group codes, a channel code's stored QR image; exclusive (互斥) tag groups; a welcome's group QR code; 删好友预警; scheduled broadcasts; custom fields enabled/disabled,
 with a default option, a number's decimal places and a date's time.
 
 Revision ID: 0029_i17rules
@@ -46,6 +46,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("group_qr_as", sa.String(length=16), nullable=False, server_default="image"))
         batch_op.create_foreign_key(op.f("fk_welcome_messages_group_code_id_group_codes"), "group_codes",
                                     ["group_code_id"], ["id"])
+    with op.batch_alter_table("broadcasts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("send_at", UTCDateTime(), nullable=True))
     with op.batch_alter_table("corp_settings", schema=None) as batch_op:
         batch_op.add_column(sa.Column("notify_manager_on_staff_delete", sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
@@ -57,6 +59,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("broadcasts", schema=None) as batch_op:
+        batch_op.drop_column("send_at")
     with op.batch_alter_table("corp_settings", schema=None) as batch_op:
         batch_op.drop_column("notify_manager_on_staff_delete")
     with op.batch_alter_table("group_codes", schema=None) as batch_op:

@@ -92,7 +92,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_moderation.create_template": {"name": "evil", "category": "broadcast", "msgtype": "text",
                                        "body": {"content": "evil"}},
     "api_moderation.update_template": {"enabled": False},
-    "api_moderation.create_broadcast": {"name": "evil", "userids": ["zhangsan"], "msgtype": "text",
+    "api_broadcasts.create_broadcast": {"name": "evil", "userids": ["zhangsan"], "msgtype": "text",
                                         "body": {"content": "evil"}},
     "api_tokens.create_api_token": {"name": "evil", "role": "super_admin"},
     "api_follow_ups.create_follow_up": {"customer_id": "customer_id", "text": "evil", "userid": "zhangsan",

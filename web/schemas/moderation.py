@@ -13,7 +13,7 @@ from models.moderation import BroadcastStatus, ReviewStatus, SensitiveCategory
 from rules import templates
 from rules.working_hours import MAX_HOLIDAYS
 from web.schemas.admin import TimeRange
-from web.schemas.common import MAX_ID, Body, CorpBody, Day, Id, Out, PageQuery, Query
+from web.schemas.common import MAX_ID, Body, CorpBody, Day, Id, Instant, Out, PageQuery, Query
 from web.schemas.messages import MessageOut
 
 MAX_RULE_NAME = 10  # §7.3.2: 规则名称 最多 10 个字
@@ -231,6 +231,7 @@ class BroadcastIn(CorpBody):
     values: dict[str, Any] = Field({}, description="the template's variable → text")
     msgtype: MsgType | None = None
     body: AppBody | None = None
+    send_at: Instant | None = Field(None, description="schedule it (UTC); past or none: sent now")
 
 
 class BroadcastOut(Out):
@@ -252,3 +253,4 @@ class BroadcastOut(Out):
     created_by: str
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    send_at: dt.datetime | None = Field(description="when a scheduled broadcast goes (UTC)")
