@@ -22,7 +22,7 @@ from models import Customer, Outbox, Role, Tag, TagGroup
 from web import errors
 from web.api_customers import _scoped
 from web.api_jobs import started
-from web.api_tags import MAX_CORP_TAGS, _actor, _enqueue_after_commit, _group_json, _runtime
+from web.api_tags import MAX_CORP_TAGS, _actor, _enqueue_after_commit, _group_json, _runtime, plan_corp_tag_edit
 from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
@@ -88,18 +88,12 @@ def update_group(group_pk: int, body: TagGroupChange) -> Any:
     rows: list[Outbox] = []
     with _runtime().WriteSession.begin() as s:
         group = _live_group(s, group_pk)
-        wecom_changes = {k: given[k] for k in ("name", "order") if k in given and given[k] != getattr(group, k)}
-        if wecom_changes:
-            if is_pending(group.group_id):
-                raise ApiError(409, "conflict", "the group is still being created in WeCom")
-            if "name" in wecom_changes and s.scalar(select(TagGroup.id).where(
-                    TagGroup.corp_id == group.corp_id, TagGroup.name == given["name"], TagGroup.id != group.id,
-                    TagGroup.deleted_at.is_(None))) is not None:
-                raise ApiError(422, "invalid", "the tag group has errors", {"name": "a group of that name exists"})
-            _, app_pk = corp_and_app(s, group.corp_id)
-            rows.append(HandlerContext(session=s, corp_id=group.corp_id, app_pk=app_pk).outbox(
-                "edit_tag_group", {"app_pk": app_pk, "group_pk": group.id, **wecom_changes},
-                key=f"edit_tag_group:{group.id}:{uuid.uuid4().hex}"))
+        taken = select(TagGroup.id).where(TagGroup.corp_id == group.corp_id, TagGroup.name == given.get("name"),
+                                          TagGroup.id != group.id, TagGroup.deleted_at.is_(None))
+        row, _ = plan_corp_tag_edit(s, group, group.group_id, given, "edit_tag_group", "group_pk", "tag group",
+                                    lambda: s.scalar(taken) is not None)
+        if row is not None:
+            rows.append(row)
         if "exclusive" in given:
             group.exclusive = given["exclusive"]
         audit(s, "tag_group.update", f"tag_group:{group.id}", **given)

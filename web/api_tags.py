@@ -8,6 +8,7 @@ API changes). Colour and description are ours and change at once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
@@ -133,25 +134,36 @@ def update_tag(tag_pk: int, body: TagChange) -> Any:
                 setattr(tag, field, given[field])
                 changes[field] = given[field]
         name = given.get("name", tag.name)
-        wecom_changes = {k: v for k, v in (("name", name), ("order", given.get("order", tag.order)))
-                         if v != getattr(tag, k)}
-        if wecom_changes:
-            if is_pending(tag.tag_id):
-                raise ApiError(409, "conflict", "the tag is still being created in WeCom")
-            if "name" in wecom_changes and s.scalar(select(Tag.id).where(
-                    Tag.group_pk == tag.group_pk, Tag.name == name, Tag.id != tag.id,
-                    Tag.deleted_at.is_(None))) is not None:
-                raise ApiError(422, "invalid", "the tag has errors", {"name": "a tag of that name is in the group"})
-            _, app_pk = corp_and_app(s, tag.corp_id)
-            ctx = HandlerContext(session=s, corp_id=tag.corp_id, app_pk=app_pk)
-            rows.append(ctx.outbox("edit_tag", {"app_pk": app_pk, "tag_pk": tag.id, **wecom_changes},
-                                   key=f"edit_tag:{tag.id}:{uuid.uuid4().hex}"))
+        taken = select(Tag.id).where(Tag.group_pk == tag.group_pk, Tag.name == name, Tag.id != tag.id,
+                                     Tag.deleted_at.is_(None))
+        row, wecom_changes = plan_corp_tag_edit(s, tag, tag.tag_id, given, "edit_tag", "tag_pk", "tag",
+                                                lambda: s.scalar(taken) is not None)
+        if row is not None:
+            rows.append(row)
             changes.update(wecom_changes)
         audit(s, "tag.update", f"tag:{tag.id}", **changes)
         body_out = {**_tag_json(tag), "name_pending": name if name != tag.name else None}
     _enqueue_after_commit(rows)
     with _runtime().Session() as s:
         return jsonify({**body_out, **_tag_json(s.get(Tag, tag_pk))}), 202 if rows else 200
+
+
+def plan_corp_tag_edit(s: Session, row: Tag | TagGroup, wecom_id: str, given: dict[str, Any], job: str, pk_arg: str,
+                       what: str, name_taken: Callable[[], bool]) -> tuple[Outbox | None, dict[str, Any]]:
+    """The edit_corp_tag outbox row (`job`: edit_tag or edit_tag_group) for the name/order in `given` that
+    differ from `row`'s, and those changes; (None, {}) when none do. 409 while WeCom is still creating the
+    tag or group; 422 when the new name is taken (`name_taken`)."""
+    changes = {k: given[k] for k in ("name", "order") if k in given and given[k] != getattr(row, k)}
+    if not changes:
+        return None, {}
+    if is_pending(wecom_id):
+        raise ApiError(409, "conflict", f"the {what} is still being created in WeCom")
+    if "name" in changes and name_taken():
+        raise ApiError(422, "invalid", f"the {what} has errors", {"name": f"a {what} of that name exists"})
+    _, app_pk = corp_and_app(s, row.corp_id)
+    out = HandlerContext(session=s, corp_id=row.corp_id, app_pk=app_pk).outbox(
+        job, {"app_pk": app_pk, pk_arg: row.id, **changes}, key=f"{job}:{row.id}:{uuid.uuid4().hex}")
+    return out, changes
 
 
 def _delete(s: Session, corp_id: str, target: str, tag_ids: list[str], group_ids: list[str]) -> Outbox:

@@ -11,16 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from contact_support import ADD, DEL_BY_STAFF, TEAM, add_fields, code_body, scan
+from contact_support import ADD, DEL_BY_STAFF, add_fields, code_body, scan
 from customer_world import all_rows
 from models import AuditLog, Channel, ChannelCode, ChannelDailyStat
 from models.db import utcnow
-
-
-@pytest.fixture
-def team(fake_wecom):  # type: ignore[no-untyped-def]
-    fake_wecom.seed(TEAM)
-    return fake_wecom
+from test_contact_flow import team  # noqa: F401  (a fixture: the sales team in the fake WeCom)
 
 
 @pytest.fixture
@@ -42,7 +37,7 @@ def new_channel(client, admin, **body: Any) -> dict[str, Any]:  # type: ignore[n
     return r.get_json()
 
 
-def test_channels_group_codes_and_are_found_by_keyword(client, runtime, team, admin) -> None:
+def test_channels_group_codes_and_are_found_by_keyword(client, runtime, team, admin) -> None:  # noqa: F811
     a, b = new_code(client, admin, "海报码"), new_code(client, admin, "展台码")
     tmall = new_channel(client, admin, name="天猫", scene="双十一海报", code_ids=[a["id"], b["id"]])
     assert (tmall["code_ids"], tmall["customers_added"], tmall["last_added_at"]) == ([a["id"], b["id"]], 0, None)
@@ -68,7 +63,7 @@ def test_channels_group_codes_and_are_found_by_keyword(client, runtime, team, ad
     ({"name": "新", "scene": "s", "code_ids": [99999]}, 422, "code_ids"),
     ({"name": "新", "scene": "s", "group_code_ids": [99999]}, 422, "group_code_ids"),
 ])
-def test_bad_channels_are_refused_and_change_nothing(client, runtime, team, admin, body, status, field) -> None:
+def test_bad_channels_are_refused_and_change_nothing(client, runtime, team, admin, body, status, field) -> None:  # noqa: F811
     new_channel(client, admin, name="京东", scene="店铺")
     before = all_rows(runtime)
     r = client.post("/api/v1/channels", json=body, headers=admin)
@@ -77,7 +72,7 @@ def test_bad_channels_are_refused_and_change_nothing(client, runtime, team, admi
     assert all_rows(runtime) == before
 
 
-def test_the_report_counts_adds_losses_and_net_per_local_day(sender, client, runtime, team, admin) -> None:
+def test_the_report_counts_adds_losses_and_net_per_local_day(sender, client, runtime, team, admin) -> None:  # noqa: F811
     code = new_code(client, admin, "门店码")
     channel = new_channel(client, admin, name="线下门店", scene="门店海报", code_ids=[code["id"]])
     for who, name in (("wmA", "甲"), ("wmB", "乙")):
@@ -117,7 +112,7 @@ def test_the_report_counts_adds_losses_and_net_per_local_day(sender, client, run
                           query_string=bad).status_code == 400, bad
 
 
-def test_the_qr_png_is_fetched_from_wecom_once_and_kept(client, runtime, team, admin) -> None:
+def test_the_qr_png_is_fetched_from_wecom_once_and_kept(client, runtime, team, admin) -> None:  # noqa: F811
     code = new_code(client, admin, "海报码")
     first = client.get(f"/api/v1/channel-codes/{code['id']}/qr.png", headers=admin)
     assert first.status_code == 200 and first.mimetype == "image/png"
@@ -130,7 +125,7 @@ def test_the_qr_png_is_fetched_from_wecom_once_and_kept(client, runtime, team, a
     assert again.status_code == 200 and again.data == first.data
 
 
-def test_a_qr_wecom_will_not_give_is_502_and_nothing_is_stored(client, runtime, team, admin) -> None:
+def test_a_qr_wecom_will_not_give_is_502_and_nothing_is_stored(client, runtime, team, admin) -> None:  # noqa: F811
     code = new_code(client, admin, "海报码")
     with runtime.WriteSession.begin() as s:
         s.get_one(ChannelCode, code["id"]).qr_code = f"{team.url}/fake/qr/gone.png"

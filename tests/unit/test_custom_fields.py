@@ -28,15 +28,19 @@ def world(runtime) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return build(runtime)
 
 
-@pytest.fixture
-def fields(client, make_token, world) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    admin = make_token("admin")
+def define(client, admin, bodies: list[dict[str, Any]]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The fields `bodies` define, through the API: key → id."""
     out = {}
-    for body in FIELDS:
+    for body in bodies:
         r = client.post("/api/v1/custom-fields", json=body | {"corp_id": CORP_ID}, headers=admin)
         assert r.status_code == 201, r.get_data(as_text=True)
         out[body["key"]] = r.get_json()["id"]
     return out
+
+
+@pytest.fixture
+def fields(client, make_token, world) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return define(client, make_token("admin"), FIELDS)
 
 
 def put(client, headers, customer_id: int, body: Any):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import pytest
 
 from customer_world import build, rejected
 from support import CORP_ID
-from test_custom_fields import put, stored
+from test_custom_fields import define, put, stored
 
 REGION = [{"label": "广东", "children": [{"label": "深圳", "children": [
     {"label": "南山", "children": [{"label": "粤海街道"}]}]}, {"label": "广州"}]}, {"label": "北京"}]
@@ -31,13 +31,7 @@ def world(runtime) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def fields(client, make_token, world) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    admin = make_token("admin")
-    out = {}
-    for body in FIELDS:
-        r = client.post("/api/v1/custom-fields", json=body | {"corp_id": CORP_ID}, headers=admin)
-        assert r.status_code == 201, r.get_data(as_text=True)
-        out[body["key"]] = r.get_json()["id"]
-    return out
+    return define(client, make_token("admin"), FIELDS)
 
 
 def test_values_of_each_kind_are_stored_canonically_and_the_default_fills_a_first_write(

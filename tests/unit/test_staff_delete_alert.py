@@ -7,15 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from contact_support import ADD, DEL_BY_STAFF, LEFT, LOST, TEAM
+from contact_support import ADD, DEL_BY_STAFF, LEFT, LOST
 from models import Outbox
 from support import CORP_ID
-
-
-@pytest.fixture
-def team(fake_wecom):  # type: ignore[no-untyped-def]
-    fake_wecom.seed(TEAM)
-    return fake_wecom
+from test_contact_flow import team  # noqa: F401  (a fixture: the sales team in the fake WeCom)
 
 
 @pytest.fixture
@@ -34,7 +29,7 @@ def sent(fake) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     (True, False, "DELETE_BY_TRANSFER", []),  # a hand-over, not a deletion
 ])
 def test_a_member_deleting_a_customer_alerts_the_manager_if_the_corp_wants_it(
-        sender, runtime, team, client, admin, setting, manager_left, source, expected) -> None:
+        sender, runtime, team, client, admin, setting, manager_left, source, expected) -> None:  # noqa: F811
     assert client.patch("/api/v1/settings", json={"notify_manager_on_staff_delete": setting},
                         headers=admin).get_json()["notify_manager_on_staff_delete"] is setting
     if manager_left:
@@ -52,7 +47,7 @@ def test_a_member_deleting_a_customer_alerts_the_manager_if_the_corp_wants_it(
 
 
 def test_lost_customers_are_listed_by_loss_type_with_the_admins_deletions_apart(
-        sender, runtime, team, client, admin) -> None:
+        sender, runtime, team, client, admin) -> None:  # noqa: F811
     sender.post(ADD, ExternalUserID="wmCustomer0001", UserID="zhangsan", WelcomeCode="")
     sender.post(ADD, ExternalUserID="wmCustomer0002", UserID="lisi", WelcomeCode="")
     team.seed({"external_contacts": [{

@@ -9,16 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from contact_support import ADD, TEAM, issue_welcome_code, welcomes
+from contact_support import ADD, issue_welcome_code, welcomes
 from customer_world import all_rows
 from group_code_support import add_group_row, make_code
 from models import AuditLog, WelcomeMessage
-
-
-@pytest.fixture
-def team(fake_wecom):  # type: ignore[no-untyped-def]
-    fake_wecom.seed(TEAM)
-    return fake_wecom
+from test_contact_flow import team  # noqa: F401  (a fixture: the sales team in the fake WeCom)
 
 
 @pytest.fixture
@@ -45,21 +40,21 @@ def welcome(client, admin, **body: Any) -> dict[str, Any]:  # type: ignore[no-un
     return r.get_json()
 
 
-def customer_adds(sender, team) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def customer_adds(sender, team) -> dict[str, Any]:  # type: ignore[no-untyped-def]  # noqa: F811
     code = issue_welcome_code(team, "zhangsan", "wmCustomer0001")
     sender.post(ADD, ExternalUserID="wmCustomer0001", UserID="zhangsan", State="", WelcomeCode=code)
     [sent] = welcomes(team)
     return sent
 
 
-def test_a_welcome_carries_the_group_codes_qr_as_an_image(sender, client, team, admin, group_code) -> None:
+def test_a_welcome_carries_the_group_codes_qr_as_an_image(sender, client, team, admin, group_code) -> None:  # noqa: F811
     welcome(client, admin, text="欢迎，扫码进群", group_code_id=group_code["id"])
     sent = customer_adds(sender, team)
     assert sent["text"] == {"content": "欢迎，扫码进群"}
     assert sent["attachments"] == [{"msgtype": "image", "image": {"pic_url": group_code["qr_code"]}}]
 
 
-def test_edit_a_welcome_to_send_the_qr_as_a_link(sender, client, runtime, team, admin, group_code) -> None:
+def test_edit_a_welcome_to_send_the_qr_as_a_link(sender, client, runtime, team, admin, group_code) -> None:  # noqa: F811
     row = welcome(client, admin, text="欢迎")
     r = client.patch(f"/api/v1/welcome-messages/{row['id']}", headers=admin,
                      json={"text": "新欢迎语", "group_code_id": group_code["id"], "group_qr_as": "link"})
@@ -74,7 +69,7 @@ def test_edit_a_welcome_to_send_the_qr_as_a_link(sender, client, runtime, team, 
         assert s.get_one(WelcomeMessage, row["id"]).text == "新欢迎语"
 
 
-def test_a_group_code_without_a_qr_join_way_is_refused_and_nothing_changes(client, runtime, team, admin) -> None:
+def test_a_group_code_without_a_qr_join_way_is_refused_and_nothing_changes(client, runtime, team, admin) -> None:  # noqa: F811
     add_group_row(runtime, "wr9")
     bare = make_code(client, admin, ["wr9"])
     row = welcome(client, admin, text="欢迎")
