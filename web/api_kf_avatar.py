@@ -1,18 +1,25 @@
-"""Uploading a kf account's avatar (客服头像, manual 微信客服) instead of naming a WeCom media_id: a JPG or PNG
-of at most 2 MB (WeCom's limit for a kf avatar), checked here by its first bytes and size, so a file WeCom
-would refuse is a 422 that stores nothing and calls nothing. The file is kept in storage/ and the job
-(jobs/kf_avatar.py) uploads it with media/upload and sets it with kf/account/update (202)."""
+"""A kf account's pictures: its avatar (客服头像) uploaded instead of naming a WeCom media_id, and a scene link's
+QR code (场景二维码).
+
+The avatar is a JPG or PNG of at most 2 MB (WeCom's limit for a kf avatar), checked here by its first bytes
+and size, so a file WeCom would refuse is a 422 that stores nothing and calls nothing. The file is kept in
+storage/ and the job (jobs/kf_avatar.py) uploads it with media/upload and sets it with kf/account/update (202).
+WeCom gives a scene only its link (kf/add_contact_way's url); its QR code is drawn here from that link."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+import io
+
+import segno
+from flask import Blueprint, jsonify, send_file
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from handlers.registry import HandlerContext
 from jobs.queue import enqueue_outbox
-from models import KfAccount, Role
+from models import KfAccount, KfScene, Role
 from storage import storage
 from web import errors
 from web.api import _live
@@ -21,7 +28,7 @@ from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.sales_scope import runtime
-from web.schemas.kf import AccountOut
+from web.schemas.kf import AccountOut, SceneQrQuery
 
 bp = Blueprint("api_kf_avatar", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -74,3 +81,22 @@ def upload_avatar(account_pk: int, upload: FileStorage) -> Any:
     enqueue_outbox(pending)
     with runtime().Session() as s:
         return jsonify(_account_json(s, s.get_one(KfAccount, account_pk))), 202
+
+
+@bp.get("/kf/accounts/<id:account_pk>/scene-qr.png")
+@require(Role.admin)
+@endpoint("A scene link's QR code as PNG (from the link kf/add_contact_way gave the scene)", query=SceneQrQuery,
+          response=bytes)
+def scene_qr(account_pk: int, query: SceneQrQuery) -> Any:
+    with runtime().Session() as s:
+        account = _live(s, KfAccount, account_pk, "kf account")
+        url = s.scalar(select(KfScene.url).where(KfScene.account_pk == account.id, KfScene.scene == query.scene))
+    if url is None:
+        raise ApiError(404, "not_found", f"kf account {account_pk} has no scene {query.scene!r}")
+    if not url:
+        raise ApiError(409, "conflict", "the scene's link is still being made in WeCom")
+    png = io.BytesIO()
+    segno.make(url, error="m").save(png, kind="png", scale=query.scale, border=2)
+    png.seek(0)
+    return send_file(png, mimetype="image/png", as_attachment=True, download_name=f"kf-scene-{query.scene}.png",
+                     max_age=0)

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import requests
+import segno
 from customer_world import all_rows
 from kf_support import text
 from sqlalchemy import func, select, update
@@ -143,3 +144,19 @@ def test_the_fake_refuses_a_media_id_past_its_three_days(client, admin, account,
     with pytest.raises(WeComError) as refused:
         wecom.post("kf/account/update", data={"open_kfid": account["open_kfid"], "media_id": media["media_id"]})
     assert refused.value.errcode == 40007
+
+
+def test_a_scene_links_qr_code_is_a_png_of_its_link(client, admin, account) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    r = client.post(f"/api/v1/kf/accounts/{account['id']}/scenes", json={"name": "官网", "scene": "web_home"},
+                    headers=admin)
+    url = r.get_json()["scenes"][0]["url"]
+    qr = client.get(f"/api/v1/kf/accounts/{account['id']}/scene-qr.png", headers=admin,
+                    query_string={"scene": "web_home", "scale": 4})
+    assert qr.status_code == 200 and qr.mimetype == "image/png" and qr.data.startswith(b"\x89PNG\r\n\x1a\n")
+    expected = io.BytesIO()
+    segno.make(url, error="m").save(expected, kind="png", scale=4, border=2)
+    assert qr.data == expected.getvalue()  # the QR of the link WeCom gave the scene
+    assert client.get(f"/api/v1/kf/accounts/{account['id']}/scene-qr.png", headers=admin,
+                      query_string={"scene": "nope"}).status_code == 404
+    assert client.get(f"/api/v1/kf/accounts/{account['id']}/scene-qr.png", headers=admin,
+                      query_string={"scene": "web_home", "scale": 0}).status_code == 400

@@ -13,7 +13,7 @@ from models.kf import AssignRule, SessionState
 from models.knowledge import MAX_ANSWER_CHARS
 from rules.kf import text_bytes_problems
 from web.schemas.admin import TimeRange
-from web.schemas.common import Body, CorpBody, Id, Out
+from web.schemas.common import Body, CorpBody, Id, Out, Query
 from web.schemas.messages import MessageOut
 
 MAX_QUESTION_CHARS, MAX_SIMILAR = 128, 20
@@ -96,6 +96,11 @@ class ServicersIn(Body):
 
 class ServicerRemoved(Out):
     removed: str
+
+
+class SceneQrQuery(Query):
+    scene: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    scale: Annotated[int, Field(ge=1, le=20)] = Field(8, description="pixels per module")
 
 
 class SceneIn(Body):
