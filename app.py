@@ -159,6 +159,21 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_segments, api_smart_tags  # smart-tag rules (智能标签); segments (客户分组 / 人群包)
     app.register_blueprint(api_smart_tags.bp)
     app.register_blueprint(api_segments.bp)
+    from web import api_tag_library  # issue 17's rules: the tag library's maintenance, bulk tagging
+    app.register_blueprint(api_tag_library.bp)
+    from web import api_welcome  # editing a welcome (with its group QR code)
+    app.register_blueprint(api_welcome.bp)
+    from web import api_channel_report, api_channels  # channels (渠道), their report, the codes' QR images
+    app.register_blueprint(api_channels.bp)
+    app.register_blueprint(api_channel_report.bp)
+    from web import api_recycle_losses  # lost customers in the recycle bin, by loss type
+    app.register_blueprint(api_recycle_losses.bp)
+    from web import api_kf_avatar  # a kf account's avatar uploaded (media/upload)
+    app.register_blueprint(api_kf_avatar.bp)
+    from web import api_sensitive_review  # sensitive-word hits: CSV, the messages around one, counts per member
+    app.register_blueprint(api_sensitive_review.bp)
+    from web import api_broadcasts  # staff broadcasts (moved out of api_moderation), now or scheduled
+    app.register_blueprint(api_broadcasts.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -10,7 +10,7 @@ from handlers.contacts import refresh_owner
 from handlers.registry import HandlerContext, on
 from handlers.sop import stop_follow
 from handlers.transfers import fail_from_callback
-from models import Customer, FollowRelation, FollowStatus
+from models import CorpSettings, Customer, FollowRelation, FollowStatus
 from models.corp import messaging_app
 from models.db import utcnow
 from wecom.events import ExternalContactEvent
@@ -49,11 +49,19 @@ def edit_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> N
 
 @on("change_external_contact/del_external_contact")
 def del_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> None:
-    """The member deleted the customer; with Source DELETE_BY_TRANSFER it is a hand-over, not a loss."""
+    """The member deleted the customer; with Source DELETE_BY_TRANSFER it is a hand-over, not a loss. If the
+    corp wants it (删好友预警), the member's manager is told."""
     if event.source == "DELETE_BY_TRANSFER":
         _end(ctx, event, TRANSFERRED, "transferred")
-    else:
-        _end(ctx, event, FollowStatus.deleted_by_staff.value, "deleted_by_staff")
+        return
+    follow = _end(ctx, event, FollowStatus.deleted_by_staff.value, "deleted_by_staff")
+    if ctx.session.scalar(select(CorpSettings.notify_manager_on_staff_delete).where(
+            CorpSettings.corp_id == ctx.corp_id)):  # 删好友预警 (9.3.1): the member's manager hears of it
+        app_pk, agent_id = messaging_app(ctx.session, ctx.corp_id, prefer_pk=ctx.app_pk) or (ctx.app_pk, None)
+        ctx.outbox("notify_staff_deleted", {"app_pk": app_pk, "agent_id": agent_id, "userid": event.user_id,
+                                            "external_userid": event.external_user_id,
+                                            "customer_name": follow.customer.name if follow else ""},
+                   key=f"notify_staff_deleted:inbox:{ctx.inbox_id}")
 
 
 @on("change_external_contact/del_follow_user")

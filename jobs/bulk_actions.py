@@ -113,7 +113,7 @@ def _mark(bulk_id: int, item_ids: list[int]) -> None:
     with runtime.WriteSession.begin() as s:
         action, rows = _load(s, bulk_id, item_ids)
         params = action.params
-        add, remove = (params["wecom_tag_ids"], []) if action.kind == "tag" else ([], params["wecom_tag_ids"])
+        add, remove = params["add"], params["remove"]
         ctx = HandlerContext(session=s, corp_id=action.corp_id, app_pk=params["app_pk"])
         for item, customer in rows:
             if customer is None or customer.deleted_at is not None:

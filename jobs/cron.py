@@ -10,7 +10,8 @@ corp-local day) every 5 minutes, the public pool's daily recycle scan (jobs.pool
 once per local day) hourly; SOP steps and date plans (jobs.sop.sop_tick), tasks' rounds and deadline warnings
 (jobs.tasks.tasks_tick), and mass messages due and recent mass messages' results (jobs.mass_send.mass_messages_tick)
 every minute, the download centre's files past their 7 days (jobs.downloads.purge_downloads_job) hourly, the
-smart tags' time-based rules (jobs.smart_tags.smart_tags_daily_job, each corp once per local day) hourly."""
+smart tags' time-based rules (jobs.smart_tags.smart_tags_daily_job, each corp once per local day) hourly,
+scheduled staff broadcasts (jobs.broadcasts.send_due_broadcasts) every minute."""
 
 from rq import cron
 
@@ -32,6 +33,7 @@ from jobs.smart_tags import smart_tags_daily_job
 from jobs.transfers import TICK_EVERY, transfers_tick
 from jobs.sop import sop_tick
 from jobs.tasks import tasks_tick
+from jobs.broadcasts import send_due_broadcasts
 
 cron.register(sweep_job, queue_name="maintenance", interval=60)
 cron.register(purge_recycle_bin_job, queue_name="maintenance", interval=3600)
@@ -51,3 +53,4 @@ cron.register(tasks_tick, queue_name="maintenance", interval=60)
 cron.register(mass_messages_tick, queue_name="maintenance", interval=60)
 cron.register(purge_downloads_job, queue_name="maintenance", interval=3600)
 cron.register(smart_tags_daily_job, queue_name="maintenance", interval=3600)
+cron.register(send_due_broadcasts, queue_name="maintenance", interval=60)

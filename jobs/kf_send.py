@@ -13,14 +13,17 @@ import datetime as dt
 import logging
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers.moderation import store_message
 from jobs.outbound import EffectContext, effect
+from jobs.queue import FinalError
 from models import KfSession, Message
 from models.conversation import MessageOrigin, MessageSource
 from models.db import utcnow
 from models.kf import SessionState
+from rules.kf import reply_refusal
 from wecom.client import WeComError
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,20 @@ def _ended_in_wecom(s: Session, session_pk: int) -> dict[str, Any]:
     return {"moved": False, "ended": True}
 
 
+def _replies_since_customer(s: Session, corp_id: str, open_kfid: str,
+                            external_userid: str) -> tuple[dt.datetime | None, int]:
+    """(the customer's last message to the account, our API messages to them since)."""
+    conversation = (Message.corp_id == corp_id, Message.source == MessageSource.kf.value,
+                    Message.open_kfid == open_kfid, Message.external_userid == external_userid)
+    last = s.scalar(select(func.max(Message.send_time)).where(*conversation,
+                                                              Message.origin == MessageOrigin.customer.value))
+    if last is None:
+        return None, 0
+    sent = s.scalar(select(func.count()).select_from(Message).where(
+        *conversation, Message.origin == MessageOrigin.bot.value, Message.send_time >= last)) or 0
+    return last, int(sent)
+
+
 @effect("kf_send_text")
 def kf_send_text(ctx: EffectContext, session_pk: int, open_kfid: str, external_userid: str, content: str,
                  msgid: str) -> dict[str, Any] | None:
@@ -69,7 +86,14 @@ def kf_send_text(ctx: EffectContext, session_pk: int, open_kfid: str, external_u
     A new session is not moved to state 1 first: WeCom lists answering through the API as the first
     thing to do with a state-0 session, and every move out of 0 that we make later (to the queue, to a
     person) is allowed from 0 as from 1. The move would cost a second WeCom call on every new customer's
-    first answer, in front of that answer. Our own row says `bot` either way."""
+    first answer, in front of that answer. Our own row says `bot` either way.
+
+    WeCom's budget (5 messages per customer message, within 48 h) is checked first: a message past it is
+    refused here with the reason (FinalError: the row fails and is dead-lettered), never sent."""
+    with ctx.runtime.Session() as s:
+        refusal = reply_refusal(*_replies_since_customer(s, ctx.corp_id, open_kfid, external_userid), utcnow())
+    if refusal:
+        raise FinalError(f"kf/send_msg not sent: {refusal}")
     result = ctx.client.post("kf/send_msg", data={"touser": external_userid, "open_kfid": open_kfid,
                                                   "msgid": msgid, "msgtype": "text", "text": {"content": content}})
     return ctx.finish(lambda s: _store_sent(s, ctx, session_pk, str(result.get("msgid") or msgid), content,

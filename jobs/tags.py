@@ -99,18 +99,38 @@ def create_tags(ctx: EffectContext, group_pk: int) -> dict[str, Any] | None:
 
 
 @effect("edit_tag")
-def edit_tag(ctx: EffectContext, tag_pk: int, name: str) -> dict[str, Any] | None:
-    """edit_corp_tag: rename a tag (`tag_pk`) in WeCom, then here."""
+def edit_tag(ctx: EffectContext, tag_pk: int, name: str | None = None,
+             order: int | None = None) -> dict[str, Any] | None:
+    """edit_corp_tag: rename and/or reorder a tag (`tag_pk`) in WeCom, then here."""
+    return _edit_corp_tag(ctx, Tag, tag_pk, name, order)
+
+
+@effect("edit_tag_group")
+def edit_tag_group(ctx: EffectContext, group_pk: int, name: str | None = None,
+                   order: int | None = None) -> dict[str, Any] | None:
+    """edit_corp_tag on a group's id: rename and/or reorder the group in WeCom, then here."""
+    return _edit_corp_tag(ctx, TagGroup, group_pk, name, order)
+
+
+def _edit_corp_tag(ctx: EffectContext, model: type[Tag] | type[TagGroup], pk: int, name: str | None,
+                   order: int | None) -> dict[str, Any] | None:
+    """WeCom's edit_corp_tag takes a tag's or a group's id alike; ours changes only once WeCom agreed."""
+    id_attr = "tag_id" if model is Tag else "group_id"
     with ctx.runtime.Session() as s:
-        tag = s.get(Tag, tag_pk)
-        if tag is None or is_pending(tag.tag_id):
-            raise FinalError(f"tag {tag_pk} has no WeCom id")
-        tag_id = tag.tag_id
-    ctx.client.post("externalcontact/edit_corp_tag", data={"id": tag_id, "name": name})
+        row = s.get(model, pk)
+        if row is None or is_pending(getattr(row, id_attr)):
+            raise FinalError(f"{model.__tablename__} {pk} has no WeCom id")
+        wecom_id = getattr(row, id_attr)
+    changes = {k: v for k, v in (("name", name), ("order", order)) if v is not None}
+    if not changes:
+        raise FinalError("edit_corp_tag: neither name nor order")
+    ctx.client.post("externalcontact/edit_corp_tag", data={"id": wecom_id, **changes})
 
     def write(s: Session) -> dict[str, Any]:
-        s.get_one(Tag, tag_pk).name = name
-        return {"tag_id": tag_id, "name": name}
+        row = s.get_one(model, pk)
+        for key, value in changes.items():
+            setattr(row, key, value)
+        return {id_attr: wecom_id, **changes}
 
     return ctx.finish(write)
 

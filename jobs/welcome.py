@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from jobs.outbound import EffectContext, effect
 from jobs.queue import FinalError
-from models import Material, WelcomeLog, WelcomeMessage
+from models import GroupCode, GroupJoinWay, Material, WelcomeLog, WelcomeMessage
 from models.db import get_or_create, utcnow
 from rules.welcome import NICKNAME, fit_bytes, render
 from wecom.client import WeComError
@@ -30,6 +30,7 @@ from wecom.client import WeComError
 log = logging.getLogger(__name__)
 
 EXPIRED, CHAT_STARTED, BUSY_ELSEWHERE = 41050, 41051, 41096
+GROUP_QR_TITLE, GROUP_QR_DESC = "扫码加入群聊", "长按识别二维码，加入我们的客户群"
 
 
 class WelcomeBusy(Exception):
@@ -69,13 +70,28 @@ def _log(ctx: EffectContext, args: dict[str, Any], status: str, detail: str = ""
     return ctx.finish(lambda s: _write_log(s, ctx, args, status, detail))
 
 
+def group_qr_attachment(qr_code: str, as_: str) -> dict[str, Any]:
+    """A group code's join-way QR in send_welcome_msg's shape: an image by its URL (pic_url), or a link to it."""
+    if as_ == "link":
+        return {"msgtype": "link", "link": {"title": GROUP_QR_TITLE, "picurl": qr_code, "desc": GROUP_QR_DESC,
+                                            "url": qr_code}}
+    return {"msgtype": "image", "image": {"pic_url": qr_code}}
+
+
 def _message(welcome_id: int, ctx: EffectContext) -> tuple[str, list[dict[str, Any]]]:
-    """The welcome's text template and its attachments (deleted materials left out)."""
+    """The welcome's text template and its attachments (deleted materials left out; the group QR code last,
+    left out if its code was deleted or its join way has no QR any more)."""
     with ctx.runtime.Session() as s:
         welcome = s.get(WelcomeMessage, welcome_id)
         materials = s.scalars(select(Material).where(Material.id.in_(welcome.material_ids or []),
                                                      Material.deleted_at.is_(None))).all()
-        return welcome.text, [attachment(m) for m in materials]
+        parts = [attachment(m) for m in materials]
+        if welcome.group_code_id is not None:
+            qr = s.scalar(select(GroupJoinWay.qr_code).join(GroupCode, GroupCode.id == GroupJoinWay.code_id).where(
+                GroupCode.id == welcome.group_code_id, GroupCode.deleted_at.is_(None)))
+            if qr:
+                parts.append(group_qr_attachment(qr, welcome.group_qr_as))
+        return welcome.text, parts
 
 
 @effect("send_welcome")

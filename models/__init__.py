@@ -44,6 +44,7 @@ from models.access import AccessRole, MemberRole, MemberSeat
 from models.operations import BulkAction, BulkItem, Download, DownloadKind, NotificationLog
 from models.segments import Segment, SegmentKind, SegmentMember
 from models.smart_tags import SmartTagHit, SmartTagRule, SmartTagScan
+from models.channel_sources import Channel
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -67,6 +68,7 @@ __all__ = [
     "AccessRole", "MemberRole", "MemberSeat",
     "BulkAction", "BulkItem", "Download", "DownloadKind", "NotificationLog",
     "Segment", "SegmentKind", "SegmentMember", "SmartTagHit", "SmartTagRule", "SmartTagScan",
+    "Channel",
 ]
 from models.sop import RunStatus, SopDateScan, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger, StepVia
 from models.tasks import AssignmentStatus, FollowUpCycle, Repeat, Task, TaskAssignment, TaskKind, TaskRound

@@ -61,6 +61,10 @@ class ChannelCode(Base):
     next_index: Mapped[int] = mapped_column(default=0)
     current_users: Mapped[list[Any]] = mapped_column(default=list)
     created_by: Mapped[str] = mapped_column(String(96), default="")
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    """The channel (渠道, models/channel_sources.py) the code is grouped under."""
+    qr_storage_key: Mapped[str | None] = mapped_column(String(64))
+    """The QR image (PNG) fetched once from `qr_code` and kept in storage/ for download."""
     deleted_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -20,6 +20,7 @@ class FieldType(enum.StrEnum):
     select = "select"
     multi_select = "multi_select"
     phone = "phone"
+    cascade = "cascade"  # 级联: a tree of choices, the value a path from the top down to a leaf
 
 
 class FieldSubject(enum.StrEnum):
@@ -45,6 +46,14 @@ class CustomField(Base):
     unique: Mapped[bool] = mapped_column(default=False)
     visible: Mapped[bool] = mapped_column(default=True)
     order: Mapped[int] = mapped_column(default=0)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    """A disabled (停用) field is off every form and customer (its values are kept) until enabled again."""
+    default: Mapped[Any] = mapped_column(JSON, nullable=True)
+    """The default option (默认选项): a row's first write takes it for a field it leaves out."""
+    decimals: Mapped[int | None]
+    """number fields: 0 whole (整数), 2 two decimal places (小数); null any number."""
+    with_time: Mapped[bool] = mapped_column(default=False)
+    """date fields: the value carries a time to the minute."""
     deleted_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
 

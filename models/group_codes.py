@@ -62,6 +62,8 @@ class GroupCode(Base):
     owner_userid: Mapped[str] = mapped_column(String(64))
     creator_userid: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(96), default="")
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    """The channel (渠道, models/channel_sources.py) the code is grouped under."""
     deleted_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -36,6 +36,7 @@ class ReviewStatus(enum.StrEnum):
 
 
 class BroadcastStatus(enum.StrEnum):
+    scheduled = "scheduled"  # waits for its send_at (jobs/broadcasts.py)
     pending = "pending"
     sent = "sent"
     failed = "failed"
@@ -207,6 +208,8 @@ class Broadcast(Base):
     unlicensed_users: Mapped[list[Any] | None] = mapped_column(default=list)
     """Recipients WeCom names in `unlicenseduser`: no licence (接口许可), so they got nothing."""
     error: Mapped[str | None] = mapped_column(String(255))
+    send_at: Mapped[dt.datetime | None]
+    """A scheduled broadcast's time (UTC); null: sent when created."""
     created_by: Mapped[str] = mapped_column(String(96), default="")
     created_at: Mapped[created_at]
     sent_at: Mapped[dt.datetime | None]
@@ -218,4 +221,5 @@ class Broadcast(Base):
                 "invalid_users": list(self.invalid_users), "invalid_parties": list(self.invalid_parties),
                 "unlicensed_users": list(self.unlicensed_users or []), "error": self.error,
                 "created_by": self.created_by, "created_at": self.created_at.isoformat(),
-                "sent_at": self.sent_at.isoformat() if self.sent_at else None}
+                "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+                "send_at": self.send_at.isoformat() if self.send_at else None}

@@ -23,6 +23,8 @@ class CorpSettings(Base):
     allow_reopen_lost: Mapped[bool] = mapped_column(default=False)
     # 004 §4.2 退群提醒: the owner of a customer group gets an app message when a customer quits it
     notify_owner_on_group_quit: Mapped[bool] = mapped_column(default=False)
+    notify_manager_on_staff_delete: Mapped[bool] = mapped_column(default=False)
+    """删好友预警 (manual 9.3.1): a member deleting a customer alerts their manager."""
     # 资源池 参数设置: at most this many customers held per member for a claim to pass (None: no limit)
     pool_claim_limit: Mapped[int | None]
     # 004 §5.1 企业群发: mass messages a customer receives per corp-local month at most (WeCom's corp-initiated

@@ -27,6 +27,9 @@ class TagGroup(Base):
     strategy_id: Mapped[int | None]
     """The rule group (规则组) of a rule-group tag group: its tags come from get_strategy_tag_list, not
     get_corp_tag_list, and only members in that rule group's range may use them."""
+    exclusive: Mapped[bool] = mapped_column(default=False)
+    """Ours (WeCom has no such flag): a customer has at most one tag of an exclusive (互斥) group, so
+    tagging one removes its siblings in the same mark_tag call (manual 9.2.1)."""
     deleted_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

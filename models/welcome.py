@@ -57,6 +57,10 @@ class WelcomeMessage(Base):
     code_id: Mapped[int | None] = mapped_column(ForeignKey("channel_codes.id"))
     text: Mapped[str] = mapped_column(Text, default="")
     material_ids: Mapped[list[Any]] = mapped_column(default=list)
+    group_code_id: Mapped[int | None] = mapped_column(ForeignKey("group_codes.id"))
+    """A group code (群活码) whose join way's QR code goes with the welcome (manual 3.3): the customer
+    scans it to join the group; sent as `group_qr_as` (an image of the QR, or a link to it)."""
+    group_qr_as: Mapped[str] = mapped_column(String(16), default="image")
     start_minute: Mapped[int | None]
     end_minute: Mapped[int | None]
     deleted_at: Mapped[dt.datetime | None]

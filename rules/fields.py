@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from models.fields import CustomField, FieldSubject, FieldType
+from rules.field_kinds import (NUMBER_PLACES, cascade_options_error, cascade_value, clean_cascade, date_time_value,
+                               places_number)
 
 KEY_PATTERN = r"[a-z][a-z0-9_]{0,63}"
 """A field key, whole (`KEY.fullmatch`; pydantic's Rust regex takes it as `^…$`, whose `$` is the end of the text)."""
@@ -30,7 +32,8 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 MOBILE = re.compile(r"^1[3-9]\d{9}\Z")  # mainland mobile numbers
 LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}\Z")  # area code with its leading 0, then 7 or 8 digits
 PHONE_NOISE = re.compile(r"[\s\-()（）]")
-FLAGS = ("required", "unique", "visible")
+FLAGS = ("required", "unique", "visible", "enabled")
+KINDS = ("decimals", "with_time", "default")  # issue 17: a number's places, a date's time, the default option
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,15 @@ class FieldSpec:
     required: bool = False
     unique: bool = False
     visible: bool = True
+    enabled: bool = True
+    decimals: int | None = None
+    with_time: bool = False
+    default: Any = None
 
 
 def spec_of(field: CustomField) -> FieldSpec:
     return FieldSpec(field.key, field.label, field.type, tuple(field.options or ()), field.required, field.unique,
-                     field.visible)
+                     field.visible, field.enabled, field.decimals, field.with_time, field.default)
 
 
 # -- definitions -------------------------------------------------------------------------------------------
@@ -72,7 +79,7 @@ def definition_errors(body: dict[str, Any], current: FieldSpec | None = None) ->
     no one means, so it is refused.
     """
     errors: dict[str, str] = {}
-    allowed = {"key", "label", "type", "options", "order", *FLAGS}
+    allowed = {"key", "label", "type", "options", "order", *FLAGS, *KINDS}
     creating = {"corp_id", "subject"} if current is None else set()
     errors |= {k: "unknown property" for k in body if k not in allowed | creating}
     if current is None:
@@ -91,12 +98,16 @@ def definition_errors(body: dict[str, Any], current: FieldSpec | None = None) ->
         if not isinstance(label, str) or not label.strip() or len(label.strip()) > MAX_LABEL:
             errors["label"] = f"required: at most {MAX_LABEL} characters"
     kind = current.type if current is not None else body.get("type")
-    if kind in CHOICE_TYPES and (current is None or "options" in body):
+    if kind == FieldType.cascade.value and (current is None or "options" in body):
+        problem = cascade_options_error(body.get("options"), MAX_OPTION)
+        if problem:
+            errors["options"] = problem
+    elif kind in CHOICE_TYPES and (current is None or "options" in body):
         problem = _options_error(body.get("options"))
         if problem:
             errors["options"] = problem
-    elif kind not in CHOICE_TYPES and body.get("options") not in (None, []):
-        errors["options"] = f"only {' and '.join(CHOICE_TYPES)} fields have choices"
+    elif kind not in (*CHOICE_TYPES, FieldType.cascade.value) and body.get("options") not in (None, []):
+        errors["options"] = f"only {', '.join(CHOICE_TYPES)} and cascade fields have choices"
     for flag in FLAGS:
         if flag in body and not isinstance(body[flag], bool):
             errors[flag] = "true or false"
@@ -106,16 +117,48 @@ def definition_errors(body: dict[str, Any], current: FieldSpec | None = None) ->
     order = body.get("order", 0)
     if type(order) is not int or not -MAX_ORDER <= order <= MAX_ORDER:
         errors["order"] = f"a whole number from {-MAX_ORDER} to {MAX_ORDER}"
-    return errors
+    return errors | _kind_errors(body, current, kind, unique)
 
 
-def clean_definition(body: dict[str, Any]) -> dict[str, Any]:
-    """The stored form of a definition (or change) that passed `definition_errors`."""
-    out = {k: body[k] for k in ("key", "subject", "type", "order", *FLAGS) if k in body}
+def _kind_errors(body: dict[str, Any], current: FieldSpec | None, kind: Any, unique: Any) -> dict[str, str]:
+    """A number's places, a date's time, and the default, which must be a value the field would take."""
+    errors: dict[str, str] = {}
+    if body.get("decimals") is not None and (kind != FieldType.number.value or body["decimals"] not in NUMBER_PLACES):
+        errors["decimals"] = "number fields only: 0 (integer) or 2 (two decimal places)"
+    if body.get("with_time") and kind != FieldType.date.value:
+        errors["with_time"] = "date fields only"
+    if errors or body.get("default", current.default if current else None) is None:
+        return errors
+    if unique is True:
+        return {"default": "a unique field has no default"}
+    try:
+        canonical(_merged(body, current), body.get("default", current.default if current else None))
+    except (ValueError, KeyError, TypeError) as exc:
+        return {"default": f"must be a value of the field: {exc}"}
+    return {}
+
+
+def _merged(body: dict[str, Any], current: FieldSpec | None) -> FieldSpec:
+    """The field as it would be after `body`: what the default (and stored values) must fit."""
+    base = current or FieldSpec(body.get("key", ""), body.get("label", ""), body.get("type", ""))
+    changed = {k: body[k] for k in ("options", "decimals", "with_time", "default") if k in body}
+    if "options" in changed:
+        changed["options"] = tuple(changed["options"] or ())
+    return replace(base, **changed)
+
+
+def clean_definition(body: dict[str, Any], current: FieldSpec | None = None) -> dict[str, Any]:
+    """The stored form of a definition (or change to `current`) that passed `definition_errors`; the
+    default is stored in its canonical form."""
+    out = {k: body[k] for k in ("key", "subject", "type", "order", "decimals", "with_time", *FLAGS) if k in body}
     if "label" in body:
         out["label"] = body["label"].strip()
     if "options" in body and body["options"] is not None:
-        out["options"] = [o.strip() for o in body["options"]]
+        cascade = (current.type if current else body.get("type")) == FieldType.cascade.value
+        out["options"] = clean_cascade(body["options"]) if cascade else [o.strip() for o in body["options"]]
+    if "default" in body:
+        result = canonical(_merged({**body, **out}, current), body["default"])
+        out["default"] = None if result is None else result[0]
     return out
 
 
@@ -161,8 +204,14 @@ def canonical(spec: FieldSpec, raw: Any) -> tuple[Any, str] | None:
             raise ValueError(f"at most {MAX_TEXT} characters")
         return (value, value) if value else None
     if kind == FieldType.number.value:
+        if spec.decimals is not None:
+            return places_number(raw, spec.decimals, MAX_NUMBER)
         number = _number(raw)
         return number, repr(number)
+    if kind == FieldType.date.value and spec.with_time:
+        return date_time_value(raw)
+    if kind == FieldType.cascade.value:
+        return cascade_value(spec.options, raw)
     if kind == FieldType.date.value:
         if not isinstance(raw, str) or not DATE.match(raw.strip()):
             raise ValueError("a date as YYYY-MM-DD")
@@ -198,7 +247,8 @@ def check_values(specs: list[FieldSpec], changes: dict[str, Any],
     `specs` are the fields the writer may see (members: the visible ones), `changes` the body (key →
     new value, null clears) and `current` key → the stored value. Returns (key → canonical value or None
     to clear, key → message); a required field must hold a value once the change is applied, whether or
-    not this change touches it.
+    not this change touches it. A row's first write (nothing stored) takes the default of each field it
+    leaves out, as a form shows the default pre-selected.
     """
     by_key = {s.key: s for s in specs}
     cleaned: dict[str, tuple[Any, str] | None] = {}
@@ -212,6 +262,10 @@ def check_values(specs: list[FieldSpec], changes: dict[str, Any],
             cleaned[key] = canonical(spec, raw)
         except ValueError as exc:
             errors[key] = f"must be {exc}"
+    if not current:
+        for spec in specs:
+            if spec.default is not None and spec.key not in changes:
+                cleaned[spec.key] = canonical(spec, spec.default)
     for spec in specs:
         if spec.required and spec.key not in errors:
             present = cleaned[spec.key] is not None if spec.key in cleaned else current.get(spec.key) is not None

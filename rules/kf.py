@@ -131,3 +131,22 @@ SEND_FAIL_REASONS = {
 def send_fail_action(fail_type: int) -> SendFailAction:
     """An unknown fail type is treated like 0 (unknown reason): a person answers."""
     return SEND_FAIL_ACTIONS.get(fail_type, SendFailAction.hand_over)
+
+
+MAX_API_REPLIES = 5
+REPLY_WINDOW = dt.timedelta(hours=48)
+"""kf/send_msg (doc 94677): only within 48 h of the customer's last message, and at most 5 messages per
+customer message; WeCom answers 95002 and 95001 past them. Checked before sending, so the refusal is ours,
+with its reason, instead of a call WeCom turns down."""
+
+
+def reply_refusal(last_customer_at: dt.datetime | None, sent_since: int, now: dt.datetime) -> str | None:
+    """Why an API message to the customer may not go now (None: it may)."""
+    if last_customer_at is None:
+        return "the customer has not written: WeCom lets the API write only within 48 h of a customer message"
+    if now - last_customer_at >= REPLY_WINDOW:
+        return "the customer's last message is over 48 h old: WeCom lets the API write only within 48 h (95002)"
+    if sent_since >= MAX_API_REPLIES:
+        return (f"{sent_since} messages went since the customer's last message: WeCom allows at most "
+                f"{MAX_API_REPLIES} per customer message within 48 h (95001)")
+    return None

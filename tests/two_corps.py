@@ -181,6 +181,7 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
                                                          "conditions": {"conditions": [{"kind": "gender", "genders": [1]}]}})
     segment = _post(client, ops, "/segments", {**c, "name": mark, "kind": "static",
                                                "filters": {"tags_any": [group["tags"][0]["id"]]}})
+    channel = _post(client, ops, "/channels", {**c, "name": mark, "scene": mark, "code_ids": [code["id"]]})
     return {"pool_id": pool["id"], "return_reason_id": return_reason["id"], "link_material_id": link["id"], "component_id": component["id"], "lead_id": lead["id"],
             "lead_rule_id": lead_rule["id"], "lead_source_id": lead_source["id"],
             "tag_group_id": group_tags["id"], "group_tag_id": group_tags["tags"][0]["id"],
@@ -192,7 +193,7 @@ def _through_the_api(client: Any, ops: dict[str, str], corp: str, customer_id: A
             "broadcast_pk": broadcast["id"], "follow_up_id": follow_up["id"], "type_id": kind["id"], "stage_id": stage["id"],
             "opportunity_id": deal["id"], "plan_id": plan["id"], "reason_id": reason["id"],
             "target_id": target["id"], "category_id": category["id"], "material_id": material_id,
-            "smart_tag_rule_id": smart_rule["id"], "segment_id": segment["id"]}
+            "smart_tag_rule_id": smart_rule["id"], "segment_id": segment["id"], "channel_id": channel["id"]}
 
 
 def _automation(s: Any, corp: str, customer_id: int) -> dict[str, int]:

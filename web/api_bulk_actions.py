@@ -26,7 +26,7 @@ from web import lead_writes
 from web import errors
 from web.api_customers import _scoped
 from web.api_jobs import public
-from web.api_tags import wecom_tag_ids
+from web.tag_marks import tag_marks
 from web.auth import RANK, audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
@@ -73,8 +73,10 @@ def _params(s: Session, body: BulkIn, corp_id: str, app_pk: int) -> dict[str, An
             if userid not in (None, principal.userid):
                 raise ApiError(403, "forbidden", "a member tags only their own customers")
             userid = principal.userid
-        return {"app_pk": app_pk, "tag_ids": p.tag_ids, "userid": userid,
-                "wecom_tag_ids": wecom_tag_ids(s, corp_id, p.tag_ids, "params.tag_ids")}
+        # WeCom ids; tagging with a tag of an exclusive (互斥) group also removes its siblings (web/tag_marks.py)
+        add, remove = (tag_marks(s, corp_id, p.tag_ids, []) if body.kind == "tag"
+                       else tag_marks(s, corp_id, [], p.tag_ids))
+        return {"app_pk": app_pk, "tag_ids": p.tag_ids, "userid": userid, "add": add, "remove": remove}
     if body.kind == "change_follower":
         if not p.takeover_userid:
             raise _invalid("params.takeover_userid", "required: who takes the customers")
@@ -126,7 +128,7 @@ def _json(s: Session, action: BulkAction, query: BulkItemQuery) -> dict[str, Any
         wanted = {"true": True, "false": False, "pending": None}[query.ok]
         every = [r for r in every if r["ok"] is wanted]
     start = (query.page - 1) * query.page_size
-    public_params = {k: v for k, v in action.params.items() if k not in ("app_pk", "wecom_tag_ids")}
+    public_params = {k: v for k, v in action.params.items() if k not in ("app_pk", "add", "remove")}
     return {"id": action.id, "corp_id": action.corp_id, "kind": action.kind, "target": action.target,
             "params": public_params, "actor": action.actor, "created_at": action.created_at.isoformat(),
             "job": public(s.get_one(JobRun, action.job_id)), "counts": counted,

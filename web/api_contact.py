@@ -34,6 +34,7 @@ from web.schemas.common import CorpQuery, Deleted, Items
 from web.schemas.contact import (CodeChange, CodeIn, CodeOut, CodeQuery, SettingsChange, SettingsOut,
                                  WelcomeMessageIn, WelcomeOut)
 from web.scope import corp_and_app
+from web.welcome_parts import attachment_count, group_qr_problems
 
 bp = Blueprint("api_contact", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -113,7 +114,8 @@ def _checked_code(s: Session, corp_id: str, body: dict[str, Any], base: dict[str
     backups = _userids(s, corp_id, body, "backups", None) if "backups" in body else base["backups"]
     problems = code_errors(fields, members, backups)
     if welcome:
-        problems |= welcome_errors(welcome.get("text", ""), len(welcome.get("material_ids") or []), "code")
+        problems |= welcome_errors(welcome.get("text", ""), attachment_count(welcome), "code")
+        problems |= group_qr_problems(s, corp_id, welcome.get("group_code_id"))
     if problems:
         raise ApiError(422, "invalid", "the channel code has errors", problems)
     tag_ids = _wecom_tag_ids(s, corp_id, body["tag_ids"] or []) if "tag_ids" in body else base["tag_ids"]
@@ -133,6 +135,8 @@ def _set_welcome(s: Session, code: ChannelCode, welcome: dict[str, Any]) -> None
         old.deleted_at = utcnow()
     if welcome:
         s.add(WelcomeMessage(corp_id=code.corp_id, scope="code", code_id=code.id, text=welcome.get("text", ""),
+                             group_code_id=welcome.get("group_code_id"),
+                             group_qr_as=welcome.get("group_qr_as") or "image",
                              material_ids=list(welcome.get("material_ids") or [])))
 
 
@@ -266,7 +270,8 @@ def delete_code(code_id: int) -> Any:
 # -- welcome messages ------------------------------------------------------------------------------------
 def _welcome_json(w: WelcomeMessage) -> dict[str, Any]:
     return {"id": w.id, "scope": w.scope, "userid": w.userid, "code_id": w.code_id, "text": w.text,
-            "material_ids": w.material_ids, "start_minute": w.start_minute, "end_minute": w.end_minute}
+            "material_ids": w.material_ids, "start_minute": w.start_minute, "end_minute": w.end_minute,
+            "group_code_id": w.group_code_id, "group_qr_as": w.group_qr_as}
 
 
 @bp.post("/welcome-messages")
@@ -276,7 +281,7 @@ def _welcome_json(w: WelcomeMessage) -> dict[str, Any]:
 def create_welcome(body: WelcomeMessageIn) -> Any:
     """A default welcome, or one member's; optionally only between start_minute and end_minute."""
     scope = body.scope
-    problems = welcome_errors(body.text, len(body.material_ids), scope)
+    problems = welcome_errors(body.text, attachment_count(body.model_dump()), scope)
     if scope == "staff" and not body.userid:
         problems["userid"] = "required for a member's welcome"
     window = (body.start_minute, body.end_minute)
@@ -287,8 +292,12 @@ def create_welcome(body: WelcomeMessageIn) -> Any:
     with _runtime().WriteSession.begin() as s:
         corp_id, _ = corp_and_app(s, body.corp_id)
         _check_materials(s, corp_id, body.material_ids)
+        qr = group_qr_problems(s, corp_id, body.group_code_id)
+        if qr:
+            raise ApiError(422, "invalid", "the welcome message has errors", qr)
         row = WelcomeMessage(corp_id=corp_id, scope=scope, userid=body.userid, text=body.text,
-                             material_ids=list(body.material_ids), start_minute=window[0], end_minute=window[1])
+                             material_ids=list(body.material_ids), start_minute=window[0], end_minute=window[1],
+                             group_code_id=body.group_code_id, group_qr_as=body.group_qr_as)
         s.add(row)
         s.flush()
         audit(s, "welcome.create", f"welcome:{row.id}", scope=scope)
@@ -324,7 +333,7 @@ def delete_welcome(welcome_id: int) -> Any:
 
 # -- settings --------------------------------------------------------------------------------------------
 SETTINGS = ("mask_mobile_for_members", "recycle_retention_days", "notify_manager_on_loss", "allow_stage_skip",
-            "allow_reopen_lost", "notify_owner_on_group_quit")
+            "allow_reopen_lost", "notify_owner_on_group_quit", "notify_manager_on_staff_delete")
 
 
 def _settings_json(row: CorpSettings) -> dict[str, Any]:

@@ -41,7 +41,8 @@ def _runtime() -> Any:
 def field_json(f: CustomField) -> dict[str, Any]:
     return {"id": f.id, "corp_id": f.corp_id, "subject": f.subject, "key": f.key, "label": f.label, "type": f.type,
             "options": list(f.options or []), "required": f.required, "unique": f.unique, "visible": f.visible,
-            "order": f.order}
+            "order": f.order, "enabled": f.enabled, "default": f.default, "decimals": f.decimals,
+            "with_time": f.with_time}
 
 
 def _live(s: Session, field_id: int) -> CustomField:
@@ -61,7 +62,7 @@ def list_fields(query: FieldQuery) -> Any:
     if corp_id:
         rows = rows.where(CustomField.corp_id == corp_id)
     if g.principal.is_member:
-        rows = rows.where(CustomField.visible.is_(True))
+        rows = rows.where(CustomField.visible.is_(True), CustomField.enabled.is_(True))
     with _runtime().Session() as s:
         items = [field_json(f) for f in s.scalars(rows.order_by(CustomField.corp_id, CustomField.order,
                                                                   CustomField.id))]
@@ -91,13 +92,16 @@ def create_field(body: FieldDefinition) -> Any:
 
 
 def _blockers(s: Session, f: CustomField, changes: dict[str, Any]) -> dict[str, str]:
-    """What stored values say against `changes`: values a narrowed choice list no longer allows, and values
+    """What stored values say against `changes`: values a narrowed choice list (or a number's places, a
+    date's time) no longer allows, and values
     shared by several customers (or groups) when the field becomes unique."""
     model = VALUE_MODELS.get(f.subject)  # a lead's values live on the lead (models/lead.py): none checked here
     rows = s.execute(select(model.value, model.text).where(model.field_id == f.id)).all() if model else []
     out: dict[str, str] = {}
-    if "options" in changes:
-        narrowed = replace(spec_of(f), options=tuple(changes["options"]))
+    narrowing = [k for k in ("options", "decimals", "with_time") if k in changes]
+    if narrowing:
+        updates: dict[str, Any] = {k: tuple(v) if k == "options" else v for k, v in changes.items() if k in narrowing}
+        narrowed = replace(spec_of(f), **updates)
         bad = 0
         for value, _ in rows:
             try:
@@ -105,7 +109,8 @@ def _blockers(s: Session, f: CustomField, changes: dict[str, Any]) -> dict[str, 
             except ValueError:
                 bad += 1
         if bad:
-            out["options"] = f"{bad} {f.subject}(s) hold a choice this removes"
+            out[narrowing[0]] = (f"{bad} {f.subject}(s) hold a choice this removes" if narrowing[0] == "options"
+                                 else f"{bad} {f.subject}(s) hold a value this change would not allow")
     if changes.get("unique") and not f.unique:
         shared = sum(1 for n in Counter(text for _, text in rows).values() if n > 1)
         if shared:
@@ -124,7 +129,7 @@ def update_field(field_id: int, body: FieldChange) -> Any:
         problems = definition_errors(change, spec_of(f))
         if problems:
             raise ApiError(422, "invalid", "the field definition has errors", problems)
-        changes = clean_definition(change)
+        changes = clean_definition(change, spec_of(f))
         blockers = _blockers(s, f, changes)
         if blockers:
             raise ApiError(409, "conflict", "stored values stand in the way of this change", blockers)

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from handlers.kf import OPEN_STATES, end_session, kf_settings
 from handlers.registry import HandlerContext
 from jobs.queue import enqueue_outbox
-from models import App, Corp, KfAccount, KfScene, KfServicer, KfSession, Message, Role
+from models import App, Corp, KfAccount, KfScene, KfServicer, KfSession, Message, Role, Staff
+from models.directory import OrgChart
 from models.db import utcnow
 from models.kf import MAX_ACCOUNTS_PER_CORP, ServicerStatus, SessionState
 from web import errors
@@ -25,9 +26,9 @@ from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.schemas.common import CorpQuery, DeletedId, Items, Page
-from web.schemas.kf import (AccountChange, AccountIn, AccountOut, KfSettingsChange, KfSettingsOut,
-                            SceneIn,
-                            ServicerRemoved, ServicersIn, SessionDetail, SessionOut, SessionQuery)
+from web.schemas.kf import (MAX_SERVICERS_PER_CALL, AccountChange, AccountIn, AccountOut, KfSettingsChange,
+                            KfSettingsOut, SceneIn, ServicerRemoved, ServicersIn, SessionDetail, SessionOut,
+                            SessionQuery)
 from web.scope import corp_and_app
 
 bp = Blueprint("api_kf", __name__, url_prefix="/api/v1")
@@ -155,6 +156,24 @@ def delete_account(account_pk: int) -> Any:
 
 
 # -- servicers and scenes ------------------------------------------------------------------------------------
+def _department_members(s: Session, corp_id: str, departments: list[int]) -> list[str]:
+    """Active members of `departments` and the departments below them (models/directory.OrgChart); 422 for a
+    department the corp does not have, or one with nobody active in it."""
+    if not departments:
+        return []
+    chart = OrgChart.load(s, corp_id)
+    known = {d for d in chart.leaders}
+    unknown = sorted(set(departments) - known)
+    if unknown:
+        raise ApiError(422, "invalid", "the servicers have errors", {"departments": f"no departments {unknown}"})
+    members = chart.members_of(chart.below(set(departments)))
+    active = sorted(s.scalars(select(Staff.userid).where(Staff.corp_id == corp_id, Staff.userid.in_(members),
+                                                         Staff.status == "active")))
+    if not active:
+        raise ApiError(422, "invalid", "the servicers have errors", {"departments": "nobody active in them"})
+    return active
+
+
 @bp.post("/kf/accounts/<id:account_pk>/servicers")
 @require(Role.admin)
 @endpoint("Add receptionists (202: kf/servicer/add)", body=ServicersIn, response=AccountOut, status=202)
@@ -162,8 +181,14 @@ def add_servicers(account_pk: int, body: ServicersIn) -> Any:
     userids = body.userids
     if len(set(userids)) != len(userids):
         raise ApiError(422, "invalid", "the servicers have errors", {"userids": "different userids"})
+    if not userids and not body.departments:
+        raise ApiError(422, "invalid", "the servicers have errors", {"userids": "give userids or departments"})
     with _runtime().WriteSession.begin() as s:
         account = _live_account(s, account_pk)
+        userids = list(dict.fromkeys(userids + _department_members(s, account.corp_id, body.departments)))
+        if len(userids) > MAX_SERVICERS_PER_CALL:
+            raise ApiError(422, "invalid", "the servicers have errors",
+                           {"departments": f"{len(userids)} people: at most {MAX_SERVICERS_PER_CALL} at a time"})
         known = set(s.scalars(select(KfServicer.userid).where(KfServicer.account_pk == account.id)))
         new = [u for u in userids if u not in known]
         for userid in new:

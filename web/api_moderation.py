@@ -1,9 +1,8 @@
 """Admin API for conversation oversight (manual 004 §7.2-7.4, §9.3, §9.5, §9.13, §10.2): sensitive-word
 rules and their alerts (with review), who is alerted and the reply limit, the working-hours calendar,
-reply timeouts, message templates and staff broadcasts.
+reply timeouts and message templates. Staff broadcasts are web/api_broadcasts.py.
 
-A broadcast is an outbox row answered 202; `GET /broadcasts/<id>` shows what WeCom answered. Every
-change touches its own rows only, except a rule change, which also renews the corp's `rules_stamp` so
+Every change touches its own rows only, except a rule change, which also renews the corp's `rules_stamp` so
 every process rebuilds its word matcher.
 """
 
@@ -13,14 +12,13 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, g, jsonify
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from handlers.moderation import moderation_settings, plan_staff_message
-from models.corp import messaging_app
+from handlers.moderation import moderation_settings
 from models import Message, Role
 from models.db import get_or_create, utcnow
-from models.moderation import Broadcast, MessageTemplate, ReplyTimeout, SensitiveAlert, SensitiveRule, WorkCalendar
+from models.moderation import MessageTemplate, ReplyTimeout, SensitiveAlert, SensitiveRule, WorkCalendar
 from rules import templates, working_hours
 from rules.sensitive import SEPARATOR, split_words
 from web import errors
@@ -30,11 +28,10 @@ from web.auth import audit, require
 from web.endpoint import endpoint
 from web.errors import ApiError
 from web.schemas.common import CorpQuery, DeletedId, Page
-from web.schemas.moderation import (MAX_WORD_CHARS, MAX_WORDS_CHARS, AlertOut, AlertQuery, AlertReview, BroadcastIn,
-                                    BroadcastOut, BroadcastQuery, ModerationSettingsChange, ModerationSettingsOut,
-                                    ReplyTimeoutOut, RuleChange, RuleIn, RuleOut, RuleQuery, TemplateChange,
-                                    TemplateIn, TemplateOut, TemplateQuery, TimeoutQuery, WorkingHoursIn,
-                                    WorkingHoursOut)
+from web.schemas.moderation import (MAX_WORD_CHARS, MAX_WORDS_CHARS, AlertOut, AlertQuery, AlertReview,
+                                    ModerationSettingsChange, ModerationSettingsOut, ReplyTimeoutOut, RuleChange,
+                                    RuleIn, RuleOut, RuleQuery, TemplateChange, TemplateIn, TemplateOut, TemplateQuery,
+                                    TimeoutQuery, WorkingHoursIn, WorkingHoursOut)
 from web.scope import corp_and_app
 
 bp = Blueprint("api_moderation", __name__, url_prefix="/api/v1")
@@ -163,6 +160,11 @@ def _alerts_json(s: Session, alerts: list[SensitiveAlert]) -> list[dict[str, Any
           response=Page[AlertOut])
 def list_alerts(query: AlertQuery) -> Any:
     """§7.4.1: by review state, time, rule or category, sender (staff) and customer; newest first."""
+    return page_rows(alert_rows(query), _alerts_json, query)
+
+
+def alert_rows(query: AlertQuery) -> Select:
+    """The alerts `query` asks for in this token's corps, newest first (the list, its CSV and its counts)."""
     rows = _scoped(select(SensitiveAlert), SensitiveAlert.corp_id)
     for value, column in ((query.status, SensitiveAlert.review_status), (query.category, SensitiveAlert.category),
                           (query.rule_id, SensitiveAlert.rule_pk), (query.staff, SensitiveAlert.userid),
@@ -170,7 +172,7 @@ def list_alerts(query: AlertQuery) -> Any:
         if value:
             rows = rows.where(column == value)
     rows = time_filter(rows, SensitiveAlert.at, query)
-    return page_rows(rows.order_by(SensitiveAlert.at.desc(), SensitiveAlert.id.desc()), _alerts_json, query)
+    return rows.order_by(SensitiveAlert.at.desc(), SensitiveAlert.id.desc())
 
 
 @bp.patch("/sensitive-alerts/<id:alert_pk>")
@@ -369,77 +371,3 @@ def delete_template(template_pk: int) -> Any:
         row.deleted_at = utcnow()
         audit(s, "message_template.delete", f"message_template:{row.id}")
     return jsonify({"deleted": template_pk})
-
-
-# -- staff broadcasts -----------------------------------------------------------------------------------------
-def _recipients(body: BroadcastIn) -> tuple[list[str], list[int]]:
-    if not body.userids and not body.departments:
-        _invalid({"userids": "name at least one staff member or department"}, "broadcast")
-    return list(dict.fromkeys(body.userids)), list(dict.fromkeys(body.departments))
-
-
-def _content(s: Session, corp_id: str, body: BroadcastIn) -> tuple[int | None, dict[str, str], str, dict[str, Any]]:
-    """(template pk, values, msgtype, rendered body): from an enabled broadcast template and its values,
-    or given as msgtype and body without variables."""
-    if body.template_id is not None:
-        template_pk = body.template_id
-        template = s.get(MessageTemplate, template_pk)
-        if template is None or template.deleted_at is not None or template.corp_id != corp_id \
-                or template.category != templates.BROADCAST or not template.enabled:
-            raise ApiError(422, "invalid", "the broadcast has errors",
-                           {"template_id": "an enabled broadcast template of this corp"})
-        values = body.values
-        _invalid(templates.value_errors(list(template.variables), values), "broadcast")
-        msgtype, content = template.msgtype, templates.render(template.msgtype, template.body, values)
-    else:
-        template_pk, values, msgtype, content = None, {}, body.msgtype, body.body  # type: ignore[assignment]  # None is checked by template_errors
-        _invalid(templates.template_errors(templates.BROADCAST, msgtype, content, []), "broadcast")
-    _invalid(templates.body_errors(msgtype, content, rendered=True), "broadcast")
-    return template_pk, values, msgtype, content
-
-
-@bp.get("/broadcasts")
-@require(Role.admin)
-@endpoint("Staff broadcasts with WeCom's delivery result", query=BroadcastQuery, response=Page[BroadcastOut])
-def list_broadcasts(query: BroadcastQuery) -> Any:
-    """§9.5: newest first; by state and creator."""
-    rows = _scoped(select(Broadcast), Broadcast.corp_id)
-    if query.status:
-        rows = rows.where(Broadcast.status == query.status)
-    if query.created_by:
-        rows = rows.where(Broadcast.created_by == query.created_by)
-    return page(rows.order_by(Broadcast.created_at.desc(), Broadcast.id.desc()), Broadcast.public, query)
-
-
-@bp.post("/broadcasts")
-@require(Role.admin)
-@endpoint("Send an app message to staff (202: message/send)", body=BroadcastIn, response=BroadcastOut, status=202)
-def create_broadcast(body: BroadcastIn) -> Any:
-    """Send an app message to staff now (202); WeCom's answer lands on the broadcast."""
-    name = body.name
-    userids, parties = _recipients(body)
-    with _runtime().WriteSession.begin() as s:
-        corp_id, _ = corp_and_app(s, body.corp_id)
-        template_pk, values, msgtype, content = _content(s, corp_id, body)
-        app = messaging_app(s, corp_id)
-        if app is None:
-            raise ApiError(409, "conflict", f"corp {corp_id} has no app with an agentid to send app messages")
-        row = Broadcast(corp_id=corp_id, app_pk=app[0], name=name, template_pk=template_pk, template_values=values,
-                        userids=userids, departments=parties, msgtype=msgtype, body=content,
-                        created_by=g.principal.name)
-        s.add(row)
-        s.flush()
-        plan_staff_message(s, corp_id, f"broadcast:{row.id}", msgtype, content, userids, parties,
-                           broadcast_pk=row.id, app=app)
-        audit(s, "broadcast.create", f"broadcast:{row.id}", name=name, userids=userids, departments=parties)
-        broadcast_pk = row.id
-    with _runtime().Session() as s:
-        return jsonify(s.get(Broadcast, broadcast_pk).public()), 202
-
-
-@bp.get("/broadcasts/<id:broadcast_pk>")
-@require(Role.admin)
-@endpoint("One broadcast: status, msgid, invalid users and departments", response=BroadcastOut)
-def get_broadcast(broadcast_pk: int) -> Any:
-    with _runtime().Session() as s:
-        return jsonify(_mine(s.get(Broadcast, broadcast_pk), "broadcast", broadcast_pk).public())

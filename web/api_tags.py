@@ -8,6 +8,7 @@ API changes). Colour and description are ours and change at once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
@@ -28,6 +29,7 @@ from web.schemas.common import CorpBody, Items
 from web.schemas.jobs import Started
 from web.schemas.tags import Deleting, TagChange, Tagged, TagGroupIn, TagGroupOut, Tagging, TagUpdated
 from web.scope import corp_and_app
+from web.tag_marks import tag_marks
 
 bp = Blueprint("api_tags", __name__, url_prefix="/api/v1")
 errors.register(bp)
@@ -56,6 +58,7 @@ def _tag_json(t: Tag) -> dict[str, Any]:
 def _group_json(grp: TagGroup) -> dict[str, Any]:
     return {"id": grp.id, "corp_id": grp.corp_id, "group_id": None if is_pending(grp.group_id) else grp.group_id,
             "name": grp.name, "order": grp.order, "pending": is_pending(grp.group_id), "strategy_id": grp.strategy_id,
+            "exclusive": grp.exclusive,
             "tags": [_tag_json(t) for t in sorted(grp.tags, key=lambda t: -t.order) if t.deleted_at is None]}
 
 
@@ -98,7 +101,7 @@ def create_group(body: TagGroupIn) -> Any:
         count = len(s.scalars(select(Tag.id).where(Tag.corp_id == corp_id, Tag.deleted_at.is_(None))).all())
         if count + len(names) > MAX_CORP_TAGS:
             raise ApiError(422, "invalid", f"a corp has at most {MAX_CORP_TAGS} tags", {"tags": "too many"})
-        group = TagGroup(corp_id=corp_id, group_id=pending_id(), name=name, order=body.order)
+        group = TagGroup(corp_id=corp_id, group_id=pending_id(), name=name, order=body.order, exclusive=body.exclusive)
         s.add(group)
         s.flush()
         for i, tag in enumerate(tags):
@@ -116,12 +119,12 @@ def create_group(body: TagGroupIn) -> Any:
 
 @bp.patch("/tags/<id:tag_pk>")
 @require(Role.admin)
-@endpoint("Rename a tag (202: edit_corp_tag) or set its colour/description", body=TagChange, response=TagUpdated,
-          status=202)
+@endpoint("Rename or reorder a tag (202: edit_corp_tag) or set its colour/description", body=TagChange,
+          response=TagUpdated, status=202)
 def update_tag(tag_pk: int, body: TagChange) -> Any:
     given = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     if not given:
-        raise ApiError(422, "invalid", "the tag has errors", {"body": "give name, colour or description"})
+        raise ApiError(422, "invalid", "the tag has errors", {"body": "give name, order, colour or description"})
     rows: list[Outbox] = []
     with _runtime().WriteSession.begin() as s:
         tag = _live_tag(s, tag_pk)
@@ -131,22 +134,36 @@ def update_tag(tag_pk: int, body: TagChange) -> Any:
                 setattr(tag, field, given[field])
                 changes[field] = given[field]
         name = given.get("name", tag.name)
-        if name != tag.name:
-            if is_pending(tag.tag_id):
-                raise ApiError(409, "conflict", "the tag is still being created in WeCom")
-            if s.scalar(select(Tag.id).where(Tag.group_pk == tag.group_pk, Tag.name == name, Tag.id != tag.id,
-                                             Tag.deleted_at.is_(None))) is not None:
-                raise ApiError(422, "invalid", "the tag has errors", {"name": "a tag of that name is in the group"})
-            _, app_pk = corp_and_app(s, tag.corp_id)
-            ctx = HandlerContext(session=s, corp_id=tag.corp_id, app_pk=app_pk)
-            rows.append(ctx.outbox("edit_tag", {"app_pk": app_pk, "tag_pk": tag.id, "name": name},
-                                   key=f"edit_tag:{tag.id}:{uuid.uuid4().hex}"))
-            changes["name"] = name
+        taken = select(Tag.id).where(Tag.group_pk == tag.group_pk, Tag.name == name, Tag.id != tag.id,
+                                     Tag.deleted_at.is_(None))
+        row, wecom_changes = plan_corp_tag_edit(s, tag, tag.tag_id, given, "edit_tag", "tag_pk", "tag",
+                                                lambda: s.scalar(taken) is not None)
+        if row is not None:
+            rows.append(row)
+            changes.update(wecom_changes)
         audit(s, "tag.update", f"tag:{tag.id}", **changes)
         body_out = {**_tag_json(tag), "name_pending": name if name != tag.name else None}
     _enqueue_after_commit(rows)
     with _runtime().Session() as s:
         return jsonify({**body_out, **_tag_json(s.get(Tag, tag_pk))}), 202 if rows else 200
+
+
+def plan_corp_tag_edit(s: Session, row: Tag | TagGroup, wecom_id: str, given: dict[str, Any], job: str, pk_arg: str,
+                       what: str, name_taken: Callable[[], bool]) -> tuple[Outbox | None, dict[str, Any]]:
+    """The edit_corp_tag outbox row (`job`: edit_tag or edit_tag_group) for the name/order in `given` that
+    differ from `row`'s, and those changes; (None, {}) when none do. 409 while WeCom is still creating the
+    tag or group; 422 when the new name is taken (`name_taken`)."""
+    changes: dict[str, Any] = {k: given[k] for k in ("name", "order") if k in given and given[k] != getattr(row, k)}
+    if not changes:
+        return None, {}
+    if is_pending(wecom_id):
+        raise ApiError(409, "conflict", f"the {what} is still being created in WeCom")
+    if "name" in changes and name_taken():
+        raise ApiError(422, "invalid", f"the {what} has errors", {"name": f"a {what} of that name exists"})
+    _, app_pk = corp_and_app(s, row.corp_id)
+    out = HandlerContext(session=s, corp_id=row.corp_id, app_pk=app_pk).outbox(
+        job, {"app_pk": app_pk, pk_arg: row.id, **changes}, key=f"{job}:{row.id}:{uuid.uuid4().hex}")
+    return out, changes
 
 
 def _delete(s: Session, corp_id: str, target: str, tag_ids: list[str], group_ids: list[str]) -> Outbox:
@@ -201,14 +218,6 @@ def sync_tags(body: CorpBody) -> Any:
 
 
 # -- tagging a customer ----------------------------------------------------------------------------------------
-def wecom_tag_ids(s: Session, corp_id: str, pks: list[int], key: str) -> list[str]:
-    """WeCom's ids of our tags `pks` (422 naming `key` when one is unknown or not in WeCom yet)."""
-    tags = s.scalars(select(Tag).where(Tag.corp_id == corp_id, Tag.id.in_(pks), Tag.deleted_at.is_(None))).all()
-    if len(tags) != len(set(pks)) or any(is_pending(t.tag_id) for t in tags):
-        raise ApiError(422, "invalid", "unknown tag", {key: "every tag must exist in WeCom"})
-    return [t.tag_id for t in tags]
-
-
 @bp.post("/customers/<id:customer_id>/tags")
 @require(Role.member)
 @endpoint("Tag a customer (mark_tag) for one follower", body=Tagging, response=Tagged, status=202)
@@ -254,8 +263,7 @@ def mark_customer_tags(customer_id: int, body: Tagging) -> dict[str, Any]:
             if principal.is_member:
                 raise ApiError(404, "not_found", f"no customer {customer_id}")
             raise ApiError(422, "invalid", "the tagging has errors", {"userid": f"{userid} is not a follower"})
-        add_ids = wecom_tag_ids(s, customer.corp_id, add, "add")
-        remove_ids = wecom_tag_ids(s, customer.corp_id, remove, "remove")
+        add_ids, remove_ids = tag_marks(s, customer.corp_id, add, remove)
         _, app_pk = corp_and_app(s, customer.corp_id)
         row = plan_mark_tag(HandlerContext(session=s, corp_id=customer.corp_id, app_pk=app_pk), customer, userid,
                             add_ids, remove_ids, _actor())

@@ -22,9 +22,10 @@ TAKEN = "already used by another {what}"
 
 
 def live_fields(subject: str, corps: Any) -> Select:
-    """The live fields of `subject` in `corps` (a corp id or a collection of them) that this token may
-    see (members: the visible ones), in their order."""
-    query = select(CustomField).where(CustomField.subject == subject, CustomField.deleted_at.is_(None))
+    """The live, enabled fields of `subject` in `corps` (a corp id or a collection of them) that this token
+    may see (members: the visible ones), in their order."""
+    query = select(CustomField).where(CustomField.subject == subject, CustomField.deleted_at.is_(None),
+                                      CustomField.enabled.is_(True))
     query = query.where(CustomField.corp_id == corps if isinstance(corps, str) else CustomField.corp_id.in_(corps))
     if g.principal.is_member:
         query = query.where(CustomField.visible.is_(True))

@@ -12,6 +12,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from customer_world import all_rows, build
+from models import Channel
 
 HUGE_IDS = ["99999999999999999999", "9223372036854775808"]
 EDGE_DAYS = ["0001-01-01", "9999-12-31"]
@@ -143,6 +144,8 @@ RANGE_PARTNER = {"from": {"to": "2026-11-30"}, "to": {"from": "2026-11-01"}}  # 
 def test_dates_and_times_at_the_calendars_edges_are_a_400_naming_the_filter(app, client, runtime, admin,  # type: ignore[no-untyped-def]
                                                                               doc) -> None:
     build(runtime)
+    with runtime.WriteSession.begin() as s:  # channel 1, for its report's from/to
+        s.add(Channel(corp_id="wwtestcorp000001", name="门店", scene="海报"))
     cases = [(rule, p["name"], fmt) for method, rule, _ in api_routes(app) if method == "GET"
              for p in operation(doc, method, rule)["parameters"] if p["in"] == "query"
              for t, fmt in kinds(doc, p["schema"]) if fmt in ("date", "date-time")]

@@ -45,7 +45,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "sop_id": "sop_id", "step_id": "step_id", "task_id": "task_id",
           "message_id": "message_id", "role_id": "role_id",
           "download_id": "download_id", "bulk_id": "bulk_id",
-          "rule_id": "smart_tag_rule_id", "segment_id": "segment_id"}
+          "rule_id": "smart_tag_rule_id", "segment_id": "segment_id",
+          "channel_id": "channel_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id",
@@ -96,7 +97,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_moderation.create_template": {"name": "evil", "category": "broadcast", "msgtype": "text",
                                        "body": {"content": "evil"}},
     "api_moderation.update_template": {"enabled": False},
-    "api_moderation.create_broadcast": {"name": "evil", "userids": ["zhangsan"], "msgtype": "text",
+    "api_broadcasts.create_broadcast": {"name": "evil", "userids": ["zhangsan"], "msgtype": "text",
                                         "body": {"content": "evil"}},
     "api_tokens.create_api_token": {"name": "evil", "role": "super_admin"},
     "api_follow_ups.create_follow_up": {"customer_id": "customer_id", "text": "evil", "userid": "zhangsan",
@@ -174,6 +175,11 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_roles.put_seats": {"limit": 1},
     "api_roles.put_system": {"on": False},
     "api_bulk_actions.create_bulk_action": {"kind": "delete", "ids": []},  # ids: corp A's customer (body_for_a)
+    "api_tag_library.add_tags": {"tags": [{"name": "evil"}]},
+    "api_tag_library.update_group": {"name": "evil", "exclusive": True},
+    "api_welcome.update_welcome": {"text": "evil"},
+    "api_channels.create_channel": {"name": "evil", "scene": "evil"},
+    "api_channels.update_channel": {"name": "evil"},
 }
 # body keys whose value names a row of corp A (a key of its ids)
 REFS = {"customer_id", "stage_id", "type_id", "company_id", "industry_id", "reason_id"}

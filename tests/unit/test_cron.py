@@ -23,4 +23,5 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
                     ("sop_tick", "maintenance", 60), ("tasks_tick", "maintenance", 60),
                     ("mass_messages_tick", "maintenance", 60),
                     ("purge_downloads_job", "maintenance", 3600),
-                    ("smart_tags_daily_job", "maintenance", 3600)}
+                    ("smart_tags_daily_job", "maintenance", 3600),
+                    ("pool_scan_job", "maintenance", 3600), ("send_due_broadcasts", "maintenance", 60)}

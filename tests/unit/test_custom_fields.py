@@ -28,15 +28,19 @@ def world(runtime) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return build(runtime)
 
 
-@pytest.fixture
-def fields(client, make_token, world) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    admin = make_token("admin")
+def define(client, admin, bodies: list[dict[str, Any]]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The fields `bodies` define, through the API: key → id."""
     out = {}
-    for body in FIELDS:
+    for body in bodies:
         r = client.post("/api/v1/custom-fields", json=body | {"corp_id": CORP_ID}, headers=admin)
         assert r.status_code == 201, r.get_data(as_text=True)
         out[body["key"]] = r.get_json()["id"]
     return out
+
+
+@pytest.fixture
+def fields(client, make_token, world) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return define(client, make_token("admin"), FIELDS)
 
 
 def put(client, headers, customer_id: int, body: Any):  # type: ignore[no-untyped-def]
@@ -55,7 +59,8 @@ def test_definitions_are_listed_in_order_and_members_see_only_visible_ones(clien
     assert [f["key"] for f in admin] == [f["key"] for f in FIELDS]
     assert admin[2] | {"id": 0} == {"id": 0, "corp_id": CORP_ID, "subject": "customer", "key": "level", "label": "等级", "type": "select",
                                     "options": ["A", "B", "C"], "required": False, "unique": False,
-                                    "visible": True, "order": 3}
+                                    "visible": True, "order": 3, "enabled": True, "default": None,
+                                    "decimals": None, "with_time": False}
     member = client.get("/api/v1/custom-fields", headers=make_token("member", userid="zhangsan")).get_json()["items"]
     assert "credit" not in {f["key"] for f in member} and len(member) == len(FIELDS) - 1
 

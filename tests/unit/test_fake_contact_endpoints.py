@@ -424,7 +424,10 @@ def test_add_and_get_contact_way(fake: FakeWeComServer, token: str) -> None:
     created = add_way(fake, token, remark="门店海报", skip_verify=False, party=[4])
     assert errcode(created) == 0
     config_id = created["config_id"]
-    assert created["qr_code"] == f"https://fake.invalid/qr/{config_id}.png"
+    assert created["qr_code"] == f"{fake.url}/fake/qr/{config_id}.png"
+    image = requests.get(created["qr_code"], timeout=5)  # a real PNG, served by the fake as WeCom's CDN does
+    assert image.headers["Content-Type"] == "image/png" and image.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert requests.get(f"{fake.url}/fake/qr/nosuchway.png", timeout=5).status_code == 404
     way = api(fake, "externalcontact/get_contact_way", token, json={"config_id": config_id})
     assert errcode(way) == 0
     assert way["contact_way"] == {"config_id": config_id, "type": 2, "scene": 2, "remark": "门店海报",

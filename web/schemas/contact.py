@@ -19,6 +19,9 @@ Kind = Literal[KINDS]  # type: ignore[valid-type]
 class WelcomeIn(Body):
     text: str = Field("", max_length=4000)
     material_ids: list[Id] = Field([], max_length=MAX_ATTACHMENTS)
+    group_code_id: Id | None = Field(None, description="a group code (群活码) whose join-way QR code the welcome "
+                                                       "carries (one more attachment)")
+    group_qr_as: Literal["image", "link"] = Field("image", description="the QR as an image, or a link to it")
 
 
 class CodeChange(Body):
@@ -88,6 +91,18 @@ class WelcomeMessageIn(CorpBody, WelcomeIn):
     end_minute: Minute | None = None
 
 
+class WelcomeChange(Body):
+    """What is given changes (a code's own welcome is changed through the code)."""
+
+    text: str | None = Field(None, max_length=4000)
+    material_ids: list[Id] | None = Field(None, max_length=MAX_ATTACHMENTS)
+    group_code_id: Id | None = Field(None, description="0 removes the group QR code")
+    group_qr_as: Literal["image", "link"] | None = None
+    userid: UserId | None = Field(None, description="a member's welcome: whose")
+    start_minute: Minute | None = None
+    end_minute: Minute | None = None
+
+
 class WelcomeOut(Out):
     id: int
     scope: str
@@ -95,6 +110,8 @@ class WelcomeOut(Out):
     code_id: int | None
     text: str
     material_ids: list[int]
+    group_code_id: int | None
+    group_qr_as: str
     start_minute: int | None
     end_minute: int | None
 
@@ -109,6 +126,8 @@ class SettingsChange(CorpBody):
     allow_reopen_lost: bool | None = Field(None, description="允许输单后重新启动 (off: lost is final)")
     notify_owner_on_group_quit: bool | None = Field(
         None, description="退群提醒: a customer group's owner gets an app message when a customer quits it")
+    notify_manager_on_staff_delete: bool | None = Field(
+        None, description="删好友预警: a member's manager gets an app message when the member deletes a customer")
 
 
 class SettingsOut(Out):
@@ -119,4 +138,5 @@ class SettingsOut(Out):
     allow_stage_skip: bool
     allow_reopen_lost: bool
     notify_owner_on_group_quit: bool
+    notify_manager_on_staff_delete: bool
 

@@ -4,7 +4,7 @@ recycle bin and custom field values."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -38,6 +38,26 @@ class BinQuery(PageQuery):
     keyword: str | None = Field(None, max_length=128, description="name, mobile or remark")
     deleted_from: Day | None = Field(None, description="corp-local day, inclusive")
     deleted_to: Day | None = Field(None, description="corp-local day, inclusive")
+
+
+class LostQuery(PageQuery):
+    keyword: str | None = Field(None, max_length=128, description="name, mobile or remark")
+    loss_type: Literal["deleted_by_staff", "deleted_by_customer", "staff_resigned"] | None = Field(
+        None, description="流失类型: 员工删除, 客户删除, 员工离职")
+    lost_from: Day | None = Field(None, description="corp-local day of the loss, inclusive")
+    lost_to: Day | None = Field(None, description="corp-local day of the loss, inclusive")
+
+
+class LostCustomer(Out):
+    customer_id: int
+    name: str
+    mobile: str
+    userid: str = Field(description="the member the customer was lost to (添加人)")
+    staff_name: str
+    loss_type: str
+    lost_at: dt.datetime | None
+    added_at: dt.datetime | None
+    remark: str
 
 
 class FieldValues(Body):

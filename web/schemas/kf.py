@@ -13,7 +13,7 @@ from models.kf import AssignRule, SessionState
 from models.knowledge import MAX_ANSWER_CHARS
 from rules.kf import text_bytes_problems
 from web.schemas.admin import TimeRange
-from web.schemas.common import Body, CorpBody, Out
+from web.schemas.common import Body, CorpBody, Id, Out, Query
 from web.schemas.messages import MessageOut
 
 MAX_QUESTION_CHARS, MAX_SIMILAR = 128, 20
@@ -86,11 +86,21 @@ class AccountOut(Out):
 
 
 class ServicersIn(Body):
-    userids: list[Text64] = Field(min_length=1, max_length=MAX_SERVICERS_PER_CALL, description="different userids")
+    """Receptionists by userid and/or by department (its active members and those of the departments below
+    it, from the synced directory); together at least one, at most MAX_SERVICERS_PER_CALL."""
+
+    userids: list[Text64] = Field([], max_length=MAX_SERVICERS_PER_CALL, description="different userids")
+    departments: list[Id] = Field([], max_length=MAX_SERVICERS_PER_CALL,
+                                  description="department ids: their members and those below them")
 
 
 class ServicerRemoved(Out):
     removed: str
+
+
+class SceneQrQuery(Query):
+    scene: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    scale: Annotated[int, Field(ge=1, le=20)] = Field(8, description="pixels per module")
 
 
 class SceneIn(Body):

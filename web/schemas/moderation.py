@@ -13,7 +13,7 @@ from models.moderation import BroadcastStatus, ReviewStatus, SensitiveCategory
 from rules import templates
 from rules.working_hours import MAX_HOLIDAYS
 from web.schemas.admin import TimeRange
-from web.schemas.common import MAX_ID, Body, CorpBody, Day, Id, Out, PageQuery
+from web.schemas.common import MAX_ID, Body, CorpBody, Day, Id, Instant, Out, PageQuery, Query
 from web.schemas.messages import MessageOut
 
 MAX_RULE_NAME = 10  # §7.3.2: 规则名称 最多 10 个字
@@ -80,6 +80,26 @@ class AlertQuery(TimeRange):
     rule_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     staff: str | None = Field(None, max_length=64)
     customer: str | None = Field(None, max_length=64, description="external_userid")
+
+
+class ContextQuery(Query):
+    before: Annotated[int, Field(ge=0, le=50)] = Field(5, description="messages before the hit")
+    after: Annotated[int, Field(ge=0, le=50)] = Field(5, description="messages after the hit")
+
+
+class AlertContext(Out):
+    alert_id: int
+    hit: MessageOut
+    before: list[MessageOut]
+    after: list[MessageOut]
+
+
+class StaffAlertCount(Out):
+    corp_id: str
+    userid: str | None = Field(description="the staff member who sent the hit (none: a customer's message)")
+    name: str
+    alerts: int
+    pending: int = Field(description="not reviewed yet")
 
 
 class AlertReview(Body):
@@ -211,6 +231,7 @@ class BroadcastIn(CorpBody):
     values: dict[str, Any] = Field({}, description="the template's variable → text")
     msgtype: MsgType | None = None
     body: AppBody | None = None
+    send_at: Instant | None = Field(None, description="schedule it (UTC); past or none: sent now")
 
 
 class BroadcastOut(Out):
@@ -232,3 +253,4 @@ class BroadcastOut(Out):
     created_by: str
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    send_at: dt.datetime | None = Field(description="when a scheduled broadcast goes (UTC)")

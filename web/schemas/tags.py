@@ -11,6 +11,9 @@ from web.schemas.common import Body, CorpBody, Id, Int32, Out
 MAX_NAME = 30  # WeCom: tag and group names are at most 30 characters
 MAX_COLOUR, MAX_DESCRIPTION = 16, 255
 
+EXCLUSIVE = "ours (互斥): a customer has at most one tag of the group; tagging one removes its siblings"
+MAX_BULK = 1000  # issue 17: a bulk action takes up to 1,000 selected customers
+
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
 Colour = Annotated[str, Field(max_length=MAX_COLOUR, description="ours only: WeCom has no tag colours")]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION)]
@@ -26,12 +29,15 @@ class TagGroupIn(CorpBody):
     name: TagName
     tags: list[TagIn] = Field(min_length=1, description="WeCom has no empty groups; names differ")
     order: Int32 = 0
+    exclusive: bool = Field(False, description=EXCLUSIVE)
 
 
 class TagChange(Body):
-    """Rename (a WeCom call: 202) and/or set colour and description (ours: 200). Give at least one."""
+    """Rename or reorder (a WeCom call: 202; a larger order comes first) and/or set colour and description
+    (ours: 200). Give at least one."""
 
     name: TagName | None = None
+    order: Int32 | None = None
     colour: Colour | None = None
     description: Description | None = None
 
@@ -65,6 +71,7 @@ class TagGroupOut(Out):
     order: int
     pending: bool
     strategy_id: int | None = Field(description="the rule group (规则组) of a rule-group tag group; null for corp tags")
+    exclusive: bool = Field(description=EXCLUSIVE)
     tags: list[TagOut]
 
 
@@ -78,3 +85,20 @@ class Tagged(Out):
     status: str = Field(description="of the mark_tag outbox row")
     userid: str
     tags: list[TagOut]
+
+
+class TagsIn(Body):
+    """Tags added to an existing group (add_corp_tag with its group_id): names differ from each other and
+    from the group's tags."""
+
+    tags: list[TagIn] = Field(min_length=1)
+
+
+class TagGroupChange(Body):
+    """Rename or reorder the group (edit_corp_tag: 202) and/or make it exclusive (ours: 200)."""
+
+    name: TagName | None = None
+    order: Int32 | None = None
+    exclusive: bool | None = Field(None, description=EXCLUSIVE)
+
+

@@ -27,6 +27,7 @@ from wecom.fake.call import (
 )
 from wecom.fake.corp_tags import NewTag
 from wecom.fake.errors import WeComError
+from wecom.fake.qr_images import qr_url
 from wecom.fake.state import FakeState
 
 MAX_STATE_CHARS = 30
@@ -203,7 +204,7 @@ def _welcome_message(body: dict[str, Any]) -> tuple[dict[str, Any] | None, list[
 
 def add_contact_way(server: _Server, call: Call) -> dict[str, Any]:
     """Create a 联系我 way (doc 92228): answers config_id, and qr_code for scene 2 (QR code) ways."""
-    way = server.state.add_contact_way(corpid_of(call), _checked_way(_new_way(body_object(call))))
+    way = server.state.add_contact_way(corpid_of(call), _checked_way(_new_way(body_object(call))), qr_url)
     return {key: way[key] for key in ("config_id", "qr_code") if key in way}
 
 

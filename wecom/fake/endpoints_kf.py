@@ -51,6 +51,7 @@ def account_add(server: _Server, call: Call) -> dict[str, Any]:
     body = body_object(call)
     name = _name(body_str(body, "name", 95006))
     media_id = body_str(body, "media_id", 40058)
+    server.state.media.check(corpid_of(call), media_id)
     return {"open_kfid": server.state.kf.add_account(corpid_of(call), name, media_id)}
 
 
@@ -62,6 +63,7 @@ def account_update(server: _Server, call: Call) -> dict[str, Any]:
         changes["name"] = _name(body_str(body, "name", 95006))
     if "media_id" in body:
         changes["media_id"] = body_str(body, "media_id", 40058)
+        server.state.media.check(corpid_of(call), changes["media_id"])
     server.state.kf.update_account(corpid_of(call), open_kfid, changes)
     return {}
 

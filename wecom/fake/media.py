@@ -2,7 +2,8 @@
 ``media``, answered as WeCom does (上传临时素材): ``{type, media_id, created_at}``, the media_id valid three
 days. WeCom's limits: every file over 5 bytes; image ≤ 10 MB JPG/PNG; voice ≤ 2 MB AMR (≤ 60 s, not checked
 here); video ≤ 10 MB MP4; file ≤ 20 MB. Errcodes (WeCom's global list): 40004 invalid media type, 40005
-unsupported file type, 40006 invalid file size, 40009 invalid image size, 44001 empty media. Tests read
+unsupported file type, 40006 invalid file size, 40009 invalid image size, 44001 empty media; a call that
+takes a media_id (kf/account/add and update) answers 40007 for one past its three days. Tests read
 what was uploaded from ``GET /fake/media`` and make it older with ``POST /fake/media/age``."""
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ MB = 1024 * 1024
 LIFETIME = 3 * 24 * 3600
 LIMITS = {"image": (10 * MB, (".jpg", ".jpeg", ".png"), 40009), "voice": (2 * MB, (".amr",), 40006),
           "video": (10 * MB, (".mp4",), 40006), "file": (20 * MB, (), 40006)}
-INVALID_TYPE, BAD_FILE_TYPE, BAD_SIZE, EMPTY_MEDIA = 40004, 40005, 40006, 44001
+INVALID_TYPE, BAD_FILE_TYPE, BAD_SIZE, EMPTY_MEDIA, INVALID_MEDIA_ID = 40004, 40005, 40006, 44001, 40007
+MEDIA_PREFIX = "fake-media-"
 
 
 class _Server(Protocol):
@@ -41,12 +43,22 @@ class MediaState:
             self._media.clear()
 
     def add(self, corpid: str, agentid: int | None, kind: str, filename: str, data: bytes) -> dict[str, Any]:
-        record: dict[str, Any] = {"media_id": f"fake-media-{secrets.token_urlsafe(24)}", "corpid": corpid,
+        record: dict[str, Any] = {"media_id": f"{MEDIA_PREFIX}{secrets.token_urlsafe(24)}", "corpid": corpid,
                                   "agentid": agentid, "type": kind, "filename": filename, "size": len(data),
                   "sha256": hashlib.sha256(data).hexdigest(), "created_at": int(time.time())}
         with self._lock:
             self._media[record["media_id"]] = record
         return record
+
+    def check(self, corpid: str, media_id: str) -> None:
+        """A media_id the fake issued must be the corp's and under three days old: 40007 (invalid media_id)
+        otherwise. Ids the fake never issued (tests' placeholders) pass, as before media/upload existed."""
+        if not media_id.startswith(MEDIA_PREFIX):
+            return
+        with self._lock:
+            record = self._media.get(media_id)
+        if record is None or record["corpid"] != corpid or time.time() - record["created_at"] >= LIFETIME:
+            raise WeComError(INVALID_MEDIA_ID, "invalid media_id")
 
     def age(self, seconds: int) -> None:
         with self._lock:

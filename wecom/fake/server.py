@@ -28,8 +28,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from wecom.fake import endpoints_contact as contact
 from wecom.fake import endpoints_kf as kf
 from wecom.fake import group_codes
-from wecom.fake import groups, media, oauth, transfers
-from wecom.fake import groupmsg
+from wecom.fake import groupmsg, groups, media, oauth, qr_images, transfers
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -348,6 +347,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     groups.add_group_control_routes(app, state.groups)
     media.add_media_routes(app, state)
     groupmsg.add_groupmsg_control_routes(app, state.groupmsg)
+    qr_images.add_qr_routes(app, state)
     return app
 
 

@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -388,9 +389,11 @@ class FakeState:
 
     # -- contact ways (联系我) -----------------------------------------------------------------------------
 
-    def add_contact_way(self, corpid: str, way: dict[str, Any]) -> dict[str, Any]:
+    def add_contact_way(self, corpid: str, way: dict[str, Any],
+                        qr_url: Callable[[str], str] = "https://fake.invalid/qr/{}.png".format) -> dict[str, Any]:
         """add_contact_way for an already well-formed ``way``: check its members, store it, return a copy
-        with ``config_id`` (and ``qr_code`` for scene 2: WeCom only makes QR codes for that scene)."""
+        with ``config_id`` (and ``qr_code``, ``qr_url(config_id)``, for scene 2: WeCom only makes QR codes
+        for that scene)."""
         with self._lock:
             if sum(1 for stored in self._contact_ways.values() if stored["corpid"] == corpid) \
                     >= MAX_API_CONTACT_WAYS:
@@ -399,7 +402,7 @@ class FakeState:
             config_id = secrets.token_hex(16)
             stored = {"corpid": corpid, "config_id": config_id, **copy.deepcopy(way)}
             if way["scene"] == 2:
-                stored["qr_code"] = f"https://fake.invalid/qr/{config_id}.png"
+                stored["qr_code"] = qr_url(config_id)
             self._contact_ways[config_id] = stored
             return _without_corpid(stored)
 
