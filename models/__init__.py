@@ -39,6 +39,7 @@ from models.moderation import (Broadcast, MessageTemplate, ModerationSettings, R
                                SensitiveRule, WorkCalendar)
 from models.radar import RadarLink, RadarOpen, RadarSettings, RadarTagged, RadarTagRule
 from models.sidebar import SidebarComponent, SidebarConfig
+from models.stats import BehaviorDay, GroupChatDay, StatsSync, VisitSettings
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -58,4 +59,5 @@ __all__ = [
     "RadarLink", "RadarOpen", "RadarSettings", "RadarTagged", "RadarTagRule", "SidebarComponent", "SidebarConfig",
     "InheritRule", "ItemStatus", "Transfer", "TransferItem", "TransferKind",
     "Pool", "PoolAction", "PoolMove", "PoolReturnReason", "PoolScan",
+    "BehaviorDay", "GroupChatDay", "StatsSync", "VisitSettings",
 ]
