@@ -144,6 +144,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_targets.bp)
     from web import api_transfers  # hand-overs (客户继承), resigned members, automatic inheritance
     app.register_blueprint(api_transfers.bp)
+    from web import api_stats  # statistics (数据管理): customers, staff, groups, the visit rule
+    app.register_blueprint(api_stats.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -1,0 +1,90 @@
+"""Whose figures, and which days, a statistics call (web/api_stats.py) covers.
+
+Whose: the members `web.sales_scope.members_in_scope` lets the caller act for (None: the corp, for an admin
+token), narrowed by `userid` or `department` (with its sub-departments) within that; naming a member past it
+is a 403, an unknown department a 404. Which days: `from`/`to` or `period`/`date` as the sales reports read
+them (web/sales_periods.py), by default the 30 corp-local days ending today. Each day is cut at the corp's
+local midnight (`bounds`), so a customer added at 23:30 Beijing time counts on that day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, case, literal
+from sqlalchemy.orm import Session
+
+from handlers.bot import corp_zone
+from models.db import utcnow
+from rules.calendar import local_midnight
+from web.errors import ApiError
+from web.sales_members import Directory
+from web.sales_periods import Window, window
+from web.sales_scope import members_in_scope
+from web.schemas.stats import StatsQuery
+
+DEFAULT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A statistics call's corp, zone, period and members (None: the whole corp)."""
+
+    corp_id: str
+    zone: ZoneInfo
+    period: Window
+    members: frozenset[str] | None
+
+    @property
+    def days(self) -> list[dt.date]:
+        count = (self.period.last - self.period.first).days + 1
+        return [self.period.first + dt.timedelta(days=n) for n in range(count)]
+
+    @property
+    def today(self) -> dt.date:
+        return utcnow().astimezone(self.zone).date()
+
+    def previous(self) -> Window:
+        """The as many days just before the period (the 环比's "previous")."""
+        length = self.period.last - self.period.first + dt.timedelta(days=1)
+        first, last = self.period.first - length, self.period.first - dt.timedelta(days=1)
+        return Window(first, last, local_midnight(first, self.zone), self.period.start)
+
+    def day_of(self, column: ColumnElement[dt.datetime]) -> ColumnElement[int]:
+        """SQL: the index in `days` of the local day `column` falls on (-1 outside): one CASE on the days'
+        UTC bounds, exact across a daylight-saving change, and the same on SQLite and MariaDB."""
+        ends = [local_midnight(day + dt.timedelta(days=1), self.zone) for day in self.days]
+        return case(*((column < end, literal(n)) for n, end in enumerate(ends)), else_=literal(-1))
+
+
+def frame(s: Session, corp_id: str, query: StatsQuery) -> Frame:
+    zone = corp_zone(s, corp_id)
+    if query.from_ is None and query.to is None and query.period is None and query.date is None:
+        last = utcnow().astimezone(zone).date()
+        first = last - dt.timedelta(days=DEFAULT_DAYS - 1)
+        period = Window(first, last, local_midnight(first, zone), local_midnight(last + dt.timedelta(days=1), zone))
+    else:
+        period = window(s, corp_id, query)
+    return Frame(corp_id, zone, period, _members(s, corp_id, query))
+
+
+def _members(s: Session, corp_id: str, query: StatsQuery) -> frozenset[str] | None:
+    if sum((query.userid is not None, query.department is not None, query.all)) > 1:
+        raise ApiError(400, "bad_request", "userid: give one of userid, department and all",
+                       {"userid": "give one of userid, department and all"})
+    allowed = members_in_scope(s, corp_id)
+    if query.userid is not None:
+        if allowed is not None and query.userid not in allowed:
+            raise ApiError(403, "forbidden", f"{query.userid} is not a member whose figures you may see")
+        return frozenset({query.userid})
+    if query.department is not None:
+        directory = Directory.load(s, corp_id)
+        chosen = directory.members_of(directory.subtree(query.department))
+        return frozenset(chosen if allowed is None else chosen & allowed)
+    return None if allowed is None else frozenset(allowed)
+
+
+def change(current: int, previous: int) -> float | None:
+    """环比: (current - previous) / previous, 4 places; None when previous is 0."""
+    return round((current - previous) / previous, 4) if previous else None
