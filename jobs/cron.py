@@ -7,7 +7,8 @@ every minute, a full customer-group sync of every corp (jobs.group_sync.sync_all
 link radar's batched digests (jobs.radar.radar_digest_job) every minute, hand-overs' polls and held groups
 (jobs.transfers.transfers_tick) and the 10:00 automatic inheritance (jobs.inherit.inherit_job, claimed once a
 corp-local day) every 5 minutes, the public pool's daily recycle scan (jobs.pool_scan.pool_scan_job, each corp
-once per local day) hourly."""
+once per local day) hourly, WeCom's daily statistics (jobs.stats_sync.stats_sync_job, each corp once per local
+day) hourly."""
 
 from rq import cron
 
@@ -22,6 +23,7 @@ from jobs.maintenance import sweep_job
 from jobs.moderation import reply_timeouts_job
 from jobs.pool_scan import pool_scan_job
 from jobs.radar import radar_digest_job
+from jobs.stats_sync import stats_sync_job
 from jobs.recycle import purge_recycle_bin_job
 from jobs.transfers import TICK_EVERY, transfers_tick
 
@@ -38,3 +40,4 @@ cron.register(radar_digest_job, queue_name="maintenance", interval=60)
 cron.register(transfers_tick, queue_name="maintenance", interval=int(TICK_EVERY.total_seconds()))
 cron.register(inherit_job, queue_name="maintenance", interval=int(INHERIT_EVERY.total_seconds()))
 cron.register(pool_scan_job, queue_name="maintenance", interval=3600)
+cron.register(stats_sync_job, queue_name="maintenance", interval=3600)

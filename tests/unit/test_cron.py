@@ -19,4 +19,5 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
                     ("group_codes_recheck_job", "maintenance", 300),
                     ("sync_all_groups_job", "maintenance", 6 * 3600), ("radar_digest_job", "maintenance", 60),
                     ("transfers_tick", "maintenance", 300), ("inherit_job", "maintenance", 300),
-                    ("pool_scan_job", "maintenance", 3600)}
+                    ("pool_scan_job", "maintenance", 3600),
+                    ("stats_sync_job", "maintenance", 3600)}

@@ -29,6 +29,7 @@ from wecom.fake import endpoints_contact as contact
 from wecom.fake import endpoints_kf as kf
 from wecom.fake import group_codes
 from wecom.fake import groups, media, oauth, transfers
+from wecom.fake import stats
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -192,6 +193,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "kf/service_state/trans": Endpoint("POST", kf.service_state_trans),
     **{path: Endpoint("POST", handler) for path, handler in group_codes.ENDPOINTS.items()},
     **{path: Endpoint("POST", handler) for path, handler in transfers.ENDPOINTS.items()},
+    **{path: Endpoint("POST", handler) for path, handler in stats.ENDPOINTS.items()},
 }
 """The WeCom API surface the fake implements, by path under /cgi-bin/."""
 
@@ -345,6 +347,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     oauth.add_oauth_routes(app, state)
     groups.add_group_control_routes(app, state.groups)
     media.add_media_routes(app, state)
+    stats.add_stats_control_routes(app, state.stats)
     return app
 
 

@@ -22,6 +22,7 @@ from wecom.fake.errors import ERRMSG, WeComError
 from wecom.fake.group_codes import GroupCodesState
 from wecom.fake.groups import GroupBook
 from wecom.fake.transfers import TransfersState
+from wecom.fake.stats import StatsState
 from wecom.fake.kf_state import KfState
 from wecom.fake.messages import AppMessages
 from wecom.fake.media import MediaState
@@ -109,6 +110,7 @@ class FakeState:
         self.groups = GroupBook()  # customer groups and their callback targets: see groups.py
         self.media = MediaState()  # temporary media (media/upload): see media.py
         self.transfers = TransfersState()  # hand-overs (客户继承): see transfers.py
+        self.stats = StatsState()  # daily figures (统计管理): see stats.py
         if seed:
             self.seed(seed)
 
@@ -128,6 +130,7 @@ class FakeState:
         self.groups.reset()
         self.media.reset()
         self.transfers.reset()
+        self.stats.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 
