@@ -46,7 +46,8 @@
   function bars(labels, sets, horizontal) {
     return { type: "bar", data: { labels: labels, datasets: sets.map(function (s, n) {
       return { label: s.label, data: s.data, backgroundColor: COLORS[n % COLORS.length] };
-    }) }, options: { indexAxis: horizontal ? "y" : "x", scales: { x: { beginAtZero: true }, y: { beginAtZero: true } } } };
+    }) }, options: { indexAxis: horizontal ? "y" : "x", scales: {
+      x: { beginAtZero: true, ticks: { precision: 0 } }, y: { beginAtZero: true, ticks: { precision: 0 } } } } };
   }
 
   function drawCustomers(c) {
@@ -56,8 +57,8 @@
     chart("trend", "chart-trend", { type: "line", data: { labels: c.days.map(function (d) { return d.day; }),
       datasets: [["新增", "new", 0], ["流失", "lost", 3], ["净增", "net", 1]].map(function (s) {
         return { label: s[0], data: c.days.map(function (d) { return d[s[1]]; }), borderColor: COLORS[s[2]],
-                 backgroundColor: COLORS[s[2]], tension: 0.25 };
-      }) }, options: { scales: { y: { beginAtZero: true } } } });
+                 backgroundColor: COLORS[s[2]], tension: 0 };
+      }) }, options: { scales: { y: { ticks: { precision: 0 } } } } });
     if (!empty("chart-channels", c.by_channel.length === 0)) {
       chart("channels", "chart-channels", { type: "doughnut", data: {
         labels: c.by_channel.map(function (r) { return r.channel || "未标记渠道"; }),
