@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
+from models.db import utcnow
 from models import ChannelCode, Customer, FollowRelation, FollowStatus, FollowTag, Tag
-from web.stats_scope import Frame, change
+from web.stats_scope import Frame, change, counted
 
 ADD_WAYS = {0: "未知来源", 1: "扫描二维码", 2: "搜索手机号", 3: "名片分享", 4: "群聊", 5: "手机通讯录", 6: "微信联系人",
             8: "第三方应用自动添加的客服人员", 9: "搜索邮箱", 10: "视频号添加", 11: "日程参与人", 12: "会议参与人",
@@ -45,15 +46,19 @@ def _lost(frame: Frame, start: dt.datetime, end: dt.datetime | None) -> list[Col
 
 
 def _count(s: Session, conds: list[ColumnElement[bool]]) -> int:
-    return int(s.scalar(select(func.count()).select_from(FollowRelation).where(*conds)) or 0)
+    return int(s.scalar(counted(None, *conds)) or 0)
 
 
 def total_at(s: Session, frame: Frame, end: dt.datetime) -> int:
-    """Relations live at `end`: live now - added since + (added before and lost since)."""
+    """Relations live at `end`: live now - added since + (lost since - lost since and added since), each count
+    a range of one index (no relation changes in the future: a period reaching now is only the live count)."""
     live = _count(s, [*_mine(frame), FollowRelation.status == FollowStatus.active.value])
+    if end > utcnow():
+        return live
     added_since = _count(s, [*_mine(frame), FollowRelation.added_at >= end])
-    lost_since = _count(s, [*_lost(frame, end, None), FollowRelation.added_at < end])
-    return live - added_since + lost_since
+    lost_since = _count(s, _lost(frame, end, None))
+    both_since = _count(s, [*_lost(frame, end, None), FollowRelation.added_at >= end])
+    return live - added_since + lost_since - both_since
 
 
 def _by_day(s: Session, frame: Frame) -> list[dict[str, Any]]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, literal
+from sqlalchemy import ColumnElement, Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
@@ -25,6 +26,8 @@ from web.sales_scope import members_in_scope
 from web.schemas.stats import StatsQuery
 
 DEFAULT_DAYS = 30
+NO_LIMIT = 10**15
+"""A LIMIT no answer reaches: see `counted`."""
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,15 @@ def _members(s: Session, corp_id: str, query: StatsQuery) -> frozenset[str] | No
 def change(current: int, previous: int) -> float | None:
     """环比: (current - previous) / previous, 4 places; None when previous is 0."""
     return round((current - previous) / previous, 4) if previous else None
+
+
+def counted(column: ColumnElement[Any] | None, *conds: ColumnElement[bool]) -> Select:
+    """COUNT(*) of the rows `conds` select, per `column` (None: one count). The rows are picked in a derived
+    table with a LIMIT none reaches, which neither SQLite nor MariaDB merges into the outer query: so the
+    database reads them through the index on the WHERE's range, not through an index ordered like the GROUP
+    BY (SQLite, without ANALYZE statistics, walked ix_follow_relations_corp_id_userid's whole corp to skip a
+    sort, 700 ms at 100,000 relations against 1 ms)."""
+    if column is None:
+        return select(func.count()).select_from(select(literal(1)).where(*conds).limit(NO_LIMIT).subquery())
+    rows = select(column.label("who")).where(*conds).limit(NO_LIMIT).subquery()
+    return select(rows.c.who, func.count()).group_by(rows.c.who)

@@ -1,4 +1,4 @@
-"""The staff analysis (员工分析, 004 §8.2.1) of a corp's period: per member, customers held, added and lost,
+"""The staff analysis (员工分析, 004 §8.2.1) of a corp's period: per member, customers added and lost,
 the customer-service conversations where the service sees them (kf sessions received, messages sent, the
 average first response), follow-up records written, follow-up visits (web/stats_visits.py), and WeCom's own
 联系客户统计 as synced daily (models.stats.BehaviorDay). One GROUP BY per figure over indexed ranges; every
@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from models import FollowRelation, FollowStatus, FollowUp, KfSession, Message, Staff
+from models import FollowRelation, FollowUp, KfSession, Message, Staff
 from models.conversation import MessageOrigin
 from models.sql_time import epoch_seconds
 from models.stats import BehaviorDay
 from web.stats_customers import LOST
-from web.stats_scope import Frame
+from web.stats_scope import Frame, counted
 from web.stats_visits import no_visits, visit_figures
 
 BEHAVIOR_SUMS = ("chat_cnt", "message_cnt", "new_apply_cnt", "new_contact_cnt", "negative_feedback_cnt")
@@ -27,7 +27,7 @@ def _per_member(s: Session, frame: Frame, column: Any, *conds: ColumnElement[boo
     """COUNT(*) per `column` (a userid column) of the rows `conds` select, within the frame's members."""
     if frame.members is not None:
         conds = (*conds, column.in_(sorted(frame.members)))
-    return Counter(dict(s.execute(select(column, func.count()).where(*conds).group_by(column)).all()))
+    return Counter(dict(s.execute(counted(column, *conds)).all()))
 
 
 def _wecom(s: Session, frame: Frame) -> dict[str, dict[str, Any]]:
@@ -59,7 +59,6 @@ def _first_responses(s: Session, frame: Frame) -> dict[str, float]:
 def staff_stats(s: Session, frame: Frame) -> dict[str, Any]:
     start, end, corp = frame.period.start, frame.period.end, frame.corp_id
     rel = FollowRelation
-    held = _per_member(s, frame, rel.userid, rel.corp_id == corp, rel.status == FollowStatus.active.value)
     added = _per_member(s, frame, rel.userid, rel.corp_id == corp, rel.added_at >= start, rel.added_at < end)
     lost = _per_member(s, frame, rel.userid, rel.corp_id == corp, rel.status.in_(LOST),
                        rel.status_changed_at >= start, rel.status_changed_at < end)
@@ -75,13 +74,13 @@ def staff_stats(s: Session, frame: Frame) -> dict[str, Any]:
     if frame.members is not None:
         staff = staff.where(Staff.userid.in_(sorted(frame.members)))
     names: dict[str, str] = dict(s.execute(staff).all())
-    everyone = set(names) | set(frame.members or ()) | set(added) | set(held) | set(notes) | set(wecom)
+    everyone = set(names) | set(frame.members or ()) | set(added) | set(notes) | set(wecom)
     everyone.discard(None)  # type: ignore[arg-type]
     empty = {**{f: 0 for f in BEHAVIOR_SUMS}, "avg_reply_minutes": None, "reply_percentage": None}
-    items = [{"userid": u, "name": names.get(u, ""), "customers_total": held[u], "customers_added": added[u],
+    items = [{"userid": u, "name": names.get(u, ""), "customers_added": added[u],
               "customers_lost": lost[u], "chats": chats[u], "messages_sent": sent[u],
               "first_response_seconds": first.get(u), "follow_ups": notes[u],
               "visits": visits.get(u) or no_visits(days), "wecom": wecom.get(u, empty)} for u in everyone]
-    items.sort(key=lambda i: (-i["customers_added"], -i["customers_total"], i["userid"]))
+    items.sort(key=lambda i: (-i["customers_added"], -i["follow_ups"], i["userid"]))
     return {"corp_id": corp, "from": frame.period.first.isoformat(), "to": frame.period.last.isoformat(),
             "visit_days": days, "skip_non_workdays": skip, "items": items, "total": len(items)}

@@ -70,14 +70,14 @@ def test_staff_analysis(client, world, make_token) -> None:  # type: ignore[no-u
     body = get(client, "staff", make_token("admin"))
     assert (body["visit_days"], body["skip_non_workdays"], body["total"]) == ([1, 3, 5, 7], False, 2)
     zhang, li = body["items"]
-    assert {k: zhang[k] for k in ("userid", "name", "customers_total", "customers_added", "customers_lost", "chats",
+    assert {k: zhang[k] for k in ("userid", "name", "customers_added", "customers_lost", "chats",
                                   "messages_sent", "first_response_seconds", "follow_ups")} == {
-        "userid": "zhangsan", "name": "张三", "customers_total": 3, "customers_added": 2, "customers_lost": 1,
+        "userid": "zhangsan", "name": "张三", "customers_added": 2, "customers_lost": 1,
         "chats": 1, "messages_sent": 1, "first_response_seconds": 90.0, "follow_ups": 3}
     assert zhang["wecom"] == {"chat_cnt": 4, "message_cnt": 12, "new_apply_cnt": 2, "new_contact_cnt": 2,
                               "negative_feedback_cnt": 0, "avg_reply_minutes": 3.0, "reply_percentage": 75.0}
-    assert {k: li[k] for k in ("userid", "customers_total", "customers_added", "customers_lost", "follow_ups")} == {
-        "userid": "lisi", "customers_total": 2, "customers_added": 1, "customers_lost": 1, "follow_ups": 1}
+    assert {k: li[k] for k in ("userid", "customers_added", "customers_lost", "follow_ups")} == {
+        "userid": "lisi", "customers_added": 1, "customers_lost": 1, "follow_ups": 1}
     assert (li["wecom"]["chat_cnt"], li["wecom"]["avg_reply_minutes"]) == (5, None)
 
 

@@ -94,7 +94,6 @@ class WeComBehavior(Out):
 class StaffRow(Out):
     userid: str
     name: str
-    customers_total: int
     customers_added: int
     customers_lost: int
     chats: int = Field(description="customer-service sessions the member received in the period (kf)")
