@@ -25,7 +25,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
@@ -35,6 +34,7 @@ from models import (Customer, FollowRelation, FollowStatus, Opportunity, Opportu
                     StageOutcome)
 from models.auth import record_audit
 from models.corp import messaging_app
+from models.daily_claim import claim_day
 from models.db import UTCDateTime, utcnow
 from models.pool import Pool, PoolAction, PoolMove, PoolScan
 from rules.pool_days import cutoff, due_day, local_day
@@ -208,26 +208,6 @@ def _queue_warnings(s: Session, pool: Pool, app: tuple[int, int], due: dict[int,
     return len(rows)
 
 
-def _claim(runtime: Runtime, corp_id: str, day: dt.date, now: dt.datetime) -> int | None:
-    """The corp's scan claim for `day` if this worker gets it (new, or stale and taken over), else None."""
-    try:
-        with runtime.WriteSession.begin() as s:
-            claim = PoolScan(corp_id=corp_id, day=day, started_at=now)
-            s.add(claim)
-            s.flush()
-            return claim.id
-    except IntegrityError:
-        pass
-    with runtime.WriteSession.begin() as s:
-        taken = s.execute(update(PoolScan).where(
-            PoolScan.corp_id == corp_id, PoolScan.day == day, PoolScan.finished_at.is_(None),
-            PoolScan.started_at < now - STALE_SCAN).values(started_at=now).execution_options(
-            synchronize_session=False))
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return s.scalar(select(PoolScan.id).where(PoolScan.corp_id == corp_id, PoolScan.day == day))
-
-
 def scan_corp(corp_id: str, now: dt.datetime | None = None, runtime: Runtime | None = None) -> dict[str, Any] | None:
     """The corp's scan for its local day at `now`: what it moved and warned, or None when another worker
     has (or had) it."""
@@ -239,7 +219,7 @@ def scan_corp(corp_id: str, now: dt.datetime | None = None, runtime: Runtime | N
         pools = list(s.scalars(select(Pool).where(Pool.corp_id == corp_id, Pool.auto_recycle.is_(True))))
         s.expunge_all()
     today = local_day(now, zone)
-    claim = _claim(runtime, corp_id, today, now)
+    claim = claim_day(runtime, PoolScan, corp_id, today, now, STALE_SCAN)
     if claim is None:
         return None
     moved = sum(recycle_pool(runtime, pool, today, zone, now) for pool in pools)

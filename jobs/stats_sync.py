@@ -17,12 +17,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from handlers.bot import corp_zone
 from jobs.queue import job
 from jobs.runtime import Runtime, current
 from models import App, Corp, Staff
+from models.daily_claim import claim_day
 from models.db import utcnow
 from models.stats import BehaviorDay, GroupChatDay, StatsSync
 from rules.calendar import local_midnight
@@ -40,26 +40,6 @@ APP_PREFERENCE = {"contact": 0, "agent": 1, "kf": 2}  # a 客户联系 app, else
 BEHAVIOR = ("chat_cnt", "message_cnt", "negative_feedback_cnt", "new_apply_cnt", "new_contact_cnt")
 GROUP = ("new_chat_cnt", "chat_total", "chat_has_msg", "new_member_cnt", "member_total", "member_has_msg",
          "msg_total", "migrate_trainee_chat_cnt")
-
-
-def _claim(runtime: Runtime, corp_id: str, day: dt.date, now: dt.datetime) -> int | None:
-    """The corp's claim for `day` if this worker gets it (new, or unfinished and stale), else None."""
-    try:
-        with runtime.WriteSession.begin() as s:
-            claim = StatsSync(corp_id=corp_id, day=day, started_at=now)
-            s.add(claim)
-            s.flush()
-            return claim.id
-    except IntegrityError:
-        pass
-    with runtime.WriteSession.begin() as s:
-        taken = s.execute(update(StatsSync).where(
-            StatsSync.corp_id == corp_id, StatsSync.day == day, StatsSync.finished_at.is_(None),
-            StatsSync.started_at < now - STALE_SYNC).values(started_at=now).execution_options(
-            synchronize_session=False))
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return s.scalar(select(StatsSync.id).where(StatsSync.corp_id == corp_id, StatsSync.day == day))
 
 
 def _behavior(client: WeComClient, corp_id: str, members: list[str], stamp: int) -> list[BehaviorDay]:
@@ -106,7 +86,7 @@ def sync_corp(corp_id: str, now: dt.datetime | None = None, runtime: Runtime | N
     if not apps or local.time() < SYNC_AFTER:
         return None
     day = local.date() - dt.timedelta(days=1)
-    claim = _claim(runtime, corp_id, day, now)
+    claim = claim_day(runtime, StatsSync, corp_id, day, now, STALE_SYNC)
     if claim is None:
         return None
     client = runtime.client_for_app(min(apps, key=lambda a: (APP_PREFERENCE.get(a.kind, 9), a.id)).id)

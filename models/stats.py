@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Float, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.db import Base, UTCDateTime, intpk, utcnow
+from models.daily_claim import DailyClaim
+from models.db import Base, intpk, utcnow
 
 DEFAULT_VISIT_DAYS = (1, 3, 5, 7)
 """次日, 第3日, 第5日, 第7日回访: always counted; a corp adds at most MAX_EXTRA_VISIT_DAYS of its own."""
@@ -60,18 +61,13 @@ class GroupChatDay(Base):
     migrate_trainee_chat_cnt: Mapped[int] = mapped_column(default=0)
 
 
-class StatsSync(Base):
-    """The claim of one corp's sync of one local day's WeCom figures: the first worker to insert it syncs, the
-    others skip; an unfinished claim older than STALE_SYNC (a worker that died) is taken over."""
+class StatsSync(DailyClaim, Base):
+    """The claim of one corp's sync of one local day's WeCom figures (models/daily_claim.py), with what it
+    wrote and the error that stopped it."""
 
     __tablename__ = "stats_syncs"
     __table_args__ = (UniqueConstraint("corp_id", "day"),)
 
-    id: Mapped[intpk]
-    corp_id: Mapped[str] = mapped_column(String(64))
-    day: Mapped[dt.date]
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[dt.datetime | None]
     members: Mapped[int] = mapped_column(default=0)
     owners: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(String(255), default="")

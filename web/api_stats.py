@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from models import Role
 from models.stats import DEFAULT_VISIT_DAYS, VisitSettings
@@ -22,7 +24,7 @@ from web.schemas.stats import (CustomerStats, GroupStats, StaffStats, StatsQuery
 from web.scope import corp_and_app
 from web.stats_customers import customer_stats
 from web.stats_groups import group_stats
-from web.stats_scope import frame
+from web.stats_scope import Frame, frame
 from web.stats_staff import staff_stats
 from web.stats_visits import visit_rule
 
@@ -34,14 +36,19 @@ SCOPE = ("Whose figures: by default everyone the caller may see (an admin token:
          "`from`/`to` or `period`/`date`, corp-local; by default the 30 days ending today.")
 
 
+def _figures(query: StatsQuery, figures: Callable[[Session, Frame], dict[str, Any]]) -> Any:
+    """`figures` of the query's corp, period and members, as JSON."""
+    with runtime().Session() as s:
+        corp_id, _ = corp_and_app(s, query.corp_id)
+        return jsonify(figures(s, frame(s, corp_id, query)))
+
+
 @bp.get("/stats/customers")
 @require(Role.member)
 @endpoint("Customer analysis (客户分析): new, lost and net customers, per day, by channel, source and tag, and "
           "the change on the as many days before", query=StatsQuery, response=CustomerStats, description=SCOPE)
 def get_customer_stats(query: StatsQuery) -> Any:
-    with runtime().Session() as s:
-        corp_id, _ = corp_and_app(s, query.corp_id)
-        return jsonify(customer_stats(s, frame(s, corp_id, query)))
+    return _figures(query, customer_stats)
 
 
 @bp.get("/stats/staff")
@@ -50,9 +57,7 @@ def get_customer_stats(query: StatsQuery) -> Any:
           "response, follow-ups, follow-up visit rates (回访) and WeCom's 联系客户统计", query=StatsQuery,
           response=StaffStats, description=SCOPE)
 def get_staff_stats(query: StatsQuery) -> Any:
-    with runtime().Session() as s:
-        corp_id, _ = corp_and_app(s, query.corp_id)
-        return jsonify(staff_stats(s, frame(s, corp_id, query)))
+    return _figures(query, staff_stats)
 
 
 @bp.get("/stats/groups")
@@ -60,9 +65,7 @@ def get_staff_stats(query: StatsQuery) -> Any:
 @endpoint("Group analysis: per owner groups held and created, customers joined and quit, and WeCom's 群聊数据统计",
           query=StatsQuery, response=GroupStats, description=SCOPE)
 def get_group_stats(query: StatsQuery) -> Any:
-    with runtime().Session() as s:
-        corp_id, _ = corp_and_app(s, query.corp_id)
-        return jsonify(group_stats(s, frame(s, corp_id, query)))
+    return _figures(query, group_stats)
 
 
 def _visit_json(corp_id: str, days: list[int], skip: bool) -> dict[str, Any]:
