@@ -57,7 +57,7 @@ def _behavior(client: WeComClient, corp_id: str, members: list[str], stamp: int)
 
 
 def _groups(client: WeComClient, corp_id: str, owners: list[str], day: dt.date, stamp: int) -> list[GroupChatDay]:
-    rows = []
+    rows: list[GroupChatDay] = []
     for n in range(0, len(owners), OWNERS_PER_CALL):
         offset = 0
         while True:

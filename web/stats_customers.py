@@ -85,7 +85,7 @@ def _by_channel(s: Session, frame: Frame) -> list[dict[str, Any]]:
                  .all()) if codes else {}
     counts: Counter[str] = Counter()
     for code, channel, count in rows:
-        counts[names.get(code) or channel or ""] += count
+        counts[(names.get(code) if code is not None else None) or channel or ""] += count
     return [{"channel": name, "new": n} for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 

@@ -69,8 +69,8 @@ def group_stats(s: Session, frame: Frame) -> dict[str, Any]:
         Staff.corp_id == frame.corp_id, Staff.userid.in_(sorted(owners)))).all()) if owners else {}
     empty = dict.fromkeys((*SUMS, *LATEST), 0)
     items = [{"owner": o, "name": names.get(o, ""), "groups": held[o], "new_groups": created[o], "joined": joined[o],
-              "quit": quit_[o], "wecom": {**empty, **wecom.get(o, {})}} for o in owners]
-    items.sort(key=lambda i: (-i["groups"], i["owner"]))
+              "quit": quit_[o], "wecom": {**empty, **wecom.get(o, {})}}
+             for o in sorted(owners, key=lambda o: (-held[o], o))]
     return {"corp_id": frame.corp_id, "from": frame.period.first.isoformat(), "to": frame.period.last.isoformat(),
             "items": items, "total": len(items), "days": days}
 

@@ -54,7 +54,7 @@ class Frame:
         first, last = self.period.first - length, self.period.first - dt.timedelta(days=1)
         return Window(first, last, local_midnight(first, self.zone), self.period.start)
 
-    def day_of(self, column: ColumnElement[dt.datetime]) -> ColumnElement[int]:
+    def day_of(self, column: Any) -> ColumnElement[int]:
         """SQL: the index in `days` of the local day `column` falls on (-1 outside): one CASE on the days'
         UTC bounds, exact across a daylight-saving change, and the same on SQLite and MariaDB."""
         ends = [local_midnight(day + dt.timedelta(days=1), self.zone) for day in self.days]

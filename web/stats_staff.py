@@ -80,7 +80,7 @@ def staff_stats(s: Session, frame: Frame) -> dict[str, Any]:
     items = [{"userid": u, "name": names.get(u, ""), "customers_added": added[u],
               "customers_lost": lost[u], "chats": chats[u], "messages_sent": sent[u],
               "first_response_seconds": first.get(u), "follow_ups": notes[u],
-              "visits": visits.get(u) or no_visits(days), "wecom": wecom.get(u, empty)} for u in everyone]
-    items.sort(key=lambda i: (-i["customers_added"], -i["follow_ups"], i["userid"]))
+              "visits": visits.get(u) or no_visits(days), "wecom": wecom.get(u, empty)}
+             for u in sorted(everyone, key=lambda u: (-added[u], -notes[u], u))]
     return {"corp_id": corp, "from": frame.period.first.isoformat(), "to": frame.period.last.isoformat(),
             "visit_days": days, "skip_non_workdays": skip, "items": items, "total": len(items)}

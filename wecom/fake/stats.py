@@ -134,8 +134,9 @@ def groupchat_statistic(server: _Server, call: Call) -> dict[str, Any]:
     per_owner: dict[str, list[dict[str, int]]] = {}
     for (owner, _), data in _store(server).groups(corpid_of(call), _owners(body), days).items():
         per_owner.setdefault(owner, []).append(data)
-    items = sorted(({"owner": o, "data": _sum(rows)} for o, rows in per_owner.items()),
-                   key=lambda i: (i["data"][ORDER[order_by]] * (1 if asc else -1), i["owner"]))
+    sums = {o: _sum(rows) for o, rows in per_owner.items()}
+    ordered = sorted(sums, key=lambda o: (sums[o][ORDER[order_by]] * (1 if asc else -1), o))
+    items = [{"owner": o, "data": sums[o]} for o in ordered]
     page = items[offset:offset + limit]
     return {"total": len(items), "next_offset": offset + len(page), "items": page}
 
