@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import select
 
 from jobs.stats_sync import STALE_SYNC, sync_corp
-from models import Staff
+from models import App, Staff
 from models.stats import BehaviorDay, GroupChatDay, StatsSync
 from support import CORP_ID
 from wecom.client import WeComError
@@ -86,6 +86,12 @@ def test_a_failed_sync_is_kept_and_taken_over_later(runtime, seeded) -> None:  #
         assert s.scalar(select(StatsSync.error)) == "" and len(s.scalars(select(GroupChatDay)).all()) == 2
 
 
+def wecom(runtime):  # type: ignore[no-untyped-def]
+    """The API client of the test corp's app, as the sync gets it."""
+    with runtime.Session() as s:
+        return runtime.client_for_app(s.scalar(select(App.id).where(App.slug == "default")))
+
+
 @pytest.mark.parametrize(("path", "body"), [
     ("externalcontact/get_user_behavior_data", {"start_time": MAR2, "end_time": MAR2}),
     ("externalcontact/get_user_behavior_data", {"userid": ["u"] * 101, "start_time": MAR2, "end_time": MAR2}),
@@ -94,14 +100,14 @@ def test_a_failed_sync_is_kept_and_taken_over_later(runtime, seeded) -> None:  #
     ("externalcontact/groupchat/statistic", {"day_begin_time": MAR2, "order_by": 5}),
 ])
 def test_the_fake_refuses_what_wecom_refuses(runtime, seeded, path, body) -> None:  # type: ignore[no-untyped-def]
-    client = runtime.client_for_app(1)
+    client = wecom(runtime)
     with pytest.raises(WeComError) as caught:
         client.post(path, data=body)
     assert caught.value.errcode == 40058
 
 
 def test_the_fake_sums_days_and_owners(runtime, seeded) -> None:  # type: ignore[no-untyped-def]
-    client = runtime.client_for_app(1)
+    client = wecom(runtime)
     two = client.post("externalcontact/get_user_behavior_data", data=
                       {"userid": ["zhangsan", "lisi"], "start_time": MAR2 - 86400, "end_time": MAR2 + 3600})
     assert [(d["stat_time"], d["chat_cnt"]) for d in two["behavior_data"]] == [(MAR2 - 86400, 50), (MAR2, 3)]
