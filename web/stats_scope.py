@@ -9,11 +9,12 @@ local midnight (`bounds`), so a customer added at 23:30 Beijing time counts on t
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
@@ -54,11 +55,24 @@ class Frame:
         first, last = self.period.first - length, self.period.first - dt.timedelta(days=1)
         return Window(first, last, local_midnight(first, self.zone), self.period.start)
 
-    def day_of(self, column: Any) -> ColumnElement[int]:
-        """SQL: the index in `days` of the local day `column` falls on (-1 outside): one CASE on the days'
-        UTC bounds, exact across a daylight-saving change, and the same on SQLite and MariaDB."""
-        ends = [local_midnight(day + dt.timedelta(days=1), self.zone) for day in self.days]
-        return case(*((column < end, literal(n)) for n, end in enumerate(ends)), else_=literal(-1))
+
+class Days:
+    """The local days `first` .. `last` of a zone, numbered from 0; `of(epoch)` is the number of the day an
+    instant (epoch seconds) falls on (-1 before, len after)."""
+
+    def __init__(self, first: dt.date, last: dt.date, zone: ZoneInfo) -> None:
+        self.first = first
+        count = (last - first).days + 1
+        self.bounds = [int(local_midnight(first + dt.timedelta(days=k), zone).timestamp()) for k in range(count + 1)]
+
+    def of(self, epoch: int) -> int:
+        return bisect_right(self.bounds, epoch) - 1
+
+    def number(self, day: dt.date) -> int:
+        return (day - self.first).days
+
+    def start(self, k: int) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.bounds[k], dt.UTC)
 
 
 def frame(s: Session, corp_id: str, query: StatsQuery) -> Frame:

@@ -12,10 +12,8 @@ out once: a month of a 1,000,000-customer corp is ~30,000 relations, a few ms of
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -25,31 +23,11 @@ from models import Customer, FollowRelation, FollowUp, Message
 from models.conversation import MessageOrigin
 from models.sql_time import epoch_seconds
 from models.stats import DEFAULT_VISIT_DAYS, VisitSettings
-from rules.calendar import local_midnight
 from rules.visits import earliest_added, rate, visit_day
 from rules.working_hours import Calendar
-from web.stats_scope import Frame
+from web.stats_scope import Days, Frame
 
 VisitKey = tuple[int, str, int]  # customer id, member, local day (its number in `Days`)
-
-
-class Days:
-    """The local days `first` .. `last` of a zone, numbered from 0; `of(epoch)` is the number of the day an
-    instant (epoch seconds) falls on (-1 before, len after)."""
-
-    def __init__(self, first: dt.date, last: dt.date, zone: ZoneInfo) -> None:
-        self.first = first
-        count = (last - first).days + 1
-        self.bounds = [int(local_midnight(first + dt.timedelta(days=k), zone).timestamp()) for k in range(count + 1)]
-
-    def of(self, epoch: int) -> int:
-        return bisect_right(self.bounds, epoch) - 1
-
-    def number(self, day: dt.date) -> int:
-        return (day - self.first).days
-
-    def start(self, k: int) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.bounds[k], dt.UTC)
 
 
 def visit_rule(s: Session, corp_id: str) -> tuple[list[int], bool]:
@@ -79,17 +57,21 @@ def _visited(s: Session, frame: Frame, span: Days, lo: int, hi: int, by_external
     return seen
 
 
-def _visit_numbers(span: Days, days: list[int], calendar: Calendar | None) -> list[list[int | None]]:
-    """For each day number of the span, its visit days' numbers (None: no such working day)."""
+def _visit_numbers(span: Days, days: list[int], calendar: Calendar | None, lo: int,
+                   hi: int) -> list[list[tuple[int, int]]]:
+    """For each day number of the span, its (visit day N, day number of that visit) that fall on `lo` .. `hi`."""
     out = []
     for k in range(len(span.bounds) - 1):
         added = span.first + dt.timedelta(days=k)
-        out.append([None if (v := visit_day(added, n, calendar)) is None else span.number(v) for n in days])
+        visits = ((n, visit_day(added, n, calendar)) for n in days)
+        out.append([(n, number) for n, v in visits if v is not None and lo <= (number := span.number(v)) <= hi])
     return out
 
 
 def visit_figures(s: Session, frame: Frame) -> tuple[list[int], bool, dict[str, list[dict[str, Any]]]]:
-    """(visit days, skip days off, member → [{day, due, done, rate}] per visit day)."""
+    """(visit days, skip days off, member → [{day, due, done, rate}] per visit day). Counted, not listed: the
+    relations per member and added day give what is due; each follow-up or message of the span is matched to
+    the relation it is on (customer and member are unique together) and counts where it is on a visit day."""
     days, skip = visit_rule(s, frame.corp_id)
     calendar = calendar_for(s, frame.corp_id)[0] if skip else None
     first, last = frame.period.first, min(frame.period.last, frame.today)
@@ -97,28 +79,32 @@ def visit_figures(s: Session, frame: Frame) -> tuple[list[int], bool, dict[str, 
         return days, skip, {}
     span = Days(earliest_added(first, max(days), calendar), last, frame.zone)
     lo, hi = span.number(first), span.number(last)
-    visits = _visit_numbers(span, days, calendar)
+    visits = _visit_numbers(span, days, calendar, lo, hi)
     rows = _within(select(FollowRelation.customer_id, FollowRelation.userid, epoch_seconds(FollowRelation.added_at),
                           Customer.external_userid).join(Customer, Customer.id == FollowRelation.customer_id).where(
         FollowRelation.corp_id == frame.corp_id, FollowRelation.added_at >= span.start(0),
         FollowRelation.added_at < span.start(hi)), FollowRelation.userid, frame)
-    due: dict[tuple[str, int], list[VisitKey]] = defaultdict(list)
+    added_on: dict[tuple[int, str], int] = {}
+    per_day: Counter[tuple[str, int]] = Counter()
     by_external: dict[str, int] = {}
     for cid, userid, added, external in s.connection().execute(rows).all():
-        for n, visit in zip(days, visits[span.of(added)], strict=True):
-            if visit is not None and lo <= visit <= hi:
-                due[(userid, n)].append((cid, userid, visit))
-                by_external[external] = cid
-    seen = _visited(s, frame, span, lo, hi, by_external) if due else set()
-    out: dict[str, list[dict[str, Any]]] = {}
-    for userid in {userid for userid, _ in due}:
-        figures = []
-        for n in days:
-            keys = due.get((userid, n), [])
-            done = len(seen.intersection(keys))
-            figures.append({"day": n, "due": len(keys), "done": done, "rate": rate(done, len(keys))})
-        out[userid] = figures
-    return days, skip, out
+        k = span.of(added)
+        if visits[k]:
+            added_on[(cid, userid)] = k
+            per_day[(userid, k)] += 1
+            by_external[external] = cid
+    due: Counter[tuple[str, int]] = Counter()
+    for (userid, k), count in per_day.items():
+        for n, _ in visits[k]:
+            due[(userid, n)] += count
+    done: Counter[tuple[str, int]] = Counter()
+    for cid, userid, day in _visited(s, frame, span, lo, hi, by_external) if due else ():
+        k = added_on.get((cid, userid))
+        if k is not None:
+            done.update((userid, n) for n, visit in visits[k] if visit == day)
+    return days, skip, {userid: [{"day": n, "due": due[(userid, n)], "done": done[(userid, n)],
+                                  "rate": rate(done[(userid, n)], due[(userid, n)])} for n in days]
+                        for userid in {userid for userid, _ in per_day}}
 
 
 def no_visits(days: list[int]) -> list[dict[str, Any]]:

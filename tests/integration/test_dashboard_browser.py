@@ -74,8 +74,9 @@ def test_the_dashboard_draws_the_apis_numbers(browser, served, client, runtime, 
     shutil.copy(path, ARTIFACTS / "dashboard.png")
 
     customers, staff, funnel = api["stats/customers"], api["stats/staff"], api["funnel"]
-    assert [page.text_content(f"#card-{k}") for k in ("total", "new", "lost", "net")] == [
-        str(customers[k]) for k in ("total", "new", "lost", "net")]
+    assert [page.text_content(f"#card-{k}") for k in ("new", "lost", "net")] == [
+        str(customers[k]) for k in ("new", "lost", "net")]
+    assert page.text_content("#card-previous") == str(customers["previous"]["new"])
     assert page.text_content("#card-new-change") == "环比 +50.0%" and customers["new_change"] == 0.5
     trend = chart(page, "trend")
     assert trend["labels"] == [d["day"] for d in customers["days"]]

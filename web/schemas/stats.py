@@ -58,7 +58,6 @@ class CustomerStats(Out):
     from_: dt.date = Field(alias="from")
     to: dt.date
     userids: list[str] | None = Field(description="whose customers are counted; null: the whole corp")
-    total: int = Field(description="客户总数: customers followed at the end of the period")
     new: int = Field(description="新增客户数: customers added in the period (a follow relation each)")
     lost: int = Field(description="流失客户数: relations ended in the period (deleted by the member or the customer)")
     lost_by_staff: int

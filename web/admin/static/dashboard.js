@@ -51,7 +51,8 @@
   }
 
   function drawCustomers(c) {
-    text("card-total", c.total); text("card-new", c.new); text("card-lost", c.lost); text("card-net", c.net);
+    text("card-previous", c.previous.new); text("card-previous-range", c.previous.from + " ~ " + c.previous.to);
+    text("card-new", c.new); text("card-lost", c.lost); text("card-net", c.net);
     text("card-new-change", percent(c.new_change)); text("card-lost-change", percent(c.lost_change));
     text("trend-range", c.from + " ~ " + c.to);
     chart("trend", "chart-trend", { type: "line", data: { labels: c.days.map(function (d) { return d.day; }),
