@@ -99,9 +99,9 @@ def visit_figures(s: Session, frame: Frame) -> tuple[list[int], bool, dict[str, 
             due[(userid, n)] += count
     done: Counter[tuple[str, int]] = Counter()
     for cid, userid, day in _visited(s, frame, span, lo, hi, by_external) if due else ():
-        k = added_on.get((cid, userid))
-        if k is not None:
-            done.update((userid, n) for n, visit in visits[k] if visit == day)
+        on = added_on.get((cid, userid))
+        if on is not None:
+            done.update((userid, n) for n, visit in visits[on] if visit == day)
     return days, skip, {userid: [{"day": n, "due": due[(userid, n)], "done": done[(userid, n)],
                                   "rate": rate(done[(userid, n)], due[(userid, n)])} for n in days]
                         for userid in {userid for userid, _ in per_day}}
