@@ -174,6 +174,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_sensitive_review.bp)
     from web import api_broadcasts  # staff broadcasts (moved out of api_moderation), now or scheduled
     app.register_blueprint(api_broadcasts.bp)
+    from web import api_stats  # statistics (数据管理): customers, staff, groups, the visit rule
+    app.register_blueprint(api_stats.bp)
+    from web import admin  # the dashboard (仪表盘): token sign-in, charts drawn from the API
+    app.register_blueprint(admin.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

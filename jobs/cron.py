@@ -11,7 +11,8 @@ once per local day) hourly; SOP steps and date plans (jobs.sop.sop_tick), tasks'
 (jobs.tasks.tasks_tick), and mass messages due and recent mass messages' results (jobs.mass_send.mass_messages_tick)
 every minute, the download centre's files past their 7 days (jobs.downloads.purge_downloads_job) hourly, the
 smart tags' time-based rules (jobs.smart_tags.smart_tags_daily_job, each corp once per local day) hourly,
-scheduled staff broadcasts (jobs.broadcasts.send_due_broadcasts) every minute."""
+scheduled staff broadcasts (jobs.broadcasts.send_due_broadcasts) every minute, WeCom's daily
+statistics (jobs.stats_sync.stats_sync_job, each corp once per local day) hourly."""
 
 from rq import cron
 
@@ -28,6 +29,7 @@ from jobs.mass_send import mass_messages_tick
 from jobs.moderation import reply_timeouts_job
 from jobs.pool_scan import pool_scan_job
 from jobs.radar import radar_digest_job
+from jobs.stats_sync import stats_sync_job
 from jobs.recycle import purge_recycle_bin_job
 from jobs.smart_tags import smart_tags_daily_job
 from jobs.transfers import TICK_EVERY, transfers_tick
@@ -54,3 +56,4 @@ cron.register(mass_messages_tick, queue_name="maintenance", interval=60)
 cron.register(purge_downloads_job, queue_name="maintenance", interval=3600)
 cron.register(smart_tags_daily_job, queue_name="maintenance", interval=3600)
 cron.register(send_due_broadcasts, queue_name="maintenance", interval=60)
+cron.register(stats_sync_job, queue_name="maintenance", interval=3600)

@@ -28,13 +28,13 @@ from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, 
 from sqlalchemy.orm import Session
 
 from handlers.bot import corp_zone
-from jobs.day_claims import claim_day
 from jobs.queue import enqueue_outbox, job
 from jobs.runtime import Runtime, current
 from models import (Customer, FollowRelation, FollowStatus, Opportunity, OpportunityStage, Outbox, OutboxStatus,
                     StageOutcome)
 from models.auth import record_audit
 from models.corp import messaging_app
+from models.daily_claim import claim_day
 from models.db import UTCDateTime, utcnow
 from models.pool import Pool, PoolAction, PoolMove, PoolScan
 from rules.pool_days import cutoff, due_day, local_day
@@ -42,6 +42,8 @@ from rules.pool_days import cutoff, due_day, local_day
 log = logging.getLogger(__name__)
 
 SCAN_BATCH = 5000
+STALE_SCAN = dt.timedelta(hours=1)
+"""A scan's claim left unfinished this long (its worker died) is taken over by a later tick."""
 ACTOR = "job:pool_scan"
 WARN_MAX_CHARS = 500
 
@@ -218,7 +220,7 @@ def scan_corp(corp_id: str, now: dt.datetime | None = None, runtime: Runtime | N
         pools = list(s.scalars(select(Pool).where(Pool.corp_id == corp_id, Pool.auto_recycle.is_(True))))
         s.expunge_all()
     today = local_day(now, zone)
-    claim = claim_day(runtime, PoolScan, corp_id, today, now)
+    claim = claim_day(runtime, PoolScan, corp_id, today, now, STALE_SCAN)
     if claim is None:
         return None
     moved = sum(recycle_pool(runtime, pool, today, zone, now) for pool in pools)

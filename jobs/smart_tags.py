@@ -4,7 +4,7 @@
   has not tagged yet) and/or its re-tagging (changed tags: its existing hits get the new tags; old ones stay),
   as a job with progress (`GET /api/v1/jobs/<id>`);
 - `smart_tags_daily_job`: hourly from `rq cron jobs.cron`; each corp with an enabled time-based rule (silence,
-  birthday, age) runs those rules once per corp-local day (claimed, jobs/day_claims.py), so the conditions
+  birthday, age) runs those rules once per corp-local day (claimed, models/daily_claim.py), so the conditions
   that come true as days pass are seen without scanning every customer every minute.
 
 Both walk customers in id order in batches, one short write transaction each, and enqueue the batch's mark_tag
@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from handlers.smart_tags import mark_tags, matching, rules_for, scope_for, tag_matches, unmatched
-from jobs.day_claims import claim_day
+from models.daily_claim import claim_day
 from jobs.progress import Progress, fail_run, open_run, tracked
 from jobs.queue import enqueue, enqueue_outbox, job, on_dead
 from jobs.runtime import Runtime, current
@@ -33,6 +33,8 @@ from web.segment_query import count_of
 log = logging.getLogger(__name__)
 KIND = "smart_tag_run"
 BATCH = 500
+STALE_RUN = dt.timedelta(hours=1)
+"""A daily run's claim left unfinished this long (its worker died) is taken over by a later tick."""
 
 
 def request_run(s: Session, rule: SmartTagRule, requested_by: str, sweep: bool, retag: list[int] | None) -> int:
@@ -121,7 +123,7 @@ def daily_corp(corp_id: str, now: dt.datetime | None = None, runtime: Runtime | 
     with runtime.Session() as s:
         day = local_day(now, scope_for(s, corp_id, now).zone)
         rules = [r.id for r in rules_for(s, corp_id, "daily")]
-    claim = claim_day(runtime, SmartTagScan, corp_id, day, now)
+    claim = claim_day(runtime, SmartTagScan, corp_id, day, now, STALE_RUN)
     if claim is None:
         return None
     tagged = sum(sweep_rule(runtime, rule_id, now) for rule_id in rules)

@@ -45,6 +45,7 @@ from models.operations import BulkAction, BulkItem, Download, DownloadKind, Noti
 from models.segments import Segment, SegmentKind, SegmentMember
 from models.smart_tags import SmartTagHit, SmartTagRule, SmartTagScan
 from models.channel_sources import Channel
+from models.stats import BehaviorDay, GroupChatDay, StatsSync, VisitSettings
 
 __all__ = [
     "ApiToken", "App", "AppKind", "AuditLog", "Base", "ChannelCode", "ChannelDailyStat", "ChannelMember", "Corp",
@@ -69,6 +70,7 @@ __all__ = [
     "BulkAction", "BulkItem", "Download", "DownloadKind", "NotificationLog",
     "Segment", "SegmentKind", "SegmentMember", "SmartTagHit", "SmartTagRule", "SmartTagScan",
     "Channel",
+    "BehaviorDay", "GroupChatDay", "StatsSync", "VisitSettings",
 ]
 from models.sop import RunStatus, SopDateScan, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger, StepVia
 from models.tasks import AssignmentStatus, FollowUpCycle, Repeat, Task, TaskAssignment, TaskKind, TaskRound

@@ -73,6 +73,9 @@ class FollowRelation(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "userid"),
         Index("ix_follow_relations_corp_id_userid", "corp_id", "userid"),
+        # the customer analysis (web/stats_customers.py): relations added, and lost, in a period (covering)
+        Index("ix_follow_relations_corp_added", "corp_id", "added_at", "userid"),
+        Index("ix_follow_relations_corp_status_changed", "corp_id", "status", "status_changed_at", "userid"),
     )
 
     id: Mapped[intpk]

@@ -151,6 +151,8 @@ whose secret talks to WeCom about it (the one its callbacks came to), also for a
         Index("ix_kf_sessions_lookup", "corp_id", "open_kfid", "external_userid", "state"),
         Index("ix_kf_sessions_state_last_message_at", "state", "last_message_at"),
         Index("ix_kf_sessions_started_at", "started_at"),
+        # the staff analysis (web/stats_staff.py): sessions by receptionist and start
+        Index("ix_kf_sessions_corp_servicer_started", "corp_id", "servicer_userid", "started_at"),
     )
 
     id: Mapped[intpk]

@@ -17,6 +17,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.daily_claim import DailyClaim
 from models.db import Base, UTCDateTime, created_at, intpk, utcnow
 from models.directory import sub_departments
 from models.staff import Staff
@@ -86,18 +87,13 @@ class PoolMove(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PoolScan(Base):
-    """The claim of one corp's daily scan for one local day: the first worker to insert it scans, the
-    others skip; a claim left unfinished for `STALE_SCAN` (a worker that died) may be taken over."""
+class PoolScan(DailyClaim, Base):
+    """The claim of one corp's daily scan for one local day (models/daily_claim.py): the first worker to insert
+    it scans, the others skip; a claim left unfinished for `STALE_SCAN` (a worker that died) may be taken over."""
 
     __tablename__ = "pool_scans"
     __table_args__ = (UniqueConstraint("corp_id", "day"),)
 
-    id: Mapped[intpk]
-    corp_id: Mapped[str] = mapped_column(String(64))
-    day: Mapped[dt.date]
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[dt.datetime | None]
     moved: Mapped[int] = mapped_column(default=0)
     warned: Mapped[int] = mapped_column(default=0)
 

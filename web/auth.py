@@ -134,10 +134,20 @@ def revoke_token(session: Session, token_id: int) -> ApiToken | None:
 def _principal() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() == "bearer" and token:
+        return principal_for(hash_token(token.strip()))
+    from web.admin.session import read_token_hash  # the dashboard's sign-in stands for its token on reads
+
+    signed_in = None if header else read_token_hash()
+    if signed_in is None:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'")
+    return principal_for(signed_in)
+
+
+def principal_for(token_hash: str) -> Principal:
+    """The caller the token with this SHA-256 is, if it is active (else 401)."""
     with current_app.extensions["scrm"].Session() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())))
+        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
         if row is None:
             raise ApiError(401, "unauthorized", "unknown token")
         status = row.status()

@@ -198,6 +198,11 @@ NOT_IN_MATRIX = {
                  "code names the corp (test_group_codes: unknown and deleted codes are 404s)",
     "/api/v1/inbound/leads": "web sites push leads signed by a lead source's secret, not a token; the source names "
                              "the corp (test_lead_inbound: bad, old and unknown signatures are 401s, nothing stored)",
+    "/admin/": "the dashboard's page: signed in by its session cookie, holds no figures (its script reads the API "
+               "above, where the cookie stands for the token: test_admin_dashboard)",
+    "/admin/login": "the dashboard's sign-in form: takes a token, checked as the API checks it (test_admin_dashboard)",
+    "/admin/logout": "ends the dashboard's session (its CSRF token: test_admin_dashboard)",
+    "/admin/static/<path:filename>": "the dashboard's script, stylesheet and vendored Chart.js: public, no data",
 }
 
 # Sidebar routes are authenticated by a WeCom sign-in session, not a token: their scope (a member's own

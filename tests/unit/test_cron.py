@@ -24,4 +24,5 @@ def test_cron_config_registers_the_periodic_jobs() -> None:
                     ("mass_messages_tick", "maintenance", 60),
                     ("purge_downloads_job", "maintenance", 3600),
                     ("smart_tags_daily_job", "maintenance", 3600),
-                    ("pool_scan_job", "maintenance", 3600), ("send_due_broadcasts", "maintenance", 60)}
+                    ("pool_scan_job", "maintenance", 3600), ("send_due_broadcasts", "maintenance", 60),
+                    ("stats_sync_job", "maintenance", 3600)}

@@ -28,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from wecom.fake import endpoints_contact as contact
 from wecom.fake import endpoints_kf as kf
 from wecom.fake import group_codes
-from wecom.fake import groupmsg, groups, media, oauth, qr_images, transfers
+from wecom.fake import groupmsg, groups, media, oauth, qr_images, stats, transfers
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -193,6 +193,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     **{path: Endpoint("POST", handler) for path, handler in group_codes.ENDPOINTS.items()},
     **{path: Endpoint("POST", handler) for path, handler in transfers.ENDPOINTS.items()},
     **{path: Endpoint("POST", handler) for path, handler in groupmsg.ENDPOINTS.items()},
+    **{path: Endpoint("POST", handler) for path, handler in stats.ENDPOINTS.items()},
 }
 """The WeCom API surface the fake implements, by path under /cgi-bin/."""
 
@@ -348,6 +349,7 @@ def create_fake_app(state: FakeState | None = None, *, token_ttl: int = 7200,
     media.add_media_routes(app, state)
     groupmsg.add_groupmsg_control_routes(app, state.groupmsg)
     qr_images.add_qr_routes(app, state)
+    stats.add_stats_control_routes(app, state.stats)
     return app
 
 

@@ -24,6 +24,7 @@ from wecom.fake.group_codes import GroupCodesState
 from wecom.fake.groups import GroupBook
 from wecom.fake.transfers import TransfersState
 from wecom.fake.groupmsg import GroupMsgState
+from wecom.fake.stats import StatsState
 from wecom.fake.kf_state import KfState
 from wecom.fake.messages import AppMessages
 from wecom.fake.media import MediaState
@@ -112,6 +113,7 @@ class FakeState:
         self.media = MediaState()  # temporary media (media/upload): see media.py
         self.transfers = TransfersState()  # hand-overs (客户继承): see transfers.py
         self.groupmsg = GroupMsgState()  # corp mass messages (企业群发): see groupmsg.py
+        self.stats = StatsState()  # daily figures (统计管理): see stats.py
         if seed:
             self.seed(seed)
 
@@ -132,6 +134,7 @@ class FakeState:
         self.media.reset()
         self.transfers.reset()
         self.groupmsg.reset()
+        self.stats.reset()
 
     # -- seed data ---------------------------------------------------------------------------------------
 

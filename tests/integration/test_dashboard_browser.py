@@ -1,0 +1,96 @@
+"""The dashboard (/admin/) in a real browser: Debian's headless Chromium driven by Playwright (never a browser
+download), the service on a real HTTP server. An admin signs in with an API token through the form; the page
+draws its charts from the admin API with the session cookie. The test reads each chart's numbers out of
+Chart.js (`window.scrmDashboard.charts`) and checks them against the API's JSON fetched with the same token in
+the Authorization header, and writes a 1280×900 screenshot to the test's tmp dir and tests/artifacts/
+(README's docs/screenshots/dashboard.png is a copy). Without chromium this skips locally; under CI it fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from typing import Any
+
+from sqlalchemy import select
+
+from models import Customer, Opportunity, StageChange
+from stats_support import PERIOD, at, build
+from support import CORP_ID
+from test_sidebar_browser import ARTIFACTS, browser, served  # noqa: F401  (fixtures)
+from web.auth import create_token
+
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def deals(client, runtime, admin: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Stages through the API; three deals created in the period (rows: the API stamps "now")."""
+    stages = {}
+    for name, probability in (("初步接洽", 10), ("演示", 40), ("合同签约", 80)):
+        answer = client.post("/api/v1/opportunity-stages", headers=admin,
+                             json={"corp_id": CORP_ID, "name": name, "probability": probability})
+        stages[name] = answer.get_json()["id"]
+    with runtime.WriteSession.begin() as s:
+        customer = s.scalar(select(Customer.id).where(Customer.external_userid == "wmc1"))
+        for n, (stage, owner) in enumerate((("初步接洽", "zhangsan"), ("演示", "zhangsan"), ("演示", "lisi"))):
+            made = at(2026, 3, 2 + n, 10)
+            deal = Opportunity(corp_id=CORP_ID, customer_id=customer, name=f"合同{n}", stage_id=stages[stage],
+                               amount_cents=100_000 * (n + 1), expected_close=dt.date(2026, 6, 30), owner_userid=owner,
+                               created_by="test", created_at=made)
+            s.add(deal)
+            s.flush()
+            s.add(StageChange(opportunity_id=deal.id, to_stage_id=stages[stage], userid=owner, actor="test", at=made))
+
+
+def chart(page: Any, name: str) -> dict[str, Any]:
+    return page.evaluate(f"""(() => {{ const c = window.scrmDashboard.charts[{name!r}];
+        return {{labels: c.data.labels, sets: c.data.datasets.map(d => d.data)}}; }})()""")
+
+
+def test_the_dashboard_draws_the_apis_numbers(browser, served, client, runtime, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    build(runtime)
+    with runtime.WriteSession.begin() as s:
+        token = create_token(s, "dashboard", "admin")
+    admin = {"Authorization": f"Bearer {token}"}
+    deals(client, runtime, admin)
+    api = {path: client.get(f"/api/v1/{path}", headers=admin, query_string={**PERIOD, **extra}).get_json()
+           for path, extra in (("stats/customers", {}), ("stats/staff", {}), ("funnel", {"all": "true"}))}
+
+    context = browser.new_context(viewport=DESKTOP, device_scale_factor=1, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    offsite: list[str] = []
+    page.on("request", lambda r: offsite.append(r.url) if not r.url.startswith(served) else None)
+    page.goto(f"{served}/admin/?from={PERIOD['from']}&to={PERIOD['to']}")
+    page.wait_for_url("**/admin/login")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+    page.goto(f"{served}/admin/?from={PERIOD['from']}&to={PERIOD['to']}")
+    page.wait_for_selector("#dashboard[data-state=ready]", timeout=15000)
+    path = tmp_path / "dashboard.png"
+    page.screenshot(path=str(path), full_page=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(path, ARTIFACTS / "dashboard.png")
+
+    customers, staff, funnel = api["stats/customers"], api["stats/staff"], api["funnel"]
+    assert [page.text_content(f"#card-{k}") for k in ("new", "lost", "net")] == [
+        str(customers[k]) for k in ("new", "lost", "net")]
+    assert page.text_content("#card-previous") == str(customers["previous"]["new"])
+    assert page.text_content("#card-new-change") == "环比 +50.0%" and customers["new_change"] == 0.5
+    trend = chart(page, "trend")
+    assert trend["labels"] == [d["day"] for d in customers["days"]]
+    assert trend["sets"] == [[d[k] for d in customers["days"]] for k in ("new", "lost", "net")]
+    channels = chart(page, "channels")
+    assert channels["labels"] == [c["channel"] or "未标记渠道" for c in customers["by_channel"]]
+    assert channels["sets"] == [[c["new"] for c in customers["by_channel"]]]
+    ranking = chart(page, "staff")
+    assert ranking["labels"] == [i["name"] for i in staff["items"]] == ["张三", "李四"]
+    assert ranking["sets"] == [[i["customers_added"] for i in staff["items"]], [i["follow_ups"] for i in staff["items"]]]
+    drawn = chart(page, "funnel")
+    open_stages = [st for st in funnel["stages"] if st["outcome"] != "lost"]
+    assert drawn["labels"] == [st["name"] for st in open_stages]
+    assert drawn["sets"] == [[st["count"] for st in open_stages]] and funnel["deals"] == 3
+    assert page.is_visible("#chart-mass + .empty")  # no mass message: the empty state
+    assert errors == [] and offsite == []
+    context.close()
