@@ -35,7 +35,7 @@ from web.sales_scope import actor, runtime
 from web.schemas.common import CorpQuery, Page
 from web.schemas.jobs import Started
 from web.schemas.mass_messages import (CapSettingsBody, CapSettingsOut, MassMessageBody, MassMessageDetail,
-                                       MassMessageOut, MassQuery, PreviewBody, PreviewOut, RemindOut)
+                                       MassMessageListed, MassQuery, PreviewBody, PreviewOut, RemindOut)
 from web.scope import corp_and_app, in_scope
 
 bp = Blueprint("api_mass_messages", __name__, url_prefix="/api/v1")
@@ -80,8 +80,21 @@ def _detail(s: Session, m: MassMessage) -> dict[str, Any]:
              "sent_at": _iso(max((x.sent_at for x in sends if x.sent_at), default=None)),
              "reminded_at": _iso(max((x.reminded_at for x in sends if x.reminded_at), default=None)),
              "remind_count": max(x.remind_count for x in sends)} for sender, sends in senders.items()]
-    return _json(m) | {"counts": counts, "senders": rows, "funnel": {
-        "target": m.target_count, "delivered": counts.get(RecipientStatus.sent.value, 0), "read": None, "shared": None}}
+    return _json(m) | {"counts": counts, "senders": rows,
+                       "funnel": _funnel(m, counts.get(RecipientStatus.sent.value, 0))}
+
+
+def _funnel(m: MassMessage, delivered: int) -> dict[str, Any]:
+    """target → delivered; read and shared are null: WeCom reports neither for a mass message."""
+    return {"target": m.target_count, "delivered": delivered, "read": None, "shared": None}
+
+
+def _listed(s: Session, page: list[MassMessage]) -> list[dict[str, Any]]:
+    """A page of messages, each with its funnel (one grouped count for the page: the dashboard's chart)."""
+    delivered = dict(s.execute(select(MassRecipient.message_id, func.count()).where(
+        MassRecipient.message_id.in_([m.id for m in page]), MassRecipient.status == RecipientStatus.sent.value)
+        .group_by(MassRecipient.message_id)).all())
+    return [_json(m) | {"funnel": _funnel(m, delivered.get(m.id, 0))} for m in page]
 
 
 def _message(s: Session, message_id: int) -> MassMessage:
@@ -108,7 +121,7 @@ def _fill(s: Session, m: MassMessage, corp_id: str, body: MassMessageBody) -> bo
 
 @bp.get("/mass-messages")
 @require(Role.admin)
-@endpoint("Mass messages (群发), newest first", query=MassQuery, response=Page[MassMessageOut])
+@endpoint("Mass messages (群发), newest first", query=MassQuery, response=Page[MassMessageListed])
 def list_messages(query: MassQuery) -> Any:
     rows = select(MassMessage).order_by(MassMessage.id.desc())
     corp = g.principal.corp_id or query.corp_id
@@ -118,7 +131,7 @@ def list_messages(query: MassQuery) -> Any:
                           (MassMessage.status, query.status.value if query.status else None)):
         if value:
             rows = rows.where(column == value)
-    return page_rows(rows, lambda s, page: [_json(m) for m in page], query)
+    return page_rows(rows, _listed, query)
 
 
 @bp.post("/mass-messages/preview")

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import Customer, Opportunity, StageChange
+from models import App, Customer, MassMessage, MassRecipient, Opportunity, StageChange
 from stats_support import PERIOD, at, build
 from support import CORP_ID
 from test_sidebar_browser import ARTIFACTS, browser, served  # noqa: F401  (fixtures)
@@ -41,6 +41,20 @@ def deals(client, runtime, admin: dict[str, str]) -> None:  # type: ignore[no-un
             s.add(StageChange(opportunity_id=deal.id, to_stage_id=stages[stage], userid=owner, actor="test", at=made))
 
 
+def mass_messages(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Two sent mass messages (rows, as the send and the results collection leave them): 5 and 3 targets,
+    4 and 0 of them delivered."""
+    with runtime.WriteSession.begin() as s:
+        app_pk = s.scalar(select(App.id).where(App.slug == "default"))
+        for text, target, delivered in (("双十一活动通知", 5, 4), ("新品上市", 3, 0)):
+            m = MassMessage(corp_id=CORP_ID, app_pk=app_pk, text=text, status="sent", target_count=target,
+                            created_by="token:test")
+            s.add(m)
+            s.flush()
+            s.add_all(MassRecipient(message_id=m.id, corp_id=CORP_ID, target=f"wm{m.id}-{n}", sender="zhangsan",
+                                    status="sent" if n < delivered else "pending") for n in range(target))
+
+
 def chart(page: Any, name: str) -> dict[str, Any]:
     return page.evaluate(f"""(() => {{ const c = window.scrmDashboard.charts[{name!r}];
         return {{labels: c.data.labels, sets: c.data.datasets.map(d => d.data)}}; }})()""")
@@ -52,8 +66,10 @@ def test_the_dashboard_draws_the_apis_numbers(browser, served, client, runtime, 
         token = create_token(s, "dashboard", "admin")
     admin = {"Authorization": f"Bearer {token}"}
     deals(client, runtime, admin)
+    mass_messages(runtime)
     api = {path: client.get(f"/api/v1/{path}", headers=admin, query_string={**PERIOD, **extra}).get_json()
            for path, extra in (("stats/customers", {}), ("stats/staff", {}), ("funnel", {"all": "true"}))}
+    api["mass-messages"] = client.get("/api/v1/mass-messages", headers=admin, query_string={"page_size": 8}).get_json()
 
     context = browser.new_context(viewport=DESKTOP, device_scale_factor=1, locale="zh-CN")
     page = context.new_page()
@@ -91,6 +107,10 @@ def test_the_dashboard_draws_the_apis_numbers(browser, served, client, runtime, 
     open_stages = [st for st in funnel["stages"] if st["outcome"] != "lost"]
     assert drawn["labels"] == [st["name"] for st in open_stages]
     assert drawn["sets"] == [[st["count"] for st in open_stages]] and funnel["deals"] == 3
-    assert page.is_visible("#chart-mass + .empty")  # no mass message: the empty state
+    sent = api["mass-messages"]["items"]
+    mass = chart(page, "mass")
+    assert mass["labels"] == [f"#{m['id']} {m['text'][:10]}" for m in sent]
+    assert mass["sets"] == [[m["funnel"]["target"] for m in sent], [m["funnel"]["delivered"] for m in sent],
+                            [0, 0]] and [m["funnel"]["delivered"] for m in sent] == [0, 4]  # read: WeCom gives none
     assert errors == [] and offsite == []
     context.close()

@@ -164,10 +164,13 @@ class Funnel(Out):
     shared: int | None = Field(description="not available: WeCom does not report shares of a mass message")
 
 
-class MassMessageDetail(MassMessageOut):
+class MassMessageListed(MassMessageOut):
+    funnel: Funnel
+
+
+class MassMessageDetail(MassMessageListed):
     counts: dict[str, int] = Field(description="recipients by status")
     senders: list[SenderOut]
-    funnel: Funnel
 
 
 class RemindOut(Out):

@@ -92,7 +92,7 @@
     var items = answer && answer.ok && Array.isArray(answer.body.items) ? answer.body.items.slice(0, 8) : [];
     state.data.mass = items;
     if (empty("chart-mass", items.length === 0)) { return; }
-    chart("mass", "chart-mass", bars(items.map(function (m) { return m.title || m.name || ("#" + m.id); }),
+    chart("mass", "chart-mass", bars(items.map(function (m) { return "#" + m.id + " " + (m.text || "").slice(0, 10); }),
       [["目标", "target"], ["送达", "delivered"], ["已读", "read"]].map(function (k) {
         return { label: k[0], data: items.map(function (m) { return figure(m, k[1]); }) };
       })));
