@@ -9,6 +9,10 @@ Sections (`--only NAME`, repeatable; all by default):
   process' CPU time (on a shared machine the wall time includes waiting for a core; the load average is
   printed). Target: under 1 s on SQLite and on MariaDB. Exits 1 if the count differs from the one computed
   while filling.
+- stats: the statistics of a 30-day range at N customers (tests/bench/bench_stats.py `run_stats`, its own fill):
+  target under 1 s.
+- fanout: a mass message fanned out to 100,000 × scale customers through the fake WeCom over HTTP
+  (tests/bench/bench_massmsg.py `run_fanout`, its own fill): time, peak RSS, add_msg_template calls.
 
 The corp is filled once per database by bulk inserts (CHUNK rows per executemany, values as the database
 stores them): N customers, each followed by one of STAFF members, added over the past 365 days; tags on
@@ -37,7 +41,9 @@ from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench_massmsg import run_fanout  # noqa: E402
 from bench_pool import bulk, stored  # noqa: E402
+from bench_stats import run_stats  # noqa: E402
 from harness import proc_cpu, recreate_mysql_db  # noqa: E402
 from migrations import runner  # noqa: E402
 from models import Corp, Customer, FollowRelation, FollowTag, Staff, Tag, TagGroup  # noqa: E402
@@ -152,6 +158,8 @@ def section_segments(url: str, n: int, world: dict[str, Any]) -> int:
 
 
 SECTIONS: dict[str, Callable[[str, int, dict[str, Any]], int]] = {"segments": section_segments}
+OWN_FILL: dict[str, Callable[[argparse.Namespace], int]] = {"stats": run_stats, "fanout": run_fanout}
+"""Sections that fill their own corp (their benches also run alone), called with this bench's arguments."""
 
 
 def run_one(url: str, n: int, only: list[str]) -> int:
@@ -169,23 +177,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", choices=("sqlite", "mariadb", "both"), default="both")
     ap.add_argument("--mariadb", action="store_const", const="mariadb", dest="db", help="= --db mariadb")
     ap.add_argument("--scale", type=float, default=1.0, help="N = 1,000,000 × scale")
-    ap.add_argument("--only", action="append", choices=sorted(SECTIONS), help="a section (repeatable; default all)")
+    ap.add_argument("--only", action="append", choices=sorted(SECTIONS | OWN_FILL), help="a section (repeatable; default all)")
     ap.add_argument("--database-url", default=MARIADB, help="the MariaDB database (dropped and recreated)")
     args = ap.parse_args(argv)
     n = max(100, int(N * args.scale))
-    only = args.only or list(SECTIONS)
+    every = args.only or [*SECTIONS, *OWN_FILL]
+    only = [name for name in every if name in SECTIONS]
     failed = 0
-    if args.db in ("sqlite", "both"):
+    if only and args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             print(f"SQLite, N = {n:,}")
             failed |= run_one(f"sqlite:///{tmp}/automation-bench.db", n, only)
-    if args.db in ("mariadb", "both"):
+    if only and args.db in ("mariadb", "both"):
         print(f"MariaDB ({args.database_url.rsplit('@', 1)[-1]}), N = {n:,}")
         recreate_mysql_db(args.database_url)
         try:
             failed |= run_one(args.database_url, n, only)
         finally:
             recreate_mysql_db(args.database_url, drop_only=True)
+    for name in every:
+        if name in OWN_FILL:
+            failed |= OWN_FILL[name](args)
     return failed
 
 
