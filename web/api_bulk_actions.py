@@ -74,8 +74,9 @@ def _params(s: Session, body: BulkIn, corp_id: str, app_pk: int) -> dict[str, An
                 raise ApiError(403, "forbidden", "a member tags only their own customers")
             userid = principal.userid
         # WeCom ids; tagging with a tag of an exclusive (互斥) group also removes its siblings (web/tag_marks.py)
-        add, remove = (tag_marks(s, corp_id, p.tag_ids, []) if body.kind == "tag"
-                       else tag_marks(s, corp_id, [], p.tag_ids))
+        named = ("params.tag_ids", "params.tag_ids")
+        add, remove = (tag_marks(s, corp_id, p.tag_ids, [], named) if body.kind == "tag"
+                       else tag_marks(s, corp_id, [], p.tag_ids, named))
         return {"app_pk": app_pk, "tag_ids": p.tag_ids, "userid": userid, "add": add, "remove": remove}
     if body.kind == "change_follower":
         if not p.takeover_userid:

@@ -20,11 +20,13 @@ def _live_tags(s: Session, corp_id: str, pks: list[int], key: str) -> list[Tag]:
     return tags
 
 
-def tag_marks(s: Session, corp_id: str, add: list[int], remove: list[int]) -> tuple[list[str], list[str]]:
+def tag_marks(s: Session, corp_id: str, add: list[int], remove: list[int],
+              fields: tuple[str, str] = ("add", "remove")) -> tuple[list[str], list[str]]:
     """(add_tag, remove_tag) in WeCom ids. Two tags of one exclusive group in `add` are a 422; a tag added
-    from an exclusive group puts its live siblings in remove_tag."""
-    added = _live_tags(s, corp_id, add, "add")
-    removed = [t.tag_id for t in _live_tags(s, corp_id, remove, "remove")]
+    from an exclusive group puts its live siblings in remove_tag. `fields`: the request's names of `add` and
+    `remove`, which a 422 names."""
+    added = _live_tags(s, corp_id, add, fields[0])
+    removed = [t.tag_id for t in _live_tags(s, corp_id, remove, fields[1])]
     exclusive = set(s.scalars(select(TagGroup.id).where(TagGroup.id.in_({t.group_pk for t in added}),
                                                         TagGroup.exclusive.is_(True))))
     chosen: dict[int, Tag] = {}
@@ -32,7 +34,7 @@ def tag_marks(s: Session, corp_id: str, add: list[int], remove: list[int]) -> tu
         if tag.group_pk in exclusive:
             if tag.group_pk in chosen:
                 raise ApiError(422, "invalid", "the tagging has errors",
-                               {"add": f"{chosen[tag.group_pk].name} and {tag.name} are in one exclusive group"})
+                               {fields[0]: f"{chosen[tag.group_pk].name} and {tag.name} are in one exclusive group"})
             chosen[tag.group_pk] = tag
     if chosen:
         siblings = s.scalars(select(Tag.tag_id).where(Tag.group_pk.in_(chosen), Tag.deleted_at.is_(None),
@@ -40,5 +42,5 @@ def tag_marks(s: Session, corp_id: str, add: list[int], remove: list[int]) -> tu
         removed += [tag_id for tag_id in siblings if not is_pending(tag_id) and tag_id not in removed]
     add_ids = [t.tag_id for t in added]
     if set(add_ids) & set(removed):
-        raise ApiError(422, "invalid", "the tagging has errors", {"remove": "a tag is both added and removed"})
+        raise ApiError(422, "invalid", "the tagging has errors", {fields[1]: "a tag is both added and removed"})
     return add_ids, removed
