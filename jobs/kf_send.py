@@ -112,9 +112,9 @@ def kf_send_text(ctx: EffectContext, session_pk: int, open_kfid: str, external_u
         refusal = reply_refusal(last, sent, utcnow())
         if refusal and material is None:
             raise FinalError(f"kf/send_msg not sent: {refusal}")
-        made = ("text", {"content": content}) if material is None else kf_message(ctx, material)
-        if refusal or isinstance(made, str):
-            why = refusal or str(made)
+        made = refusal or (("text", {"content": content}) if material is None else kf_message(ctx, material))
+        if isinstance(made, str):
+            why = made
             log.info("kf attachment %s of answer %s not sent: %s", material.id, msgid, why)
             outcome["refused"].append({"material": material.id, "reason": why})
             continue
