@@ -43,7 +43,7 @@ def media(fake_wecom) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-d
 
 @pytest.mark.parametrize(("kind", "data", "name"), [
     ("image", PNG, "通知.png"), ("voice", AMR, "语音.amr"), ("video", MP4, "培训.mp4"), ("file", b"%PDF-1.4 x", "制度.pdf"),
-])
+], ids=["image", "voice", "video", "file"])
 def test_each_file_kind_reaches_message_send_with_its_media_id(  # type: ignore[no-untyped-def]
         client, admin, fake_wecom, kind, data, name) -> None:
     r = upload(client, admin, kind, data, name, title="培训", description="第一课")
