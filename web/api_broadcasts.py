@@ -1,6 +1,8 @@
 """Staff broadcasts (员工群发, manual 9.5): an app message (message/send) to staff and departments, from a
-broadcast template or given as msgtype and body, sent now (202) or at `send_at` (scheduled: the cron job
-jobs/broadcasts.py sends each due one exactly once). `GET /broadcasts/<id>` shows what WeCom answered.
+broadcast template or given as msgtype and body (text, markdown, textcard, news, miniprogram_notice; an
+uploaded image, voice, video or file: web/api_broadcast_files.py), sent now (202) or at `send_at`
+(scheduled: the cron job jobs/broadcasts.py sends each due one exactly once). `GET /broadcasts/<id>` shows
+what WeCom answered.
 WeCom gives no read statistics for app messages (message/send answers only who it refused; message/
 get_statistics counts an app's sends per day, not reads), so none are shown."""
 
