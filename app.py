@@ -178,6 +178,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.register_blueprint(api_stats.bp)
     from web import admin  # the dashboard (仪表盘): token sign-in, charts drawn from the API
     app.register_blueprint(admin.bp)
+    from web import api_broadcast_files, api_knowledge_files  # issue 17: kf answers' and broadcasts' media
+    app.register_blueprint(api_knowledge_files.bp)
+    app.register_blueprint(api_broadcast_files.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -263,7 +263,7 @@ class PageApplier:
         self.ctx.outbox("kf_send_text", {
             "app_pk": session.app_pk, "session_pk": session.id, "open_kfid": session.open_kfid,
             "external_userid": session.external_userid, "content": item.answer,
-            "msgid": answer_msgid(self.ctx.corp_id, session.open_kfid, msgid)},
+            "msgid": answer_msgid(self.ctx.corp_id, session.open_kfid, msgid), "attachments": list(item.attachments)},
             key=f"kf_answer:{self.ctx.corp_id}:{msgid}", queue=FAST, fresh=True)
 
     def _knowledge(self) -> list[Entry]:

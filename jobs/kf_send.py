@@ -17,13 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers.moderation import store_message
+from jobs.kf_attachments import attachment_rows, kf_message
 from jobs.outbound import EffectContext, effect
 from jobs.queue import FinalError
 from models import KfSession, Message
 from models.conversation import MessageOrigin, MessageSource
 from models.db import utcnow
 from models.kf import SessionState
-from rules.kf import reply_refusal
+from rules.kf import answer_msgid, reply_refusal
 from wecom.client import WeComError
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ SESSION_ENDED = 95013  # the session ended in WeCom (a receptionist ended it, or
 
 
 def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, content: str,
-                open_kfid: str = "", external_userid: str = "") -> dict[str, Any]:
+                msgtype: str = "text", open_kfid: str = "", external_userid: str = "") -> dict[str, Any]:
     """Our own message into the conversation: sync_msg never returns what the API sent. The account and
     customer are looked up from the session unless the caller has them."""
     if not open_kfid:
@@ -41,7 +42,7 @@ def _store_sent(s: Session, ctx: EffectContext, session_pk: int, msgid: str, con
         open_kfid, external_userid = session.open_kfid, session.external_userid
     store_message(s, Message(corp_id=ctx.corp_id, source=MessageSource.kf.value, msgid=msgid,
                              open_kfid=open_kfid, external_userid=external_userid,
-                             origin=MessageOrigin.bot.value, msgtype="text", content=content, raw={},
+                             origin=MessageOrigin.bot.value, msgtype=msgtype, content=content, raw={},
                              send_time=utcnow(), session_pk=session_pk), later=True)
     return {"msgid": msgid}
 
@@ -79,25 +80,60 @@ def _replies_since_customer(s: Session, corp_id: str, open_kfid: str,
 
 @effect("kf_send_text")
 def kf_send_text(ctx: EffectContext, session_pk: int, open_kfid: str, external_userid: str, content: str,
-                 msgid: str) -> dict[str, Any] | None:
+                 msgid: str, attachments: list[int] | None = None) -> dict[str, Any] | None:
     """A bot answer (or a lapsing session's last word): kf/send_msg, whether WeCom has the session as 未处理
-    (0) or 智能助手接待 (1). `msgid` is ours (rules/kf.py `answer_msgid`): a retry sends the same one.
+    (0) or 智能助手接待 (1), then each of the answer's attachments (material ids; jobs/kf_attachments.py) as
+    a message of its own msgtype. `msgid` is ours (rules/kf.py `answer_msgid`), and each attachment's is made
+    from it: a retry sends the same ones, and one already stored as sent is not sent again.
 
     A new session is not moved to state 1 first: WeCom lists answering through the API as the first
     thing to do with a state-0 session, and every move out of 0 that we make later (to the queue, to a
     person) is allowed from 0 as from 1. The move would cost a second WeCom call on every new customer's
     first answer, in front of that answer. Our own row says `bot` either way.
 
-    WeCom's budget (5 messages per customer message, within 48 h) is checked first: a message past it is
-    refused here with the reason (FinalError: the row fails and is dead-lettered), never sent."""
+    WeCom's budget (5 messages per customer message, within 48 h) is checked before each message, the
+    attachments counting like the text: a text past it is refused here with the reason (FinalError: the
+    row fails and is dead-lettered), never sent; attachments past it are not sent, and the result lists
+    each with the reason."""
+    materials = attachment_rows(ctx, list(attachments)) if attachments else []
+    messages: list[tuple[str, Any, str]] = [(msgid, None, content)]
+    messages += [(answer_msgid(ctx.corp_id, open_kfid, f"{msgid}/{m.id}"), m, m.title or m.filename or m.kind)
+                 for m in materials]
     with ctx.runtime.Session() as s:
-        refusal = reply_refusal(*_replies_since_customer(s, ctx.corp_id, open_kfid, external_userid), utcnow())
-    if refusal:
-        raise FinalError(f"kf/send_msg not sent: {refusal}")
-    result = ctx.client.post("kf/send_msg", data={"touser": external_userid, "open_kfid": open_kfid,
-                                                  "msgid": msgid, "msgtype": "text", "text": {"content": content}})
-    return ctx.finish(lambda s: _store_sent(s, ctx, session_pk, str(result.get("msgid") or msgid), content,
-                                            open_kfid, external_userid))
+        last, sent = _replies_since_customer(s, ctx.corp_id, open_kfid, external_userid)
+        done = set(s.scalars(select(Message.msgid).where(
+            Message.corp_id == ctx.corp_id, Message.source == MessageSource.kf.value,
+            Message.msgid.in_([one for one, _, _ in messages])))) if materials else set()
+    outcome: dict[str, Any] = {"msgid": msgid, "sent": [], "refused": []}
+    unstored: list[tuple[str, str, str]] = []
+    for one, material, label in messages:
+        if one in done:
+            continue
+        refusal = reply_refusal(last, sent, utcnow())
+        if refusal and material is None:
+            raise FinalError(f"kf/send_msg not sent: {refusal}")
+        made = refusal or (("text", {"content": content}) if material is None else kf_message(ctx, material))
+        if isinstance(made, str):
+            why = made
+            log.info("kf attachment %s of answer %s not sent: %s", material.id, msgid, why)
+            outcome["refused"].append({"material": material.id, "reason": why})
+            continue
+        if unstored:  # a retry after a later message fails must not send this one again
+            with ctx.runtime.WriteSession.begin() as s:
+                _store_sent(s, ctx, session_pk, *unstored.pop(), open_kfid, external_userid)
+        msgtype, obj = made
+        ctx.client.post("kf/send_msg", data={"touser": external_userid, "open_kfid": open_kfid, "msgid": one,
+                                             "msgtype": msgtype, msgtype: obj})
+        unstored.append((one, label, msgtype))
+        sent += 1
+        outcome["sent"].append(one)
+
+    def write(s: Session) -> dict[str, Any]:
+        for one, label, msgtype in unstored:
+            _store_sent(s, ctx, session_pk, one, label, msgtype, open_kfid, external_userid)
+        return outcome
+
+    return ctx.finish(write)
 
 
 @effect("kf_welcome")

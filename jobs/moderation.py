@@ -1,6 +1,7 @@
 """Staff app messages (alerts, timeout notices, broadcasts) and the periodic reply-timeout check.
 
-`staff_message` sends one message/send for an outbox row planned by handlers/moderation.py. For a
+`staff_message` sends one message/send for an outbox row planned by handlers/moderation.py (a stored file
+of a broadcast goes through media/upload first: jobs/app_media.py). For a
 broadcast it records WeCom's answer on the broadcast: the recipients WeCom refused (invaliduser,
 invalidparty) or who have no licence (unlicenseduser; the rest got it), or the errcode that refused the
 whole message (81013: nobody valid).
@@ -14,12 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.moderation import check_reply_timeouts
+from jobs.app_media import with_media_id
 from jobs.outbound import EffectContext, effect
 from jobs.app_messages import NO_AGENT_ID, sent_to_staff, split_ids
 from jobs.queue import FinalError, job
 from jobs.runtime import current
 from models.db import utcnow
 from models.moderation import Broadcast, BroadcastStatus, ModerationSettings
+from storage import Missing
 from wecom.client import WeComError
 
 
@@ -29,11 +32,12 @@ def staff_message(ctx: EffectContext, agent_id: int, touser: list[str], toparty:
     if not agent_id:
         raise FinalError(NO_AGENT_ID)
     try:
-        answer = sent_to_staff(ctx, agent_id, touser, msgtype, body, toparty)
-    except WeComError as exc:
-        if exc.retryable or broadcast_pk is None:
+        answer = sent_to_staff(ctx, agent_id, touser, msgtype, with_media_id(ctx, msgtype, body), toparty)
+    except (WeComError, Missing) as exc:
+        if broadcast_pk is None or (isinstance(exc, WeComError) and exc.retryable):
             raise
-        error = f"errcode {exc.errcode}: {exc.errmsg}"[:255]
+        error = (f"errcode {exc.errcode}: {exc.errmsg}" if isinstance(exc, WeComError)
+                 else "the broadcast's file is no longer stored")[:255]
 
         def refused(s: Session) -> dict[str, Any]:
             row = s.get_one(Broadcast, broadcast_pk)

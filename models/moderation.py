@@ -169,7 +169,7 @@ class MessageTemplate(Base):
     corp_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(32))
-    msgtype: Mapped[str] = mapped_column(String(16))
+    msgtype: Mapped[str] = mapped_column(String(32))
     body: Mapped[dict[str, Any]] = mapped_column(default=dict)
     variables: Mapped[list[Any]] = mapped_column(default=list)
     enabled: Mapped[bool] = mapped_column(default=False)
@@ -199,7 +199,7 @@ class Broadcast(Base):
     template_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
     userids: Mapped[list[Any]] = mapped_column(default=list)
     departments: Mapped[list[Any]] = mapped_column(default=list)
-    msgtype: Mapped[str] = mapped_column(String(16))
+    msgtype: Mapped[str] = mapped_column(String(32))
     body: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=BroadcastStatus.pending.value)
     msgid: Mapped[str | None] = mapped_column(String(128))
@@ -217,7 +217,8 @@ class Broadcast(Base):
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "corp_id": self.corp_id, "name": self.name, "template_id": self.template_pk,
                 "values": self.template_values, "userids": list(self.userids), "departments": list(self.departments),
-                "msgtype": self.msgtype, "body": self.body, "status": self.status, "msgid": self.msgid,
+                "msgtype": self.msgtype, "body": {k: v for k, v in self.body.items() if k != "storage_key"},
+                "status": self.status, "msgid": self.msgid,
                 "invalid_users": list(self.invalid_users), "invalid_parties": list(self.invalid_parties),
                 "unlicensed_users": list(self.unlicensed_users or []), "error": self.error,
                 "created_by": self.created_by, "created_at": self.created_at.isoformat(),

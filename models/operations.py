@@ -101,7 +101,7 @@ class NotificationLog(Base):
     category: Mapped[str] = mapped_column(String(32))
     recipients: Mapped[str] = mapped_column(Text, doc="userids as |a|b|, so one is found with LIKE '%|a|%'")
     parties: Mapped[list[Any]] = mapped_column(default=list)
-    msgtype: Mapped[str] = mapped_column(String(16))
+    msgtype: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), doc="sent, partial (some recipients refused) or failed")
     errcode: Mapped[int | None]
     errmsg: Mapped[str] = mapped_column(String(255), default="")

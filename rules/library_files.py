@@ -39,6 +39,16 @@ RULES = {
 UPLOAD_KINDS = tuple(RULES)
 MAX_UPLOAD = max(r.max_bytes for r in RULES.values())
 
+WECOM_MEDIA_RULES = {
+    "image": Rule(10 * MB, frozenset({".jpg", ".jpeg", ".png"}), "JPG or PNG"),
+    "voice": Rule(2 * MB, frozenset({".amr"}), "AMR"),
+    "video": Rule(10 * MB, frozenset({".mp4"}), "MP4"),
+    "file": Rule(20 * MB, frozenset(), "file"),
+}
+"""What WeCom's media/upload itself takes (上传临时素材, as wecom/fake/media.py serves it): image ≤ 10 MB
+JPG/PNG, voice ≤ 2 MB AMR ≤ 60 s, video ≤ 10 MB MP4, file ≤ 20 MB of any type. For files sent straight to
+WeCom and kept nowhere else (staff broadcasts), where the manual sets no tighter bound."""
+
 
 def _looks_like(kind: str, ext: str, head: bytes) -> bool:
     """Whether the first bytes are of the format the extension names (documents are not sniffed)."""
@@ -61,17 +71,17 @@ def amr_seconds(data: bytes) -> float:
 
 
 def refusal(kind: str, filename: str, content_type: str, size: int, head: bytes,
-            read_all: Callable[[], bytes] | None = None) -> tuple[int, str] | None:
+            read_all: Callable[[], bytes] | None = None, rules: dict[str, Rule] = RULES) -> tuple[int, str] | None:
     """(HTTP status, why) when the file may not be stored as a `kind` material, else None: 413 past the
     kind's size, 422 for another format, an empty or tiny file, a program, or a voice over 60 s
-    (`read_all` gives the whole file, read only for a voice)."""
-    rule = RULES[kind]
+    (`read_all` gives the whole file, read only for a voice). `rules`: the library's (RULES) or WeCom's own."""
+    rule = rules[kind]
     if size > rule.max_bytes:
         return 413, f"a {kind} may be at most {rule.max_bytes // MB} MB; this one is {size} bytes"
     if size < MIN_BYTES:
         return 422, f"the file is empty or under {MIN_BYTES} bytes"
     ext = PurePosixPath(filename.lower()).suffix
-    if ext not in rule.extensions or not _looks_like(kind, ext, head):
+    if (rule.extensions and ext not in rule.extensions) or not _looks_like(kind, ext, head):
         return 422, f"a {kind} must be a {rule.label} file"
     why = program_refusal(filename, content_type, head) if kind == "file" else None
     if why:

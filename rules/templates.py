@@ -94,14 +94,19 @@ def built_in(category: str, values: dict[str, str]) -> tuple[str, dict[str, Any]
 MAX_PER_NOTIFICATION_CATEGORY = 3
 """§9.13.1: at most three templates per notification category."""
 
-MSGTYPES = ("text", "markdown", "textcard", "news")
+MSGTYPES = ("text", "markdown", "textcard", "news", "miniprogram_notice")
 # (field, byte limit, required) per msgtype; news fields are per article
 FIELDS: dict[str, tuple[tuple[str, int, bool], ...]] = {
     "text": (("content", 2048, True),),
     "markdown": (("content", 2048, True),),
     "textcard": (("title", 128, True), ("description", 512, True), ("url", 2048, True), ("btntxt", 12, False)),
     "news": (("title", 128, True), ("description", 512, False), ("url", 2048, False), ("picurl", 2048, False)),
+    "miniprogram_notice": (("appid", 64, True), ("page", 1024, False), ("title", 36, True), ("description", 36, False)),
 }
+MINIPROGRAM_ITEMS, MINIPROGRAM_KEY_BYTES, MINIPROGRAM_VALUE_BYTES = 10, 30, 90
+"""miniprogram_notice (doc 90236 小程序通知消息): the mini-program must be linked to the app; title and
+description 4–12 characters (36 bytes of Chinese here), `emphasis_first_item` a flag, and at most 10
+`content_item` {key ≤ 10, value ≤ 30 characters}."""
 MAX_ARTICLES = 8
 
 
@@ -131,7 +136,30 @@ def body_errors(msgtype: Any, body: Any, rendered: bool = False) -> dict[str, st
             if problems:
                 return problems
         return {}
+    if msgtype == "miniprogram_notice":
+        return _notice_errors(body, rendered)
     return _part_errors(msgtype, body, "body.", rendered)
+
+
+def _notice_errors(body: dict[str, Any], rendered: bool) -> dict[str, str]:
+    """A miniprogram_notice: its strings as any part's, then the flag and the key/value items."""
+    strings_only = {k: v for k, v in body.items() if k not in ("emphasis_first_item", "content_item")}
+    problems = _part_errors("miniprogram_notice", strings_only, "body.", rendered)
+    if problems:
+        return problems
+    if not isinstance(body.get("emphasis_first_item", False), bool):
+        return {"body.emphasis_first_item": "true or false"}
+    items = body.get("content_item", [])
+    if not isinstance(items, list) or len(items) > MINIPROGRAM_ITEMS:
+        return {"body.content_item": f"at most {MINIPROGRAM_ITEMS} items"}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"key", "value"} \
+                or not all(isinstance(item[k], str) and item[k].strip() for k in ("key", "value")):
+            return {f"body.content_item[{i}]": "an object {key, value} of non-empty strings"}
+        if len(item["key"].encode()) > MINIPROGRAM_KEY_BYTES or len(item["value"].encode()) > MINIPROGRAM_VALUE_BYTES:
+            return {f"body.content_item[{i}]": f"key at most {MINIPROGRAM_KEY_BYTES} bytes, value at most "
+                                               f"{MINIPROGRAM_VALUE_BYTES}"}
+    return {}
 
 
 def _part_errors(msgtype: str, part: Any, prefix: str, rendered: bool) -> dict[str, str]:

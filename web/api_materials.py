@@ -21,7 +21,7 @@ from models import Material, Role
 from models.db import utcnow
 from models.library import Section
 from rules.attachments import clean_name
-from rules.library_files import MAX_UPLOAD, refusal
+from rules.library_files import MAX_UPLOAD, RULES, Rule, refusal
 from storage import Missing, storage
 from web import errors
 from web.api import _like, _live, _runtime, page
@@ -79,6 +79,32 @@ def live_material(s: Session, material_id: int) -> Material:
     return _live(s, Material, material_id, "material")
 
 
+def checked_file(kind: str, upload: FileStorage, too_large: int = 413,
+                 rules: dict[str, Rule] = RULES) -> tuple[str, str, int]:
+    """(clean file name, content type, size) of an upload `rules` take as a `kind` (rules/library_files.py:
+    the library's, or WeCom's own); else ApiError naming `file`: `too_large` (413, or 422 where the
+    caller's rule says so) past the kind's size, 422 for another format. The stream is left at its start."""
+    stream = upload.stream
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    name = clean_name(upload.filename or "")
+    content_type = (upload.mimetype or "application/octet-stream")[:128]
+    head = stream.read(HEAD_BYTES)
+    stream.seek(0)
+
+    def whole() -> bytes:
+        data = stream.read()
+        stream.seek(0)
+        return data
+
+    why = refusal(kind, name, content_type, size, head, whole, rules)
+    if why:
+        status = too_large if why[0] == 413 else why[0]
+        raise ApiError(status, "too_large" if status == 413 else "invalid", f"file: {why[1]}", {"file": why[1]})
+    return name, content_type, size
+
+
 @bp.get("/materials")
 @require(Role.member)
 @endpoint("The material library (素材库): filter by kind and category, search titles and file names",
@@ -121,23 +147,8 @@ def create_material(body: MaterialIn) -> Any:
 def upload_material(query: UploadQuery, upload: FileStorage) -> Any:
     """Multipart/form-data, the file in field `file`. 413 over the kind's size, 422 for another format; nothing
     is stored then."""
+    name, content_type, size = checked_file(query.kind, upload)
     stream = upload.stream
-    stream.seek(0, 2)
-    size = stream.tell()
-    stream.seek(0)
-    name = clean_name(upload.filename or "")
-    content_type = (upload.mimetype or "application/octet-stream")[:128]
-    head = stream.read(HEAD_BYTES)
-    stream.seek(0)
-
-    def whole() -> bytes:
-        data = stream.read()
-        stream.seek(0)
-        return data
-
-    why = refusal(query.kind, name, content_type, size, head, whole)
-    if why:
-        raise ApiError(why[0], "too_large" if why[0] == 413 else "invalid", f"file: {why[1]}", {"file": why[1]})
     with _runtime().Session() as s:
         corp_id, _ = corp_and_app(s, query.corp_id)
         category_id = placed(s, query.category_id, corp_id, Section.material, None)

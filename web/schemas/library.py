@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, StringConstraints
 
 from models.library import MAX_NAME, Section
-from web.schemas.common import Body, CorpBody, CorpQuery, Id, Int32, Out, PageQuery
+from web.schemas.common import Body, CorpBody, CorpQuery, Id, Int32, Out, PageQuery, Query
 from web.schemas.kf import MAX_SIMILAR, KfAnswer, Question
 
 SectionName = Section
@@ -150,3 +150,9 @@ class KnowledgeChange(Body):
 class KnowledgeIn(KnowledgeChange, CorpBody):
     kind: KnowledgeKind = Field("qa", description="qa: question + answer; phrase: answer; link: question + url")
     mine: bool = Mine
+
+
+class AttachmentQuery(Query):
+    kind: Literal["image", "video", "file", "voice"] = Field(
+        description="image ≤2 MB JPG/PNG, voice ≤2 MB AMR ≤60 s, video ≤10 MB MP4, file ≤20 MB")
+    title: Title = ""

@@ -13,7 +13,7 @@ from models.moderation import BroadcastStatus, ReviewStatus, SensitiveCategory
 from rules import templates
 from rules.working_hours import MAX_HOLIDAYS
 from web.schemas.admin import TimeRange
-from web.schemas.common import MAX_ID, Body, CorpBody, Day, Id, Instant, Out, PageQuery, Query
+from web.schemas.common import MAX_ID, Body, CorpBody, CorpQuery, Day, Id, Instant, Out, PageQuery, Query
 from web.schemas.messages import MessageOut
 
 MAX_RULE_NAME = 10  # §7.3.2: 规则名称 最多 10 个字
@@ -30,7 +30,9 @@ Category = Literal[tuple(templates.CATEGORY_VARIABLES)]  # type: ignore[valid-ty
 MsgType = Literal[templates.MSGTYPES]  # type: ignore[valid-type]
 AppBody = Annotated[dict[str, Any], Field(description="the message/send body of the msgtype: text and markdown "
                                                       "{content}, textcard {title, description, url, btntxt}, "
-                                                      "news {articles: [{title, description, url, picurl}]}")]
+                                                      "news {articles: [{title, description, url, picurl}]}, "
+                                                      "miniprogram_notice {appid, page, title, description, "
+                                                      "emphasis_first_item, content_item: [{key, value}]}")]
 
 
 # -- sensitive-word rules and alerts ----------------------------------------------------------------------
@@ -231,6 +233,20 @@ class BroadcastIn(CorpBody):
     values: dict[str, Any] = Field({}, description="the template's variable → text")
     msgtype: MsgType | None = None
     body: AppBody | None = None
+    send_at: Instant | None = Field(None, description="schedule it (UTC); past or none: sent now")
+
+
+class BroadcastFileQuery(CorpQuery):
+    """A broadcast of an uploaded file: the recipients and time as BroadcastIn's, in the query string."""
+
+    name: Name64
+    kind: Literal["image", "voice", "video", "file"] = Field(
+        description="WeCom's media/upload limits: image ≤10 MB JPG/PNG, voice ≤2 MB AMR ≤60 s, video ≤10 MB MP4, "
+                    "file ≤20 MB")
+    userids: list[Annotated[UserId, Field(pattern=r"^[^|]+$")]] = Field([], max_length=MAX_BROADCAST_USERS)
+    departments: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field([], max_length=MAX_BROADCAST_PARTIES)
+    title: str | None = Field(None, max_length=42, description="a video's title (WeCom: ≤128 bytes)")
+    description: str | None = Field(None, max_length=170, description="a video's description (≤512 bytes)")
     send_at: Instant | None = Field(None, description="schedule it (UTC); past or none: sent now")
 
 

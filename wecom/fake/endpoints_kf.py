@@ -16,6 +16,7 @@ from flask import Flask, Response, request
 from wecom.fake.call import Call, bad_request, body_ids, body_int, body_object, body_str, corpid_of, query_arg
 from wecom.fake.errors import WeComError
 from wecom.fake.kf_state import Paging
+from wecom.fake.media import check_message_media
 from wecom.fake.state import FakeState
 
 MAX_NAME_CHARS = 16
@@ -146,6 +147,7 @@ def send_msg(server: _Server, call: Call) -> dict[str, Any]:
     touser = body_str(body, "touser", 40058)
     open_kfid = body_str(body, "open_kfid", 95000)
     _check_message(body)
+    check_message_media(server, corpid_of(call), body)
     return {"msgid": server.state.kf.send(corpid_of(call), open_kfid, touser, body)}
 
 

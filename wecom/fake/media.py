@@ -70,6 +70,19 @@ class MediaState:
             return list(self._media.values())
 
 
+def check_message_media(server: _Server, corpid: str, message: dict[str, Any]) -> None:
+    """A message of msgtype image, voice, video or file (kf/send_msg, message/send) names its media by
+    `media_id`: none is 40058 (missing parameter), one WeCom no longer knows 40007."""
+    kind = message.get("msgtype")
+    if kind not in LIMITS:
+        return
+    part = message.get(kind)
+    found = part.get("media_id") if isinstance(part, dict) else None
+    if not isinstance(found, str) or not found:
+        raise WeComError(40058, f"invalid parameter: {kind}.media_id")
+    server.state.media.check(corpid, found)
+
+
 def media_upload(server: _Server, call: Call) -> dict[str, Any]:
     kind = call.args.get("type", "")
     if kind not in LIMITS:

@@ -142,6 +142,7 @@ class _CgiBin:
             raise WeComError(40008)
         if msgtype == "text" and not _text_content(message):
             raise WeComError(44004)
+        media.check_message_media(self, corpid_of(call), message)
         recipients = self.state.resolve_recipients(
             corpid_of(call), *(_split_ids(message.get(key)) for key in ("touser", "toparty", "totag")))
         if not recipients.members:
