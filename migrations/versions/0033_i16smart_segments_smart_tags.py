@@ -2,7 +2,7 @@
 (models/segments.py, models/smart_tags.py); indexes for finding a tag's, a field value's and a follow-up
 range's customers
 
-Revision ID: 0033_i16smart_segments_smart_tags
+Revision ID: 0033_i16smart_segments_tags
 Revises: 0032_i17ops_operations
 Create Date: 2026-11-29 12:00:00
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from models.db import UTCDateTime
 
 
-revision = "0033_i16smart_segments_smart_tags"
+revision = "0033_i16smart_segments_tags"
 down_revision = "0032_i17ops_operations"
 branch_labels = None
 depends_on = None

@@ -3,7 +3,7 @@ channel and group codes, a channel code's stored QR image; exclusive (互斥) ta
 with a default option, a number's decimal places and a date's time.
 
 Revision ID: 0034_i17rules_rules
-Revises: 0033_i16smart_segments_smart_tags
+Revises: 0033_i16smart_segments_tags
 Create Date: 2026-11-29 12:00:00
 """
 from alembic import op
@@ -13,7 +13,7 @@ from models.db import UTCDateTime
 
 
 revision = "0034_i17rules_rules"
-down_revision = "0033_i16smart_segments_smart_tags"
+down_revision = "0033_i16smart_segments_tags"
 branch_labels = None
 depends_on = None
 
