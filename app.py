@@ -219,6 +219,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
             body["apps_credentials_broken"] = _broken_apps(runtime)
         return jsonify(body), 200 if healthy else 503
 
+    from web import callback_wsgi  # WeCom's POSTs answered before Flask's dispatch (the hot path)
+    callback_wsgi.install(app)
+
     from cli import register as register_cli
 
     register_cli(app)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from handlers.contacts import apply_external_contact, apply_user
 from handlers.smart_tags import on_write
 from jobs.progress import fail_run
-from jobs.queue import URGENT, FinalError, dead_letter, enqueue_outbox, job, on_dead, on_replay, on_reschedule
+from jobs.queue import URGENT, FinalError, dead_letter, enqueue, enqueue_outbox, job, on_dead, on_replay, on_reschedule
 from jobs.runtime import Runtime, current
 from models import Outbox, OutboxStatus, Staff
 from models.db import utcnow
@@ -203,14 +203,35 @@ def _lane_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def hand_on(rows: list[Outbox], all_here: bool = False) -> None:
-    """After a job's commit, the outbox rows it planned: those a customer is waiting on (with `all_here`:
-    all of them) run here and now unless their effect wants a job of its own; the rest go to their queues.
-    `all_here` is for a job that committed a chunk of events (process_inbox): their effects then cost one
-    batch (`deliver_here`: two write transactions and no RQ job) instead of a job and two transactions each."""
-    here = [r for r in rows if (all_here or r.queue == URGENT) and r.job not in OWN_JOB]
+def hand_on(rows: list[Outbox], batched: bool = False) -> None:
+    """After a job's commit, the outbox rows it planned: those a customer is waiting on run here and now
+    unless their effect wants a job of its own; the rest go to their queues, one job each or, with
+    `batched`, one `deliver_batch` job per queue. `batched` is for a job that committed a chunk of events
+    (process_inbox): their effects then cost one RQ job and one batch (`deliver_here`: two write
+    transactions) instead of a job and two transactions each. Not run by the chunk's job itself: a worker
+    inside a job does not look at its queues, and a welcome waiting behind a chunk's WeCom calls missed
+    its 20 s budget's p99 target (bench_contact: 0.3 s instead of 0.12 s)."""
+    here = [r for r in rows if r.queue == URGENT and r.job not in OWN_JOB]
     deliver_here([(r.id, r.queue) for r in here])
-    enqueue_outbox([(r.id, r.queue) for r in rows if r not in here])
+    later = [(r.id, r.queue) for r in rows if r not in here]
+    if not batched:
+        enqueue_outbox(later)
+        return
+    by_queue: dict[str, list[int]] = {}
+    for outbox_id, queue in later:
+        by_queue.setdefault(queue, []).append(outbox_id)
+    for queue, ids in by_queue.items():
+        for start in range(0, len(ids), LANES):  # one round of calls per job: a worker is soon free again
+            enqueue("deliver_batch", queue, ids[start:start + LANES], queue=queue)
+
+
+@job("deliver_batch", queue="outbound")
+def deliver_batch(queue: str, outbox_ids: list[int]) -> str:
+    """A chunk of events' effects on one queue, delivered as one batch (`deliver_here`, which hands a row
+    that fails to a deliver_outbox job of its own). A batch lost with its worker leaves its rows pending,
+    for the sweeper."""
+    deliver_here([(outbox_id, queue) for outbox_id in outbox_ids])
+    return f"{len(outbox_ids)} delivered"
 
 
 def _settle_all(runtime: Runtime, writes: list[tuple[int, Write]], queues: dict[int, str]) -> list[tuple[int, str]]:

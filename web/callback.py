@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import IO
 
 from flask import Blueprint, Response, current_app, request
 from gunicorn.http.errors import ParseException
@@ -104,26 +106,26 @@ def _runtime() -> Runtime:
     return current_app.extensions["scrm"]
 
 
-def _params(*names: str) -> list[str]:
-    values = [request.args.get(n, "") for n in names]
+def _params(args: Mapping[str, str], *names: str) -> list[str]:
+    values = [args.get(n, "") for n in names]
     missing = [n for n, v in zip(names, values, strict=True) if not v]
     if missing:
         raise CallbackRejected(400, f"missing {', '.join(missing)}")
     return values
 
 
-def _check_clock(timestamp: str) -> None:
+def _check_clock(runtime: Runtime, timestamp: str) -> None:
     try:
         sent = int(timestamp)
     except ValueError:
         raise CallbackRejected(400, "timestamp is not a number") from None
-    skew = _runtime().settings.max_clock_skew
+    skew = runtime.settings.max_clock_skew
     if skew and abs(time.time() - sent) > skew:
         raise CallbackRejected(403, "stale timestamp")
 
 
-def _app(slug: str) -> CallbackApp:
-    app = apps.get(_runtime(), slug)
+def _app(runtime: Runtime, slug: str) -> CallbackApp:
+    app = apps.get(runtime, slug)
     if app is None:
         raise CallbackRejected(404, "unknown app")
     return app
@@ -136,10 +138,11 @@ def _reject(slug: str, exc: CallbackRejected) -> Response:
 
 @bp.get("/wecom/callback/<slug>")
 def verify(slug: str) -> Response:
+    runtime = _runtime()
     try:
-        app = _app(slug)
-        signature, timestamp, nonce, echostr = _params("msg_signature", "timestamp", "nonce", "echostr")
-        _check_clock(timestamp)
+        app = _app(runtime, slug)
+        signature, timestamp, nonce, echostr = _params(request.args, "msg_signature", "timestamp", "nonce", "echostr")
+        _check_clock(runtime, timestamp)
         return Response(app.crypto.verify_url(signature, timestamp, nonce, echostr), mimetype="text/plain")
     except CallbackRejected as exc:
         return _reject(slug, exc)
@@ -149,13 +152,21 @@ def verify(slug: str) -> Response:
 
 @bp.post("/wecom/callback/<slug>")
 def receive(slug: str) -> Response:
+    """The POST through Flask: only while start-up is still pending (web/startup.py), since otherwise
+    web/callback_wsgi.py answers it before Flask's dispatch."""
+    return accept(_runtime(), slug, request.args, request.content_length, request.stream)
+
+
+def accept(runtime: Runtime, slug: str, args: Mapping[str, str], content_length: int | None,
+           stream: IO[bytes]) -> Response:
+    """A POSTed callback: checked, stored, handed on; its answer. `args` is the query string, `stream`
+    the body (werkzeug's, which ends a chunked body where gunicorn says it ends)."""
     started = time.monotonic()
-    runtime = _runtime()
     try:
-        app = _app(slug)
-        body = _body(runtime.settings.max_body_bytes)
-        signature, timestamp, nonce = _params("msg_signature", "timestamp", "nonce")
-        _check_clock(timestamp)
+        app = _app(runtime, slug)
+        body = _body(runtime.settings.max_body_bytes, content_length, stream)
+        signature, timestamp, nonce = _params(args, "msg_signature", "timestamp", "nonce")
+        _check_clock(runtime, timestamp)
         plaintext = app.crypto.decrypt(body, signature, timestamp, nonce)
         event, invalid = _parse(slug, plaintext)
         inbox_id = _store(runtime, app, event, plaintext, invalid)
@@ -167,9 +178,9 @@ def receive(slug: str) -> Response:
     if event is None:  # stored as invalid (or a retry of one): nothing to process
         return Response(b"", status=200)
     if _is_command(slug, event):
-        return _answer_command(app, event, plaintext, inbox_id, started, nonce, timestamp)
+        return _answer_command(runtime, app, event, plaintext, inbox_id, started, nonce, timestamp)
     if inbox_id is not None:
-        _enqueue(inbox_id, event, app.corp_id)
+        _enqueue(runtime, inbox_id, event, app.corp_id)
     return Response(b"", status=200)
 
 
@@ -193,8 +204,8 @@ def _is_command(slug: str, event: events.Event) -> bool:
         return False
 
 
-def _answer_command(app: CallbackApp, event: events.Event, plaintext: str, inbox_id: int | None, started: float,
-                    nonce: str, timestamp: str) -> Response:
+def _answer_command(runtime: Runtime, app: CallbackApp, event: events.Event, plaintext: str,
+                    inbox_id: int | None, started: float, nonce: str, timestamp: str) -> Response:
     """A bot command: run now and answer passively when it is quick (jobs/bot.py says why here); a retry
     gets the passive answer already given, if any, and never runs the command again. The row is stored
     before this, so whatever fails here the answer is still a 200 and the queue takes over."""
@@ -206,7 +217,7 @@ def _answer_command(app: CallbackApp, event: events.Event, plaintext: str, inbox
     except Exception:
         log.exception("bot command app=%s not answered in the callback; left to the queue", app.slug)
         if inbox_id is not None:
-            _enqueue(inbox_id)
+            _enqueue(runtime, inbox_id)
         return Response(b"", status=200)
     if text is None:
         return Response(b"", status=200)
@@ -214,13 +225,13 @@ def _answer_command(app: CallbackApp, event: events.Event, plaintext: str, inbox
     return Response(app.crypto.encrypt_reply(reply, nonce, timestamp), status=200, mimetype="application/xml")
 
 
-def _body(limit: int) -> bytes:
+def _body(limit: int, content_length: int | None, stream: IO[bytes]) -> bytes:
     """The request body, refused past `limit` bytes. Read by hand because werkzeug's max_content_length
     silently truncates a chunked body (no Content-Length) instead of refusing it."""
-    if (request.content_length or 0) > limit:
+    if (content_length or 0) > limit:
         raise CallbackRejected(413, "body too large")
     try:
-        body = request.stream.read(limit + 1)
+        body = stream.read(limit + 1)
     except (ParseException, OSError) as exc:  # gunicorn's errors on a cut or garbled chunked body
         raise CallbackRejected(400, "unreadable body") from exc
     if len(body) > limit:
@@ -254,7 +265,7 @@ BATCH_FLAG_TTL = 30
 """Seconds a batch flag lives: past it a new process_batch is enqueued even if the flagged one never ran."""
 
 
-def _enqueue(inbox_id: int, event: events.Event | None = None, corp_id: str = "") -> None:
+def _enqueue(runtime: Runtime, inbox_id: int, event: events.Event | None = None, corp_id: str = "") -> None:
     """Hand the row to the job queue. If Redis is down the row stays `received` for the sweeper; in
     inline mode a failing handler is dead-lettered inside `enqueue`. Either way WeCom gets its 200.
 
@@ -268,7 +279,7 @@ def _enqueue(inbox_id: int, event: events.Event | None = None, corp_id: str = ""
     urgent = event is not None and event.urgent
     queue = URGENT if urgent else None
     try:
-        redis = _runtime().redis
+        redis = runtime.redis
         if event is not None and event.batched and redis is not None and corp_id:
             # Only the first of a burst enqueues; process_batch clears the flag before it takes rows.
             if redis.set(batch_flag(corp_id, event.routing_key), inbox_id, nx=True, ex=BATCH_FLAG_TTL):

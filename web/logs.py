@@ -49,6 +49,11 @@ def current_request_id() -> str | None:
     return job.meta.get("request_id") or job.id
 
 
+def request_id_for(given: str) -> str:
+    """The id a request is served under: the caller's X-Request-Id when it looks like one, else a new one."""
+    return given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 @contextlib.contextmanager
 def request_scope(rid: str) -> Iterator[None]:
     """Lines written inside carry `rid` (a worker running a job: jobs/worker.py)."""
@@ -118,9 +123,8 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def _take_request_id() -> None:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        rid = given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
-        request.environ["scrm.request_id_token"] = _request_id.set(rid)
+        request.environ["scrm.request_id_token"] = _request_id.set(request_id_for(request.headers.get(
+            REQUEST_ID_HEADER, "")))
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

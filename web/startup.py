@@ -30,10 +30,20 @@ RETRY_EVERY = 1.0
 """Seconds between attempts to finish start-up while the DB is down; requests in between get 503 at once."""
 
 
+def callback_unavailable() -> Response:
+    """WeCom's 503: a short text, and WeCom retries."""
+    return Response("database unavailable", status=503, mimetype="text/plain")
+
+
+def log_unavailable(exc: OperationalError, method: str, path: str) -> None:
+    log.error("database unavailable: %s on %s %s", type(exc.orig).__name__ if exc.orig is not None
+              else type(exc).__name__, method, path)
+
+
 def unavailable() -> Response:
     """503 in the shape the caller expects: WeCom retries any non-200; API clients read our error body."""
     if request.path.startswith("/wecom/"):
-        return Response("database unavailable", status=503, mimetype="text/plain")
+        return callback_unavailable()
     body = {"error": {"code": "database_unavailable", "message": "the database cannot be reached; retry later"}}
     return jsonify(body), 503, {"Retry-After": "5"}  # type: ignore[return-value]
 
@@ -85,12 +95,14 @@ class Startup:
 
 
 def install(app: Flask, startup: Startup) -> None:
-    """Run start-up now; hook the retry and the app-wide 503 for a DB lost later, mid-request."""
+    """Run start-up now; hook the retry and the app-wide 503 for a DB lost later, mid-request. The object
+    stays in `app.extensions["scrm.startup"]` for web/callback_wsgi.py, which hands Flask every callback
+    that arrives while start-up is pending."""
+    app.extensions["scrm.startup"] = startup
     if not startup.run():
         app.before_request(startup.before_request)
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(exc: OperationalError) -> Any:
-        log.error("database unavailable: %s on %s %s", type(exc.orig).__name__ if exc.orig is not None
-                  else type(exc).__name__, request.method, request.path)
+        log_unavailable(exc, request.method, request.path)
         return unavailable()

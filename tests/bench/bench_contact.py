@@ -48,6 +48,7 @@ from harness import (  # noqa: E402
 )
 from sqlalchemy import func, select  # noqa: E402
 
+from jobs.events import inbox_list  # noqa: E402
 from wecom import events  # noqa: E402
 from wecom.fake.sender import render_sample  # noqa: E402
 
@@ -186,7 +187,11 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     t_first = time.perf_counter()
     _, backlog_status, backlog_s = post_all(st.web_port, [next_other() for _ in range(args.backlog)],
                                             args.post_threads)
-    say(f"backlog: {args.backlog} events posted in {backlog_s:.1f} s; events queue holds {queue_events.count}")
+    def waiting(queue: Queue) -> int:
+        """Events waiting on `queue`: its RQ jobs and the inbox ids on its list (jobs.events.push_inbox)."""
+        return queue.count + redis.llen(inbox_list(queue.name))
+
+    say(f"backlog: {args.backlog} events posted in {backlog_s:.1f} s; events queue holds {waiting(queue_events)}")
 
     # adds, paced, with the backlog topped up ------------------------------------------------------------
     depth: list[tuple[float, int, int]] = []  # (time, events queue, welcome queue) every second
@@ -199,7 +204,7 @@ def run(args: argparse.Namespace, st: Stack) -> int:
         outrun two workers on member updates) towards `events` holding --backlog again."""
         try:
             while not adds_done.wait(1.0):
-                events_q, welcome_q = queue_events.count, queue_welcome.count
+                events_q, welcome_q = waiting(queue_events), waiting(queue_welcome)
                 depth.append((time.time(), events_q, welcome_q))
                 top_up = [next_other() for _ in range(min(max(0, args.backlog - events_q), 400))]
                 if top_up:

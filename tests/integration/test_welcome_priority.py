@@ -49,3 +49,29 @@ def test_an_add_with_a_welcome_code_is_queued_ahead_of_the_backlog(service, redi
     assert welcome[0].retries_left == len(RETRY_INTERVALS["events"])
     assert welcome[0].retry_intervals == RETRY_INTERVALS["events"]
     assert welcome[0].meta["scrm_retry_as"] == "events"
+
+
+def test_a_worker_inside_a_chunk_of_events_serves_a_waiting_welcome(
+        service, spawn, service_env, redis_url, crypto, clean_db) -> None:
+    """A worker busy with a chunk of events looks at the `welcome` list between its steps, so a welcome
+    does not wait for the chunk to end: here the only worker listens on `events` alone, and the add with a
+    WelcomeCode is processed all the same."""
+    from integration.realparts import BIN, wait_for
+
+    redis = Redis.from_url(redis_url)
+    for k in range(3):
+        assert post(service, crypto, render_sample(EDIT, corp_id=CORP_ID, ExternalUserID=f"wmOld{k}",
+                                                   UserID="zhangsan")).status_code == 200
+    assert post(service, crypto, render_sample(ADD, corp_id=CORP_ID, ExternalUserID="wmNew", UserID="zhangsan",
+                                               WelcomeCode="WELCOME-1")).status_code == 200
+    assert redis.llen(inbox_list("welcome")) == 1
+    spawn("rq-events", [str(BIN / "rq"), "worker", "-u", redis_url, "-w", "jobs.worker.Worker", "--burst",
+                        "events"], service_env)
+    Session = db(clean_db)
+
+    def all_processed() -> bool:
+        with Session() as s:
+            return set(s.scalars(select(Inbox.status))) == {"processed"}
+
+    wait_for(all_processed, 60, "every row processed by the events worker")
+    assert redis.llen(inbox_list("welcome")) == 0

@@ -241,3 +241,19 @@ def test_unknown_event_kind_is_stored_acknowledged_and_unhandled(sender, runtime
     with runtime.Session() as s:
         row = s.scalar(select(Inbox))
         assert (row.routing_key, row.status) == ("event/some_future_event", "unhandled")
+
+
+def test_a_callback_is_answered_under_the_callers_request_id(client, runtime, crypto, sender, caplog) -> None:
+    """The POST skips Flask's dispatch (web/callback_wsgi.py) but keeps what its hooks gave it: the caller's
+    X-Request-Id echoed, a fresh one otherwise, and on its log lines."""
+    params, body = build_callback(crypto, sender.xml(ADD, ExternalUserID="wmCustomer0001", UserID="zhangsan"), 1)
+    given = client.post(sender.path, query_string=params, data=body, headers={"X-Request-Id": "lb-7f3a.42:1"})
+    assert (given.status_code, given.headers["X-Request-Id"]) == (200, "lb-7f3a.42:1")
+    fresh = client.post(sender.path, query_string=params, data=body, headers={"X-Request-Id": "no spaces"})
+    assert fresh.status_code == 200 and len(fresh.headers["X-Request-Id"]) == 32
+    with caplog.at_level("WARNING", logger="web.callback"):
+        refused = client.post(sender.path, query_string={**params, "msg_signature": "x" * 40}, data=body,
+                              headers={"X-Request-Id": "rid-403"})
+    assert (refused.status_code, refused.headers["X-Request-Id"]) == (403, "rid-403")
+    assert [r.request_id for r in caplog.records if "callback rejected" in r.getMessage()] == ["rid-403"]
+    assert inbox_count(runtime) == 1
