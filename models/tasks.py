@@ -48,7 +48,7 @@ class Task(Base):
 
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))  # once, repeat, sop, follow_up
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     content: Mapped[str] = mapped_column(Text, default="")
     attachments: Mapped[list[Any]] = mapped_column(default=list)
