@@ -139,20 +139,62 @@ def send_app_message(ctx: EffectContext, agent_id: int | None, touser: list[str]
     return sent_to_staff(ctx, agent_id, touser, msgtype, body)
 
 
+MAX_TOUSER = 1000
+"""message/send takes at most 1,000 userids in `touser` (doc 90236; WeCom answers 40032 past that)."""
+ALL_INVALID = 81013
+"""message/send's answer when none of a call's recipients is valid."""
+
+
 def sent_to_staff(ctx: EffectContext, agent_id: int, touser: list[str], msgtype: str, body: dict[str, Any],
                   toparty: list[int] | tuple[int, ...] = ()) -> Any:
     """message/send, and its answer in the notifications log: the one door every app message to staff
     goes through (`send_app_message` above, and jobs/moderation.py's alerts and broadcasts). A refusal
     retrying cannot fix is logged as failed with WeCom's errcode; a retryable one is logged by the attempt
-    that finally gets an answer."""
-    try:
-        answer = ctx.client.send_app_message(agent_id, touser, msgtype, body, toparty)
-    except WeComError as exc:
-        if not exc.retryable:
-            _log(ctx, touser, toparty, msgtype, {"errcode": exc.errcode, "errmsg": exc.errmsg})
-        raise
-    _log(ctx, touser, toparty, msgtype, answer)
-    return answer
+    that finally gets an answer.
+
+    Members past WeCom's 1,000 go out in calls of 1,000 (the departments with the first), one answer merged
+    from theirs: invaliduser, unlicenseduser and invalidparty joined, the first call's msgid. Each call is
+    logged as it is answered, so a retry after a failure part-way sends only to the members no logged call
+    reached (the log is read back only for such a list; a message of one call needs no reading). A call
+    whose members are all invalid (81013) lists them in invaliduser unless every call says so."""
+    calls = [touser[at:at + MAX_TOUSER] for at in range(0, len(touser), MAX_TOUSER)] or [[]]
+    answers = _logged_answers(ctx) if len(calls) > 1 else []
+    reached = {userid for answer in answers for userid in answer.pop("touser")}
+    for n, members in enumerate(calls):
+        members = [userid for userid in members if userid not in reached]
+        parties = toparty if n == 0 and not answers else ()
+        if not members and not parties:
+            continue
+        try:
+            answer = ctx.client.send_app_message(agent_id, members, msgtype, body, parties)
+        except WeComError as exc:
+            if not exc.retryable:
+                _log(ctx, members, parties, msgtype, {"errcode": exc.errcode, "errmsg": exc.errmsg})
+                if exc.errcode == ALL_INVALID and len(calls) > 1:
+                    answers.append({"invaliduser": "|".join(members)})
+                    continue
+            raise
+        _log(ctx, members, parties, msgtype, answer)
+        answers.append(answer)
+    if len(calls) == 1:
+        return answers[0]
+    if not any(answer.get("msgid") for answer in answers):
+        raise WeComError(ALL_INVALID, "no recipient of any call is valid", "message/send")
+    return {"errcode": 0, "errmsg": "ok", "msgid": next(a["msgid"] for a in answers if a.get("msgid")),
+            **{field: "|".join(part for a in answers for part in split_ids(a.get(field)))
+               for field in ("invaliduser", "invalidparty", "unlicenseduser")}}
+
+
+def _logged_answers(ctx: EffectContext) -> list[dict[str, Any]]:
+    """The answers of this row's calls that earlier attempts logged (sent, partial, or wholly invalid), each
+    with its `touser`: the members a retry must not send to again."""
+    with ctx.runtime.Session() as s:
+        logged = s.execute(select(NotificationLog).where(NotificationLog.outbox_id == ctx.outbox_id)
+                           .order_by(NotificationLog.id)).scalars().all()
+        return [{"touser": split_ids(row.recipients), "msgid": row.msgid, "invaliduser": "|".join(
+                    split_ids(row.recipients) if row.errcode == ALL_INVALID else row.invalid_users),
+                 "unlicenseduser": "|".join(row.unlicensed_users)}
+                for row in logged if row.status != "failed" or row.errcode == ALL_INVALID]
 
 
 def split_ids(raw: Any) -> list[str]:

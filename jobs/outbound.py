@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from handlers.contacts import apply_external_contact, apply_user
 from handlers.smart_tags import on_write
 from jobs.progress import fail_run
 from jobs.queue import URGENT, FinalError, dead_letter, enqueue, enqueue_outbox, job, on_dead, on_replay, on_reschedule
+from jobs import rate_limits
+from jobs.rate_limits import Deferred
 from jobs.runtime import Runtime, current
 from models import Outbox, OutboxStatus, Staff
 from models.db import utcnow
@@ -117,12 +120,20 @@ def deliver_outbox(outbox_id: int) -> str:
     fn = EFFECTS.get(name)
     if fn is None:
         raise FinalError(f"no effect named {name!r}")
+    wait = rate_limits.waits(runtime, [(corp_id, name)]).get((corp_id, name))
+    if wait is not None:  # another row's call was refused: no call into WeCom's block, no attempt counted
+        if runtime.redis is None:  # inline: no scheduler to wait in; the sweeper takes the row after `wait`
+            _defer(runtime, [(outbox_id, "", False)], wait)  # no attempt was counted: none to take back
+            return "deferred"
+        raise Deferred(name, wait)  # re-scheduled by rq_failure_callback, no retry spent
     with runtime.WriteSession.begin() as s:
         s.execute(update(Outbox).where(Outbox.id == outbox_id).values(attempts=Outbox.attempts + 1)
                   .execution_options(synchronize_session=False))
     try:
         result = fn(_context(runtime, corp_id, outbox_id, args), **args)
     except WeComError as exc:
+        if exc.retry_after is not None:
+            rate_limits.remember(runtime, (corp_id, name), exc.retry_after)
         if not exc.retryable:
             raise FinalError(str(exc)) from None
         raise
@@ -139,32 +150,46 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     after another), and N answers cost one write transaction instead of 2N, which is
     what SQLite's single writer lock (and MySQL's commit flush) can afford at thousands per minute. The
     attempt is counted up front for the batch, as deliver_outbox counts its own. A row whose effect fails
-    for good is dead-lettered as deliver_outbox's would be; one that WeCom rate-limits goes to its queue
-    for when WeCom takes calls again; one that fails otherwise, or whose write fails, is handed to its queue
-    and gets the job's usual retries.
+    for good is dead-lettered as deliver_outbox's would be; one that fails otherwise, or whose write fails,
+    is handed to its queue and gets the job's usual retries.
+
+    WeCom's rate limit stops the batch: after the first refusal (45009, 45033) of an effect for a corp, or
+    while an earlier one's block lasts (jobs/rate_limits.py), the batch's other rows of that effect are not
+    called, nor the rest of a refused row's lane (one customer's effects stay in order). They wait for the
+    block's end in one `deliver_batch` per queue, their attempt not counted: WeCom counts refused calls
+    too, so each call into the block would only make it last.
     """
     runtime = current()
     loaded = _pending(runtime, [outbox_id for outbox_id, _ in rows])
     if not loaded:
         return
+    blocked = rate_limits.waits(runtime, [(corp_id, name) for name, corp_id, _ in loaded.values()])
     with runtime.WriteSession.begin() as s:
         s.execute(update(Outbox).where(Outbox.id.in_(loaded), Outbox.status == OutboxStatus.pending.value)
                   .values(attempts=Outbox.attempts + 1).execution_options(synchronize_session=False))
     writes: list[tuple[int, Write]] = []
     retry: list[tuple[int, str]] = []
-    later: dict[float, list[tuple[int, str]]] = {}
+    later: dict[float, list[tuple[int, str, bool]]] = {}  # wait → (id, queue, attempt to take back)
     clients: dict[int, WeComClient] = {}
 
     def run_lane(lane: list[tuple[int, str]]) -> None:
-        for outbox_id, queue in lane:
+        for step, (outbox_id, queue) in enumerate(lane):
             name, corp_id, args = loaded[outbox_id]
+            wait = blocked.get((corp_id, name))
+            if wait is not None:  # blocked: this row and the rest of its customer's wait, uncalled
+                later.setdefault(math.ceil(wait), []).extend((i, q, True) for i, q in lane[step:])
+                return
             try:
                 EFFECTS[name](_context(runtime, corp_id, outbox_id, args, writes, clients), **args)
             except Exception as exc:  # noqa: BLE001 - dead-lettered or retried, as deliver_outbox's would be
                 if isinstance(exc, FinalError) or isinstance(exc, WeComError) and not exc.retryable:
                     dead_letter("deliver_outbox", [outbox_id], exc, attempts=1, queue=queue)
                 elif isinstance(exc, WeComError) and exc.retry_after is not None:
-                    later.setdefault(exc.retry_after, []).append((outbox_id, queue))
+                    blocked[(corp_id, name)] = exc.retry_after
+                    rate_limits.remember(runtime, (corp_id, name), exc.retry_after)
+                    later.setdefault(math.ceil(exc.retry_after), []).extend(
+                        [(outbox_id, queue, False), *((i, q, True) for i, q in lane[step + 1:])])
+                    return
                 else:
                     log.info("outbox %s (%s) handed to its queue: %s", outbox_id, name, type(exc).__name__)
                     retry.append((outbox_id, queue))
@@ -183,11 +208,30 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
             run_lane(lane)
     retry += _settle_all(runtime, writes, dict(rows))
     enqueue_outbox(retry)
-    for wait, rate_limited in later.items():
-        when = utcnow() + dt.timedelta(seconds=wait)
-        for outbox_id, _ in rate_limited:
-            _note_due([outbox_id], when)
-        enqueue_outbox(rate_limited, delay=wait)
+    for wait, deferred in later.items():
+        _defer(runtime, deferred, wait)
+
+
+def _defer(runtime: Runtime, rows: list[tuple[int, str, bool]], wait: float) -> None:
+    """Rows (id, queue, refund) that WeCom's rate limit keeps waiting: due in `wait` s (the sweeper waits
+    for that), the attempt counted for those with `refund` (never called) taken back, and on RQ one
+    `deliver_batch` per queue scheduled for then. Without Redis the sweeper takes them when they are due."""
+    ids = [outbox_id for outbox_id, _, _ in rows]
+    uncalled = [outbox_id for outbox_id, _, refund in rows if refund]
+    with runtime.WriteSession.begin() as s:
+        s.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.pending.value)
+                  .values(next_attempt_at=utcnow() + dt.timedelta(seconds=wait))
+                  .execution_options(synchronize_session=False))
+        if uncalled:
+            s.execute(update(Outbox).where(Outbox.id.in_(uncalled), Outbox.attempts > 0)
+                      .values(attempts=Outbox.attempts - 1).execution_options(synchronize_session=False))
+    if runtime.redis is None:
+        return
+    by_queue: dict[str, list[int]] = {}
+    for outbox_id, queue, _ in rows:
+        by_queue.setdefault(queue, []).append(outbox_id)
+    for queue, queued in by_queue.items():
+        enqueue("deliver_batch", queue, queued, queue=queue, delay=wait)
 
 
 LANES = 8

@@ -60,9 +60,9 @@ class FakeWeCom:
         params = {"path": path} if path else {}
         return requests.get(f"{self.url}/fake/calls", params=params, timeout=5).json()["calls"]
 
-    def fault(self, path: str, errcode: int, count: int = 1, delay: float = 0.0) -> None:
+    def fault(self, path: str, errcode: int, count: int = 1, delay: float = 0.0, after: int = 0) -> None:
         requests.post(f"{self.url}/fake/faults", json={"path": path, "errcode": errcode, "count": count,
-                                                        "delay": delay}, timeout=5).raise_for_status()
+                                                        "delay": delay, "after": after}, timeout=5).raise_for_status()
 
     def expire_tokens(self) -> None:
         requests.post(f"{self.url}/fake/tokens/expire", timeout=5).raise_for_status()

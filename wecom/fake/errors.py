@@ -17,6 +17,7 @@ ERRMSG: dict[int, str] = {
     40008: "invalid message type",
     40013: "invalid corpid",
     40014: "invalid access_token",
+    40032: "invalid userid list size",
     40050: "chatid not found",
     40058: "invalid parameter",
     40068: "invalid tagid",

@@ -21,8 +21,19 @@ import time
 from collections import deque
 from typing import Any
 
+from wecom.fake.errors import WeComError
+
 PER_MINUTE, PER_HOUR = 30, 1000
 DEFAULT_DUPLICATE_INTERVAL = 1800
+MAX_TOUSER = 1000
+"""`touser` names at most 1,000 members (doc 90236). The doc gives the cap, not the errcode past it: 40032
+(不合法的UserID列表长度, whose help page names the send-message API) is the fake's guess."""
+
+
+def check_touser(message: dict[str, Any]) -> None:
+    """40032 for a `touser` of more than MAX_TOUSER members ("a|b|c")."""
+    if len([part for part in str(message.get("touser") or "").split("|") if part]) > MAX_TOUSER:
+        raise WeComError(40032)
 
 
 class AppMessages:

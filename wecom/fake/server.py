@@ -29,6 +29,7 @@ from wecom.fake import endpoints_contact as contact
 from wecom.fake import endpoints_kf as kf
 from wecom.fake import group_codes
 from wecom.fake import groupmsg, groups, media, oauth, qr_images, stats, transfers
+from wecom.fake.messages import check_touser
 from wecom.fake.call import Call, bad_request, corpid_of, found, query_arg
 from wecom.fake.state import WELCOME_CODE_TTL, FakeState, SeedError, WeComError
 
@@ -143,6 +144,7 @@ class _CgiBin:
         if msgtype == "text" and not _text_content(message):
             raise WeComError(44004)
         media.check_message_media(self, corpid_of(call), message)
+        check_touser(message)
         recipients = self.state.resolve_recipients(
             corpid_of(call), *(_split_ids(message.get(key)) for key in ("touser", "toparty", "totag")))
         if not recipients.members:
@@ -242,14 +244,17 @@ def _parse_fault(spec: Any) -> dict[str, Any]:
     if not isinstance(spec, dict) or spec.get("path") not in ENDPOINTS:
         raise ValueError(f"fault needs 'path', one of {sorted(ENDPOINTS)}")
     errcode, count, delay = spec.get("errcode", -1), spec.get("count", 1), spec.get("delay", 0.0)
-    errmsg = spec.get("errmsg")
+    errmsg, after = spec.get("errmsg"), spec.get("after", 0)
     if not isinstance(errcode, int) or not isinstance(count, int) or count < 1:
         raise ValueError("'errcode' must be an integer and 'count' a positive integer")
+    if not isinstance(after, int) or after < 0:
+        raise ValueError("'after' must be a non-negative integer (calls passed before the fault)")
     if not isinstance(delay, int | float) or delay < 0:
         raise ValueError("'delay' must be a non-negative number of seconds")
     if errmsg is not None and not isinstance(errmsg, str):
         raise ValueError("'errmsg' must be a string")
-    return {"path": spec["path"], "errcode": errcode, "count": count, "delay": float(delay), "errmsg": errmsg}
+    return {"path": spec["path"], "errcode": errcode, "count": count, "delay": float(delay), "errmsg": errmsg,
+            "after": after}
 
 
 def _add_control_routes(app: Flask, state: FakeState) -> None:

@@ -57,12 +57,14 @@ class Token:
 
 @dataclass
 class Fault:
-    """An injected failure: the next ``remaining`` calls to a path sleep ``delay`` s, then get ``errcode``."""
+    """An injected failure: after ``after`` more calls to a path pass untouched, the next ``remaining`` sleep
+    ``delay`` s, then get ``errcode``."""
 
     errcode: int
     errmsg: str
     remaining: int
     delay: float
+    after: int = 0
 
 
 @dataclass
@@ -549,17 +551,22 @@ class FakeState:
 
     # -- injected faults ---------------------------------------------------------------------------------
 
-    def set_fault(self, path: str, errcode: int, count: int, delay: float, errmsg: str | None = None) -> None:
-        """Make the next ``count`` calls to ``path`` fail (or, with errcode 0, merely slow down)."""
+    def set_fault(self, path: str, errcode: int, count: int, delay: float, errmsg: str | None = None,
+                  after: int = 0) -> None:
+        """Make the next ``count`` calls to ``path`` fail (or, with errcode 0, merely slow down), once
+        ``after`` calls have passed (a failure part-way through a job's calls)."""
         with self._lock:
             self._faults[path] = Fault(errcode=errcode, errmsg=errmsg or ERRMSG.get(errcode, "fake fault"),
-                                       remaining=count, delay=delay)
+                                       remaining=count, delay=delay, after=after)
 
     def take_fault(self, path: str) -> Fault | None:
         """Use up one injected failure for ``path``, if any is left."""
         with self._lock:
             fault = self._faults.get(path)
             if fault is None:
+                return None
+            if fault.after > 0:
+                fault.after -= 1
                 return None
             fault.remaining -= 1
             if fault.remaining <= 0:
