@@ -258,6 +258,19 @@ def test_fault_injection_fails_the_next_count_calls(fake: FakeWeComServer) -> No
     assert api(fake, "user/get", token, userid="zhangsan")["errcode"] == 0
 
 
+def test_a_fault_after_n_calls_lets_those_pass_first(fake: FakeWeComServer) -> None:
+    token = token_for(fake)
+    requests.post(f"{fake.url}/fake/faults", json={"path": "user/get", "errcode": -1, "count": 1, "after": 2},
+                  timeout=5).raise_for_status()
+    results = [api(fake, "user/get", token, userid="zhangsan")["errcode"] for _ in range(4)]
+    assert results == [0, 0, -1, 0]
+    for after in (-1, "2"):
+        bad = requests.post(f"{fake.url}/fake/faults", json={"path": "user/get", "errcode": -1, "after": after},
+                            timeout=5)
+        assert (bad.status_code, "'after'" in bad.text) == (400, True)
+    assert api(fake, "user/get", token, userid="zhangsan")["errcode"] == 0  # the bad ones set nothing
+
+
 def test_fault_with_errcode_zero_only_delays(fake: FakeWeComServer) -> None:
     token = token_for(fake)
     requests.post(f"{fake.url}/fake/faults", json={"path": "user/get", "errcode": 0, "delay": 0.3}, timeout=5)
