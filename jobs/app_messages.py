@@ -163,7 +163,7 @@ def sent_to_staff(ctx: EffectContext, agent_id: int, touser: list[str], msgtype:
     for n, members in enumerate(calls):
         members = [userid for userid in members if userid not in reached]
         parties = toparty if n == 0 and not answers else ()
-        if not members and not parties:
+        if len(calls) > 1 and not members and not parties:  # an earlier attempt's call reached them all
             continue
         try:
             answer = ctx.client.send_app_message(agent_id, members, msgtype, body, parties)

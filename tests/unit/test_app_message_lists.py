@@ -77,3 +77,18 @@ def test_the_fake_refuses_more_than_1000_members_in_one_call(runtime, fake_wecom
         runtime.client_for_app(app_pk).send_app_message(agent_id, MEMBERS[:1001], "text", {"content": "x"})
     assert refused.value.errcode == 40032
     assert delivered(fake_wecom) == []
+
+
+def test_a_call_whose_members_are_all_unknown_fails_alone(runtime, fake_wecom) -> None:  # type: ignore[no-untyped-def]
+    known = MEMBERS[:1000] + MEMBERS[2000:]  # the second call's 1,000 are all unknown: WeCom answers 81013
+    fake_wecom.seed({"users": [{"corpid": CORP_ID, "userid": m, "name": m, "department": [1], "status": 1}
+                               for m in known]})
+    with runtime.WriteSession.begin() as s:
+        pending = notify(s, CORP_ID, MEMBERS, "新任务「回访」", "task_round:test")
+    enqueue_outbox(pending)
+    assert [c["errcode"] for c in fake_wecom.calls("message/send")] == [0, 81013, 0]
+    assert sorted(delivered(fake_wecom)) == sorted(known)
+    with runtime.Session() as s:
+        status, result = s.execute(select(Outbox.status, Outbox.result)).one()
+    assert (status, result["invaliduser"].split("|")) == ("done", MEMBERS[1000:2000])
+    assert [(status, count) for status, count, _ in logged(runtime)] == [("sent", 1000), ("failed", 1000), ("sent", 500)]
