@@ -185,6 +185,7 @@ def test_rate_limited_syncs_drain_at_wecoms_pace_and_none_is_left_behind(start_s
         figure(f"drain of {CUSTOMERS} customer syncs at {LIMIT}/min (first callback -> last sync done)",
                time.monotonic() - started)
         refused = [c for c in fake.calls("externalcontact/get") if c["errcode"] == 45009]
+        print(f"\nFIGURE 45009 refusals in that drain: {len(refused)}")
         # One refusal per sync over the limit at most (CUSTOMERS - LIMIT + 5, issue 18), and in fact far fewer:
         # after WeCom's first 45009 the other syncs wait the block out without calling (jobs/rate_limits.py),
         # so only the calls already in flight are refused: a batch's lanes on each worker. Before that, every
