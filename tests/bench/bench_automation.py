@@ -92,7 +92,7 @@ def fill(url: str, n: int) -> dict[str, Any]:
                               "status": "active", "status_changed_at": at, "inherit_status": "",
                               "transfer_fail_reason": "", "created_at": at, "updated_at": at})
             carried = [name for name, k in TAGGED.items() if i % k == 0] + [f"填充{i % FILLERS}"]
-            tagged += [{"follow_id": i, "tag_pk": tags[name], "tagged_by": "bench", "tagged_at": at}
+            tagged += [{"follow_id": i, "customer_id": i, "tag_pk": tags[name], "tagged_by": "bench", "tagged_at": at}
                        for name in carried]
             expected += len(carried) == len(TAGGED) + 1 and low <= ago <= high
         with engine.begin() as conn:

@@ -110,7 +110,7 @@ def fill(url: str, n: int, now: dt.datetime, first: dt.datetime) -> int:
                               "status_changed_at": stored(changed), "inherit_status": "", "transfer_fail_reason": "",
                               "created_at": at, "updated_at": at})
             if i % 10 == 0:
-                tags.append({"follow_id": i, "tag_pk": tag, "tagged_by": "wecom", "tagged_at": at})
+                tags.append({"follow_id": i, "customer_id": i, "tag_pk": tag, "tagged_by": "wecom", "tagged_at": at})
             if i % 2 == 0:
                 notes.append({"corp_id": CORP_ID, "customer_id": i, "userid": f"staff{i % STAFF}", "text": "回访",
                               "at": stored(added + dt.timedelta(days=1 + i % 7)), "via": "api"})
