@@ -148,8 +148,14 @@ def set_follow_tags(session: Session, follow: FollowRelation, tags: list[dict[st
             session.delete(row)
     new = set(known.values()) - set(have)
     for tag_pk in new:
-        session.add(FollowTag(follow_id=follow.id, tag_pk=tag_pk, tagged_by="wecom"))
+        session.add(FollowTag(**follow_tag_keys(follow, tag_pk), tagged_by="wecom"))
     enrol_tagged(session, follow, [tag_id for tag_id, pk in known.items() if pk in new])
+
+
+def follow_tag_keys(follow: FollowRelation, tag_pk: int) -> dict[str, int]:
+    """What identifies tag `tag_pk` on `follow`, with the relation's customer copied in: every FollowTag row is
+    made from this, so the copy segments intersect on (FollowTag.customer_id) is always set."""
+    return {"follow_id": follow.id, "tag_pk": tag_pk, "customer_id": follow.customer_id}
 
 
 def mark_follow_tags(session: Session, follow: FollowRelation, add: Iterable[str], remove: Iterable[str],
@@ -165,8 +171,7 @@ def mark_follow_tags(session: Session, follow: FollowRelation, add: Iterable[str
     for tag_id in dict.fromkeys(add):
         if tag_id in removed or tag_id not in pks:
             continue
-        row, created = get_or_create(session, FollowTag, {"follow_id": follow.id, "tag_pk": pks[tag_id]},
-                                     tagged_by=actor)
+        row, created = get_or_create(session, FollowTag, follow_tag_keys(follow, pks[tag_id]), tagged_by=actor)
         if not created:
             row.tagged_by = actor
         added.append(tag_id)

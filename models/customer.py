@@ -29,7 +29,9 @@ class Customer(Base):
                       Index("ix_customers_pool_scan", "pool_id", "pooled_at", "id"),
                       Index("ix_customers_corp_id_owner_userid", "corp_id", "owner_userid"),
                       # segments' last follow-up range
-                      Index("ix_customers_corp_id_last_followed_at", "corp_id", "last_followed_at"))
+                      Index("ix_customers_corp_id_last_followed_at", "corp_id", "last_followed_at"),
+                      # a segment's live customers of the corp, read from this index alone (web/segment_query.py)
+                      Index("ix_customers_corp_id_deleted_at", "corp_id", "deleted_at"))
 
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))
@@ -76,6 +78,8 @@ class FollowRelation(Base):
         # the customer analysis (web/stats_customers.py): relations added, and lost, in a period (covering)
         Index("ix_follow_relations_corp_added", "corp_id", "added_at", "userid"),
         Index("ix_follow_relations_corp_status_changed", "corp_id", "status", "status_changed_at", "userid"),
+        # a segment's "has an active relation added in the range", answered from this index alone
+        Index("ix_follow_relations_customer_status_added", "customer_id", "status", "added_at"),
     )
 
     id: Mapped[intpk]

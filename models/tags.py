@@ -61,12 +61,17 @@ class FollowTag(Base):
     that came in from WeCom, or `rule:<name>` for an automatic rule)."""
 
     __tablename__ = "follow_tags"
-    # (tag_pk, follow_id): segments and smart tags find a tag's customers from the tag side
-    __table_args__ = (UniqueConstraint("follow_id", "tag_pk"), Index("ix_follow_tags_tag_pk_follow_id", "tag_pk",
-                                                                     "follow_id"))
+    # (tag_pk, follow_id): smart tags find a tag's relations from the tag side; (tag_pk, customer_id): segments
+    # intersect tags per customer on this narrow index alone (web/segment_query.py)
+    __table_args__ = (UniqueConstraint("follow_id", "tag_pk"),
+                      Index("ix_follow_tags_tag_pk_follow_id", "tag_pk", "follow_id"),
+                      Index("ix_follow_tags_tag_pk_customer_id", "tag_pk", "customer_id"))
 
     id: Mapped[intpk]
     follow_id: Mapped[int] = mapped_column(ForeignKey("follow_relations.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    """The follow relation's customer (a relation never changes customer), copied here so a tag's customers
+    are one index range, without a lookup into follow_relations per row. Set by handlers.tags.follow_tag."""
     tag_pk: Mapped[int] = mapped_column(ForeignKey("tags.id"))
     tagged_by: Mapped[str] = mapped_column(String(96), default="wecom")
     tagged_at: Mapped[created_at]

@@ -81,7 +81,7 @@ def build(runtime: Any) -> World:  # type: ignore[no-untyped-def]
             f = FollowRelation(customer_id=c.id, corp_id=CORP_ID, userid="zhangsan", added_at=at(0, 9))
             s.add(f)
             s.flush()
-            s.add_all([FollowTag(follow_id=f.id, tag_pk=t.id) for t in tags])
+            s.add_all([FollowTag(follow_id=f.id, customer_id=c.id, tag_pk=t.id) for t in tags])
             customers[ext] = c.id
 
         def group(chat_id: str, name: str, owner: str, created: dt.datetime, corp: str = CORP_ID,

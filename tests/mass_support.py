@@ -48,7 +48,7 @@ def add_customers(runtime: Any, corp_id: str, rows: list[tuple[str, str, list[st
             s.execute(insert(FollowRelation), follows[start:start + BATCH])
         first = {cid: fid for fid, cid in s.execute(select(FollowRelation.id, FollowRelation.customer_id).where(
             FollowRelation.corp_id == corp_id).order_by(FollowRelation.id.desc()))}
-        tagged = [{"follow_id": first[ids[ext]], "tag_pk": pk} for ext, _, _, tags in rows for pk in tags]
+        tagged = [{"follow_id": first[ids[ext]], "customer_id": ids[ext], "tag_pk": pk} for ext, _, _, tags in rows for pk in tags]
         for start in range(0, len(tagged), BATCH):
             s.execute(insert(FollowTag), tagged[start:start + BATCH])
     return ids

@@ -66,7 +66,7 @@ def build(runtime: Any) -> dict[str, int]:
             return f
 
         f1 = add("c1", "zhangsan", at(2026, 3, 1, 0, 0), add_way=1, channel_code_id=store.id)
-        s.add(FollowTag(follow_id=f1.id, tag_pk=vip.id, tagged_by="zhangsan"))
+        s.add(FollowTag(follow_id=f1.id, customer_id=f1.customer_id, tag_pk=vip.id, tagged_by="zhangsan"))
         add("c2", "zhangsan", at(2026, 2, 28, 23, 59, 59))
         add("c3", "lisi", at(2026, 3, 7, 23, 59), channel="公众号", add_way=4)
         add("c4", "lisi", at(2026, 3, 8, 0, 0))

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, Numeric, Select, cast, false, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from models import (ChannelCode, Customer, CustomerFieldValue, CustomerGroup, CustomField, FollowRelation, FollowTag,
                     GroupMember, Opportunity, OpportunityStage, Segment, SegmentKind, SegmentMember, Tag)
@@ -25,9 +25,8 @@ from web.schemas.segment_filters import FieldCondition, SegmentFilters
 
 
 def tagged(tag_pks: list[int]) -> Select:
-    """Ids of customers with any of `tag_pks` on any follow relation (follow_tags' (tag_pk, follow_id) index)."""
-    return (select(FollowRelation.customer_id).join(FollowTag, FollowTag.follow_id == FollowRelation.id)
-            .where(FollowTag.tag_pk.in_(tag_pks)))
+    """Ids of customers with any of `tag_pks` on any follow relation (follow_tags' (tag_pk, customer_id) index)."""
+    return select(FollowTag.customer_id).where(FollowTag.tag_pk.in_(tag_pks))
 
 
 def day_bounds(zone: ZoneInfo, start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None,
@@ -79,14 +78,13 @@ def field_condition(cond: FieldCondition) -> ColumnElement[bool]:
 def segment_conditions(session: Session, corp_id: str, filters: SegmentFilters) -> list[ColumnElement[bool]]:
     """The WHERE clauses of `filters` over `Customer` in `corp_id` (the corp bound and the recycle bin are the
     caller's base query's)."""
-    conds = _tag_conditions(session, corp_id, filters)
     zone = corp_zone(session, corp_id)
+    follow = _follow_conditions(session, corp_id, filters, zone)
+    conds = _tag_conditions(session, corp_id, filters, follow)
     if filters.channels or filters.channel_code_ids:
         conds.append(channel_condition(corp_id, filters.channels, filters.channel_code_ids))
-    follow = _follow_conditions(session, corp_id, filters, zone)
-    if follow:  # a scalar subquery, not EXISTS: MariaDB would turn EXISTS into a semi-join that scans every relation
-        conds.append(select(FollowRelation.id).where(FollowRelation.customer_id == Customer.id, *follow).limit(1)
-                     .scalar_subquery().is_not(None))
+    if follow and not filters.tags_all:  # with tags_all, the tags' driver checks it (_tag_conditions)
+        conds.append(_has(select(FollowRelation.id).where(FollowRelation.customer_id == Customer.id, *follow)))
     conds.extend(in_range(Customer.last_followed_at,
                           day_bounds(zone, filters.followed_up_from, filters.followed_up_to)))
     if filters.stage_ids:
@@ -105,11 +103,22 @@ def segment_conditions(session: Session, corp_id: str, filters: SegmentFilters) 
     return conds
 
 
-def _tag_conditions(session: Session, corp_id: str, filters: SegmentFilters) -> list[ColumnElement[bool]]:
+def _has(rows: Select) -> ColumnElement[bool]:
+    """`rows` has a row, as a scalar subquery (… LIMIT 1) IS NOT NULL rather than EXISTS: MariaDB turns EXISTS
+    and IN into semi-joins it may run backwards (a scan of every customer, each looked up in a materialized
+    subquery), a scalar subquery it evaluates per row where it stands."""
+    return rows.limit(1).scalar_subquery().is_not(None)
+
+
+def _tag_conditions(session: Session, corp_id: str, filters: SegmentFilters,
+                    follow: list[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
     """tags_all / tags_any / tags_none, over the corp's own tags only (another corp's tag id is carried by
-    nobody here). tags_all is driven by its rarest tag: its customers are the IN list the database walks, and
-    each of them is checked for the other tags by an EXISTS on the unique (follow_id, tag_pk) key, so the
-    work is the rarest tag's size, not the sum of all."""
+    nobody here), on follow_tags' (tag_pk, customer_id) index.
+
+    tags_all is an intersection, driven by its rarest tag: that tag's range of the index lists the candidates,
+    and each is kept only if the index also holds it under every other tag, and (`follow`: the conditions
+    one active relation must meet) if it has such a relation; the customers table is read for the survivors
+    only. So the work is the rarest tag's size in a narrow index, not a customer row per candidate."""
     named = set(filters.tags_all) | set(filters.tags_any) | set(filters.tags_none)
     if not named:
         return []
@@ -119,9 +128,13 @@ def _tag_conditions(session: Session, corp_id: str, filters: SegmentFilters) -> 
         if not set(filters.tags_all) <= ours:
             return [false()]
         rarest, *others = _by_rarity(session, set(filters.tags_all))
-        conds.append(Customer.id.in_(tagged([rarest])))
-        conds.extend(select(FollowTag.id).join(FollowRelation, FollowRelation.id == FollowTag.follow_id).where(
-            FollowRelation.customer_id == Customer.id, FollowTag.tag_pk == pk).exists() for pk in others)
+        driver = aliased(FollowTag)
+        checks = [_has(select(FollowTag.id).where(FollowTag.tag_pk == pk, FollowTag.customer_id == driver.customer_id))
+                  for pk in others]
+        if follow:
+            checks.append(_has(select(FollowRelation.id).where(FollowRelation.customer_id == driver.customer_id,
+                                                               *follow)))
+        conds.append(Customer.id.in_(select(driver.customer_id).where(driver.tag_pk == rarest, *checks)))
     if filters.tags_any:
         any_ours = sorted(set(filters.tags_any) & ours)
         conds.append(Customer.id.in_(tagged(any_ours)) if any_ours else false())

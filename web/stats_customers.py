@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.sql_time import epoch_seconds
 from models import ChannelCode, Customer, FollowRelation, FollowStatus, FollowTag, Tag
-from web.stats_scope import Days, Frame, change, counted
+from web.stats_scope import NO_LIMIT, Days, Frame, change, counted
 
 ADD_WAYS = {0: "未知来源", 1: "扫描二维码", 2: "搜索手机号", 3: "名片分享", 4: "群聊", 5: "手机通讯录", 6: "微信联系人",
             8: "第三方应用自动添加的客服人员", 9: "搜索邮箱", 10: "视频号添加", 11: "日程参与人", 12: "会议参与人",
@@ -83,9 +83,14 @@ def _new_rows(frame: Frame) -> Select:
 
 
 def _by_tag(s: Session, frame: Frame) -> list[dict[str, Any]]:
-    rows = s.execute(select(FollowTag.tag_pk, Tag.name, func.count())
+    """The period's new relations per tag, read from the relations' side: the period's range of
+    ix_follow_relations_corp_added in a derived table (its LIMIT keeps it one), each looked up in follow_tags'
+    (follow_id, tag_pk) key. As an IN, MariaDB went from the tag's side instead, every relation the tag was
+    ever on looked up in follow_relations (1.5 s against 0.14 s at 1,000,000 customers)."""
+    new = _new_rows(frame).limit(NO_LIMIT).subquery()
+    rows = s.execute(select(FollowTag.tag_pk, Tag.name, func.count()).select_from(new)
+                     .join(FollowTag, FollowTag.follow_id == new.c.id)
                      .join(Tag, and_(Tag.id == FollowTag.tag_pk, Tag.deleted_at.is_(None)))
-                     .where(FollowTag.follow_id.in_(_new_rows(frame)))
                      .group_by(FollowTag.tag_pk, Tag.name)).all()
     return [{"tag_id": pk, "name": name, "new": n} for pk, name, n in sorted(rows, key=lambda r: (-r[2], r[0]))]
 

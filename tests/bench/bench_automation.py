@@ -8,7 +8,7 @@ Sections (`--only NAME`, repeatable; all by default):
   conditions (tags_all) and an added-date range, cold (first run) and warm (best of 5), wall and this
   process' CPU time (on a shared machine the wall time includes waiting for a core; the load average is
   printed). Target: under 1 s on SQLite and on MariaDB. Exits 1 if the count differs from the one computed
-  while filling.
+  while filling or from the plain query's (each tag through its follow relation, `plain_count`).
 - stats: the statistics of a 30-day range at N customers (tests/bench/bench_stats.py `run_stats`, its own fill):
   target under 1 s.
 - fanout: a mass message fanned out to 100,000 × scale customers through the fake WeCom over HTTP
@@ -32,19 +32,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "bench")]
 
-from sqlalchemy import insert  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench_massmsg import run_fanout  # noqa: E402
 from bench_pool import bulk, stored  # noqa: E402
 from bench_stats import run_stats  # noqa: E402
-from harness import proc_cpu, recreate_mysql_db  # noqa: E402
+from harness import proc_cpu, recreate_mysql_db, server_pid  # noqa: E402
 from migrations import runner  # noqa: E402
 from models import Corp, Customer, FollowRelation, FollowTag, Staff, Tag, TagGroup  # noqa: E402
 from models.db import make_engine  # noqa: E402
@@ -92,7 +92,7 @@ def fill(url: str, n: int) -> dict[str, Any]:
                               "status": "active", "status_changed_at": at, "inherit_status": "",
                               "transfer_fail_reason": "", "created_at": at, "updated_at": at})
             carried = [name for name, k in TAGGED.items() if i % k == 0] + [f"填充{i % FILLERS}"]
-            tagged += [{"follow_id": i, "tag_pk": tags[name], "tagged_by": "bench", "tagged_at": at}
+            tagged += [{"follow_id": i, "customer_id": i, "tag_pk": tags[name], "tagged_by": "bench", "tagged_at": at}
                        for name in carried]
             expected += len(carried) == len(TAGGED) + 1 and low <= ago <= high
         with engine.begin() as conn:
@@ -108,22 +108,6 @@ def fill(url: str, n: int) -> dict[str, Any]:
                 conn.exec_driver_sql(f"ANALYZE TABLE {table}")
     engine.dispose()
     return {"tags": tags, "segment_count": expected}
-
-
-def server_pid(url: str) -> int | None:
-    """The MariaDB server's process, when it runs on this machine (its CPU is the query's work), else None."""
-    if not url.startswith("mysql"):
-        return None
-    port = str(make_url(url).port or 3306)
-    for proc in Path("/proc").iterdir():
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        name = Path(argv[0].decode(errors="replace")).name
-        if name in ("mariadbd", "mysqld") and any(port.encode() in a for a in argv):
-            return int(proc.name)
-    return None
 
 
 def section_segments(url: str, n: int, world: dict[str, Any]) -> int:
@@ -144,17 +128,32 @@ def section_segments(url: str, n: int, world: dict[str, Any]) -> int:
             count = count_of(s, segment_customers(s, CORP_ID, filters))
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() + (proc_cpu(server) if server else 0.0) - c0)
+        plain = plain_count(s, filters)
     engine.dispose()
     warm = min(times[1:])
     verdict = "ok" if warm < 1.0 else "OVER the 1 s target"
     whose = "this process and the MariaDB server" if server else "this process (SQLite runs in it)"
-    print(f"  segments: count {count:,} of {n:,} (3 tags, added {high}..{low} days ago): first {times[0]:.3f} s, "
-          f"warm best of 5 {warm:.3f} s wall ({verdict}); CPU of {whose}: best {min(cpu[1:]):.3f} s; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    if count != world["segment_count"]:
-        print(f"  WRONG: expected {world['segment_count']:,}")
+    print(f"  segments: count {count:,} of {n:,} (3 tags, added {high}..{low} days ago): first {times[0]:.3f} s "
+          f"(CPU {cpu[0]:.3f} s), warm best of 5 {warm:.3f} s wall ({verdict}); CPU of {whose}: best "
+          f"{min(cpu[1:]):.3f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if count != world["segment_count"] or count != plain:
+        print(f"  WRONG: expected {world['segment_count']:,} (the fill's count), the plain query counts {plain:,}")
         return 1
     return 0
+
+
+def plain_count(s: Session, filters: Any) -> int:
+    """The segment's count by the plain query (before follow_tags.customer_id): each tag found through its
+    follow relation, one IN per tag; what the segment query must agree with."""
+    from web.segment_query import day_bounds, in_range
+
+    low, high = day_bounds(ZoneInfo("Asia/Shanghai"), filters.added_from, filters.added_to)
+    tags = [Customer.id.in_(select(FollowRelation.customer_id).join(FollowTag, FollowTag.follow_id == FollowRelation.id)
+                            .where(FollowTag.tag_pk == pk)) for pk in filters.tags_all]
+    added = Customer.id.in_(select(FollowRelation.customer_id).where(
+        FollowRelation.status == "active", *in_range(FollowRelation.added_at, (low, high))))
+    return s.scalar(select(func.count(Customer.id)).where(Customer.corp_id == CORP_ID, Customer.deleted_at.is_(None),
+                                                          *tags, added)) or 0
 
 
 SECTIONS: dict[str, Callable[[str, int, dict[str, Any]], int]] = {"segments": section_segments}

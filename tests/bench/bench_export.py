@@ -73,7 +73,7 @@ def fill(url: str, n: int) -> None:
                  "remark": "", "description": "", "remark_mobiles": [], "state": "", "added_at": added,
                  "status": "active", "status_changed_at": added, "inherit_status": "", "transfer_fail_reason": "",
                  "created_at": added, "updated_at": added} for i in ids if i % 3 == 0])
-            conn.execute(insert(FollowTag), [{"follow_id": i, "tag_pk": tags[i % 3], "tagged_by": "wecom",
+            conn.execute(insert(FollowTag), [{"follow_id": i, "customer_id": i, "tag_pk": tags[i % 3], "tagged_by": "wecom",
                                               "tagged_at": added} for i in ids if i % 2 == 0])
             conn.execute(insert(CustomerFieldValue), [
                 {"customer_id": i, "field_id": f, "value": v, "text": str(v)}

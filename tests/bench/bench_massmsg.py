@@ -99,7 +99,7 @@ def fill(url: str, n: int, staff: int) -> int:
                  "description": "", "remark_mobiles": "[]", "state": "", "added_at": old, "status": "active",
                  "status_changed_at": old, "inherit_status": "", "transfer_fail_reason": "", "created_at": old,
                  "updated_at": old} for i in ids])
-            bulk(conn, FollowTag.__table__, [{"id": i, "follow_id": i, "tag_pk": vip, "tagged_by": "wecom",
+            bulk(conn, FollowTag.__table__, [{"id": i, "follow_id": i, "customer_id": i, "tag_pk": vip, "tagged_by": "wecom",
                                               "tagged_at": old} for i in ids])
     engine.dispose()
     return vip

@@ -55,7 +55,7 @@ def fill(url: str, entries: int) -> None:
             tid = conn.execute(insert(Tag).values(corp_id=CORP_ID, tag_id=f"t{i}", group_pk=gid,
                                                   name=f"标签{i}")).inserted_primary_key[0]
             if i < 5:
-                conn.execute(insert(FollowTag).values(follow_id=fid, tag_pk=tid, tagged_by="zhangsan"))
+                conn.execute(insert(FollowTag).values(follow_id=fid, customer_id=cid, tag_pk=tid, tagged_by="zhangsan"))
         for i in range(10):
             field = conn.execute(insert(CustomField).values(corp_id=CORP_ID, key=f"f{i}", label=f"字段{i}", type="text",
                                                             order=i)).inserted_primary_key[0]

@@ -612,3 +612,19 @@ def drain(stack_: Stack, workers: list[subprocess.Popen[bytes]], timeout: float,
             say(f"processing: {now - start:.0f} s, still {counts}")
             next_note = now + every
         time.sleep(0.25)
+
+
+def server_pid(url: str) -> int | None:
+    """The MariaDB server's process, when it runs on this machine (its CPU is the query's work), else None."""
+    if not url.startswith("mysql"):
+        return None
+    port = str(make_url(url).port or 3306)
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        name = Path(argv[0].decode(errors="replace")).name
+        if name in ("mariadbd", "mysqld") and any(port.encode() in a for a in argv):
+            return int(proc.name)
+    return None

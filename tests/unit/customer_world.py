@@ -66,15 +66,15 @@ def build(runtime: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         wang = customer("王小明", "zhangsan", mobile="13800001111", channel="线下门店")
         f = follow(wang, "zhangsan", at(2026, 3, 1, 10), remark="老客户", description="想买房",
                    remark_mobiles=["13912345678"], add_way=1, state="store-1", channel_code_id=store.id)
-        s.add_all([FollowTag(follow_id=f.id, tag_pk=vip.id, tagged_by="zhangsan"),
-                   FollowTag(follow_id=f.id, tag_pk=fair.id, tagged_by="wecom")])
+        s.add_all([FollowTag(follow_id=f.id, customer_id=wang.id, tag_pk=vip.id, tagged_by="zhangsan"),
+                   FollowTag(follow_id=f.id, customer_id=wang.id, tag_pk=fair.id, tagged_by="wecom")])
         s.add_all([CustomerEvent(customer_id=wang.id, kind="added", userid="zhangsan", source="inbox:1",
                                  at=at(2026, 3, 1, 10), detail={"state": "store-1"}),
                    CustomerEvent(customer_id=wang.id, kind="tagged", userid="zhangsan", source="inbox:2",
                                  at=at(2026, 3, 2, 9), detail={}),])
         zhao = customer("赵六", "lisi")
         f = follow(zhao, "lisi", at(2026, 4, 1, 0, 10), state="mp-1", channel_code_id=mp.id)
-        s.add(FollowTag(follow_id=f.id, tag_pk=vip.id, tagged_by="lisi"))
+        s.add(FollowTag(follow_id=f.id, customer_id=zhao.id, tag_pk=vip.id, tagged_by="lisi"))
         sun = customer("孙七", "lisi")
         follow(sun, "lisi", at(2026, 2, 1, 12))
         follow(sun, "zhangsan", at(2026, 3, 15, 12), status="deleted_by_customer")

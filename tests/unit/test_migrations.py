@@ -38,3 +38,37 @@ def test_every_revision_id_fits_mariadbs_alembic_version() -> None:
     too_long = [rev.revision for rev in script.walk_revisions() if len(rev.revision) > 32]
     assert too_long == []
     assert len(script.get_heads()) == 1
+
+
+def test_0038_fills_each_tag_rows_customer_from_its_relation(clean_db: str) -> None:
+    """follow_tags.customer_id (what segments intersect on) is filled for rows that existed before it: two
+    customers, the second followed by two members, relation ids unlike customer ids."""
+    from sqlalchemy import text
+
+    engine = make_engine(clean_db)
+    runner.downgrade(engine, "0037_i16_task_kind_width")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO tag_groups (id, corp_id, group_id, name, `order`, exclusive, created_at, "
+                              "updated_at) VALUES (1, 'c', 'g', 'g', 0, 0, '2026-01-01', '2026-01-01')"))
+            conn.execute(text("INSERT INTO tags (id, corp_id, tag_id, group_pk, name, `order`, colour, description, "
+                              "created_at, updated_at) VALUES (1, 'c', 't', 1, 't', 0, '', '', '2026-01-01', "
+                              "'2026-01-01')"))
+            for cid in (5, 9):
+                conn.execute(text("INSERT INTO customers (id, corp_id, external_userid, name, avatar, corp_name, "
+                                  "position, mobile, channel, pool_reason, created_at, updated_at) VALUES "
+                                  f"({cid}, 'c', 'wm{cid}', 'n', '', '', '', '', '', '', '2026-01-01', '2026-01-01')"))
+            for fid, cid, userid in ((20, 5, "a"), (21, 9, "a"), (22, 9, "b")):
+                conn.execute(text("INSERT INTO follow_relations (id, customer_id, corp_id, userid, remark, description, "
+                                  "remark_mobiles, state, added_at, status, status_changed_at, inherit_status, "
+                                  "transfer_fail_reason, created_at, updated_at) VALUES "
+                                  f"({fid}, {cid}, 'c', '{userid}', '', '', '[]', '', '2026-01-01', 'active', "
+                                  "'2026-01-01', '', '', '2026-01-01', '2026-01-01')"))
+                conn.execute(text("INSERT INTO follow_tags (follow_id, tag_pk, tagged_by, tagged_at) VALUES "
+                                  f"({fid}, 1, 'wecom', '2026-01-01')"))
+    finally:
+        runner.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT follow_id, customer_id FROM follow_tags ORDER BY follow_id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [(20, 5), (21, 9), (22, 9)]

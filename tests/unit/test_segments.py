@@ -113,7 +113,7 @@ def test_a_static_segment_is_frozen_until_refreshed_and_a_dynamic_one_follows(cl
     with runtime.WriteSession.begin() as s:  # 孙七 is tagged VIP on lisi's relation; 王小明 leaves for the bin
         follow = s.scalar(select(FollowRelation.id).where(FollowRelation.customer_id == world["孙七"],
                                                           FollowRelation.userid == "lisi"))
-        s.add(FollowTag(follow_id=follow, tag_pk=world["vip"], tagged_by="lisi"))
+        s.add(FollowTag(follow_id=follow, customer_id=world["孙七"], tag_pk=world["vip"], tagged_by="lisi"))
         s.execute(update(Customer).where(Customer.id == world["王小明"]).values(deleted_at=utcnow()))
 
     def count(seg: dict[str, Any]) -> int:
