@@ -13,9 +13,9 @@ import os
 import threading
 import time
 import weakref
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, select
+from sqlalchemy import JSON, CursorResult, DateTime, Engine, MetaData, create_engine, event, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -288,4 +288,4 @@ def insert_unless_present(session: Session, model: type[Any], values: dict[str, 
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
         statement = mysql_insert(model).values(**values).prefix_with("IGNORE")
-    return bool(session.execute(statement).rowcount)
+    return bool(cast(CursorResult[Any], session.execute(statement)).rowcount)
