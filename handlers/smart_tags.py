@@ -27,7 +27,7 @@ from handlers.smart_tag_sql import Scope, rule_condition
 from handlers.tags import is_pending
 from models import Customer, FollowRelation, FollowTag, Outbox, SmartTagHit, SmartTagRule, Tag
 from models.customer import FollowStatus
-from models.db import utcnow
+from models.db import insert_unless_present, utcnow
 from web.schemas.smart_tags import Conditions
 
 # outbox rows a hook point wants enqueued after its commit, returned by every function here
@@ -101,11 +101,12 @@ def mark_tags(session: Session, rule: SmartTagRule, customer_ids: list[int], tag
 
 
 def tag_matches(session: Session, rule: SmartTagRule, customer_ids: list[int], at: dt.datetime) -> Pending:
-    """Record the rule's hits on `customer_ids` (matches it has not tagged yet) and tag them."""
-    session.add_all([SmartTagHit(rule_id=rule.id, customer_id=cid, corp_id=rule.corp_id, at=at)
-                     for cid in customer_ids])
-    session.flush()
-    return mark_tags(session, rule, customer_ids, list(rule.tag_pks))
+    """Record the rule's hits on `customer_ids` (matches it has not tagged yet) and tag them. A hit a
+    concurrent transaction recorded since `matching` ran (two events on one customer) is left to it: no
+    error, no second tagging."""
+    new = [cid for cid in customer_ids if insert_unless_present(
+        session, SmartTagHit, {"rule_id": rule.id, "customer_id": cid, "corp_id": rule.corp_id, "at": at})]
+    return mark_tags(session, rule, new, list(rule.tag_pks))
 
 
 def rules_for(session: Session, corp_id: str, trigger: str) -> list[SmartTagRule]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from collections.abc import Iterable, Callable
 
+from jobs.dead_corp import corp_of
 from models import DeadLetter
 from models.db import utcnow
 from jobs.runtime import current
@@ -199,7 +200,7 @@ def dead_letter(name: str, args: list[Any], exc: BaseException, attempts: int, q
     runtime = current()
     with runtime.WriteSession.begin() as s:
         s.add(DeadLetter(job=name, args=args, queue=queue or (spec.queue if spec else "?"), error=error,
-                         attempts=attempts))
+                         attempts=attempts, corp_id=corp_of(s, name, args)))
     if spec and spec.on_dead:
         spec.on_dead(args, error)
 

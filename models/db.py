@@ -13,9 +13,9 @@ import os
 import threading
 import time
 import weakref
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, select
+from sqlalchemy import JSON, CursorResult, DateTime, Engine, MetaData, create_engine, event, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -273,3 +273,19 @@ def get_or_create(session: Session, model: type[Any], keys: dict[str, Any], **de
     except IntegrityError:
         return session.scalar(select(model).filter_by(**keys)), False
     return row, True
+
+
+def insert_unless_present(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
+    """Insert a row unless its unique key is taken (a concurrent transaction's row): True when inserted.
+    One statement and no savepoint, so a collision neither raises nor aborts the transaction: SQLite's
+    ON CONFLICT DO NOTHING, MySQL/MariaDB's INSERT IGNORE (which also skips, rather than fails, a row whose
+    foreign key names a row deleted meanwhile: the callers' rows are then moot anyway)."""
+    if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement: Any = sqlite_insert(model).values(**values).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        statement = mysql_insert(model).values(**values).prefix_with("IGNORE")
+    return bool(cast(CursorResult[Any], session.execute(statement)).rowcount)

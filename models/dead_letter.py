@@ -16,6 +16,8 @@ class DeadLetter(Base):
 
     id: Mapped[intpk]
     job: Mapped[str] = mapped_column(String(64))
+    corp_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    """The corp the job worked for, where its args say (jobs/dead_corp.py); None: a job for no one corp."""
     args: Mapped[list[Any]]
     queue: Mapped[str] = mapped_column(String(32))
     error: Mapped[str] = mapped_column(Text)
@@ -27,6 +29,7 @@ class DeadLetter(Base):
         return {
             "id": self.id,
             "job": self.job,
+            "corp_id": self.corp_id,
             "args": self.args,
             "queue": self.queue,
             "error": self.error,

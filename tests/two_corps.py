@@ -250,10 +250,12 @@ def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> di
             ids[corp]["role_id"] = role.id
             ids[corp] |= _operations(s, corp, ids[corp]["customer_id"])
     with runtime.WriteSession.begin() as s:
-        dead = DeadLetter(job="process_event", args=[ids[CORP_A]["inbox_id"]], queue="events", error=MARK[CORP_A])
-        s.add(dead)
-        s.flush()
-        ids[CORP_A]["dead_letter_id"] = dead.id
+        for corp in (CORP_A, CORP_B):  # a dead letter per corp (its corp_id from the inbox row, as jobs/dead_corp.py)
+            dead = DeadLetter(job="process_event", args=[ids[corp]["inbox_id"]], queue="events", error=MARK[corp],
+                              corp_id=corp)
+            s.add(dead)
+            s.flush()
+            ids[corp]["dead_letter_id"] = dead.id
     for corp in (CORP_A, CORP_B):  # issue 16: a draft mass message (群发) per corp
         ids[corp]["message_id"] = _post(client, ops, "/mass-messages",
                                         {"corp_id": corp, "text": MARK[corp], "draft": True})["id"]

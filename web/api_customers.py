@@ -62,7 +62,8 @@ def _actor() -> str:
 # -- scope and filters ------------------------------------------------------------------------------------
 def _scoped(binned: bool = False) -> Select:
     """Customers this token may see: in the recycle bin (`binned`) or not, newest first. A member sees the
-    customers followed by someone in their data scope (web/access.py `visible_userids`)."""
+    customers followed or owned (跟进人: a claim from the public pool makes the claimer the owner whether or
+    not they are the customer's WeCom friend) by someone in their data scope (web/access.py `visible_userids`)."""
     query = select(Customer).order_by(Customer.id.desc())
     query = query.where(Customer.deleted_at.is_not(None) if binned else Customer.deleted_at.is_(None))
     principal = g.principal
@@ -70,7 +71,8 @@ def _scoped(binned: bool = False) -> Select:
         query = query.where(Customer.corp_id == principal.corp_id)
     seen = visible_userids()
     if seen is not None:
-        query = query.where(Customer.follows.any(FollowRelation.userid.in_(seen)))
+        query = query.where(or_(Customer.follows.any(FollowRelation.userid.in_(seen)),
+                                Customer.owner_userid.in_(seen)))
     return query
 
 

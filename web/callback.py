@@ -33,7 +33,7 @@ from models.db import utcnow
 from wecom import events
 from wecom.crypto import CallbackCrypto, CallbackRejected
 from wecom.replies import text_reply
-from web.inbox_writer import Duplicate, writer_for
+from web.inbox_writer import Duplicate, Refused, writer_for
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callback", __name__)
@@ -175,6 +175,10 @@ def accept(runtime: Runtime, slug: str, args: Mapping[str, str], content_length:
     except DatabaseDown:
         log.error("callback app=%s not stored: database unavailable, answering 503 so WeCom retries", slug)
         return Response("database unavailable", status=503, mimetype="text/plain")
+    except Refused as exc:
+        log.error("callback app=%s not stored: the database refused the row (%s), answering 500 so WeCom "
+                  "retries", slug, exc.reason)
+        return Response("not stored", status=500, mimetype="text/plain")
     if event is None:  # stored as invalid (or a retry of one): nothing to process
         return Response(b"", status=200)
     if _is_command(slug, event):
@@ -242,7 +246,8 @@ def _body(limit: int, content_length: int | None, stream: IO[bytes]) -> bytes:
 def _store(runtime: Runtime, app: CallbackApp, event: events.Event | None, plaintext: str,
            invalid: str | None) -> int | None:
     """Insert the inbox row (`invalid`, with the reason, when there is no event); None when this callback
-    is a retry of one already stored."""
+    is a retry of one already stored (its dedup key's unique violation: any other integrity error raises
+    Refused, since answering it 200 would lose the callback)."""
     row = {
         "app_pk": app.pk,
         "corp_id": app.corp_id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 import weakref
 from types import SimpleNamespace
@@ -27,8 +28,22 @@ COLUMNS = ("app_pk", "corp_id", "dedup_key", "routing_key", "raw_xml", "status",
            "received_at")
 
 
+DEDUP_KEY = "uq_inbox_corp_id_dedup_key"
+"""The unique key whose violation, and only it, means a retry (migrations/versions/0001)."""
+
+
 class Duplicate(Exception):
     """The row's (corp_id, dedup_key) is stored already: a WeCom retry."""
+
+
+class Refused(Exception):
+    """The DB refused the row for another reason than its dedup key (its app deleted since this process
+    cached it, a column it rejects): the callback is not stored, and must not be answered as if it were.
+    `reason` names the error code and constraint only: MySQL's messages quote the values."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _Conn:
@@ -94,7 +109,9 @@ class InboxWriter:
             try:
                 return conn.insert(row, received_at)
             except dbapi.IntegrityError as exc:
-                raise Duplicate() from exc
+                if _is_retry(exc, conn.sqlite):
+                    raise Duplicate() from exc
+                raise Refused(_integrity_reason(exc, conn.sqlite)) from exc
             except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
                 self._drop()
                 # A MySQL connection the server closed (restart, wait_timeout) is re-made once; SQLite's
@@ -119,6 +136,24 @@ class InboxWriter:
         self._local.conn = None
         if conn is not None and conn.pid == os.getpid():
             conn.close()
+
+
+def _is_retry(exc: Exception, sqlite: bool) -> bool:
+    """The dedup key's violation: SQLite names its columns ("UNIQUE constraint failed: inbox.corp_id,
+    inbox.dedup_key"), MySQL/MariaDB its name with errno 1062 ("Duplicate entry '…' for key '…'")."""
+    if sqlite:
+        return str(exc) == "UNIQUE constraint failed: inbox.corp_id, inbox.dedup_key"
+    return bool(exc.args) and exc.args[0] == 1062 and DEDUP_KEY in str(exc.args[-1])
+
+
+def _integrity_reason(exc: Exception, sqlite: bool) -> str:
+    """What to log of another integrity error: SQLite's message (it names columns, never values); for
+    MySQL the errno and the constraint or column named, not the message (1062's quotes the row's values)."""
+    if sqlite:
+        return str(exc)[:200]
+    code = exc.args[0] if exc.args else "?"
+    names = re.findall(r"(?:CONSTRAINT|[Kk]ey|Column) [`']([\w.]+)[`']", str(exc.args[-1]) if exc.args else "")
+    return f"errno {code} {','.join(names)}".strip()
 
 
 def _disconnect(exc: Exception) -> bool:

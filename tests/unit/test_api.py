@@ -290,6 +290,29 @@ def test_a_customer_wecom_does_not_know_is_listed_as_a_dead_letter(client, runti
         assert s.scalar(select(Outbox.status).where(Outbox.id == dead["args"][0])) == "failed"
 
 
+def test_a_corp_bound_token_lists_and_replays_its_corps_dead_letters_only(client, runtime, world) -> None:
+    """The dead letter carries the corp of the outbox row its job delivered; a token bound to that corp
+    sees and may replay it, one bound to another corp sees none and gets a 404, and a dead letter of no
+    one corp (a periodic job's) only a token for every corp sees."""
+    from support import CORP_ID
+
+    with runtime.WriteSession.begin() as s:
+        s.add(DeadLetter(job="sweep_job", args=[], queue="maintenance", error="boom"))
+        own = {"Authorization": "Bearer " + create_token(s, "own", "admin", corp_id=CORP_ID)}
+        other = {"Authorization": "Bearer " + create_token(s, "other", "admin", corp_id="wwothercorp")}
+        every = {"Authorization": "Bearer " + create_token(s, "every", "admin")}
+    [dead] = client.get("/api/v1/dead-letters", headers=own).get_json()["items"]
+    assert (dead["id"], dead["corp_id"]) == (world["dead"], CORP_ID)
+    assert client.get("/api/v1/dead-letters", headers=other).get_json() == {
+        "items": [], "page": 1, "page_size": 50, "total": 0}
+    assert client.post(f"/api/v1/dead-letters/{world['dead']}/replay", headers=other).status_code == 404
+    with runtime.Session() as s:
+        assert s.get(DeadLetter, world["dead"]).replayed_at is None
+    assert [d["corp_id"] for d in client.get("/api/v1/dead-letters", headers=every).get_json()["items"]] == [
+        None, CORP_ID]
+    assert client.post(f"/api/v1/dead-letters/{world['dead']}/replay", headers=own).status_code == 202
+
+
 def test_replaying_a_dead_letter_once_wecom_knows_the_customer_syncs_it(client, runtime, make_token, fake_wecom,
                                                                         world) -> None:
     fake_wecom.seed({"external_contacts": [{"corpid": runtime.settings.env_app.corp_id, **LATE_CONTACT}]})

@@ -197,6 +197,21 @@ def test_database_down_is_503_so_wecom_retries(client, runtime, sender, monkeypa
     assert (r.status_code, r.get_data(as_text=True)) == (503, "database unavailable")
 
 
+def test_only_the_dedup_key_makes_a_callback_a_retry(runtime, sender, cleaner, caplog) -> None:
+    """Another integrity error (here the app deleted after this process cached it: the row's app_pk names
+    no app) is no retry: the answer is a 500, so WeCom delivers the callback again, and the log line
+    names the constraint, not the callback's content. A true retry is still answered 200 and kept once."""
+    assert sender.post("message/text", MsgId="1").status_code == 200  # warms the app cache
+    assert sender.post("message/text", MsgId="1").status_code == 200  # a retry: stored once
+    assert inbox_count(runtime) == 1
+    cleaner.clean()  # every row, the app's too; the process still has the app cached
+    r = sender.post("message/text", MsgId="2", Content="手机 13800138000")
+    assert (r.status_code, r.get_data(as_text=True)) == (500, "not stored")
+    assert inbox_count(runtime) == 0
+    line = next(rec.getMessage() for rec in caplog.records if "not stored" in rec.getMessage())
+    assert "refused the row" in line and "13800138000" not in line
+
+
 def test_redis_down_still_stores_and_acknowledges_then_the_sweeper_processes(sender, runtime, monkeypatch) -> None:
     import jobs.queue
     from jobs.maintenance import sweep

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -72,3 +74,34 @@ def test_0038_fills_each_tag_rows_customer_from_its_relation(clean_db: str) -> N
         rows = conn.execute(text("SELECT follow_id, customer_id FROM follow_tags ORDER BY follow_id")).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(20, 5), (21, 9), (22, 9)]
+
+
+def test_dead_letters_get_their_corp_where_the_args_name_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """0039_i19ci_dead_letter_corp backfills corp_id from the inbox row, the outbox row or process_batch's own
+    corp id; a job whose args name no corp's row keeps NULL."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from models import Inbox, Outbox
+    from models.corp import save_app
+
+    engine = make_engine(f"sqlite:///{tmp_path}/m.db")
+    runner.upgrade(engine, "0038_i19seg_follow_tags_customer")
+    with Session(engine) as s, s.begin():
+        app = save_app(s, {"slug": "a", "corp_id": "wwa", "token": "t", "aes_key": "k" * 43, "secret": "s"})
+        inbox = Inbox(app_pk=app.id, corp_id="wwa", dedup_key="d", routing_key="r", raw_xml="<xml/>",
+                      status="failed", attempts=1)
+        outbox = Outbox(key="k", corp_id="wwb", job="mark_tag", args={})
+        s.add_all([inbox, outbox])
+        s.flush()
+        letters = [("process_event", [inbox.id]), ("deliver_outbox", [outbox.id]), ("process_batch", ["wwc", "kf"]),
+                   ("sweep_job", []), ("deliver_outbox", [999])]
+        for job, args in letters:
+            s.execute(text("INSERT INTO dead_letters (job, args, queue, error, attempts, failed_at) "
+                           "VALUES (:job, :args, 'events', 'e', 1, CURRENT_TIMESTAMP)"),
+                      {"job": job, "args": json.dumps(args)})
+    runner.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT corp_id FROM dead_letters ORDER BY id")).scalars().all() == [
+            "wwa", "wwb", "wwc", None, None]
+    engine.dispose()

@@ -121,6 +121,23 @@ def test_the_claim_limit_refuses_the_n_plus_first(client, runtime, world) -> Non
         assert s.get(Customer, world["赵六"]).assigned_at is not None
 
 
+def test_a_claimed_customer_is_in_the_claimers_customer_list(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
+    """A claim makes the member the owner (跟进人) without a WeCom friendship: their GET /customers (and the
+    customer's own page) show it, through the one customers scope."""
+    def names(who: str) -> list[str]:
+        return sorted(c["name"] for c in client.get("/api/v1/customers", headers=world[who]).get_json()["items"])
+
+    assert give_back(client, world, "lisi", "赵六").status_code == 201
+    assert "赵六" not in names("zhangsan")
+    assert client.post(f"/api/v1/pool-customers/{world['赵六']}/claim", headers=world["zhangsan"],
+                       json={}).status_code == 200
+    assert "赵六" in names("zhangsan")
+    assert client.get(f"/api/v1/customers/{world['赵六']}", headers=world["zhangsan"]).status_code == 200
+    with runtime.Session() as s:  # no friendship was made: the claim alone puts it in zhangsan's scope
+        assert s.scalar(select(FollowRelation.id).where(FollowRelation.customer_id == world["赵六"],
+                                                        FollowRelation.userid == "zhangsan")) is None
+
+
 def test_the_cool_down_opens_on_the_nth_local_day(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
     sales = pool(client, world, claim_lock_days=3)
     assert give_back(client, world, "zhangsan", "王小明", pool_id=sales["id"]).status_code == 201

@@ -103,6 +103,22 @@ def test_the_retroactive_run_tags_exactly_the_matches_with_progress(  # type: ig
     assert marked(fake_wecom) == [("lisi", "wmCustomer0002", [world["wecom"][world["A级"]]])]
 
 
+def test_a_hit_recorded_meanwhile_is_no_error_and_no_second_tagging(  # type: ignore[no-untyped-def]
+        client, runtime, fake_wecom, world) -> None:
+    """Two transactions can both find a customer unmatched (`matching`) before either records the hit: the
+    second one's insert then meets the first one's row. That customer is skipped, the others tagged."""
+    from handlers.smart_tags import tag_matches
+
+    follow_up(client, world, "wmCustomer0001", "zhangsan")
+    rule = make_rule(client, world, {"conditions": [{"kind": "follow_ups", "min": 1}]}).get_json()
+    assert hits(runtime) == {(rule["id"], world["wmCustomer0001"])}
+    with runtime.WriteSession.begin() as s:
+        pending = tag_matches(s, s.get(SmartTagRule, rule["id"]),
+                              [world["wmCustomer0001"], world["wmCustomer0002"]], utcnow())
+        assert [p.args["external_userid"] for p in pending] == ["wmCustomer0002"]
+    assert hits(runtime) == {(rule["id"], world["wmCustomer0001"]), (rule["id"], world["wmCustomer0002"])}
+
+
 def test_changing_the_tags_re_tags_the_matches_and_keeps_the_old_tags(  # type: ignore[no-untyped-def]
         client, runtime, fake_wecom, world) -> None:
     follow_up(client, world, "wmCustomer0001", "zhangsan")

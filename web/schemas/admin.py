@@ -45,6 +45,7 @@ class DeadLetterQuery(PageQuery):
 class DeadLetterOut(Out):
     id: int
     job: str
+    corp_id: str | None = Field(description="the corp the job worked for; null: a job for no one corp")
     args: list[Any]
     queue: str
     error: str
