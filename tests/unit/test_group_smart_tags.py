@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from customer_world import all_rows
-from group_support import T0, fake_group
+from group_support import T0
 from group_world import OTHER_CORP, World, build
 from models import CustomerGroup, GroupTag, GroupTagging, GroupTagGroup, SmartTagGroupHit
 from support import CORP_ID
+from test_group_events import post  # noqa: F401  (the fixture: a group's life in the fake, its events posted)
 from web.auth import create_token
 
 RULES = "/api/v1/smart-tag-rules"
@@ -53,18 +54,8 @@ def hits(runtime: Any) -> set[tuple[int, str]]:  # type: ignore[no-untyped-def]
 
 
 # -- on the group events --------------------------------------------------------------------------------------
-@pytest.fixture
-def post(sender, fake_wecom):  # type: ignore[no-untyped-def]
-    """Change the group in the fake WeCom and post the change_external_chat event it answers."""
-    def drive(route: str, **body: Any) -> dict[str, Any]:
-        out = fake_group(fake_wecom.url, route, callback=False, **body)
-        assert sender.post_xml(out["xml"]).status_code == 200
-        return out
-    return drive
-
-
 def test_a_rule_tags_the_group_an_event_makes_match_and_not_a_near_miss(  # type: ignore[no-untyped-def]
-        client, runtime, make_token, post) -> None:
+        client, runtime, make_token, post) -> None:  # noqa: F811
     admin = make_token("admin")
     tags = library(client, admin)
     r = group_rule(client, admin, [tags["A"]], {"conditions": [
@@ -88,7 +79,8 @@ def test_a_rule_tags_the_group_an_event_makes_match_and_not_a_near_miss(  # type
     assert [(h["chat_id"], h["customer_id"]) for h in listed] == [(vip, None)]
 
 
-def test_a_rename_read_from_groupchat_get_is_an_event_too(client, runtime, make_token, post) -> None:  # type: ignore[no-untyped-def]
+def test_a_rename_read_from_groupchat_get_is_an_event_too(  # type: ignore[no-untyped-def]
+        client, runtime, make_token, post) -> None:  # noqa: F811
     admin = make_token("admin")
     tags = library(client, admin)
     assert group_rule(client, admin, [tags["B"]], {"conditions": [{"kind": "group_name", "words": ["售后"]}]},
