@@ -25,7 +25,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 MAX_CONDITIONS = 20
 
 # event kind → what it is: the hook points that call handlers.smart_tags.smart_tag_event
-EVENTS = ("message", "customer", "follow_up", "opportunity", "radar", "field")
+EVENTS = ("message", "customer", "follow_up", "opportunity", "radar", "field", "group", "group_member")
 
 
 class Keyword(Body):
