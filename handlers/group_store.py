@@ -5,7 +5,8 @@ Both doors in use it: the change_external_chat handlers (`handlers.groups`) for 
 the groupchat/get reconciliation (`apply_groups`) that a create, a missed event or a full sync ends in.
 Work is set-based (one query loads a batch's groups, one their open stints, one the customers to link; an
 executemany writes each kind of change), so a full sync costs a few statements per hundred groups, and a
-group whose data did not change costs no write at all: values are compared before they are set.
+group whose data did not change costs no write at all: values are compared before they are set. The groups
+a reconciliation changed are then shown to the group smart-tag rules (the `group` event).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from handlers.smart_tags import on_groups
 from models import Customer, Staff
 from models.groups import CustomerGroup, GroupMember, MemberType
 from rules.group_members import DETAIL_FIELDS, OpenStint, SeenMember, plan, seen_member
@@ -247,4 +249,5 @@ def apply_groups(s: Session, corp_id: str, details: list[dict[str, Any]], at: dt
     if corrections:
         s.execute(update(GroupMember), corrections)
     fill_stubs(s, named)
+    on_groups(s, corp_id, "group", [groups[chat_id].id for chat_id in sorted(changes.groups)])  # 智能标签
     return changes

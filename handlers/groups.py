@@ -26,6 +26,7 @@ from handlers.group_store import (Changes, close_stints, customer_ids, dismiss, 
                                   staff_ids, stint_rows)
 from handlers.group_codes import recheck_holding
 from handlers.registry import HandlerContext, on
+from handlers.smart_tags import on_groups
 from models import CorpSettings
 from models.corp import messaging_app
 from models.db import get_or_create, utcnow
@@ -110,6 +111,7 @@ def group_updated(ctx: HandlerContext, event: ExternalChatEvent) -> None:
         return  # someone never seen: the fetch sets the version with the list it reads
     group.member_version = event.cur_mem_ver[:64]
     recheck_holding(ctx, group.id, utcnow())
+    on_groups(ctx.session, ctx.corp_id, "group_member", [group.id])  # 智能标签 on the new count and joins
 
 
 def _joined(ctx: HandlerContext, group: CustomerGroup, event: ExternalChatEvent) -> None:

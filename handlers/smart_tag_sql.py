@@ -1,4 +1,5 @@
-"""A smart-tag rule's conditions (web/schemas/smart_tags.py) compiled to one SQL condition over `Customer`.
+"""A smart-tag rule's conditions (web/schemas/smart_tags.py) compiled to one SQL condition over `Customer` (a
+group rule's leaves over `CustomerGroup` are handlers/smart_tag_group_sql.py's; the AND/OR groups are shared).
 
 The same condition serves the three ways a rule runs: on an event (narrowed to the event's customers), the
 retroactive run and the daily run (narrowed to the customers the rule has not tagged yet). Messages a kf page
@@ -9,7 +10,7 @@ commit), so an event passes their texts in `fresh` and a keyword or last-contact
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -74,7 +75,11 @@ def _count(model: Any, low: int, high: int | None) -> ColumnElement[bool]:
     return and_(counted >= low, counted <= high) if high is not None else counted >= low
 
 
-def _leaf(scope: Scope, c: Any) -> ColumnElement[bool]:  # noqa: C901  (one branch per condition kind)
+Leaf = Callable[[Scope, Any], ColumnElement[bool]]
+"""Compiles one condition of a rule's subject."""
+
+
+def customer_leaf(scope: Scope, c: Any) -> ColumnElement[bool]:  # noqa: C901  (one branch per condition kind)
     kind = c.kind
     if kind == "keyword":
         said = _customer_said().where(or_(*(Message.content.contains(w, autoescape=True) for w in c.words)))
@@ -128,11 +133,12 @@ def _leaf(scope: Scope, c: Any) -> ColumnElement[bool]:  # noqa: C901  (one bran
     raise ValueError(f"unknown condition kind {kind!r}")
 
 
-def _group(scope: Scope, match: str, items: list[Any]) -> ColumnElement[bool]:
-    parts = [_group(scope, i.match, i.conditions) if isinstance(i, SubGroup) else _leaf(scope, i) for i in items]
+def _group(scope: Scope, match: str, items: list[Any], leaf: Leaf) -> ColumnElement[bool]:
+    parts = [_group(scope, i.match, i.conditions, leaf) if isinstance(i, SubGroup) else leaf(scope, i)
+             for i in items]
     return and_(*parts) if match == "all" else or_(*parts)
 
 
-def rule_condition(scope: Scope, conditions: Conditions) -> ColumnElement[bool]:
-    """The rule's conditions as one SQL condition over `Customer` (AND/OR as the groups say)."""
-    return _group(scope, conditions.match, list(conditions.conditions))
+def rule_condition(scope: Scope, conditions: Conditions, leaf: Leaf = customer_leaf) -> ColumnElement[bool]:
+    """The rule's conditions as one SQL condition over its subject's table (AND/OR as the groups say)."""
+    return _group(scope, conditions.match, list(conditions.conditions), leaf)

@@ -10,22 +10,32 @@ Tagging goes through mark_tag on the outbox (jobs/tags.py), as the follower whos
 owner, 跟进人, else the earliest active follower), with `rule:<name>` as the actor so the FollowTag row says
 which rule put it there; each customer a rule tags gets a SmartTagHit row. The caller enqueues the returned
 outbox rows after its commit.
+
+A group rule (subject `group`, 客户群标签) runs the same way over customer groups (`SUBJECTS`): its conditions
+compile over `CustomerGroup` (handlers/smart_tag_group_sql.py), its hits are SmartTagGroupHit rows, and its
+tags are our group tags, written at once (handlers/smart_tag_groups.py); its events are `group` and
+`group_member` (`on_groups`, from handlers/group_store.py and handlers/groups.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from handlers.channels import corp_zone
 from handlers.registry import HandlerContext
-from handlers.smart_tag_sql import Scope, rule_condition
+from handlers.smart_tag_group_sql import group_leaf
+from handlers.smart_tag_groups import tag_groups
+from handlers.smart_tag_sql import Leaf, Scope, customer_leaf, rule_condition
 from handlers.tags import is_pending
-from models import Customer, FollowRelation, FollowTag, Outbox, SmartTagHit, SmartTagRule, Tag
+from models import (Customer, CustomerGroup, FollowRelation, FollowTag, Outbox, SmartTagGroupHit, SmartTagHit,
+                    SmartTagRule, Tag)
 from models.customer import FollowStatus
 from models.db import insert_unless_present, utcnow
 from web.schemas.smart_tags import Conditions
@@ -39,21 +49,50 @@ def scope_for(session: Session, corp_id: str, now: dt.datetime | None = None,
     return Scope(session, corp_id, corp_zone(session, corp_id), now or utcnow(), fresh or {})
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What a rule tags: its table, which rows of it are live, how its conditions compile, where its hits go,
+    and how its tags are added (returning the outbox rows to enqueue after the commit)."""
+
+    model: Any
+    live: Callable[[], ColumnElement[bool]]
+    leaf: Leaf
+    hit: Any
+    hit_key: Any
+    tag: Callable[[Session, SmartTagRule, list[int], list[int]], list[Outbox]]
+
+    def hit_values(self, rule: SmartTagRule, subject_id: int, at: dt.datetime) -> dict[str, Any]:
+        return {self.hit_key.key: subject_id, "rule_id": rule.id, "corp_id": rule.corp_id, "at": at}
+
+
+def subject_of(rule: SmartTagRule) -> Subject:
+    return SUBJECTS[rule.subject or "customer"]
+
+
 def unmatched(scope: Scope, rule: SmartTagRule) -> Select:
-    """Ids of the corp's customers (not in the recycle bin) the rule matches and has not tagged yet, in id
-    order."""
-    return select(Customer.id).where(
-        Customer.corp_id == scope.corp_id, Customer.deleted_at.is_(None),
-        Customer.id.not_in(select(SmartTagHit.customer_id).where(SmartTagHit.rule_id == rule.id)),
-        rule_condition(scope, Conditions.model_validate(rule.conditions))).order_by(Customer.id)
+    """Ids of the corp's live customers (not in the recycle bin) or groups (not dismissed) the rule matches and
+    has not tagged yet, in id order."""
+    subject = subject_of(rule)
+    model = subject.model
+    return select(model.id).where(
+        model.corp_id == scope.corp_id, subject.live(),
+        model.id.not_in(select(subject.hit_key).where(subject.hit.rule_id == rule.id)),
+        rule_condition(scope, Conditions.model_validate(rule.conditions), subject.leaf)).order_by(model.id)
 
 
-def matching(scope: Scope, rule: SmartTagRule, customer_ids: Iterable[int] | None = None,
+def count_unmatched(scope: Scope, rule: SmartTagRule) -> int:
+    """How many `unmatched` finds (one COUNT over the same FROM and WHERE)."""
+    model = subject_of(rule).model
+    return scope.session.scalar(unmatched(scope, rule).with_only_columns(func.count(model.id)).order_by(None)) or 0
+
+
+def matching(scope: Scope, rule: SmartTagRule, subject_ids: Iterable[int] | None = None,
              after_id: int = 0, limit: int | None = None) -> list[int]:
-    """`unmatched` among `customer_ids`, or a batch of `limit` of them after `after_id`."""
-    query = unmatched(scope, rule).where(Customer.id > after_id)
-    if customer_ids is not None:
-        query = query.where(Customer.id.in_(list(customer_ids)))
+    """`unmatched` among `subject_ids`, or a batch of `limit` of them after `after_id`."""
+    model = subject_of(rule).model
+    query = unmatched(scope, rule).where(model.id > after_id)
+    if subject_ids is not None:
+        query = query.where(model.id.in_(list(subject_ids)))
     return list(scope.session.scalars(query.limit(limit) if limit else query))
 
 
@@ -100,13 +139,21 @@ def mark_tags(session: Session, rule: SmartTagRule, customer_ids: list[int], tag
     return ctx.pending_outbox
 
 
-def tag_matches(session: Session, rule: SmartTagRule, customer_ids: list[int], at: dt.datetime) -> Pending:
-    """Record the rule's hits on `customer_ids` (matches it has not tagged yet) and tag them. A hit a
-    concurrent transaction recorded since `matching` ran (two events on one customer) is left to it: no
+SUBJECTS: dict[str, Subject] = {
+    "customer": Subject(Customer, lambda: Customer.deleted_at.is_(None), customer_leaf, SmartTagHit,
+                        SmartTagHit.customer_id, mark_tags),
+    "group": Subject(CustomerGroup, lambda: CustomerGroup.dismissed_at.is_(None), group_leaf, SmartTagGroupHit,
+                     SmartTagGroupHit.group_id, tag_groups),
+}
+
+
+def tag_matches(session: Session, rule: SmartTagRule, subject_ids: list[int], at: dt.datetime) -> Pending:
+    """Record the rule's hits on `subject_ids` (matches it has not tagged yet) and tag them. A hit a
+    concurrent transaction recorded since `matching` ran (two events on one subject) is left to it: no
     error, no second tagging."""
-    new = [cid for cid in customer_ids if insert_unless_present(
-        session, SmartTagHit, {"rule_id": rule.id, "customer_id": cid, "corp_id": rule.corp_id, "at": at})]
-    return mark_tags(session, rule, new, list(rule.tag_pks))
+    subject = subject_of(rule)
+    new = [sid for sid in subject_ids if insert_unless_present(session, subject.hit, subject.hit_values(rule, sid, at))]
+    return subject.tag(session, rule, new, list(rule.tag_pks))
 
 
 def rules_for(session: Session, corp_id: str, trigger: str) -> list[SmartTagRule]:
@@ -116,12 +163,12 @@ def rules_for(session: Session, corp_id: str, trigger: str) -> list[SmartTagRule
         SmartTagRule.triggers.contains(f",{trigger},")).order_by(SmartTagRule.id)))
 
 
-def smart_tag_event(session: Session, corp_id: str, event: str, customer_ids: Iterable[int],
+def smart_tag_event(session: Session, corp_id: str, event: str, subject_ids: Iterable[int],
                     fresh: Mapping[int, Sequence[str]] | None = None) -> Pending:
     """The hook each write path calls once for `event` (web/schemas/smart_tags.py EVENTS) on the customers
-    it touched, in its transaction; `fresh`: texts of the customers' messages stored in this transaction.
-    Returns the outbox rows to enqueue after the commit."""
-    ids = sorted(set(customer_ids))
+    (or, for the group events, the customer groups) it touched, in its transaction; `fresh`: texts of the
+    customers' messages stored in this transaction. Returns the outbox rows to enqueue after the commit."""
+    ids = sorted(set(subject_ids))
     if not ids:
         return []
     rules = rules_for(session, corp_id, event)
@@ -158,3 +205,13 @@ def on_write(session: Session, corp_id: str, event: str, customer_ids: Iterable[
         from jobs.queue import enqueue_outbox  # jobs import the handlers
 
         sa_event.listen(session, "after_commit", lambda _s: enqueue_outbox(rows), once=True)
+
+
+def on_groups(session: Session, corp_id: str, event: str, group_ids: Iterable[int]) -> None:
+    """The `group` or `group_member` event on customer groups whose rows this transaction changed: group
+    rules tag the groups they now match, in the same transaction (group tags are ours: nothing to send).
+    Costs one query when the corp has no rule about that event."""
+    ids = list(group_ids)
+    if ids:
+        session.flush()  # the groups' new counts and members, for the rules' queries
+        smart_tag_event(session, corp_id, event, ids)

@@ -1,11 +1,12 @@
 """Smart-tag runs over many customers (handlers/smart_tags.py does one event's customers):
 
-- `smart_tag_run(job_id)`: a rule's retroactive run (新建 or changed conditions: every customer it matches and
-  has not tagged yet) and/or its re-tagging (changed tags: its existing hits get the new tags; old ones stay),
-  as a job with progress (`GET /api/v1/jobs/<id>`);
+- `smart_tag_run(job_id)`: a rule's retroactive run (新建 or changed conditions: every customer, or for a group
+  rule every customer group, it matches and has not tagged yet) and/or its re-tagging (changed tags: its
+  existing hits get the new tags; old ones stay), as a job with progress (`GET /api/v1/jobs/<id>`);
 - `smart_tags_daily_job`: hourly from `rq cron jobs.cron`; each corp with an enabled time-based rule (silence,
-  birthday, age) runs those rules once per corp-local day (claimed, models/daily_claim.py), so the conditions
-  that come true as days pass are seen without scanning every customer every minute.
+  birthday, age; a group's recent joins) runs those rules once per corp-local day (claimed,
+  models/daily_claim.py), so the conditions that come true as days pass are seen without scanning every
+  customer every minute.
 
 Both walk customers in id order in batches, one short write transaction each, and enqueue the batch's mark_tag
 rows after its commit.
@@ -20,15 +21,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from handlers.smart_tags import mark_tags, matching, rules_for, scope_for, tag_matches, unmatched
+from handlers.smart_tags import count_unmatched, matching, rules_for, scope_for, subject_of, tag_matches
 from models.daily_claim import claim_day
 from jobs.progress import Progress, fail_run, open_run, tracked
 from jobs.queue import enqueue, enqueue_outbox, job, on_dead
 from jobs.runtime import Runtime, current
-from models import Customer, JobRun, SmartTagHit, SmartTagRule, SmartTagScan
+from models import JobRun, SmartTagRule, SmartTagScan
 from models.db import utcnow
 from rules.pool_days import local_day
-from web.segment_query import count_of
 
 log = logging.getLogger(__name__)
 KIND = "smart_tag_run"
@@ -47,12 +47,12 @@ def start_run(job_id: int) -> None:
 
 
 def sweep_rule(runtime: Runtime, rule_id: int, now: dt.datetime, progress: Progress | None = None) -> int:
-    """Tag every customer the rule matches and has not tagged yet; how many it tagged."""
+    """Tag every customer (or group) the rule matches and has not tagged yet; how many it tagged."""
     tagged, after = 0, 0
     if progress is not None:
         with runtime.Session() as s:
             rule = s.get(SmartTagRule, rule_id)
-            progress.total = (progress.total or 0) + (count_of(s, unmatched(scope_for(s, rule.corp_id, now), rule))
+            progress.total = (progress.total or 0) + (count_unmatched(scope_for(s, rule.corp_id, now), rule)
                                                       if rule is not None else 0)
         progress.flush()
     while True:
@@ -72,22 +72,25 @@ def sweep_rule(runtime: Runtime, rule_id: int, now: dt.datetime, progress: Progr
 
 
 def retag_hits(runtime: Runtime, rule_id: int, tag_pks: list[int], progress: Progress) -> int:
-    """Add `tag_pks` to every customer the rule has tagged (its hits still in the corp's live customers)."""
+    """Add `tag_pks` to every customer (or group) the rule has tagged (its hits still live in the corp)."""
     after = 0
-    live = [SmartTagHit.rule_id == rule_id, Customer.deleted_at.is_(None)]
     with runtime.Session() as s:
-        progress.total = (progress.total or 0) + (s.scalar(select(func.count()).select_from(SmartTagHit).join(
-            Customer, Customer.id == SmartTagHit.customer_id).where(*live)) or 0)
+        rule = s.get(SmartTagRule, rule_id)
+        if rule is None:
+            return 0
+        subject = subject_of(rule)
+    key, model = subject.hit_key, subject.model
+    hits = select(key).join(model, model.id == key).where(subject.hit.rule_id == rule_id, subject.live())
+    with runtime.Session() as s:
+        progress.total = (progress.total or 0) + (s.scalar(hits.with_only_columns(func.count())) or 0)
     progress.flush()
     while True:
         with runtime.WriteSession.begin() as s:
             rule = s.get(SmartTagRule, rule_id)
-            ids = list(s.scalars(select(SmartTagHit.customer_id).join(Customer, Customer.id == SmartTagHit.customer_id)
-                                 .where(*live, SmartTagHit.customer_id > after)
-                                 .order_by(SmartTagHit.customer_id).limit(BATCH))) if rule else []
+            ids = list(s.scalars(hits.where(key > after).order_by(key).limit(BATCH))) if rule else []
             if not ids:
                 break
-            rows = [(o.id, o.queue) for o in mark_tags(s, rule, ids, tag_pks)]
+            rows = [(o.id, o.queue) for o in subject.tag(s, rule, ids, tag_pks)]
         enqueue_outbox(rows)
         after = ids[-1]
         progress.advance(len(ids))

@@ -77,3 +77,6 @@ from models.tasks import AssignmentStatus, FollowUpCycle, Repeat, Task, TaskAssi
 
 __all__ += ["RunStatus", "SopDateScan", "SopEnrolment", "SopPlan", "SopRun", "SopStep", "SopTrigger", "StepVia",
             "AssignmentStatus", "FollowUpCycle", "Repeat", "Task", "TaskAssignment", "TaskKind", "TaskRound"]
+from models.smart_tags import SmartTagGroupHit  # noqa: E402
+
+__all__ += ["SmartTagGroupHit"]

@@ -6,6 +6,10 @@ the rules it can affect. Tags are only ever added: a `SmartTagHit` records that 
 (once per rule and customer), so a customer is never tagged twice by a rule, and changing the rule's tags
 re-tags exactly its hits. `SmartTagScan` is a corp's claim on the daily run of the time-based rules (silence,
 birthday, age), once per corp-local day.
+
+A rule's `subject` (标签类型, 004 §4.6.3.2 B) is `customer` (its tags are corp tags, added through WeCom) or
+`group` (its tags are our own group tags, 群标签, put on customer groups at once); a group rule's hits are
+`SmartTagGroupHit` rows, as its subject is a customer group.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class SmartTagRule(Base):
     id: Mapped[intpk]
     corp_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(16), default="customer")  # customer | group
     tag_pks: Mapped[list[int]] = mapped_column(JSON, default=list)
     conditions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     triggers: Mapped[str] = mapped_column(String(255), default=",")
@@ -45,6 +50,20 @@ class SmartTagHit(Base):
     id: Mapped[intpk]
     rule_id: Mapped[int] = mapped_column(ForeignKey("smart_tag_rules.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    corp_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[created_at]
+
+
+class SmartTagGroupHit(Base):
+    """Group rule `rule_id` tagged customer group `group_id` at `at`."""
+
+    __tablename__ = "smart_tag_group_hits"
+    __table_args__ = (UniqueConstraint("rule_id", "group_id"),
+                      Index("ix_smart_tag_group_hits_group_id", "group_id"))
+
+    id: Mapped[intpk]
+    rule_id: Mapped[int] = mapped_column(ForeignKey("smart_tag_rules.id"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("customer_groups.id"))
     corp_id: Mapped[str] = mapped_column(String(64))
     at: Mapped[created_at]
 

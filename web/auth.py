@@ -28,7 +28,7 @@ from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ApiToken, Role
+from models import ApiToken, Role, Staff
 from models.auth import configured_corps, record_audit, sole_corp
 from models.db import utcnow
 from web.access import check_member
@@ -51,7 +51,8 @@ class Principal:
     userid: str | None
     corp_id: str | None
     via: str = "token"
-    """The door: `token` (the admin API) or `sidebar` (a member signed in through WeCom, web/sidebar/)."""
+    """The door: `token` (the admin API), `sidebar` (a member signed in through WeCom, web/sidebar/) or `wecom`
+    (a member signed in to the dashboard through WeCom, web/admin/oauth.py)."""
 
     @property
     def is_member(self) -> bool:
@@ -59,7 +60,7 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """Who the audit log and the timeline name: `token:<name>` or `sidebar:<userid>`."""
+        """Who the audit log and the timeline name: `token:<name>`, `sidebar:<userid>` or `wecom:<userid>`."""
         return f"{self.via}:{self.name}"
 
 
@@ -136,12 +137,28 @@ def _principal() -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
         return principal_for(hash_token(token.strip()))
-    from web.admin.session import read_token_hash  # the dashboard's sign-in stands for its token on reads
+    from web.admin.session import read_session  # the dashboard's sign-in stands for its caller on reads
 
-    signed_in = None if header else read_token_hash()
+    signed_in = None if header else read_session()
     if signed_in is None:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'")
-    return principal_for(signed_in)
+    return session_principal(signed_in)
+
+
+def session_principal(signed_in: Any) -> Principal:
+    """The caller a dashboard session (web/admin/session.py) stands for: its API token's, or the member it
+    signed in through WeCom (web/admin/oauth.py), while they are an active member of the directory (else 401)."""
+    if signed_in.token_hash is not None:
+        return principal_for(signed_in.token_hash)
+    if not active_member(signed_in.corp_id, signed_in.userid):
+        raise ApiError(401, "unauthorized", "no longer an active member: sign in again")
+    return Principal(signed_in.userid, Role.member.value, signed_in.userid, signed_in.corp_id, via="wecom")
+
+
+def active_member(corp_id: str, userid: str) -> bool:
+    """Is `userid` an active member of the corp's directory (a member who left loses every session at once)?"""
+    with current_app.extensions["scrm"].Session() as s:
+        return s.scalar(select(Staff.status).where(Staff.corp_id == corp_id, Staff.userid == userid)) == "active"
 
 
 def principal_for(token_hash: str) -> Principal:

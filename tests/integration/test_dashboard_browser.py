@@ -3,7 +3,9 @@ download), the service on a real HTTP server. An admin signs in with an API toke
 draws its charts from the admin API with the session cookie. The test reads each chart's numbers out of
 Chart.js (`window.scrmDashboard.charts`) and checks them against the API's JSON fetched with the same token in
 the Authorization header, and writes a 1280×900 screenshot to the test's tmp dir and tests/artifacts/
-(README's docs/screenshots/dashboard.png is a copy). Without chromium this skips locally; under CI it fails."""
+(README's docs/screenshots/dashboard.png is a copy). A member signs in through WeCom (the fake's authorize
+page) and sees their own figures; one whose role may not read them is refused. Without chromium this skips
+locally; under CI it fails."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import App, Customer, MassMessage, MassRecipient, Opportunity, StageChange
+from models import AccessRole, App, Customer, MassMessage, MassRecipient, MemberRole, Opportunity, StageChange
+from sidebar_support import build_world, choose
 from stats_support import PERIOD, at, build
 from support import CORP_ID
 from test_sidebar_browser import ARTIFACTS, browser, served  # noqa: F401  (fixtures)
@@ -113,4 +116,41 @@ def test_the_dashboard_draws_the_apis_numbers(browser, served, client, runtime, 
     assert mass["sets"] == [[m["funnel"]["target"] for m in sent], [m["funnel"]["delivered"] for m in sent],
                             [0, 0]] and [m["funnel"]["delivered"] for m in sent] == [0, 4]  # read: WeCom gives none
     assert errors == [] and offsite == []
+    context.close()
+
+
+def test_a_member_signs_in_through_wecom_and_one_without_the_role_is_refused(  # type: ignore[no-untyped-def]
+        browser, served, sender, client, runtime, fake_wecom, make_token) -> None:  # noqa: F811
+    """The sign-in page's "使用企业微信登录" → the fake WeCom's authorize page → the callback → the dashboard,
+    drawn with the member's own figures; a member whose role may not read them gets the sign-in page with a 403."""
+    build_world(sender, client, runtime, fake_wecom.url, make_token("admin", name="setup"))
+    with runtime.WriteSession.begin() as s:
+        clerk = AccessRole(corp_id=CORP_ID, name="客服", permissions={"customers": ["read"]}, data_scope="self")
+        s.add(clerk)
+        s.flush()
+        s.add(MemberRole(corp_id=CORP_ID, userid="lisi", role_id=clerk.id))
+    context = browser.new_context(viewport=DESKTOP, device_scale_factor=1, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    choose(fake_wecom.url, userid="zhangsan")
+    page.goto(f"{served}/admin/")
+    page.wait_for_url("**/admin/login")
+    page.click("#wecom-sign-in")  # → the fake's authorize page → /admin/oauth/callback → /admin/
+    page.wait_for_url(f"{served}/admin/", timeout=15000)
+    page.wait_for_selector("#dashboard[data-state=ready]", timeout=15000)
+    assert "zhangsan" in page.text_content(".who")
+    cookie = [c for c in context.cookies() if c["name"] == "scrm_admin"]
+    assert cookie and cookie[0]["httpOnly"] and cookie[0]["sameSite"] == "Strict"
+    mine = page.evaluate("fetch('/api/v1/stats/customers').then(r => r.json())")
+    assert mine["userids"] == ["zhangsan"]
+    context.clear_cookies()
+    choose(fake_wecom.url, userid="lisi")
+    page.goto(f"{served}/admin/login")
+    with page.expect_response(lambda r: "/admin/oauth/callback" in r.url) as answer:
+        page.click("#wecom-sign-in")
+    assert answer.value.status == 403
+    page.wait_for_selector("text=无权访问")
+    assert [c for c in context.cookies() if c["name"] == "scrm_admin"] == []
+    assert errors == []
     context.close()

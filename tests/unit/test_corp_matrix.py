@@ -210,6 +210,9 @@ NOT_IN_MATRIX = {
     "/admin/login": "the dashboard's sign-in form: takes a token, checked as the API checks it (test_admin_dashboard)",
     "/admin/logout": "ends the dashboard's session (its CSRF token: test_admin_dashboard)",
     "/admin/static/<path:filename>": "the dashboard's script, stylesheet and vendored Chart.js: public, no data",
+    "/admin/login/wecom": "sends the browser to WeCom to sign in to the dashboard: no data (test_admin_wecom_signin)",
+    "/admin/oauth/callback": "WeCom's redirect back: authenticated by state and code, the member's corp is the "
+                             "app's (test_admin_wecom_signin: refusals, roles, scope)",
 }
 
 # Sidebar routes are authenticated by a WeCom sign-in session, not a token: their scope (a member's own

@@ -1,6 +1,6 @@
-"""The dashboard's pages: sign in with an API token, the dashboard, sign out; and the package's static files
-(the page's script and stylesheet, the vendored Chart.js). The pages hold no figures: the script fetches them
-from the admin API with the session cookie (web/admin/session.py)."""
+"""The dashboard's pages: sign in with an API token (through WeCom: web/admin/oauth.py), the dashboard, sign
+out; and the package's static files (the page's script and stylesheet, the vendored Chart.js). The pages hold
+no figures: the script fetches them from the admin API with the session cookie (web/admin/session.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask import Blueprint, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from web.admin import session
-from web.auth import Principal, hash_token, principal_for
+from web.auth import Principal, hash_token, principal_for, session_principal
 from web.errors import ApiError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
@@ -35,7 +35,7 @@ def _signed_in() -> tuple[session.AdminSession, Principal] | None:
     if found is None:
         return None
     try:
-        return found, principal_for(found.token_hash)
+        return found, session_principal(found)
     except ApiError:  # revoked, expired or deleted since: signed out
         return None
 

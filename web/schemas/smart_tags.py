@@ -3,7 +3,8 @@
 Conditions nest two levels at most (the manual's 条件组 holds conditions only): a rule's `conditions` is a
 group whose items are conditions or groups of conditions; `match` is "all" (且, the default) or "any" (或).
 Each condition kind names the events that can change its answer (`TRIGGERS`): a rule is evaluated on those
-events only, and the kinds in `DAILY` (they come true as days pass) by the daily run.
+events only, and the kinds in `DAILY` (they come true as days pass) by the daily run. A rule's `subject` says
+whether it tags customers (these kinds) or customer groups (web/schemas/group_smart_tags.py's kinds).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, StringConstraints, Tag, model_validator
 
 from web.schemas.common import Body, CorpBody, Day, Id, Int32, Out, PageQuery
+from web.schemas.group_smart_tags import GROUP_DAILY, GROUP_TRIGGERS, GroupCondition
 from web.schemas.segment_filters import MAX_FIELD_TEXT, ChannelName, FieldCondition
 
 Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_FIELD_TEXT)]
@@ -23,7 +25,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 MAX_CONDITIONS = 20
 
 # event kind → what it is: the hook points that call handlers.smart_tags.smart_tag_event
-EVENTS = ("message", "customer", "follow_up", "opportunity", "radar", "field")
+EVENTS = ("message", "customer", "follow_up", "opportunity", "radar", "field", "group", "group_member")
 
 
 class Keyword(Body):
@@ -127,15 +129,18 @@ class Radar(Body):
 
 
 Condition = Annotated[Keyword | Channel | Gender | Source | Birthday | Age | LastContact | Silence | Counted
-                      | FieldValue | Department | Radar, Field(discriminator="kind")]
+                      | FieldValue | Department | Radar | GroupCondition, Field(discriminator="kind")]
 
 TRIGGERS: dict[str, tuple[str, ...]] = {
     "keyword": ("message",), "channel": ("customer",), "gender": ("customer",), "source": ("customer",),
     "birthday": ("field",), "age": ("field",), "last_contact": ("message", "follow_up"), "silence": (),
     "follow_ups": ("follow_up",), "opportunities": ("opportunity",), "field": ("field",),
     "department": ("customer",), "radar": ("radar",),
-}
-DAILY = {"birthday", "age", "silence"}
+} | GROUP_TRIGGERS
+DAILY = {"birthday", "age", "silence"} | GROUP_DAILY
+Subject = Literal["customer", "group"]
+SUBJECT_KINDS: dict[str, frozenset[str]] = {"group": frozenset(GROUP_TRIGGERS),
+                                            "customer": frozenset(TRIGGERS) - frozenset(GROUP_TRIGGERS)}
 
 
 def _no_group(items: Any) -> Any:
@@ -178,10 +183,17 @@ class Conditions(Body):
         events = {e for k in kinds for e in TRIGGERS[k]} | ({"daily"} if kinds & DAILY else set())
         return "," + ",".join(sorted(events)) + ","
 
+    def foreign_kinds(self, subject: str) -> list[str]:
+        """The condition kinds here that a rule on `subject` cannot take (customer kinds on a group rule…)."""
+        return sorted({leaf.kind for leaf in self.leaves()} - SUBJECT_KINDS[subject])
+
 
 class RuleBody(CorpBody):
     name: Name
-    tag_pks: list[Id] = Field(min_length=1, max_length=20, description="the corp tags to add (Tag ids)")
+    subject: Subject = Field("customer", description="标签类型: tag customers (客户标签: corp tags) or customer "
+                                                     "groups (客户群标签: group tags)")
+    tag_pks: list[Id] = Field(min_length=1, max_length=20, description="the tags to add: corp tags (Tag ids) for "
+                                                                       "a customer rule, group tags for a group rule")
     conditions: Conditions
     enabled: bool = True
 
@@ -197,6 +209,7 @@ class RuleEdit(Body):
 class RuleQuery(PageQuery):
     corp_id: str | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=64, description="name contains")
+    subject: Subject | None = None
     created_from: Day | None = None
     created_to: Day | None = None
 
@@ -205,11 +218,12 @@ class RuleOut(Out):
     id: int
     corp_id: str
     name: str
+    subject: Subject
     tag_pks: list[int]
     conditions: dict[str, Any]
     triggers: list[str]
     enabled: bool
-    hits: int = Field(description="customers the rule has tagged (覆盖客户数)")
+    hits: int = Field(description="customers (or groups) the rule has tagged (覆盖客户/群数)")
     created_by: str
     created_at: dt.datetime | None
 
@@ -219,5 +233,6 @@ class RuleSaved(RuleOut):
 
 
 class HitOut(Out):
-    customer_id: int
+    customer_id: int | None = Field(None, description="the customer tagged (a customer rule)")
+    chat_id: str | None = Field(None, description="the customer group tagged (a group rule)")
     at: dt.datetime

@@ -30,11 +30,10 @@ from typing import Any
 from flask import current_app, g, request
 from werkzeug.wrappers import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
 
-from models import Role, Staff
+from models import Role
 from models.access import SYSTEM_OFF, system_on
-from web.auth import Principal, check_body_size
+from web.auth import Principal, active_member, check_body_size
 from web.errors import ApiError
 
 SESSION_COOKIE = "scrm_sidebar"
@@ -121,9 +120,7 @@ def current() -> SidebarSession | None:
         found = SidebarSession(str(data["c"]), str(data["u"]), int(data["a"]), int(data["g"]), str(data["x"]))
     except (KeyError, TypeError, ValueError):
         return None
-    with current_app.extensions["scrm"].Session() as s:
-        status = s.scalar(select(Staff.status).where(Staff.corp_id == found.corp_id, Staff.userid == found.userid))
-    return found if status == "active" else None
+    return found if active_member(found.corp_id, found.userid) else None
 
 
 def _enter(found: SidebarSession) -> None:
