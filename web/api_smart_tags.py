@@ -85,7 +85,7 @@ def _checked(s: Session, corp_id: str, subject: str, tag_pks: list[int] | None,
     owners = {u for c in leaves if c.kind == "group_owner" for u in c.userids}
     if owners and (missing := sorted(owners - set(s.scalars(select(Staff.userid).where(
             Staff.corp_id == corp_id, Staff.userid.in_(owners)))))):
-        problems["conditions"] = f"unknown members in this corp: {', '.join(missing)}"
+        problems["conditions"] = f"unknown members in this corp: {', '.join(map(str, missing))}"
     fields = {c.field_id: c.kind for c in leaves if c.kind in ("field", "birthday", "age")}
     if fields:
         types = dict(s.execute(select(CustomField.id, CustomField.type).where(
@@ -235,5 +235,6 @@ def list_hits(rule_id: int, query: PageQuery) -> Any:
 def _hits(s: Session, hits: list[Any]) -> list[dict[str, Any]]:
     chats = dict(s.execute(select(CustomerGroup.id, CustomerGroup.chat_id).where(
         CustomerGroup.id.in_([h.group_id for h in hits if hasattr(h, "group_id")]))).all())
-    return [{"customer_id": getattr(h, "customer_id", None), "chat_id": chats.get(getattr(h, "group_id", None)),
+    return [{"customer_id": getattr(h, "customer_id", None),
+             "chat_id": chats.get(h.group_id) if hasattr(h, "group_id") else None,
              "at": h.at.isoformat()} for h in hits]
