@@ -94,11 +94,11 @@ def cycle_added(session: Session, follow: FollowRelation, at: dt.datetime) -> in
         Task.ended_at.is_(None)).order_by(Task.id)).all()
     started = 0
     for task in tasks:
-        if task.ends_at is not None and _aware(task.ends_at) <= at or task.every_days is None:
+        if task.ends_at is not None and task.ends_at <= at or task.every_days is None:
             continue
         if follow.userid not in task.userids and not task.dept_ids or follow.userid not in assignees(session, task):
             continue
-        due = max(at, _aware(task.starts_at)) + dt.timedelta(days=task.every_days)
+        due = max(at, task.starts_at) + dt.timedelta(days=task.every_days)
         cycle = session.scalar(select(FollowUpCycle).where(FollowUpCycle.task_id == task.id,
                                                            FollowUpCycle.customer_id == follow.customer_id,
                                                            FollowUpCycle.userid == follow.userid))
@@ -111,7 +111,3 @@ def cycle_added(session: Session, follow: FollowRelation, at: dt.datetime) -> in
             continue
         started += 1
     return started
-
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
