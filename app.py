@@ -181,6 +181,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from web import api_broadcast_files, api_knowledge_files  # issue 17: kf answers' and broadcasts' media
     app.register_blueprint(api_knowledge_files.bp)
     app.register_blueprint(api_broadcast_files.bp)
+    from web import api_task_rounds  # a task's rounds (history) and reminders by hand
+    app.register_blueprint(api_task_rounds.bp)
 
     @app.errorhandler(404)
     def _not_found(exc: Any) -> Any:

@@ -23,6 +23,7 @@ from handlers.welcome import plan_welcome
 from models import Customer, FollowRelation, FollowStatus
 from models.db import get_or_create, utcnow
 from models.recycle import restore
+from models.task_rounds import cycle_added
 from rules.customers import choose_owner
 from wecom.events import ExternalContactEvent
 
@@ -66,6 +67,7 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
             customer.channel = code.channel
     if first and (created or readded):
         enrol_added(ctx.session, follow, code.id if code else None, added_at)
+        cycle_added(ctx.session, follow, added_at)
     if event.welcome_code:
         plan_welcome(ctx, event, code, added_at)
     ctx.outbox(

@@ -22,6 +22,7 @@ from models import (Customer, CustomerFieldValue, FollowRelation, FollowUp, Mess
                     RadarOpen)
 from models.conversation import MessageOrigin
 from models.customer import FollowStatus
+from rules.anniversary import month_days_on
 from web.schemas.smart_tags import Conditions, SubGroup
 from web.segment_query import channel_condition, day_bounds, field_condition, in_departments, in_range
 
@@ -91,7 +92,7 @@ def customer_leaf(scope: Scope, c: Any) -> ColumnElement[bool]:  # noqa: C901  (
     if kind == "source":
         return _active_follow(FollowRelation.add_way.in_(c.add_ways))
     if kind == "birthday":
-        days = [(scope.today + dt.timedelta(days=n)).strftime("%m-%d") for n in range(c.within_days + 1)]
+        days = [md for n in range(c.within_days + 1) for md in month_days_on(scope.today + dt.timedelta(days=n))]
         return _date_field(c.field_id, func.substr(CustomerFieldValue.text, 6, 5).in_(days))
     if kind == "age":
         conds = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from models.db import utcnow
 from models.sop import RunStatus, SopDateScan, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger, StepVia
 from models.task_rounds import issue_round
 from models.tasks import Task, TaskKind
+from rules.anniversary import month_days_on
 from rules.calendar import local_midnight
 
 BATCH = 200
@@ -166,7 +167,8 @@ def scan_dates(now: dt.datetime | None = None) -> int:
                              .join(CustomField, CustomField.id == CustomerFieldValue.field_id)
                              .where(CustomField.corp_id == plan.corp_id, CustomField.key == plan.date_field,
                                     Customer.deleted_at.is_(None), Customer.owner_userid.is_not(None),
-                                    CustomerFieldValue.text.like(f"%-{target:%m-%d}"))).all()
+                                    or_(*(CustomerFieldValue.text.like(f"%-{md}")
+                                          for md in month_days_on(target))))).all()
             for customer_id, owner, _ in rows:
                 if enrol(s, plan, customer_id, owner, local_midnight(today, zone), cycle=str(target.year)):
                     enrolled += 1

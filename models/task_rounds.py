@@ -80,3 +80,34 @@ def start_cycles(session: Session, task: Task, start: dt.datetime, userids: list
                                   due_at=due) for customer_id, userid in pairs)
     session.flush()
     return len(pairs)
+
+
+def cycle_added(session: Session, follow: FollowRelation, at: dt.datetime) -> int:
+    """A customer added (or re-added) `follow.userid` at `at`: a cycle in each running follow-up task that
+    targets that member (named, or in a department named or below one), first due `every_days` after the add
+    (or after the task's start, if later). The tasks' own targets are their data scope: a member outside
+    them gets nothing. A cycle the member had with the customer before (stopped when the relation ended) is
+    restarted; a running one is left alone. Called once from the customer-added handler, like the SOP's
+    `enrol_added`: one query when the corp has no follow-up task. How many cycles started."""
+    tasks = session.scalars(select(Task).where(
+        Task.corp_id == follow.corp_id, Task.kind == TaskKind.follow_up.value, Task.deleted_at.is_(None),
+        Task.ended_at.is_(None)).order_by(Task.id)).all()
+    started = 0
+    for task in tasks:
+        if task.ends_at is not None and task.ends_at <= at or task.every_days is None:
+            continue
+        if follow.userid not in task.userids and not task.dept_ids or follow.userid not in assignees(session, task):
+            continue
+        due = max(at, task.starts_at) + dt.timedelta(days=task.every_days)
+        cycle = session.scalar(select(FollowUpCycle).where(FollowUpCycle.task_id == task.id,
+                                                           FollowUpCycle.customer_id == follow.customer_id,
+                                                           FollowUpCycle.userid == follow.userid))
+        if cycle is None:
+            session.add(FollowUpCycle(task_id=task.id, corp_id=task.corp_id, customer_id=follow.customer_id,
+                                      userid=follow.userid, due_at=due))
+        elif cycle.due_at is None:
+            cycle.due_at = due
+        else:
+            continue
+        started += 1
+    return started

@@ -66,6 +66,7 @@ class Task(Base):
     every_days: Mapped[int | None]
     next_issue_at: Mapped[dt.datetime | None]
     ended_at: Mapped[dt.datetime | None]
+    reminded_at: Mapped[dt.datetime | None]  # the last reminder by hand (web/api_task_rounds.py), once per RESEND_WAIT
     created_by: Mapped[str] = mapped_column(String(96), default="")
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

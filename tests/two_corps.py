@@ -210,8 +210,8 @@ def _automation(s: Any, corp: str, customer_id: int) -> dict[str, int]:
     s.add_all([step, task])
     s.flush()
     s.add(SopEnrolment(plan_id=plan.id, corp_id=corp, customer_id=customer_id, userid="zhangsan", anchor_at=utcnow()))
-    issue_round(s, task, utcnow(), ["zhangsan"])
-    return {"sop_id": plan.id, "step_id": step.id, "task_id": task.id}
+    round_ = issue_round(s, task, utcnow(), ["zhangsan"])
+    return {"sop_id": plan.id, "step_id": step.id, "task_id": task.id, "task_round_id": round_.id}
 
 
 def build(client: Any, runtime: Any, fake_wecom: Any, ops: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -37,7 +37,7 @@ bp = Blueprint("api_tasks", __name__, url_prefix="/api/v1")
 errors.register(bp)
 
 
-def _round_json(s: Session, round_: TaskRound, scope: set[str] | None) -> dict[str, Any]:
+def round_json(s: Session, round_: TaskRound, scope: set[str] | None) -> dict[str, Any]:
     rows = [a for a in s.scalars(select(TaskAssignment).where(TaskAssignment.round_id == round_.id)
                                  .order_by(TaskAssignment.userid)) if scope is None or a.userid in scope]
     return {"id": round_.id, "issued_at": round_.issued_at.isoformat(),
@@ -77,11 +77,11 @@ def _render(s: Session, tasks: list[Task]) -> list[dict[str, Any]]:
                     "follow_up_customers": _cycles(s, t), "next_issue_at": iso(t.next_issue_at),
                     "ended_at": iso(t.ended_at),
                     "created_by": t.created_by, "created_at": t.created_at.isoformat(), "rounds": rounds,
-                    "current": _round_json(s, latest, scope) if latest else None})
+                    "current": round_json(s, latest, scope) if latest else None})
     return out
 
 
-def _task(s: Session, task_id: int, lock: bool = False) -> Task:
+def visible_task(s: Session, task_id: int, lock: bool = False) -> Task:
     """Task `task_id` if this token may see it: its corp, and for a member one assigned to someone they act
     for; else 404."""
     query = select(Task).where(Task.id == task_id, Task.deleted_at.is_(None))
@@ -123,7 +123,7 @@ def list_tasks(query: TaskQuery) -> Any:
 @endpoint("One task with its latest round: each assignee's status, how many are done", response=TaskOut)
 def get_task(task_id: int) -> Any:
     with runtime().Session() as s:
-        return jsonify(_render(s, [_task(s, task_id)])[0])
+        return jsonify(_render(s, [visible_task(s, task_id)])[0])
 
 
 @bp.post("/tasks")
@@ -177,7 +177,7 @@ def create_task(body: TaskBody) -> Any:
 def done(task_id: int, body: DoneBody) -> Any:
     now = utcnow()
     with runtime().WriteSession.begin() as s:
-        task = _task(s, task_id)
+        task = visible_task(s, task_id)
         userid = act_for(s, task.corp_id, body.userid, "tasks")
         row = s.execute(select(TaskAssignment, TaskRound).join(TaskRound, TaskRound.id == TaskAssignment.round_id)
                         .where(TaskAssignment.task_id == task.id, TaskAssignment.userid == userid)
@@ -213,7 +213,7 @@ def done(task_id: int, body: DoneBody) -> Any:
 @endpoint("End a task by hand (手动结束): no more rounds, warnings or completions", response=TaskOut)
 def end_task(task_id: int) -> Any:
     with runtime().WriteSession.begin() as s:
-        task = _task(s, task_id, lock=True)
+        task = visible_task(s, task_id, lock=True)
         if task.ended_at is None:
             task.ended_at, task.next_issue_at = utcnow(), None
             audit(s, "task.end", f"task:{task.id}")
@@ -226,7 +226,7 @@ def end_task(task_id: int) -> Any:
 @endpoint("Delete a task (soft): no more rounds or warnings", response=Deleted)
 def delete_task(task_id: int) -> Any:
     with runtime().WriteSession.begin() as s:
-        task = _task(s, task_id, lock=True)
+        task = visible_task(s, task_id, lock=True)
         task.deleted_at, task.next_issue_at = utcnow(), None
         audit(s, "task.delete", f"task:{task.id}")
         return jsonify({"id": task_id, "deleted": True})

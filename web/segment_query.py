@@ -13,13 +13,15 @@ from zoneinfo import ZoneInfo
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, Select, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, Numeric, Select, and_, cast, false, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from models import (ChannelCode, Customer, CustomerFieldValue, CustomerGroup, CustomField, FollowRelation, FollowTag,
                     GroupMember, Opportunity, OpportunityStage, Segment, SegmentKind, SegmentMember, Tag)
 from models.customer import FollowStatus
 from models.directory import OrgChart
+from models.fields import FieldType
+from rules.field_ops import next_day
 from handlers.channels import corp_zone
 from web.schemas.segment_filters import FieldCondition, SegmentFilters
 
@@ -60,17 +62,26 @@ def in_departments(session: Session, corp_id: str, departments: list[int]) -> Co
 
 
 def field_condition(cond: FieldCondition) -> ColumnElement[bool]:
-    """Customers whose value of one custom field meets `cond` (the value's canonical text, rules/fields.py;
-    numbers compared as decimals, dates as their ISO text)."""
+    """Customers whose value of one custom field meets `cond`: the operators of rules/field_ops.py (`matches`
+    is their meaning in Python; this is the same in SQL). Only customers with a value can match: the value's
+    row is what the IN reads, so "neq" never picks a customer without one."""
     text = CustomerFieldValue.text
     if cond.op == "contains":
         test: ColumnElement[bool] = text.contains(str(cond.value), autoescape=True)
     elif isinstance(cond.value, str):
-        test = {"eq": text == cond.value, "gte": text >= cond.value, "lte": text <= cond.value}[cond.op]
+        if cond.op == "between":
+            assert isinstance(cond.to, str)
+            test = and_(text >= cond.value, text < next_day(cond.to))
+        else:
+            test = {"eq": text == cond.value, "neq": text != cond.value, "gte": text >= cond.value,
+                    "lte": text <= cond.value}[cond.op]
     else:
         number = cast(text, Numeric(20, 2))
         value = Decimal(str(cond.value))
-        test = {"eq": number == value, "gte": number >= value, "lte": number <= value}[cond.op]
+        test = and_(CustomerFieldValue.field_id.in_(select(CustomField.id).where(
+            CustomField.id == cond.field_id, CustomField.type == FieldType.number.value)),
+            number.between(value, Decimal(str(cond.to))) if cond.op == "between" else
+            {"eq": number == value, "neq": number != value, "gte": number >= value, "lte": number <= value}[cond.op])
     return Customer.id.in_(select(CustomerFieldValue.customer_id).where(
         CustomerFieldValue.field_id == cond.field_id, test))
 

@@ -53,7 +53,8 @@ PARAMS = {"inbox_id": "inbox_id", "dead_letter_id": "dead_letter_id", "customer_
           "message_id": "message_id", "role_id": "role_id",
           "download_id": "download_id", "bulk_id": "bulk_id",
           "rule_id": "smart_tag_rule_id", "segment_id": "segment_id",
-          "channel_id": "channel_id"}
+          "channel_id": "channel_id",
+          "round_id": "task_round_id"}
 PARAMS_BY_ENDPOINT = {("api_customers.restore_customer", "customer_id"): "binned_id",
                       ("api_radar.put_auto_tag", "material_id"): "link_material_id",  # radar: a link material
                       ("api_radar.material_stats", "material_id"): "link_material_id",

@@ -4,6 +4,7 @@ compiles it to one SQL query."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -18,16 +19,22 @@ ChannelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 
 
 class FieldCondition(Body):
-    """A custom field's value: equal to, containing (text), or at least / at most (numbers, dates)."""
+    """A custom field's value: equal or not equal to, containing (text), at least / at most, or between two
+    bounds inclusive (numbers to 2 decimal places, dates as YYYY-MM-DD): rules/field_ops.py. A customer
+    without a value for the field matches no operator, not even "neq"."""
 
     field_id: Id = Field(description="one of the corp's customer custom fields")
-    op: Literal["eq", "contains", "gte", "lte"] = "eq"
+    op: Literal["eq", "neq", "contains", "gte", "lte", "between"] = "eq"
     value: str | int | float = Field(description=f"text (≤{MAX_FIELD_TEXT} characters; a date as YYYY-MM-DD) or "
-                                                 "a number with at most 2 decimal places")
+                                                 "a number with at most 2 decimal places; for between, the low end")
+    to: str | int | float | None = Field(None, description="between only: the high end (inclusive), a number "
+                                                           "or a date like `value`")
 
-    @field_validator("value")
+    @field_validator("value", "to")
     @classmethod
-    def _bounded(cls, value: str | int | float) -> str | int | float:
+    def _bounded(cls, value: str | int | float | None) -> str | int | float | None:
+        if value is None:
+            return None
         if isinstance(value, str):
             if not value.strip() or len(value) > MAX_FIELD_TEXT:
                 raise ValueError(f"1 to {MAX_FIELD_TEXT} characters")
@@ -37,6 +44,33 @@ class FieldCondition(Body):
         if Decimal(str(value)).as_tuple().exponent < -2:  # type: ignore[operator]
             raise ValueError("at most 2 decimal places")
         return value
+
+    @model_validator(mode="after")
+    def _range(self) -> FieldCondition:
+        if self.op != "between":
+            if self.to is not None:
+                raise ValueError("to: only with op between")
+            return self
+        low, high = self.value, self.to
+        if high is None:
+            raise ValueError("to: between needs the high end")
+        if isinstance(low, str) != isinstance(high, str):
+            raise ValueError("between: two numbers or two dates")
+        if isinstance(low, str) and isinstance(high, str):
+            if not (_is_day(low) and _is_day(high)):
+                raise ValueError("between: dates as YYYY-MM-DD")
+            if low > high:
+                raise ValueError("between: value is after to")
+        elif Decimal(str(low)) > Decimal(str(high)):
+            raise ValueError("between: value is above to")
+        return self
+
+
+def _is_day(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 def _ids(description: str) -> Any:

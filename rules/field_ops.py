@@ -1,0 +1,54 @@
+"""The operators of a custom-field condition (smart-tag rules and segments, 004 §4.6.3 / §5.5), over a value's
+canonical text (rules/fields.py: a number as its decimal text, a date as YYYY-MM-DD, a date-time as
+"YYYY-MM-DD HH:MM").
+
+- "eq" / "neq": equal / not equal (numbers compared as decimals, so "8" equals 8.00).
+- "contains": the text contains the value.
+- "gte" / "lte": at least / at most (numbers as decimals, dates as their ISO text).
+- "between": from `value` to `to`, both inclusive. Numbers as decimals (two places at most); dates by day,
+  so a date-time on the last day is inside.
+
+A number condition is met by number fields' values only (a text field holding "12" is text, and SQL's cast of
+a text that is no number gives 0, which would make "≠ 5" true of any word).
+
+A customer without a value for the field matches no operator, "neq" included: "budget ≠ 100" picks the
+customers whose budget is known and is something else, never those nobody asked. A segment that wants the
+unknown ones too says so with a second segment, not by an operator that silently widens.
+
+`matches` is the reference meaning in Python; web/segment_query.field_condition compiles the same operators
+to SQL, and tests/unit/test_field_ops.py checks the two agree on the same customers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+OPS = ("eq", "neq", "contains", "gte", "lte", "between")
+Wanted = str | int | float
+
+
+def next_day(day: str) -> str:
+    """The ISO day after `day` (YYYY-MM-DD): the exclusive upper bound of a "between" of dates."""
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+
+
+def matches(op: str, value: Wanted, to: Wanted | None, stored: str | None, field_type: str) -> bool:
+    """Whether a customer whose canonical text for the field (of FieldType `field_type`) is `stored` (None: no
+    value) meets the condition."""
+    if stored is None:
+        return False
+    if op == "contains":
+        return str(value) in stored
+    if isinstance(value, str):
+        if op == "between":
+            assert isinstance(to, str)
+            return value <= stored < next_day(to)
+        return {"eq": stored == value, "neq": stored != value, "gte": stored >= value, "lte": stored <= value}[op]
+    if field_type != "number":
+        return False
+    number = Decimal(stored)
+    low = Decimal(str(value))
+    if op == "between":
+        return low <= number <= Decimal(str(to))
+    return {"eq": number == low, "neq": number != low, "gte": number >= low, "lte": number <= low}[op]
