@@ -11,23 +11,72 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from handlers import timeline
 from handlers.channels import code_for_state, count_add
 from handlers.directory import apply_user  # noqa: F401  (re-exported: jobs.outbound uses it)
-from handlers.registry import HandlerContext, on
+from handlers.registry import HandlerContext, on, prepares
 from handlers.sop import enrol_added
 from handlers.tags import set_follow_tags
 from handlers.welcome import plan_welcome
 from models import Customer, FollowRelation, FollowStatus
+from models.chunk import chunk_memo, insert_missing, memo
 from models.db import get_or_create, utcnow
 from models.recycle import restore
 from rules.customers import choose_owner
 from wecom.events import ExternalContactEvent
 
 
-@on("change_external_contact/add_external_contact", "change_external_contact/add_half_external_contact")
+ADDS = ("change_external_contact/add_external_contact", "change_external_contact/add_half_external_contact")
+ENDS = ("change_external_contact/del_external_contact", "change_external_contact/del_follow_user")
+
+
+@prepares(*ADDS, *ENDS)
+def load_customers(session: Session, events: list[tuple[str, ExternalContactEvent]]) -> None:
+    """The chunk's customers with their follow relations, in one SELECT (and one for the relations) per
+    corp; the customers an add names that do not exist yet are inserted first, all in one statement
+    (a concurrent insert of one of them is no error: it is read back like the others)."""
+    wanted: dict[str, set[str]] = {}
+    new: dict[str, set[str]] = {}
+    for corp_id, event in events:
+        if event.external_user_id:
+            wanted.setdefault(corp_id, set()).add(event.external_user_id)
+            if event.routing_key in ADDS:
+                new.setdefault(corp_id, set()).add(event.external_user_id)
+    known = memo(session, _CUSTOMERS, dict)
+    for corp_id, external_userids in wanted.items():
+        found = _load(session, corp_id, external_userids)
+        missing = new.get(corp_id, set()) - set(found)
+        if missing:
+            insert_missing(session, Customer, [{"corp_id": corp_id, "external_userid": e} for e in sorted(missing)])
+            found |= _load(session, corp_id, missing)
+        for external_userid in external_userids:
+            known[(corp_id, external_userid)] = found.get(external_userid)
+
+
+_CUSTOMERS = "customers"  # chunk memo: (corp_id, external_userid) → Customer (follows loaded), None if none
+
+
+def _load(session: Session, corp_id: str, external_userids: set[str]) -> dict[str, Customer]:
+    return {c.external_userid: c for c in session.scalars(select(Customer).where(
+        Customer.corp_id == corp_id, Customer.external_userid.in_(sorted(external_userids)))
+        .options(selectinload(Customer.follows)))}
+
+
+def chunk_customer(ctx: HandlerContext, external_userid: str) -> tuple[bool, Customer | None]:
+    """(True, the customer or None when there is none) when the chunk loaded it (`load_customers`);
+    (False, None) when the caller must look it up itself."""
+    known = chunk_memo(ctx.session)
+    known = known.get(_CUSTOMERS) if known is not None else None
+    key = (ctx.corp_id, external_userid)
+    if known is None or key not in known:
+        return False, None
+    return True, known[key]
+
+
+@on(*ADDS)
 def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> None:
     """A customer added a member (or, half: added them, not yet accepted). Records the relation, counts the
     channel code the State names, plans the welcome if WeCom sent a WelcomeCode, and fetches the profile.
@@ -35,18 +84,23 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
     Only a new add (a new relation, or one that had ended before this event) counts on the code and moves
     its rotation: a replay, or the full add after the half one, must not count the customer twice.
     """
-    customer, _ = get_or_create(
-        ctx.session, Customer, {"corp_id": ctx.corp_id, "external_userid": event.external_user_id}
-    )
+    loaded, customer = chunk_customer(ctx, event.external_user_id)
+    if customer is None:
+        customer, _ = get_or_create(
+            ctx.session, Customer, {"corp_id": ctx.corp_id, "external_userid": event.external_user_id})
     added_at = event.create_time or utcnow()
-    follow, created = get_or_create(
-        ctx.session, FollowRelation, {"customer_id": customer.id, "userid": event.user_id},
-        corp_id=ctx.corp_id, state=event.state, added_at=added_at, status_changed_at=added_at,
-    )
+    follow = next((f for f in customer.follows if f.userid == event.user_id), None)
+    created = follow is None
+    if follow is None:
+        # No SAVEPOINT: a relation inserted meanwhile by another transaction fails this one at its flush,
+        # and the chunk's rows are then taken again one by one (jobs/events.py), finding it.
+        follow = FollowRelation(customer_id=customer.id, userid=event.user_id, corp_id=ctx.corp_id,
+                                state=event.state, added_at=added_at, status_changed_at=added_at)
+        customer.follows.append(follow)
     code = code_for_state(ctx, event.state)
     first = timeline.record(ctx.session, customer.id, "added", f"inbox:{ctx.inbox_id}", added_at,
                             userid=event.user_id, state=event.state, code_id=code.id if code else None,
-                            half=event.routing_key.endswith("add_half_external_contact"))
+                            half=event.routing_key.endswith("add_half_external_contact"), fresh=ctx.first_attempt)
     if first and customer.deleted_at is not None:
         # A customer in the recycle bin who adds a member again comes back (004 §4.5: 重新添加客户进行维护).
         restore(ctx.session, customer, actor=f"wecom:{event.user_id}", source=f"inbox:{ctx.inbox_id}")
@@ -71,7 +125,7 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
     ctx.outbox(
         "sync_customer",
         {"app_pk": ctx.app_pk, "external_userid": event.external_user_id},
-        key=f"sync_customer:inbox:{ctx.inbox_id}",
+        key=f"sync_customer:inbox:{ctx.inbox_id}", fresh=ctx.first_attempt,
     )
 
 
