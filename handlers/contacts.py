@@ -143,7 +143,12 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
     range, so absence is not deletion.
     """
     info = payload["external_contact"]
-    customer, _ = get_or_create(session, Customer, {"corp_id": corp_id, "external_userid": info["external_userid"]})
+    external_userid = info["external_userid"]
+    customer = _load(session, corp_id, {external_userid}).get(external_userid)
+    if customer is None:  # fetched before its add was processed (a sync from the API): inserted, read back
+        insert_missing(session, Customer, [{"corp_id": corp_id, "external_userid": external_userid}])
+        customer = _load(session, corp_id, {external_userid})[external_userid]
+    follows = {f.userid: f for f in customer.follows}
     customer.name = info.get("name", customer.name)
     customer.avatar = info.get("avatar", customer.avatar)
     customer.type = info.get("type", customer.type)
@@ -154,10 +159,12 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
     customer.synced_at = utcnow()
     for item in payload.get("follow_user", []):
         added_at = dt.datetime.fromtimestamp(int(item.get("createtime") or 0), dt.UTC)
-        follow, _ = get_or_create(
-            session, FollowRelation, {"customer_id": customer.id, "userid": item["userid"]},
-            corp_id=corp_id, added_at=added_at,
-        )
+        follow = follows.get(item["userid"])
+        new = follow is None
+        if follow is None:  # a concurrent insert of it fails this write at its flush; the effect is retried
+            follow = follows[item["userid"]] = FollowRelation(customer_id=customer.id, userid=item["userid"],
+                                                              corp_id=corp_id, added_at=added_at)
+            customer.follows.append(follow)
         follow.remark = item.get("remark", "")
         follow.description = item.get("description", "")
         follow.remark_mobiles = list(item.get("remark_mobiles", []))
@@ -165,9 +172,7 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
         follow.state = item.get("state", follow.state)
         follow.added_at = added_at
         if "tags" in item:
-            set_follow_tags(session, follow, item["tags"])
-    session.flush()
-    session.refresh(customer, ["follows"])
+            set_follow_tags(session, follow, item["tags"], new=new)
     refresh_owner(customer)
     return customer
 
