@@ -42,7 +42,7 @@ def tag_changed(ctx: HandlerContext, event: ExternalTagEvent) -> None:
         args["group_ids" if event.tag_type == "tag_group" else "tag_ids"] = [event.tag_id]
     if str(event.strategy_id).isdigit():  # a rule-group tag: only get_strategy_tag_list knows it
         args["strategy_id"] = int(event.strategy_id)
-    ctx.outbox("sync_corp_tags", args, key=f"sync_corp_tags:inbox:{ctx.inbox_id}")
+    ctx.outbox("sync_corp_tags", args, key=f"sync_corp_tags:inbox:{ctx.inbox_id}", fresh=ctx.first_attempt)
 
 
 @on("change_external_tag/delete")
