@@ -94,8 +94,10 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
     if follow is None:
         # No SAVEPOINT: a relation inserted meanwhile by another transaction fails this one at its flush,
         # and the chunk's rows are then taken again one by one (jobs/events.py), finding it.
+        # Column defaults are only applied at the INSERT: the status refresh_owner reads is set here.
         follow = FollowRelation(customer_id=customer.id, userid=event.user_id, corp_id=ctx.corp_id,
-                                state=event.state, added_at=added_at, status_changed_at=added_at)
+                                state=event.state, added_at=added_at, status_changed_at=added_at,
+                                status=FollowStatus.active.value)
         customer.follows.append(follow)
     code = code_for_state(ctx, event.state)
     first = timeline.record(ctx.session, customer.id, "added", f"inbox:{ctx.inbox_id}", added_at,
@@ -163,7 +165,8 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
         new = follow is None
         if follow is None:  # a concurrent insert of it fails this write at its flush; the effect is retried
             follow = follows[item["userid"]] = FollowRelation(customer_id=customer.id, userid=item["userid"],
-                                                              corp_id=corp_id, added_at=added_at)
+                                                              corp_id=corp_id, added_at=added_at,
+                                                              status=FollowStatus.active.value)
             customer.follows.append(follow)
         follow.remark = item.get("remark", "")
         follow.description = item.get("description", "")
