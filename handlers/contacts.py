@@ -36,8 +36,8 @@ ENDS = ("change_external_contact/del_external_contact", "change_external_contact
 @prepares(*ADDS, *ENDS)
 def load_customers(session: Session, events: list[tuple[str, ExternalContactEvent]]) -> None:
     """The chunk's customers with their follow relations, in one SELECT (and one for the relations) per
-    corp; the customers an add names that do not exist yet are inserted first, all in one statement
-    (a concurrent insert of one of them is no error: it is read back like the others)."""
+    corp; the customers the adds name are inserted first where missing, all in one statement (one that
+    exists, or is inserted concurrently, is left as it is and read back like the others)."""
     wanted: dict[str, set[str]] = {}
     new: dict[str, set[str]] = {}
     for corp_id, event in events:
@@ -47,11 +47,9 @@ def load_customers(session: Session, events: list[tuple[str, ExternalContactEven
                 new.setdefault(corp_id, set()).add(event.external_user_id)
     known = memo(session, _CUSTOMERS, dict)
     for corp_id, external_userids in wanted.items():
+        insert_missing(session, Customer, [{"corp_id": corp_id, "external_userid": e}
+                                           for e in sorted(new.get(corp_id, ()))])
         found = _load(session, corp_id, external_userids)
-        missing = new.get(corp_id, set()) - set(found)
-        if missing:
-            insert_missing(session, Customer, [{"corp_id": corp_id, "external_userid": e} for e in sorted(missing)])
-            found |= _load(session, corp_id, missing)
         for external_userid in external_userids:
             known[(corp_id, external_userid)] = found.get(external_userid)
 

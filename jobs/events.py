@@ -21,7 +21,7 @@ from jobs.outbound import hand_on
 from jobs.queue import URGENT, enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox
-from models.chunk import close_memo, open_memo
+from models.chunk import close_memo, insert_later, open_memo
 from models.db import utcnow
 from wecom import events
 
@@ -258,6 +258,7 @@ def process_chunk(s: Session, ids: list[int], budget: float = TRANSACTION_BUDGET
             taken += 1
             if time.monotonic() > deadline:
                 break
+        insert_later(s)
     finally:
         close_memo(s)
     return rows, taken, pending

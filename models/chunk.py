@@ -50,6 +50,26 @@ def memo(session: Session, key: Any, load: Callable[[], T]) -> T:
     return found[key]
 
 
+def add_later(session: Session, model: type[Any], values: dict[str, Any]) -> None:
+    """A row nobody reads back in this transaction (a timeline entry): in a chunk, inserted with the chunk's
+    others of `model` in one statement just before its commit (`insert_later`); else added to the session."""
+    found = chunk_memo(session)
+    if found is None:
+        session.add(model(**values))
+    else:
+        found.setdefault(_LATER, {}).setdefault(model, []).append(values)
+
+
+def insert_later(session: Session) -> None:
+    """The chunk's `add_later` rows, one INSERT (executemany) per model."""
+    found = chunk_memo(session) or {}
+    for model, rows in found.pop(_LATER, {}).items():
+        session.execute(insert(model), rows)
+
+
+_LATER = object()
+
+
 def insert_missing(session: Session, model: type[Any], rows: Iterable[dict[str, Any]]) -> None:
     """One INSERT of `rows`, leaving out those a unique key already has (SQLite ON CONFLICT DO NOTHING,
     MySQL/MariaDB ON DUPLICATE KEY UPDATE of nothing): a concurrent insert of the same row is no error, and

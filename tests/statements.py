@@ -39,12 +39,12 @@ def counted(engine: Engine) -> Iterator[StatementLog]:
 # -- statements per event kind, through the chunk processing the workers run ---------------------------
 
 CENSUS_KINDS: dict[str, dict[str, Any]] = {
-    "change_external_contact/add_external_contact": {"State": "", "WelcomeCode": "WELCOME-census-{i}"},
+    "change_external_contact/add_external_contact": {"State": "", "WelcomeCode": "WELCOME-census-{tag}-{i}"},
     "change_external_contact/edit_external_contact": {},
     "change_external_contact/del_follow_user": {},
-    "change_external_tag/create": {"Id": "etCensusTag{i:06d}"},
-    "change_external_chat/update": {"ChatId": "wrCensusChat{i:06d}"},
-    "kf_msg_or_event": {"Token": "ENCcensus{i:06d}"},
+    "change_external_tag/create": {"Id": "etCensus{tag}{i:06d}"},
+    "change_external_chat/update": {"ChatId": "wrCensus{tag}{i:06d}"},
+    "kf_msg_or_event": {"Token": "ENCcensus{tag}{i:06d}"},
 }
 """The kinds the ingress bench mixes, with the fields that make each callback its own."""
 
@@ -64,7 +64,7 @@ def census(write_session: Any, app_pk: int, corp_id: str, kinds: list[str] | Non
     for kind in kinds or list(CENSUS_KINDS):
         rows = []
         for i in range(per_chunk):
-            fields = {k: v.format(i=i) for k, v in CENSUS_KINDS[kind].items()}
+            fields = {k: v.format(i=i, tag=tag) for k, v in CENSUS_KINDS[kind].items()}
             if kind.startswith("change_external_contact/"):
                 fields.update(UserID=users[i % len(users)], ExternalUserID=f"wm{tag}Census{i:06d}")
             xml = render_sample(kind, corp_id=corp_id, **fields)
