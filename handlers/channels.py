@@ -33,8 +33,9 @@ def code_for_state(ctx: HandlerContext, state: str) -> ChannelCode | None:
     """The live code whose State this is (read once per chunk: handlers never create or delete codes)."""
     if not state:
         return None
-    return memo(ctx.session, ("code_for_state", ctx.corp_id, state), lambda: ctx.session.scalar(select(ChannelCode).where(
-        ChannelCode.corp_id == ctx.corp_id, ChannelCode.state == state, ChannelCode.deleted_at.is_(None))))
+    live = select(ChannelCode).where(ChannelCode.corp_id == ctx.corp_id, ChannelCode.state == state,
+                                     ChannelCode.deleted_at.is_(None))
+    return memo(ctx.session, ("code_for_state", ctx.corp_id, state), lambda: ctx.session.scalar(live))
 
 
 def count_add(ctx: HandlerContext, code: ChannelCode, follow: FollowRelation, at: dt.datetime) -> None:

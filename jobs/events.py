@@ -235,7 +235,8 @@ def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_fi
     return done
 
 
-def process_chunk(s: Session, ids: list[int], budget: float = TRANSACTION_BUDGET) -> tuple[list[Inbox], int, list[Outbox]]:
+def process_chunk(s: Session, ids: list[int],
+                  budget: float = TRANSACTION_BUDGET) -> tuple[list[Inbox], int, list[Outbox]]:
     """In the caller's transaction: lock the rows among `ids` still `received` and dispatch them in id order
     until `budget` seconds of handler work are spent. Returns the rows found, how many of them were taken,
     and the outbox rows those planned (to hand on after the commit)."""

@@ -114,8 +114,8 @@ def messaging_app(session: Session, corp_id: str, prefer_pk: int | None = None) 
     events may come through a 客户联系 app that has none. `prefer_pk` (the app an event came through) wins
     when it has one, then a self-built app; None when no app of the corp can send. Read once per
     process_inbox chunk (models/chunk.py)."""
-    rows = memo(session, ("messaging_apps", corp_id), lambda: session.execute(
-        select(App.id, App.kind, App.agent_id).join(Corp).where(Corp.corp_id == corp_id, App.agent_id.is_not(None))).all())
+    rows = memo(session, ("messaging_apps", corp_id), lambda: session.execute(select(App.id, App.kind, App.agent_id)
+                .join(Corp).where(Corp.corp_id == corp_id, App.agent_id.is_not(None))).all())
     if not rows:
         return None
     chosen = min(rows, key=lambda a: (a.id != prefer_pk, a.kind != AppKind.agent.value, a.id))
