@@ -82,8 +82,8 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
     Only a new add (a new relation, or one that had ended before this event) counts on the code and moves
     its rotation: a replay, or the full add after the half one, must not count the customer twice.
     """
-    loaded, customer = chunk_customer(ctx, event.external_user_id)
-    if customer is None:
+    _, customer = chunk_customer(ctx, event.external_user_id)
+    if customer is None:  # outside a chunk (process_event): looked up, inserted if missing
         customer, _ = get_or_create(
             ctx.session, Customer, {"corp_id": ctx.corp_id, "external_userid": event.external_user_id})
     added_at = event.create_time or utcnow()

@@ -55,7 +55,7 @@ def load_welcome_codes(session: Session, events: list[tuple[str, ExternalContact
         seen |= set(session.scalars(select(WelcomeLog.welcome_code).where(WelcomeLog.welcome_code.in_(codes))))
         seen |= {key.removeprefix("welcome:") for key in session.scalars(select(Outbox.key).where(
             Outbox.key.in_([f"welcome:{c}" for c in codes])))}
-    memo(session, (_SEEN, "loaded"), lambda: set()).update(codes)
+    memo(session, (_SEEN, "loaded"), set).update(codes)
 
 
 def _unseen(ctx: HandlerContext, welcome_code: str) -> bool:
