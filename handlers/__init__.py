@@ -3,6 +3,6 @@
 from handlers import (  # noqa: F401  (register their handlers)
     acquisition, bot, contacts, directory, groups, kf, lifecycle, member_tags, moderation, tags,
 )
-from handlers.registry import HandlerContext, dispatch, handled_keys, on
+from handlers.registry import HandlerContext, dispatch, handled_keys, on, prepare
 
-__all__ = ["HandlerContext", "dispatch", "handled_keys", "on"]
+__all__ = ["HandlerContext", "dispatch", "handled_keys", "on", "prepare"]

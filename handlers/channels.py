@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import handlers.directory  # noqa: F401  (registered first: staff_changed reads the status its handlers write)
 from handlers.registry import HandlerContext, on
 from models import ChannelCode, ChannelDailyStat, ChannelMember, Corp, FollowRelation, Outbox, Staff, Tag
+from models.chunk import memo
 from models.db import get_or_create, utcnow
 from rules.channels import assign
 from wecom.events import ContactChangeEvent
@@ -24,15 +25,17 @@ from wecom.events import ContactChangeEvent
 
 def corp_zone(session: Session, corp_id: str) -> ZoneInfo:
     """The corp's time zone: daily limits and time-of-day welcomes speak of its local day."""
-    tz = session.scalar(select(Corp.timezone).where(Corp.corp_id == corp_id))
-    return ZoneInfo(tz or "Asia/Shanghai")
+    return memo(session, ("corp_zone", corp_id), lambda: ZoneInfo(
+        session.scalar(select(Corp.timezone).where(Corp.corp_id == corp_id)) or "Asia/Shanghai"))
 
 
 def code_for_state(ctx: HandlerContext, state: str) -> ChannelCode | None:
+    """The live code whose State this is (read once per chunk: handlers never create or delete codes)."""
     if not state:
         return None
-    return ctx.session.scalar(select(ChannelCode).where(
-        ChannelCode.corp_id == ctx.corp_id, ChannelCode.state == state, ChannelCode.deleted_at.is_(None)))
+    live = select(ChannelCode).where(ChannelCode.corp_id == ctx.corp_id, ChannelCode.state == state,
+                                     ChannelCode.deleted_at.is_(None))
+    return memo(ctx.session, ("code_for_state", ctx.corp_id, state), lambda: ctx.session.scalar(live))
 
 
 def count_add(ctx: HandlerContext, code: ChannelCode, follow: FollowRelation, at: dt.datetime) -> None:

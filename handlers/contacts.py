@@ -11,16 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from handlers import timeline
 from handlers.channels import code_for_state, count_add
 from handlers.directory import apply_user  # noqa: F401  (re-exported: jobs.outbound uses it)
-from handlers.registry import HandlerContext, on
+from handlers.registry import HandlerContext, on, prepares
 from handlers.sop import enrol_added
 from handlers.tags import set_follow_tags
 from handlers.welcome import plan_welcome
 from models import Customer, FollowRelation, FollowStatus
+from models.chunk import chunk_memo, insert_missing, memo
 from models.db import get_or_create, utcnow
 from models.recycle import restore
 from models.task_rounds import cycle_added
@@ -28,7 +30,52 @@ from rules.customers import choose_owner
 from wecom.events import ExternalContactEvent
 
 
-@on("change_external_contact/add_external_contact", "change_external_contact/add_half_external_contact")
+ADDS = ("change_external_contact/add_external_contact", "change_external_contact/add_half_external_contact")
+ENDS = ("change_external_contact/del_external_contact", "change_external_contact/del_follow_user")
+
+
+@prepares(*ADDS, *ENDS)
+def load_customers(session: Session, events: list[tuple[str, ExternalContactEvent]]) -> None:
+    """The chunk's customers with their follow relations, in one SELECT (and one for the relations) per
+    corp; the customers the adds name are inserted first where missing, all in one statement (one that
+    exists, or is inserted concurrently, is left as it is and read back like the others)."""
+    wanted: dict[str, set[str]] = {}
+    new: dict[str, set[str]] = {}
+    for corp_id, event in events:
+        if event.external_user_id:
+            wanted.setdefault(corp_id, set()).add(event.external_user_id)
+            if event.routing_key in ADDS:
+                new.setdefault(corp_id, set()).add(event.external_user_id)
+    known = memo(session, _CUSTOMERS, dict)
+    for corp_id, external_userids in wanted.items():
+        insert_missing(session, Customer, [{"corp_id": corp_id, "external_userid": e}
+                                           for e in sorted(new.get(corp_id, ()))])
+        found = _load(session, corp_id, external_userids)
+        for external_userid in external_userids:
+            known[(corp_id, external_userid)] = found.get(external_userid)
+
+
+_CUSTOMERS = "customers"  # chunk memo: (corp_id, external_userid) → Customer (follows loaded), None if none
+
+
+def _load(session: Session, corp_id: str, external_userids: set[str]) -> dict[str, Customer]:
+    return {c.external_userid: c for c in session.scalars(select(Customer).where(
+        Customer.corp_id == corp_id, Customer.external_userid.in_(sorted(external_userids)))
+        .options(selectinload(Customer.follows)))}
+
+
+def chunk_customer(ctx: HandlerContext, external_userid: str) -> tuple[bool, Customer | None]:
+    """(True, the customer or None when there is none) when the chunk loaded it (`load_customers`);
+    (False, None) when the caller must look it up itself."""
+    known = chunk_memo(ctx.session)
+    known = known.get(_CUSTOMERS) if known is not None else None
+    key = (ctx.corp_id, external_userid)
+    if known is None or key not in known:
+        return False, None
+    return True, known[key]
+
+
+@on(*ADDS)
 def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> None:
     """A customer added a member (or, half: added them, not yet accepted). Records the relation, counts the
     channel code the State names, plans the welcome if WeCom sent a WelcomeCode, and fetches the profile.
@@ -36,18 +83,25 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
     Only a new add (a new relation, or one that had ended before this event) counts on the code and moves
     its rotation: a replay, or the full add after the half one, must not count the customer twice.
     """
-    customer, _ = get_or_create(
-        ctx.session, Customer, {"corp_id": ctx.corp_id, "external_userid": event.external_user_id}
-    )
+    _, customer = chunk_customer(ctx, event.external_user_id)
+    if customer is None:  # outside a chunk (process_event): looked up, inserted if missing
+        customer, _ = get_or_create(
+            ctx.session, Customer, {"corp_id": ctx.corp_id, "external_userid": event.external_user_id})
     added_at = event.create_time or utcnow()
-    follow, created = get_or_create(
-        ctx.session, FollowRelation, {"customer_id": customer.id, "userid": event.user_id},
-        corp_id=ctx.corp_id, state=event.state, added_at=added_at, status_changed_at=added_at,
-    )
+    follow = next((f for f in customer.follows if f.userid == event.user_id), None)
+    created = follow is None
+    if follow is None:
+        # No SAVEPOINT: a relation inserted meanwhile by another transaction fails this one at its flush,
+        # and the chunk's rows are then taken again one by one (jobs/events.py), finding it.
+        # Column defaults are only applied at the INSERT: the status refresh_owner reads is set here.
+        follow = FollowRelation(customer_id=customer.id, userid=event.user_id, corp_id=ctx.corp_id,
+                                state=event.state, added_at=added_at, status_changed_at=added_at,
+                                status=FollowStatus.active.value)
+        customer.follows.append(follow)
     code = code_for_state(ctx, event.state)
     first = timeline.record(ctx.session, customer.id, "added", f"inbox:{ctx.inbox_id}", added_at,
                             userid=event.user_id, state=event.state, code_id=code.id if code else None,
-                            half=event.routing_key.endswith("add_half_external_contact"))
+                            half=event.routing_key.endswith("add_half_external_contact"), fresh=ctx.first_attempt)
     if first and customer.deleted_at is not None:
         # A customer in the recycle bin who adds a member again comes back (004 §4.5: 重新添加客户进行维护).
         restore(ctx.session, customer, actor=f"wecom:{event.user_id}", source=f"inbox:{ctx.inbox_id}")
@@ -73,7 +127,7 @@ def add_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
     ctx.outbox(
         "sync_customer",
         {"app_pk": ctx.app_pk, "external_userid": event.external_user_id},
-        key=f"sync_customer:inbox:{ctx.inbox_id}",
+        key=f"sync_customer:inbox:{ctx.inbox_id}", fresh=ctx.first_attempt,
     )
 
 
@@ -91,7 +145,12 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
     range, so absence is not deletion.
     """
     info = payload["external_contact"]
-    customer, _ = get_or_create(session, Customer, {"corp_id": corp_id, "external_userid": info["external_userid"]})
+    external_userid = info["external_userid"]
+    customer = _load(session, corp_id, {external_userid}).get(external_userid)
+    if customer is None:  # fetched before its add was processed (a sync from the API): inserted, read back
+        insert_missing(session, Customer, [{"corp_id": corp_id, "external_userid": external_userid}])
+        customer = _load(session, corp_id, {external_userid})[external_userid]
+    follows = {f.userid: f for f in customer.follows}
     customer.name = info.get("name", customer.name)
     customer.avatar = info.get("avatar", customer.avatar)
     customer.type = info.get("type", customer.type)
@@ -102,10 +161,13 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
     customer.synced_at = utcnow()
     for item in payload.get("follow_user", []):
         added_at = dt.datetime.fromtimestamp(int(item.get("createtime") or 0), dt.UTC)
-        follow, _ = get_or_create(
-            session, FollowRelation, {"customer_id": customer.id, "userid": item["userid"]},
-            corp_id=corp_id, added_at=added_at,
-        )
+        follow = follows.get(item["userid"])
+        new = follow is None
+        if follow is None:  # a concurrent insert of it fails this write at its flush; the effect is retried
+            follow = follows[item["userid"]] = FollowRelation(customer_id=customer.id, userid=item["userid"],
+                                                              corp_id=corp_id, added_at=added_at,
+                                                              status=FollowStatus.active.value)
+            customer.follows.append(follow)
         follow.remark = item.get("remark", "")
         follow.description = item.get("description", "")
         follow.remark_mobiles = list(item.get("remark_mobiles", []))
@@ -113,9 +175,7 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
         follow.state = item.get("state", follow.state)
         follow.added_at = added_at
         if "tags" in item:
-            set_follow_tags(session, follow, item["tags"])
-    session.flush()
-    session.refresh(customer, ["follows"])
+            set_follow_tags(session, follow, item["tags"], new=new)
     refresh_owner(customer)
     return customer
 

@@ -53,7 +53,7 @@ def fetch(ctx: HandlerContext, event: ExternalChatEvent, why: str) -> None:
     event's time, the time we learnt of it)."""
     log.info("group %s: fetching groupchat/get (%s)", event.chat_id, why)
     ctx.outbox("fetch_group", {"app_pk": ctx.app_pk, "chat_id": event.chat_id, "at": _at(event).isoformat()},
-               key=f"fetch_group:inbox:{ctx.inbox_id}")
+               key=f"fetch_group:inbox:{ctx.inbox_id}", fresh=ctx.first_attempt)
 
 
 def _usable(event: ExternalChatEvent) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers import timeline
-from handlers.contacts import refresh_owner
+from handlers.contacts import chunk_customer, refresh_owner
 from handlers.registry import HandlerContext, on
 from handlers.sop import stop_follow
 from handlers.transfers import fail_from_callback
@@ -19,6 +19,9 @@ TRANSFERRED = "transferred"
 
 
 def _relation(ctx: HandlerContext, event: ExternalContactEvent) -> FollowRelation | None:
+    loaded, customer = chunk_customer(ctx, event.external_user_id)
+    if loaded:
+        return next((f for f in customer.follows if f.userid == event.user_id), None) if customer else None
     return ctx.session.scalar(select(FollowRelation).join(Customer).where(
         Customer.corp_id == ctx.corp_id, Customer.external_userid == event.external_user_id,
         FollowRelation.userid == event.user_id))
@@ -31,7 +34,7 @@ def _end(ctx: HandlerContext, event: ExternalContactEvent, status: str, kind: st
         return None
     at = event.create_time or utcnow()
     if timeline.record(ctx.session, follow.customer_id, kind, f"inbox:{ctx.inbox_id}", at, userid=event.user_id,
-                       source_detail=event.source):
+                       fresh=ctx.first_attempt, source_detail=event.source):
         follow.status = status
         follow.status_changed_at = at
         refresh_owner(follow.customer)
@@ -44,7 +47,7 @@ def _end(ctx: HandlerContext, event: ExternalContactEvent, status: str, kind: st
 def edit_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> None:
     """Remark or tags changed in WeCom: fetch the customer again."""
     ctx.outbox("sync_customer", {"app_pk": ctx.app_pk, "external_userid": event.external_user_id},
-               key=f"sync_customer:inbox:{ctx.inbox_id}")
+               key=f"sync_customer:inbox:{ctx.inbox_id}", fresh=ctx.first_attempt)
 
 
 @on("change_external_contact/del_external_contact")
@@ -61,7 +64,7 @@ def del_external_contact(ctx: HandlerContext, event: ExternalContactEvent) -> No
         ctx.outbox("notify_staff_deleted", {"app_pk": app_pk, "agent_id": agent_id, "userid": event.user_id,
                                             "external_userid": event.external_user_id,
                                             "customer_name": follow.customer.name if follow else ""},
-                   key=f"notify_staff_deleted:inbox:{ctx.inbox_id}")
+                   key=f"notify_staff_deleted:inbox:{ctx.inbox_id}", fresh=ctx.first_attempt)
 
 
 @on("change_external_contact/del_follow_user")
@@ -72,7 +75,7 @@ def del_follow_user(ctx: HandlerContext, event: ExternalContactEvent) -> None:
     ctx.outbox("notify_lost", {"app_pk": app_pk, "agent_id": agent_id, "userid": event.user_id,
                                "external_userid": event.external_user_id,
                                "customer_name": follow.customer.name if follow else ""},
-               key=f"notify_lost:inbox:{ctx.inbox_id}")
+               key=f"notify_lost:inbox:{ctx.inbox_id}", fresh=ctx.first_attempt)
 
 
 @on("change_external_contact/transfer_fail")

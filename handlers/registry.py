@@ -25,6 +25,10 @@ class HandlerContext:
     app_pk: int
     inbox_id: int | None = None
     pending_outbox: list[Outbox] = field(default_factory=list)
+    first_attempt: bool = False
+    """The inbox row had never been dispatched before (attempts was 0): its dispatch commits with the row's
+    attempt count, so nothing keyed by this event (its outbox rows, its timeline entries, its welcome log)
+    can exist yet, and handlers may add those rows without looking for them first."""
 
     def outbox(self, job: str, args: dict[str, Any], key: str, queue: str = "outbound",
                fresh: bool = False) -> Outbox:
@@ -49,8 +53,10 @@ class HandlerContext:
 
 
 Handler = Callable[[HandlerContext, Event], None]
+Preparer = Callable[[Session, list[tuple[str, Event]]], None]
 E = TypeVar("E", bound=Event)
 _HANDLERS: dict[str, list[Handler]] = {}
+_PREPARERS: dict[str, list[Preparer]] = {}
 
 
 def on(*routing_keys: str) -> Callable[[Callable[[HandlerContext, E], None]], Callable[[HandlerContext, E], None]]:
@@ -61,6 +67,28 @@ def on(*routing_keys: str) -> Callable[[Callable[[HandlerContext, E], None]], Ca
         return fn
 
     return register
+
+
+def prepares(*routing_keys: str) -> Callable[[Preparer], Preparer]:
+    """Register a hook that loads, in a few statements, what the handlers of `routing_keys` will look up
+    for a whole chunk of such events (`prepare`), into the chunk's memo (models/chunk.py)."""
+    def register(fn: Preparer) -> Preparer:
+        for key in routing_keys:
+            _PREPARERS.setdefault(key, []).append(fn)
+        return fn
+
+    return register
+
+
+def prepare(session: Session, events: list[tuple[str, Event]]) -> None:
+    """Run each registered hook once, on the chunk's (corp id, event) pairs of its keys (the corp the inbox
+    row was stored for, which handlers scope by), before they are dispatched."""
+    by_hook: dict[Preparer, list[tuple[str, Event]]] = {}
+    for corp_id, event in events:
+        for hook in _PREPARERS.get(event.routing_key, []):
+            by_hook.setdefault(hook, []).append((corp_id, event))
+    for hook, mine in by_hook.items():
+        hook(session, mine)
 
 
 def handled_keys() -> frozenset[str]:

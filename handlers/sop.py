@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from handlers.moderation import calendar_for
 from models import FollowRelation, FollowTag, Tag
+from models.chunk import memo
 from models.db import utcnow
 from models.sop import RunStatus, SopEnrolment, SopPlan, SopRun, SopStep, SopTrigger
 from rules.schedule import in_working_hours, step_due
@@ -25,9 +26,10 @@ ADD_WINDOW = dt.timedelta(days=1)
 
 
 def _plans(session: Session, corp_id: str, *triggers: SopTrigger) -> list[SopPlan]:
-    return list(session.scalars(select(SopPlan).where(
+    """The corp's live plans of `triggers` (once per chunk: handlers never write plans)."""
+    return memo(session, ("sop_plans", corp_id, triggers), lambda: list(session.scalars(select(SopPlan).where(
         SopPlan.corp_id == corp_id, SopPlan.enabled.is_(True), SopPlan.deleted_at.is_(None),
-        SopPlan.trigger.in_([t.value for t in triggers]))))
+        SopPlan.trigger.in_([t.value for t in triggers])))))
 
 
 def live_steps(session: Session, plan_id: int) -> list[SopStep]:

@@ -42,7 +42,7 @@ def tag_changed(ctx: HandlerContext, event: ExternalTagEvent) -> None:
         args["group_ids" if event.tag_type == "tag_group" else "tag_ids"] = [event.tag_id]
     if str(event.strategy_id).isdigit():  # a rule-group tag: only get_strategy_tag_list knows it
         args["strategy_id"] = int(event.strategy_id)
-    ctx.outbox("sync_corp_tags", args, key=f"sync_corp_tags:inbox:{ctx.inbox_id}")
+    ctx.outbox("sync_corp_tags", args, key=f"sync_corp_tags:inbox:{ctx.inbox_id}", fresh=ctx.first_attempt)
 
 
 @on("change_external_tag/delete")
@@ -134,15 +134,19 @@ def apply_corp_tag_groups(session: Session, corp_id: str, groups: list[dict[str,
     return {"groups": len(groups), "tags": len(seen_tags), "deleted": deleted}
 
 
-def set_follow_tags(session: Session, follow: FollowRelation, tags: list[dict[str, Any]]) -> None:
+def set_follow_tags(session: Session, follow: FollowRelation, tags: list[dict[str, Any]], new: bool = False) -> None:
     """Make the follow relation's corp tags what WeCom says (externalcontact/get's follow_user[].tags).
     Rows we already have keep their `tagged_by`; new ones are `wecom`. Tags we have not synced yet are
-    skipped (the next tag sync brings them; the next profile fetch links them)."""
+    skipped (the next tag sync brings them; the next profile fetch links them). `new`: the relation is
+    being added in this transaction, so it has no tags to read."""
     wanted = {t["tag_id"] for t in tags if t.get("tag_id") and int(t.get("type", CORP_TAG) or CORP_TAG) == CORP_TAG}
     known = {t.tag_id: t.id for t in session.scalars(select(Tag).where(
         Tag.corp_id == follow.corp_id, Tag.tag_id.in_(wanted), Tag.deleted_at.is_(None)))} if wanted else {}
+    if new and not known:
+        return
     session.flush()
-    have = {ft.tag_pk: ft for ft in session.scalars(select(FollowTag).where(FollowTag.follow_id == follow.id))}
+    have = {} if new else {ft.tag_pk: ft for ft in session.scalars(select(FollowTag).where(
+        FollowTag.follow_id == follow.id))}
     for tag_pk, row in have.items():
         if tag_pk not in known.values():
             session.delete(row)

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers import HandlerContext, dispatch
+from handlers import HandlerContext, dispatch, prepare
 from jobs.outbound import hand_on
 from jobs.queue import URGENT, enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox
+from models.chunk import close_memo, insert_later, open_memo
 from models.db import utcnow
 from wecom import events
 
@@ -41,22 +42,31 @@ def process_event(inbox_id: int) -> str:
     return row.status
 
 
-def _process(s: Session, row: Inbox) -> list[Outbox]:
-    """Dispatch one locked inbox row and mark it, in the caller's transaction; the outbox rows it planned."""
+def _process(s: Session, row: Inbox, event: events.Event | events.InvalidEvent | None = None) -> list[Outbox]:
+    """Dispatch one locked inbox row and mark it, in the caller's transaction; the outbox rows it planned.
+    `event`: the row's parse, when the caller has done it already (`_parse`)."""
+    first_attempt = row.attempts == 0
     row.attempts += 1
-    try:
-        event = events.parse(row.raw_xml)
-    except events.InvalidEvent as exc:  # stored by an older parser, or replayed: marked, never dispatched
-        row.status, row.error = InboxStatus.invalid.value, exc.reason
+    parsed = _parse(row) if event is None else event
+    if isinstance(parsed, events.InvalidEvent):  # stored by an older parser, or replayed: marked, never dispatched
+        row.status, row.error = InboxStatus.invalid.value, parsed.reason
         return []
-    if row.routing_key != event.routing_key[:96]:  # an `invalid` row replayed after the parser learned it
-        row.routing_key = event.routing_key[:96]
-    ctx = HandlerContext(session=s, corp_id=row.corp_id, app_pk=row.app_pk, inbox_id=row.id)
-    handled = dispatch(ctx, event)
+    if row.routing_key != parsed.routing_key[:96]:  # an `invalid` row replayed after the parser learned it
+        row.routing_key = parsed.routing_key[:96]
+    ctx = HandlerContext(session=s, corp_id=row.corp_id, app_pk=row.app_pk, inbox_id=row.id,
+                         first_attempt=first_attempt)
+    handled = dispatch(ctx, parsed)
     row.status = (InboxStatus.processed if handled else InboxStatus.unhandled).value
     row.error = None
     row.processed_at = utcnow()
     return ctx.pending_outbox
+
+
+def _parse(row: Inbox) -> events.Event | events.InvalidEvent:
+    try:
+        return events.parse(row.raw_xml)
+    except events.InvalidEvent as exc:
+        return exc
 
 
 BATCH_LIMIT = 200
@@ -216,26 +226,43 @@ def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_fi
         if urgent_first:
             _serve_urgent(runtime)
         with runtime.WriteSession.begin() as s:
-            # Locked by primary key alone (status is checked after): a locking read through the status
-            # index on MySQL would also lock the gap new callbacks are inserted into, and stall the
-            # ingress until this commits.
-            rows = [row for row in s.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.id)
-                                             .with_for_update(skip_locked=True))
-                    if row.status == InboxStatus.received.value]
-            deadline = time.monotonic() + TRANSACTION_BUDGET
-            pending: list[Outbox] = []
-            taken = 0
-            for row in rows:
-                pending += _process(s, row)
-                taken += 1
-                if time.monotonic() > deadline:
-                    break
+            rows, taken, pending = process_chunk(s, ids)
             ids = [row.id for row in rows[taken:]]
         if urgent_first and pending:
             _serve_urgent(runtime)
         hand_on(pending, batched)
         done += sum(row.status != InboxStatus.invalid.value for row in rows[:taken])
     return done
+
+
+def process_chunk(s: Session, ids: list[int],
+                  budget: float = TRANSACTION_BUDGET) -> tuple[list[Inbox], int, list[Outbox]]:
+    """In the caller's transaction: lock the rows among `ids` still `received` and dispatch them in id order
+    until `budget` seconds of handler work are spent. Returns the rows found, how many of them were taken,
+    and the outbox rows those planned (to hand on after the commit)."""
+    # Locked by primary key alone (status is checked after): a locking read through the status index on
+    # MySQL would also lock the gap new callbacks are inserted into, and stall the ingress until this commits.
+    rows = [row for row in s.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.id)
+                                     .with_for_update(skip_locked=True))
+            if row.status == InboxStatus.received.value]
+    parsed = [_parse(row) for row in rows]
+    # The chunk's customers and the corp's settings are read once for all its events (models/chunk.py).
+    open_memo(s)
+    try:
+        prepare(s, [(row.corp_id, event) for row, event in zip(rows, parsed, strict=True)
+                    if not isinstance(event, events.InvalidEvent)])
+        deadline = time.monotonic() + budget
+        pending: list[Outbox] = []
+        taken = 0
+        for row, event in zip(rows, parsed, strict=True):
+            pending += _process(s, row, event)
+            taken += 1
+            if time.monotonic() > deadline:
+                break
+        insert_later(s)
+    finally:
+        close_memo(s)
+    return rows, taken, pending
 
 
 @on_dead("process_event")

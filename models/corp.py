@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from models.chunk import memo
 from models.db import Base, created_at, intpk, utcnow
 
 if TYPE_CHECKING:
@@ -111,9 +112,10 @@ def mark_credentials_broken(session: Session, corp_id: str, secret: str, reason:
 def messaging_app(session: Session, corp_id: str, prefer_pk: int | None = None) -> tuple[int, int] | None:
     """(app pk, agentid) of the app that sends staff messages: message/send needs an agentid, and contact
     events may come through a 客户联系 app that has none. `prefer_pk` (the app an event came through) wins
-    when it has one, then a self-built app; None when no app of the corp can send."""
-    rows = session.execute(select(App.id, App.kind, App.agent_id).join(Corp).where(
-        Corp.corp_id == corp_id, App.agent_id.is_not(None))).all()
+    when it has one, then a self-built app; None when no app of the corp can send. Read once per
+    process_inbox chunk (models/chunk.py)."""
+    rows = memo(session, ("messaging_apps", corp_id), lambda: session.execute(select(App.id, App.kind, App.agent_id)
+                .join(Corp).where(Corp.corp_id == corp_id, App.agent_id.is_not(None))).all())
     if not rows:
         return None
     chosen = min(rows, key=lambda a: (a.id != prefer_pk, a.kind != AppKind.agent.value, a.id))

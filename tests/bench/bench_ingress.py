@@ -138,6 +138,27 @@ def bare_cost(reqs: list[Request], crypto: CallbackCrypto) -> tuple[float, float
     return (t1 - t0) / len(reqs), (t2 - t1) / len(reqs)
 
 
+def statement_census(db_url: str) -> dict[str, float]:
+    """After the run, in this process: fresh callbacks of each kind of the mix stored and processed as one
+    chunk each, their statements counted (the workers are gone; nothing is delivered)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from statements import census
+
+    from models import App
+    from models.db import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            app_pk = conn.scalar(select(App.id).order_by(App.id))
+        census(make_session_factory(engine, writer=True), app_pk, CORP_ID, tag="warm",
+               users=tuple(staff_id(k) for k in range(5)))  # a first pass: what only a first chunk reads is not counted
+        return census(make_session_factory(engine, writer=True), app_pk, CORP_ID, tag="bench",
+                      users=tuple(staff_id(k) for k in range(5)))
+    finally:
+        engine.dispose()
+
+
 # -- py-spy summary ----------------------------------------------------------------------------------
 
 def summarize_raw_profile(path: Path, top: int = 25) -> str:
@@ -340,6 +361,10 @@ def run(args: argparse.Namespace, st: Stack) -> int:
                                                 if drained else f"NO, gave up after {proc_elapsed:.0f} s; "
                                                 f"pending outbox by job {pending_jobs}"))
         print(f"rq CPU (workers + their work horses): {1000 * rq_cpu / max(done_events, 1):.2f} ms/event")
+    if proc_elapsed is not None:
+        print("== statements per event in a process_inbox chunk of 20, by kind (tests/statements.py census)")
+        for kind, per_event in statement_census(db_url).items():
+            print(f"  {per_event:6.2f}  {kind}")
     if args.py_spy and args.py_spy.exists():
         print("== py-spy (gunicorn workers, posting phase)")
         print(summarize_raw_profile(args.py_spy))
