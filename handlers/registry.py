@@ -69,12 +69,14 @@ def on(*routing_keys: str) -> Callable[[Callable[[HandlerContext, E], None]], Ca
     return register
 
 
-def prepares(*routing_keys: str) -> Callable[[Preparer], Preparer]:
+def prepares(*routing_keys: str) -> Callable[[Callable[[Session, list[tuple[str, E]]], None]],
+                                              Callable[[Session, list[tuple[str, E]]], None]]:
     """Register a hook that loads, in a few statements, what the handlers of `routing_keys` will look up
-    for a whole chunk of such events (`prepare`), into the chunk's memo (models/chunk.py)."""
-    def register(fn: Preparer) -> Preparer:
+    for a whole chunk of such events (`prepare`), into the chunk's memo (models/chunk.py); it takes the
+    event class those keys parse to (`E`), as handlers do."""
+    def register(fn: Callable[[Session, list[tuple[str, E]]], None]) -> Callable[[Session, list[tuple[str, E]]], None]:
         for key in routing_keys:
-            _PREPARERS.setdefault(key, []).append(fn)
+            _PREPARERS.setdefault(key, []).append(fn)  # type: ignore[arg-type]  # the key decides the event class
         return fn
 
     return register

@@ -150,10 +150,10 @@ def set_follow_tags(session: Session, follow: FollowRelation, tags: list[dict[st
     for tag_pk, row in have.items():
         if tag_pk not in known.values():
             session.delete(row)
-    new = set(known.values()) - set(have)
-    for tag_pk in new:
+    added = set(known.values()) - set(have)
+    for tag_pk in added:
         session.add(FollowTag(**follow_tag_keys(follow, tag_pk), tagged_by="wecom"))
-    enrol_tagged(session, follow, [tag_id for tag_id, pk in known.items() if pk in new])
+    enrol_tagged(session, follow, [tag_id for tag_id, pk in known.items() if pk in added])
 
 
 def follow_tag_keys(follow: FollowRelation, tag_pk: int) -> dict[str, int]:

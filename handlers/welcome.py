@@ -50,19 +50,19 @@ def load_welcome_codes(session: Session, events: list[tuple[str, ExternalContact
     """Which of the chunk's WelcomeCodes already have a welcome log or a send planned: two statements per
     chunk instead of a lookup per add (a code is an event's own, but a replayed or re-sent add repeats it)."""
     codes = sorted({e.welcome_code for _, e in events if e.welcome_code})
-    seen = memo(session, _SEEN, set)
+    seen = memo(session, _SEEN, set[str])
     if codes:
         seen |= set(session.scalars(select(WelcomeLog.welcome_code).where(WelcomeLog.welcome_code.in_(codes))))
         seen |= {key.removeprefix("welcome:") for key in session.scalars(select(Outbox.key).where(
             Outbox.key.in_([f"welcome:{c}" for c in codes])))}
-    memo(session, (_SEEN, "loaded"), set).update(codes)
+    memo(session, (_SEEN, "loaded"), set[str]).update(codes)
 
 
 def _unseen(ctx: HandlerContext, welcome_code: str) -> bool:
     """True (and the code taken) when the chunk's prepare step found no row for this WelcomeCode and no event
     of the chunk used it yet: its rows are added without a lookup. False outside a chunk."""
-    loaded = memo(ctx.session, (_SEEN, "loaded"), set)
-    seen = memo(ctx.session, _SEEN, set)
+    loaded = memo(ctx.session, (_SEEN, "loaded"), set[str])
+    seen = memo(ctx.session, _SEEN, set[str])
     if chunk_memo(ctx.session) is None or welcome_code not in loaded or welcome_code in seen:
         return False
     seen.add(welcome_code)
