@@ -81,7 +81,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             url += ("&" if "?" in url else "?") + "charset=utf8mb4"
         kwargs.setdefault("pool_recycle", 3600)
         kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "before_cursor_execute", _optimizer_switch, retval=True)
+        return engine
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
@@ -96,6 +98,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             event.listen(engine, "checkin", lambda _dbapi_conn, record: gate.release(record))
             event.listen(engine, "close", lambda _dbapi_conn, record: gate.release(record))
     return engine
+
+
+OPTIMIZER_SWITCH = "mariadb_optimizer_switch"
+"""An execution option: MariaDB optimizer_switch flags (e.g. "subquery_cache=off") for that statement only,
+sent as `SET STATEMENT optimizer_switch='…' FOR <statement>` (ignored on SQLite and MySQL). For a query whose
+best plan MariaDB's cost model misses (web/segment_query.py), without touching the pooled connection."""
+
+
+def _optimizer_switch(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                      executemany: bool) -> tuple[str, Any]:
+    switch = context.execution_options.get(OPTIMIZER_SWITCH) if context is not None else None
+    if switch and conn.dialect.is_mariadb and not executemany:
+        statement = f"SET STATEMENT optimizer_switch='{switch}' FOR {statement}"
+    return statement, parameters
 
 
 GATES: weakref.WeakValueDictionary[str, WriterGate] = weakref.WeakValueDictionary()

@@ -57,7 +57,8 @@ def page_rows(query: Select, render_page: Callable[[Session, list[Any]], list[di
     """`page` for renderers that load what a page needs in a few queries (`render_page(session, rows)`)
     instead of one or more per row."""
     with _runtime().Session() as s:
-        total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery())
+                         .execution_options(**query.get_execution_options()))
         rows = list(s.scalars(query.limit(paging.page_size).offset((paging.page - 1) * paging.page_size)).all())
         items = render_page(s, rows)
     return jsonify({"items": items, "page": paging.page, "page_size": paging.page_size, "total": total})

@@ -30,7 +30,7 @@ from web.api_customers import _scoped
 from web.errors import ApiError
 from web.group_scope import group_rows
 from web.schemas.mass_messages import Audience
-from web.segment_query import saved_segment, segment_conditions, unknown_references
+from web.segment_query import PLANNED, saved_segment, segment_conditions, unknown_references
 
 DEFAULT_CAP = 4
 
@@ -74,7 +74,7 @@ def customer_ids(s: Session, corp_id: str, audience: Audience) -> Select:
     exclude = segment_conditions(s, corp_id, audience.exclude) if audience.exclude else []
     if exclude:
         rows = rows.where(not_(and_(*exclude)))
-    return rows
+    return rows.execution_options(**PLANNED)
 
 
 def month_start(s: Session, corp_id: str, now: dt.datetime) -> dt.datetime:
@@ -114,7 +114,8 @@ def plan(s: Session, corp_id: str, chat_type: str, audience: Audience, now: dt.d
     follows = select(Customer.id, Customer.external_userid, Customer.owner_userid, FollowRelation.userid).outerjoin(
         FollowRelation, and_(FollowRelation.customer_id == Customer.id,
                              FollowRelation.status == FollowStatus.active.value)
-    ).where(Customer.id.in_(ids.subquery().select())).order_by(Customer.id, FollowRelation.added_at, FollowRelation.id)
+    ).where(Customer.id.in_(ids.subquery().select())).order_by(Customer.id, FollowRelation.added_at, FollowRelation.id
+               ).execution_options(**ids.get_execution_options())
     current: tuple[int, str, str | None] | None = None  # (customer id, external_userid, owner)
     followers: list[str] = []
 

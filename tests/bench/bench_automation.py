@@ -1,7 +1,7 @@
 """Automation bench (issue 16): one function per section over a corp of N customers (1,000,000 by default).
 
     python tests/bench/bench_automation.py [--db sqlite|mariadb|both] [--mariadb] [--scale 1.0]
-                                           [--only segments] [--database-url URL]
+                                           [--only segments] [--database-url URL] [--keep]
 
 Sections (`--only NAME`, repeatable; all by default):
 - segments: a segment count (web/segment_query.py, the query `GET /segments/<id>/count` runs) with three tag
@@ -19,7 +19,8 @@ stores them): N customers, each followed by one of STAFF members, added over the
 their relations: 甲 on every 2nd customer, 乙 on every 3rd, 丙 on every 5th, and one of 7 filler tags each
 (about 2.5 N follow_tags rows). SQLite: a file in a temp dir. MariaDB (`--mariadb` or `--db mariadb`):
 `--database-url` (default: database bench_i16_automation on the shared server at 127.0.0.1:3307, dropped and
-recreated, dropped again at the end). Not a pytest test (tests/bench is outside collection).
+recreated, dropped again at the end; with `--keep` it is kept, and a kept database already holding N customers is
+reused instead of filled again). Not a pytest test (tests/bench is outside collection).
 """
 
 from __future__ import annotations
@@ -77,8 +78,6 @@ def fill(url: str, n: int) -> dict[str, Any]:
         tags = {name: conn.execute(insert(Tag).values(corp_id=CORP_ID, tag_id=f"et{k}", group_pk=group, name=name)
                                    ).inserted_primary_key[0] for k, name in enumerate(names)}
     days = {d: stored(NOW - dt.timedelta(days=d, hours=3)) for d in range(365)}
-    expected = 0
-    low, high = RANGE_DAYS
     for start in range(0, n, CHUNK):
         customers, relations, tagged = [], [], []
         for i in range(start + 1, min(start + CHUNK, n) + 1):
@@ -94,7 +93,6 @@ def fill(url: str, n: int) -> dict[str, Any]:
             carried = [name for name, k in TAGGED.items() if i % k == 0] + [f"填充{i % FILLERS}"]
             tagged += [{"follow_id": i, "customer_id": i, "tag_pk": tags[name], "tagged_by": "bench", "tagged_at": at}
                        for name in carried]
-            expected += len(carried) == len(TAGGED) + 1 and low <= ago <= high
         with engine.begin() as conn:
             bulk(conn, Customer.__table__, customers)
             bulk(conn, FollowRelation.__table__, relations)
@@ -107,7 +105,27 @@ def fill(url: str, n: int) -> dict[str, Any]:
             for table in ("customers", "follow_relations", "follow_tags"):
                 conn.exec_driver_sql(f"ANALYZE TABLE {table}")
     engine.dispose()
-    return {"tags": tags, "segment_count": expected}
+    return {"tags": tags, "segment_count": expected_count(n)}
+
+
+def expected_count(n: int) -> int:
+    """The customers the segment must count: all three tags, added within RANGE_DAYS (by the fill's rules)."""
+    low, high = RANGE_DAYS
+    return sum(1 for i in range(1, n + 1)
+               if all(i % k == 0 for k in TAGGED.values()) and low <= added_days_ago(i) <= high)
+
+
+def filled(url: str, n: int) -> dict[str, Any] | None:
+    """A kept database's world if it already holds the corp with N customers (`--keep`), else None."""
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s:
+            if s.scalar(select(func.count(Customer.id)).where(Customer.corp_id == CORP_ID)) != n:
+                return None
+            tags = dict(s.execute(select(Tag.name, Tag.id).where(Tag.corp_id == CORP_ID)).all())
+    finally:
+        engine.dispose()
+    return {"tags": tags, "segment_count": expected_count(n)}
 
 
 def section_segments(url: str, n: int, world: dict[str, Any]) -> int:
@@ -161,14 +179,27 @@ OWN_FILL: dict[str, Callable[[argparse.Namespace], int]] = {"stats": run_stats, 
 """Sections that fill their own corp (their benches also run alone), called with this bench's arguments."""
 
 
-def run_one(url: str, n: int, only: list[str]) -> int:
+def run_one(url: str, n: int, only: list[str], world: dict[str, Any] | None = None) -> int:
     engine = make_engine(url)
     runner.upgrade(engine)
     engine.dispose()
-    t0 = time.perf_counter()
-    world = fill(url, n)
-    print(f"  filled {n:,} customers in {time.perf_counter() - t0:.1f} s")
+    if world is None:
+        t0 = time.perf_counter()
+        world = fill(url, n)
+        print(f"  filled {n:,} customers in {time.perf_counter() - t0:.1f} s")
+    else:
+        print(f"  reusing the kept database's {n:,} customers")
     return max(SECTIONS[name](url, n, world) for name in only)
+
+
+def kept(url: str, n: int) -> dict[str, Any] | None:
+    """`filled(url, n)` when the database exists (a first `--keep` run finds none and fills it)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        return filled(url, n)
+    except (OperationalError, ProgrammingError):  # no such database or no customers table yet
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="N = 1,000,000 × scale")
     ap.add_argument("--only", action="append", choices=sorted(SECTIONS | OWN_FILL), help="a section (repeatable; default all)")
     ap.add_argument("--database-url", default=MARIADB, help="the MariaDB database (dropped and recreated)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the MariaDB database at the end, and reuse it if it already holds N customers")
     args = ap.parse_args(argv)
     n = max(100, int(N * args.scale))
     every = args.only or [*SECTIONS, *OWN_FILL]
@@ -189,11 +222,14 @@ def main(argv: list[str] | None = None) -> int:
             failed |= run_one(f"sqlite:///{tmp}/automation-bench.db", n, only)
     if only and args.db in ("mariadb", "both"):
         print(f"MariaDB ({args.database_url.rsplit('@', 1)[-1]}), N = {n:,}")
-        recreate_mysql_db(args.database_url)
+        world = kept(args.database_url, n) if args.keep else None
+        if world is None:
+            recreate_mysql_db(args.database_url)
         try:
-            failed |= run_one(args.database_url, n, only)
+            failed |= run_one(args.database_url, n, only, world)
         finally:
-            recreate_mysql_db(args.database_url, drop_only=True)
+            if not args.keep:
+                recreate_mysql_db(args.database_url, drop_only=True)
     for name in every:
         if name in OWN_FILL:
             failed |= OWN_FILL[name](args)
