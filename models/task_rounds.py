@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.chunk import memo
 from models.customer import Customer, FollowRelation, FollowStatus
 from models.directory import OrgChart
 from models.staff import Staff
@@ -88,10 +89,11 @@ def cycle_added(session: Session, follow: FollowRelation, at: dt.datetime) -> in
     (or after the task's start, if later). The tasks' own targets are their data scope: a member outside
     them gets nothing. A cycle the member had with the customer before (stopped when the relation ended) is
     restarted; a running one is left alone. Called once from the customer-added handler, like the SOP's
-    `enrol_added`: one query when the corp has no follow-up task. How many cycles started."""
-    tasks = session.scalars(select(Task).where(
+    `enrol_added`: one query per chunk of events (models/chunk.py) when the corp has no follow-up task,
+    without flushing the chunk's pending rows (tasks are not written by handlers). How many cycles started."""
+    tasks = memo(session, ("follow_up_tasks", follow.corp_id), lambda: list(session.scalars(select(Task).where(
         Task.corp_id == follow.corp_id, Task.kind == TaskKind.follow_up.value, Task.deleted_at.is_(None),
-        Task.ended_at.is_(None)).order_by(Task.id)).all()
+        Task.ended_at.is_(None)).order_by(Task.id).execution_options(autoflush=False))))
     started = 0
     for task in tasks:
         if task.ends_at is not None and task.ends_at <= at or task.every_days is None:
