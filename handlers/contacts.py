@@ -22,8 +22,8 @@ from handlers.sop import enrol_added
 from handlers.tags import set_follow_tags
 from handlers.welcome import plan_welcome
 from models import Customer, FollowRelation, FollowStatus
-from models.chunk import chunk_memo, insert_missing, memo
-from models.db import get_or_create, utcnow
+from models.chunk import chunk_memo, memo
+from models.db import get_or_create, insert_missing, utcnow
 from models.recycle import restore
 from models.task_rounds import cycle_added
 from rules.customers import choose_owner

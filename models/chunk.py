@@ -13,11 +13,10 @@ the session's own instances, so a handler's change to one is what the next event
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import insert
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -68,23 +67,3 @@ def insert_later(session: Session) -> None:
 
 
 _LATER = object()
-
-
-def insert_missing(session: Session, model: type[Any], rows: Iterable[dict[str, Any]]) -> None:
-    """One INSERT of `rows`, leaving out those a unique key already has (SQLite ON CONFLICT DO NOTHING,
-    MySQL/MariaDB ON DUPLICATE KEY UPDATE of nothing): a concurrent insert of the same row is no error, and
-    no SAVEPOINT per row is needed. The first column of each row must belong to that unique key (MySQL sets
-    it to itself on a duplicate). The rows are not loaded: the caller reads them back."""
-    rows = list(rows)
-    if not rows:
-        return
-    name = session.get_bind().dialect.name
-    if name == "sqlite":
-        stmt: Any = sqlite.insert(model).on_conflict_do_nothing()
-    elif name in ("mysql", "mariadb"):
-        first = next(iter(rows[0]))
-        stmt = mysql.insert(model)
-        stmt = stmt.on_duplicate_key_update({first: stmt.inserted[first]})
-    else:  # pragma: no cover  (the service runs on SQLite and MySQL/MariaDB only)
-        stmt = insert(model)
-    session.execute(stmt, rows)

@@ -13,9 +13,13 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Annotated, Any, cast
 
 from sqlalchemy import JSON, CursorResult, DateTime, Engine, MetaData, create_engine, event, select
+from sqlalchemy import insert as insert_statement
+from sqlalchemy.dialects import mysql as mysql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -297,11 +301,29 @@ def insert_unless_present(session: Session, model: type[Any], values: dict[str, 
     ON CONFLICT DO NOTHING, MySQL/MariaDB's INSERT IGNORE (which also skips, rather than fails, a row whose
     foreign key names a row deleted meanwhile: the callers' rows are then moot anyway)."""
     if session.get_bind().dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement: Any = sqlite_insert(model).values(**values).on_conflict_do_nothing()
+        statement: Any = sqlite_dialect.insert(model).values(**values).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.mysql import insert as mysql_insert
-
-        statement = mysql_insert(model).values(**values).prefix_with("IGNORE")
+        statement = mysql_dialect.insert(model).values(**values).prefix_with("IGNORE")
     return bool(cast(CursorResult[Any], session.execute(statement)).rowcount)
+
+
+def insert_missing(session: Session, model: type[Any], rows: Iterable[dict[str, Any]]) -> None:
+    """One INSERT of `rows`, leaving out those a unique key already has (SQLite ON CONFLICT DO NOTHING,
+    MySQL/MariaDB ON DUPLICATE KEY UPDATE of nothing): a concurrent insert of the same row is no error, and
+    no SAVEPOINT per row is needed. The first column of each row must belong to that unique key (MySQL sets
+    it to itself on a duplicate). The rows are not loaded: the caller reads them back. Unlike
+    `insert_unless_present` (one row, and whether it went in), MySQL keeps its strict mode here: INSERT IGNORE
+    would also turn an overlong value into a warning and a truncated row."""
+    rows = list(rows)
+    if not rows:
+        return
+    name = session.get_bind().dialect.name
+    if name == "sqlite":
+        stmt: Any = sqlite_dialect.insert(model).on_conflict_do_nothing()
+    elif name in ("mysql", "mariadb"):
+        first = next(iter(rows[0]))
+        stmt = mysql_dialect.insert(model)
+        stmt = stmt.on_duplicate_key_update({first: stmt.inserted[first]})
+    else:  # pragma: no cover  (the service runs on SQLite and MySQL/MariaDB only)
+        stmt = insert_statement(model)
+    session.execute(stmt, rows)

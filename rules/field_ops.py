@@ -15,40 +15,15 @@ A customer without a value for the field matches no operator, "neq" included: "b
 customers whose budget is known and is something else, never those nobody asked. A segment that wants the
 unknown ones too says so with a second segment, not by an operator that silently widens.
 
-`matches` is the reference meaning in Python; web/segment_query.field_condition compiles the same operators
-to SQL, and tests/unit/test_field_ops.py checks the two agree on the same customers.
+web/segment_query.field_condition compiles these operators to SQL for segments and smart tags alike;
+tests/unit/test_field_ops.py states their meaning once more in Python and checks the two agree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-
-OPS = ("eq", "neq", "contains", "gte", "lte", "between")
-Wanted = str | int | float
 
 
 def next_day(day: str) -> str:
     """The ISO day after `day` (YYYY-MM-DD): the exclusive upper bound of a "between" of dates."""
     return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
-
-
-def matches(op: str, value: Wanted, to: Wanted | None, stored: str | None, field_type: str) -> bool:
-    """Whether a customer whose canonical text for the field (of FieldType `field_type`) is `stored` (None: no
-    value) meets the condition."""
-    if stored is None:
-        return False
-    if op == "contains":
-        return str(value) in stored
-    if isinstance(value, str):
-        if op == "between":
-            assert isinstance(to, str)
-            return value <= stored < next_day(to)
-        return {"eq": stored == value, "neq": stored != value, "gte": stored >= value, "lte": stored <= value}[op]
-    if field_type != "number":
-        return False
-    number = Decimal(stored)
-    low = Decimal(str(value))
-    if op == "between":
-        return low <= number <= Decimal(str(to))
-    return {"eq": number == low, "neq": number != low, "gte": number >= low, "lte": number <= low}[op]

@@ -2,13 +2,14 @@
 leap-day birthday (rules/anniversary.py).
 
 The same conditions are evaluated three ways on the same customers and must agree: the segment preview over
-HTTP (SQL), a smart-tag rule's compiled condition (SQL) and rules.field_ops.matches (Python). A customer
+HTTP (SQL), a smart-tag rule's compiled condition (SQL) and `matches` below (Python). A customer
 without the field matches no operator, "neq" included. A 29 February birthday comes on 28 February in a
 common year (a smart-tag birthday rule's daily run, an SOP date plan) and on the 29th in a leap year."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,10 +22,36 @@ from handlers.smart_tags import scope_for
 from jobs.smart_tags import daily_corp
 from jobs.sop import scan_dates
 from models import Corp, Customer, CustomerFieldValue, CustomField, Segment, SmartTagHit, SopEnrolment
-from rules.field_ops import matches
+from rules.field_ops import next_day
 from support import CORP_ID
 from web.auth import create_token
 from web.schemas.smart_tags import Conditions
+
+
+Wanted = str | int | float
+
+
+def matches(op: str, value: Wanted, to: Wanted | None, stored: str | None, field_type: str) -> bool:
+    """The operators' meaning (rules/field_ops.py) in Python, the reference the SQL must agree with: whether a
+    customer whose canonical text for the field (of FieldType `field_type`) is `stored` (None: no
+    value) meets the condition."""
+    if stored is None:
+        return False
+    if op == "contains":
+        return str(value) in stored
+    if isinstance(value, str):
+        if op == "between":
+            assert isinstance(to, str)
+            return value <= stored < next_day(to)
+        return {"eq": stored == value, "neq": stored != value, "gte": stored >= value, "lte": stored <= value}[op]
+    if field_type != "number":
+        return False
+    number = Decimal(stored)
+    low = Decimal(str(value))
+    if op == "between":
+        return low <= number <= Decimal(str(to))
+    return {"eq": number == low, "neq": number != low, "gte": number >= low, "lte": number <= low}[op]
+
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # customer → (budget: number, 2 places; visit: date; note: text holding a number); 孙七 has no value at all
@@ -65,7 +92,7 @@ CONDITIONS = [  # (field key, op, value, to, the customers it picks)
 
 
 def python_picks(runtime: Any, world: dict[str, Any], key: str, op: str, value: Any, to: Any) -> set[str]:
-    """rules.field_ops.matches over every live customer of the corp, with or without a value."""
+    """`matches` over every live customer of the corp, with or without a value."""
     with runtime.Session() as s:
         ftype = s.scalar(select(CustomField.type).where(CustomField.id == world[key]))
         stored = dict(s.execute(select(CustomerFieldValue.customer_id, CustomerFieldValue.text).where(
