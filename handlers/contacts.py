@@ -19,7 +19,7 @@ from handlers.channels import code_for_state, count_add
 from handlers.directory import apply_user  # noqa: F401  (re-exported: jobs.outbound uses it)
 from handlers.registry import HandlerContext, on, prepares
 from handlers.sop import enrol_added
-from handlers.tags import set_follow_tags
+from handlers.tags import preload_follow_tags, set_follow_tags
 from handlers.welcome import plan_welcome
 from models import Customer, FollowRelation, FollowStatus
 from models.chunk import chunk_memo, memo
@@ -62,6 +62,24 @@ def _load(session: Session, corp_id: str, external_userids: set[str]) -> dict[st
     return {c.external_userid: c for c in session.scalars(select(Customer).where(
         Customer.corp_id == corp_id, Customer.external_userid.in_(sorted(external_userids)))
         .options(selectinload(Customer.follows)))}
+
+
+def load_synced(session: Session, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Before a batch of profile syncs is written (the sync_customer effect's rows: corp id, args), in one
+    transaction with a chunk memo: their customers with their relations, and those relations' tags, in
+    three SELECTs per corp instead of a SELECT and a flush per customer (`apply_external_contact`,
+    `set_follow_tags`)."""
+    known = memo(session, _CUSTOMERS, dict)
+    wanted: dict[str, set[str]] = {}
+    for corp_id, args in rows:
+        wanted.setdefault(corp_id, set()).add(args["external_userid"])
+    follow_ids: list[int] = []
+    for corp_id, external_userids in wanted.items():
+        found = _load(session, corp_id, external_userids)
+        for external_userid, customer in found.items():
+            known[(corp_id, external_userid)] = customer
+            follow_ids += [f.id for f in customer.follows]
+    preload_follow_tags(session, follow_ids)
 
 
 def chunk_customer(ctx: HandlerContext, external_userid: str) -> tuple[bool, Customer | None]:
@@ -146,10 +164,15 @@ def apply_external_contact(session: Session, corp_id: str, payload: dict[str, An
     """
     info = payload["external_contact"]
     external_userid = info["external_userid"]
-    customer = _load(session, corp_id, {external_userid}).get(external_userid)
+    known = chunk_memo(session)
+    known = known.get(_CUSTOMERS) if known is not None else None  # a batch's, loaded by `load_synced`
+    customer = (known or {}).get((corp_id, external_userid)) or _load(session, corp_id, {external_userid}).get(
+        external_userid)
     if customer is None:  # fetched before its add was processed (a sync from the API): inserted, read back
         insert_missing(session, Customer, [{"corp_id": corp_id, "external_userid": external_userid}])
         customer = _load(session, corp_id, {external_userid})[external_userid]
+    if known is not None:
+        known[(corp_id, external_userid)] = customer
     follows = {f.userid: f for f in customer.follows}
     customer.name = info.get("name", customer.name)
     customer.avatar = info.get("avatar", customer.avatar)

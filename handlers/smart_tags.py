@@ -37,6 +37,7 @@ from handlers.tags import is_pending
 from models import (Customer, CustomerGroup, FollowRelation, FollowTag, Outbox, SmartTagGroupHit, SmartTagHit,
                     SmartTagRule, Tag)
 from models.customer import FollowStatus
+from models.chunk import memo
 from models.db import insert_unless_present, utcnow
 from web.schemas.smart_tags import Conditions
 
@@ -157,10 +158,12 @@ def tag_matches(session: Session, rule: SmartTagRule, subject_ids: list[int], at
 
 
 def rules_for(session: Session, corp_id: str, trigger: str) -> list[SmartTagRule]:
-    """The corp's enabled rules whose conditions `trigger` can change (SmartTagRule.triggers)."""
-    return list(session.scalars(select(SmartTagRule).where(
-        SmartTagRule.corp_id == corp_id, SmartTagRule.enabled.is_(True),
-        SmartTagRule.triggers.contains(f",{trigger},")).order_by(SmartTagRule.id)))
+    """The corp's enabled rules whose conditions `trigger` can change (SmartTagRule.triggers); read once per
+    chunk (models/chunk.py), since every event and every profile sync of a batch asks for them."""
+    return memo(session, ("smart_tag_rules", corp_id, trigger), lambda: list(session.scalars(
+        select(SmartTagRule).where(SmartTagRule.corp_id == corp_id, SmartTagRule.enabled.is_(True),
+                                   SmartTagRule.triggers.contains(f",{trigger},")).order_by(SmartTagRule.id)
+        .execution_options(autoflush=False))))
 
 
 def smart_tag_event(session: Session, corp_id: str, event: str, subject_ids: Iterable[int],

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from handlers.registry import HandlerContext, on
 from handlers.sop import enrol_tagged
 from models import FollowRelation, FollowTag, Tag, TagGroup
+from models.chunk import chunk_memo
 from models.db import get_or_create, utcnow
 from wecom.events import ExternalTagEvent
 
@@ -78,6 +79,7 @@ def delete_corp_tags(session: Session, corp_id: str, tag_ids: Iterable[str], gro
 
 
 def _drop_follow_tags(session: Session, tag_pks: list[int]) -> None:
+    _forget_preloaded(session)
     if tag_pks:
         session.execute(delete(FollowTag).where(FollowTag.tag_pk.in_(tag_pks)))
 
@@ -144,16 +146,56 @@ def set_follow_tags(session: Session, follow: FollowRelation, tags: list[dict[st
         Tag.corp_id == follow.corp_id, Tag.tag_id.in_(wanted), Tag.deleted_at.is_(None)))} if wanted else {}
     if new and not known:
         return
-    session.flush()
-    have = {} if new else {ft.tag_pk: ft for ft in session.scalars(select(FollowTag).where(
-        FollowTag.follow_id == follow.id))}
-    for tag_pk, row in have.items():
+    preloaded = _preloaded(session)
+    if new:
+        session.flush()  # the relation's id, for its tag rows
+        have: dict[int, FollowTag] = {}
+    elif preloaded is not None and follow.id in preloaded:
+        have = preloaded[follow.id]
+    else:
+        session.flush()
+        have = {ft.tag_pk: ft for ft in session.scalars(select(FollowTag).where(FollowTag.follow_id == follow.id))}
+    for tag_pk, row in list(have.items()):
         if tag_pk not in known.values():
             session.delete(row)
+            del have[tag_pk]
     added = set(known.values()) - set(have)
     for tag_pk in added:
-        session.add(FollowTag(**follow_tag_keys(follow, tag_pk), tagged_by="wecom"))
+        row = have[tag_pk] = FollowTag(**follow_tag_keys(follow, tag_pk), tagged_by="wecom")
+        session.add(row)
+    if preloaded is not None:
+        preloaded[follow.id] = have  # a second sync of this customer in the batch sees these rows
     enrol_tagged(session, follow, [tag_id for tag_id, pk in known.items() if pk in added])
+
+
+_FOLLOW_TAGS = "follow_tags"  # chunk memo: follow id → {tag pk: FollowTag}, for the relations preloaded
+
+
+def preload_follow_tags(session: Session, follow_ids: Iterable[int]) -> None:
+    """In a chunk (models/chunk.py): the corp tags of these relations in one SELECT, for `set_follow_tags`
+    (a batch of profile syncs would otherwise read them one relation at a time, each after a flush)."""
+    found = chunk_memo(session)
+    ids = sorted(set(follow_ids))
+    if found is None or not ids:
+        return
+    tags: dict[int, dict[int, FollowTag]] = found.setdefault(_FOLLOW_TAGS, {})
+    for follow_id in ids:
+        tags.setdefault(follow_id, {})
+    for row in session.scalars(select(FollowTag).where(FollowTag.follow_id.in_(ids))
+                               .execution_options(autoflush=False)):
+        tags[row.follow_id][row.tag_pk] = row
+
+
+def _preloaded(session: Session) -> dict[int, dict[int, FollowTag]] | None:
+    found = chunk_memo(session)
+    return None if found is None else found.get(_FOLLOW_TAGS)
+
+
+def _forget_preloaded(session: Session) -> None:
+    """A write of follow tags other than `set_follow_tags`: the preloaded ones may be stale; read them anew."""
+    found = chunk_memo(session)
+    if found is not None:
+        found.pop(_FOLLOW_TAGS, None)
 
 
 def follow_tag_keys(follow: FollowRelation, tag_pk: int) -> dict[str, int]:
@@ -166,6 +208,7 @@ def mark_follow_tags(session: Session, follow: FollowRelation, add: Iterable[str
                      actor: str) -> dict[str, list[str]]:
     """Record a done mark_tag (WeCom tag ids) on a follow relation: added tags by `actor`, removed ones gone.
     A tag both added and removed ends removed, as in WeCom."""
+    _forget_preloaded(session)
     removed = set(remove)
     pks = {t.tag_id: t.id for t in session.scalars(select(Tag).where(
         Tag.corp_id == follow.corp_id, Tag.tag_id.in_(set(add) | removed)))}

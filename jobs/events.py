@@ -155,7 +155,7 @@ def process_inbox(queue: str) -> str:
     ids = redis.lpop(inbox_list(queue), chunk) or []
     if len(ids) == chunk and redis.set(_flag(queue), 1, nx=True, ex=INBOX_FLAG_TTL):
         enqueue("process_inbox", queue, queue=queue, retry_as="events")
-    done = _process_group(current(), _ids(ids), batched=queue != URGENT, urgent_first=queue != URGENT)
+    done = _process_group(current(), _ids(ids), batched=True, urgent_first=queue != URGENT)
     return f"{done} processed"
 
 
@@ -171,7 +171,7 @@ def _serve_urgent(runtime: Any) -> None:
     own process_inbox job then finds those ids gone, as if another worker had taken them."""
     ids = runtime.redis.lpop(inbox_list(URGENT), INBOX_CHUNK[URGENT]) if runtime.redis is not None else None
     if ids:
-        _process_group(runtime, _ids(ids))
+        _process_group(runtime, _ids(ids), batched=True)
 
 
 def _flag(queue: str) -> str:

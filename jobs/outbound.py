@@ -14,13 +14,13 @@ import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from handlers.contacts import apply_external_contact, apply_user
+from handlers.contacts import apply_external_contact, apply_user, load_synced
 from handlers.smart_tags import on_write
 from jobs.progress import fail_run
 from jobs.queue import URGENT, FinalError, dead_letter, enqueue, enqueue_outbox, job, on_dead, on_replay, on_reschedule
@@ -28,6 +28,7 @@ from jobs import rate_limits
 from jobs.rate_limits import Deferred
 from jobs.runtime import Runtime, current
 from models import Outbox, OutboxStatus, Staff
+from models.chunk import close_memo, insert_later, open_memo
 from models.db import utcnow
 from wecom.client import WeComClient, WeComError
 
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 
 Write = Callable[[Session], dict[str, Any]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,6 +48,17 @@ class EffectContext:
     app_pk: int
     deferred: list[tuple[int, Write]] | None = None
     """Set by `deliver_here`: `finish` then only collects the write, to be applied with the batch's."""
+    shared: dict[Any, Any] | None = None
+    """Set by `deliver_here`: what the batch's effects read once for all of them (`once`)."""
+
+    def once(self, key: Any, load: Callable[[], T]) -> T:
+        """`load()` once per batch for `key` (every time outside a batch). The batch's lanes are threads:
+        two may both load a key, and one of the equal answers is kept."""
+        if self.shared is None:
+            return load()
+        if key not in self.shared:
+            self.shared[key] = load()
+        return self.shared[key]  # type: ignore[no-any-return]
 
     def finish(self, write: Write) -> dict[str, Any] | None:
         """Apply `write` and mark the row done, atomically; None if another run finished it first. In a
@@ -75,6 +88,10 @@ def _complete(s: Session, row: Outbox | None, write: Write) -> dict[str, Any] | 
 
 Effect = Callable[..., dict[str, Any] | None]
 EFFECTS: dict[str, Effect] = {}
+Preparer = Callable[[Session, list[tuple[str, dict[str, Any]]]], None]
+PREPARERS: dict[str, Preparer] = {}
+"""Per effect: what loads, in one go, the rows a batch of its writes reads (`_settle_all`), into the batch
+transaction's chunk memo (models/chunk.py); given (corp id, args) of each of the batch's rows."""
 
 
 OWN_JOB: set[str] = set()
@@ -82,11 +99,13 @@ OWN_JOB: set[str] = set()
 pass pages one account and answers its customers, and two accounts' passes should run on two workers."""
 
 
-def effect(name: str, own_job: bool = False) -> Callable[[Effect], Effect]:
+def effect(name: str, own_job: bool = False, prepare: Preparer | None = None) -> Callable[[Effect], Effect]:
     def register(fn: Effect) -> Effect:
         EFFECTS[name] = fn
         if own_job:
             OWN_JOB.add(name)
+        if prepare is not None:
+            PREPARERS[name] = prepare
         return fn
 
     return register
@@ -102,12 +121,15 @@ def _pending(runtime: Runtime, ids: list[int]) -> dict[int, tuple[str, str, dict
 
 def _context(runtime: Runtime, corp_id: str, outbox_id: int, args: dict[str, Any],
              deferred: list[tuple[int, Write]] | None = None,
-             clients: dict[int, WeComClient] | None = None) -> EffectContext:
-    """The row's context; `args` loses its app_pk. `clients` memoizes the app lookup across a batch."""
+             shared: dict[Any, Any] | None = None) -> EffectContext:
+    """The row's context; `args` loses its app_pk. `shared` memoizes the app lookup (and what the effects
+    read with `EffectContext.once`) across a batch."""
     app_pk = int(args.pop("app_pk"))
-    clients = {} if clients is None else clients
-    client = clients.get(app_pk) or clients.setdefault(app_pk, runtime.client_for_app(app_pk))
-    return EffectContext(runtime, client, corp_id, outbox_id, app_pk, deferred)
+    key = ("client", app_pk)
+    client = shared[key] if shared is not None and key in shared else runtime.client_for_app(app_pk)
+    if shared is not None:
+        shared[key] = client
+    return EffectContext(runtime, client, corp_id, outbox_id, app_pk, deferred, shared)
 
 
 @job("deliver_outbox", queue="outbound")
@@ -170,7 +192,7 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     writes: list[tuple[int, Write]] = []
     retry: list[tuple[int, str]] = []
     later: dict[float, list[tuple[int, str, bool]]] = {}  # wait → (id, queue, attempt to take back)
-    clients: dict[int, WeComClient] = {}
+    shared: dict[Any, Any] = {}
 
     def run_lane(lane: list[tuple[int, str]]) -> None:
         for step, (outbox_id, queue) in enumerate(lane):
@@ -180,7 +202,7 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
                 later.setdefault(math.ceil(wait), []).extend((i, q, True) for i, q in lane[step:])
                 return
             try:
-                EFFECTS[name](_context(runtime, corp_id, outbox_id, args, writes, clients), **args)
+                EFFECTS[name](_context(runtime, corp_id, outbox_id, args, writes, shared), **args)
             except Exception as exc:  # noqa: BLE001 - dead-lettered or retried, as deliver_outbox's would be
                 if isinstance(exc, FinalError) or isinstance(exc, WeComError) and not exc.retryable:
                     dead_letter("deliver_outbox", [outbox_id], exc, attempts=1, queue=queue)
@@ -206,7 +228,7 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     else:
         for lane in lanes.values():
             run_lane(lane)
-    retry += _settle_all(runtime, writes, dict(rows))
+    retry += _settle_all(runtime, writes, dict(rows), loaded)
     enqueue_outbox(retry)
     for wait, deferred in later.items():
         _defer(runtime, deferred, wait)
@@ -278,15 +300,31 @@ def deliver_batch(queue: str, outbox_ids: list[int]) -> str:
     return f"{len(outbox_ids)} delivered"
 
 
-def _settle_all(runtime: Runtime, writes: list[tuple[int, Write]], queues: dict[int, str]) -> list[tuple[int, str]]:
-    """Apply the batch's writes in one transaction; if that fails, each in its own, so one bad write keeps
+def _settle_all(runtime: Runtime, writes: list[tuple[int, Write]], queues: dict[int, str],
+                loaded: dict[int, tuple[str, str, dict[str, Any]]]) -> list[tuple[int, str]]:
+    """Apply the batch's writes in one transaction, what they read loaded first by their effects' PREPARERS
+    (`loaded`: the rows' effect, corp and args); if that fails, each in its own, so one bad write keeps
     only its own row pending. Returns the rows left pending, with their queues."""
+    if not writes:
+        return []
     try:
         with runtime.WriteSession.begin() as s:
             locked = {r.id: r for r in s.scalars(select(Outbox).where(Outbox.id.in_([i for i, _ in writes]))
                                                  .order_by(Outbox.id).with_for_update())}
-            for outbox_id, write in writes:
-                _complete(s, locked.get(outbox_id), write)
+            open_memo(s)
+            try:
+                by_effect: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+                for outbox_id, _ in writes:
+                    name, corp_id, args = loaded[outbox_id]
+                    by_effect.setdefault(name, []).append((corp_id, args))
+                for name, effect_rows in by_effect.items():
+                    if name in PREPARERS:
+                        PREPARERS[name](s, effect_rows)
+                for outbox_id, write in writes:
+                    _complete(s, locked.get(outbox_id), write)
+                insert_later(s)
+            finally:
+                close_memo(s)
         return []
     except Exception:  # noqa: BLE001 - retried row by row below
         log.exception("batched outbox writes failed; settling %d rows one by one", len(writes))
@@ -330,13 +368,17 @@ def _note_due(args: list[Any], when: dt.datetime) -> None:
                   .values(next_attempt_at=when).execution_options(synchronize_session=False))
 
 
-@effect("sync_customer")
+@effect("sync_customer", prepare=load_synced)
 def sync_customer(ctx: EffectContext, external_userid: str) -> dict[str, Any] | None:
     """Fetch the customer (externalcontact/get) and upsert it with its follow relations; staff members
     the service has not seen yet are fetched with user/get so lists can show their names."""
     payload = ctx.client.get_external_contact(external_userid)
-    with ctx.runtime.Session() as s:
-        known = set(s.scalars(select(Staff.userid).where(Staff.corp_id == ctx.corp_id)))
+
+    def staff() -> set[str]:
+        with ctx.runtime.Session() as s:
+            return set(s.scalars(select(Staff.userid).where(Staff.corp_id == ctx.corp_id)))
+
+    known = ctx.once(("staff", ctx.corp_id), staff)
     users = []
     for userid in {f["userid"] for f in payload.get("follow_user", [])} - known:
         try:

@@ -284,10 +284,13 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     proc_elapsed = inbox_elapsed = None
     drained = True
     rq_cpu = 0.0
+    others_cpu = (0.0, 0.0, 0.0)
     pending_jobs: dict[str, int] = {}
     if not args.no_process:
         workers = st.start_rq_workers(args.rq_workers)
         rq_cpu_before = {w.pid: proc_cpu(w.pid, children=True) for w in workers}
+        fake_pid = st.procs.pid_of("fake")
+        others_before = (tree_cpu(fake_pid) if fake_pid else {}, proc_cpu(st.redis_pid), proc_cpu(db_pid))
         t_start = time.perf_counter()
 
         def remaining() -> dict[str, int]:
@@ -301,6 +304,8 @@ def run(args: argparse.Namespace, st: Stack) -> int:
 
         proc_elapsed, drained = drain(st, workers, args.process_timeout, remaining)
         rq_cpu = sum(proc_cpu(w.pid, children=True) - rq_cpu_before[w.pid] for w in workers)
+        others_cpu = (cpu_delta(others_before[0], tree_cpu(fake_pid)) if fake_pid else 0.0,
+                      proc_cpu(st.redis_pid) - others_before[1], proc_cpu(db_pid) - others_before[2])
         for w in workers:
             st.procs.stop(w)
         with engine.connect() as conn:
@@ -360,7 +365,11 @@ def run(args: argparse.Namespace, st: Stack) -> int:
         print("inbox and outbox drained: " + (f"{proc_elapsed:.1f} s = {n_distinct / proc_elapsed:.0f} events/s"
                                                 if drained else f"NO, gave up after {proc_elapsed:.0f} s; "
                                                 f"pending outbox by job {pending_jobs}"))
-        print(f"rq CPU (workers + their work horses): {1000 * rq_cpu / max(done_events, 1):.2f} ms/event")
+        per_event = 1000 / max(done_events, 1)
+        print(f"rq CPU (workers + their work horses): {per_event * rq_cpu:.2f} ms/event")
+        print(f"also while processing: fake WeCom {per_event * others_cpu[0]:.2f} ms/event, redis-server "
+              f"{per_event * others_cpu[1]:.2f} ms/event" + (f", mariadbd {per_event * others_cpu[2]:.2f} ms/event"
+                                                             if db_pid else ""))
     if proc_elapsed is not None:
         print("== statements per event in a process_inbox chunk of 20, by kind (tests/statements.py census)")
         for kind, per_event in statement_census(db_url).items():
