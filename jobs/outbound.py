@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 Write = Callable[[Session], dict[str, Any]]
 T = TypeVar("T")
+_LOCK = object()  # EffectContext.shared's key of its lock
 
 
 @dataclass
@@ -52,13 +54,21 @@ class EffectContext:
     """Set by `deliver_here`: what the batch's effects read once for all of them (`once`)."""
 
     def once(self, key: Any, load: Callable[[], T]) -> T:
-        """`load()` once per batch for `key` (every time outside a batch). The batch's lanes are threads:
-        two may both load a key, and one of the equal answers is kept."""
+        """`load()` once per batch for `key` (every time outside a batch); the batch's lanes are threads,
+        and one that asks while another loads waits for its answer (`lock`)."""
         if self.shared is None:
             return load()
-        if key not in self.shared:
-            self.shared[key] = load()
-        return self.shared[key]  # type: ignore[no-any-return]
+        with self.lock:
+            if key not in self.shared:
+                self.shared[key] = load()
+            return self.shared[key]  # type: ignore[no-any-return]
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The batch's lock for what its lanes share (a lock of this row's own outside a batch)."""
+        if self.shared is None:
+            return threading.RLock()
+        return self.shared.setdefault(_LOCK, threading.RLock())  # type: ignore[no-any-return]
 
     def finish(self, write: Write) -> dict[str, Any] | None:
         """Apply `write` and mark the row done, atomically; None if another run finished it first. In a
@@ -373,14 +383,8 @@ def sync_customer(ctx: EffectContext, external_userid: str) -> dict[str, Any] | 
     """Fetch the customer (externalcontact/get) and upsert it with its follow relations; staff members
     the service has not seen yet are fetched with user/get so lists can show their names."""
     payload = ctx.client.get_external_contact(external_userid)
-
-    def staff() -> set[str]:
-        with ctx.runtime.Session() as s:
-            return set(s.scalars(select(Staff.userid).where(Staff.corp_id == ctx.corp_id)))
-
-    known = ctx.once(("staff", ctx.corp_id), staff)
     users = []
-    for userid in {f["userid"] for f in payload.get("follow_user", [])} - known:
+    for userid in _unknown_staff(ctx, {f["userid"] for f in payload.get("follow_user", [])}):
         try:
             users.append(ctx.client.get_user(userid))
         except WeComError as exc:
@@ -396,3 +400,17 @@ def sync_customer(ctx: EffectContext, external_userid: str) -> dict[str, Any] | 
         return {"customer_id": customer.id, "followers": len(customer.follows)}
 
     return ctx.finish(write)
+
+
+def _unknown_staff(ctx: EffectContext, userids: set[str]) -> set[str]:
+    """The members among `userids` the service has no staff row for. Each is asked once per batch: the
+    batch's customers mostly follow the same few members (and staff rows are never deleted)."""
+    with ctx.lock:
+        known: dict[str, bool] = ctx.once(("staff", ctx.corp_id), dict)
+        ask = sorted(userids - known.keys())
+        if ask:
+            with ctx.runtime.Session() as s:
+                found = set(s.scalars(select(Staff.userid).where(Staff.corp_id == ctx.corp_id,
+                                                                 Staff.userid.in_(ask))))
+            known.update((userid, userid in found) for userid in ask)
+        return {userid for userid in userids if not known[userid]}
