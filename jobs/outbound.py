@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from collections.abc import Callable
 
 from sqlalchemy import select, update
@@ -37,8 +36,6 @@ log = logging.getLogger(__name__)
 
 
 Write = Callable[[Session], dict[str, Any]]
-T = TypeVar("T")
-_LOCK = object()  # EffectContext.shared's key of its lock
 
 
 @dataclass
@@ -50,25 +47,6 @@ class EffectContext:
     app_pk: int
     deferred: list[tuple[int, Write]] | None = None
     """Set by `deliver_here`: `finish` then only collects the write, to be applied with the batch's."""
-    shared: dict[Any, Any] | None = None
-    """Set by `deliver_here`: what the batch's effects read once for all of them (`once`)."""
-
-    def once(self, key: Any, load: Callable[[], T]) -> T:
-        """`load()` once per batch for `key` (every time outside a batch); the batch's lanes are threads,
-        and one that asks while another loads waits for its answer (`lock`)."""
-        if self.shared is None:
-            return load()
-        with self.lock:
-            if key not in self.shared:
-                self.shared[key] = load()
-            return self.shared[key]  # type: ignore[no-any-return]
-
-    @property
-    def lock(self) -> threading.RLock:
-        """The batch's lock for what its lanes share (a lock of this row's own outside a batch)."""
-        if self.shared is None:
-            return threading.RLock()
-        return self.shared.setdefault(_LOCK, threading.RLock())  # type: ignore[no-any-return]
 
     def finish(self, write: Write) -> dict[str, Any] | None:
         """Apply `write` and mark the row done, atomically; None if another run finished it first. In a
@@ -131,15 +109,12 @@ def _pending(runtime: Runtime, ids: list[int]) -> dict[int, tuple[str, str, dict
 
 def _context(runtime: Runtime, corp_id: str, outbox_id: int, args: dict[str, Any],
              deferred: list[tuple[int, Write]] | None = None,
-             shared: dict[Any, Any] | None = None) -> EffectContext:
-    """The row's context; `args` loses its app_pk. `shared` memoizes the app lookup (and what the effects
-    read with `EffectContext.once`) across a batch."""
+             clients: dict[int, WeComClient] | None = None) -> EffectContext:
+    """The row's context; `args` loses its app_pk. `clients` memoizes the app lookup across a batch."""
     app_pk = int(args.pop("app_pk"))
-    key = ("client", app_pk)
-    client = shared[key] if shared is not None and key in shared else runtime.client_for_app(app_pk)
-    if shared is not None:
-        shared[key] = client
-    return EffectContext(runtime, client, corp_id, outbox_id, app_pk, deferred, shared)
+    clients = {} if clients is None else clients
+    client = clients.get(app_pk) or clients.setdefault(app_pk, runtime.client_for_app(app_pk))
+    return EffectContext(runtime, client, corp_id, outbox_id, app_pk, deferred)
 
 
 @job("deliver_outbox", queue="outbound")
@@ -202,7 +177,7 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     writes: list[tuple[int, Write]] = []
     retry: list[tuple[int, str]] = []
     later: dict[float, list[tuple[int, str, bool]]] = {}  # wait → (id, queue, attempt to take back)
-    shared: dict[Any, Any] = {}
+    clients: dict[int, WeComClient] = {}
 
     def run_lane(lane: list[tuple[int, str]]) -> None:
         for step, (outbox_id, queue) in enumerate(lane):
@@ -212,7 +187,7 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
                 later.setdefault(math.ceil(wait), []).extend((i, q, True) for i, q in lane[step:])
                 return
             try:
-                EFFECTS[name](_context(runtime, corp_id, outbox_id, args, writes, shared), **args)
+                EFFECTS[name](_context(runtime, corp_id, outbox_id, args, writes, clients), **args)
             except Exception as exc:  # noqa: BLE001 - dead-lettered or retried, as deliver_outbox's would be
                 if isinstance(exc, FinalError) or isinstance(exc, WeComError) and not exc.retryable:
                     dead_letter("deliver_outbox", [outbox_id], exc, attempts=1, queue=queue)
@@ -403,14 +378,12 @@ def sync_customer(ctx: EffectContext, external_userid: str) -> dict[str, Any] | 
 
 
 def _unknown_staff(ctx: EffectContext, userids: set[str]) -> set[str]:
-    """The members among `userids` the service has no staff row for. Each is asked once per batch: the
-    batch's customers mostly follow the same few members (and staff rows are never deleted)."""
-    with ctx.lock:
-        known: dict[str, bool] = ctx.once(("staff", ctx.corp_id), dict)
-        ask = sorted(userids - known.keys())
-        if ask:
-            with ctx.runtime.Session() as s:
-                found = set(s.scalars(select(Staff.userid).where(Staff.corp_id == ctx.corp_id,
-                                                                 Staff.userid.in_(ask))))
-            known.update((userid, userid in found) for userid in ask)
-        return {userid for userid in userids if not known[userid]}
+    """The members among `userids` the service has no staff row for. A userid found once is remembered by
+    the process (`Runtime.known_staff`: staff rows are never deleted), so a batch of customers following
+    the same members asks the database about each member once, not once per customer."""
+    known = ctx.runtime.known_staff.setdefault(ctx.corp_id, set())
+    ask = sorted(userids - known)
+    if ask:
+        with ctx.runtime.Session() as s:
+            known.update(s.scalars(select(Staff.userid).where(Staff.corp_id == ctx.corp_id, Staff.userid.in_(ask))))
+    return userids - known

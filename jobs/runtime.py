@@ -43,6 +43,8 @@ class Runtime:
     local: dict[str, Any] = field(default_factory=dict)
     """State one process keeps for itself when there is no Redis to share it (e.g. app-message slots)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    known_staff: dict[str, set[str]] = field(default_factory=dict)
+    """Per corp, the userids this process has found a staff row for (jobs/outbound.py `_unknown_staff`)."""
 
     def queue(self, name: str) -> Any:
         """The RQ queue `name`, made once per process (RQ Queue objects are cheap but not free)."""

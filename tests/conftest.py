@@ -133,8 +133,8 @@ def session_app(session_settings: Settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def app(settings: Settings, session_app):  # type: ignore[no-untyped-def]
     """The session's app with what a test could have left behind gone: the per-process caches (the
-    callback's app cache, the runtime's WeCom clients, app keys, queues, and process-local state such as
-    app-message slots), pooled connections, and the environment's app row (which `clean_db` deleted)
+    callback's app cache, the runtime's WeCom clients, app keys, queues, the staff it has seen, and
+    process-local state such as app-message slots), pooled connections, and the environment's app row (which `clean_db` deleted)
     stored again, as `create_app` does."""
     from app import _ensure_env_app
     from jobs.runtime import install
@@ -143,7 +143,7 @@ def app(settings: Settings, session_app):  # type: ignore[no-untyped-def]
 
     runtime = session_app.extensions["scrm"]
     apps.clear()
-    for cache in (runtime._clients, runtime._app_keys, runtime._queues, runtime.local):
+    for cache in (runtime._clients, runtime._app_keys, runtime._queues, runtime.local, runtime.known_staff):
         cache.clear()
     install(runtime)
     _ensure_env_app(runtime, settings, save_app)
