@@ -243,6 +243,10 @@ def _defer(runtime: Runtime, rows: list[tuple[int, str, bool]], wait: float) -> 
 
 LANES = 8
 """Threads a worker sends one batch's WeCom calls on: the calls wait on the network, not the CPU."""
+BATCH_ROWS = 20
+"""Rows one deliver_batch job takes at most: a chunk of events' effects of one queue (INBOX_CHUNK events),
+so the batch's fixed costs (its job, its reads of the rows, the customers and their tags) are paid once
+per chunk. A welcome waiting meanwhile is served between the calls and the writes (`deliver_here`)."""
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -272,8 +276,8 @@ def hand_on(rows: list[Outbox], batched: bool = False) -> None:
     for outbox_id, queue in later:
         by_queue.setdefault(queue, []).append(outbox_id)
     for queue, ids in by_queue.items():
-        for start in range(0, len(ids), LANES):  # one round of calls per job: a worker is soon free again
-            enqueue("deliver_batch", queue, ids[start:start + LANES], queue=queue)
+        for start in range(0, len(ids), BATCH_ROWS):
+            enqueue("deliver_batch", queue, ids[start:start + BATCH_ROWS], queue=queue)
 
 
 @job("deliver_batch", queue="outbound")
