@@ -20,6 +20,13 @@ def _active(customer: Customer) -> list[FollowRelation]:
     return [f for f in customer.follows if f.status == FollowStatus.active.value]
 
 
+def _followers(customer: Customer) -> list[str]:
+    """The customer's 跟进人 as the admin API shows them: the owner (a claim from the public pool makes one
+    without a WeCom friendship) first, then every member still following."""
+    owner = [customer.owner_userid] if customer.owner_userid else []
+    return list(dict.fromkeys(owner + [f.userid for f in _active(customer)]))
+
+
 def _card(ctx: BotContext, customer: Customer, names: dict[str, str], tags: dict[int, list[str]],
           mask: bool) -> str:
     follows = _active(customer)
@@ -29,7 +36,7 @@ def _card(ctx: BotContext, customer: Customer, names: dict[str, str], tags: dict
              + (f"（{remark.remark}）" if remark else "")]
     if customer.corp_name:
         lines.append(f"  企业：{customer.corp_name}")
-    lines.append("  跟进人：" + ("、".join(names.get(f.userid, f.userid) for f in follows) or "无"))
+    lines.append("  跟进人：" + ("、".join(names.get(u, u) for u in _followers(customer)) or "无"))
     tag_names = sorted({name for f in follows for name in tags.get(f.id, [])})
     if tag_names:
         lines.append("  标签：" + "、".join(tag_names))
@@ -59,7 +66,7 @@ def find_customer(ctx: BotContext, args: str) -> str:
     if not customers:
         return f"没有找到和「{args}」匹配的客户。"
     follows = [f for c in customers for f in _active(c)]
-    names = staff_names(ctx.session, ctx.corp_id, {f.userid for f in follows})
+    names = staff_names(ctx.session, ctx.corp_id, {u for c in customers for u in _followers(c)})
     tags = _follow_tags(ctx, [f.id for f in follows])
     mask = masks_mobiles(ctx)
     head = f"找到 {total} 个客户" + (f"，显示最新的 {SEARCH_LIMIT} 个" if total > SEARCH_LIMIT else "") + "："

@@ -1,14 +1,15 @@
 """What the staff member who typed a command may see and touch, the same as the admin API would let them.
 
-Role: a staff member is a `member` (scoped to the customers they follow) unless a live (not revoked, not
-expired) API token names their userid with a higher role in the callback's corp; then they act with that
+Role: a staff member is a `member` (scoped to the customers they follow or own) unless a live (not revoked,
+not expired) API token names their userid with a higher role in the callback's corp; then they act with that
 role (`admin` and `super_admin` see the whole corp). Userids are unique only within a corp, so a token
 without a corp counts only while exactly one corp is configured (web/auth.py binds new ones to it). The
 API token is the one place roles are granted today, so the bot reads it rather than keeping a second list.
 
 Customers: the API's scope (web/api_customers.py `_scoped`): not in the recycle bin, the caller's corp,
-and for a member only customers followed by someone in their data scope (their roles, models/access.py;
-the basic role: themselves). Mobiles are masked for members while the corp's 电话号码隐藏
+and for a member only customers followed or owned (跟进人, e.g. claimed from the public pool) by someone in
+their data scope (their roles, models/access.py; the basic role: themselves): the one rule,
+models/customer.py `followed_or_owned_by`. Mobiles are masked for members while the corp's 电话号码隐藏
 setting is on (the default).
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot.commands import BotContext, CommandError
 from models import ApiToken, App, Corp, CorpSettings, Customer, FollowRelation, Role, Staff
 from models.auth import sole_corp
+from models.customer import followed_or_owned_by
 from models.db import utcnow
 
 ROLE_ORDER = (Role.super_admin.value, Role.admin.value, Role.member.value)
@@ -40,11 +42,11 @@ def staff_role(session: Session, corp_id: str, userid: str) -> str:
 
 
 def visible_customers(ctx: BotContext):  # -> Select[tuple[Customer]]
+    """The customers every command looks up and acts on: the caller's corp, not in the recycle bin, and
+    for a member those followed or owned by someone in their data scope (models/customer.py)."""
     query = select(Customer).where(Customer.corp_id == ctx.corp_id, Customer.deleted_at.is_(None))
     seen = ctx.visible_userids
-    if seen is not None:
-        query = query.where(Customer.follows.any(FollowRelation.userid.in_(seen)))
-    return query
+    return query if seen is None else query.where(followed_or_owned_by(seen))
 
 
 def masks_mobiles(ctx: BotContext) -> bool:

@@ -1,12 +1,14 @@
-"""Customers (external contacts) and the follow relations that tie them to staff members."""
+"""Customers (external contacts) and the follow relations that tie them to staff members, and the one rule
+of which customers a set of members holds (`followed_or_owned_by`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.db import Base, created_at, intpk, utcnow
@@ -101,3 +103,13 @@ class FollowRelation(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="follows")
+
+
+def followed_or_owned_by(userids: Collection[str]) -> ColumnElement[bool]:
+    """THE customer data-scope predicate: a customer one of `userids` follows (a follow relation, as WeCom
+    reports it) or owns (跟进人, `owner_userid`: a claim or an assignment from the public pool makes the member
+    the owner whether or not they are the customer's WeCom friend). Every door that shows a member "their"
+    customers asks this one function: the admin API's `_scoped` (web/api_customers.py, and through it the
+    sales, segment, org and sidebar scopes), the conversation search (web/api_messages.py) and the bot
+    (bot/scope.py), so a claimed customer is found wherever its owner looks."""
+    return or_(Customer.follows.any(FollowRelation.userid.in_(userids)), Customer.owner_userid.in_(userids))

@@ -1,8 +1,8 @@
 """The customer admin API (004 §4.1 客户, §4.5 客户回收站): the filtered list, the detail with follow
 relations, tags, custom fields and timeline, custom-field values, the recycle bin, and the CSV export.
 
-Who sees what: a member token sees the customers followed by someone in its data scope (web/access.py;
-the basic role: its member), and their mobile numbers masked
+Who sees what: a member token sees the customers followed or owned (跟进人, e.g. claimed from the public
+pool) by someone in its data scope (web/access.py; the basic role: its member), and their mobile numbers masked
 (138****0000) while the corp's 电话号码隐藏 setting is on (001 参数设置, the default); a corp-limited token
 sees its corp only. A customer in the recycle bin is absent everywhere but the bin.
 """
@@ -24,6 +24,7 @@ from handlers.smart_tags import on_write
 from jobs.runtime import Runtime
 from models import (ChannelCode, Corp, CorpSettings, Customer, CustomerEvent, CustomerFieldValue, CustomField,
                     FollowRelation, FollowStatus, FollowTag, Role, Staff, Tag)
+from models.customer import followed_or_owned_by
 from models.db import utcnow
 from models.fields import FieldSubject
 from models.recycle import purge_after, restore, retention_days, soft_delete
@@ -62,18 +63,16 @@ def _actor() -> str:
 # -- scope and filters ------------------------------------------------------------------------------------
 def _scoped(binned: bool = False) -> Select:
     """Customers this token may see: in the recycle bin (`binned`) or not, newest first. A member sees the
-    customers followed or owned (跟进人: a claim from the public pool makes the claimer the owner whether or
-    not they are the customer's WeCom friend) by someone in their data scope (web/access.py `visible_userids`)."""
+    customers followed or owned (跟进人) by someone in their data scope (web/access.py `visible_userids`;
+    the rule itself: models/customer.py `followed_or_owned_by`, which the bot and the conversation search
+    share)."""
     query = select(Customer).order_by(Customer.id.desc())
     query = query.where(Customer.deleted_at.is_not(None) if binned else Customer.deleted_at.is_(None))
     principal = g.principal
     if principal.corp_id:
         query = query.where(Customer.corp_id == principal.corp_id)
     seen = visible_userids()
-    if seen is not None:
-        query = query.where(or_(Customer.follows.any(FollowRelation.userid.in_(seen)),
-                                Customer.owner_userid.in_(seen)))
-    return query
+    return query if seen is None else query.where(followed_or_owned_by(seen))
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -294,7 +293,7 @@ def _customer(s: Session, customer_id: int, binned: bool = False) -> Customer:
 # -- list and detail -------------------------------------------------------------------------------------
 @bp.get("/customers")
 @require(Role.member)
-@endpoint("Customers (a member sees only those they follow; mobiles masked for members while the corp's "
+@endpoint("Customers (a member sees only those they follow or own; mobiles masked for members while the corp's "
           "mask_mobile_for_members is on)", query=CustomerQuery, response=Page[CustomerOut])
 def list_customers(query: CustomerQuery) -> Any:
     return page_rows(_filtered(_scoped(), query), _render_page, query)

@@ -3,7 +3,8 @@ customer, staff member, kf account, kf session, time and text, newest first.
 
 A member sees the conversations of the members in their data scope (web/access.py `visible_userids`; the
 basic role: their own): messages they wrote, messages of the kf sessions they received, and messages with
-the customers they follow; a token limited to a corp sees that corp's only.
+the customers they follow or own (跟进人, e.g. claimed from the public pool); a token limited to a corp sees
+that corp's only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 from flask import Blueprint, g
 from sqlalchemy import Select, or_, select
 
-from models import Customer, FollowRelation, KfSession, Message, Role
+from models import Customer, KfSession, Message, Role
+from models.customer import followed_or_owned_by
 from web import errors
 from web.access import visible_userids
 from web.api import _like, page, time_filter
@@ -29,11 +31,11 @@ errors.register(bp)
 
 def _own(query: Select, corp_id: str, userids: set[str]) -> Select:
     """The messages of the members `userids` (a member's data scope); a userid means that member only within
-    their corp (userids repeat across corps)."""
-    followed = select(Customer.external_userid).where(
-        Customer.corp_id == corp_id, Customer.follows.any(FollowRelation.userid.in_(userids)))
+    their corp (userids repeat across corps). Their customers are the customers list's (followed or owned:
+    models/customer.py `followed_or_owned_by`), so a customer claimed from the pool brings its conversations."""
+    theirs = select(Customer.external_userid).where(Customer.corp_id == corp_id, followed_or_owned_by(userids))
     served = select(KfSession.id).where(KfSession.corp_id == corp_id, KfSession.servicer_userid.in_(userids))
-    return query.where(or_(Message.userid.in_(userids), Message.external_userid.in_(followed),
+    return query.where(or_(Message.userid.in_(userids), Message.external_userid.in_(theirs),
                            Message.session_pk.in_(served)))
 
 

@@ -1,7 +1,7 @@
 """What the sales API (web/api_follow_ups.py, web/api_opportunities.py) may show and write: the customers
 API's member scope (web/api_customers.py `_scoped`) carried over to the rows hanging off a customer. A
-member sees and writes the records of the customers they follow; a record of any other customer is absent
-(404), by id and as a filter; a corp-bound token sees its corp."""
+member sees and writes the records of the customers they follow or own (跟进人); a record of any other
+customer is absent (404), by id and as a filter; a corp-bound token sees its corp."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from bot_support import ADD, Bot
 from models import AuditLog, BotReply, Customer, CustomerEvent, FollowTag, FollowUp, Lead, Plan, Tag
 from models.db import utcnow
 from models.pool import Pool, default_pool
+from pool_support import claim, pooled_customer
 from support import CORP_ID, SECRET
 from wecom.client import WeComClient
 
@@ -335,3 +336,29 @@ def test_the_pool_shows_its_customers_too(world, leads, runtime) -> None:  # typ
     assert world.bot.ask("/线索 公海", userid="boss") == (
         "公海里没人负责的线索：1 条\n  公海一\n公海里的客户：2 个（默认公海 2），在管理后台领取或分配")
     assert world.bot.ask("/线索", userid="lisi") == "你负责、还没转成客户的线索：1 条\n  李四的线索"
+
+
+# -- a customer claimed from the public pool ----------------------------------------------------------
+def test_a_member_finds_and_acts_on_the_customer_they_claimed_from_the_pool(world, client, runtime,  # type: ignore[no-untyped-def]
+                                                                            make_token, fake_wecom,
+                                                                            tag_library) -> None:
+    """A claim makes zhangsan the owner (跟进人) with no WeCom friendship: every command finds the customer
+    for him, as GET /customers does; lisi, who neither follows nor owns it, still does not."""
+    pooled = pooled_customer(runtime, "wmPooled0001", "公海客户")
+    assert world.bot.ask("/客户 公海客户") == "没有找到和「公海客户」匹配的客户。"  # in the pool: nobody's yet
+    claim(client, make_token("member", userid="zhangsan"), pooled)
+    assert world.bot.ask("/客户 公海客户") == f"找到 1 个客户：\n#{pooled} 公海客户\n  跟进人：张三"
+    assert world.bot.ask(f"/跟进 #{pooled} 领取后第一次联系") == (
+        f"已记录对「公海客户」(#{pooled}) 的跟进：领取后第一次联系")
+    assert world.bot.ask("/计划 2099-12-01 @公海客户 回访").endswith("提醒你：回访（客户：公海客户）")
+    # WeCom tags sit on a friendship, which a claim does not make: said plainly, nothing sent
+    assert world.bot.ask("/标签 公海客户 A级") == "「公海客户」已不是你的企业微信好友，不能打标签。"
+    assert fake_wecom.calls("externalcontact/mark_tag") == []
+
+    assert world.bot.ask("/客户 公海客户", userid="lisi") == "没有找到和「公海客户」匹配的客户。"
+    assert world.bot.ask(f"/跟进 #{pooled} 聊过", userid="lisi") == f"没有找到客户 #{pooled}。"
+    assert world.bot.ask("/计划 2099-12-01 @公海客户 拜访", userid="lisi") == (
+        "没有找到客户「公海客户」。可以先用 /客户 查找。")
+    with runtime.Session() as s:
+        assert s.execute(select(FollowUp.customer_id, FollowUp.userid)).all() == [(pooled, "zhangsan")]
+        assert s.execute(select(Plan.customer_id, Plan.userid)).all() == [(pooled, "zhangsan")]

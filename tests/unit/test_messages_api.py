@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from models import Staff
 from models.conversation import MessageOrigin
 from moderation_support import World, local
+from pool_support import claim, pooled_customer
+from support import CORP_ID
 from web.auth import create_token
 
 C, S, B = MessageOrigin.customer, MessageOrigin.servicer, MessageOrigin.bot
@@ -84,6 +87,25 @@ def test_a_member_sees_their_own_conversations_and_their_customers(client, make_
     lisi = make_token("member", userid="lisi")
     assert found(client, lisi) == names(chats, "a2", "o1", "f2", "f1")
     assert found(client, lisi, "customer=wmGuest") == []
+
+
+def test_a_member_finds_the_conversations_of_a_customer_they_claimed(client, runtime, make_token, chats) -> None:  # type: ignore[no-untyped-def]
+    """A claim from the public pool makes zhangsan the owner (跟进人) with no WeCom friendship: the customer's
+    conversations are his to search, as the customer is in his GET /customers; lisi, who neither follows,
+    owns nor served it, still finds none of them."""
+    world = World(runtime)
+    pooled = pooled_customer(runtime, "wmPooled", "公海客户")
+    asked = world.say(world.session(None, external_userid="wmPooled"), C, local("2026-11-21 10:00"), "还在吗")
+    zhangsan, lisi = make_token("member", userid="zhangsan"), make_token("member", userid="lisi")
+    with runtime.WriteSession.begin() as s:  # a claimer must be a member of the corp
+        s.add(Staff(corp_id=CORP_ID, userid="zhangsan", name="张三"))
+    assert found(client, zhangsan, "customer=wmPooled") == []  # in the pool: nobody's yet
+    claim(client, zhangsan, pooled)
+    assert found(client, zhangsan, "customer=wmPooled") == [asked]
+    assert found(client, zhangsan, f"customer={pooled}") == [asked]
+    assert found(client, zhangsan, "q=还在吗") == [asked]
+    assert found(client, lisi, "customer=wmPooled") == found(client, lisi, f"customer={pooled}") == []
+    assert asked not in found(client, lisi)
 
 
 def test_a_corp_token_sees_its_corp_only(client, runtime, chats) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ customer, remark, custom fields in the corp's order (editable: a member writes t
 the timeline newest first, and 退回公海 for the customer's own follower.
 
 What a member sees is what their member token sees in the admin API: the customer is looked up through
-web/api_customers.py `_scoped` (their corp, customers they follow) and rendered from its `load_extras` /
+web/api_customers.py `_scoped` (their corp, customers they follow or own) and rendered from its `load_extras` /
 `customer_json` (mobiles masked, invisible fields left out)."""
 
 from __future__ import annotations
