@@ -20,6 +20,7 @@ What wechatpy 1.8 leaves to us (docs/PROTOCOL.md §2):
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -104,6 +105,12 @@ class WeComClient(WeChatClient):
         storage = RedisStorage(redis, prefix="wecom") if redis is not None else _process_tokens
         super().__init__(corp_id, secret, session=storage, timeout=timeout, auto_retry=False)
         self.API_BASE_URL = api_base
+        # requests reads the proxy and CA-bundle environment again on every call (a sixth of a profile
+        # fetch's CPU in a worker); a process' environment does not change, so it is read here, once, for
+        # the host this client calls (NO_PROXY included).
+        self._http.trust_env = False
+        self._http.proxies = requests.utils.get_environ_proxies(api_base)
+        self._http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._redis = redis
         self._backoff = backoff
         self._sleep = sleep

@@ -141,3 +141,20 @@ def test_follow_users_are_paged_with_the_cursor(client, fake_wecom) -> None:  # 
     result = client.get_external_contact("wmMany")
     assert len(result["follow_user"]) == 620
     assert len(fake_wecom.calls("externalcontact/get")) == 2
+
+
+@pytest.mark.parametrize("no_proxy, reaches", [("127.0.0.1,localhost", True), ("", False)])
+def test_the_proxy_environment_is_honoured(fake_wecom, monkeypatch, no_proxy, reaches) -> None:  # type: ignore[no-untyped-def]
+    """The client reads HTTP(S)_PROXY and NO_PROXY once, when it is made (not on every call): a proxy that
+    does not answer is used for WeCom's host unless NO_PROXY names it."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # the discard port: nothing listens there
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    c = WeComClient(CORP_ID, SECRET, fake_wecom.api_base, sleep=lambda s: None, backoff=())
+    monkeypatch.delenv("HTTP_PROXY")  # read at construction: later changes do not matter
+    if reaches:
+        assert c.get_user("zhangsan")["name"] == "张三"
+    else:
+        with pytest.raises(WeComError) as caught:
+            c.get_user("zhangsan")
+        assert caught.value.retryable
+        assert not fake_wecom.calls("user/get")
