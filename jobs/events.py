@@ -155,7 +155,7 @@ def process_inbox(queue: str) -> str:
     ids = redis.lpop(inbox_list(queue), chunk) or []
     if len(ids) == chunk and redis.set(_flag(queue), 1, nx=True, ex=INBOX_FLAG_TTL):
         enqueue("process_inbox", queue, queue=queue, retry_as="events")
-    done = _process_group(current(), _ids(ids), batched=True, urgent_first=queue != URGENT)
+    done = _process_group(current(), _ids(ids), batched=True, urgent_first=queue != URGENT, first=queue == URGENT)
     return f"{done} processed"
 
 
@@ -163,15 +163,17 @@ def _ids(popped: list[Any]) -> list[int]:
     return sorted({int(i) for i in popped})
 
 
-def _serve_urgent(runtime: Any) -> None:
-    """Between the steps of a chunk of other events: a chunk of the `welcome` list, if any is waiting, taken
-    here and now. A worker inside a job does not look at its queues, and a chunk of events with their
-    WeCom calls takes longer than a welcome can wait for the next free worker (bench_contact's welcome p99
-    went from 0.1 s to 0.6 s); one LPOP per step costs less than a tenth of a millisecond. The welcome's
-    own process_inbox job then finds those ids gone, as if another worker had taken them."""
+def serve_urgent(runtime: Any = None) -> None:
+    """Between the steps of a chunk of other events, or of a batch of their effects (deliver_batch): a chunk
+    of the `welcome` list, if any is waiting, taken here and now. A worker inside a job does not look at its
+    queues, and a chunk of events with their WeCom calls takes longer than a welcome can wait for the next
+    free worker (bench_contact's welcome p99 went from 0.1 s to 0.6 s); one LPOP per step costs less than
+    a tenth of a millisecond. The welcome's own process_inbox job then finds those ids gone, as if another
+    worker had taken them. `runtime`: default the process' own."""
+    runtime = runtime or current()
     ids = runtime.redis.lpop(inbox_list(URGENT), INBOX_CHUNK[URGENT]) if runtime.redis is not None else None
     if ids:
-        _process_group(runtime, _ids(ids), batched=True)
+        _process_group(runtime, _ids(ids), batched=True, first=True)
 
 
 def _flag(queue: str) -> str:
@@ -187,22 +189,24 @@ def _batch_group(raw_xml: str) -> str:
         return ""
 
 
-def _process_group(runtime: Any, ids: list[int], batched: bool = False, urgent_first: bool = False) -> int:
+def _process_group(runtime: Any, ids: list[int], batched: bool = False, urgent_first: bool = False,
+                   first: bool = False) -> int:
     """One group's rows in one transaction; the number processed. If that transaction fails, each row is
     taken in a transaction of its own, and one that fails again is handed to its own process_event job
     (with its retries and dead letter): one bad row fails alone instead of holding back the batch.
-    `urgent_first`: waiting welcome rows are served between the steps (`_serve_urgent`)."""
+    `urgent_first`: waiting welcome rows are served between the steps (`serve_urgent`). `first`: welcome
+    rows, whose transactions pass SQLite's writer gate first (`Runtime.FirstWriteSession`)."""
     if not ids:
         return 0
     if len(ids) > 1:
         try:
-            return _process_rows(runtime, ids, batched, urgent_first)
+            return _process_rows(runtime, ids, batched, urgent_first, first)
         except Exception:
             log.exception("batch of %d inbox rows failed; taking them one by one", len(ids))
     done = 0
     for inbox_id in ids:
         try:
-            done += _process_rows(runtime, [inbox_id], batched)
+            done += _process_rows(runtime, [inbox_id], batched, first=first)
         except Exception:
             log.exception("inbox %d failed in its batch; handed to a job of its own", inbox_id)
             enqueue("process_event", inbox_id, job_id=f"inbox-{inbox_id}", retry_as="events")
@@ -216,7 +220,8 @@ FIRST_BUSY_TIMEOUT for it before answering 503; a hundred rows in one transactio
 longer than that."""
 
 
-def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_first: bool = False) -> int:
+def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_first: bool = False,
+                  first: bool = False) -> int:
     """The rows among `ids` still `received`, dispatched in transactions of TRANSACTION_BUDGET each at most
     (one, usually); each one's outbox rows handed on after its commit (`hand_on`; with `batched` in one
     job per queue; with `urgent_first` waiting welcome rows are served before each step).
@@ -224,12 +229,12 @@ def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_fi
     done = 0
     while ids:
         if urgent_first:
-            _serve_urgent(runtime)
-        with runtime.WriteSession.begin() as s:
+            serve_urgent(runtime)
+        with (runtime.FirstWriteSession if first else runtime.WriteSession).begin() as s:
             rows, taken, pending = process_chunk(s, ids)
             ids = [row.id for row in rows[taken:]]
         if urgent_first and pending:
-            _serve_urgent(runtime)
+            serve_urgent(runtime)
         hand_on(pending, batched)
         done += sum(row.status != InboxStatus.invalid.value for row in rows[:taken])
     return done

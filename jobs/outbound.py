@@ -18,7 +18,7 @@ from typing import Any
 from collections.abc import Callable
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.contacts import apply_external_contact, apply_user, load_synced
 from handlers.smart_tags import on_write
@@ -147,7 +147,7 @@ def deliver_outbox(outbox_id: int) -> str:
     return "done" if result is not None else "skipped"
 
 
-def deliver_here(rows: list[tuple[int, str]]) -> None:
+def deliver_here(rows: list[tuple[int, str]], between: Callable[[], None] | None = None) -> None:
     """Run committed outbox rows' effects now, in this process, with their DB writes in one transaction.
 
     For a job that has just committed effects a customer is waiting on (a kf page's bot answers), or a
@@ -165,13 +165,17 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     called, nor the rest of a refused row's lane (one customer's effects stay in order). They wait for the
     block's end in one `deliver_batch` per queue, their attempt not counted: WeCom counts refused calls
     too, so each call into the block would only make it last.
+
+    `between`: run after the calls and before the writes (a batch job serving waiting welcomes).
     """
     runtime = current()
     loaded = _pending(runtime, [outbox_id for outbox_id, _ in rows])
     if not loaded:
         return
     blocked = rate_limits.waits(runtime, [(corp_id, name) for name, corp_id, _ in loaded.values()])
-    with runtime.WriteSession.begin() as s:
+    # A batch of welcomes (hand_on's urgent rows): its writes pass SQLite's writer gate first.
+    writer = runtime.FirstWriteSession if all(queue == URGENT for _, queue in rows) else runtime.WriteSession
+    with writer.begin() as s:
         s.execute(update(Outbox).where(Outbox.id.in_(loaded), Outbox.status == OutboxStatus.pending.value)
                   .values(attempts=Outbox.attempts + 1).execution_options(synchronize_session=False))
     writes: list[tuple[int, Write]] = []
@@ -213,7 +217,9 @@ def deliver_here(rows: list[tuple[int, str]]) -> None:
     else:
         for lane in lanes.values():
             run_lane(lane)
-    retry += _settle_all(runtime, writes, dict(rows), loaded)
+    if between is not None:
+        between()
+    retry += _settle_all(runtime, writes, dict(rows), loaded, writer)
     enqueue_outbox(retry)
     for wait, deferred in later.items():
         _defer(runtime, deferred, wait)
@@ -285,19 +291,21 @@ def deliver_batch(queue: str, outbox_ids: list[int]) -> str:
     """A chunk of events' effects on one queue, delivered as one batch (`deliver_here`, which hands a row
     that fails to a deliver_outbox job of its own). A batch lost with its worker leaves its rows pending,
     for the sweeper."""
-    deliver_here([(outbox_id, queue) for outbox_id in outbox_ids])
+    from jobs.events import serve_urgent  # the events module hands its effects on through this one
+
+    deliver_here([(outbox_id, queue) for outbox_id in outbox_ids], between=serve_urgent)
     return f"{len(outbox_ids)} delivered"
 
 
 def _settle_all(runtime: Runtime, writes: list[tuple[int, Write]], queues: dict[int, str],
-                loaded: dict[int, tuple[str, str, dict[str, Any]]]) -> list[tuple[int, str]]:
+                loaded: dict[int, tuple[str, str, dict[str, Any]]], writer: sessionmaker) -> list[tuple[int, str]]:
     """Apply the batch's writes in one transaction, what they read loaded first by their effects' PREPARERS
     (`loaded`: the rows' effect, corp and args); if that fails, each in its own, so one bad write keeps
     only its own row pending. Returns the rows left pending, with their queues."""
     if not writes:
         return []
     try:
-        with runtime.WriteSession.begin() as s:
+        with writer.begin() as s:
             locked = {r.id: r for r in s.scalars(select(Outbox).where(Outbox.id.in_([i for i, _ in writes]))
                                                  .order_by(Outbox.id).with_for_update())}
             open_memo(s)
@@ -320,7 +328,7 @@ def _settle_all(runtime: Runtime, writes: list[tuple[int, Write]], queues: dict[
     left = []
     for outbox_id, write in writes:
         try:
-            with runtime.WriteSession.begin() as s:
+            with writer.begin() as s:
                 settle(s, outbox_id, write)
         except Exception:  # noqa: BLE001 - the row stays pending and goes to its queue
             log.exception("outbox %s: write after its WeCom call failed", outbox_id)

@@ -34,6 +34,9 @@ class Runtime:
     WriteSession: sessionmaker
     write_engine: Engine
     """`engine` for transactions that write (on SQLite: BEGIN IMMEDIATE through the writer gate)."""
+    FirstWriteSession: sessionmaker
+    """`WriteSession` for what a customer is waiting on (a welcome's chunk and its send): on SQLite these
+    pass the writer gate ahead of the other jobs' transactions, as the callback's insert does."""
     first_write_engine: Engine
     """`write_engine` for the callback view's inbox inserts, which pass SQLite's writer gate first."""
     redis: Any = None
@@ -105,6 +108,7 @@ def build_runtime(settings: Settings) -> Runtime:
         Session=make_session_factory(engine),
         WriteSession=make_session_factory(engine, writer=True),
         write_engine=write_engine(engine),
+        FirstWriteSession=make_session_factory(engine, writer=True, first=True),
         first_write_engine=write_engine(engine, first=True),
         redis=redis,
     )

@@ -276,9 +276,10 @@ def write_engine(engine: Engine, first: bool = False) -> Engine:
     return engine.execution_options(begin_immediate=True, writer_first=first)
 
 
-def make_session_factory(engine: Engine, *, writer: bool = False) -> sessionmaker:
-    """`writer=True` for job sessions that read before they write (see `_sqlite_begin`)."""
-    return sessionmaker(write_engine(engine) if writer else engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, writer: bool = False, first: bool = False) -> sessionmaker:
+    """`writer=True` for job sessions that read before they write (see `_sqlite_begin`); `first` for those
+    whose writes someone is waiting on (`write_engine`)."""
+    return sessionmaker(write_engine(engine, first=first) if writer else engine, expire_on_commit=False)
 
 
 def get_or_create(session: Session, model: type[Any], keys: dict[str, Any], **defaults: Any) -> tuple[Any, bool]:

@@ -48,7 +48,10 @@ from harness import (  # noqa: E402
 )
 from sqlalchemy import func, select  # noqa: E402
 
-from jobs.events import inbox_list  # noqa: E402
+try:
+    from jobs.events import inbox_list
+except ImportError:  # a tree from before the inbox lists (issue 18's baseline, run with PYTHONPATH): RQ jobs only
+    inbox_list = None
 from wecom import events  # noqa: E402
 from wecom.fake.sender import render_sample  # noqa: E402
 
@@ -189,7 +192,7 @@ def run(args: argparse.Namespace, st: Stack) -> int:
                                             args.post_threads)
     def waiting(queue: Queue) -> int:
         """Events waiting on `queue`: its RQ jobs and the inbox ids on its list (jobs.events.push_inbox)."""
-        return queue.count + redis.llen(inbox_list(queue.name))
+        return queue.count + (redis.llen(inbox_list(queue.name)) if inbox_list else 0)
 
     say(f"backlog: {args.backlog} events posted in {backlog_s:.1f} s; events queue holds {waiting(queue_events)}")
 
@@ -200,15 +203,16 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     feeder_status: collections.Counter[object] = collections.Counter()
 
     def feed() -> None:
-        """Every second: note the queue depths, and post up to 400 other events (4 at a time: one poster cannot
-        outrun two workers on member updates) towards `events` holding --backlog again."""
+        """Every second: note the queue depths, and post other events (8 at a time: fewer posters could not
+        outrun two workers on member updates once they took 250 a second) towards `events` holding
+        --backlog again."""
         try:
             while not adds_done.wait(1.0):
                 events_q, welcome_q = waiting(queue_events), waiting(queue_welcome)
                 depth.append((time.time(), events_q, welcome_q))
-                top_up = [next_other() for _ in range(min(max(0, args.backlog - events_q), 400))]
+                top_up = [next_other() for _ in range(max(0, args.backlog - events_q))]
                 if top_up:
-                    _, answers, _ = post_all(st.web_port, top_up, 4)
+                    _, answers, _ = post_all(st.web_port, top_up, 8)
                     feeder_status.update(answers)
                     topped_up[0] += len(top_up)
         except Exception as exc:  # the bench reports a dry backlog; a dead feeder must say why
@@ -281,6 +285,8 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     with engine.connect() as conn:
         received = dict(conn.execute(select(Inbox.dedup_key, Inbox.received_at)
                                      .where(Inbox.routing_key == ADD)).all())
+        processed = dict(conn.execute(select(Inbox.dedup_key, Inbox.processed_at)
+                                      .where(Inbox.routing_key == ADD)).all())
         inbox_by_status = dict(conn.execute(select(Inbox.status, func.count()).group_by(Inbox.status)).all())
         outbox_by = {(j, s): c for j, s, c in conn.execute(
             select(Outbox.job, Outbox.status, func.count()).group_by(Outbox.job, Outbox.status))}
@@ -288,6 +294,8 @@ def run(args: argparse.Namespace, st: Stack) -> int:
         total_events = conn.scalar(select(func.count()).select_from(Inbox))
     engine.dispose()
     from_received, from_posted, missing = [], [], 0
+    to_handled: list[float] = []  # received -> its handler ran (inbox.processed_at): waiting for a worker
+    to_sent: list[float] = []  # handler ran -> welcome sent: the chunk's commit and the send_welcome call
     for key, i in key_of_add.items():
         at = sent_at.get(adds[i].external_userid)
         if at is None or key not in received:
@@ -295,6 +303,9 @@ def run(args: argparse.Namespace, st: Stack) -> int:
             continue
         from_received.append(at - _epoch(received[key]))
         from_posted.append(at - posted_at[key])
+        if processed.get(key) is not None:
+            to_handled.append(_epoch(processed[key]) - _epoch(received[key]))
+            to_sent.append(at - _epoch(processed[key]))
     from_received.sort()
     from_posted.sort()
     during = [d for d in depth if wall_adds <= d[0] <= wall_adds_end]
@@ -322,8 +333,12 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     print(f"events queue depth while the adds were posted: min {min_backlog}, at the end "
           f"{during[-1][1] if during else '?'}; welcome queue depth max {max_welcome_q}")
     print("== welcome")
+    to_handled.sort()
+    to_sent.sort()
     for label, values in (("callback received (inbox.received_at)", from_received),
-                          ("callback posted by the bench", from_posted)):
+                          ("callback posted by the bench", from_posted),
+                          ("  of which: received -> handled (inbox.processed_at)", to_handled),
+                          ("  of which: handled", to_sent)):
         print(f"{label} -> welcome sent: p50 {percentile(values, 0.5):.3f} s  p90 {percentile(values, 0.9):.3f} s  "
               f"p99 {percentile(values, 0.99):.3f} s  max {values[-1] if values else float('nan'):.3f} s")
     print(f"welcomes sent {len(sent_at)} of {args.n}; missing {missing}; doubled {doubled}; welcome log {welcome_log}")
