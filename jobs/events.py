@@ -10,6 +10,7 @@ the handlers' writes. The outbox rows the handlers wrote are enqueued only after
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -214,16 +215,17 @@ def _process_group(runtime: Any, ids: list[int], batched: bool = False, urgent_f
 
 
 TRANSACTION_BUDGET = 0.02
-"""Seconds of handler work one batch transaction takes on at most: the rows past it go to the next one.
-On SQLite a transaction holds the one write lock, and a callback's insert waits at most
+"""Seconds of handler work one batch transaction takes on at most on SQLite: the rows past it go to the
+next one. There a transaction holds the one write lock, and a callback's insert waits at most
 FIRST_BUSY_TIMEOUT for it before answering 503; a hundred rows in one transaction on a busy machine took
-longer than that."""
+longer than that. MySQL/MariaDB lock rows: a chunk is one transaction (split in three, it read its
+customers three times, a tenth of a worker's CPU in the ingress bench)."""
 
 
 def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_first: bool = False,
                   first: bool = False) -> int:
     """The rows among `ids` still `received`, dispatched in transactions of TRANSACTION_BUDGET each at most
-    (one, usually); each one's outbox rows handed on after its commit (`hand_on`; with `batched` in one
+    on SQLite (one, on MySQL); each one's outbox rows handed on after its commit (`hand_on`; with `batched` in one
     job per queue; with `urgent_first` waiting welcome rows are served before each step).
     Returns how many were processed (not found `invalid`)."""
     done = 0
@@ -231,7 +233,7 @@ def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_fi
         if urgent_first:
             serve_urgent(runtime)
         with (runtime.FirstWriteSession if first else runtime.WriteSession).begin() as s:
-            rows, taken, pending = process_chunk(s, ids)
+            rows, taken, pending = process_chunk(s, ids, TRANSACTION_BUDGET if runtime.single_writer else math.inf)
             ids = [row.id for row in rows[taken:]]
         if urgent_first and pending:
             serve_urgent(runtime)

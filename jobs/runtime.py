@@ -49,6 +49,12 @@ class Runtime:
     known_staff: dict[str, set[str]] = field(default_factory=dict)
     """Per corp, the userids this process has found a staff row for (jobs/outbound.py `_unknown_staff`)."""
 
+    @property
+    def single_writer(self) -> bool:
+        """SQLite: one write transaction at a time on the whole database, so a long one makes every other
+        writer (the callback's insert, a welcome) wait; MySQL/MariaDB lock rows."""
+        return self.engine.dialect.name == "sqlite"
+
     def queue(self, name: str) -> Any:
         """The RQ queue `name`, made once per process (RQ Queue objects are cheap but not free)."""
         q = self._queues.get(name)
