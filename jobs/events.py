@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers import HandlerContext, dispatch, prepare
-from jobs.outbound import hand_on
+from jobs.outbound import count_here, hand_on
 from jobs.queue import URGENT, enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox
@@ -39,7 +39,8 @@ def process_event(inbox_id: int) -> str:
         if row.status == InboxStatus.processed.value:
             return "already processed"
         pending = _process(s, row)
-    hand_on(pending)
+        count_here(pending)
+    hand_on(pending, counted=True)
     return row.status
 
 
@@ -235,9 +236,10 @@ def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_fi
         with (runtime.FirstWriteSession if first else runtime.WriteSession).begin() as s:
             rows, taken, pending = process_chunk(s, ids, TRANSACTION_BUDGET if runtime.single_writer else math.inf)
             ids = [row.id for row in rows[taken:]]
+            count_here(pending)
         if urgent_first and pending:
             serve_urgent(runtime)
-        hand_on(pending, batched)
+        hand_on(pending, batched, counted=True)
         done += sum(row.status != InboxStatus.invalid.value for row in rows[:taken])
     return done
 

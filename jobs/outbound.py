@@ -148,7 +148,8 @@ def deliver_outbox(outbox_id: int) -> str:
     return "done" if result is not None else "skipped"
 
 
-def deliver_here(rows: list[tuple[int, str]], between: Callable[[], None] | None = None) -> None:
+def deliver_here(rows: list[tuple[int, str]], between: Callable[[], None] | None = None,
+                 counted: bool = False) -> None:
     """Run committed outbox rows' effects now, in this process, with their DB writes in one transaction.
 
     For a job that has just committed effects a customer is waiting on (a kf page's bot answers), or a
@@ -167,7 +168,8 @@ def deliver_here(rows: list[tuple[int, str]], between: Callable[[], None] | None
     block's end in one `deliver_batch` per queue, their attempt not counted: WeCom counts refused calls
     too, so each call into the block would only make it last.
 
-    `between`: run after the calls and before the writes (a batch job serving waiting welcomes).
+    `between`: run after the calls and before the writes (a batch job serving waiting welcomes). `counted`:
+    the caller counted this attempt in the transaction that planned the rows (`count_here`).
     """
     runtime = current()
     loaded = _pending(runtime, [outbox_id for outbox_id, _ in rows])
@@ -176,9 +178,10 @@ def deliver_here(rows: list[tuple[int, str]], between: Callable[[], None] | None
     blocked = rate_limits.waits(runtime, [(corp_id, name) for name, corp_id, _ in loaded.values()])
     # A batch of welcomes (hand_on's urgent rows): its writes pass SQLite's writer gate first.
     writer = runtime.FirstWriteSession if all(queue == URGENT for _, queue in rows) else runtime.WriteSession
-    with writer.begin() as s:
-        s.execute(update(Outbox).where(Outbox.id.in_(loaded), Outbox.status == OutboxStatus.pending.value)
-                  .values(attempts=Outbox.attempts + 1).execution_options(synchronize_session=False))
+    if not counted:
+        with writer.begin() as s:
+            s.execute(update(Outbox).where(Outbox.id.in_(loaded), Outbox.status == OutboxStatus.pending.value)
+                      .values(attempts=Outbox.attempts + 1).execution_options(synchronize_session=False))
     writes: list[tuple[int, Write]] = []
     retry: list[tuple[int, str]] = []
     later: dict[float, list[tuple[int, str, bool]]] = {}  # wait → (id, queue, attempt to take back)
@@ -271,16 +274,33 @@ def _lane_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def hand_on(rows: list[Outbox], batched: bool = False) -> None:
+def runs_here(row: Outbox) -> bool:
+    """Whether `hand_on` runs the row in the job that planned it (a customer is waiting on it)."""
+    return row.queue == URGENT and row.job not in OWN_JOB
+
+
+def count_here(rows: list[Outbox]) -> None:
+    """In the transaction that plans `rows`: count the attempt of those `hand_on` will run right after its
+    commit, so that their delivery needs no write transaction of its own before the call (on SQLite one
+    more wait for the write lock on a welcome's way; bench_contact). A worker that dies between the commit
+    and the call leaves the row pending with one attempt counted that made no call; the sweeper's run
+    counts its own."""
+    for row in rows:
+        if runs_here(row):
+            row.attempts = (row.attempts or 0) + 1
+
+
+def hand_on(rows: list[Outbox], batched: bool = False, counted: bool = False) -> None:
     """After a job's commit, the outbox rows it planned: those a customer is waiting on run here and now
     unless their effect wants a job of its own; the rest go to their queues, one job each or, with
     `batched`, one `deliver_batch` job per queue. `batched` is for a job that committed a chunk of events
     (process_inbox): their effects then cost one RQ job and one batch (`deliver_here`: two write
     transactions) instead of a job and two transactions each. Not run by the chunk's job itself: a worker
     inside a job does not look at its queues, and a welcome waiting behind a chunk's WeCom calls missed
-    its 20 s budget's p99 target (bench_contact: 0.3 s instead of 0.12 s)."""
-    here = [r for r in rows if r.queue == URGENT and r.job not in OWN_JOB]
-    deliver_here([(r.id, r.queue) for r in here])
+    its 20 s budget's p99 target (bench_contact: 0.3 s instead of 0.12 s). `counted`: the planning
+    transaction counted the attempt of the rows run here (`count_here`)."""
+    here = [r for r in rows if runs_here(r)]
+    deliver_here([(r.id, r.queue) for r in here], counted=counted)
     later = [(r.id, r.queue) for r in rows if r not in here]
     if not batched:
         enqueue_outbox(later)
