@@ -227,7 +227,7 @@ def deliver_here(rows: list[tuple[int, str]], between: Callable[[], None] | None
             run_lane(lane)
     if between is not None:
         between()
-    retry += _settle_all(runtime, writes, dict(rows), loaded, writer)
+    retry += _settle_all(runtime, writes, dict(rows), loaded, writer, between)
     enqueue_outbox(retry)
     for wait, deferred in later.items():
         _defer(runtime, deferred, wait)
@@ -325,13 +325,16 @@ def deliver_batch(queue: str, outbox_ids: list[int]) -> str:
 
 
 def _settle_all(runtime: Runtime, writes: list[tuple[int, Write]], queues: dict[int, str],
-                loaded: dict[int, tuple[str, str, dict[str, Any]]], writer: sessionmaker) -> list[tuple[int, str]]:
+                loaded: dict[int, tuple[str, str, dict[str, Any]]], writer: sessionmaker,
+                between: Callable[[], None] | None = None) -> list[tuple[int, str]]:
     """Apply the batch's writes, SETTLE_ROWS to a transaction on SQLite (all in one on MySQL), what they
-    read loaded first by their effects' PREPARERS (`loaded`: the rows' effect, corp and args); if a
-    transaction fails, its rows and the rest each in its own, so one bad write keeps only its own row
-    pending. Returns the rows left pending, with their queues."""
+    read loaded first by their effects' PREPARERS (`loaded`: the rows' effect, corp and args), `between`
+    run between two transactions; if a transaction fails, its rows and the rest each in its own, so one bad
+    write keeps only its own row pending. Returns the rows left pending, with their queues."""
     step = SETTLE_ROWS if runtime.single_writer else len(writes) or 1
     for start in range(0, len(writes), step):
+        if start and between is not None:
+            between()
         part = writes[start:start + step]
         try:
             with writer.begin() as s:
