@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from statements import counted
+from statements import commits, counted
 from support import CORP_ID, SECRET
 
 from jobs.outbound import EFFECTS, SETTLE_ROWS, deliver_here
@@ -263,3 +263,21 @@ def test_a_write_failing_in_a_small_batch_keeps_only_its_own_row_from_done(
     assert statuses(runtime, ids) == ["done", "failed", "done"]
     with runtime.Session() as s:
         assert sorted(s.scalars(select(Customer.external_userid))) == [external(0), external(2)]
+
+
+def test_a_big_batch_writes_settle_rows_per_transaction_on_sqlite_and_all_in_one_on_mysql(
+        runtime, fake_wecom) -> None:  # type: ignore[no-untyped-def]
+    """SQLite has one write lock for the whole database, which a callback's insert and a welcome wait for:
+    a batch's writes hold it SETTLE_ROWS rows at a time. MySQL/MariaDB lock rows: one transaction."""
+    count = 2 * SETTLE_ROWS + 4
+    seed_customers(fake_wecom, count, followers=("zhangsan",))
+    with runtime.WriteSession.begin() as s:
+        s.add(Staff(corp_id=CORP_ID, userid="zhangsan", name="张三"))
+    ids = pending_rows(runtime, *syncs(*range(count)))
+    with commits(runtime.engine) as log:
+        deliver(ids)
+    assert statuses(runtime, ids) == ["done"] * count
+    settles = 3 if runtime.single_writer else 1
+    assert len(log) == 1 + settles  # the attempts counted up front, then the writes
+    with runtime.Session() as s:
+        assert sorted(s.scalars(select(Customer.name))) == sorted(f"客户{n}" for n in range(count))
