@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+import warnings
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import SAWarning
 from statements import commits, counted
 from support import CORP_ID, SECRET
 
@@ -95,7 +97,12 @@ def syncs(*customers: int) -> list[tuple[str, dict[str, Any]]]:
 
 
 def deliver(ids: list[int]) -> None:
-    deliver_here([(outbox_id, "outbound") for outbox_id in ids])
+    """The rows as one batch; no statement of it may act on rows that are not there (a write working from
+    tags loaded before another write of the batch changed them deletes a row already gone)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SAWarning)
+        deliver_here([(outbox_id, "outbound") for outbox_id in ids])
+    assert [str(w.message) for w in caught if issubclass(w.category, SAWarning)] == []
 
 
 def crm(runtime, n: int) -> tuple[str, dict[str, set[str]]]:  # type: ignore[no-untyped-def]
@@ -281,3 +288,18 @@ def test_a_big_batch_writes_settle_rows_per_transaction_on_sqlite_and_all_in_one
     assert len(log) == 1 + settles  # the attempts counted up front, then the writes
     with runtime.Session() as s:
         assert sorted(s.scalars(select(Customer.name))) == sorted(f"客户{n}" for n in range(count))
+
+
+def test_a_tag_deleted_and_a_sync_in_one_batch(runtime, fake_wecom, wecom, tags, caplog) -> None:  # type: ignore[no-untyped-def]
+    """An admin's tag deletion (del_corp_tag, which takes the tag off every customer) and a profile sync in
+    one batch: the sync's write reads the relation's tags as the deletion left them."""
+    seed_customers(fake_wecom, 1, followers=("zhangsan",))
+    store_customers(runtime, 1, [tags["A"], tags["B"]])
+    mark(wecom, "zhangsan", 0, add=[tags["A"], tags["B"]])
+    ids = pending_rows(runtime, ("delete_tags", {"tag_ids": [tags["A"]]}), *syncs(0))
+    deliver(ids)
+    assert statuses(runtime, ids) == ["done", "done"]
+    assert batch_failures(caplog) == []
+    assert crm(runtime, 0) == in_wecom(wecom, 0) == ("客户0", {"zhangsan": {tags["B"]}})
+    with runtime.Session() as s:
+        assert s.scalar(select(Tag.deleted_at.is_not(None)).where(Tag.tag_id == tags["A"]))
