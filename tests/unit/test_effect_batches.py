@@ -161,28 +161,34 @@ def test_a_batch_of_syncs_writes_every_customer_as_wecom_has_it_in_few_statement
 def test_one_customer_synced_twice_in_a_batch_ends_with_wecoms_last_word(
         runtime, fake_wecom, wecom, tags, caplog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Two syncs of one customer in one batch, the customer's tags changed in WeCom between their fetches:
-    the second write starts from what the first wrote (no duplicate tag row, no retry of the batch)."""
-    seed_customers(fake_wecom, 2, followers=("zhangsan",))
+    the second write starts from what the first wrote (no duplicate tag row, no retry of the batch). The
+    same for a customer the CRM did not have yet (the first write inserts it and its relation)."""
+    seed_customers(fake_wecom, 3, followers=("zhangsan",))
     store_customers(runtime, 2, [tags["A"]])
     mark(wecom, "zhangsan", 0, add=[tags["A"], tags["B"]])
+    mark(wecom, "zhangsan", 2, add=[tags["A"]])
     real = EFFECTS["sync_customer"]
     fetched: list[str] = []
 
     def then_retagged(ctx, external_userid):  # type: ignore[no-untyped-def]
         result = real(ctx, external_userid)
         fetched.append(external_userid)
-        if fetched == [external(0)]:  # a member retags the customer in WeCom before the second fetch
-            mark(wecom, "zhangsan", 0, add=[tags["C"]], remove=[tags["A"]])
+        if external_userid != external(1) and fetched.count(external_userid) == 1:
+            # a member retags the customer in WeCom before its second fetch
+            n = int(external_userid[-3:])
+            mark(wecom, "zhangsan", n, add=[tags["C"]], remove=[tags["A"]])
         return result
 
     monkeypatch.setitem(EFFECTS, "sync_customer", then_retagged)
-    ids = pending_rows(runtime, *syncs(0, 1, 0))
+    ids = pending_rows(runtime, *syncs(0, 1, 0, 2, 2))
     deliver(ids)
-    assert fetched == [external(0), external(0), external(1)]  # one customer's rows: one lane, in order
-    assert statuses(runtime, ids) == ["done"] * 3
+    # one customer's rows: one lane, in order
+    assert fetched == [external(0), external(0), external(1), external(2), external(2)]
+    assert statuses(runtime, ids) == ["done"] * 5
     assert batch_failures(caplog) == []
     assert crm(runtime, 0) == in_wecom(wecom, 0) == ("客户0", {"zhangsan": {tags["B"], tags["C"]}})
     assert crm(runtime, 1) == in_wecom(wecom, 1) == ("客户1", {"zhangsan": set()})
+    assert crm(runtime, 2) == in_wecom(wecom, 2) == ("客户2", {"zhangsan": {tags["C"]}})
 
 
 def test_a_tagging_and_a_sync_of_one_relation_in_a_batch(runtime, fake_wecom, wecom, tags, caplog) -> None:  # type: ignore[no-untyped-def]
