@@ -61,9 +61,11 @@ def seed_customers(fake_wecom, count: int, followers: tuple[str, ...] = ("zhangs
         for n in range(count)]})
 
 
-def mark(wecom: WeComClient, userid: str, n: int, add: list[str] = [], remove: list[str] = []) -> None:  # noqa: B006
+def mark(wecom: WeComClient, userid: str, n: int, add: tuple[str, ...] | list[str] = (),
+         remove: tuple[str, ...] | list[str] = ()) -> None:
+    """A member tags the customer in WeCom (no callback reaches the CRM for it)."""
     wecom.post("externalcontact/mark_tag", data={"userid": userid, "external_userid": external(n),
-                                                 "add_tag": add, "remove_tag": remove})
+                                                 "add_tag": list(add), "remove_tag": list(remove)})
 
 
 def store_customers(runtime, count: int, tag_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
