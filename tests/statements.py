@@ -36,6 +36,22 @@ def counted(engine: Engine) -> Iterator[StatementLog]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def commits(engine: Engine) -> Iterator[list[int]]:
+    """How many transactions any connection of `engine` commits inside the block (`len()` of the list): on
+    SQLite each holds the one write lock while it lasts."""
+    log: list[int] = []
+
+    def record(_conn: Any) -> None:
+        log.append(1)
+
+    event.listen(engine, "commit", record)
+    try:
+        yield log
+    finally:
+        event.remove(engine, "commit", record)
+
+
 # -- statements per event kind, through the chunk processing the workers run ---------------------------
 
 CENSUS_KINDS: dict[str, dict[str, Any]] = {

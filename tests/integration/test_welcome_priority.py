@@ -75,3 +75,83 @@ def test_a_worker_inside_a_chunk_of_events_serves_a_waiting_welcome(
 
     wait_for(all_processed, 60, "every row processed by the events worker")
     assert redis.llen(inbox_list("welcome")) == 0
+
+
+# -- in this process, on a real Redis: what a welcome chunk hands on, and a batch serving waiting welcomes ----
+@pytest.fixture
+def on_redis(runtime, redis_url, monkeypatch) -> Redis:  # type: ignore[no-untyped-def]
+    """The test's runtime with jobs going to RQ on the session's redis-server (nothing runs them: the test
+    looks at what was queued, or calls a job itself, as a worker would)."""
+    redis = Redis.from_url(redis_url)
+    monkeypatch.setattr(runtime, "redis", redis)
+    runtime._queues.clear()
+    runtime._clients.clear()
+    return redis
+
+
+def stored_adds(runtime, fake_wecom, customers: list[str]) -> list[int]:  # type: ignore[no-untyped-def]
+    """Adds of `customers` (each in the fake, following zhangsan) with a WelcomeCode the fake issued, stored
+    `received` as the ingress leaves them for the `welcome` list."""
+    from contact_support import issue_welcome_code
+    from models import App
+
+    fake_wecom.seed({"external_contacts": [
+        {"corpid": CORP_ID, "external_contact": {"external_userid": c, "name": f"客户{c}", "type": 1},
+         "follow_user": [{"userid": "zhangsan", "createtime": 1732000000, "tags": []}]} for c in customers]})
+    with runtime.WriteSession.begin() as s:
+        app_pk = s.scalars(select(App.id).order_by(App.id)).first()
+        rows = [Inbox(app_pk=app_pk, corp_id=CORP_ID, dedup_key=f"welcome-{c}", routing_key=ADD, status="received",
+                      attempts=0, raw_xml=render_sample(ADD, corp_id=CORP_ID, ExternalUserID=c, UserID="zhangsan",
+                                                        State="", WelcomeCode=issue_welcome_code(fake_wecom, "zhangsan", c)))
+                for c in customers]
+        s.add_all(rows)
+        s.flush()
+        return [row.id for row in rows]
+
+
+def test_a_welcome_chunk_hands_its_profile_syncs_on_in_one_batch_job(runtime, fake_wecom, on_redis) -> None:  # type: ignore[no-untyped-def]
+    """A chunk of the `welcome` list hands the profile fetches its events planned to the outbound queue as
+    one deliver_batch (whose writes read the customers once), not a deliver_outbox job each."""
+    from jobs.events import process_inbox
+    from models import Outbox
+
+    ids = stored_adds(runtime, fake_wecom, ["wmWelcomeA", "wmWelcomeB", "wmWelcomeC"])
+    on_redis.rpush(inbox_list("welcome"), *ids)
+    assert process_inbox("welcome") == "3 processed"
+    with runtime.Session() as s:
+        syncs = list(s.scalars(select(Outbox.id).where(Outbox.job == "sync_customer", Outbox.status == "pending")
+                               .order_by(Outbox.id)))
+        assert s.scalars(select(Inbox.status)).all() == ["processed"] * 3
+    assert len(syncs) == 3
+    assert [(j.func_name, j.args) for j in queued(on_redis, "outbound")] == [
+        ("jobs.outbound.deliver_batch", ("outbound", syncs))]
+    assert fake_wecom.calls("externalcontact/get") == []  # fetched by that job, not by the welcome chunk
+
+
+def test_a_batch_of_effects_serves_the_welcomes_waiting_meanwhile(
+        runtime, fake_wecom, on_redis, client, make_token) -> None:  # type: ignore[no-untyped-def]
+    """A worker in a deliver_batch does not look at its queues: between the batch's WeCom calls and its
+    writes it takes the waiting `welcome` chunk itself, so the customer is welcomed before the batch ends."""
+    from contact_support import welcomes
+    from jobs.outbound import deliver_batch
+    from models import App, Outbox, WelcomeLog
+
+    assert client.post("/api/v1/welcome-messages", json={"text": "欢迎光临"},
+                       headers=make_token("super_admin")).status_code == 201
+    with runtime.WriteSession.begin() as s:
+        app_pk = s.scalar(select(App.id))
+        rows = [Outbox(key=f"batch:{c}", corp_id=CORP_ID, job="sync_customer",
+                       args={"app_pk": app_pk, "external_userid": c}) for c in ("wmCustomer0001", "wmCustomer0002")]
+        s.add_all(rows)
+        s.flush()
+        batch = [row.id for row in rows]
+    [inbox_id] = stored_adds(runtime, fake_wecom, ["wmWelcomeA"])
+    on_redis.rpush(inbox_list("welcome"), inbox_id)
+    assert deliver_batch("outbound", batch) == "2 delivered"
+    assert on_redis.llen(inbox_list("welcome")) == 0
+    with runtime.Session() as s:
+        assert s.scalar(select(Inbox.status).where(Inbox.id == inbox_id)) == "processed"
+        assert s.scalars(select(WelcomeLog.status)).all() == ["sent"]
+        assert s.scalars(select(Outbox.status).where(Outbox.id.in_(batch))).all() == ["done", "done"]
+    assert [(w["external_userid"], w["text"]) for w in welcomes(fake_wecom)] == [
+        ("wmWelcomeA", {"content": "欢迎光临"})]

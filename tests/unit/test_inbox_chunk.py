@@ -5,7 +5,7 @@ customer's events in order, a replay is a no-op, a conflicting row fails alone."
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from statements import census
+from statements import census, counted
 from support import CORP_ID
 
 from jobs.events import _process_group, process_chunk
@@ -135,3 +135,35 @@ def test_a_chunk_that_fails_on_a_unique_key_is_taken_row_by_row(runtime, monkeyp
     assert len(seen["timeline"]) == 3 and len(seen["outbox"]) == 3
     with runtime.Session() as s:
         assert s.scalars(select(Inbox.status)).all() == ["processed"] * 3
+
+
+def test_a_slow_chunk_is_split_on_sqlite_only(runtime, fake_wecom, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Events whose handlers take longer than TRANSACTION_BUDGET (a busy machine): on SQLite, whose one write
+    lock a callback's insert waits for, the chunk is split into transactions within the budget; on
+    MySQL/MariaDB, which lock rows, it stays one transaction (its customers read once)."""
+    import time
+
+    from handlers import registry
+    from jobs.events import TRANSACTION_BUDGET
+
+    real = registry._HANDLERS[ADD]
+
+    def slow(ctx, event):  # type: ignore[no-untyped-def]
+        time.sleep(1.5 * TRANSACTION_BUDGET)
+        for handler in real:
+            handler(ctx, event)
+
+    monkeypatch.setitem(registry._HANDLERS, ADD, [slow])
+    fake_wecom.seed({"external_contacts": [
+        {"corpid": CORP_ID, "external_contact": {"external_userid": f"wmChunk{n:03d}", "name": f"客户{n}"},
+         "follow_user": [{"userid": "zhangsan", "createtime": 1732000000 + n}]} for n in range(4)]})
+    ids = store(runtime, *(add(n) for n in range(4)))
+    with counted(runtime.engine) as log:
+        assert _process_group(runtime, ids) == 4
+    chunk_reads = [q for q in log if q.lstrip().startswith("SELECT inbox.") and "inbox.id IN" in q]
+    assert len(chunk_reads) == (4 if runtime.single_writer else 1)
+    seen = rows(runtime)
+    assert [f[:2] for f in seen["follows"]] == [(f"wmChunk{n:03d}", "zhangsan") for n in range(4)]
+    with runtime.Session() as s:
+        assert s.scalars(select(Inbox.status)).all() == ["processed"] * 4
+        assert sorted(s.scalars(select(Customer.name))) == [f"客户{n}" for n in range(4)]
