@@ -188,8 +188,10 @@ def test_rate_limited_syncs_drain_at_wecoms_pace_and_none_is_left_behind(start_s
         print(f"\nFIGURE 45009 refusals in that drain: {len(refused)}")
         # One refusal per sync over the limit at most (CUSTOMERS - LIMIT + 5, issue 18), and in fact far fewer:
         # after WeCom's first 45009 the other syncs wait the block out without calling (jobs/rate_limits.py),
-        # so only the calls already in flight are refused: a batch's lanes on each worker. Before that, every
-        # sync over the limit was refused at least once (15 here; CI once saw 30).
-        assert len(refused) <= min(CUSTOMERS - LIMIT + 5, LANES), len(refused)
+        # so only the calls already in flight are refused: a batch's lanes on each worker, and once more at
+        # most if the batch that waited the block out starts a moment before WeCom's minute is over (with
+        # 20-row batches CI once saw 10; 6 here). Before that, every sync over the limit was refused at least
+        # once (15 here; CI once saw 30).
+        assert len(refused) <= min(CUSTOMERS - LIMIT + 5, 2 * LANES), len(refused)
         assert count(Session, Customer) == CUSTOMERS
         assert count(Session, DeadLetter) == 0
