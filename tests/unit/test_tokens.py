@@ -98,8 +98,9 @@ def test_cli_list_shows_no_secret_and_revoke_makes_the_token_401(run, runtime, c
     assert r.status_code == 401 and r.get_json()["error"]["message"] == "this token is revoked"
     assert run("token", "list").output == ""  # only live ones by default
     assert json.loads(run("token", "list", "--all").output)["status"] == "revoked"
-    missing = run("token", "revoke", "999")
-    assert missing.exit_code == 1 and "no token 999" in missing.output
+    absent = row["id"] + 1_000_000  # not 999: on MariaDB a worker's ids keep counting across tests, and CI's reached 999
+    missing = run("token", "revoke", str(absent))
+    assert missing.exit_code == 1 and f"no token {absent}" in missing.output
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "token.revoke")) == 1
 
