@@ -142,7 +142,7 @@ def process_inbox(queue: str) -> str:
     """One chunk of the inbox list of `queue` (up to INBOX_CHUNK ids), in id order in one transaction
     (one customer's events stay in the order they arrived), a chunk that fails row by row
     (`_process_group`); after its commit the chunk's urgent WeCom effects go out from here, the others
-    in one `deliver_batch` job per queue (on `welcome`: a job each), a customer's in order, customers in
+    in `deliver_batch` jobs of up to BATCH_ROWS per queue (from either list), a customer's in order, customers in
     parallel (`deliver_here`).
 
     The flag is cleared first, so an id pushed after this job's pop finds no flag and enqueues a new job.

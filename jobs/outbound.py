@@ -293,8 +293,8 @@ def count_here(rows: list[Outbox]) -> None:
 def hand_on(rows: list[Outbox], batched: bool = False, counted: bool = False) -> None:
     """After a job's commit, the outbox rows it planned: those a customer is waiting on run here and now
     unless their effect wants a job of its own; the rest go to their queues, one job each or, with
-    `batched`, one `deliver_batch` job per queue. `batched` is for a job that committed a chunk of events
-    (process_inbox): their effects then cost one RQ job and one batch (`deliver_here`: two write
+    `batched`, `deliver_batch` jobs of up to BATCH_ROWS per queue. `batched` is for a job that committed a
+    chunk of events (process_inbox): their effects then cost one RQ job and one batch (`deliver_here`: two write
     transactions) instead of a job and two transactions each. Not run by the chunk's job itself: a worker
     inside a job does not look at its queues, and a welcome waiting behind a chunk's WeCom calls missed
     its 20 s budget's p99 target (bench_contact: 0.3 s instead of 0.12 s). `counted`: the planning
