@@ -236,7 +236,7 @@ def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_fi
         with (runtime.FirstWriteSession if first else runtime.WriteSession).begin() as s:
             rows, taken, pending = process_chunk(s, ids, TRANSACTION_BUDGET if runtime.single_writer else math.inf)
             ids = [row.id for row in rows[taken:]]
-            count_here(pending)
+            count_here(pending, batched)
         if urgent_first and pending:
             serve_urgent(runtime)
         hand_on(pending, batched, counted=True)

@@ -279,14 +279,16 @@ def runs_here(row: Outbox) -> bool:
     return row.queue == URGENT and row.job not in OWN_JOB
 
 
-def count_here(rows: list[Outbox]) -> None:
+def count_here(rows: list[Outbox], batched: bool = False) -> None:
     """In the transaction that plans `rows`: count the attempt of those `hand_on` will run right after its
-    commit, so that their delivery needs no write transaction of its own before the call (on SQLite one
-    more wait for the write lock on a welcome's way; bench_contact). A worker that dies between the commit
-    and the call leaves the row pending with one attempt counted that made no call; the sweeper's run
-    counts its own."""
+    commit and, with `batched`, of those it hands to `deliver_batch` jobs, so that their delivery needs no
+    write transaction of its own before the call (on SQLite one more wait for the write lock, on a
+    welcome's way (bench_contact) and in every batch (a tenth of a batch's time in the processing bench)).
+    A worker or job lost between the commit and the call leaves the row pending with one attempt counted
+    that made no call; the sweeper's run counts its own. The count is what the admin sees
+    (`attempts`), never what decides a retry (RQ's retries do)."""
     for row in rows:
-        if runs_here(row):
+        if batched or runs_here(row):
             row.attempts = (row.attempts or 0) + 1
 
 
@@ -298,7 +300,8 @@ def hand_on(rows: list[Outbox], batched: bool = False, counted: bool = False) ->
     transactions) instead of a job and two transactions each. Not run by the chunk's job itself: a worker
     inside a job does not look at its queues, and a welcome waiting behind a chunk's WeCom calls missed
     its 20 s budget's p99 target (bench_contact: 0.3 s instead of 0.12 s). `counted`: the planning
-    transaction counted the attempt of the rows run here (`count_here`)."""
+    transaction counted the attempt of the rows run here and, with `batched`, of the batched ones
+    (`count_here(rows, batched)`)."""
     here = [r for r in rows if runs_here(r)]
     deliver_here([(r.id, r.queue) for r in here], counted=counted)
     later = [(r.id, r.queue) for r in rows if r not in here]
@@ -310,17 +313,18 @@ def hand_on(rows: list[Outbox], batched: bool = False, counted: bool = False) ->
         by_queue.setdefault(queue, []).append(outbox_id)
     for queue, ids in by_queue.items():
         for start in range(0, len(ids), BATCH_ROWS):
-            enqueue("deliver_batch", queue, ids[start:start + BATCH_ROWS], queue=queue)
+            enqueue("deliver_batch", queue, ids[start:start + BATCH_ROWS], counted, queue=queue)
 
 
 @job("deliver_batch", queue="outbound")
-def deliver_batch(queue: str, outbox_ids: list[int]) -> str:
+def deliver_batch(queue: str, outbox_ids: list[int], counted: bool = False) -> str:
     """A chunk of events' effects on one queue, delivered as one batch (`deliver_here`, which hands a row
     that fails to a deliver_outbox job of its own). A batch lost with its worker leaves its rows pending,
-    for the sweeper."""
+    for the sweeper. `counted`: the chunk's transaction counted this attempt (`count_here`); a batch that
+    waited out a rate limit (`_defer`, which took the uncalled rows' count back) counts its own."""
     from jobs.events import serve_urgent  # the events module hands its effects on through this one
 
-    deliver_here([(outbox_id, queue) for outbox_id in outbox_ids], between=serve_urgent)
+    deliver_here([(outbox_id, queue) for outbox_id in outbox_ids], between=serve_urgent, counted=counted)
     return f"{len(outbox_ids)} delivered"
 
 

@@ -111,7 +111,8 @@ def stored_adds(runtime, fake_wecom, customers: list[str]) -> list[int]:  # type
 
 def test_a_welcome_chunk_hands_its_profile_syncs_on_in_one_batch_job(runtime, fake_wecom, on_redis) -> None:  # type: ignore[no-untyped-def]
     """A chunk of the `welcome` list hands the profile fetches its events planned to the outbound queue as
-    one deliver_batch (whose writes read the customers once), not a deliver_outbox job each."""
+    one deliver_batch (whose writes read the customers once), not a deliver_outbox job each; their attempt
+    is counted by the chunk's own transaction, so the batch needs no write before its calls."""
     from jobs.events import process_inbox
     from models import Outbox
 
@@ -122,10 +123,18 @@ def test_a_welcome_chunk_hands_its_profile_syncs_on_in_one_batch_job(runtime, fa
         syncs = list(s.scalars(select(Outbox.id).where(Outbox.job == "sync_customer", Outbox.status == "pending")
                                .order_by(Outbox.id)))
         assert s.scalars(select(Inbox.status)).all() == ["processed"] * 3
+        assert s.scalars(select(Outbox.attempts).where(Outbox.id.in_(syncs))).all() == [1, 1, 1]
     assert len(syncs) == 3
     assert [(j.func_name, j.args) for j in queued(on_redis, "outbound")] == [
-        ("jobs.outbound.deliver_batch", ("outbound", syncs))]
+        ("jobs.outbound.deliver_batch", ("outbound", syncs, True))]
     assert fake_wecom.calls("externalcontact/get") == []  # fetched by that job, not by the welcome chunk
+    from jobs.outbound import deliver_batch
+
+    assert deliver_batch("outbound", syncs, True) == "3 delivered"
+    with runtime.Session() as s:  # one attempt each: the batch did not count again
+        assert s.execute(select(Outbox.status, Outbox.attempts).where(Outbox.id.in_(syncs))).all() == [
+            ("done", 1)] * 3
+    assert len(fake_wecom.calls("externalcontact/get")) == 3
 
 
 def test_a_batch_of_effects_serves_the_welcomes_waiting_meanwhile(
