@@ -16,6 +16,9 @@ TOKEN = "TestToken123"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 SECRET = "test-app-secret-0001"
 AGENT_ID = 1000002
+MISSING_ID = 2_000_000_000
+"""A primary key no test row has. Not 999: on MariaDB the cleaner deletes rows but AUTO_INCREMENT keeps
+counting, so a test worker's ids pass 999 in a full run (CI's tokens did)."""
 
 SEED = {
     "corps": [{"corpid": CORP_ID, "secrets": {SECRET: AGENT_ID}}],

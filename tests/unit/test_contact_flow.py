@@ -20,6 +20,7 @@ from contact_support import (ADD, ADD_HALF, DEL_BY_STAFF, LEFT, LOST, TEAM, TRAN
 from models import (AuditLog, ChannelCode, ChannelDailyStat, Customer, CustomerEvent, DeadLetter, FollowRelation, Inbox,
                     Outbox, Staff,
                     WelcomeLog, WelcomeMessage)
+from support import MISSING_ID
 
 
 @pytest.fixture
@@ -357,7 +358,7 @@ def test_a_code_with_an_unknown_or_pending_tag_is_refused(runtime, team, client,
     client.post("/api/v1/tag-groups", json={"name": "来源", "tags": [{"name": "展会"}]}, headers=admin)
     pending = client.get("/api/v1/tag-groups", headers=admin).get_json()["items"][0]
     assert pending["pending"]
-    for tag_ids in ([999], [pending["tags"][0]["id"]]):
+    for tag_ids in ([MISSING_ID], [pending["tags"][0]["id"]]):
         r = client.post("/api/v1/channel-codes", json=code_body(tag_ids), headers=admin)
         assert (r.status_code, r.get_json()["error"]["fields"]) == (422, {"tag_ids": "every tag must exist in WeCom"})
     with runtime.Session() as s:
@@ -492,7 +493,7 @@ def test_a_settings_only_edit_still_reaches_wecom_and_a_bad_edit_changes_nothing
     after = client.get(f"/api/v1/channel-codes/{code['id']}", headers=admin).get_json()
     assert (after["members"], after["daily_limit"], after["remark"]) == (["zhangsan", "lisi"], None, "只改备注")
     assert len(team.calls("externalcontact/update_contact_way")) == 1
-    assert client.patch("/api/v1/channel-codes/999", json={}, headers=admin).status_code == 404
+    assert client.patch(f"/api/v1/channel-codes/{MISSING_ID}", json={}, headers=admin).status_code == 404
 
 
 def test_a_deleted_welcome_is_no_longer_sent(sender, runtime, team, client, admin, default_welcome) -> None:

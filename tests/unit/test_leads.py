@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from bot_support import Bot
 from customer_world import build, rejected
 from models import App, AuditLog, Department, Lead, LeadChange, LeadTag, Staff
-from support import AGENT_ID, CORP_ID
+from support import AGENT_ID, CORP_ID, MISSING_ID
 
 LEADS = "/api/v1/leads"
 
@@ -58,7 +58,7 @@ def test_a_lead_keeps_every_field_with_its_mobile_normalised_and_is_audited(clie
                                          ({"name": "x", "mobile": "12345"}, "mobile"),
                                          ({"name": "x", "mobile": "138abc00000"}, "mobile"),
                                          ({"name": "x", "gender": "robot"}, "gender"),
-                                         ({"name": "x", "tags": [999]}, "tags")])
+                                         ({"name": "x", "tags": [MISSING_ID]}, "tags")])
 def test_a_bad_field_is_a_422_naming_it_and_stores_nothing(client, runtime, world, body, field) -> None:  # type: ignore[no-untyped-def]
     error = rejected(runtime, lambda: client.post(LEADS, headers=world["admin"], json={"corp_id": CORP_ID, **body}),
                      422, "invalid")

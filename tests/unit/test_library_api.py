@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from customer_world import all_rows
 from models import KnowledgeItem, LibraryCategory, Material
+from support import MISSING_ID
 from test_follow_up_files import files, stored  # noqa: F401  (the fixture: a store of the test's own)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
@@ -131,7 +132,7 @@ def test_each_kind_needs_its_fields(client, runtime, who) -> None:
     assert reply(client, admin, kind="link", question="官网").status_code == 422  # no url
     assert reply(client, admin, kind="link", question="官网", url="javascript:alert(1)").status_code == 422
     assert reply(client, admin, kind="qa", question="q", answer="长" * 301).status_code == 422
-    assert reply(client, admin, kind="qa", question="q", answer="a", attachments=[999]).status_code == 422
+    assert reply(client, admin, kind="qa", question="q", answer="a", attachments=[MISSING_ID]).status_code == 422
     other = category(client, admin, "常用语分类", section="phrase").get_json()["id"]
     before = all_rows(runtime)
     assert reply(client, admin, kind="qa", question="q", answer="a", category_id=other).status_code == 422

@@ -20,7 +20,7 @@ from models.conversation import MessageOrigin
 from models.db import utcnow
 from models.moderation import ModerationSettings, ReplyTimeout, SensitiveAlert, SensitiveRule
 from moderation_support import World, local
-from support import AGENT_ID, CORP_ID
+from support import AGENT_ID, CORP_ID, MISSING_ID
 from unit.test_kf_flow import account, deliver, kf  # noqa: F401  (fixtures)
 
 
@@ -164,7 +164,7 @@ def test_rules_need_an_admin_and_their_own_corp(client, admin, make_token, runti
     assert client.patch(f"/api/v1/sensitive-rules/{created['id']}", json={"enabled": False},
                         headers=other).status_code == 404
     assert client.get("/api/v1/sensitive-rules", headers=other).get_json()["items"] == []
-    assert client.patch("/api/v1/sensitive-rules/999", json={"enabled": False}, headers=admin).status_code == 404
+    assert client.patch(f"/api/v1/sensitive-rules/{MISSING_ID}", json={"enabled": False}, headers=admin).status_code == 404
 
 
 def test_alerts_are_listed_filtered_and_reviewed(client, admin, bot, runtime) -> None:  # type: ignore[no-untyped-def]

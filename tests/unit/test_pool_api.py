@@ -17,7 +17,7 @@ from customer_world import build, rejected
 from models import AuditLog, Customer, Department, FollowRelation, Lead, Staff
 from models.db import utcnow
 from rules.pool_days import midnight
-from support import CORP_ID
+from support import CORP_ID, MISSING_ID
 
 BJ = ZoneInfo("Asia/Shanghai")
 
@@ -99,7 +99,7 @@ def test_a_member_returns_their_customer_with_a_reason(client, runtime, world, f
 def test_bad_returns_change_nothing(client, runtime, world) -> None:  # type: ignore[no-untyped-def]
     sales = pool(client, world, departments=[1])
     rejected(runtime, lambda: give_back(client, world, "lisi", "赵六", pool_id=sales["id"]), 404, "not_found")
-    rejected(runtime, lambda: give_back(client, world, "zhangsan", "王小明", reason_id=999), 422, "invalid")
+    rejected(runtime, lambda: give_back(client, world, "zhangsan", "王小明", reason_id=MISSING_ID), 422, "invalid")
     rejected(runtime, lambda: give_back(client, world, "zhangsan", "赵六"), 404, "not_found")  # not theirs to see
     rejected(runtime, lambda: give_back(client, world, "admin", "赵六", userid="zhangsan"), 409, "conflict")
     assert give_back(client, world, "zhangsan", "王小明").get_json()["pool_id"] is not None  # the default pool

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot_support import Bot
 from models import AuditLog, Outbox
 from models.moderation import Broadcast, MessageTemplate
-from support import AGENT_ID
+from support import AGENT_ID, MISSING_ID
 
 NOTICE = {"name": "双11通知", "category": "broadcast", "msgtype": "markdown", "variables": ["name", "date"],
           "body": {"content": "**{{name}}**：请于 {{ date }} 前完成盘点"}, "enabled": True}
@@ -152,7 +152,7 @@ def test_a_broadcast_nobody_can_receive_is_marked_failed(client, admin, fake_wec
     ({"values": {"name": "a", "date": "b"}, "userids": "zhangsan"}, "userids"),
     ({"values": {"name": "a", "date": "b"}, "departments": ["1"]}, "departments"),
     ({"values": {"name": "a", "date": "b"}, "name": ""}, "name"),
-    ({"template_id": 999, "values": {}}, "template_id"),
+    ({"template_id": MISSING_ID, "values": {}}, "template_id"),
     ({"template_id": None, "msgtype": "text", "body": {"content": "{{name}}"}}, "body"),  # no variables inline
     ({"template_id": None, "msgtype": "text", "body": {"content": "字" * 700}}, "body.content"),  # > 2048 bytes
 ])
