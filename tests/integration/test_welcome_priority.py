@@ -114,6 +114,7 @@ def test_a_welcome_chunk_hands_its_profile_syncs_on_in_one_batch_job(runtime, fa
     one deliver_batch (whose writes read the customers once), not a deliver_outbox job each; their attempt
     is counted by the chunk's own transaction, so the batch needs no write before its calls."""
     from jobs.events import process_inbox
+    from jobs.outbound import deliver_batch
     from models import Outbox
 
     ids = stored_adds(runtime, fake_wecom, ["wmWelcomeA", "wmWelcomeB", "wmWelcomeC"])
@@ -128,8 +129,6 @@ def test_a_welcome_chunk_hands_its_profile_syncs_on_in_one_batch_job(runtime, fa
     assert [(j.func_name, j.args) for j in queued(on_redis, "outbound")] == [
         ("jobs.outbound.deliver_batch", ("outbound", syncs, True))]
     assert fake_wecom.calls("externalcontact/get") == []  # fetched by that job, not by the welcome chunk
-    from jobs.outbound import deliver_batch
-
     assert deliver_batch("outbound", syncs, True) == "3 delivered"
     with runtime.Session() as s:  # one attempt each: the batch did not count again
         assert s.execute(select(Outbox.status, Outbox.attempts).where(Outbox.id.in_(syncs))).all() == [

@@ -15,7 +15,7 @@ from bot_support import Bot
 from models import ApiToken, AuditLog, CustomField, Inbox
 from models.corp import save_app
 from models.db import utcnow
-from support import AGENT_ID, CORP_ID, Sender
+from support import AGENT_ID, CORP_ID, MISSING_ID, Sender
 from web.auth import create_token, hash_token
 from wecom.crypto import CallbackCrypto
 
@@ -98,9 +98,8 @@ def test_cli_list_shows_no_secret_and_revoke_makes_the_token_401(run, runtime, c
     assert r.status_code == 401 and r.get_json()["error"]["message"] == "this token is revoked"
     assert run("token", "list").output == ""  # only live ones by default
     assert json.loads(run("token", "list", "--all").output)["status"] == "revoked"
-    absent = row["id"] + 1_000_000  # not 999: on MariaDB a worker's ids keep counting across tests, and CI's reached 999
-    missing = run("token", "revoke", str(absent))
-    assert missing.exit_code == 1 and f"no token {absent}" in missing.output
+    missing = run("token", "revoke", str(MISSING_ID))
+    assert missing.exit_code == 1 and f"no token {MISSING_ID}" in missing.output
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "token.revoke")) == 1
 
@@ -161,7 +160,7 @@ def test_api_creates_lists_and_revokes_tokens(client, runtime, make_token) -> No
     r = client.post(f"/api/v1/tokens/{made['id']}/revoke", headers=ops)
     assert r.status_code == 200 and r.get_json()["status"] == "revoked"
     assert client.get("/api/v1/customers", headers=bearer(made["token"])).status_code == 401
-    assert client.post(f"/api/v1/tokens/{made['id'] + 1_000_000}/revoke", headers=ops).status_code == 404
+    assert client.post(f"/api/v1/tokens/{MISSING_ID}/revoke", headers=ops).status_code == 404
 
 
 @pytest.mark.parametrize("body,field", [
