@@ -215,12 +215,15 @@ def _process_group(runtime: Any, ids: list[int], batched: bool = False, urgent_f
     return done
 
 
-TRANSACTION_BUDGET = 0.02
+TRANSACTION_BUDGET = 0.01
 """Seconds of handler work one batch transaction takes on at most on SQLite: the rows past it go to the
 next one. There a transaction holds the one write lock, and a callback's insert waits at most
 FIRST_BUSY_TIMEOUT for it before answering 503; a hundred rows in one transaction on a busy machine took
-longer than that. MySQL/MariaDB lock rows: a chunk is one transaction (split in three, it read its
-customers three times, a tenth of a worker's CPU in the ingress bench)."""
+longer than that. The insert's wait is also the welcome's: at 20 ms a chunk held the lock 22.5 ms at p50,
+the inserts waited 18 ms at p50 and 38 at p90 under processing, and bench_contact's welcome p99 fell
+behind the per-event main's (0cfe7d3); at 10 ms it is level or ahead, with the same events/s (the chunk's
+fixed reads are a small part of it). MySQL/MariaDB lock rows: a chunk is one transaction (split in three,
+it read its customers three times, a tenth of a worker's CPU in the ingress bench)."""
 
 
 def _process_rows(runtime: Any, ids: list[int], batched: bool = False, urgent_first: bool = False,

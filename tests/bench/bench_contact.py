@@ -26,8 +26,8 @@ Reported: events/s, the latency from callback received (the inbox row's received
 the bench posted it) to welcome sent (when the fake accepted send_welcome_msg), the `events` queue depth
 during the adds (the backlog must never have run dry), the welcome log by status, and the DB size.
 Target (issue 3): p99 under 2 s while the backlog exists. Exits 1 if a welcome is missing or doubled, a
-callback was not answered 200, the p99 missed 2 s, the backlog ran dry, or the drain timed out; 2 if a part
-did not start.
+callback was not answered 200, the p99 missed 2 s, the backlog ran dry (not counted with `--feed-rate`, where a
+tree that keeps up empties it), or the drain timed out; 2 if a part did not start.
 """
 
 from __future__ import annotations
@@ -358,12 +358,16 @@ def run(args: argparse.Namespace, st: Stack) -> int:
     print(f"DB size {db_bytes / 2**20:.1f} MiB ({db_bytes / max(total_events, 1):.0f} bytes per event)")
     if non200:
         print(f"answers not 200: {non200}")
-    p99 = percentile(under_backlog, 0.99)
+    # With --feed-rate a queue that empties means the tree keeps up with the load both trees are given: the
+    # target then holds over every add, the backlog's seconds or not.
+    measured = from_received if args.feed_rate else under_backlog
+    p99 = percentile(measured, 0.99)
     print("== target")
     print(f"  welcome within 2 s of the callback at p99 while a backlog exists: p99 {p99:.3f} s over the "
-          f"{len(under_backlog)} adds posted while the events queue was not empty (it was empty in {len(dry)} of "
-          f"{len(during)} one-second samples) -> {'met' if p99 < 2 and under_backlog else 'NOT met'}")
-    ok = drained and not missing and not doubled and not non200 and p99 < 2 and not dry
+          f"{len(measured)} adds {'posted' if args.feed_rate else 'posted while the events queue was not empty'} "
+          f"(it was empty in {len(dry)} of {len(during)} one-second samples) "
+          f"-> {'met' if p99 < 2 and measured else 'NOT met'}")
+    ok = drained and not missing and not doubled and not non200 and p99 < 2 and (args.feed_rate or not dry)
     return 0 if ok else 1
 
 
