@@ -91,6 +91,10 @@ def _worktree(commit: str, where: Path | None) -> Path:
     path = where or Path(f"/tmp/scrm-bench-{sha}")
     if not (path / ".git").exists():
         subprocess.run(["git", "-C", str(TREE), "worktree", "add", "-q", "--detach", str(path), sha], check=True)
+    head = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    if head != sha:  # a --base-dir left at another commit would measure the wrong tree
+        raise OSError(f"{path} is at {head}, not {sha}")
     for script in (TREE / "tests" / "bench").glob("*.py"):
         shutil.copy2(script, path / "tests" / "bench" / script.name)
     shutil.copy2(TREE / "tests" / "statements.py", path / "tests" / "statements.py")
