@@ -72,14 +72,17 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {first}-{first + span - 1}")
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition",
+             explain: Callable[[], str] | None = None) -> Any:
+    """`check()`'s first truthy answer within `timeout` s. `explain`: what the failure message should also
+    show (the processes' logs, the rows), for a wait that times out only now and then, under CI's load."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
         if result:
             return result
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f"\n{explain()}" if explain else ""))
 
 
 def _children(pid: int) -> list[int]:
@@ -117,7 +120,10 @@ class Proc:
             except ProcessLookupError:
                 pass
         os.killpg(self.proc.pid, sig)
-        self.proc.wait(20)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:  # deaf to `sig`: a stray left running would take the next test's jobs
+            self.kill(signal.SIGKILL)
         return children
 
     def output(self) -> str:

@@ -99,9 +99,20 @@ def test_a_worker_killed_between_pages_resumes_without_gap_or_repeat(  # type: i
     assert message_count(Session) == 2 and one(Session, select(KfCursor.cursor)) == "c2"
     wait_for(lambda: len(fake_wecom.calls("kf/sync_msg")) == 2, 15, "the interrupted call to finish")
     fake_wecom.clear_calls()
-    start_worker()
-    assert flask_cli("sweep", "--older-than", "0").returncode == 0
-    wait_for(lambda: syncs_done(Session), 60, "the resumed sync")
+    resumed = start_worker()
+    swept = flask_cli("sweep", "--older-than", "0")
+    assert swept.returncode == 0, swept.stderr
+
+    def explain() -> str:  # this wait timed out once in CI (stop 26) and never here: show what stood
+        with Session() as s:
+            rows = s.execute(select(Outbox.id, Outbox.job, Outbox.status, Outbox.attempts, Outbox.next_attempt_at,
+                                    Outbox.error)).all()
+            cursor = s.execute(select(KfCursor.cursor, KfCursor.requested, KfCursor.sync_outbox_id)).all()
+        return (f"sweep: {swept.stdout.strip()}\noutbox: {rows}\ncursor: {cursor}\n"
+                f"sync_msg calls: {fake_wecom.calls('kf/sync_msg')}\nresumed worker:\n{resumed.output()[-4000:]}\n"
+                f"killed worker:\n{worker.output()[-2000:]}")
+
+    wait_for(lambda: syncs_done(Session), 60, "the resumed sync", explain)
     with Session() as s:
         assert sorted(s.scalars(select(Message.msgid))) == sorted(written["msgids"])
         assert s.scalar(select(KfCursor.cursor)) == "c6"
