@@ -64,7 +64,9 @@ def test_killing_the_worker_mid_job_loses_nothing_and_doubles_nothing(
     # The interrupted call still completes on the fake's side; let it land before the log is cleared.
     wait_for(lambda: fake_wecom.calls("externalcontact/get"), 15, "the interrupted call to finish")
     fake_wecom.clear_calls()
-    start_worker()
+    # The production worker class: a retry of the resumed job waits on a scheduler, and rq's own worker cannot
+    # take over the killed worker's scheduler lock for 10 minutes (jobs/worker.py; tests/integration/test_kf.py).
+    start_worker(worker_class="jobs.worker.Worker")
     # Either RQ's own abandoned-job cleanup in the new worker or the sweeper re-runs the job; both are fine.
     sweep = flask_cli("sweep", "--older-than", "0")
     assert sweep.returncode == 0, sweep.stderr
