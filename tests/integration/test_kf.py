@@ -94,7 +94,7 @@ def test_a_worker_killed_between_pages_resumes_without_gap_or_repeat(  # type: i
     written = kf.write(open_kfid, *(text(f"wmC{i}", f"问题{i}") for i in range(6)))
     assert post(service, crypto, kf_callback(written["token"], open_kfid)).status_code == 200
     wait_for(lambda: message_count(Session) == 2, 30, "the first page")
-    time.sleep(0.5)  # the job is now inside the slow page-2 call
+    time.sleep(2.0)  # page 1's hand-overs go out, then the job sits inside the 8 s page-2 call
     assert worker.kill(), "the worker had no work-horse: it was not inside a job"
     assert message_count(Session) == 2 and one(Session, select(KfCursor.cursor)) == "c2"
     wait_for(lambda: len(fake_wecom.calls("kf/sync_msg")) == 2, 15, "the interrupted call to finish")
