@@ -182,40 +182,45 @@ class WriterGate:
     hold a shared flock on a second file while they wait; the others, once they have the gate, give it
     back for a moment while anyone holds that, FIRST_WAIT in all. Without that the gate is a free-for-all
     that a job running transaction after transaction mostly wins (the releaser asks again at once, the
-    waiters are asleep): the ingress waited 20 ms at p50 in one bench run and 200 ms in the next."""
+    waiters are asleep): the ingress waited 20 ms at p50 in one bench run and 200 ms in the next. A callback's
+    insert also waits in a room of its own, which a job's chunk of events looks at between two events
+    (`callback_waiting`, jobs/events.py) to let it in before its budget is spent."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._threads = threading.Lock()
-        self._fds = (-1, -1)
+        self._fds = (-1, -1, -1)
         self._pid = 0
 
-    def _files(self) -> tuple[int, int]:
-        """(the gate, the waiting room), opened once per process."""
+    def _files(self) -> tuple[int, int, int]:
+        """(the gate, the waiting room, the callbacks' waiting room), opened once per process."""
         if self._pid != os.getpid():  # a forked child must not share its parent's open files (and locks)
             try:
                 self._fds = tuple(os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[assignment]
-                                  for path in (self.path, f"{self.path}.first"))
+                                  for path in (self.path, f"{self.path}.first", f"{self.path}.callback"))
             except OSError as exc:  # the database's directory is missing or read-only: the DB is unusable
                 raise OperationalError("BEGIN IMMEDIATE", {}, exc) from exc
             self._pid = os.getpid()
         return self._fds
 
-    def acquire(self, record: Any, first: bool = False, timeout: float = BUSY_TIMEOUT) -> None:
+    def acquire(self, record: Any, first: bool = False, timeout: float = BUSY_TIMEOUT,
+                callback: bool = False) -> None:
+        """`callback`: a callback's insert (first as well), which also waits in the callbacks' room."""
         if record.info.get("writer_gate"):
             return  # this connection already holds it (a second transaction before its return to the pool)
         deadline = time.monotonic() + timeout
         if not self._threads.acquire(timeout=timeout):
             raise _locked("another thread holds the writer gate")
         try:
-            gate, room = self._files()
-            if first:
-                fcntl.flock(room, fcntl.LOCK_SH)  # only ever held exclusively for an instant, below
+            gate, room, callbacks = self._files()
+            rooms = [room, callbacks] if callback else [room] if first else []
+            for waiting in rooms:
+                fcntl.flock(waiting, fcntl.LOCK_SH)  # only ever held exclusively for an instant, below
             try:
-                self._take(gate, None if first else room, deadline)
+                self._take(gate, None if rooms else room, deadline)
             finally:
-                if first:
-                    fcntl.flock(room, fcntl.LOCK_UN)
+                for waiting in rooms:
+                    fcntl.flock(waiting, fcntl.LOCK_UN)
         except BaseException:
             self._threads.release()
             raise
@@ -245,6 +250,18 @@ class WriterGate:
                 fcntl.flock(gate, fcntl.LOCK_UN)
                 time.sleep(STEP_BACK)
                 stepped_back += STEP_BACK
+
+    def callback_waiting(self) -> bool:
+        """Whether a callback's insert waits in another process (for the holder of the gate, which may end its
+        transaction early for it: a job's chunk of events, between two of them). No other thread of this
+        process can be in the room meanwhile: a waiter holds the thread lock, which the holder has."""
+        room = self._files()[2]
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(room, fcntl.LOCK_UN)
+        return False
 
     def end(self, conn: Any, statement: str) -> None:
         """End a gated transaction with `statement` now, then open the gate."""

@@ -73,7 +73,7 @@ class _Conn:
         when: Any = naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
         values = tuple(when if c == "received_at" else row[c] for c in COLUMNS)
         if self.gate is not None:
-            self.gate.acquire(self.record, first=True, timeout=FIRST_BUSY_TIMEOUT)
+            self.gate.acquire(self.record, first=True, timeout=FIRST_BUSY_TIMEOUT, callback=True)
         try:
             cursor = self.driver.cursor()
             try:

@@ -167,3 +167,34 @@ def test_a_slow_chunk_is_split_on_sqlite_only(runtime, fake_wecom, monkeypatch) 
     with runtime.Session() as s:
         assert s.scalars(select(Inbox.status)).all() == ["processed"] * 4
         assert sorted(s.scalars(select(Customer.name))) == [f"客户{n}" for n in range(4)]
+
+
+def test_a_chunk_ends_its_transaction_early_for_a_callback_waiting_on_sqlite(runtime) -> None:  # type: ignore[no-untyped-def]
+    """A callback's insert that waits for SQLite's writer gate (in the callbacks' waiting room, as
+    web/inbox_writer.py does) is let in after the event in hand, not after the chunk's whole budget: the
+    chunk's transaction takes one event and the rest go to the next. A welcome chunk waiting (the other
+    room) does not end it. MySQL/MariaDB lock rows: no gate, one transaction."""
+    import fcntl
+    import os
+
+    from models.db import writer_gate
+
+    ids = store(runtime, add(1), add(2), add(3), add(4))
+    gate = writer_gate(runtime.engine)
+
+    def chunk_while_waiting(room: str) -> int:
+        """How many events a chunk's transaction takes while another process's writer waits in `room`."""
+        waiting = os.open(f"{gate.path}.{room}", os.O_RDWR | os.O_CREAT, 0o600) if gate is not None else None
+        try:
+            if waiting is not None:
+                fcntl.flock(waiting, fcntl.LOCK_SH)  # what a waiting writer holds (models/db.WriterGate.acquire)
+            with runtime.WriteSession.begin() as s:
+                return process_chunk(s, ids, budget=BUDGET)[1]
+        finally:
+            if waiting is not None:
+                os.close(waiting)
+
+    assert chunk_while_waiting("callback") == (1 if runtime.single_writer else 4)
+    assert chunk_while_waiting("first") == (3 if runtime.single_writer else 0)
+    with runtime.Session() as s:
+        assert s.scalars(select(Inbox.status)).all() == ["processed"] * 4
