@@ -23,7 +23,7 @@ from jobs.queue import URGENT, enqueue, job, on_dead, on_replay
 from jobs.runtime import current
 from models import Inbox, InboxStatus, Outbox
 from models.chunk import close_memo, insert_later, open_memo
-from models.db import utcnow, writer_gate
+from models.db import held_gate, utcnow
 from wecom import events
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ def process_chunk(s: Session, ids: list[int],
         prepare(s, [(row.corp_id, event) for row, event in zip(rows, parsed, strict=True)
                     if not isinstance(event, events.InvalidEvent)])
         deadline = time.monotonic() + budget
-        gate = writer_gate(s.get_bind().engine) if budget != math.inf else None
+        gate = held_gate(s) if budget != math.inf else None
         pending: list[Outbox] = []
         taken = 0
         for row, event in zip(rows, parsed, strict=True):

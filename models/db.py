@@ -224,7 +224,7 @@ class WriterGate:
         except BaseException:
             self._threads.release()
             raise
-        record.info["writer_gate"] = True
+        record.info["writer_gate"] = self  # the gate this connection holds, for `held_gate`
 
     @staticmethod
     def _take(gate: int, room: int | None, deadline: float) -> None:
@@ -281,6 +281,14 @@ class WriterGate:
             return
         fcntl.flock(self._fds[0], fcntl.LOCK_UN)
         self._threads.release()
+
+
+def held_gate(session: Any) -> WriterGate | None:
+    """The writer gate `session`'s transaction holds (SQLite writer sessions), else None. Read off the
+    connection rather than looked up in GATES: that holds the latest engine's gate per file, which another
+    engine on the file (tests make several) may have replaced or let go."""
+    gate = session.connection().connection._connection_record.info.get("writer_gate")
+    return gate if isinstance(gate, WriterGate) else None
 
 
 def _locked(why: str) -> OperationalError:
