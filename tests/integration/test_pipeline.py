@@ -132,7 +132,7 @@ def test_redis_down_the_callback_is_stored_and_the_sweeper_recovers_it(
         except requests.RequestException:
             return False
 
-    wait_for(up, 30, "gunicorn without redis")
+    wait_for(up, 30, "gunicorn without redis", lambda: proc.output()[-4000:])  # timed out once in CI: show why
     assert requests.get(f"{url}/healthz", timeout=5).json() == {"db": "ok", "redis": "down", "apps_credentials_broken": []}
     r = post(url, crypto, render_sample(ADD, corp_id=CORP_ID, ExternalUserID="wmCustomer0001", UserID="zhangsan"))
     assert (r.status_code, r.content) == (200, b"")
