@@ -240,28 +240,27 @@ class WriterGate:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.001)
                 continue
-            if room is None or stepped_back >= FIRST_WAIT:
+            if room is None or stepped_back >= FIRST_WAIT or not WriterGate._occupied(room):
                 return
-            try:
-                fcntl.flock(room, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody is waiting to go first
-                fcntl.flock(room, fcntl.LOCK_UN)
-                return
-            except BlockingIOError:
-                fcntl.flock(gate, fcntl.LOCK_UN)
-                time.sleep(STEP_BACK)
-                stepped_back += STEP_BACK
+            fcntl.flock(gate, fcntl.LOCK_UN)
+            time.sleep(STEP_BACK)
+            stepped_back += STEP_BACK
 
-    def callback_waiting(self) -> bool:
-        """Whether a callback's insert waits in another process (for the holder of the gate, which may end its
-        transaction early for it: a job's chunk of events, between two of them). No other thread of this
-        process can be in the room meanwhile: a waiter holds the thread lock, which the holder has."""
-        room = self._files()[2]
+    @staticmethod
+    def _occupied(room: int) -> bool:
+        """Whether some writer waits in `room` (holds its shared flock): an exclusive try, given back at once."""
         try:
             fcntl.flock(room, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         fcntl.flock(room, fcntl.LOCK_UN)
         return False
+
+    def callback_waiting(self) -> bool:
+        """Whether a callback's insert waits in another process (for the holder of the gate, which may end its
+        transaction early for it: a job's chunk of events, between two of them). No other thread of this
+        process can be in the room meanwhile: a waiter holds the thread lock, which the holder has."""
+        return self._occupied(self._files()[2])
 
     def end(self, conn: Any, statement: str) -> None:
         """End a gated transaction with `statement` now, then open the gate."""
